@@ -1,0 +1,170 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// Error is an upstream call that failed. Its text names the operation, the
+// upstream host, the HTTP status and the upstream error code, and says what
+// to do; it never holds a secret or a token.
+type Error struct {
+	Op     string // what the plugin tried, e.g. "token request"
+	Host   string
+	Status int    // 0 when no HTTP answer came back
+	Code   string // upstream error code (RFC 6749 error, Okta errorCode, ...)
+	Detail string // upstream description or transport failure, scrubbed
+	Hint   string // what the operator can do
+	// Retryable marks failures worth trying again later: no answer, 429,
+	// 5xx. Vault retries a failed lease revoke; the plugin retries inside
+	// one call already.
+	Retryable bool
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s to %s failed", e.Op, e.Host)
+	if e.Status != 0 {
+		fmt.Fprintf(&b, ": HTTP %d", e.Status)
+	}
+	if e.Code != "" {
+		fmt.Fprintf(&b, " %s", e.Code)
+	}
+	if e.Detail != "" {
+		fmt.Fprintf(&b, ": %s", e.Detail)
+	}
+	if e.Hint != "" {
+		fmt.Fprintf(&b, " (%s)", e.Hint)
+	}
+	return b.String()
+}
+
+// IsStatus reports whether err is an upstream answer with one of codes.
+func IsStatus(err error, codes ...int) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	for _, c := range codes {
+		if e.Status == c {
+			return true
+		}
+	}
+	return false
+}
+
+// IsRefusal reports whether err is the upstream refusing the request (a 4xx
+// other than 429): retrying will not help, the input or credentials must
+// change.
+func IsRefusal(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status >= 400 && e.Status < 500 && e.Status != 429
+}
+
+// errorBody understands the error shapes the four services use: RFC 6749
+// {"error","error_description"}, Okta {"errorCode","errorSummary"}, CDP
+// {"errorCode","userMessage"}, Acronis {"error":{"code","message"}} and Cloud
+// API {"error","message"}.
+type errorBody struct {
+	Error            json.RawMessage `json:"error"`
+	ErrorDescription string          `json:"error_description"`
+	Message          json.RawMessage `json:"message"`
+	ErrorCode        string          `json:"errorCode"`
+	ErrorSummary     string          `json:"errorSummary"`
+	UserMessage      string          `json:"userMessage"`
+}
+
+// parseErrorBody returns the upstream error code and description, if body
+// holds one of the known shapes.
+func parseErrorBody(body []byte) (code, desc string) {
+	var eb errorBody
+	if json.Unmarshal(body, &eb) != nil {
+		return "", ""
+	}
+	if len(eb.Error) > 0 {
+		var s string
+		if json.Unmarshal(eb.Error, &s) == nil {
+			code = s
+		} else {
+			var nested struct {
+				Code    string `json:"code"`
+				Message string `json:"message"`
+			}
+			if json.Unmarshal(eb.Error, &nested) == nil {
+				code, desc = nested.Code, nested.Message
+			}
+		}
+	}
+	if code == "" {
+		code = eb.ErrorCode
+	}
+	for _, d := range []string{eb.ErrorDescription, eb.ErrorSummary, eb.UserMessage, rawString(eb.Message)} {
+		if desc == "" && d != "" {
+			desc = d
+		}
+	}
+	return code, desc
+}
+
+// rawString reads a JSON string, or joins a list of strings (Cloud API's
+// multiple_errors).
+func rawString(m json.RawMessage) string {
+	if len(m) == 0 {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(m, &s) == nil {
+		return s
+	}
+	var l []string
+	if json.Unmarshal(m, &l) == nil {
+		return strings.Join(l, "; ")
+	}
+	return ""
+}
+
+// maxDetail keeps error text readable; upstream descriptions can be pages.
+const maxDetail = 200
+
+// scrub removes every secret from s and bounds its length.
+func scrub(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if sec == "" {
+			continue
+		}
+		s = strings.ReplaceAll(s, sec, "[redacted]")
+		// Form and query encodings of the secret too.
+		if enc := url.QueryEscape(sec); enc != sec {
+			s = strings.ReplaceAll(s, enc, "[redacted]")
+		}
+	}
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > maxDetail {
+		s = s[:maxDetail] + "…"
+	}
+	return s
+}
+
+// transportError describes a call that got no usable HTTP answer.
+func transportError(op, host string, err error, timeout string, secrets []string) *Error {
+	e := &Error{Op: op, Host: host, Retryable: true}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		e.Detail = "no answer within request_timeout " + timeout
+		e.Hint = "the upstream is slow or unreachable; raise request_timeout or try again"
+	case errors.Is(err, context.Canceled):
+		e.Detail = "request canceled"
+	default:
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL is known from Host; keep the cause
+		}
+		e.Detail = scrub(err.Error(), secrets)
+		e.Hint = "check the URL and the network path to it"
+	}
+	return e
+}

@@ -1,0 +1,178 @@
+package provider
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/go-cleanhttp"
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// Retry policy: capped exponential backoff with full jitter, Retry-After
+// honoured, all of it bounded by the call's context (request_timeout).
+const (
+	retryMax     = 4
+	retryWaitMin = 200 * time.Millisecond
+	retryWaitMax = 5 * time.Second
+	// maxRetryAfter caps how long one Retry-After may make us wait; the
+	// request_timeout deadline bounds it further.
+	maxRetryAfter = 30 * time.Second
+)
+
+// CertPool returns the system roots plus the PEM certificates in caPEM.
+func CertPool(caPEM string) (*x509.CertPool, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if caPEM != "" && !pool.AppendCertsFromPEM([]byte(caPEM)) {
+		return nil, fmt.Errorf("ca_cert holds no PEM certificate")
+	}
+	return pool, nil
+}
+
+// httpClients are the two clients one config uses: idempotent calls retry
+// on transport errors and 5xx; calls that create something upstream retry
+// only on answers that say nothing was done (429, 503).
+type httpClients struct {
+	retrying *http.Client
+	creating *http.Client
+}
+
+func newHTTPClients(c Config, o Options) (*httpClients, error) {
+	pool, err := CertPool(c.CACert)
+	if err != nil {
+		return nil, err
+	}
+	tr := cleanhttp.DefaultPooledTransport()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	base := &http.Client{
+		Transport: &loggingTransport{next: tr, log: o.logger()},
+		// A token endpoint that redirects is misconfigured; following
+		// the redirect could send credentials elsewhere.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	mk := func(policy retryablehttp.CheckRetry) *http.Client {
+		rc := &retryablehttp.Client{
+			HTTPClient:   base,
+			Logger:       nil, // loggingTransport logs each attempt, without URLs' queries
+			RetryWaitMin: retryWaitMin,
+			RetryWaitMax: retryWaitMax,
+			RetryMax:     retryMax,
+			CheckRetry:   policy,
+			Backoff:      backoff,
+			// Hand the last answer back so its status and error code
+			// reach the operator.
+			ErrorHandler: retryablehttp.PassthroughErrorHandler,
+		}
+		return rc.StandardClient()
+	}
+	return &httpClients{retrying: mk(retryIdempotent), creating: mk(retryCreating)}, nil
+}
+
+func retryIdempotent(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	if resp != nil && !retryAfterFits(ctx, resp) {
+		return false, nil
+	}
+	return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+}
+
+// retryCreating retries only where the upstream said it did nothing: a
+// transport error or a 500 might have created a token we would never see.
+func retryCreating(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	if err != nil || resp == nil {
+		return false, nil
+	}
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
+		return false, nil
+	}
+	return retryAfterFits(ctx, resp), nil
+}
+
+// retryAfterFits reports whether waiting for the answer's Retry-After still
+// leaves time before the call's deadline; if not, give up now with the
+// upstream's answer rather than later with a bare timeout.
+func retryAfterFits(ctx context.Context, resp *http.Response) bool {
+	wait, ok := retryAfter(resp)
+	if !ok {
+		return true
+	}
+	if wait > maxRetryAfter {
+		return false
+	}
+	if dl, has := ctx.Deadline(); has && time.Until(dl) < wait {
+		return false
+	}
+	return true
+}
+
+// retryAfter parses Retry-After as seconds or an HTTP date.
+func retryAfter(resp *http.Response) (time.Duration, bool) {
+	if resp == nil {
+		return 0, false
+	}
+	v := resp.Header.Get("Retry-After")
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		d := time.Until(t)
+		if d < 0 {
+			d = 0
+		}
+		return d, true
+	}
+	return 0, false
+}
+
+func backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
+	if d, ok := retryAfter(resp); ok {
+		return d
+	}
+	ceiling := minWait << uint(attempt)
+	if ceiling > maxWait || ceiling <= 0 {
+		ceiling = maxWait
+	}
+	// Full jitter: many Vault nodes or leases retrying together must not
+	// hit the upstream in lock-step.
+	return minWait/2 + rand.N(ceiling)
+}
+
+// loggingTransport logs each upstream attempt at debug level: method, host,
+// path, status and duration. Never a header, a query or a body: they carry
+// credentials and tokens.
+type loggingTransport struct {
+	next http.RoundTripper
+	log  hclog.Logger
+}
+
+func (t *loggingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := t.next.RoundTrip(req)
+	if t.log.IsDebug() {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		t.log.Debug("upstream call", "method", req.Method, "host", req.URL.Host,
+			"path", req.URL.Path, "status", status, "duration", time.Since(start).Round(time.Millisecond),
+			"failed", err != nil)
+	}
+	return resp, err
+}

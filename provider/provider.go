@@ -1,0 +1,244 @@
+// Package provider holds one small client per upstream token service behind
+// one interface, and a registry of them. It knows nothing of Vault: the paths
+// package turns Vault requests into these calls.
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// Config is one upstream account, as the operator wrote it. Empty fields take
+// the provider's defaults (see Spec.Defaults); they are stored empty so that
+// a changed default, or a changed base_url, flows into derived URLs.
+type Config struct {
+	Provider       string        `json:"provider"`
+	ClientID       string        `json:"client_id,omitempty"`
+	ClientSecret   string        `json:"client_secret,omitempty"`
+	Username       string        `json:"username,omitempty"`
+	Password       string        `json:"password,omitempty"`
+	BaseURL        string        `json:"base_url,omitempty"`
+	APIURL         string        `json:"api_url,omitempty"`
+	TokenURL       string        `json:"token_url,omitempty"`
+	AuthorizeURL   string        `json:"authorize_url,omitempty"`
+	RevocationURL  string        `json:"revocation_url,omitempty"`
+	AuthStyle      string        `json:"auth_style,omitempty"`
+	Scopes         []string      `json:"scopes,omitempty"`
+	MaxTokens      int           `json:"max_tokens,omitempty"`
+	KeyUUID        string        `json:"key_uuid,omitempty"`
+	RequestTimeout time.Duration `json:"request_timeout,omitempty"`
+	CACert         string        `json:"ca_cert,omitempty"`
+}
+
+// Secrets lists the values that must never reach a log line, an error or a
+// response. Error messages built from upstream answers are scrubbed of them.
+func (c *Config) Secrets() []string {
+	return nonEmpty(c.ClientSecret, c.Password)
+}
+
+// DefaultRequestTimeout bounds a whole upstream call, retries included. The
+// Acquia Cloud docs warn that a 10 s client timeout is too short.
+const DefaultRequestTimeout = 25 * time.Second
+
+// Auth styles: where client credentials go on a token request.
+const (
+	AuthStyleBody  = "body"
+	AuthStyleBasic = "basic"
+)
+
+// Grant types a role may use.
+const (
+	GrantClientCredentials = "client_credentials"
+	GrantAuthorizationCode = "authorization_code"
+)
+
+// Token is an upstream access token and what is known about it.
+type Token struct {
+	AccessToken  string
+	TokenType    string
+	ExpiresAt    time.Time
+	Scopes       []string
+	RefreshToken string
+	// Data holds provider-specific response fields returned to the reader
+	// (tenant_id, id_token, ...), keyed by their API.md names.
+	Data map[string]string
+}
+
+// Client talks to one upstream account.
+type Client interface {
+	// Token obtains a new access token with the given scopes (none means
+	// the upstream default).
+	Token(ctx context.Context, scopes []string) (*Token, error)
+	// Verify proves the credentials without leaving anything behind
+	// upstream. Warnings are facts the operator should know but that do
+	// not make the credentials wrong.
+	Verify(ctx context.Context) (warnings []string, err error)
+}
+
+// Revoker is a Client whose upstream can revoke one access token. Revoking a
+// token the upstream no longer knows is success.
+type Revoker interface {
+	Revoke(ctx context.Context, accessToken string) error
+}
+
+// Options are what a client needs from its host.
+type Options struct {
+	Logger hclog.Logger
+	// Now is the clock used for expiry; time.Now when nil.
+	Now func() time.Time
+}
+
+func (o Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+func (o Options) logger() hclog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return hclog.NewNullLogger()
+}
+
+// Spec describes one provider: which fields it takes, its defaults, its own
+// validation and how to build its client.
+type Spec struct {
+	Name string
+	// Fields are the config fields that apply to this provider, besides
+	// those every provider takes (provider, request_timeout, ca_cert,
+	// verify, scopes).
+	Fields []string
+	// Required config fields, checked after defaults are applied.
+	Required []string
+	// GrantTypes a role of this provider may use; the first is the default.
+	GrantTypes []string
+	// Lifetime is the documented upstream token lifetime, used when a
+	// response carries none.
+	Lifetime time.Duration
+	// Defaults fills empty fields of c with the provider's defaults.
+	Defaults func(c *Config)
+	// ValidateScopes checks scopes a config or role would send.
+	ValidateScopes func(scopes []string) error
+	// New builds a client for an already defaulted and validated config.
+	New func(c Config, o Options) (Client, error)
+}
+
+// CommonFields are config fields every provider takes.
+var CommonFields = []string{"provider", "scopes", "request_timeout", "ca_cert", "verify"}
+
+// Takes reports whether field applies to this provider.
+func (s *Spec) Takes(field string) bool {
+	for _, f := range CommonFields {
+		if f == field {
+			return true
+		}
+	}
+	for _, f := range s.Fields {
+		if f == field {
+			return true
+		}
+	}
+	return false
+}
+
+// AllowsGrant reports whether a role of this provider may use grant.
+func (s *Spec) AllowsGrant(grant string) bool {
+	for _, g := range s.GrantTypes {
+		if g == grant {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]*Spec{}
+)
+
+// Register adds a provider; each provider file calls it from init.
+func Register(s *Spec) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := registry[s.Name]; dup {
+		panic("provider: duplicate registration of " + s.Name)
+	}
+	registry[s.Name] = s
+}
+
+// Lookup returns the provider named name.
+func Lookup(name string) (*Spec, bool) {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	s, ok := registry[name]
+	return s, ok
+}
+
+// Names lists the registered providers, sorted.
+func Names() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Effective returns c with the provider's defaults applied.
+func Effective(c Config) (Config, error) {
+	s, ok := Lookup(c.Provider)
+	if !ok {
+		return c, fmt.Errorf("unknown provider %q", c.Provider)
+	}
+	c.Scopes = append([]string(nil), c.Scopes...)
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if s.Defaults != nil {
+		s.Defaults(&c)
+	}
+	return c, nil
+}
+
+// New builds the client for c, defaults applied.
+func New(c Config, o Options) (Client, error) {
+	eff, err := Effective(c)
+	if err != nil {
+		return nil, err
+	}
+	s, _ := Lookup(c.Provider)
+	return s.New(eff, o)
+}
+
+// ErrNotSupported is returned for an operation the upstream does not offer.
+var ErrNotSupported = errors.New("not supported by this provider")
+
+func nonEmpty(vals ...string) []string {
+	out := vals[:0:0]
+	for _, v := range vals {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// SplitScopes parses a space- or comma-delimited scope string.
+func SplitScopes(s string) []string {
+	f := strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' })
+	if len(f) == 0 {
+		return nil
+	}
+	return f
+}
