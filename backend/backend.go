@@ -1,0 +1,64 @@
+// Package backend wires the plugin's paths, secret types and background work
+// into a Vault logical backend.
+package backend
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/paths"
+)
+
+// Version is the plugin's version, set at link time:
+// -ldflags "-X .../backend.Version=v0.1.0".
+var Version = "v0.0.0-dev"
+
+const help = `
+The Acquia secrets engine keeps long-lived upstream credentials (Acquia Cloud
+API keys, Acquia Source OAuth clients, Acquia CDP integration users, Acronis
+CyberApp clients) and hands out short-lived bearer tokens as Vault leases.
+
+Write config/<name> for each upstream account, roles/<name> to say how tokens
+are minted, then read creds/<role>.
+`
+
+// Backend is one mount of the plugin.
+type Backend struct {
+	*framework.Backend
+	env *paths.Env
+}
+
+// Factory is the plugin's logical.Factory.
+func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend, error) {
+	b := New(conf)
+	if err := b.Setup(ctx, conf); err != nil {
+		return nil, fmt.Errorf("setting up the acquia backend: %w", err)
+	}
+	return b, nil
+}
+
+// New builds an unconfigured backend; Factory calls Setup on it.
+func New(conf *logical.BackendConfig) *Backend {
+	b := &Backend{}
+	b.env = paths.NewEnv(conf.Logger, func() logical.SystemView { return b.System() })
+	b.Backend = &framework.Backend{
+		Help:           strings.TrimSpace(help),
+		BackendType:    logical.TypeLogical,
+		RunningVersion: Version,
+		PathsSpecial: &logical.Paths{
+			SealWrapStorage: paths.SealWrapStorage(),
+		},
+		Paths:      b.env.Paths(),
+		Secrets:    b.env.Secrets(),
+		Invalidate: b.env.Invalidate,
+		Clean:      func(context.Context) { b.env.Reset() },
+	}
+	return b
+}
+
+// Env exposes the shared handler state, for tests (clock seam).
+func (b *Backend) Env() *paths.Env { return b.env }

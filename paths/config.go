@@ -1,0 +1,361 @@
+package paths
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
+)
+
+const configPrefix = "config/"
+
+// Config field names.
+const (
+	fProvider       = "provider"
+	fClientID       = "client_id"
+	fClientSecret   = "client_secret"
+	fUsername       = "username"
+	fPassword       = "password"
+	fBaseURL        = "base_url"
+	fAPIURL         = "api_url"
+	fTokenURL       = "token_url"
+	fAuthorizeURL   = "authorize_url"
+	fRevocationURL  = "revocation_url"
+	fAuthStyle      = "auth_style"
+	fScopes         = "scopes"
+	fMaxTokens      = "max_tokens"
+	fKeyUUID        = "key_uuid"
+	fRequestTimeout = "request_timeout"
+	fCACert         = "ca_cert"
+	fVerify         = "verify"
+)
+
+// writeOnly fields are stored but never returned.
+var writeOnly = map[string]bool{fClientSecret: true, fPassword: true, fVerify: true}
+
+// configEntry is the stored form of config/:name (seal-wrapped).
+type configEntry struct {
+	provider.Config
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func configFields() map[string]*framework.FieldSchema {
+	str := func(desc, name string, sensitive bool) *framework.FieldSchema {
+		return &framework.FieldSchema{Type: framework.TypeString, Description: desc,
+			DisplayAttrs: &framework.DisplayAttributes{Name: name, Sensitive: sensitive}}
+	}
+	return map[string]*framework.FieldSchema{
+		"name":        {Type: framework.TypeString, Required: true, Description: "Name of the config (one upstream account)."},
+		fProvider:     str("Upstream: "+strings.Join(provider.Names(), ", ")+". Required on create; cannot change.", "Provider", false),
+		fClientID:     str("OAuth 2.0 client id (Cloud: the API key). cloud, source, acronis, oauth2.", "Client ID", false),
+		fClientSecret: str("OAuth 2.0 client secret (Cloud: the API secret). Write-only: never returned.", "Client secret", true),
+		fUsername:     str("CDP integration user name.", "Username", false),
+		fPassword:     str("CDP integration user password. Write-only: never returned.", "Password", true),
+		fBaseURL:      str("source: the site URL (required); cdp: Authentication Host URL (default https://auth.agilone.com); acronis: data center URL (required).", "Base URL", false),
+		fAPIURL:       str("cloud: API base URL (default "+provider.CloudAPIURL+"); cdp: API Host URL (informational).", "API URL", false),
+		fTokenURL:     str("Token endpoint. Defaults: cloud "+provider.CloudTokenURL+"; source {base_url}/oauth/token; acronis {base_url}/bc/idp/token; required for oauth2.", "Token URL", false),
+		fAuthorizeURL: str("Authorization endpoint for authorization_code roles. source default {base_url}/oauth/authorize.", "Authorize URL", false),
+		fRevocationURL: str("RFC 7009 revocation endpoint. acronis default {base_url}/api/2/idp/revoke_token; optional for source and oauth2.",
+			"Revocation URL", false),
+		fAuthStyle: str("Where client credentials go on token requests: body or basic. Defaults: cloud, source, oauth2 body; acronis basic.", "Auth style", false),
+		fScopes: {Type: framework.TypeCommaStringSlice, Description: "Default scopes for roles that name none. Cloud: organization:<uuid>.",
+			DisplayAttrs: &framework.DisplayAttributes{Name: "Scopes"}},
+		fMaxTokens: {Type: framework.TypeInt, Description: "cdp: upstream tokens the integration user may hold (default 3).",
+			DisplayAttrs: &framework.DisplayAttributes{Name: "Max tokens"}},
+		fKeyUUID: str("cloud: uuid of the current API key, so rotate can delete it.", "Key UUID", false),
+		fRequestTimeout: {Type: framework.TypeDurationSecond, Description: "Bound on a whole upstream call, retries included. Default 25s.",
+			DisplayAttrs: &framework.DisplayAttributes{Name: "Request timeout"}},
+		fCACert: str("PEM CA certificates to trust besides the system roots.", "CA certificate", false),
+		fVerify: {Type: framework.TypeBool, Default: true,
+			Description:  "On write, fetch one token to prove the credentials; on failure nothing is stored. Write-only.",
+			DisplayAttrs: &framework.DisplayAttributes{Name: "Verify"}},
+	}
+}
+
+func (e *Env) configPaths() []*framework.Path {
+	return []*framework.Path{
+		{
+			Pattern:        configPrefix + framework.GenericNameRegex("name") + "$",
+			DisplayAttrs:   &framework.DisplayAttributes{OperationPrefix: "acquia", OperationSuffix: "config"},
+			Fields:         configFields(),
+			ExistenceCheck: e.configExists,
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.CreateOperation: &framework.PathOperation{Callback: strict(e.configWrite),
+					Summary: "Create an upstream account config."},
+				logical.UpdateOperation: &framework.PathOperation{Callback: strict(e.configWrite),
+					Summary: "Update an upstream account config; fields not given keep their values."},
+				logical.ReadOperation: &framework.PathOperation{Callback: e.configRead,
+					Summary: "Read a config; write-only fields are never returned."},
+				logical.DeleteOperation: &framework.PathOperation{Callback: e.configDelete,
+					Summary: "Delete a config; refused while a role uses it."},
+			},
+			HelpSynopsis: "Configure an upstream account (Acquia Cloud, Source, CDP, Acronis or any OAuth 2.0 token endpoint).",
+			HelpDescription: `A config holds the credentials of one upstream account. A mount holds
+several. Secrets (client_secret, password) are write-only and seal-wrapped.
+With verify=true (the default) a write first proves the credentials upstream
+and stores nothing when they fail.`,
+		},
+		{
+			Pattern:      configPrefix + "?$",
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationSuffix: "configs"},
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.ListOperation: &framework.PathOperation{Callback: e.configList, Summary: "List configs."},
+			},
+			HelpSynopsis:    "List the names of configs.",
+			HelpDescription: "Lists every config of this mount.",
+		},
+	}
+}
+
+func (e *Env) loadConfig(ctx context.Context, s logical.Storage, name string) (*configEntry, error) {
+	raw, err := s.Get(ctx, configPrefix+name)
+	if err != nil {
+		return nil, fmt.Errorf("reading config %q: %w", name, err)
+	}
+	if raw == nil {
+		return nil, nil
+	}
+	var c configEntry
+	if err := raw.DecodeJSON(&c); err != nil {
+		return nil, fmt.Errorf("decoding config %q: %w", name, err)
+	}
+	return &c, nil
+}
+
+func (e *Env) configExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
+	c, err := e.loadConfig(ctx, req.Storage, d.Get("name").(string))
+	return c != nil, err
+}
+
+func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := d.Get("name").(string)
+	lock := locksFor(e.configLocks, name)
+	lock.Lock()
+	defer lock.Unlock()
+
+	existing, err := e.loadConfig(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &configEntry{}
+	if existing != nil {
+		cfg.Config = existing.Config
+		cfg.Scopes = append([]string(nil), existing.Scopes...)
+	}
+	if err := applyConfigFields(cfg, existing != nil, req, d); err != nil {
+		return errResp(err), nil
+	}
+	eff, err := provider.Effective(cfg.Config)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateEffective(&eff); err != nil {
+		return errResp(err), nil
+	}
+
+	var warnings []string
+	if d.Get(fVerify).(bool) {
+		client, err := provider.New(cfg.Config, e.providerOptions())
+		if err != nil {
+			return errResp(err), nil
+		}
+		warnings, err = client.Verify(ctx)
+		if err != nil {
+			return logical.ErrorResponse("verify: %s; nothing was stored (fix the credentials, or write with verify=false to store them unchecked)", err), nil
+		}
+	}
+
+	cfg.UpdatedAt = e.Now().UTC()
+	entry, err := logical.StorageEntryJSON(configPrefix+name, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := req.Storage.Put(ctx, entry); err != nil {
+		return nil, fmt.Errorf("storing config %q: %w", name, err)
+	}
+	e.dropClient(name)
+	e.Logger.Info("config written", "config", name, "provider", cfg.Provider, "created", existing == nil)
+
+	if len(warnings) == 0 {
+		return nil, nil
+	}
+	return &logical.Response{Warnings: warnings}, nil
+}
+
+// applyConfigFields copies the given fields onto cfg, checking each. On
+// error cfg is garbage and must not be stored.
+func applyConfigFields(cfg *configEntry, exists bool, req *logical.Request, d *framework.FieldData) error {
+	p, hasProvider := d.GetOk(fProvider)
+	switch {
+	case hasProvider && exists && p.(string) != cfg.Provider:
+		return badField(fProvider, "cannot change from %q to %q; delete this config and create a new one", cfg.Provider, p)
+	case hasProvider:
+		cfg.Provider = strings.TrimSpace(p.(string))
+	case !exists:
+		return badField(fProvider, "required when creating a config; one of %s", strings.Join(provider.Names(), ", "))
+	}
+	spec, ok := provider.Lookup(cfg.Provider)
+	if !ok {
+		return badField(fProvider, "unknown provider %q; use one of %s", cfg.Provider, strings.Join(provider.Names(), ", "))
+	}
+	for k := range req.Data {
+		if k != "name" && !spec.Takes(k) {
+			return badField(k, "does not apply to provider %s; it takes %s", spec.Name, strings.Join(append(append([]string{}, provider.CommonFields...), spec.Fields...), ", "))
+		}
+	}
+
+	strFields := map[string]*string{
+		fClientID: &cfg.ClientID, fClientSecret: &cfg.ClientSecret, fUsername: &cfg.Username,
+		fPassword: &cfg.Password, fBaseURL: &cfg.BaseURL, fAPIURL: &cfg.APIURL, fTokenURL: &cfg.TokenURL,
+		fAuthorizeURL: &cfg.AuthorizeURL, fRevocationURL: &cfg.RevocationURL, fAuthStyle: &cfg.AuthStyle,
+		fKeyUUID: &cfg.KeyUUID, fCACert: &cfg.CACert,
+	}
+	for field, dst := range strFields {
+		v, ok := d.GetOk(field)
+		if !ok {
+			continue
+		}
+		s := v.(string)
+		if field != fClientSecret && field != fPassword && field != fCACert {
+			s = strings.TrimSpace(s)
+		}
+		switch field {
+		case fClientID, fClientSecret, fUsername, fPassword:
+			if s == "" {
+				return badField(field, "must not be empty")
+			}
+		case fAuthStyle:
+			if s != "" && s != provider.AuthStyleBody && s != provider.AuthStyleBasic {
+				return badField(field, "must be %q or %q", provider.AuthStyleBody, provider.AuthStyleBasic)
+			}
+		case fKeyUUID:
+			if s != "" && !provider.IsUUID(s) {
+				return badField(field, "must be a uuid such as 123e4567-e89b-12d3-a456-426614174000")
+			}
+		case fCACert:
+			if s != "" {
+				if _, err := provider.CertPool(s); err != nil {
+					return badField(field, "must hold PEM certificates (-----BEGIN CERTIFICATE-----)")
+				}
+			}
+		}
+		*dst = s
+	}
+	if v, ok := d.GetOk(fScopes); ok {
+		cfg.Scopes = cleanScopes(v.([]string))
+	}
+	if v, ok := d.GetOk(fMaxTokens); ok {
+		if v.(int) < 1 {
+			return badField(fMaxTokens, "must be at least 1 (got %d)", v)
+		}
+		cfg.MaxTokens = v.(int)
+	}
+	if v, ok := d.GetOk(fRequestTimeout); ok {
+		t := time.Duration(v.(int)) * time.Second
+		if t <= 0 {
+			return badField(fRequestTimeout, "must be positive, e.g. 25s")
+		}
+		if t > 5*time.Minute {
+			return badField(fRequestTimeout, "must be at most 5m; Vault requests would time out first")
+		}
+		cfg.RequestTimeout = t
+	}
+	// Reject an empty client_id sent explicitly even when GetOk skipped it.
+	if v, ok := raw(req, fClientID); ok && fmt.Sprint(v) == "" {
+		return badField(fClientID, "must not be empty")
+	}
+	return nil
+}
+
+// validateEffective checks a config with defaults applied.
+func validateEffective(c *provider.Config) error {
+	spec, _ := provider.Lookup(c.Provider)
+	values := map[string]string{
+		fClientID: c.ClientID, fClientSecret: c.ClientSecret, fUsername: c.Username, fPassword: c.Password,
+		fBaseURL: c.BaseURL, fTokenURL: c.TokenURL,
+	}
+	for _, f := range spec.Required {
+		if values[f] == "" {
+			return badField(f, "required for provider %s", spec.Name)
+		}
+	}
+	urls := map[string]string{fBaseURL: c.BaseURL, fAPIURL: c.APIURL, fTokenURL: c.TokenURL,
+		fAuthorizeURL: c.AuthorizeURL, fRevocationURL: c.RevocationURL}
+	for _, f := range []string{fBaseURL, fAPIURL, fTokenURL, fAuthorizeURL, fRevocationURL} {
+		if urls[f] != "" {
+			if err := checkURL(f, urls[f]); err != nil {
+				return err
+			}
+		}
+	}
+	if spec.ValidateScopes != nil && len(c.Scopes) > 0 {
+		if err := spec.ValidateScopes(c.Scopes); err != nil {
+			return badField(fScopes, "%s", err)
+		}
+	}
+	return nil
+}
+
+func (e *Env) configRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := d.Get("name").(string)
+	cfg, err := e.loadConfig(ctx, req.Storage, name)
+	if err != nil || cfg == nil {
+		return nil, err
+	}
+	eff, err := provider.Effective(cfg.Config)
+	if err != nil {
+		return nil, err
+	}
+	spec, _ := provider.Lookup(cfg.Provider)
+	all := map[string]any{
+		fProvider: eff.Provider, fClientID: eff.ClientID, fUsername: eff.Username,
+		fBaseURL: eff.BaseURL, fAPIURL: eff.APIURL, fTokenURL: eff.TokenURL, fAuthorizeURL: eff.AuthorizeURL,
+		fRevocationURL: eff.RevocationURL, fAuthStyle: eff.AuthStyle, fScopes: listOrEmpty(eff.Scopes),
+		fMaxTokens: eff.MaxTokens, fKeyUUID: eff.KeyUUID, fRequestTimeout: durationSeconds(eff.RequestTimeout),
+		fCACert: eff.CACert,
+	}
+	data := map[string]any{}
+	for k, v := range all {
+		if spec.Takes(k) && !writeOnly[k] {
+			data[k] = v
+		}
+	}
+	return &logical.Response{Data: data}, nil
+}
+
+func (e *Env) configList(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+	names, err := req.Storage.List(ctx, configPrefix)
+	if err != nil {
+		return nil, err
+	}
+	return logical.ListResponse(names), nil
+}
+
+func (e *Env) configDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := d.Get("name").(string)
+	e.graph.Lock()
+	defer e.graph.Unlock()
+	users, err := e.rolesUsing(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	if len(users) > 0 {
+		return logical.ErrorResponse("config %q is used by %s; delete those or point them at another config first",
+			name, strings.Join(users, ", ")), nil
+	}
+	if err := req.Storage.Delete(ctx, configPrefix+name); err != nil {
+		return nil, fmt.Errorf("deleting config %q: %w", name, err)
+	}
+	e.dropClient(name)
+	e.Logger.Info("config deleted", "config", name)
+	return nil, nil
+}
+
+// errNoConfig is returned when a role names a config that is gone.
+var errNoConfig = errors.New("config not found")

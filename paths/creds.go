@@ -1,0 +1,222 @@
+package paths
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
+)
+
+// SecretTypeToken is the secret type of every lease this plugin issues.
+const SecretTypeToken = "acquia_token"
+
+// Internal data kept with a lease (stored by Vault, never returned).
+const (
+	idConfig    = "config"
+	idRole      = "role"
+	idProvider  = "provider"
+	idExpiresAt = "expires_at"
+	idToken     = "access_token"
+)
+
+func (e *Env) credsPaths() []*framework.Path {
+	return []*framework.Path{{
+		Pattern:      "creds/" + framework.GenericNameRegex("name") + "$",
+		DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationVerb: "generate", OperationSuffix: "credentials"},
+		Fields: map[string]*framework.FieldSchema{
+			"name": {Type: framework.TypeString, Required: true, Description: "Name of the role."},
+		},
+		Operations: map[logical.Operation]framework.OperationHandler{
+			logical.ReadOperation: &framework.PathOperation{
+				Callback: e.credsRead,
+				Summary:  "Mint a new upstream access token as a lease.",
+				Responses: map[int][]framework.Response{200: {{
+					Description: "A new token.",
+					Fields: map[string]*framework.FieldSchema{
+						"access_token": {Type: framework.TypeString, Description: "The bearer token."},
+						"token_type":   {Type: framework.TypeString, Description: "Always Bearer."},
+						"expires_at":   {Type: framework.TypeString, Description: "Upstream expiry, RFC 3339."},
+						"scopes":       {Type: framework.TypeStringSlice, Description: "Scopes granted, when known."},
+					},
+				}}},
+			},
+		},
+		HelpSynopsis: "Mint a new upstream access token for a role, as a Vault lease.",
+		HelpDescription: `Each read returns a new token. The lease TTL is the role's ttl cut to the
+upstream token's expiry (a warning says when it was cut). Revoking the lease
+revokes the token upstream where the provider can.`,
+	}}
+}
+
+func (e *Env) tokenSecret() *framework.Secret {
+	return &framework.Secret{
+		Type: SecretTypeToken,
+		Fields: map[string]*framework.FieldSchema{
+			"access_token": {Type: framework.TypeString, Description: "The bearer token."},
+		},
+		Renew:  e.tokenRenew,
+		Revoke: e.tokenRevoke,
+	}
+}
+
+func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	roleName := d.Get("name").(string)
+	role, err := e.loadRole(ctx, req.Storage, roleName)
+	if err != nil {
+		return nil, err
+	}
+	if role == nil {
+		return logical.ErrorResponse("role %q does not exist; write roles/%s first", roleName, roleName), nil
+	}
+	cfg, err := e.loadConfig(ctx, req.Storage, role.Config)
+	if err != nil {
+		return nil, err
+	}
+	if cfg == nil {
+		return nil, fmt.Errorf("role %q: %w: %q", roleName, errNoConfig, role.Config)
+	}
+	client, err := e.client(role.Config, cfg)
+	if err != nil {
+		return nil, err
+	}
+	scopes := role.Scopes
+	if len(scopes) == 0 {
+		scopes = cfg.Scopes
+	}
+	tok, err := client.Token(ctx, scopes)
+	if err != nil {
+		e.Logger.Warn("token request failed", "role", roleName, "config", role.Config, "error", err)
+		return nil, upstreamErr(err)
+	}
+
+	now := e.Now()
+	ttl, maxTTL, warnings := e.leaseTTLs(role, now, now, tok.ExpiresAt)
+	if ttl <= 0 {
+		return nil, upstreamErr(fmt.Errorf("the upstream issued a token that already expired (expires_at %s); check the Vault server's clock",
+			tok.ExpiresAt.UTC().Format(time.RFC3339)))
+	}
+
+	internal := map[string]any{
+		idConfig:    role.Config,
+		idRole:      roleName,
+		idProvider:  cfg.Provider,
+		idExpiresAt: tok.ExpiresAt.UTC().Format(time.RFC3339Nano),
+	}
+	// Keep the token only where revoke needs it upstream.
+	if _, ok := client.(provider.Revoker); ok {
+		internal[idToken] = tok.AccessToken
+	}
+	data := map[string]any{
+		"access_token": tok.AccessToken,
+		"token_type":   "Bearer",
+		"expires_at":   tok.ExpiresAt.UTC().Format(time.RFC3339),
+	}
+	if len(tok.Scopes) > 0 {
+		data["scopes"] = tok.Scopes
+	}
+	for k, v := range tok.Data {
+		data[k] = v
+	}
+	resp := &logical.Response{
+		Data: data,
+		Secret: &logical.Secret{
+			LeaseOptions: logical.LeaseOptions{TTL: ttl, MaxTTL: maxTTL, Renewable: true},
+			InternalData: internal,
+		},
+		Warnings: warnings,
+	}
+	resp.Secret.InternalData["secret_type"] = SecretTypeToken
+	e.Logger.Debug("token issued", "role", roleName, "config", role.Config, "expires_at", tok.ExpiresAt.UTC())
+	return resp, nil
+}
+
+// leaseTTLs gives the TTL and max TTL of a lease issued at issued and
+// (re)computed at now, so that it never outlives the upstream token.
+func (e *Env) leaseTTLs(role *roleEntry, issued, now, expires time.Time) (ttl, maxTTL time.Duration, warnings []string) {
+	ttl = role.TTL
+	if ttl == 0 {
+		ttl = e.System().DefaultLeaseTTL()
+	}
+	maxTTL = role.MaxTTL
+	if maxTTL == 0 {
+		maxTTL = e.System().MaxLeaseTTL()
+	}
+	// Both measured from issue time, as Vault does for max_ttl.
+	untilExpiry := expires.Sub(now)
+	if lifetime := expires.Sub(issued); maxTTL > lifetime {
+		maxTTL = lifetime
+	}
+	if ttl > untilExpiry {
+		warnings = append(warnings, fmt.Sprintf("lease TTL cut from %s to %s: the upstream token expires at %s",
+			ttl, untilExpiry.Truncate(time.Second), expires.UTC().Format(time.RFC3339)))
+		ttl = untilExpiry
+	}
+	return ttl.Truncate(time.Second), maxTTL.Truncate(time.Second), warnings
+}
+
+func (e *Env) tokenRenew(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+	expires, err := leaseExpiry(req.Secret)
+	if err != nil {
+		return nil, err
+	}
+	now := e.Now()
+	if !now.Before(expires) {
+		return logical.ErrorResponse("the upstream token expired at %s; read creds again for a new one", expires.UTC().Format(time.RFC3339)), nil
+	}
+	roleName, _ := req.Secret.InternalData[idRole].(string)
+	role, err := e.loadRole(ctx, req.Storage, roleName)
+	if err != nil {
+		return nil, err
+	}
+	if role == nil {
+		return logical.ErrorResponse("role %q was deleted; its leases cannot be renewed", roleName), nil
+	}
+	ttl, maxTTL, warnings := e.leaseTTLs(role, req.Secret.IssueTime, now, expires)
+	resp := &logical.Response{Secret: req.Secret, Warnings: warnings}
+	resp.Secret.TTL = ttl
+	resp.Secret.MaxTTL = maxTTL
+	return resp, nil
+}
+
+func (e *Env) tokenRevoke(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+	token, _ := req.Secret.InternalData[idToken].(string)
+	if token == "" {
+		// The provider has no revocation: the token just expires.
+		return nil, nil
+	}
+	cfgName, _ := req.Secret.InternalData[idConfig].(string)
+	cfg, err := e.loadConfig(ctx, req.Storage, cfgName)
+	if err != nil {
+		return nil, err
+	}
+	if cfg == nil {
+		e.Logger.Warn("lease revoked without upstream revocation: its config is gone", "config", cfgName)
+		return nil, nil
+	}
+	client, err := e.client(cfgName, cfg)
+	if err != nil {
+		return nil, err
+	}
+	rv, ok := client.(provider.Revoker)
+	if !ok {
+		return nil, nil
+	}
+	if err := rv.Revoke(ctx, token); err != nil {
+		// Vault retries a failed revoke with backoff.
+		return nil, fmt.Errorf("revoking upstream token of config %q: %w", cfgName, err)
+	}
+	return nil, nil
+}
+
+func leaseExpiry(s *logical.Secret) (time.Time, error) {
+	v, _ := s.InternalData[idExpiresAt].(string)
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("lease holds no upstream expiry: %w", err)
+	}
+	return t, nil
+}

@@ -1,0 +1,167 @@
+// Package paths holds the plugin's HTTP paths, one file per family: schema,
+// help, handlers and the storage entries behind them.
+package paths
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/helper/locksutil"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
+)
+
+// Env is the state the handlers share for one mount.
+type Env struct {
+	Logger hclog.Logger
+	// Now is the one clock seam: expiry and TTL logic read it.
+	Now func() time.Time
+	// System is the mount's system view (default and max lease TTLs).
+	System func() logical.SystemView
+
+	// graph serialises writes that must see a consistent set of configs
+	// and the roles that use them (role create vs config delete).
+	graph sync.Mutex
+	// configLocks serialise writers of one config (a verify can take
+	// request_timeout; other configs must not wait for it).
+	configLocks []*locksutil.LockEntry
+
+	clientsMu sync.RWMutex
+	clients   map[string]provider.Client
+}
+
+// NewEnv returns an Env with the real clock.
+func NewEnv(logger hclog.Logger, system func() logical.SystemView) *Env {
+	return &Env{
+		Logger:      logger,
+		Now:         time.Now,
+		System:      system,
+		configLocks: locksutil.CreateLocks(),
+		clients:     map[string]provider.Client{},
+	}
+}
+
+// Paths are every path of the plugin.
+func (e *Env) Paths() []*framework.Path {
+	return framework.PathAppend(
+		e.configPaths(),
+		e.rolePaths(),
+		e.credsPaths(),
+	)
+}
+
+// Secrets are the secret types the plugin issues.
+func (e *Env) Secrets() []*framework.Secret {
+	return []*framework.Secret{e.tokenSecret()}
+}
+
+// SealWrapStorage lists storage prefixes holding credentials.
+func SealWrapStorage() []string {
+	return []string{configPrefix}
+}
+
+// Invalidate drops cached state for a storage key another node changed
+// (performance standbys and replicated clusters see writes only this way).
+func (e *Env) Invalidate(_ context.Context, key string) {
+	if name, ok := strings.CutPrefix(key, configPrefix); ok {
+		e.dropClient(name)
+	}
+}
+
+// Reset drops every cached client (plugin reload, mount tune).
+func (e *Env) Reset() {
+	e.clientsMu.Lock()
+	defer e.clientsMu.Unlock()
+	e.clients = map[string]provider.Client{}
+}
+
+func (e *Env) providerOptions() provider.Options {
+	return provider.Options{Logger: e.Logger.Named("upstream"), Now: e.Now}
+}
+
+// client returns the cached upstream client of a config, building it on
+// first use.
+func (e *Env) client(name string, cfg *configEntry) (provider.Client, error) {
+	e.clientsMu.RLock()
+	c, ok := e.clients[name]
+	e.clientsMu.RUnlock()
+	if ok {
+		return c, nil
+	}
+	e.clientsMu.Lock()
+	defer e.clientsMu.Unlock()
+	if c, ok := e.clients[name]; ok {
+		return c, nil
+	}
+	c, err := provider.New(cfg.Config, e.providerOptions())
+	if err != nil {
+		return nil, fmt.Errorf("config %q: %w", name, err)
+	}
+	e.clients[name] = c
+	return c, nil
+}
+
+func (e *Env) dropClient(name string) {
+	e.clientsMu.Lock()
+	defer e.clientsMu.Unlock()
+	delete(e.clients, name)
+}
+
+// strict wraps a handler so that a field the path does not know is a 400,
+// not a warning: a typo must not silently keep the old value.
+func strict(h framework.OperationFunc) framework.OperationFunc {
+	return func(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+		var unknown []string
+		for k := range req.Data {
+			if _, ok := d.Schema[k]; !ok {
+				unknown = append(unknown, k)
+			}
+		}
+		if len(unknown) > 0 {
+			sort.Strings(unknown)
+			known := make([]string, 0, len(d.Schema))
+			for k := range d.Schema {
+				known = append(known, k)
+			}
+			sort.Strings(known)
+			return logical.ErrorResponse("unknown field(s) %s: this path takes %s",
+				strings.Join(unknown, ", "), strings.Join(known, ", ")), nil
+		}
+		return h(ctx, req, d)
+	}
+}
+
+// fieldError is bad input: a 400 naming the field and the fix.
+type fieldError struct {
+	field string
+	msg   string
+}
+
+func (f *fieldError) Error() string { return f.field + ": " + f.msg }
+
+func badField(field, format string, args ...any) *fieldError {
+	return &fieldError{field: field, msg: fmt.Sprintf(format, args...)}
+}
+
+func errResp(err error) *logical.Response { return logical.ErrorResponse(err.Error()) }
+
+// upstreamErr reports a failed upstream call as 502: Vault is fine, the
+// service behind it is not (or refused the credentials).
+func upstreamErr(err error) error {
+	return logical.CodedError(502, err.Error())
+}
+
+// raw reports whether the request carried field at all, even empty.
+func raw(req *logical.Request, field string) (any, bool) {
+	v, ok := req.Data[field]
+	return v, ok
+}
+
+func durationSeconds(d time.Duration) int64 { return int64(d / time.Second) }

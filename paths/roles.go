@@ -1,0 +1,245 @@
+package paths
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
+)
+
+const rolePrefix = "roles/"
+
+// Role field names.
+const (
+	fConfig      = "config"
+	fGrantType   = "grant_type"
+	fRedirectURL = "redirect_url"
+	fTTL         = "ttl"
+	fMaxTTL      = "max_ttl"
+)
+
+// roleEntry is the stored form of roles/:name.
+type roleEntry struct {
+	Config      string        `json:"config"`
+	Scopes      []string      `json:"scopes,omitempty"`
+	GrantType   string        `json:"grant_type"`
+	RedirectURL string        `json:"redirect_url,omitempty"`
+	TTL         time.Duration `json:"ttl"`
+	MaxTTL      time.Duration `json:"max_ttl"`
+}
+
+func (e *Env) rolePaths() []*framework.Path {
+	return []*framework.Path{
+		{
+			Pattern:      rolePrefix + framework.GenericNameRegex("name") + "$",
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationSuffix: "role"},
+			Fields: map[string]*framework.FieldSchema{
+				"name": {Type: framework.TypeString, Required: true, Description: "Name of the role."},
+				fConfig: {Type: framework.TypeString, Description: "Config whose account mints the tokens. Required; must exist.",
+					DisplayAttrs: &framework.DisplayAttributes{Name: "Config"}},
+				fScopes: {Type: framework.TypeCommaStringSlice, Description: "Scopes to request; the config's when empty. Cloud: organization:<uuid> for a federated organization.",
+					DisplayAttrs: &framework.DisplayAttributes{Name: "Scopes"}},
+				fGrantType: {Type: framework.TypeString, Description: "client_credentials (default) or authorization_code (source, oauth2).",
+					DisplayAttrs: &framework.DisplayAttributes{Name: "Grant type"}},
+				fRedirectURL: {Type: framework.TypeString, Description: "authorization_code roles: where the provider sends the browser, usually https://<vault>/v1/<mount>/callback.",
+					DisplayAttrs: &framework.DisplayAttributes{Name: "Redirect URL"}},
+				fTTL: {Type: framework.TypeDurationSecond, Description: "Lease TTL; the mount default when unset. Never past the upstream token's expiry.",
+					DisplayAttrs: &framework.DisplayAttributes{Name: "TTL"}},
+				fMaxTTL: {Type: framework.TypeDurationSecond, Description: "Longest a lease may be renewed to; the mount maximum when unset.",
+					DisplayAttrs: &framework.DisplayAttributes{Name: "Max TTL"}},
+			},
+			ExistenceCheck: e.roleExists,
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.CreateOperation: &framework.PathOperation{Callback: strict(e.roleWrite), Summary: "Create a role."},
+				logical.UpdateOperation: &framework.PathOperation{Callback: strict(e.roleWrite), Summary: "Update a role; fields not given keep their values."},
+				logical.ReadOperation:   &framework.PathOperation{Callback: e.roleRead, Summary: "Read a role."},
+				logical.DeleteOperation: &framework.PathOperation{Callback: e.roleDelete, Summary: "Delete a role; its leases stay revocable."},
+			},
+			HelpSynopsis: "Define how dynamic credentials are minted from a config.",
+			HelpDescription: `A role names a config, the scopes to request and the lease TTLs. Reading
+creds/<role> mints a new upstream token as a Vault lease. A lease never
+outlives the upstream token.`,
+		},
+		{
+			Pattern:      rolePrefix + "?$",
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationSuffix: "roles"},
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.ListOperation: &framework.PathOperation{Callback: e.roleList, Summary: "List roles."},
+			},
+			HelpSynopsis:    "List the names of roles.",
+			HelpDescription: "Lists every role of this mount.",
+		},
+	}
+}
+
+func (e *Env) loadRole(ctx context.Context, s logical.Storage, name string) (*roleEntry, error) {
+	raw, err := s.Get(ctx, rolePrefix+name)
+	if err != nil {
+		return nil, fmt.Errorf("reading role %q: %w", name, err)
+	}
+	if raw == nil {
+		return nil, nil
+	}
+	var r roleEntry
+	if err := raw.DecodeJSON(&r); err != nil {
+		return nil, fmt.Errorf("decoding role %q: %w", name, err)
+	}
+	return &r, nil
+}
+
+func (e *Env) roleExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
+	r, err := e.loadRole(ctx, req.Storage, d.Get("name").(string))
+	return r != nil, err
+}
+
+func (e *Env) roleWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := d.Get("name").(string)
+	e.graph.Lock()
+	defer e.graph.Unlock()
+
+	existing, err := e.loadRole(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	role := roleEntry{}
+	if existing != nil {
+		role = *existing
+	}
+	if v, ok := d.GetOk(fConfig); ok {
+		role.Config = strings.TrimSpace(v.(string))
+	}
+	if role.Config == "" {
+		return errResp(badField(fConfig, "required: the name of a config/ entry")), nil
+	}
+	cfg, err := e.loadConfig(ctx, req.Storage, role.Config)
+	if err != nil {
+		return nil, err
+	}
+	if cfg == nil {
+		return errResp(badField(fConfig, "config %q does not exist; write config/%s first", role.Config, role.Config)), nil
+	}
+	spec, _ := provider.Lookup(cfg.Provider)
+
+	if v, ok := d.GetOk(fScopes); ok {
+		role.Scopes = cleanScopes(v.([]string))
+	}
+	if v, ok := d.GetOk(fGrantType); ok {
+		role.GrantType = strings.TrimSpace(v.(string))
+	}
+	if role.GrantType == "" {
+		role.GrantType = spec.GrantTypes[0]
+	}
+	if v, ok := d.GetOk(fRedirectURL); ok {
+		role.RedirectURL = strings.TrimSpace(v.(string))
+	}
+	if v, ok := d.GetOk(fTTL); ok {
+		role.TTL = time.Duration(v.(int)) * time.Second
+	}
+	if v, ok := d.GetOk(fMaxTTL); ok {
+		role.MaxTTL = time.Duration(v.(int)) * time.Second
+	}
+	if err := validateRole(&role, spec); err != nil {
+		return errResp(err), nil
+	}
+
+	entry, err := logical.StorageEntryJSON(rolePrefix+name, role)
+	if err != nil {
+		return nil, err
+	}
+	if err := req.Storage.Put(ctx, entry); err != nil {
+		return nil, fmt.Errorf("storing role %q: %w", name, err)
+	}
+	e.Logger.Info("role written", "role", name, "config", role.Config, "created", existing == nil)
+	return nil, nil
+}
+
+func validateRole(r *roleEntry, spec *provider.Spec) error {
+	if !spec.AllowsGrant(r.GrantType) {
+		return badField(fGrantType, "%q is not available for provider %s; use %s", r.GrantType, spec.Name, quoteList(spec.GrantTypes))
+	}
+	if spec.ValidateScopes != nil && len(r.Scopes) > 0 {
+		if err := spec.ValidateScopes(r.Scopes); err != nil {
+			return badField(fScopes, "%s", err)
+		}
+	}
+	if r.GrantType == provider.GrantAuthorizationCode {
+		if r.RedirectURL == "" {
+			return badField(fRedirectURL, "required for authorization_code roles, e.g. https://<vault>/v1/acquia/callback")
+		}
+	} else if r.RedirectURL != "" {
+		return badField(fRedirectURL, "only authorization_code roles take a redirect_url")
+	}
+	if r.RedirectURL != "" {
+		if err := checkURL(fRedirectURL, r.RedirectURL); err != nil {
+			return err
+		}
+	}
+	if err := checkDuration(fTTL, r.TTL); err != nil {
+		return err
+	}
+	if err := checkDuration(fMaxTTL, r.MaxTTL); err != nil {
+		return err
+	}
+	if r.MaxTTL > 0 && r.TTL > r.MaxTTL {
+		return badField(fTTL, "%s is longer than max_ttl %s; lower ttl or raise max_ttl", r.TTL, r.MaxTTL)
+	}
+	return nil
+}
+
+func (e *Env) roleRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	r, err := e.loadRole(ctx, req.Storage, d.Get("name").(string))
+	if err != nil || r == nil {
+		return nil, err
+	}
+	return &logical.Response{Data: map[string]any{
+		fConfig:      r.Config,
+		fScopes:      listOrEmpty(r.Scopes),
+		fGrantType:   r.GrantType,
+		fRedirectURL: r.RedirectURL,
+		fTTL:         durationSeconds(r.TTL),
+		fMaxTTL:      durationSeconds(r.MaxTTL),
+	}}, nil
+}
+
+func (e *Env) roleList(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+	names, err := req.Storage.List(ctx, rolePrefix)
+	if err != nil {
+		return nil, err
+	}
+	return logical.ListResponse(names), nil
+}
+
+func (e *Env) roleDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := d.Get("name").(string)
+	e.graph.Lock()
+	defer e.graph.Unlock()
+	if err := req.Storage.Delete(ctx, rolePrefix+name); err != nil {
+		return nil, fmt.Errorf("deleting role %q: %w", name, err)
+	}
+	e.Logger.Info("role deleted", "role", name)
+	return nil, nil
+}
+
+// rolesUsing names the roles that use config name, as "role a, role b".
+func (e *Env) rolesUsing(ctx context.Context, s logical.Storage, config string) ([]string, error) {
+	names, err := s.List(ctx, rolePrefix)
+	if err != nil {
+		return nil, err
+	}
+	var users []string
+	for _, n := range names {
+		r, err := e.loadRole(ctx, s, n)
+		if err != nil {
+			return nil, err
+		}
+		if r != nil && r.Config == config {
+			users = append(users, "role "+n)
+		}
+	}
+	return users, nil
+}
