@@ -1,0 +1,123 @@
+package emulator
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// The admin API lets a test or demo in another process drive the emulator.
+// It is exempt from faults and from Requests counting.
+
+func (e *Emulator) registerAdmin(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+adminPrefix+"tokens", e.adminTokens)
+	mux.HandleFunc("POST "+adminPrefix+"faults", e.adminInjectFault)
+	mux.HandleFunc("DELETE "+adminPrefix+"faults", e.adminClearFaults)
+	mux.HandleFunc("POST "+adminPrefix+"clock/advance", e.adminAdvance)
+	mux.HandleFunc("GET "+adminPrefix+"requests", e.adminRequests)
+	mux.HandleFunc(adminPrefix, func(w http.ResponseWriter, r *http.Request) {
+		writeAPIError(w, http.StatusNotFound, "not_found", "No such admin endpoint.")
+	})
+}
+
+type tokenJSON struct {
+	Service   string    `json:"service"`
+	Value     string    `json:"value"`
+	ClientID  string    `json:"client_id"`
+	Scope     string    `json:"scope"`
+	IssuedAt  time.Time `json:"issued_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Revoked   bool      `json:"revoked"`
+	Live      bool      `json:"live"`
+}
+
+// adminTokens lists the tokens of ?service=, or of every service without it.
+func (e *Emulator) adminTokens(w http.ResponseWriter, r *http.Request) {
+	now := e.now()
+	e.mu.Lock()
+	var list []*Token
+	if s := r.URL.Query().Get("service"); s != "" {
+		list = e.tokens[s]
+	} else {
+		for _, ts := range e.tokens {
+			list = append(list, ts...)
+		}
+		// Map order is random; issue order reads better in a demo.
+		slices.SortStableFunc(list, func(a, b *Token) int { return a.IssuedAt.Compare(b.IssuedAt) })
+	}
+	out := make([]tokenJSON, 0, len(list))
+	for _, t := range list {
+		out = append(out, tokenJSON{
+			Service: t.Service, Value: t.Value, ClientID: t.ClientID, Scope: t.Scope,
+			IssuedAt: t.IssuedAt.UTC(), ExpiresAt: t.ExpiresAt.UTC(), Revoked: t.Revoked, Live: t.live(now),
+		})
+	}
+	e.mu.Unlock()
+	writeJSON(w, http.StatusOK, out)
+}
+
+type faultJSON struct {
+	PathPrefix string `json:"path_prefix"`
+	Method     string `json:"method"`
+	Status     int    `json:"status"`
+	RetryAfter string `json:"retry_after"`
+	DelayMS    int64  `json:"delay_ms"`
+	Body       string `json:"body"`
+	Times      int    `json:"times"`
+}
+
+func (e *Emulator) adminInjectFault(w http.ResponseWriter, r *http.Request) {
+	var in faultJSON
+	if !decodeAdmin(w, r, &in) {
+		return
+	}
+	if in.Status != 0 && (in.Status < 100 || in.Status > 999) || in.DelayMS < 0 || in.Times < 0 {
+		writeAPIError(w, http.StatusBadRequest, "validation_failed", "status must be 0 or 100-999; delay_ms and times must not be negative.")
+		return
+	}
+	e.InjectFault(Fault{
+		PathPrefix: in.PathPrefix, Method: in.Method, Status: in.Status, RetryAfter: in.RetryAfter,
+		Delay: time.Duration(in.DelayMS) * time.Millisecond, Body: in.Body, Times: in.Times,
+	})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (e *Emulator) adminClearFaults(w http.ResponseWriter, r *http.Request) {
+	e.ClearFaults()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (e *Emulator) adminAdvance(w http.ResponseWriter, r *http.Request) {
+	s, err := strconv.ParseFloat(r.URL.Query().Get("seconds"), 64)
+	if err != nil || s < 0 || math.IsInf(s, 0) || math.IsNaN(s) || s > 100*365*24*3600 {
+		writeAPIError(w, http.StatusBadRequest, "validation_failed", "seconds must be a non-negative number.")
+		return
+	}
+	e.Advance(time.Duration(s * float64(time.Second)))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (e *Emulator) adminRequests(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]int{"count": e.Requests(r.URL.Query().Get("path_prefix"))})
+}
+
+// decodeAdmin reads one JSON object strictly: an unknown field is a typo
+// in a test, better reported than ignored.
+func decodeAdmin(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
+		err = errors.New("trailing data after the JSON object")
+	}
+	if err != nil {
+		writeAPIError(w, http.StatusBadRequest, "invalid_json", "The request body is not the expected JSON object: "+err.Error())
+		return false
+	}
+	return true
+}

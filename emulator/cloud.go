@@ -1,0 +1,305 @@
+package emulator
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Demo credentials for Acquia Cloud, seeded by AddDemo and used by
+// `make dev`, the e2e tests and the docs.
+const (
+	DemoCloudClientID = "demo-cloud-client"
+	// DemoCloudClientSecret holds + / = on purpose, like real Cloud
+	// secrets (base64), to catch clients that encode it wrongly.
+	DemoCloudClientSecret = "demo+Secret/With=Chars=="
+	DemoOrgUUID           = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+)
+
+// CloudClient is an Acquia Cloud API key (API token in the Cloud UI).
+type CloudClient struct {
+	ID, Secret string
+	// Orgs are the organization uuids this key may request as scope
+	// "organization:<uuid>".
+	Orgs []string
+	// FederatedOrgs use federated authentication (SSO): the Cloud API
+	// refuses a token of this key with 403 additional_authentication_required
+	// unless its scope names one of them. They may be requested as scope
+	// even if missing from Orgs.
+	FederatedOrgs []string
+}
+
+const (
+	serviceCloud      = "cloud"
+	cloudTokenTTL     = 300 * time.Second
+	cloudScopePrefix  = "organization:"
+	cloudClientFailed = "Client authentication failed"
+)
+
+type cloudService struct {
+	e *Emulator
+	// Guarded by e.mu.
+	clients    map[string]CloudClient
+	oktaErrors bool
+}
+
+func init() {
+	serviceFactories = append(serviceFactories, func(e *Emulator) service {
+		return &cloudService{e: e, clients: map[string]CloudClient{}}
+	})
+}
+
+// cloud is the Cloud service of e; it always exists, since init registered it.
+func (e *Emulator) cloud() *cloudService { return e.services[serviceCloud].(*cloudService) }
+
+func (c *cloudService) name() string { return serviceCloud }
+
+func (c *cloudService) seedDemo() {
+	c.e.AddCloudClient(CloudClient{ID: DemoCloudClientID, Secret: DemoCloudClientSecret, Orgs: []string{DemoOrgUUID}})
+}
+
+func (c *cloudService) register(mux *http.ServeMux) {
+	// accounts.acquia.com documents the first; the Cloud API's OpenAPI
+	// spec names the second. Both work upstream.
+	mux.HandleFunc("/api/auth/oauth/token", c.token)
+	mux.HandleFunc("/api/token", c.token)
+	mux.HandleFunc("/api/account", c.account)
+
+	mux.HandleFunc("POST "+adminPrefix+"cloud/clients", c.adminAddClient)
+	mux.HandleFunc("DELETE "+adminPrefix+"cloud/clients/{id}", c.adminRemoveClient)
+	mux.HandleFunc("POST "+adminPrefix+"cloud/okta-errors", c.adminOktaErrors)
+}
+
+// AddCloudClient adds an API key, replacing any key with the same ID (as a
+// secret rotation would).
+func (e *Emulator) AddCloudClient(c CloudClient) {
+	c.Orgs = slices.Clone(c.Orgs)
+	c.FederatedOrgs = slices.Clone(c.FederatedOrgs)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.cloud().clients[c.ID] = c
+}
+
+// RemoveCloudClient deletes an API key: later token requests with it get
+// 401 invalid_client. Tokens already issued keep working until they expire,
+// since Cloud has no revocation.
+func (e *Emulator) RemoveCloudClient(id string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.cloud().clients, id)
+}
+
+// SetOktaErrors switches token-endpoint errors to Okta's
+// {"errorCode","errorSummary"} shape.
+func (e *Emulator) SetOktaErrors(on bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.cloud().oktaErrors = on
+}
+
+func (c *cloudService) okta() bool {
+	c.e.mu.Lock()
+	defer c.e.mu.Unlock()
+	return c.oktaErrors
+}
+
+func (c *cloudService) token(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeOAuthError(w, &oauthError{status: http.StatusMethodNotAllowed, code: "invalid_request", desc: "The token endpoint only accepts POST."}, c.okta())
+		return
+	}
+	resp, oerr := c.grant(w, r)
+	if oerr != nil {
+		if oerr.status == http.StatusUnauthorized && r.Header.Get("Authorization") != "" {
+			// RFC 6749 §5.2: a failed Basic attempt is answered with the
+			// scheme the client should use.
+			w.Header().Set("WWW-Authenticate", `Basic realm="accounts"`)
+		}
+		writeOAuthError(w, oerr, c.okta())
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// grant checks a client-credentials request in the order common OAuth
+// servers do (league/oauth2-server, for one): grant type, then client, then
+// scope. Which error a doubly-wrong request gets is therefore predictable.
+func (c *cloudService) grant(w http.ResponseWriter, r *http.Request) (map[string]any, *oauthError) {
+	form, oerr := tokenForm(w, r)
+	if oerr != nil {
+		return nil, oerr
+	}
+	switch gt := form.Get("grant_type"); gt {
+	case "":
+		return nil, badRequest("invalid_request", "The request is missing the grant_type parameter.")
+	case "client_credentials":
+	default:
+		return nil, badRequest("unsupported_grant_type", "The authorization grant type is not supported by the authorization server.")
+	}
+
+	id, secret, oerr := clientCredentials(r, form)
+	if oerr != nil {
+		return nil, oerr
+	}
+	client, ok := c.authenticate(id, secret)
+	if !ok {
+		return nil, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: cloudClientFailed}
+	}
+
+	scope := form.Get("scope")
+	if scope != "" && !client.mayRequest(scope) {
+		return nil, badRequest("invalid_scope", "The requested scope is invalid, unknown, or malformed.")
+	}
+
+	t := c.e.issue(serviceCloud, client.ID, scope, cloudTokenTTL)
+	resp := map[string]any{
+		"access_token": t.Value,
+		"token_type":   "Bearer",
+		"expires_in":   int(cloudTokenTTL / time.Second),
+	}
+	if scope != "" {
+		resp["scope"] = scope
+	}
+	return resp, nil
+}
+
+// clientCredentials takes the client's id and secret from the form body or
+// HTTP Basic, never both (RFC 6749 §2.3: one method per request).
+//
+// Basic credentials are compared exactly as base64-decoded, WITHOUT the
+// form-url-decoding RFC 6749 §2.3.1 prescribes: that is what the real
+// server does, so a spec-following client whose secret holds + / = fails.
+func clientCredentials(r *http.Request, form map[string][]string) (id, secret string, oerr *oauthError) {
+	get := func(k string) (string, bool) {
+		v, ok := form[k]
+		if !ok || len(v) == 0 {
+			return "", false
+		}
+		return v[0], true
+	}
+	bodyID, hasID := get("client_id")
+	bodySecret, hasSecret := get("client_secret")
+
+	if r.Header.Get("Authorization") != "" {
+		user, pass, ok := r.BasicAuth()
+		if !ok {
+			return "", "", &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: cloudClientFailed}
+		}
+		if hasSecret {
+			return "", "", badRequest("invalid_request", "The client used more than one authentication method.")
+		}
+		if hasID && bodyID != user {
+			return "", "", badRequest("invalid_request", "The client_id parameter does not match the authenticated client.")
+		}
+		return user, pass, nil
+	}
+	if !hasID || bodyID == "" || !hasSecret || bodySecret == "" {
+		return "", "", badRequest("invalid_request", "The request is missing client credentials.")
+	}
+	return bodyID, bodySecret, nil
+}
+
+func (c *cloudService) authenticate(id, secret string) (CloudClient, bool) {
+	c.e.mu.Lock()
+	client, ok := c.clients[id]
+	c.e.mu.Unlock()
+	if !ok {
+		return CloudClient{}, false
+	}
+	return client, subtle.ConstantTimeCompare([]byte(client.Secret), []byte(secret)) == 1
+}
+
+// mayRequest accepts exactly one "organization:<uuid>" scope naming one of
+// the key's organizations.
+func (cl CloudClient) mayRequest(scope string) bool {
+	org, ok := strings.CutPrefix(scope, cloudScopePrefix)
+	if !ok || org == "" || strings.ContainsAny(org, " \t") {
+		return false
+	}
+	return slices.Contains(cl.Orgs, org) || slices.Contains(cl.FederatedOrgs, org)
+}
+
+func (c *cloudService) account(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		methodNotAllowed(w, http.MethodGet)
+		return
+	}
+	value, ok := bearerToken(r)
+	var t Token
+	if ok {
+		t, ok = c.e.liveToken(serviceCloud, value)
+	}
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		writeAPIError(w, http.StatusUnauthorized, "invalid_token", "The access token is missing, invalid or expired.")
+		return
+	}
+
+	c.e.mu.Lock()
+	client, known := c.clients[t.ClientID]
+	c.e.mu.Unlock()
+	if known && len(client.FederatedOrgs) > 0 && !slices.ContainsFunc(client.FederatedOrgs, func(org string) bool {
+		return t.Scope == cloudScopePrefix+org
+	}) {
+		writeAPIError(w, http.StatusForbidden, "additional_authentication_required", "This resource requires additional authentication.")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{
+		"uuid": uuidFrom("cloud-user:" + t.ClientID),
+		"name": "Demo User",
+		"mail": "demo@example.com",
+	})
+}
+
+// uuidFrom derives a stable UUID-shaped id, so the same key always maps to
+// the same account.
+func uuidFrom(s string) string {
+	h := sha256.Sum256([]byte(s))
+	h[6] = h[6]&0x0f | 0x50 // version 5-like
+	h[8] = h[8]&0x3f | 0x80 // RFC 4122 variant
+	x := hex.EncodeToString(h[:16])
+	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
+}
+
+type cloudClientJSON struct {
+	ID            string   `json:"id"`
+	Secret        string   `json:"secret"`
+	Orgs          []string `json:"orgs"`
+	FederatedOrgs []string `json:"federated_orgs"`
+}
+
+func (c *cloudService) adminAddClient(w http.ResponseWriter, r *http.Request) {
+	var in cloudClientJSON
+	if !decodeAdmin(w, r, &in) {
+		return
+	}
+	if in.ID == "" || in.Secret == "" {
+		writeAPIError(w, http.StatusBadRequest, "validation_failed", "id and secret are required.")
+		return
+	}
+	c.e.AddCloudClient(CloudClient{ID: in.ID, Secret: in.Secret, Orgs: in.Orgs, FederatedOrgs: in.FederatedOrgs})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (c *cloudService) adminRemoveClient(w http.ResponseWriter, r *http.Request) {
+	c.e.RemoveCloudClient(r.PathValue("id"))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (c *cloudService) adminOktaErrors(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		On bool `json:"on"`
+	}
+	if !decodeAdmin(w, r, &in) {
+		return
+	}
+	c.e.SetOktaErrors(in.On)
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,235 @@
+// Package emulator is a stateful, strict in-process stand-in for the Acquia
+// token services the plugin talks to. Unit tests, end-to-end tests and the
+// local demo all run against it, so it reproduces the upstreams' awkward
+// corners (error shapes, the Basic-auth quirk, federated organizations,
+// expiry) instead of being a permissive mock, and it lets tests inject
+// faults and move time.
+//
+// Each upstream is one file implementing the service interface; they share
+// the token store, the clock, the fault layer and the admin API.
+package emulator
+
+import (
+	"errors"
+	"log"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// service is one emulated upstream. register adds its public routes and
+// its own admin routes (under /_emulator/<name>/) to the shared mux;
+// seedDemo adds its demo credentials.
+type service interface {
+	name() string
+	register(mux *http.ServeMux)
+	seedDemo()
+}
+
+// serviceFactories is filled by each service file's init, so adding an
+// upstream is one new file and no edit here.
+var serviceFactories []func(*Emulator) service
+
+// Emulator holds every emulated upstream's state behind one mutex: state is
+// small and contention irrelevant, and a single lock rules out lock-order
+// bugs between services, tokens and faults.
+type Emulator struct {
+	mu sync.Mutex
+
+	clock  func() time.Time
+	offset time.Duration
+
+	tokens  map[string][]*Token // by service, in issue order
+	byValue map[string]*Token
+
+	faults   []*faultState
+	requests map[string]int // by exact path
+
+	services map[string]service // by name; read-only after New
+
+	logger *log.Logger
+
+	handler http.Handler
+
+	srv     *http.Server
+	url     string
+	closing chan struct{}
+	closeMu sync.Once
+}
+
+// New returns an emulator with no clients; add some with AddCloudClient or
+// AddDemo, then Start it or mount Handler.
+func New() *Emulator {
+	e := &Emulator{
+		clock:    time.Now,
+		tokens:   map[string][]*Token{},
+		byValue:  map[string]*Token{},
+		requests: map[string]int{},
+		closing:  make(chan struct{}),
+		services: map[string]service{},
+	}
+
+	mux := http.NewServeMux()
+	for _, newService := range serviceFactories {
+		s := newService(e)
+		e.services[s.name()] = s
+		s.register(mux)
+	}
+	e.registerAdmin(mux)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeAPIError(w, http.StatusNotFound, "not_found", "The requested resource was not found.")
+	})
+	e.handler = e.logRequests(e.applyFaults(mux))
+	return e
+}
+
+// AddDemo seeds the demo credentials of every service.
+func (e *Emulator) AddDemo() {
+	for _, s := range e.services {
+		s.seedDemo()
+	}
+}
+
+// Handler serves every emulated service and the admin API, routed by path.
+func (e *Emulator) Handler() http.Handler { return e.handler }
+
+// Start serves on a free loopback port and returns the base URL.
+func (e *Emulator) Start() (string, error) { return e.StartOn("127.0.0.1:0") }
+
+// StartOn serves on addr and returns the base URL.
+func (e *Emulator) StartOn(addr string) (string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.srv != nil {
+		return "", errors.New("emulator: already started")
+	}
+	select {
+	case <-e.closing:
+		return "", errors.New("emulator: closed")
+	default:
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: e.handler, ReadHeaderTimeout: 10 * time.Second}
+	e.srv = srv
+	e.url = "http://" + dialable(ln.Addr())
+	go func() { _ = srv.Serve(ln) }()
+	return e.url, nil
+}
+
+// dialable turns a listen address into one a client can dial: a wildcard
+// listen ("[::]:8380") is reachable on loopback.
+func dialable(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsUnspecified() {
+		return a.String()
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
+}
+
+// URL is the base URL given by Start, or "" before it.
+func (e *Emulator) URL() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.url
+}
+
+// Close stops the server, dropping open connections so a client blocked on
+// an injected delay is released. Safe to call twice or without Start.
+func (e *Emulator) Close() {
+	e.mu.Lock()
+	srv := e.srv
+	e.mu.Unlock()
+	// Connections go first, so handlers woken below cannot answer.
+	if srv != nil {
+		_ = srv.Close()
+	}
+	e.closeMu.Do(func() { close(e.closing) })
+}
+
+// SetClock replaces the clock used for issuing and expiring tokens, so a
+// test can share one fake clock between the plugin and the emulator. Any
+// offset from Advance still applies on top.
+func (e *Emulator) SetClock(now func() time.Time) {
+	if now == nil {
+		now = time.Now
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.clock = now
+}
+
+// Advance moves the emulator's clock forward by d.
+func (e *Emulator) Advance(d time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.offset += d
+}
+
+// now must be called without e.mu held: the clock is the caller's code and
+// may take its own locks.
+func (e *Emulator) now() time.Time {
+	e.mu.Lock()
+	clock, off := e.clock, e.offset
+	e.mu.Unlock()
+	return clock().Add(off)
+}
+
+// SetLogger logs one line per request (method, path, status, duration) to
+// l; nil turns logging off. Bodies, query strings and headers are never
+// logged, since they may carry secrets or tokens.
+func (e *Emulator) SetLogger(l *log.Logger) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.logger = l
+}
+
+func (e *Emulator) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.mu.Lock()
+		l := e.logger
+		e.mu.Unlock()
+		if l == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				l.Printf("%s %s aborted %s", r.Method, r.URL.Path, time.Since(start).Round(time.Microsecond))
+				panic(v)
+			}
+		}()
+		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		l.Printf("%s %s %d %s", r.Method, r.URL.Path, sw.status, time.Since(start).Round(time.Microsecond))
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

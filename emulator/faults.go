@@ -1,0 +1,153 @@
+package emulator
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Fault changes the answer to the next Times requests whose path starts
+// with PathPrefix (and whose method is Method, if set). Times 0 means 1.
+//
+// Status 0 with no Body lets the request through after Delay (and with
+// RetryAfter set, if given). A Body is sent as application/json whatever it
+// holds, since the point is usually a malformed "JSON" answer.
+type Fault struct {
+	PathPrefix string
+	Method     string
+	Status     int           // e.g. 503 or 429; 0 = do not change the status
+	RetryAfter string        // Retry-After header value: seconds or an HTTP date
+	Delay      time.Duration // sleep before answering; a client that gives up ends it
+	Body       string        // raw body to send instead; with Status 0, sent with 200
+	Times      int
+}
+
+type faultState struct {
+	Fault
+	left int
+}
+
+// adminPrefix is exempt from faults and request counting: tests drive the
+// emulator through it while faults are active.
+const adminPrefix = "/_emulator/"
+
+// InjectFault queues f. Faults are consumed in the order injected; a
+// request takes at most one.
+func (e *Emulator) InjectFault(f Fault) {
+	if f.Times < 1 {
+		f.Times = 1
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.faults = append(e.faults, &faultState{Fault: f, left: f.Times})
+}
+
+// ClearFaults drops every queued fault.
+func (e *Emulator) ClearFaults() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.faults = nil
+}
+
+// Requests counts the requests received whose path starts with pathPrefix,
+// faulted ones included and admin API calls excluded.
+func (e *Emulator) Requests(pathPrefix string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for p, c := range e.requests {
+		if strings.HasPrefix(p, pathPrefix) {
+			n += c
+		}
+	}
+	return n
+}
+
+// takeFault counts the request and claims the first matching fault, in one
+// critical section so concurrent requests never share a single-use fault.
+func (e *Emulator) takeFault(r *http.Request) (Fault, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.requests[r.URL.Path]++
+	for i, f := range e.faults {
+		if !strings.HasPrefix(r.URL.Path, f.PathPrefix) || (f.Method != "" && !strings.EqualFold(f.Method, r.Method)) {
+			continue
+		}
+		f.left--
+		if f.left <= 0 {
+			e.faults = append(e.faults[:i:i], e.faults[i+1:]...)
+		}
+		return f.Fault, true
+	}
+	return Fault{}, false
+}
+
+func (e *Emulator) applyFaults(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, adminPrefix) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		f, ok := e.takeFault(r)
+		if !ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if f.Delay > 0 {
+			// net/http notices a client hanging up only once the request
+			// body has been read to EOF, so read it first.
+			buffered, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+			r.Body = struct {
+				io.Reader
+				io.Closer
+			}{io.MultiReader(bytes.NewReader(buffered), r.Body), r.Body}
+			t := time.NewTimer(f.Delay)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				// The client gave up: issuing a token nobody receives would
+				// only muddy the emulator's state.
+				t.Stop()
+				panic(http.ErrAbortHandler)
+			case <-e.closing:
+				// Hang up rather than send an empty 200 the client could
+				// mistake for an answer.
+				t.Stop()
+				panic(http.ErrAbortHandler)
+			}
+		}
+		if f.RetryAfter != "" {
+			w.Header().Set("Retry-After", f.RetryAfter)
+		}
+		switch {
+		case f.Status == 0 && f.Body == "":
+			next.ServeHTTP(w, r)
+		case f.Body != "":
+			status := f.Status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_, _ = w.Write([]byte(f.Body))
+		default:
+			writeJSON(w, f.Status, map[string]string{"error": statusSlug(f.Status), "message": http.StatusText(f.Status)})
+		}
+	})
+}
+
+// statusSlug names a status the way Acquia's error slugs look
+// ("service_unavailable"); 503 is "system", as the Cloud API says when a
+// dependency is down.
+func statusSlug(status int) string {
+	if status == http.StatusServiceUnavailable {
+		return "system"
+	}
+	s := strings.ToLower(http.StatusText(status))
+	if s == "" {
+		return "error"
+	}
+	return strings.NewReplacer(" ", "_", "-", "_", "'", "").Replace(s)
+}
