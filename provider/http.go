@@ -72,19 +72,54 @@ func newHTTPClients(c Config, o Options) (*httpClients, error) {
 			// reach the operator.
 			ErrorHandler: retryablehttp.PassthroughErrorHandler,
 		}
-		return rc.StandardClient()
+		return &http.Client{Transport: &retryCounter{next: &retryablehttp.RoundTripper{Client: rc}}}
 	}
 	return &httpClients{retrying: mk(retryIdempotent), creating: mk(retryCreating)}, nil
+}
+
+// retryCounter gives each logical request its own attempt counter, so the
+// retry policy can tell whether the next wait still fits the deadline.
+type retryCounter struct{ next http.RoundTripper }
+
+type attemptsKey struct{}
+
+func (t *retryCounter) RoundTrip(req *http.Request) (*http.Response, error) {
+	n := 0
+	return t.next.RoundTrip(req.WithContext(context.WithValue(req.Context(), attemptsKey{}, &n)))
+}
+
+// nextWaitFits counts an attempt and reports whether the longest wait before
+// the next one still leaves time before the deadline. If not, the caller
+// gives up now with the upstream's last answer rather than later with a
+// bare timeout.
+func nextWaitFits(ctx context.Context, resp *http.Response) bool {
+	attempt := 0
+	if n, ok := ctx.Value(attemptsKey{}).(*int); ok {
+		attempt = *n
+		*n++
+	}
+	wait, ok := retryAfter(resp)
+	if ok && wait > maxRetryAfter {
+		return false
+	}
+	if !ok {
+		wait = backoffCeiling(retryWaitMin, retryWaitMax, attempt)
+	}
+	if dl, has := ctx.Deadline(); has && time.Until(dl) < wait+retryWaitMin {
+		return false
+	}
+	return true
 }
 
 func retryIdempotent(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
-	if resp != nil && !retryAfterFits(ctx, resp) {
-		return false, nil
+	retry, perr := retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+	if !retry || perr != nil {
+		return retry, perr
 	}
-	return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+	return nextWaitFits(ctx, resp), nil
 }
 
 // retryCreating retries only where the upstream said it did nothing: a
@@ -99,24 +134,7 @@ func retryCreating(ctx context.Context, resp *http.Response, err error) (bool, e
 	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
 		return false, nil
 	}
-	return retryAfterFits(ctx, resp), nil
-}
-
-// retryAfterFits reports whether waiting for the answer's Retry-After still
-// leaves time before the call's deadline; if not, give up now with the
-// upstream's answer rather than later with a bare timeout.
-func retryAfterFits(ctx context.Context, resp *http.Response) bool {
-	wait, ok := retryAfter(resp)
-	if !ok {
-		return true
-	}
-	if wait > maxRetryAfter {
-		return false
-	}
-	if dl, has := ctx.Deadline(); has && time.Until(dl) < wait {
-		return false
-	}
-	return true
+	return nextWaitFits(ctx, resp), nil
 }
 
 // retryAfter parses Retry-After as seconds or an HTTP date.
@@ -141,17 +159,24 @@ func retryAfter(resp *http.Response) (time.Duration, bool) {
 	return 0, false
 }
 
+func backoffCeiling(minWait, maxWait time.Duration, attempt int) time.Duration {
+	if attempt > 30 {
+		return maxWait
+	}
+	c := minWait << uint(attempt)
+	if c > maxWait || c <= 0 {
+		c = maxWait
+	}
+	return c
+}
+
 func backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
 	if d, ok := retryAfter(resp); ok {
 		return d
 	}
-	ceiling := minWait << uint(attempt)
-	if ceiling > maxWait || ceiling <= 0 {
-		ceiling = maxWait
-	}
 	// Full jitter: many Vault nodes or leases retrying together must not
 	// hit the upstream in lock-step.
-	return minWait/2 + rand.N(ceiling)
+	return rand.N(backoffCeiling(minWait, maxWait, attempt)) + 1
 }
 
 // loggingTransport logs each upstream attempt at debug level: method, host,
