@@ -1,0 +1,269 @@
+package backend_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+)
+
+func (h *harness) renew(resp *logical.Response, issued time.Time) (*logical.Response, error) {
+	h.t.Helper()
+	s := *resp.Secret
+	s.IssueTime = issued
+	req := &logical.Request{Operation: logical.RenewOperation, Path: "creds/x", Secret: &s, Storage: h.storage}
+	return h.b.HandleRequest(context.Background(), req)
+}
+
+func (h *harness) revoke(resp *logical.Response) (*logical.Response, error) {
+	h.t.Helper()
+	s := *resp.Secret
+	req := &logical.Request{Operation: logical.RevokeOperation, Path: "creds/x", Secret: &s, Storage: h.storage}
+	return h.b.HandleRequest(context.Background(), req)
+}
+
+func TestCredsCloudLease(t *testing.T) {
+	h := newHarness(t)
+	h.cloudConfig("c", nil)
+	h.mustWrite("roles/deploy", map[string]any{"config": "c", "ttl": "1h"})
+	issued := h.clock.Now()
+	resp := h.mustRead("creds/deploy")
+
+	tok := resp.Data["access_token"].(string)
+	if tok == "" || resp.Data["token_type"] != "Bearer" {
+		t.Fatalf("data: %#v", resp.Data)
+	}
+	if !h.emu.TokenLive(tok) {
+		t.Fatal("the emulator does not know the token")
+	}
+	exp, err := time.Parse(time.RFC3339, resp.Data["expires_at"].(string))
+	if err != nil || !exp.Equal(issued.Add(300*time.Second)) {
+		t.Errorf("expires_at %v, want %v", resp.Data["expires_at"], issued.Add(300*time.Second))
+	}
+	if resp.Secret.TTL != 300*time.Second {
+		t.Errorf("TTL %s, want the upstream 300s", resp.Secret.TTL)
+	}
+	if resp.Secret.MaxTTL > 300*time.Second {
+		t.Errorf("MaxTTL %s past upstream expiry", resp.Secret.MaxTTL)
+	}
+	if len(resp.Warnings) != 1 || !strings.Contains(resp.Warnings[0], "cut") {
+		t.Errorf("want one warning about the cut TTL, got %v", resp.Warnings)
+	}
+	if _, ok := resp.Secret.InternalData["access_token"]; ok {
+		t.Error("cloud leases need not keep the token")
+	}
+
+	// Renew after 200 s: at most the 100 s left upstream.
+	h.clock.Advance(200 * time.Second)
+	r, err := h.renew(resp, issued)
+	if err != nil || r.IsError() {
+		t.Fatalf("renew: %v %v", err, errText(r))
+	}
+	if r.Secret.TTL != 100*time.Second {
+		t.Errorf("renewed TTL %s, want 100s", r.Secret.TTL)
+	}
+	// Past expiry: refused.
+	h.clock.Advance(101 * time.Second)
+	r, err = h.renew(resp, issued)
+	if err == nil && (r == nil || !r.IsError()) {
+		t.Fatalf("renew past upstream expiry succeeded: %#v", r)
+	}
+	if h.emu.TokenLive(tok) {
+		t.Error("the emulator still accepts a token past 300 s")
+	}
+	// Revoke always succeeds, twice too.
+	for i := 0; i < 2; i++ {
+		if r, err := h.revoke(resp); err != nil || (r != nil && r.IsError()) {
+			t.Fatalf("revoke %d: %v %v", i, err, errText(r))
+		}
+	}
+}
+
+func TestCredsShortRoleTTLNoWarning(t *testing.T) {
+	h := newHarness(t)
+	h.cloudConfig("c", nil)
+	h.mustWrite("roles/short", map[string]any{"config": "c", "ttl": "60s", "max_ttl": "120s"})
+	issued := h.clock.Now()
+	resp := h.mustRead("creds/short")
+	if resp.Secret.TTL != 60*time.Second || resp.Secret.MaxTTL != 120*time.Second || len(resp.Warnings) != 0 {
+		t.Errorf("TTL %s MaxTTL %s warnings %v", resp.Secret.TTL, resp.Secret.MaxTTL, resp.Warnings)
+	}
+	h.clock.Advance(30 * time.Second)
+	r, err := h.renew(resp, issued)
+	if err != nil || r.IsError() || r.Secret.TTL != 60*time.Second || r.Secret.MaxTTL != 120*time.Second {
+		t.Errorf("renew: %v %v %+v", err, errText(r), r.Secret)
+	}
+}
+
+func TestCredsScopes(t *testing.T) {
+	h := newHarness(t)
+	h.cloudConfig("c", map[string]any{"scopes": "organization:" + fedOrgUUID})
+	h.mustWrite("roles/cfg-scope", map[string]any{"config": "c"})
+	h.mustWrite("roles/own-scope", map[string]any{"config": "c", "scopes": "organization:" + orgUUID})
+	for role, want := range map[string]string{"cfg-scope": fedOrgUUID, "own-scope": orgUUID} {
+		resp := h.mustRead("creds/" + role)
+		s, _ := resp.Data["scopes"].([]string)
+		if len(s) != 1 || s[0] != "organization:"+want {
+			t.Errorf("%s: scopes %v", role, s)
+		}
+		tok := resp.Data["access_token"].(string)
+		var found bool
+		for _, et := range h.emu.Tokens("cloud") {
+			if et.Value == tok {
+				found = true
+				if et.Scope != "organization:"+want {
+					t.Errorf("%s: upstream granted %q", role, et.Scope)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: token not issued by the emulator", role)
+		}
+	}
+}
+
+func TestCredsErrors(t *testing.T) {
+	h := newHarness(t)
+	h.cloudConfig("c", map[string]any{"request_timeout": "3s"})
+	h.mustWrite("roles/r", map[string]any{"config": "c"})
+
+	if resp, err := h.read("creds/missing"); err != nil || resp == nil || !resp.IsError() || !strings.Contains(errText(resp), "missing") {
+		t.Errorf("unknown role: %v %v", errText(resp), err)
+	}
+
+	cases := []struct {
+		name  string
+		fault emulator.Fault
+		want  []string
+	}{
+		{"persistent 503", emulator.Fault{PathPrefix: "/api/auth", Status: 503, Times: 100}, []string{"503"}},
+		{"malformed json", emulator.Fault{PathPrefix: "/api/auth", Body: "{not json", Times: 100}, []string{"malformed_response", "token_url"}},
+		{"slow upstream", emulator.Fault{PathPrefix: "/api/auth", Delay: 10 * time.Second, Times: 100}, []string{"request_timeout 3s"}},
+		{"rate limit beyond timeout", emulator.Fault{PathPrefix: "/api/auth", Status: 429, RetryAfter: "60", Times: 100}, []string{"429"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h.emu.ClearFaults()
+			h.emu.InjectFault(tc.fault)
+			defer h.emu.ClearFaults()
+			resp, err := h.read("creds/r")
+			if err == nil {
+				t.Fatalf("want an error, got %#v", resp)
+			}
+			coded, ok := err.(logical.HTTPCodedError)
+			if !ok || coded.Code() != 502 {
+				t.Errorf("want a 502 coded error, got %T %v", err, err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), cloudSecret) {
+				t.Error("error leaks the secret")
+			}
+		})
+	}
+
+	// The key is revoked upstream after the config was stored.
+	h.emu.RemoveCloudClient(cloudID)
+	_, err := h.read("creds/r")
+	if err == nil || !strings.Contains(err.Error(), "client_id/client_secret rejected by") || !strings.Contains(err.Error(), "401") {
+		t.Errorf("invalid_client: %v", err)
+	}
+}
+
+// Transient failures are retried within one call: the reader never sees them.
+func TestCredsRetriesTransientFailures(t *testing.T) {
+	h := newHarness(t)
+	h.cloudConfig("c", nil)
+	h.mustWrite("roles/r", map[string]any{"config": "c"})
+	for _, f := range []emulator.Fault{
+		{PathPrefix: "/api/auth", Status: 503, Times: 2},
+		{PathPrefix: "/api/auth", Status: 429, RetryAfter: "1", Times: 1},
+		{PathPrefix: "/api/auth", Status: 503, RetryAfter: time.Now().Add(time.Second).UTC().Format(http1123), Times: 1},
+		{PathPrefix: "/api/auth", Status: 502, Times: 1},
+	} {
+		h.emu.ClearFaults()
+		before := h.emu.Requests("/api/auth")
+		h.emu.InjectFault(f)
+		resp := h.mustRead("creds/r")
+		if !h.emu.TokenLive(resp.Data["access_token"].(string)) {
+			t.Error("token not live")
+		}
+		if got := h.emu.Requests("/api/auth") - before; got != max(f.Times, 1)+1 {
+			t.Errorf("fault %+v: %d requests, want %d", f, got, max(f.Times, 1)+1)
+		}
+	}
+}
+
+const http1123 = "Mon, 02 Jan 2006 15:04:05 GMT"
+
+func TestCredsConcurrentReads(t *testing.T) {
+	h := newHarness(t)
+	h.cloudConfig("c", nil)
+	h.mustWrite("roles/r", map[string]any{"config": "c"})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	for i := 0; i < 40; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := h.b.HandleRequest(context.Background(), &logical.Request{Operation: logical.ReadOperation, Path: "creds/r", Storage: h.storage})
+			if err != nil || resp.IsError() {
+				t.Errorf("read: %v", err)
+				return
+			}
+			mu.Lock()
+			seen[resp.Data["access_token"].(string)] = true
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if len(seen) != 40 {
+		t.Errorf("%d distinct tokens for 40 reads", len(seen))
+	}
+	for tok := range seen {
+		h.secrets = append(h.secrets, tok)
+	}
+}
+
+// Another node changed the config: Invalidate makes this node use the new one.
+func TestInvalidateRebuildsClient(t *testing.T) {
+	h := newHarness(t)
+	h.cloudConfig("c", nil)
+	h.mustWrite("roles/r", map[string]any{"config": "c"})
+	h.mustRead("creds/r") // caches a client
+	h.emu.AddCloudClient(emulator.CloudClient{ID: "key-2", Secret: "secret-2"})
+	h.secrets = append(h.secrets, "secret-2")
+	h.emu.RemoveCloudClient(cloudID)
+
+	// Write the new config the way replication would: storage only.
+	entry, _ := logical.StorageEntryJSON("config/c", map[string]any{
+		"provider": "cloud", "client_id": "key-2", "client_secret": "secret-2",
+		"token_url": h.emu.URL() + "/api/auth/oauth/token", "api_url": h.emu.URL() + "/api",
+	})
+	if err := h.storage.Put(context.Background(), entry); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.read("creds/r"); err == nil {
+		t.Fatal("stale client should still hold the old credentials before invalidation")
+	}
+	h.b.InvalidateKey(context.Background(), "config/c")
+	resp := h.mustRead("creds/r")
+	var clientID string
+	for _, et := range h.emu.Tokens("cloud") {
+		if et.Value == resp.Data["access_token"] {
+			clientID = et.ClientID
+		}
+	}
+	if clientID != "key-2" {
+		t.Errorf("token issued to %q, want key-2", clientID)
+	}
+}
