@@ -1,0 +1,49 @@
+# The README's two commands: `make dev` and `make test`.
+VERSION ?= v0.1.0-dev
+MODULE  := github.com/acquia-vault/vault-plugin-secrets-acquia
+LDFLAGS := -X $(MODULE)/backend.Version=$(VERSION)
+GO      ?= go
+
+.PHONY: all build test lint fmt fmt-check vet test-unit e2e dev vault clean bench
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/vault-plugin-secrets-acquia ./cmd/vault-plugin-secrets-acquia
+	$(GO) build -trimpath -o bin/acquia-emulator ./cmd/acquia-emulator
+
+## test: every check and test; what CI runs.
+test: lint test-unit e2e
+
+lint: fmt-check vet
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/...
+
+test-unit:
+	$(GO) test -race -count=1 ./...
+
+## e2e: the real vault binary (built once by scripts/install-vault, cached).
+e2e: vault
+	VAULT_BIN="$$(scripts/install-vault)" $(GO) test -tags e2e -count=1 -timeout 30m ./e2e/...
+
+vault:
+	@scripts/install-vault >/dev/null
+
+dev:
+	scripts/dev
+
+clean:
+	rm -rf bin dist
+
+## bench: creds reads through a real Vault, as a multiple of a KV read on the same Vault.
+bench: vault
+	VAULT_BIN="$$(scripts/install-vault)" $(GO) test -tags e2e -run '^$$' -bench . -benchtime 300x -count 1 -timeout 20m ./e2e/...

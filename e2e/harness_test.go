@@ -1,0 +1,290 @@
+//go:build e2e
+
+// Package e2e drives the plugin inside a real `vault` server, through the
+// vault CLI and HTTP API, against the in-process emulator.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+)
+
+const (
+	pluginName    = "acquia"
+	pluginBinary  = "vault-plugin-secrets-acquia"
+	pluginVersion = "v0.0.0-e2e"
+	rootToken     = "root"
+)
+
+var (
+	vaultBin  string
+	pluginDir string
+	pluginSHA string
+	repoRoot  string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	wd, _ := os.Getwd()
+	repoRoot = filepath.Dir(wd)
+	vaultBin = os.Getenv("VAULT_BIN")
+	if vaultBin == "" {
+		out, err := exec.Command(filepath.Join(repoRoot, "scripts", "install-vault")).Output()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: scripts/install-vault failed:", err)
+			return 1
+		}
+		vaultBin = strings.TrimSpace(string(out))
+	}
+	dir, err := os.MkdirTemp("", "acquia-e2e-plugins-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	pluginDir = dir
+	bin := filepath.Join(dir, pluginBinary)
+	build := exec.Command("go", "build", "-o", bin,
+		"-ldflags", "-X github.com/acquia-vault/vault-plugin-secrets-acquia/backend.Version="+pluginVersion,
+		"./cmd/vault-plugin-secrets-acquia")
+	build.Dir = repoRoot
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: building the plugin:", err)
+		return 1
+	}
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	sum := sha256.Sum256(b)
+	pluginSHA = hex.EncodeToString(sum[:])
+	return m.Run()
+}
+
+// vault is one running `vault server -dev` with the plugin mounted.
+type vault struct {
+	t       testing.TB
+	addr    string
+	logPath string
+	cmd     *exec.Cmd
+	done    chan struct{}
+	emu     *emulator.Emulator
+	// secrets must never show in the server log.
+	mu      sync.Mutex
+	secrets []string
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startVault starts a dev server with the plugin registered and mounted at
+// acquia/, and an emulator with the demo clients. Both stop when the test
+// ends, failed or not.
+func startVault(t testing.TB) *vault {
+	t.Helper()
+	emu := emulator.New()
+	emu.AddDemo()
+	if _, err := emu.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emu.Close)
+
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "vault.hcl")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("plugin_directory = %q\n", pluginDir)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v := &vault{t: t, addr: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), logPath: filepath.Join(dir, "vault.log"),
+		done: make(chan struct{}), emu: emu, secrets: []string{emulator.DemoCloudClientSecret}}
+	logf, err := os.Create(v.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.cmd = exec.Command(vaultBin, "server", "-dev", "-dev-root-token-id="+rootToken,
+		"-dev-listen-address="+strings.TrimPrefix(v.addr, "http://"), "-config="+cfg, "-log-level=trace")
+	v.cmd.Stdout, v.cmd.Stderr = logf, logf
+	v.cmd.Env = append(os.Environ(), "VAULT_DEV_TEMP_DIR="+dir)
+	v.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := v.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = v.cmd.Wait(); logf.Close(); close(v.done) }()
+	t.Cleanup(func() {
+		v.stop()
+		if t.Failed() {
+			b, _ := os.ReadFile(v.logPath)
+			lines := strings.Split(string(b), "\n")
+			if len(lines) > 60 {
+				lines = lines[len(lines)-60:]
+			}
+			t.Logf("vault log (tail):\n%s", strings.Join(lines, "\n"))
+		}
+	})
+	v.waitReady()
+	v.mustCLI("plugin", "register", "-sha256="+pluginSHA, "-version="+pluginVersion, "-command="+pluginBinary, "secret", pluginName)
+	v.mustCLI("secrets", "enable", "-path=acquia", "-plugin-version="+pluginVersion, pluginName)
+	return v
+}
+
+func (v *vault) stop() {
+	if v.cmd.Process == nil {
+		return
+	}
+	_ = syscall.Kill(-v.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-v.done:
+	case <-time.After(15 * time.Second):
+		_ = syscall.Kill(-v.cmd.Process.Pid, syscall.SIGKILL)
+		<-v.done
+	}
+}
+
+func (v *vault) waitReady() {
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(v.addr + "/v1/sys/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		select {
+		case <-v.done:
+			v.t.Fatal("vault exited during start-up")
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	v.t.Fatal("vault did not become ready in 60s")
+}
+
+// cli runs the vault CLI against this server.
+func (v *vault) cli(args ...string) (stdout, stderr string, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, vaultBin, args...)
+	cmd.Env = append(os.Environ(), "VAULT_ADDR="+v.addr, "VAULT_TOKEN="+rootToken, "VAULT_FORMAT=", "NO_COLOR=1")
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
+func (v *vault) mustCLI(args ...string) string {
+	v.t.Helper()
+	out, errOut, err := v.cli(args...)
+	if err != nil {
+		v.t.Fatalf("vault %s: %v\n%s%s", strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+// readJSON runs `vault read -format=json path` and decodes the answer.
+func (v *vault) readJSON(path string) secretJSON {
+	v.t.Helper()
+	out := v.mustCLI("read", "-format=json", path)
+	var s secretJSON
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		v.t.Fatalf("decoding %s: %v", out, err)
+	}
+	if tok, ok := s.Data["access_token"].(string); ok {
+		v.remember(tok)
+	}
+	return s
+}
+
+func (v *vault) remember(s string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.secrets = append(v.secrets, s)
+}
+
+type secretJSON struct {
+	LeaseID       string         `json:"lease_id"`
+	LeaseDuration int            `json:"lease_duration"`
+	Renewable     bool           `json:"renewable"`
+	Data          map[string]any `json:"data"`
+	Warnings      []string       `json:"warnings"`
+}
+
+// api calls Vault's HTTP API.
+func (v *vault) api(method, path string, body any) (int, map[string]any) {
+	v.t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, v.addr+"/v1/"+path, r)
+	req.Header.Set("X-Vault-Token", rootToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+// assertLogClean fails if any secret or token reached the server log,
+// where the plugin's own log lines go.
+func (v *vault) assertLogClean() {
+	v.t.Helper()
+	b, err := os.ReadFile(v.logPath)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, s := range v.secrets {
+		if s != "" && bytes.Contains(b, []byte(s)) {
+			v.t.Errorf("a secret or token appears in the vault server log")
+		}
+	}
+	if !bytes.Contains(b, []byte("acquia")) {
+		v.t.Errorf("the server log shows no plugin activity; is the log captured?")
+	}
+}
+
+// emuAccount calls the emulator's Cloud API with a token, as an app would.
+func emuAccount(t *testing.T, emu *emulator.Emulator, token string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, emu.URL()+"/api/account", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
