@@ -1,0 +1,264 @@
+package emulator_test
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+)
+
+const (
+	cdpJSON     = "application/json"
+	cdpTok      = "/token?scheme=a1user"
+	cdpCreate   = cdpTok + "&action=create"
+	cdpExtend   = cdpTok + "&action=extend"
+	cdpLifetime = 180 * 24 * time.Hour
+)
+
+var (
+	cdpBasic = emulator.DemoCDPUsername + ":" + emulator.DemoCDPPassword
+	uuidRE   = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+)
+
+// cdpToken creates a CDP token with Basic creds or fails the test.
+func cdpToken(t *testing.T, base, basic string) string {
+	t.Helper()
+	r := mustCall(t, "POST", base+cdpCreate, cdpJSON, "", basic, "")
+	tok, _ := r.body["access_token"].(string)
+	if r.status != 200 || tok == "" {
+		t.Fatalf("create: %d %s", r.status, r.raw)
+	}
+	return tok
+}
+
+// wantCDPError checks status and the CDP error shape.
+func wantCDPError(t *testing.T, r reply, status int, code string) {
+	t.Helper()
+	if r.status != status || r.body["errorCode"] != code {
+		t.Fatalf("got %d %s, want %d %s", r.status, r.raw, status, code)
+	}
+	if msg, _ := r.body["userMessage"].(string); msg == "" {
+		t.Fatalf("no userMessage: %s", r.raw)
+	}
+	if dev, _ := r.body["developerMessage"].(string); !uuidRE.MatchString(dev) {
+		t.Fatalf("developerMessage not a uuid: %s", r.raw)
+	}
+}
+
+func TestCDPRequestChecks(t *testing.T) {
+	cdpTokenOf := func(t *testing.T, base string) string { return cdpToken(t, base, cdpBasic) }
+	cases := []struct {
+		name        string
+		method      string
+		path        string
+		contentType string
+		basic       string
+		bearer      func(t *testing.T, base string) string
+		status      int
+		code        string // "" for a 200 token answer
+	}{
+		{"create with Basic", "POST", cdpCreate, cdpJSON, cdpBasic, nil, 200, ""},
+		{"create with a1webtag", "POST", "/token?scheme=a1webtag&action=create", cdpJSON, cdpBasic, nil, 200, ""},
+		{"create with charset", "POST", cdpCreate, "application/json; charset=utf-8", cdpBasic, nil, 200, ""},
+		{"login with Basic", "POST", "/authentication?scheme=a1user&action=login", cdpJSON, cdpBasic, nil, 200, ""},
+		{"create with Bearer", "POST", cdpCreate, cdpJSON, "", cdpTokenOf, 401, "INVALID_CREDENTIALS"},
+		{"create without auth", "POST", cdpCreate, cdpJSON, "", nil, 401, "INVALID_CREDENTIALS"},
+		{"create wrong password", "POST", cdpCreate, cdpJSON, emulator.DemoCDPUsername + ":nope", nil, 401, "INVALID_CREDENTIALS"},
+		{"create unknown user", "POST", cdpCreate, cdpJSON, "someone:" + emulator.DemoCDPPassword, nil, 401, "INVALID_CREDENTIALS"},
+		{"extend with Basic", "POST", cdpExtend, cdpJSON, cdpBasic, nil, 401, "INVALID_TOKEN"},
+		{"extend unknown token", "POST", cdpExtend, cdpJSON, "", func(*testing.T, string) string { return "bogus" }, 401, "INVALID_TOKEN"},
+		{"extend with session token", "POST", cdpExtend, cdpJSON, "", func(t *testing.T, base string) string {
+			r := mustCall(t, "POST", base+"/authentication?scheme=a1user&action=login", cdpJSON, "", cdpBasic, "")
+			return r.body["access_token"].(string)
+		}, 401, "INVALID_TOKEN"},
+		{"extend with cloud token", "POST", cdpExtend, cdpJSON, "", func(t *testing.T, base string) string {
+			return token(t, base, demoForm())
+		}, 401, "INVALID_TOKEN"},
+		{"retrieve with Bearer", "GET", cdpTok, "", "", cdpTokenOf, 401, "INVALID_CREDENTIALS"},
+		{"logout with Basic", "POST", "/authentication?scheme=a1user&action=logout", cdpJSON, cdpBasic, nil, 401, "INVALID_TOKEN"},
+		{"missing scheme", "POST", "/token?action=create", cdpJSON, cdpBasic, nil, 400, "INVALID_REQUEST"},
+		{"login missing scheme", "POST", "/authentication?action=login", cdpJSON, cdpBasic, nil, 400, "INVALID_REQUEST"},
+		{"other scheme", "GET", "/token?scheme=oauth", "", cdpBasic, nil, 400, "INVALID_REQUEST"},
+		{"wrong content type", "POST", cdpCreate, formType, cdpBasic, nil, 415, "INVALID_REQUEST"},
+		{"no content type on DELETE", "DELETE", cdpTok, "", cdpBasic, nil, 415, "INVALID_REQUEST"},
+		{"unknown action", "POST", cdpTok + "&action=renew", cdpJSON, cdpBasic, nil, 400, "INVALID_REQUEST"},
+		{"missing action", "POST", cdpTok, cdpJSON, cdpBasic, nil, 400, "INVALID_REQUEST"},
+		{"unknown login action", "POST", "/authentication?scheme=a1user&action=signin", cdpJSON, cdpBasic, nil, 400, "INVALID_REQUEST"},
+		{"wrong method", "PUT", cdpTok, cdpJSON, cdpBasic, nil, 405, "METHOD_NOT_ALLOWED"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e, base := start(t)
+			bearer := ""
+			if tc.bearer != nil {
+				bearer = tc.bearer(t, base)
+			}
+			before := len(e.Tokens("cdp"))
+			r := mustCall(t, tc.method, base+tc.path, tc.contentType, "", tc.basic, bearer)
+			if tc.code != "" {
+				wantCDPError(t, r, tc.status, tc.code)
+				if n := len(e.Tokens("cdp")); n != before {
+					t.Fatalf("a failed call issued tokens: %d -> %d", before, n)
+				}
+				return
+			}
+			if r.status != 200 || r.header.Get("Cache-Control") != "no-store" {
+				t.Fatalf("got %d %v %s", r.status, r.header, r.raw)
+			}
+			tok, _ := r.body["access_token"].(string)
+			if !uuidRE.MatchString(tok) || !e.TokenLive(tok) {
+				t.Fatalf("access_token %q not a live uuid", tok)
+			}
+			if r.body["token_type"] != "bearer" || r.body["expires_in"] != float64(cdpLifetime/time.Second) ||
+				r.body["tenantId"] != emulator.DemoCDPTenant || r.body["username"] != emulator.DemoCDPUsername ||
+				r.body["userType"] != "CLIENT" {
+				t.Fatalf("token JSON: %s", r.raw)
+			}
+			if _, err := time.Parse("2006-01-02T15:04:05", r.body["passwordExpiryDate"].(string)); err != nil {
+				t.Fatalf("passwordExpiryDate: %v", err)
+			}
+		})
+	}
+}
+
+func TestCDPExtend(t *testing.T) {
+	e, base := start(t)
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	e.SetClock(func() time.Time { return t0 })
+	tok := cdpToken(t, base, cdpBasic)
+
+	e.Advance(30 * 24 * time.Hour)
+	r := mustCall(t, "POST", base+cdpExtend, cdpJSON, "", "", tok)
+	if r.status != 200 || r.body["access_token"] != tok || r.body["expires_in"] != float64(cdpLifetime/time.Second) {
+		t.Fatalf("extend: %d %s", r.status, r.raw)
+	}
+	if got, want := e.Tokens("cdp")[0].ExpiresAt, t0.Add(30*24*time.Hour+cdpLifetime); !got.Equal(want) {
+		t.Fatalf("expiry %v, want %v", got, want)
+	}
+
+	// The extended token outlives the original expiry, then dies.
+	e.Advance(cdpLifetime - time.Second)
+	if !e.TokenLive(tok) {
+		t.Fatal("extended token expired at its original expiry")
+	}
+	e.Advance(time.Second)
+	wantCDPError(t, mustCall(t, "POST", base+cdpExtend, cdpJSON, "", "", tok), 401, "INVALID_TOKEN")
+}
+
+func TestCDPRetrieve(t *testing.T) {
+	e, base := start(t)
+	wantCDPError(t, mustCall(t, "GET", base+cdpTok, "", "", cdpBasic, ""), 404, "NOT_FOUND")
+	if n := len(e.Tokens("cdp")); n != 0 {
+		t.Fatalf("retrieve created %d tokens", n)
+	}
+	cdpToken(t, base, cdpBasic)
+	newest := cdpToken(t, base, cdpBasic)
+	r := mustCall(t, "GET", base+cdpTok, "", "", cdpBasic, "")
+	if r.status != 200 || r.body["access_token"] != newest {
+		t.Fatalf("retrieve: %d %s, want %s", r.status, r.raw, newest)
+	}
+	if n := len(e.Tokens("cdp")); n != 2 {
+		t.Fatalf("retrieve created tokens: %d", n)
+	}
+	// Expired tokens are not current.
+	e.Advance(cdpLifetime)
+	wantCDPError(t, mustCall(t, "GET", base+cdpTok, "", "", cdpBasic, ""), 404, "NOT_FOUND")
+}
+
+func TestCDPRevoke(t *testing.T) {
+	e, base := start(t)
+	e.AddCDPUser(emulator.CDPUser{Username: "other", Password: "pw", TenantID: "t2"})
+	a, b := cdpToken(t, base, cdpBasic), cdpToken(t, base, cdpBasic)
+	other := cdpToken(t, base, "other:pw")
+
+	r := mustCall(t, "DELETE", base+cdpTok, cdpJSON, "", "", a)
+	if r.status != 200 || strings.TrimSpace(r.raw) != "{}" {
+		t.Fatalf("revoke one: %d %s", r.status, r.raw)
+	}
+	if e.TokenLive(a) || !e.TokenLive(b) {
+		t.Fatalf("after revoke one: a live %v, b live %v", e.TokenLive(a), e.TokenLive(b))
+	}
+	wantCDPError(t, mustCall(t, "DELETE", base+cdpTok, cdpJSON, "", "", a), 401, "INVALID_TOKEN")
+
+	r = mustCall(t, "DELETE", base+cdpTok, cdpJSON, "", cdpBasic, "")
+	if r.status != 200 || strings.TrimSpace(r.raw) != "{}" {
+		t.Fatalf("revoke all: %d %s", r.status, r.raw)
+	}
+	if e.TokenLive(b) || !e.TokenLive(other) {
+		t.Fatalf("after revoke all: b live %v, other user's live %v", e.TokenLive(b), e.TokenLive(other))
+	}
+	wantCDPError(t, mustCall(t, "DELETE", base+cdpTok, cdpJSON, "", emulator.DemoCDPUsername+":bad", ""), 401, "INVALID_CREDENTIALS")
+}
+
+func TestCDPTokenLimit(t *testing.T) {
+	e, base := start(t)
+	e.AddCDPUser(emulator.CDPUser{Username: "lim", Password: "pw", MaxTokens: 3})
+	var toks []string
+	for range 3 {
+		toks = append(toks, cdpToken(t, base, "lim:pw"))
+	}
+	if n := e.CDPDisabledByLimit(); n != 0 {
+		t.Fatalf("disabled %d below the limit", n)
+	}
+	fourth := cdpToken(t, base, "lim:pw")
+	if e.TokenLive(toks[0]) || !e.TokenLive(toks[1]) || !e.TokenLive(toks[2]) || !e.TokenLive(fourth) {
+		t.Fatal("the oldest token, and only it, should be disabled")
+	}
+	if n, live := e.CDPDisabledByLimit(), len(e.LiveTokens("cdp")); n != 1 || live != 3 {
+		t.Fatalf("disabled %d, live %d; want 1, 3", n, live)
+	}
+	// An expired token does not count toward the limit.
+	e.Advance(cdpLifetime)
+	for range 3 {
+		cdpToken(t, base, "lim:pw")
+	}
+	if n := e.CDPDisabledByLimit(); n != 1 {
+		t.Fatalf("disabled %d after expiry, want still 1", n)
+	}
+}
+
+func TestCDPLoginLogoutAndDisabled(t *testing.T) {
+	e, base := start(t)
+	r := mustCall(t, "POST", base+"/authentication?scheme=a1user&action=login", cdpJSON, "", cdpBasic, "")
+	session, _ := r.body["access_token"].(string)
+	if r.status != 200 || len(e.Tokens("cdp-session")) != 1 || len(e.Tokens("cdp")) != 0 {
+		t.Fatalf("login: %d %s", r.status, r.raw)
+	}
+	logout := base + "/authentication?scheme=a1user&action=logout"
+	if r = mustCall(t, "POST", logout, cdpJSON, "", "", session); r.status != 200 || e.TokenLive(session) {
+		t.Fatalf("logout: %d %s", r.status, r.raw)
+	}
+	wantCDPError(t, mustCall(t, "POST", logout, cdpJSON, "", "", session), 401, "INVALID_TOKEN")
+
+	tok := cdpToken(t, base, cdpBasic)
+	e.SetCDPUserDisabled(emulator.DemoCDPUsername, true)
+	wantCDPError(t, mustCall(t, "POST", base+cdpCreate, cdpJSON, "", cdpBasic, ""), 401, "INVALID_CREDENTIALS")
+	wantCDPError(t, mustCall(t, "POST", base+cdpExtend, cdpJSON, "", "", tok), 401, "INVALID_CREDENTIALS")
+	e.SetCDPUserDisabled(emulator.DemoCDPUsername, false)
+	if r = mustCall(t, "POST", base+cdpExtend, cdpJSON, "", "", tok); r.status != 200 {
+		t.Fatalf("re-enabled extend: %d %s", r.status, r.raw)
+	}
+}
+
+func TestCDPAdminAddUser(t *testing.T) {
+	_, base := start(t)
+	admin := base + "/_emulator/cdp/users"
+	r := mustCall(t, "POST", admin, cdpJSON, `{"username":"u1","password":"p:w","tenant_id":"t1","user_type":"WEBTAG",`+
+		`"password_expiry":"2026-03-04T05:06:07+02:00","lifetime_seconds":3600,"max_tokens":5}`, "", "")
+	if r.status != 204 {
+		t.Fatalf("admin add: %d %s", r.status, r.raw)
+	}
+	r = mustCall(t, "POST", base+cdpCreate, cdpJSON, "", "u1:p:w", "")
+	if r.status != 200 || r.body["tenantId"] != "t1" || r.body["userType"] != "WEBTAG" ||
+		r.body["expires_in"] != float64(3600) || r.body["passwordExpiryDate"] != "2026-03-04T03:06:07" {
+		t.Fatalf("admin user token: %d %s", r.status, r.raw)
+	}
+	for _, body := range []string{`{"username":"u2"}`, `{"username":"u2","password":"p","password_expiry":"tomorrow"}`,
+		`{"username":"u2","password":"p","max_tokens":-1}`, `{"username":"u2","password":"p","bogus":1}`} {
+		if r = mustCall(t, "POST", admin, cdpJSON, body, "", ""); r.status != 400 {
+			t.Fatalf("admin %s: %d %s", body, r.status, r.raw)
+		}
+	}
+}
