@@ -88,6 +88,17 @@ type Revoker interface {
 	Revoke(ctx context.Context, accessToken string) error
 }
 
+// Renewer is a Client whose upstream can extend one access token.
+type Renewer interface {
+	Renew(ctx context.Context, accessToken string) (*Token, error)
+}
+
+// UserRevoker is a Client whose upstream can delete every token of the
+// account at once.
+type UserRevoker interface {
+	RevokeAll(ctx context.Context) error
+}
+
 // Options are what a client needs from its host.
 type Options struct {
 	Logger hclog.Logger
@@ -128,6 +139,9 @@ type Spec struct {
 	Defaults func(c *Config)
 	// ValidateScopes checks scopes a config or role would send.
 	ValidateScopes func(scopes []string) error
+	// TokenLimit marks upstreams that cap the tokens one account may hold
+	// (config max_tokens); the plugin counts the tokens it holds.
+	TokenLimit bool
 	// New builds a client for an already defaulted and validated config.
 	New func(c Config, o Options) (Client, error)
 }
