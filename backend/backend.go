@@ -52,10 +52,11 @@ func New(conf *logical.BackendConfig) *Backend {
 		PathsSpecial: &logical.Paths{
 			SealWrapStorage: paths.SealWrapStorage(),
 		},
-		Paths:      b.env.Paths(),
-		Secrets:    b.env.Secrets(),
-		Invalidate: b.env.Invalidate,
-		Clean:      func(context.Context) { b.env.Reset() },
+		Paths:       b.env.Paths(),
+		Secrets:     b.env.Secrets(),
+		Invalidate:  b.env.Invalidate,
+		WALRollback: b.env.WALRollback,
+		Clean:       func(context.Context) { b.env.Reset() },
 	}
 	return b
 }

@@ -102,6 +102,22 @@ With verify=true (the default) a write first proves the credentials upstream
 and stores nothing when they fail.`,
 		},
 		{
+			Pattern:      configPrefix + framework.GenericNameRegex("name") + "/revoke-all$",
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationVerb: "revoke-all", OperationSuffix: "tokens"},
+			Fields: map[string]*framework.FieldSchema{
+				"name": {Type: framework.TypeString, Required: true, Description: "Name of the config."},
+			},
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.UpdateOperation: &framework.PathOperation{Callback: strict(e.configRevokeAll),
+					Summary: "Delete every upstream token of the config's user (cdp)."},
+			},
+			HelpSynopsis: "The kill switch: delete every upstream token of a CDP integration user.",
+			HelpDescription: `Calls CDP's DELETE /token with the user's credentials, which deletes every
+token of that user, including any made outside Vault, and forgets the tokens
+the plugin held. The Vault-side companion is
+vault lease revoke -prefix <mount>/creds/<role>, which ends the leases.`,
+		},
+		{
 			Pattern:      configPrefix + "?$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationSuffix: "configs"},
 			Operations: map[logical.Operation]framework.OperationHandler{
@@ -326,7 +342,16 @@ func (e *Env) configRead(ctx context.Context, req *logical.Request, d *framework
 			data[k] = v
 		}
 	}
-	return &logical.Response{Data: data}, nil
+	resp := &logical.Response{Data: data}
+	if spec.TokenLimit {
+		meta, err := e.loadMeta(ctx, req.Storage, name)
+		if err != nil {
+			return nil, err
+		}
+		data["password_expiry_date"] = meta.PasswordExpiryDate
+		resp.Warnings = provider.PasswordExpiryWarnings(meta.PasswordExpiryDate, e.Now())
+	}
+	return resp, nil
 }
 
 func (e *Env) configList(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
@@ -349,12 +374,58 @@ func (e *Env) configDelete(ctx context.Context, req *logical.Request, d *framewo
 		return logical.ErrorResponse("config %q is used by %s; delete those or point them at another config first",
 			name, strings.Join(users, ", ")), nil
 	}
-	if err := req.Storage.Delete(ctx, configPrefix+name); err != nil {
-		return nil, fmt.Errorf("deleting config %q: %w", name, err)
+	held, err := e.heldTokens(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	if len(held) > 0 {
+		return logical.ErrorResponse("config %q still holds %d upstream tokens; revoke their leases "+
+			"(vault lease revoke -prefix <mount>/creds/) or call config/%s/revoke-all first", name, len(held), name), nil
+	}
+	for _, key := range []string{configPrefix + name, metaPrefix + name} {
+		if err := req.Storage.Delete(ctx, key); err != nil {
+			return nil, fmt.Errorf("deleting config %q: %w", name, err)
+		}
 	}
 	e.dropClient(name)
 	e.Logger.Info("config deleted", "config", name)
 	return nil, nil
+}
+
+func (e *Env) configRevokeAll(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := d.Get("name").(string)
+	cfg, err := e.loadConfig(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	if cfg == nil {
+		return logical.ErrorResponse("config %q does not exist", name), nil
+	}
+	client, err := e.client(name, cfg)
+	if err != nil {
+		return nil, err
+	}
+	ur, ok := client.(provider.UserRevoker)
+	if !ok {
+		return logical.ErrorResponse("revoke-all is for cdp configs; %q is a %s config, whose upstream has no such call", name, cfg.Provider), nil
+	}
+	lock := locksFor(e.tokenLocks, name)
+	lock.Lock()
+	defer lock.Unlock()
+	if err := ur.RevokeAll(ctx); err != nil {
+		return nil, upstreamErr(err)
+	}
+	held, err := e.heldTokens(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range held {
+		if err := req.Storage.Delete(ctx, heldKey(name, id)); err != nil {
+			return nil, err
+		}
+	}
+	e.Logger.Info("deleted every upstream token of the config's user", "config", name, "held_by_plugin", len(held))
+	return &logical.Response{Data: map[string]any{"revoked_held_tokens": len(held)}}, nil
 }
 
 // errNoConfig is returned when a role names a config that is gone.

@@ -87,10 +87,9 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 	if len(scopes) == 0 {
 		scopes = cfg.Scopes
 	}
-	tok, err := client.Token(ctx, scopes)
-	if err != nil {
-		e.Logger.Warn("token request failed", "role", roleName, "config", role.Config, "error", err)
-		return nil, upstreamErr(err)
+	tok, refusal, err := e.mint(ctx, req.Storage, roleName, role, cfg, client, scopes)
+	if err != nil || refusal != nil {
+		return refusal, err
 	}
 
 	now := e.Now()
@@ -106,8 +105,11 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 		idProvider:  cfg.Provider,
 		idExpiresAt: tok.ExpiresAt.UTC().Format(time.RFC3339Nano),
 	}
-	// Keep the token only where revoke needs it upstream.
+	// Keep the token only where revoke or renew needs it upstream.
 	if _, ok := client.(provider.Revoker); ok {
+		internal[idToken] = tok.AccessToken
+	}
+	if _, ok := client.(provider.Renewer); ok {
 		internal[idToken] = tok.AccessToken
 	}
 	data := map[string]any{
@@ -127,7 +129,7 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 			LeaseOptions: logical.LeaseOptions{TTL: ttl, MaxTTL: maxTTL, Renewable: true},
 			InternalData: internal,
 		},
-		Warnings: warnings,
+		Warnings: append(warnings, e.passwordExpiry(ctx, req.Storage, role.Config, tok)...),
 	}
 	resp.Secret.InternalData["secret_type"] = SecretTypeToken
 	e.Logger.Debug("token issued", "role", roleName, "config", role.Config, "expires_at", tok.ExpiresAt.UTC())
@@ -175,8 +177,17 @@ func (e *Env) tokenRenew(ctx context.Context, req *logical.Request, _ *framework
 	if role == nil {
 		return logical.ErrorResponse("role %q was deleted; its leases cannot be renewed", roleName), nil
 	}
-	ttl, maxTTL, warnings := e.leaseTTLs(role, req.Secret.IssueTime, now, expires)
-	resp := &logical.Response{Secret: req.Secret, Warnings: warnings}
+	if role.MaxTTL > 0 && !now.Before(req.Secret.IssueTime.Add(role.MaxTTL)) {
+		return logical.ErrorResponse("the lease reached the role's max_ttl %s; read creds again", role.MaxTTL), nil
+	}
+	var warnings []string
+	if token, _ := req.Secret.InternalData[idToken].(string); token != "" {
+		if expires, warnings, err = e.extendUpstream(ctx, req.Storage, req.Secret, token); err != nil {
+			return nil, err
+		}
+	}
+	ttl, maxTTL, cut := e.leaseTTLs(role, req.Secret.IssueTime, now, expires)
+	resp := &logical.Response{Secret: req.Secret, Warnings: append(warnings, cut...)}
 	resp.Secret.TTL = ttl
 	resp.Secret.MaxTTL = maxTTL
 	return resp, nil
@@ -189,27 +200,43 @@ func (e *Env) tokenRevoke(ctx context.Context, req *logical.Request, _ *framewor
 		return nil, nil
 	}
 	cfgName, _ := req.Secret.InternalData[idConfig].(string)
-	cfg, err := e.loadConfig(ctx, req.Storage, cfgName)
-	if err != nil {
-		return nil, err
-	}
-	if cfg == nil {
-		e.Logger.Warn("lease revoked without upstream revocation: its config is gone", "config", cfgName)
-		return nil, nil
+	// An error makes Vault retry the revoke with backoff; a token the
+	// upstream no longer knows counts as revoked.
+	return nil, e.revokeUpstream(ctx, req.Storage, cfgName, token)
+}
+
+// extendUpstream prolongs a lease's token where the upstream can, and
+// returns its new expiry.
+func (e *Env) extendUpstream(ctx context.Context, s logical.Storage, secret *logical.Secret, token string) (time.Time, []string, error) {
+	expires, _ := leaseExpiry(secret)
+	cfgName, _ := secret.InternalData[idConfig].(string)
+	cfg, err := e.loadConfig(ctx, s, cfgName)
+	if err != nil || cfg == nil {
+		return expires, nil, err
 	}
 	client, err := e.client(cfgName, cfg)
 	if err != nil {
-		return nil, err
+		return expires, nil, err
 	}
-	rv, ok := client.(provider.Revoker)
+	rn, ok := client.(provider.Renewer)
 	if !ok {
-		return nil, nil
+		return expires, nil, nil
 	}
-	if err := rv.Revoke(ctx, token); err != nil {
-		// Vault retries a failed revoke with backoff.
-		return nil, fmt.Errorf("revoking upstream token of config %q: %w", cfgName, err)
+	tok, err := rn.Renew(ctx, token)
+	if err != nil {
+		if provider.IsStatus(err, 401, 404) {
+			return expires, nil, logical.CodedError(400, "the upstream token no longer exists (deleted upstream or by revoke-all); read creds again")
+		}
+		return expires, nil, upstreamErr(err)
 	}
-	return nil, nil
+	secret.InternalData[idExpiresAt] = tok.ExpiresAt.UTC().Format(time.RFC3339Nano)
+	if spec, _ := provider.Lookup(cfg.Provider); spec != nil && spec.TokenLimit {
+		if entry, err := logical.StorageEntryJSON(heldKey(cfgName, tokenID(token)), heldToken{Kind: "lease",
+			Role: fmt.Sprint(secret.InternalData[idRole]), CreatedAt: secret.IssueTime, ExpiresAt: tok.ExpiresAt}); err == nil {
+			_ = s.Put(ctx, entry)
+		}
+	}
+	return tok.ExpiresAt, e.passwordExpiry(ctx, s, cfgName, tok), nil
 }
 
 func leaseExpiry(s *logical.Secret) (time.Time, error) {

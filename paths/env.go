@@ -32,6 +32,13 @@ type Env struct {
 	// configLocks serialise writers of one config (a verify can take
 	// request_timeout; other configs must not wait for it).
 	configLocks []*locksutil.LockEntry
+	// tokenLocks serialise minting per config, so a token limit is
+	// checked and used atomically.
+	tokenLocks []*locksutil.LockEntry
+	// expiryLogged remembers the day each config's password expiry was
+	// last logged, so the server log says it once a day.
+	expiryMu     sync.Mutex
+	expiryLogged map[string]string
 
 	clientsMu sync.RWMutex
 	clients   map[string]provider.Client
@@ -40,11 +47,13 @@ type Env struct {
 // NewEnv returns an Env with the real clock.
 func NewEnv(logger hclog.Logger, system func() logical.SystemView) *Env {
 	return &Env{
-		Logger:      logger,
-		Now:         time.Now,
-		System:      system,
-		configLocks: locksutil.CreateLocks(),
-		clients:     map[string]provider.Client{},
+		Logger:       logger,
+		Now:          time.Now,
+		System:       system,
+		configLocks:  locksutil.CreateLocks(),
+		tokenLocks:   locksutil.CreateLocks(),
+		expiryLogged: map[string]string{},
+		clients:      map[string]provider.Client{},
 	}
 }
 

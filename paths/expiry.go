@@ -1,0 +1,57 @@
+package paths
+
+import (
+	"context"
+
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
+)
+
+// config-meta/<name> holds what the plugin last learned from the upstream
+// about a config (CDP passwordExpiryDate), apart from the seal-wrapped
+// credentials so that recording it never rewrites them.
+const metaPrefix = "config-meta/"
+
+type configMeta struct {
+	PasswordExpiryDate string `json:"password_expiry_date,omitempty"`
+}
+
+func (e *Env) loadMeta(ctx context.Context, s logical.Storage, config string) (configMeta, error) {
+	var m configMeta
+	raw, err := s.Get(ctx, metaPrefix+config)
+	if err != nil || raw == nil {
+		return m, err
+	}
+	return m, raw.DecodeJSON(&m)
+}
+
+// passwordExpiry records the password expiry a token answer carried and
+// returns warnings when it is near. The server log says so once a day per
+// config; never the password.
+func (e *Env) passwordExpiry(ctx context.Context, s logical.Storage, config string, tok *provider.Token) []string {
+	date := tok.Data["password_expiry_date"]
+	if date == "" {
+		return nil
+	}
+	if m, err := e.loadMeta(ctx, s, config); err == nil && m.PasswordExpiryDate != date {
+		m.PasswordExpiryDate = date
+		if entry, err := logical.StorageEntryJSON(metaPrefix+config, m); err == nil {
+			if err := s.Put(ctx, entry); err != nil {
+				e.Logger.Warn("could not record the password expiry date", "config", config, "error", err)
+			}
+		}
+	}
+	warnings := provider.PasswordExpiryWarnings(date, e.Now())
+	if len(warnings) > 0 {
+		day := e.Now().UTC().Format("2006-01-02")
+		e.expiryMu.Lock()
+		first := e.expiryLogged[config] != day
+		e.expiryLogged[config] = day
+		e.expiryMu.Unlock()
+		if first {
+			e.Logger.Warn("integration user password expires soon", "config", config, "password_expiry_date", date)
+		}
+	}
+	return warnings
+}
