@@ -1,0 +1,326 @@
+package backend_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+)
+
+const (
+	cdpUser = "tracker_test01"
+	cdpPass = "p@ss:word+/=with spaces"
+)
+
+func (h *harness) cdpSetup(maxTokens int, expiry time.Time) {
+	h.t.Helper()
+	h.emu.AddCDPUser(emulator.CDPUser{Username: cdpUser, Password: cdpPass, TenantID: "tenant-7", UserType: "CLIENT",
+		PasswordExpiry: expiry, MaxTokens: maxTokens})
+	h.secrets = append(h.secrets, cdpPass)
+	h.mustWrite("config/cdp", map[string]any{"provider": "cdp", "username": cdpUser, "password": cdpPass,
+		"base_url": h.emu.URL(), "api_url": "https://api6.agilone.com", "max_tokens": maxTokens})
+	h.mustWrite("roles/sync", map[string]any{"config": "cdp", "ttl": "1h", "max_ttl": "3h"})
+}
+
+func (h *harness) cdpLive() int { return len(h.emu.LiveTokens("cdp")) }
+
+func TestCDPConfigValidation(t *testing.T) {
+	h := newHarness(t)
+	h.emu.AddCDPUser(emulator.CDPUser{Username: cdpUser, Password: cdpPass})
+	h.secrets = append(h.secrets, cdpPass)
+	good := func() map[string]any {
+		return map[string]any{"provider": "cdp", "username": cdpUser, "password": cdpPass, "base_url": h.emu.URL()}
+	}
+	for name, tc := range map[string]struct {
+		change func(map[string]any)
+		field  string
+	}{
+		"missing password":   {func(d map[string]any) { delete(d, "password") }, "password"},
+		"missing username":   {func(d map[string]any) { delete(d, "username") }, "username"},
+		"http non-loopback":  {func(d map[string]any) { d["base_url"] = "http://auth.agilone.com" }, "base_url"},
+		"max_tokens 0":       {func(d map[string]any) { d["max_tokens"] = 0 }, "max_tokens"},
+		"max_tokens -1":      {func(d map[string]any) { d["max_tokens"] = -1 }, "max_tokens"},
+		"unknown field":      {func(d map[string]any) { d["tenant"] = "x" }, "tenant"},
+		"client_id on cdp":   {func(d map[string]any) { d["client_id"] = "x" }, "client_id"},
+		"scopes on cdp":      {func(d map[string]any) { d["scopes"] = "a" }, "scopes"},
+		"wrong password":     {func(d map[string]any) { d["password"] = "nope" }, "401"},
+		"verify, user holds": {func(d map[string]any) { d["username"] = "ghost" }, "401"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := good()
+			tc.change(d)
+			msg, ok := badRequest(h.write("config/cdp", d))
+			if !ok || !strings.Contains(msg, tc.field) {
+				t.Fatalf("want a 400 naming %s, got %s", tc.field, msg)
+			}
+			if strings.Contains(msg, cdpPass) {
+				t.Error("error holds the password")
+			}
+			if h.stored("config/cdp") {
+				t.Error("stored after a failed write")
+			}
+		})
+	}
+	// verify creates nothing upstream: 404 (no token yet) proves the credentials.
+	h.mustWrite("config/cdp", good())
+	if n := len(h.emu.Tokens("cdp")); n != 0 {
+		t.Errorf("verify created %d tokens", n)
+	}
+	d := h.mustRead("config/cdp").Data
+	if d["base_url"] != h.emu.URL() || d["max_tokens"] != 3 || d["username"] != cdpUser {
+		t.Errorf("read: %#v", d)
+	}
+	if _, ok := d["password"]; ok {
+		t.Error("read shows the password")
+	}
+}
+
+func TestCDPLeaseLifecycle(t *testing.T) {
+	h := newHarness(t)
+	h.cdpSetup(3, h.clock.Now().Add(200*24*time.Hour))
+	issued := h.clock.Now()
+	resp := h.mustRead("creds/sync")
+	tok := resp.Data["access_token"].(string)
+	if !h.emu.TokenLive(tok) || h.cdpLive() != 1 {
+		t.Fatal("the lease's token is not live upstream")
+	}
+	for k, want := range map[string]string{"token_type": "Bearer", "tenant_id": "tenant-7", "username": cdpUser, "user_type": "CLIENT"} {
+		if resp.Data[k] != want {
+			t.Errorf("%s = %v, want %s", k, resp.Data[k], want)
+		}
+	}
+	if resp.Data["password_expiry_date"] == nil || len(resp.Warnings) != 0 {
+		t.Errorf("password_expiry_date %v, warnings %v", resp.Data["password_expiry_date"], resp.Warnings)
+	}
+	if resp.Secret.TTL != time.Hour {
+		t.Errorf("TTL %s, want the role's 1h", resp.Secret.TTL)
+	}
+
+	// Renew extends upstream and honours max_ttl.
+	h.clock.Advance(30 * 24 * time.Hour) // a month later the token has 150 days left
+	before := upstreamExpiry(h, tok)
+	r, err := h.renew(resp, issued)
+	if err == nil && r != nil && !r.IsError() {
+		t.Fatalf("renew past max_ttl succeeded")
+	}
+	h.clock.Advance(-30 * 24 * time.Hour)
+	h.clock.Advance(90 * time.Minute)
+	r, err = h.renew(resp, issued)
+	if err != nil || r.IsError() {
+		t.Fatalf("renew: %v %v", err, errText(r))
+	}
+	if after := upstreamExpiry(h, tok); !after.After(before) {
+		t.Errorf("renew did not extend upstream: %s -> %s", before, after)
+	}
+	if r.Secret.TTL != time.Hour {
+		t.Errorf("renewed TTL %s", r.Secret.TTL)
+	}
+
+	// Revoke deletes upstream; a second revoke (token gone: 401) succeeds.
+	for i := 0; i < 2; i++ {
+		if r, err := h.revoke(resp); err != nil || (r != nil && r.IsError()) {
+			t.Fatalf("revoke %d: %v", i, err)
+		}
+	}
+	if h.emu.TokenLive(tok) {
+		t.Fatal("token live upstream after lease revoke")
+	}
+	// The config no longer counts it: deleting the role and config works.
+	h.do(logical.DeleteOperation, "roles/sync", nil)
+	if resp, err := h.do(logical.DeleteOperation, "config/cdp", nil); err != nil || (resp != nil && resp.IsError()) {
+		t.Fatalf("delete config: %v %v", err, errText(resp))
+	}
+}
+
+func upstreamExpiry(h *harness, tok string) time.Time {
+	for _, et := range h.emu.Tokens("cdp") {
+		if et.Value == tok {
+			return et.ExpiresAt
+		}
+	}
+	h.t.Fatal("token unknown upstream")
+	return time.Time{}
+}
+
+func TestCDPRevokeRetriesOnUpstreamFailure(t *testing.T) {
+	h := newHarness(t)
+	h.cdpSetup(3, h.clock.Now().Add(200*24*time.Hour))
+	h.mustWrite("config/cdp", map[string]any{"request_timeout": "2s"})
+	resp := h.mustRead("creds/sync")
+	h.emu.InjectFault(emulator.Fault{PathPrefix: "/token", Method: "DELETE", Status: 500, Times: 100})
+	if _, err := h.revoke(resp); err == nil {
+		t.Fatal("revoke reported success while the upstream failed: Vault would not retry")
+	}
+	h.emu.ClearFaults()
+	if _, err := h.revoke(resp); err != nil {
+		t.Fatal(err)
+	}
+	if h.cdpLive() != 0 {
+		t.Error("token survived")
+	}
+}
+
+func TestCDPTokenLimit(t *testing.T) {
+	h := newHarness(t)
+	h.cdpSetup(2, h.clock.Now().Add(200*24*time.Hour))
+	var leases []*logical.Response
+	for i := 0; i < 2; i++ {
+		leases = append(leases, h.mustRead("creds/sync"))
+	}
+	resp, err := h.read("creds/sync")
+	msg, ok := badRequest(resp, err)
+	if !ok || !strings.Contains(msg, "max_tokens") || !strings.Contains(msg, "already holds 2") {
+		t.Fatalf("third read: want a refusal naming max_tokens, got %s", msg)
+	}
+	if h.emu.CDPDisabledByLimit() != 0 || h.cdpLive() != 2 {
+		t.Fatalf("the plugin disabled someone's token: disabled=%d live=%d", h.emu.CDPDisabledByLimit(), h.cdpLive())
+	}
+	// Deleting a config that holds tokens is refused.
+	h.do(logical.DeleteOperation, "roles/sync", nil)
+	if msg, ok := badRequest(h.do(logical.DeleteOperation, "config/cdp", nil)); !ok || !strings.Contains(msg, "holds 2") {
+		t.Errorf("delete with held tokens: %s", msg)
+	}
+	h.mustWrite("roles/sync", map[string]any{"config": "cdp"})
+	// Revoking a lease frees a slot.
+	if _, err := h.revoke(leases[0]); err != nil {
+		t.Fatal(err)
+	}
+	h.mustRead("creds/sync")
+
+	// Concurrent reads never pass the limit.
+	if _, err := h.revoke(leases[1]); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	okCount := 0
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := h.b.HandleRequest(context.Background(), &logical.Request{Operation: logical.ReadOperation, Path: "creds/sync", Storage: h.storage})
+			if err == nil && resp != nil && !resp.IsError() {
+				mu.Lock()
+				okCount++
+				h.secrets = append(h.secrets, resp.Data["access_token"].(string))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if okCount != 1 || h.cdpLive() != 2 || h.emu.CDPDisabledByLimit() != 0 {
+		t.Errorf("concurrent reads: %d succeeded, %d live, %d disabled", okCount, h.cdpLive(), h.emu.CDPDisabledByLimit())
+	}
+}
+
+func TestCDPRevokeAll(t *testing.T) {
+	h := newHarness(t)
+	h.cdpSetup(3, h.clock.Now().Add(200*24*time.Hour))
+	a := h.mustRead("creds/sync")
+	h.mustRead("creds/sync")
+	resp := h.mustWrite("config/cdp/revoke-all", nil)
+	if resp.Data["revoked_held_tokens"] != 2 || h.cdpLive() != 0 {
+		t.Fatalf("revoke-all: %v, live %d", resp.Data, h.cdpLive())
+	}
+	// The slots are free again, and the old lease's revoke is still fine.
+	h.mustRead("creds/sync")
+	if _, err := h.revoke(a); err != nil {
+		t.Fatal(err)
+	}
+	// Renewing a lease whose token revoke-all deleted says so.
+	b := h.mustRead("creds/sync")
+	h.mustWrite("config/cdp/revoke-all", nil)
+	_, err := h.renew(b, h.clock.Now())
+	if err == nil || !strings.Contains(err.Error(), "no longer exists") {
+		t.Errorf("renew after revoke-all: %v", err)
+	}
+	// Not a cdp config: a 400 naming the reason.
+	h.cloudConfig("c", nil)
+	if msg, ok := badRequest(h.write("config/c/revoke-all", nil)); !ok || !strings.Contains(msg, "cdp") {
+		t.Errorf("revoke-all on cloud: %s", msg)
+	}
+}
+
+func TestCDPPasswordExpiryWarning(t *testing.T) {
+	h := newHarness(t)
+	h.cdpSetup(3, h.clock.Now().Add(5*24*time.Hour))
+	resp := h.mustRead("creds/sync")
+	if len(resp.Warnings) == 0 || !strings.Contains(resp.Warnings[0], "expires on") {
+		t.Fatalf("creds warnings: %v", resp.Warnings)
+	}
+	cfg := h.mustRead("config/cdp")
+	if cfg.Data["password_expiry_date"] == "" || len(cfg.Warnings) == 0 {
+		t.Errorf("config read: %v %v", cfg.Data["password_expiry_date"], cfg.Warnings)
+	}
+	h.mustRead("creds/sync")
+	if n := strings.Count(h.logs.String(), "password expires soon"); n != 1 {
+		t.Errorf("logged %d times, want once a day", n)
+	}
+}
+
+// failingStorage fails writes under one prefix, to break a request between
+// the upstream create and the lease.
+type failingStorage struct {
+	logical.Storage
+	prefix string
+}
+
+func (f *failingStorage) Put(ctx context.Context, e *logical.StorageEntry) error {
+	if strings.HasPrefix(e.Key, f.prefix) {
+		return errors.New("injected storage failure")
+	}
+	return f.Storage.Put(ctx, e)
+}
+
+func TestCDPNoLeakWhenTheRequestFails(t *testing.T) {
+	h := newHarness(t)
+	h.cdpSetup(3, h.clock.Now().Add(200*24*time.Hour))
+	broken := &failingStorage{Storage: h.storage, prefix: "tokens/"}
+	read := func() error {
+		resp, err := h.b.HandleRequest(context.Background(), &logical.Request{Operation: logical.ReadOperation, Path: "creds/sync", Storage: broken})
+		if err == nil && resp != nil && resp.IsError() {
+			err = resp.Error()
+		}
+		return err
+	}
+	// The request fails after the create: the token is deleted at once.
+	if err := read(); err == nil {
+		t.Fatal("want the injected failure")
+	}
+	if h.cdpLive() != 0 || len(h.emu.Tokens("cdp")) != 1 {
+		t.Fatalf("token leaked: %d live of %d", h.cdpLive(), len(h.emu.Tokens("cdp")))
+	}
+	// Also the delete fails: the WAL entry stays and the rollback deletes it.
+	h.emu.InjectFault(emulator.Fault{PathPrefix: "/token", Method: "DELETE", Status: 500, Times: 100})
+	if err := read(); err == nil {
+		t.Fatal("want the injected failure")
+	}
+	if h.cdpLive() != 1 {
+		t.Fatalf("want the token still live before rollback, %d live", h.cdpLive())
+	}
+	wals, _ := framework.ListWAL(context.Background(), h.storage)
+	if len(wals) != 1 {
+		t.Fatalf("%d WAL entries, want 1", len(wals))
+	}
+	h.emu.ClearFaults()
+	if rb, err := h.b.HandleRequest(context.Background(), &logical.Request{Operation: logical.RollbackOperation, Path: "",
+		Storage: h.storage, Data: map[string]any{"immediate": true}}); err != nil || (rb != nil && rb.IsError()) {
+		t.Fatal(err, errText(rb))
+	}
+	if h.cdpLive() != 0 {
+		t.Fatal("rollback left the token live")
+	}
+	if wals, _ := framework.ListWAL(context.Background(), h.storage); len(wals) != 0 {
+		t.Errorf("%d WAL entries left", len(wals))
+	}
+	for _, et := range h.emu.Tokens("cdp") {
+		h.secrets = append(h.secrets, et.Value)
+	}
+}
