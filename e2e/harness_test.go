@@ -91,6 +91,10 @@ type vault struct {
 	cmd     *exec.Cmd
 	done    chan struct{}
 	emu     *emulator.Emulator
+	token   string
+	// persistent servers: their config file and unseal key.
+	cfgPath   string
+	unsealKey string
 	// secrets must never show in the server log.
 	mu      sync.Mutex
 	secrets []string
@@ -111,33 +115,75 @@ func freePort(t testing.TB) int {
 // ends, failed or not.
 func startVault(t testing.TB) *vault {
 	t.Helper()
+	v := newVault(t)
+	cfg := filepath.Join(t.TempDir(), "vault.hcl")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("plugin_directory = %q\n", pluginDir)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v.cfgPath = cfg
+	v.token = rootToken
+	v.launch("-dev", "-dev-root-token-id="+rootToken, "-dev-listen-address="+strings.TrimPrefix(v.addr, "http://"))
+	v.mount()
+	return v
+}
+
+// startPersistentVault starts a non-dev server on file storage, initialised
+// and unsealed, with the plugin mounted; restart() brings it back with the
+// same storage.
+func startPersistentVault(t testing.TB) *vault {
+	t.Helper()
+	v := newVault(t)
+	dir := t.TempDir()
+	v.cfgPath = filepath.Join(dir, "vault.hcl")
+	hcl := fmt.Sprintf(`storage "file" { path = %q }
+listener "tcp" {
+  address     = %q
+  tls_disable = true
+}
+plugin_directory = %q
+api_addr         = %q
+disable_mlock    = true
+`, filepath.Join(dir, "data"), strings.TrimPrefix(v.addr, "http://"), pluginDir, v.addr)
+	if err := os.WriteFile(v.cfgPath, []byte(hcl), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v.launch()
+	out := v.mustCLI("operator", "init", "-key-shares=1", "-key-threshold=1", "-format=json")
+	var init struct {
+		Keys  []string `json:"unseal_keys_b64"`
+		Token string   `json:"root_token"`
+	}
+	if err := json.Unmarshal([]byte(out), &init); err != nil || len(init.Keys) == 0 {
+		t.Fatalf("operator init: %v %s", err, out)
+	}
+	v.unsealKey, v.token = init.Keys[0], init.Token
+	v.remember(init.Token)
+	v.mustCLI("operator", "unseal", v.unsealKey)
+	v.waitReady()
+	v.mount()
+	return v
+}
+
+// restart stops the server and starts it again on the same storage.
+func (v *vault) restart() {
+	v.t.Helper()
+	v.stop()
+	v.done = make(chan struct{})
+	v.launch()
+	v.mustCLI("operator", "unseal", v.unsealKey)
+	v.waitReady()
+}
+
+func newVault(t testing.TB) *vault {
 	emu := emulator.New()
 	emu.AddDemo()
 	if _, err := emu.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(emu.Close)
-
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "vault.hcl")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("plugin_directory = %q\n", pluginDir)), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	v := &vault{t: t, addr: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), logPath: filepath.Join(dir, "vault.log"),
-		done: make(chan struct{}), emu: emu, secrets: []string{emulator.DemoCloudClientSecret}}
-	logf, err := os.Create(v.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v.cmd = exec.Command(vaultBin, "server", "-dev", "-dev-root-token-id="+rootToken,
-		"-dev-listen-address="+strings.TrimPrefix(v.addr, "http://"), "-config="+cfg, "-log-level=trace")
-	v.cmd.Stdout, v.cmd.Stderr = logf, logf
-	v.cmd.Env = append(os.Environ(), "VAULT_DEV_TEMP_DIR="+dir)
-	v.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := v.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = v.cmd.Wait(); logf.Close(); close(v.done) }()
+		done: make(chan struct{}), emu: emu, secrets: []string{emulator.DemoCloudClientSecret, emulator.DemoCDPPassword}}
 	t.Cleanup(func() {
 		v.stop()
 		if t.Failed() {
@@ -149,14 +195,39 @@ func startVault(t testing.TB) *vault {
 			t.Logf("vault log (tail):\n%s", strings.Join(lines, "\n"))
 		}
 	})
-	v.waitReady()
-	v.mustCLI("plugin", "register", "-sha256="+pluginSHA, "-version="+pluginVersion, "-command="+pluginBinary, "secret", pluginName)
-	v.mustCLI("secrets", "enable", "-path=acquia", "-plugin-version="+pluginVersion, pluginName)
 	return v
 }
 
+// launch starts `vault server` with the given flags and this server's
+// config, appending to its log.
+func (v *vault) launch(flags ...string) {
+	v.t.Helper()
+	logf, err := os.OpenFile(v.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	args := append([]string{"server", "-config=" + v.cfgPath, "-log-level=trace"}, flags...)
+	v.cmd = exec.Command(vaultBin, args...)
+	v.cmd.Stdout, v.cmd.Stderr = logf, logf
+	v.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := v.cmd.Start(); err != nil {
+		v.t.Fatal(err)
+	}
+	done := v.done
+	cmd := v.cmd
+	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
+	v.waitListening()
+}
+
+func (v *vault) mount() {
+	v.t.Helper()
+	v.waitReady()
+	v.mustCLI("plugin", "register", "-sha256="+pluginSHA, "-version="+pluginVersion, "-command="+pluginBinary, "secret", pluginName)
+	v.mustCLI("secrets", "enable", "-path=acquia", "-plugin-version="+pluginVersion, pluginName)
+}
+
 func (v *vault) stop() {
-	if v.cmd.Process == nil {
+	if v.cmd == nil || v.cmd.Process == nil {
 		return
 	}
 	_ = syscall.Kill(-v.cmd.Process.Pid, syscall.SIGTERM)
@@ -168,13 +239,24 @@ func (v *vault) stop() {
 	}
 }
 
+// waitListening waits until the server answers at all (sealed or not).
+func (v *vault) waitListening() {
+	v.waitHealth(func(int) bool { return true })
+}
+
+// waitReady waits until the server is unsealed and active.
 func (v *vault) waitReady() {
+	v.waitHealth(func(code int) bool { return code == 200 })
+}
+
+func (v *vault) waitHealth(ok func(int) bool) {
+	v.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(v.addr + "/v1/sys/health")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == 200 {
+			if ok(resp.StatusCode) {
 				return
 			}
 		}
@@ -192,7 +274,7 @@ func (v *vault) cli(args ...string) (stdout, stderr string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, vaultBin, args...)
-	cmd.Env = append(os.Environ(), "VAULT_ADDR="+v.addr, "VAULT_TOKEN="+rootToken, "VAULT_FORMAT=", "NO_COLOR=1")
+	cmd.Env = append(os.Environ(), "VAULT_ADDR="+v.addr, "VAULT_TOKEN="+v.token, "VAULT_FORMAT=", "NO_COLOR=1")
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err = cmd.Run()
@@ -245,7 +327,7 @@ func (v *vault) api(method, path string, body any) (int, map[string]any) {
 		r = bytes.NewReader(b)
 	}
 	req, _ := http.NewRequest(method, v.addr+"/v1/"+path, r)
-	req.Header.Set("X-Vault-Token", rootToken)
+	req.Header.Set("X-Vault-Token", v.token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		v.t.Fatal(err)

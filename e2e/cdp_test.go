@@ -1,0 +1,136 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+)
+
+func (v *vault) cdpConfig(maxTokens string) {
+	v.t.Helper()
+	v.mustCLI("write", "acquia/config/cdp-prod", "provider=cdp", "username="+emulator.DemoCDPUsername,
+		"password="+emulator.DemoCDPPassword, "base_url="+v.emu.URL(), "max_tokens="+maxTokens)
+}
+
+func cdpUpstream(emu *emulator.Emulator, token string) (live bool, expires time.Time) {
+	for _, t := range emu.Tokens("cdp") {
+		if t.Value == token {
+			return emu.TokenLive(token), t.ExpiresAt
+		}
+	}
+	return false, time.Time{}
+}
+
+// waitGone waits for Vault's expiration manager to revoke leases upstream.
+func waitGone(t *testing.T, emu *emulator.Emulator, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if len(emu.LiveTokens("cdp")) == 0 {
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("%d CDP tokens still live upstream after %s", len(emu.LiveTokens("cdp")), within)
+}
+
+func TestCDPThroughRealVault(t *testing.T) {
+	v := startVault(t)
+	v.cdpConfig("2")
+	v.mustCLI("write", "acquia/roles/cdp-sync", "config=cdp-prod", "ttl=1h", "max_ttl=2h")
+
+	// (a) a read creates an upstream token.
+	s := v.readJSON("acquia/creds/cdp-sync")
+	tok := s.Data["access_token"].(string)
+	live, exp1 := cdpUpstream(v.emu, tok)
+	if !live || s.Data["tenant_id"] != emulator.DemoCDPTenant || s.Data["username"] != emulator.DemoCDPUsername || !s.Renewable {
+		t.Fatalf("creds: live=%v data=%v", live, s.Data)
+	}
+	if s.LeaseDuration != 3600 {
+		t.Errorf("lease duration %d, want the role's 3600", s.LeaseDuration)
+	}
+
+	// (b) renew extends it upstream.
+	time.Sleep(1100 * time.Millisecond)
+	v.mustCLI("lease", "renew", s.LeaseID)
+	if _, exp2 := cdpUpstream(v.emu, tok); !exp2.After(exp1) {
+		t.Errorf("renew did not extend upstream: %s -> %s", exp1, exp2)
+	}
+
+	// (e) the limit: a second lease fits, a third is refused, nothing disabled.
+	s2 := v.readJSON("acquia/creds/cdp-sync")
+	_, errOut, err := v.cli("read", "acquia/creds/cdp-sync")
+	if err == nil || !strings.Contains(errOut, "max_tokens") || !strings.Contains(errOut, "Code: 400") {
+		t.Errorf("third read: %s", errOut)
+	}
+	if v.emu.CDPDisabledByLimit() != 0 || len(v.emu.LiveTokens("cdp")) != 2 {
+		t.Errorf("limit: %d disabled, %d live", v.emu.CDPDisabledByLimit(), len(v.emu.LiveTokens("cdp")))
+	}
+
+	// (c) revoke deletes it upstream.
+	v.mustCLI("lease", "revoke", "-sync", s.LeaseID)
+	if live, _ := cdpUpstream(v.emu, tok); live {
+		t.Error("token live upstream after lease revoke")
+	}
+	v.mustCLI("lease", "revoke", "-sync", s2.LeaseID)
+
+	// (c) expiry deletes it upstream too.
+	v.mustCLI("write", "acquia/roles/cdp-short", "config=cdp-prod", "ttl=2s")
+	v.readJSON("acquia/creds/cdp-short")
+	waitGone(t, v.emu, 30*time.Second)
+
+	// revoke-all, the kill switch, and a config that holds no token deletes.
+	v.readJSON("acquia/creds/cdp-sync")
+	if out := v.mustCLI("write", "-force", "-format=json", "acquia/config/cdp-prod/revoke-all"); !strings.Contains(out, `"revoked_held_tokens": 1`) {
+		t.Errorf("revoke-all: %s", out)
+	}
+	if len(v.emu.LiveTokens("cdp")) != 0 {
+		t.Error("revoke-all left tokens")
+	}
+	v.mustCLI("lease", "revoke", "-sync", "-prefix", "acquia/creds/")
+
+	// Bad input: a 400 naming the field, nothing stored.
+	for _, args := range [][]string{
+		{"provider=cdp", "username=u", "base_url=" + v.emu.URL()},                               // no password
+		{"provider=cdp", "username=u", "password=p", "base_url=http://auth.agilone.com"},        // http, not loopback
+		{"provider=cdp", "username=u", "password=p", "base_url=" + v.emu.URL(), "max_tokens=0"}, // limit below 1
+		{"provider=cdp", "username=u", "password=p", "base_url=" + v.emu.URL(), "auth_host=x"},  // unknown field
+	} {
+		_, errOut, err := v.cli(append([]string{"write", "acquia/config/bad"}, args...)...)
+		if err == nil || !strings.Contains(errOut, "Code: 400") {
+			t.Errorf("%v: %s", args, errOut)
+		}
+	}
+	if code, _ := v.api("GET", "acquia/config/bad", nil); code != 404 {
+		t.Errorf("bad writes stored a config: %d", code)
+	}
+	v.assertLogClean()
+}
+
+// (d) Leases outlive a Vault restart, and their expiry still deletes every
+// upstream token.
+func TestCDPLeasesSurviveRestart(t *testing.T) {
+	v := startPersistentVault(t)
+	v.cdpConfig("3")
+	v.mustCLI("write", "acquia/roles/cdp-sync", "config=cdp-prod", "ttl=20s")
+	for i := 0; i < 3; i++ {
+		v.readJSON("acquia/creds/cdp-sync")
+	}
+	if n := len(v.emu.LiveTokens("cdp")); n != 3 {
+		t.Fatalf("%d live tokens before restart", n)
+	}
+	v.restart()
+	if n := len(v.emu.LiveTokens("cdp")); n != 3 {
+		t.Fatalf("restart alone changed upstream tokens: %d live", n)
+	}
+	waitGone(t, v.emu, 90*time.Second)
+	// The slots are free again.
+	v.readJSON("acquia/creds/cdp-sync")
+	v.mustCLI("lease", "revoke", "-sync", "-prefix", "acquia/creds/")
+	waitGone(t, v.emu, 10*time.Second)
+	v.assertLogClean()
+}
