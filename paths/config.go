@@ -121,7 +121,7 @@ vault lease revoke -prefix <mount>/creds/<role>, which ends the leases.`,
 			Pattern:      configPrefix + "?$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationSuffix: "configs"},
 			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.ListOperation: &framework.PathOperation{Callback: e.configList, Summary: "List configs."},
+				logical.ListOperation: &framework.PathOperation{Callback: listKeys(configPrefix), Summary: "List configs."},
 			},
 			HelpSynopsis:    "List the names of configs.",
 			HelpDescription: "Lists every config of this mount.",
@@ -130,18 +130,7 @@ vault lease revoke -prefix <mount>/creds/<role>, which ends the leases.`,
 }
 
 func (e *Env) loadConfig(ctx context.Context, s logical.Storage, name string) (*configEntry, error) {
-	raw, err := s.Get(ctx, configPrefix+name)
-	if err != nil {
-		return nil, fmt.Errorf("reading config %q: %w", name, err)
-	}
-	if raw == nil {
-		return nil, nil
-	}
-	var c configEntry
-	if err := raw.DecodeJSON(&c); err != nil {
-		return nil, fmt.Errorf("decoding config %q: %w", name, err)
-	}
-	return &c, nil
+	return getJSON[configEntry](ctx, s, configPrefix+name, fmt.Sprintf("config %q", name))
 }
 
 func (e *Env) configExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
@@ -352,14 +341,6 @@ func (e *Env) configRead(ctx context.Context, req *logical.Request, d *framework
 		resp.Warnings = provider.PasswordExpiryWarnings(meta.PasswordExpiryDate, e.Now())
 	}
 	return resp, nil
-}
-
-func (e *Env) configList(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
-	names, err := req.Storage.List(ctx, configPrefix)
-	if err != nil {
-		return nil, err
-	}
-	return logical.ListResponse(names), nil
 }
 
 func (e *Env) configDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {

@@ -18,12 +18,11 @@ type configMeta struct {
 }
 
 func (e *Env) loadMeta(ctx context.Context, s logical.Storage, config string) (configMeta, error) {
-	var m configMeta
-	raw, err := s.Get(ctx, metaPrefix+config)
-	if err != nil || raw == nil {
-		return m, err
+	m, err := getJSON[configMeta](ctx, s, metaPrefix+config, "config meta")
+	if err != nil || m == nil {
+		return configMeta{}, err
 	}
-	return m, raw.DecodeJSON(&m)
+	return *m, nil
 }
 
 // passwordExpiry records the password expiry a token answer carried and

@@ -69,7 +69,7 @@ outlives the upstream token.`,
 			Pattern:      rolePrefix + "?$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationSuffix: "roles"},
 			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.ListOperation: &framework.PathOperation{Callback: e.roleList, Summary: "List roles."},
+				logical.ListOperation: &framework.PathOperation{Callback: listKeys(rolePrefix), Summary: "List roles."},
 			},
 			HelpSynopsis:    "List the names of roles.",
 			HelpDescription: "Lists every role of this mount.",
@@ -78,18 +78,7 @@ outlives the upstream token.`,
 }
 
 func (e *Env) loadRole(ctx context.Context, s logical.Storage, name string) (*roleEntry, error) {
-	raw, err := s.Get(ctx, rolePrefix+name)
-	if err != nil {
-		return nil, fmt.Errorf("reading role %q: %w", name, err)
-	}
-	if raw == nil {
-		return nil, nil
-	}
-	var r roleEntry
-	if err := raw.DecodeJSON(&r); err != nil {
-		return nil, fmt.Errorf("decoding role %q: %w", name, err)
-	}
-	return &r, nil
+	return getJSON[roleEntry](ctx, s, rolePrefix+name, fmt.Sprintf("role %q", name))
 }
 
 func (e *Env) roleExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
@@ -204,14 +193,6 @@ func (e *Env) roleRead(ctx context.Context, req *logical.Request, d *framework.F
 		fTTL:         durationSeconds(r.TTL),
 		fMaxTTL:      durationSeconds(r.MaxTTL),
 	}}, nil
-}
-
-func (e *Env) roleList(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
-	names, err := req.Storage.List(ctx, rolePrefix)
-	if err != nil {
-		return nil, err
-	}
-	return logical.ListResponse(names), nil
 }
 
 func (e *Env) roleDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
