@@ -271,10 +271,6 @@ func applyConfigFields(cfg *configEntry, exists bool, req *logical.Request, d *f
 		}
 		cfg.RequestTimeout = t
 	}
-	// Reject an empty client_id sent explicitly even when GetOk skipped it.
-	if v, ok := raw(req, fClientID); ok && fmt.Sprint(v) == "" {
-		return badField(fClientID, "must not be empty")
-	}
 	return nil
 }
 

@@ -106,10 +106,9 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 		idExpiresAt: tok.ExpiresAt.UTC().Format(time.RFC3339Nano),
 	}
 	// Keep the token only where revoke or renew needs it upstream.
-	if _, ok := client.(provider.Revoker); ok {
-		internal[idToken] = tok.AccessToken
-	}
-	if _, ok := client.(provider.Renewer); ok {
+	_, revokes := client.(provider.Revoker)
+	_, renews := client.(provider.Renewer)
+	if revokes || renews {
 		internal[idToken] = tok.AccessToken
 	}
 	data := map[string]any{

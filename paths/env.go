@@ -167,10 +167,4 @@ func upstreamErr(err error) error {
 	return logical.CodedError(502, err.Error())
 }
 
-// raw reports whether the request carried field at all, even empty.
-func raw(req *logical.Request, field string) (any, bool) {
-	v, ok := req.Data[field]
-	return v, ok
-}
-
 func durationSeconds(d time.Duration) int64 { return int64(d / time.Second) }
