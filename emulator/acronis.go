@@ -1,0 +1,403 @@
+package emulator
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Demo credentials for the Acronis Cyber Platform, seeded by AddDemo. The
+// secret holds + / = : on purpose: whether Acronis url-decodes Basic
+// credentials is unverified, so both encodings must reach it intact.
+const (
+	DemoAcronisClientID     = "demo-acronis-client"
+	DemoAcronisClientSecret = "demo+Acr/Secret=:x"
+	DemoAcronisTenant       = "0b6f3e2a-7c41-4d59-9e8a-1f2d3c4b5a69"
+)
+
+// AcronisClient is a CyberApp API client of one data center.
+type AcronisClient struct {
+	ID, Secret string
+	TenantID   string
+	Lifetime   time.Duration // token lifetime, default 2h
+}
+
+const (
+	serviceAcronis      = "acronis"
+	acronisTokenTTL     = 2 * time.Hour
+	acronisClientFailed = "Client authentication failed."
+	acronisDomain       = "PlatformAccountServer"
+	acronisTokenPath    = "/bc/idp/token"
+	acronisRevokePath   = "/api/2/idp/revoke_token"
+)
+
+type acronisService struct {
+	e *Emulator
+	// Guarded by e.mu.
+	clients        map[string]AcronisClient
+	disabled       map[string]bool
+	expiresIn      bool
+	unknownRevokes int
+}
+
+func init() {
+	serviceFactories = append(serviceFactories, func(e *Emulator) service {
+		return &acronisService{e: e, clients: map[string]AcronisClient{}, disabled: map[string]bool{}}
+	})
+}
+
+func (e *Emulator) acronis() *acronisService { return e.services[serviceAcronis].(*acronisService) }
+
+func (a *acronisService) name() string { return serviceAcronis }
+
+func (a *acronisService) seedDemo() {
+	a.e.AddAcronisClient(AcronisClient{ID: DemoAcronisClientID, Secret: DemoAcronisClientSecret, TenantID: DemoAcronisTenant})
+}
+
+func (a *acronisService) register(mux *http.ServeMux) {
+	// The CyberApp docs name the first, the account-management API the
+	// second; both answer upstream.
+	mux.HandleFunc(acronisTokenPath, a.token)
+	mux.HandleFunc("/api/2/idp/token", a.token)
+	mux.HandleFunc(acronisRevokePath, a.revokeToken)
+	mux.HandleFunc("/api/2/clients/{client_id}", a.client)
+	mux.HandleFunc("/.well-known/openid-configuration", a.discovery)
+
+	mux.HandleFunc("POST "+adminPrefix+"acronis/clients", a.adminAddClient)
+	mux.HandleFunc("POST "+adminPrefix+"acronis/clients/{id}/disable", a.adminDisableClient)
+	mux.HandleFunc("POST "+adminPrefix+"acronis/expires-in", a.adminExpiresIn)
+}
+
+// AddAcronisClient adds an API client, replacing any with the same ID (as
+// regenerating the API key would). The replacement starts enabled.
+func (e *Emulator) AddAcronisClient(c AcronisClient) {
+	if c.Lifetime <= 0 {
+		c.Lifetime = acronisTokenTTL
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	a := e.acronis()
+	a.clients[c.ID] = c
+	delete(a.disabled, c.ID)
+}
+
+// DisableAcronisClient disables a known API client: its token requests get
+// 401 invalid_client and every token it was issued gets 401 from the data
+// API, which is what the CyberApp docs promise. Unknown ids are ignored.
+func (e *Emulator) DisableAcronisClient(id string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	a := e.acronis()
+	if _, ok := a.clients[id]; ok {
+		a.disabled[id] = true
+	}
+}
+
+// SetAcronisExpiresIn makes token responses carry expires_in beside
+// expires_on, as some deployments do; off by default, since the documented
+// response has only expires_on.
+func (e *Emulator) SetAcronisExpiresIn(on bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.acronis().expiresIn = on
+}
+
+// AcronisUnknownRevokes counts revocation requests that revoked nothing:
+// unknown, dead or another client's tokens. They still get 200 (RFC 7009
+// §2.2), so this is how a test sees that a client revoked the wrong thing.
+func (e *Emulator) AcronisUnknownRevokes() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.acronis().unknownRevokes
+}
+
+// writeAcronisError answers in the shape Acronis' platform APIs (all but
+// the token endpoint) use.
+func writeAcronisError(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, map[string]any{"error": map[string]any{
+		"code":    code,
+		"domain":  acronisDomain,
+		"message": message,
+		"context": map[string]any{},
+	}})
+}
+
+func (a *acronisService) oauthFail(w http.ResponseWriter, oerr *oauthError) {
+	if oerr.status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="acronis"`)
+	}
+	writeOAuthError(w, oerr, false)
+}
+
+func (a *acronisService) postOnly(w http.ResponseWriter, r *http.Request, what string) bool {
+	if r.Method == http.MethodPost {
+		return true
+	}
+	w.Header().Set("Allow", http.MethodPost)
+	writeOAuthError(w, &oauthError{status: http.StatusMethodNotAllowed, code: "invalid_request", desc: "The " + what + " endpoint only accepts POST."}, false)
+	return false
+}
+
+func (a *acronisService) token(w http.ResponseWriter, r *http.Request) {
+	if !a.postOnly(w, r, "token") {
+		return
+	}
+	resp, oerr := a.grant(w, r)
+	if oerr != nil {
+		a.oauthFail(w, oerr)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (a *acronisService) grant(w http.ResponseWriter, r *http.Request) (map[string]any, *oauthError) {
+	form, oerr := tokenForm(w, r)
+	if oerr != nil {
+		return nil, oerr
+	}
+	switch form.Get("grant_type") {
+	case "":
+		return nil, badRequest("invalid_request", "The request is missing the grant_type parameter.")
+	case "client_credentials":
+	default:
+		return nil, badRequest("unsupported_grant_type", "The authorization grant type is not supported by the authorization server.")
+	}
+	client, oerr := a.authenticate(r, form)
+	if oerr != nil {
+		return nil, oerr
+	}
+
+	scope := form.Get("scope")
+	t := a.e.issue(serviceAcronis, client.ID, scope, client.Lifetime)
+	a.e.mu.Lock()
+	expiresIn := a.expiresIn
+	a.e.mu.Unlock()
+
+	resp := map[string]any{
+		"access_token": t.Value,
+		"token_type":   "bearer",
+		"expires_on":   t.ExpiresAt.Unix(),
+		"id_token":     acronisIDToken("http://"+r.Host, client, t),
+	}
+	if expiresIn {
+		resp["expires_in"] = int64(client.Lifetime / time.Second)
+	}
+	if scope != "" {
+		resp["scope"] = scope
+	}
+	return resp, nil
+}
+
+// authenticate accepts HTTP Basic only, as the CyberApp docs show it. The
+// credentials are tried both as sent and url-decoded (RFC 6749 §2.3.1):
+// which one Acronis does is unverified, and a strict emulator that picked
+// one would fail clients that are right about the other.
+func (a *acronisService) authenticate(r *http.Request, form url.Values) (AcronisClient, *oauthError) {
+	unauthorized := &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: acronisClientFailed}
+	if r.Header.Get("Authorization") == "" {
+		return AcronisClient{}, &oauthError{status: http.StatusUnauthorized, code: "invalid_client",
+			desc: "Client authentication with HTTP Basic is required."}
+	}
+	user, pass, ok := r.BasicAuth()
+	if !ok {
+		return AcronisClient{}, unauthorized
+	}
+	if form.Has("client_secret") {
+		return AcronisClient{}, badRequest("invalid_request", "The client used more than one authentication method.")
+	}
+
+	type reading struct{ id, secret string }
+	readings := []reading{{user, pass}}
+	du, errU := url.QueryUnescape(user)
+	dp, errP := url.QueryUnescape(pass)
+	if errU == nil && errP == nil && (du != user || dp != pass) {
+		readings = append(readings, reading{du, dp})
+	}
+
+	a.e.mu.Lock()
+	var client AcronisClient
+	matched := false
+	for _, rd := range readings {
+		c, known := a.clients[rd.id]
+		if known && subtle.ConstantTimeCompare([]byte(c.Secret), []byte(rd.secret)) == 1 {
+			client, matched = c, true
+		}
+	}
+	disabled := matched && a.disabled[client.ID]
+	a.e.mu.Unlock()
+
+	if !matched {
+		return AcronisClient{}, unauthorized
+	}
+	if disabled {
+		return AcronisClient{}, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "The client is disabled."}
+	}
+	if form.Has("client_id") && form.Get("client_id") != client.ID {
+		return AcronisClient{}, badRequest("invalid_request", "The client_id parameter does not match the authenticated client.")
+	}
+	return client, nil
+}
+
+// acronisIDToken builds a JWT-shaped id token. Its signature is random
+// bytes: nothing publishes a key for it, so a client that tries to verify
+// it fails here as it would without the real data center's JWKS.
+func acronisIDToken(issuer string, c AcronisClient, t Token) string {
+	enc := base64.RawURLEncoding
+	header, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "kid": "emulator"})
+	payload, _ := json.Marshal(map[string]any{
+		"iss":       issuer,
+		"sub":       c.ID,
+		"tenant_id": c.TenantID,
+		"iat":       t.IssuedAt.Unix(),
+		"exp":       t.ExpiresAt.Unix(),
+		"jti":       randomUUID(),
+	})
+	sig := make([]byte, 64)
+	_, _ = rand.Read(sig)
+	return enc.EncodeToString(header) + "." + enc.EncodeToString(payload) + "." + enc.EncodeToString(sig)
+}
+
+func (a *acronisService) revokeToken(w http.ResponseWriter, r *http.Request) {
+	if !a.postOnly(w, r, "revocation") {
+		return
+	}
+	form, oerr := tokenForm(w, r)
+	if oerr != nil {
+		a.oauthFail(w, oerr)
+		return
+	}
+	// RFC 7009 §2.1: the client is authenticated before the token is
+	// looked at.
+	client, oerr := a.authenticate(r, form)
+	if oerr != nil {
+		a.oauthFail(w, oerr)
+		return
+	}
+	value := form.Get("token")
+	if value == "" {
+		a.oauthFail(w, badRequest("invalid_request", "The request is missing the token parameter."))
+		return
+	}
+
+	now := a.e.now()
+	a.e.mu.Lock()
+	t, found := a.e.byValue[value]
+	if found && t.Service == serviceAcronis && t.ClientID == client.ID && t.live(now) {
+		t.Revoked = true
+	} else {
+		// Another client's token is left alone and answered like an
+		// unknown one, so revocation cannot probe for tokens.
+		a.unknownRevokes++
+	}
+	a.e.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
+}
+
+func (a *acronisService) client(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		writeAcronisError(w, http.StatusMethodNotAllowed, "method_not_allowed", "This resource only accepts GET.")
+		return
+	}
+	value, ok := bearerToken(r)
+	var t Token
+	if ok {
+		t, ok = a.e.liveToken(serviceAcronis, value)
+	}
+	var c AcronisClient
+	if ok {
+		a.e.mu.Lock()
+		var known bool
+		c, known = a.clients[t.ClientID]
+		ok = known && !a.disabled[t.ClientID]
+		a.e.mu.Unlock()
+	}
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		writeAcronisError(w, http.StatusUnauthorized, "unauthorized", "Access token is invalid or expired")
+		return
+	}
+	if r.PathValue("client_id") != c.ID {
+		writeAcronisError(w, http.StatusForbidden, "forbidden", "Access to the requested client is forbidden")
+		return
+	}
+	// "client_id" is what third-party schemas of this API show; "id" is
+	// kept beside it so a client reading either works.
+	writeJSON(w, http.StatusOK, map[string]any{
+		"id":        c.ID,
+		"client_id": c.ID,
+		"tenant_id": c.TenantID,
+		"type":      "api_client",
+		"status":    "enabled",
+	})
+}
+
+func (a *acronisService) discovery(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		writeAcronisError(w, http.StatusMethodNotAllowed, "method_not_allowed", "This resource only accepts GET.")
+		return
+	}
+	base := "http://" + r.Host
+	writeJSON(w, http.StatusOK, map[string]any{
+		"issuer":                                     base,
+		"token_endpoint":                             base + acronisTokenPath,
+		"revocation_endpoint":                        base + acronisRevokePath,
+		"grant_types_supported":                      []string{"client_credentials"},
+		"token_endpoint_auth_methods_supported":      []string{"client_secret_basic"},
+		"revocation_endpoint_auth_methods_supported": []string{"client_secret_basic"},
+	})
+}
+
+type acronisClientJSON struct {
+	ID              string `json:"id"`
+	Secret          string `json:"secret"`
+	TenantID        string `json:"tenant_id"`
+	LifetimeSeconds int64  `json:"lifetime_seconds"`
+}
+
+func (a *acronisService) adminAddClient(w http.ResponseWriter, r *http.Request) {
+	var in acronisClientJSON
+	if !decodeAdmin(w, r, &in) {
+		return
+	}
+	if in.ID == "" || in.Secret == "" || in.LifetimeSeconds < 0 || in.LifetimeSeconds > 100*365*24*3600 {
+		writeAPIError(w, http.StatusBadRequest, "validation_failed", "id and secret are required; lifetime_seconds must not be negative.")
+		return
+	}
+	a.e.AddAcronisClient(AcronisClient{
+		ID: in.ID, Secret: in.Secret, TenantID: in.TenantID,
+		Lifetime: time.Duration(in.LifetimeSeconds) * time.Second,
+	})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *acronisService) adminDisableClient(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	a.e.mu.Lock()
+	_, known := a.clients[id]
+	a.e.mu.Unlock()
+	if !known {
+		writeAPIError(w, http.StatusNotFound, "not_found", "No such Acronis client.")
+		return
+	}
+	a.e.DisableAcronisClient(id)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *acronisService) adminExpiresIn(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		On bool `json:"on"`
+	}
+	if !decodeAdmin(w, r, &in) {
+		return
+	}
+	a.e.SetAcronisExpiresIn(in.On)
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,286 @@
+package emulator
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Demo credentials for the generic OAuth 2.0 server, seeded by AddDemo.
+// The secret holds + / = : on purpose: this server decodes Basic
+// credentials exactly as RFC 6749 §2.3.1 says, so a client that does not
+// form-encode them fails.
+const (
+	DemoOAuth2ClientID     = "demo-oauth2-client"
+	DemoOAuth2ClientSecret = "demo+OAuth2/Secret=:y"
+	// DemoOAuth2Scopes are the demo client's allowed scopes, space-delimited
+	// as a scope parameter carries them.
+	DemoOAuth2Scopes = "read write"
+)
+
+// OAuth2Client is a client of the generic OAuth 2.0 server.
+type OAuth2Client struct {
+	ID, Secret string
+	Scopes     []string      // allowed scopes; empty allows any
+	Lifetime   time.Duration // token lifetime, default 1h
+}
+
+const (
+	serviceOAuth2      = "oauth2"
+	oauth2TokenTTL     = time.Hour
+	oauth2ClientFailed = "Client authentication failed."
+)
+
+// oauth2Service is what an operator's own RFC 6749 server looks like when
+// it follows the RFCs to the letter: RFC 6749 client credentials, RFC 7009
+// revocation and an RFC 6750 protected resource to prove a token works.
+type oauth2Service struct {
+	e *Emulator
+	// Guarded by e.mu.
+	clients map[string]OAuth2Client
+}
+
+func init() {
+	serviceFactories = append(serviceFactories, func(e *Emulator) service {
+		return &oauth2Service{e: e, clients: map[string]OAuth2Client{}}
+	})
+}
+
+func (e *Emulator) oauth2() *oauth2Service { return e.services[serviceOAuth2].(*oauth2Service) }
+
+func (o *oauth2Service) name() string { return serviceOAuth2 }
+
+func (o *oauth2Service) seedDemo() {
+	o.e.AddOAuth2Client(OAuth2Client{ID: DemoOAuth2ClientID, Secret: DemoOAuth2ClientSecret, Scopes: strings.Fields(DemoOAuth2Scopes)})
+}
+
+func (o *oauth2Service) register(mux *http.ServeMux) {
+	mux.HandleFunc("/oauth2/token", o.token)
+	mux.HandleFunc("/oauth2/revoke", o.revokeToken)
+	mux.HandleFunc("/oauth2/resource", o.resource)
+
+	mux.HandleFunc("POST "+adminPrefix+"oauth2/clients", o.adminAddClient)
+}
+
+// AddOAuth2Client adds a client, replacing any with the same ID.
+func (e *Emulator) AddOAuth2Client(c OAuth2Client) {
+	c.Scopes = slices.Clone(c.Scopes)
+	if c.Lifetime <= 0 {
+		c.Lifetime = oauth2TokenTTL
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.oauth2().clients[c.ID] = c
+}
+
+func (o *oauth2Service) postOnly(w http.ResponseWriter, r *http.Request, what string) bool {
+	if r.Method == http.MethodPost {
+		return true
+	}
+	w.Header().Set("Allow", http.MethodPost)
+	writeOAuthError(w, &oauthError{status: http.StatusMethodNotAllowed, code: "invalid_request", desc: "The " + what + " endpoint only accepts POST."}, false)
+	return false
+}
+
+// fail writes an RFC 6749 §5.2 error; a 401 after a Basic attempt names
+// the scheme to use, as §5.2 requires.
+func (o *oauth2Service) fail(w http.ResponseWriter, r *http.Request, oerr *oauthError) {
+	if oerr.status == http.StatusUnauthorized && r.Header.Get("Authorization") != "" {
+		w.Header().Set("WWW-Authenticate", `Basic realm="oauth2"`)
+	}
+	writeOAuthError(w, oerr, false)
+}
+
+func (o *oauth2Service) token(w http.ResponseWriter, r *http.Request) {
+	if !o.postOnly(w, r, "token") {
+		return
+	}
+	resp, oerr := o.grant(w, r)
+	if oerr != nil {
+		o.fail(w, r, oerr)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// grant checks grant type, then client, then scope, like the Cloud
+// service, so a doubly-wrong request gets a predictable error.
+func (o *oauth2Service) grant(w http.ResponseWriter, r *http.Request) (map[string]any, *oauthError) {
+	form, oerr := tokenForm(w, r)
+	if oerr != nil {
+		return nil, oerr
+	}
+	switch form.Get("grant_type") {
+	case "":
+		return nil, badRequest("invalid_request", "The request is missing the grant_type parameter.")
+	case "client_credentials":
+	default:
+		return nil, badRequest("unsupported_grant_type", "The authorization grant type is not supported by the authorization server.")
+	}
+	client, oerr := o.authenticate(r, form)
+	if oerr != nil {
+		return nil, oerr
+	}
+	scope := form.Get("scope")
+	if form.Has("scope") && !client.mayRequest(scope) {
+		return nil, badRequest("invalid_scope", "The requested scope is invalid, unknown, or malformed.")
+	}
+
+	t := o.e.issue(serviceOAuth2, client.ID, scope, client.Lifetime)
+	resp := map[string]any{
+		"access_token": t.Value,
+		"token_type":   "Bearer",
+		"expires_in":   int64(client.Lifetime / time.Second),
+	}
+	if scope != "" {
+		resp["scope"] = scope
+	}
+	return resp, nil
+}
+
+// authenticate takes the client from the form body or HTTP Basic, never
+// both (RFC 6749 §2.3). Basic credentials are form-url-decoded as §2.3.1
+// prescribes, so a raw '+' in a secret reads as a space and fails: the
+// opposite of the Cloud quirk, which is the point of having both.
+func (o *oauth2Service) authenticate(r *http.Request, form url.Values) (OAuth2Client, *oauthError) {
+	unauthorized := &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: oauth2ClientFailed}
+	var id, secret string
+	if r.Header.Get("Authorization") != "" {
+		user, pass, ok := r.BasicAuth()
+		if !ok {
+			return OAuth2Client{}, unauthorized
+		}
+		if form.Has("client_secret") {
+			return OAuth2Client{}, badRequest("invalid_request", "The client used more than one authentication method.")
+		}
+		var errU, errP error
+		id, errU = url.QueryUnescape(user)
+		secret, errP = url.QueryUnescape(pass)
+		if errU != nil || errP != nil {
+			return OAuth2Client{}, unauthorized
+		}
+		if form.Has("client_id") && form.Get("client_id") != id {
+			return OAuth2Client{}, badRequest("invalid_request", "The client_id parameter does not match the authenticated client.")
+		}
+	} else {
+		// §5.2: a request with no client authentication is invalid_client.
+		id, secret = form.Get("client_id"), form.Get("client_secret")
+		if id == "" || secret == "" {
+			return OAuth2Client{}, unauthorized
+		}
+	}
+
+	o.e.mu.Lock()
+	client, known := o.clients[id]
+	o.e.mu.Unlock()
+	if !known || subtle.ConstantTimeCompare([]byte(client.Secret), []byte(secret)) != 1 {
+		return OAuth2Client{}, unauthorized
+	}
+	return client, nil
+}
+
+// mayRequest checks a scope parameter against RFC 6749 §3.3: scope tokens
+// of NQCHARs separated by single spaces, each allowed for the client.
+func (c OAuth2Client) mayRequest(scope string) bool {
+	if scope == "" {
+		return false
+	}
+	for _, s := range strings.Split(scope, " ") {
+		if s == "" || strings.ContainsFunc(s, func(ch rune) bool {
+			return ch < 0x21 || ch == '"' || ch == '\\' || ch > 0x7e
+		}) {
+			return false
+		}
+		if len(c.Scopes) > 0 && !slices.Contains(c.Scopes, s) {
+			return false
+		}
+	}
+	return true
+}
+
+// revokeToken follows RFC 7009: authenticate the client, then revoke the
+// token if it is this client's; anything else is still a 200 (§2.2), so a
+// client cannot use revocation to probe for tokens.
+func (o *oauth2Service) revokeToken(w http.ResponseWriter, r *http.Request) {
+	if !o.postOnly(w, r, "revocation") {
+		return
+	}
+	form, oerr := tokenForm(w, r)
+	if oerr != nil {
+		o.fail(w, r, oerr)
+		return
+	}
+	client, oerr := o.authenticate(r, form)
+	if oerr != nil {
+		o.fail(w, r, oerr)
+		return
+	}
+	value := form.Get("token")
+	if value == "" {
+		o.fail(w, r, badRequest("invalid_request", "The request is missing the token parameter."))
+		return
+	}
+	switch form.Get("token_type_hint") {
+	case "", "access_token", "refresh_token":
+	default:
+		o.fail(w, r, badRequest("unsupported_token_type", "The token type hint is not supported."))
+		return
+	}
+
+	o.e.mu.Lock()
+	if t, found := o.e.byValue[value]; found && t.Service == serviceOAuth2 && t.ClientID == client.ID {
+		t.Revoked = true
+	}
+	o.e.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
+}
+
+func (o *oauth2Service) resource(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		methodNotAllowed(w, http.MethodGet)
+		return
+	}
+	value, ok := bearerToken(r)
+	if !ok {
+		// RFC 6750 §3.1: a request without credentials gets no error code
+		// in the challenge.
+		w.Header().Set("WWW-Authenticate", `Bearer realm="oauth2"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token"})
+		return
+	}
+	t, ok := o.e.liveToken(serviceOAuth2, value)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "client_id": t.ClientID})
+}
+
+type oauth2ClientJSON struct {
+	ID              string   `json:"id"`
+	Secret          string   `json:"secret"`
+	Scopes          []string `json:"scopes"`
+	LifetimeSeconds int64    `json:"lifetime_seconds"`
+}
+
+func (o *oauth2Service) adminAddClient(w http.ResponseWriter, r *http.Request) {
+	var in oauth2ClientJSON
+	if !decodeAdmin(w, r, &in) {
+		return
+	}
+	if in.ID == "" || in.Secret == "" || in.LifetimeSeconds < 0 || in.LifetimeSeconds > 100*365*24*3600 {
+		writeAPIError(w, http.StatusBadRequest, "validation_failed", "id and secret are required; lifetime_seconds must not be negative.")
+		return
+	}
+	o.e.AddOAuth2Client(OAuth2Client{
+		ID: in.ID, Secret: in.Secret, Scopes: in.Scopes,
+		Lifetime: time.Duration(in.LifetimeSeconds) * time.Second,
+	})
+	w.WriteHeader(http.StatusNoContent)
+}
