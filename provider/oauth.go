@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -71,14 +73,21 @@ func (c *oauthClient) convert(t *oauth2.Token, requested []string, start time.Ti
 			Hint: "the plugin hands out bearer tokens only"}
 	}
 	tok := &Token{AccessToken: t.AccessToken, TokenType: "Bearer", RefreshToken: t.RefreshToken}
-	switch {
-	case t.ExpiresIn > 0:
-		tok.ExpiresAt = start.Add(time.Duration(t.ExpiresIn) * time.Second)
-	case extraInt(t, "expires_on") > 0:
-		tok.ExpiresAt = time.Unix(extraInt(t, "expires_on"), 0)
-	default:
-		tok.ExpiresAt = start.Add(c.lifetime)
+	// Acronis sends expires_on (unix seconds), most others expires_in;
+	// with both, the earlier wins so a lease never outlives the token.
+	// x/oauth2's clientcredentials drops ExpiresIn and keeps only an
+	// Expiry on the wall clock, so read the raw answer.
+	var exp time.Time
+	if in := max(t.ExpiresIn, extraInt(t, "expires_in")); in > 0 {
+		exp = start.Add(time.Duration(in) * time.Second)
 	}
+	if on := extraInt(t, "expires_on"); on > 0 && (exp.IsZero() || time.Unix(on, 0).Before(exp)) {
+		exp = time.Unix(on, 0)
+	}
+	if exp.IsZero() {
+		exp = start.Add(c.lifetime)
+	}
+	tok.ExpiresAt = exp
 	if s, ok := t.Extra("scope").(string); ok && s != "" {
 		tok.Scopes = SplitScopes(s)
 	} else {
@@ -162,4 +171,56 @@ func hostOf(raw string) string {
 		return "the upstream"
 	}
 	return u.Host
+}
+
+// revokeToken calls the RFC 7009 revocation endpoint with the config's
+// client authentication. The server answers 200 for a token it does not
+// know (§2.2), and some answer 400 invalid_token or 404 instead: all mean
+// the token is no longer usable, which is what a lease revoke needs.
+func (c *oauthClient) revokeToken(ctx context.Context, token string) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	u := c.cfg.RevocationURL
+	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
+	if c.cfg.AuthStyle != AuthStyleBasic {
+		form.Set("client_id", c.cfg.ClientID)
+		form.Set("client_secret", c.cfg.ClientSecret)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if c.cfg.AuthStyle == AuthStyleBasic {
+		// RFC 6749 §2.3.1: both parts form-encoded, as x/oauth2 does for
+		// the token request, so a secret holding ':' or '+' survives.
+		req.SetBasicAuth(url.QueryEscape(c.cfg.ClientID), url.QueryEscape(c.cfg.ClientSecret))
+	}
+	secrets := append(c.cfg.Secrets(), token)
+	// Revocation is idempotent, so transport errors and 5xx retry too.
+	resp, err := c.http.retrying.Do(req)
+	if err != nil {
+		return transportError("token revocation", hostOf(u), err, c.cfg.RequestTimeout.String(), secrets)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode/100 == 2 {
+		return nil
+	}
+	code, desc := parseErrorBody(body)
+	if resp.StatusCode == http.StatusNotFound && code != "" || resp.StatusCode == http.StatusBadRequest && code == "invalid_token" {
+		return nil
+	}
+	e := &Error{Op: "token revocation", Host: hostOf(u), Status: resp.StatusCode, Code: scrub(code, secrets),
+		Detail: scrub(desc, secrets), Retryable: resp.StatusCode == 429 || resp.StatusCode >= 500}
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized || code == "invalid_client":
+		e.Hint = "client_id/client_secret rejected by " + e.Host + "; Vault retries the revoke, fix the config's credentials"
+	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed:
+		e.Hint = "no revocation endpoint there; check revocation_url"
+	case e.Retryable:
+		e.Hint = e.Host + " is failing; Vault retries the revoke"
+	}
+	return e
 }
