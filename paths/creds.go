@@ -199,6 +199,12 @@ func (e *Env) tokenRevoke(ctx context.Context, req *logical.Request, _ *framewor
 		return nil, nil
 	}
 	cfgName, _ := req.Secret.InternalData[idConfig].(string)
+	if expires, err := leaseExpiry(req.Secret); err == nil && !e.Now().Before(expires) {
+		// The upstream token is dead already; calling the upstream could
+		// only fail and keep Vault retrying a revoke that has nothing left
+		// to do.
+		return nil, e.forgetToken(ctx, req.Storage, cfgName, token)
+	}
 	// An error makes Vault retry the revoke with backoff; a token the
 	// upstream no longer knows counts as revoked.
 	return nil, e.revokeUpstream(ctx, req.Storage, cfgName, token)

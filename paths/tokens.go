@@ -89,6 +89,11 @@ func (e *Env) revokeUpstream(ctx context.Context, s logical.Storage, config, tok
 			}
 		}
 	}
+	return e.forgetToken(ctx, s, config, token)
+}
+
+// forgetToken drops a token from the count of those the plugin holds.
+func (e *Env) forgetToken(ctx context.Context, s logical.Storage, config, token string) error {
 	if err := s.Delete(ctx, heldKey(config, tokenID(token))); err != nil {
 		return fmt.Errorf("forgetting token of config %q: %w", config, err)
 	}

@@ -1,0 +1,122 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Acronis Cyber Platform CyberApp API clients: client credentials with HTTP
+// Basic client authentication, 2 h tokens whose expiry comes as expires_on
+// (unix seconds), an id_token beside the access token, and revocation.
+// Each CyberApp lives in one data center (base_url): it authenticates
+// against and calls that data center only.
+const (
+	acronisTokenPath      = "/bc/idp/token"
+	acronisRevocationPath = "/api/2/idp/revoke_token"
+	acronisLifetime       = 2 * time.Hour
+)
+
+func init() {
+	Register(&Spec{
+		Name:       "acronis",
+		Fields:     []string{"client_id", "client_secret", "base_url", "token_url", "revocation_url", "auth_style"},
+		Required:   []string{"client_id", "client_secret", "base_url"},
+		GrantTypes: []string{GrantClientCredentials},
+		Lifetime:   acronisLifetime,
+		Defaults: func(c *Config) {
+			base := strings.TrimSuffix(c.BaseURL, "/")
+			def(&c.TokenURL, base+acronisTokenPath)
+			def(&c.RevocationURL, base+acronisRevocationPath)
+			def(&c.AuthStyle, AuthStyleBasic)
+		},
+		New: func(c Config, o Options) (Client, error) {
+			oc, err := newOAuthClient(c, o, acronisLifetime)
+			if err != nil {
+				return nil, err
+			}
+			oc.hints = acronisHints
+			return &acronisClient{oauthClient: oc}, nil
+		},
+	})
+}
+
+func acronisHints(code string, status int) string {
+	if code == "invalid_client" || status == http.StatusUnauthorized {
+		return "client_id/client_secret rejected, or the API client is disabled; check it under Settings > API clients " +
+			"in the data center the CyberApp is deployed in (base_url)"
+	}
+	return ""
+}
+
+type acronisClient struct{ *oauthClient }
+
+var (
+	_ Client  = (*acronisClient)(nil)
+	_ Revoker = (*acronisClient)(nil)
+)
+
+func (c *acronisClient) Token(ctx context.Context, scopes []string) (*Token, error) {
+	return c.clientCredentials(ctx, scopes)
+}
+
+// Revoke calls POST {base_url}/api/2/idp/revoke_token.
+func (c *acronisClient) Revoke(ctx context.Context, accessToken string) error {
+	return c.revokeToken(ctx, accessToken)
+}
+
+// Verify fetches a token, proves the data center accepts it with
+// GET /api/2/clients/{client_id}, and revokes it again: a check leaves no
+// token behind.
+func (c *acronisClient) Verify(ctx context.Context) ([]string, error) {
+	tok, err := c.clientCredentials(ctx, c.cfg.Scopes)
+	if err != nil {
+		return nil, err
+	}
+	checkErr := c.checkClient(ctx, tok.AccessToken)
+	if err := c.revokeToken(ctx, tok.AccessToken); err != nil && checkErr == nil {
+		return []string{"the verification token could not be revoked (" + err.Error() + "); it expires by itself at " +
+			tok.ExpiresAt.UTC().Format(time.RFC3339)}, nil
+	}
+	return nil, checkErr
+}
+
+func (c *acronisClient) checkClient(ctx context.Context, token string) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	u := strings.TrimSuffix(c.cfg.BaseURL, "/") + "/api/2/clients/" + url.PathEscape(c.cfg.ClientID)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", "application/json")
+	secrets := append(c.cfg.Secrets(), token)
+	resp, err := c.http.retrying.Do(req)
+	if err != nil {
+		return transportError("client check", hostOf(u), err, c.cfg.RequestTimeout.String(), secrets)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode == http.StatusOK {
+		var info struct {
+			TenantID string `json:"tenant_id"`
+		}
+		if json.Unmarshal(body, &info) == nil && info.TenantID != "" {
+			return nil
+		}
+		return &Error{Op: "client check", Host: hostOf(u), Status: 200, Code: "malformed_response",
+			Detail: "the answer names no tenant_id", Hint: "check base_url: it must be the data center's URL"}
+	}
+	code, desc := parseErrorBody(body)
+	e := &Error{Op: "client check", Host: hostOf(u), Status: resp.StatusCode, Code: scrub(code, secrets),
+		Detail: scrub(desc, secrets), Retryable: resp.StatusCode == 429 || resp.StatusCode >= 500}
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusNotFound {
+		e.Hint = "the data center refused a fresh token of this client; base_url must be the data center the CyberApp is deployed in"
+	}
+	return e
+}
