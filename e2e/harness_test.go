@@ -183,7 +183,8 @@ func newVault(t testing.TB) *vault {
 	t.Cleanup(emu.Close)
 	dir := t.TempDir()
 	v := &vault{t: t, addr: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), logPath: filepath.Join(dir, "vault.log"),
-		done: make(chan struct{}), emu: emu, secrets: []string{emulator.DemoCloudClientSecret, emulator.DemoCDPPassword}}
+		done: make(chan struct{}), emu: emu, secrets: []string{emulator.DemoCloudClientSecret, emulator.DemoCDPPassword,
+			emulator.DemoAcronisClientSecret, emulator.DemoOAuth2ClientSecret}}
 	t.Cleanup(func() {
 		v.stop()
 		if t.Failed() {
