@@ -51,12 +51,14 @@ func New(conf *logical.BackendConfig) *Backend {
 		RunningVersion: Version,
 		PathsSpecial: &logical.Paths{
 			SealWrapStorage: paths.SealWrapStorage(),
+			Unauthenticated: paths.Unauthenticated(),
 		},
-		Paths:       b.env.Paths(),
-		Secrets:     b.env.Secrets(),
-		Invalidate:  b.env.Invalidate,
-		WALRollback: b.env.WALRollback,
-		Clean:       func(context.Context) { b.env.Reset() },
+		Paths:        b.env.Paths(),
+		Secrets:      b.env.Secrets(),
+		Invalidate:   b.env.Invalidate,
+		WALRollback:  b.env.WALRollback,
+		PeriodicFunc: b.env.PruneStates,
+		Clean:        func(context.Context) { b.env.Reset() },
 	}
 	return b
 }

@@ -89,11 +89,24 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 	if err != nil {
 		return nil, err
 	}
-	scopes := role.Scopes
-	if len(scopes) == 0 {
-		scopes = cfg.Scopes
+	obtain := func(ctx context.Context) (*provider.Token, *logical.Response, error) {
+		tok, err := client.Token(ctx, e.roleScopes(role, cfg))
+		if err != nil {
+			e.Logger.Warn("token request failed", "role", roleName, "config", role.Config, "error", err)
+			return nil, nil, upstreamErr(err)
+		}
+		return tok, nil, nil
 	}
-	tok, refusal, err := e.mint(ctx, req.Storage, roleName, role, cfg, client, scopes)
+	if role.GrantType == provider.GrantAuthorizationCode {
+		cg, err := e.codeGranter(role.Config, cfg)
+		if err != nil {
+			return nil, err
+		}
+		obtain = func(ctx context.Context) (*provider.Token, *logical.Response, error) {
+			return e.refreshRoleToken(ctx, req.Storage, roleName, role.Config, cg)
+		}
+	}
+	tok, refusal, err := e.mint(ctx, req.Storage, roleName, role, cfg, client, obtain)
 	if err != nil || refusal != nil {
 		return refusal, err
 	}
@@ -139,6 +152,14 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 	resp.Secret.InternalData["secret_type"] = SecretTypeToken
 	e.Logger.Debug("token issued", "role", roleName, "config", role.Config, "expires_at", tok.ExpiresAt.UTC())
 	return resp, nil
+}
+
+// roleScopes are the scopes a role requests: its own, or its config's.
+func (e *Env) roleScopes(role *roleEntry, cfg *configEntry) []string {
+	if len(role.Scopes) > 0 {
+		return role.Scopes
+	}
+	return cfg.Scopes
 }
 
 // leaseTTLs gives the TTL and max TTL of a lease issued at issued and

@@ -35,6 +35,10 @@ type Env struct {
 	// tokenLocks serialise minting per config, so a token limit is
 	// checked and used atomically.
 	tokenLocks []*locksutil.LockEntry
+	// roleLocks serialise the refresh-token rotation of one role.
+	roleLocks []*locksutil.LockEntry
+	// stateLocks make each authorization state single-use.
+	stateLocks []*locksutil.LockEntry
 	// expiryLogged remembers the day each config's password expiry was
 	// last logged, so the server log says it once a day.
 	expiryMu     sync.Mutex
@@ -52,6 +56,8 @@ func NewEnv(logger hclog.Logger, system func() logical.SystemView) *Env {
 		System:       system,
 		configLocks:  locksutil.CreateLocks(),
 		tokenLocks:   locksutil.CreateLocks(),
+		roleLocks:    locksutil.CreateLocks(),
+		stateLocks:   locksutil.CreateLocks(),
 		expiryLogged: map[string]string{},
 		clients:      map[string]provider.Client{},
 	}
@@ -63,6 +69,7 @@ func (e *Env) Paths() []*framework.Path {
 		e.configPaths(),
 		e.rolePaths(),
 		e.credsPaths(),
+		e.authorizePaths(),
 	)
 }
 
@@ -73,7 +80,36 @@ func (e *Env) Secrets() []*framework.Secret {
 
 // SealWrapStorage lists storage prefixes holding credentials.
 func SealWrapStorage() []string {
-	return []string{configPrefix}
+	return []string{configPrefix, roleTokenPrefix, statePrefix}
+}
+
+// Unauthenticated lists the paths a caller without a Vault token may use:
+// the provider redirects a browser to callback.
+func Unauthenticated() []string {
+	return []string{"callback"}
+}
+
+// PruneStates deletes authorization states past their expiry, so abandoned
+// authorize calls do not pile up. Vault runs periodic functions on the
+// active node only.
+func (e *Env) PruneStates(ctx context.Context, req *logical.Request) error {
+	keys, err := req.Storage.List(ctx, statePrefix)
+	if err != nil {
+		return err
+	}
+	now := e.Now()
+	for _, k := range keys {
+		p, err := getJSON[pendingAuth](ctx, req.Storage, statePrefix+k, "authorization state")
+		if err != nil {
+			return err
+		}
+		if p != nil && !now.Before(p.ExpiresAt) {
+			if err := req.Storage.Delete(ctx, statePrefix+k); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Invalidate drops cached state for a storage key another node changed

@@ -135,6 +135,20 @@ func (e *Env) roleWrite(ctx context.Context, req *logical.Request, d *framework.
 	if err := validateRole(&role, spec); err != nil {
 		return errResp(err), nil
 	}
+	var warnings []string
+	if role.GrantType == provider.GrantAuthorizationCode {
+		if eff, _ := provider.Effective(cfg.Config); eff.AuthorizeURL == "" {
+			return errResp(badField(fGrantType, "authorization_code needs the config's authorize_url; write authorize_url to config/%s first",
+				role.Config)), nil
+		}
+	}
+	// A user authorization belongs to one config and grant: when either
+	// changes it is dropped, and the role must be authorized again.
+	dropAuthorization := existing != nil && (existing.Config != role.Config || existing.GrantType != role.GrantType)
+	if existing != nil && !dropAuthorization && role.GrantType == provider.GrantAuthorizationCode &&
+		strings.Join(existing.Scopes, " ") != strings.Join(role.Scopes, " ") {
+		warnings = append(warnings, "the new scopes apply from the next authorize/"+name+"; the stored authorization keeps the scopes the user granted")
+	}
 
 	entry, err := logical.StorageEntryJSON(rolePrefix+name, role)
 	if err != nil {
@@ -143,8 +157,42 @@ func (e *Env) roleWrite(ctx context.Context, req *logical.Request, d *framework.
 	if err := req.Storage.Put(ctx, entry); err != nil {
 		return nil, fmt.Errorf("storing role %q: %w", name, err)
 	}
+	if dropAuthorization {
+		if err := e.dropRoleToken(ctx, req, name); err != nil {
+			return nil, err
+		}
+	}
 	e.Logger.Info("role written", "role", name, "config", role.Config, "created", existing == nil)
+	if len(warnings) > 0 {
+		return &logical.Response{Warnings: warnings}, nil
+	}
 	return nil, nil
+}
+
+// dropRoleToken forgets a role's user authorization and, best effort,
+// revokes its refresh token upstream so it does not outlive the role.
+func (e *Env) dropRoleToken(ctx context.Context, req *logical.Request, name string) error {
+	lock := locksFor(e.roleLocks, name)
+	lock.Lock()
+	defer lock.Unlock()
+	rt, err := e.loadRoleToken(ctx, req.Storage, name)
+	if err != nil || rt == nil {
+		return err
+	}
+	if cfg, err := e.loadConfig(ctx, req.Storage, rt.Config); err == nil && cfg != nil {
+		if client, err := e.client(rt.Config, cfg); err == nil {
+			if rv, ok := client.(provider.Revoker); ok {
+				if err := rv.Revoke(ctx, rt.RefreshToken); err != nil {
+					e.Logger.Warn("could not revoke the role's refresh token upstream", "role", name, "error", err)
+				}
+			}
+		}
+	}
+	if err := req.Storage.Delete(ctx, roleTokenPrefix+name); err != nil {
+		return fmt.Errorf("deleting the authorization of role %q: %w", name, err)
+	}
+	e.Logger.Info("role authorization dropped", "role", name)
+	return nil
 }
 
 func validateRole(r *roleEntry, spec *provider.Spec) error {
@@ -181,24 +229,40 @@ func validateRole(r *roleEntry, spec *provider.Spec) error {
 }
 
 func (e *Env) roleRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	r, err := e.loadRole(ctx, req.Storage, d.Get("name").(string))
+	name := d.Get("name").(string)
+	r, err := e.loadRole(ctx, req.Storage, name)
 	if err != nil || r == nil {
 		return nil, err
 	}
-	return &logical.Response{Data: map[string]any{
+	data := map[string]any{
 		fConfig:      r.Config,
 		fScopes:      listOrEmpty(r.Scopes),
 		fGrantType:   r.GrantType,
 		fRedirectURL: r.RedirectURL,
 		fTTL:         durationSeconds(r.TTL),
 		fMaxTTL:      durationSeconds(r.MaxTTL),
-	}}, nil
+	}
+	if r.GrantType == provider.GrantAuthorizationCode {
+		// Whether the role is usable, never the refresh token itself.
+		rt, err := e.loadRoleToken(ctx, req.Storage, name)
+		if err != nil {
+			return nil, err
+		}
+		data["authorized"] = rt != nil
+		if rt != nil {
+			data["authorized_at"] = rt.AuthorizedAt.Format(time.RFC3339)
+		}
+	}
+	return &logical.Response{Data: data}, nil
 }
 
 func (e *Env) roleDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
 	e.graph.Lock()
 	defer e.graph.Unlock()
+	if err := e.dropRoleToken(ctx, req, name); err != nil {
+		return nil, err
+	}
 	if err := req.Storage.Delete(ctx, rolePrefix+name); err != nil {
 		return nil, fmt.Errorf("deleting role %q: %w", name, err)
 	}

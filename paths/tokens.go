@@ -104,7 +104,8 @@ func (e *Env) forgetToken(ctx context.Context, s logical.Storage, config, token 
 // token is covered by a WAL entry until it is tracked, so a crash in between
 // ends with the token deleted, not leaked. For capped upstreams the count
 // of held tokens is checked first, under the config's token lock.
-func (e *Env) mint(ctx context.Context, s logical.Storage, roleName string, role *roleEntry, cfg *configEntry, client provider.Client, scopes []string) (*provider.Token, *logical.Response, error) {
+func (e *Env) mint(ctx context.Context, s logical.Storage, roleName string, role *roleEntry, cfg *configEntry, client provider.Client,
+	obtain func(context.Context) (*provider.Token, *logical.Response, error)) (*provider.Token, *logical.Response, error) {
 	spec, _ := provider.Lookup(cfg.Provider)
 	if spec.TokenLimit {
 		lock := locksFor(e.tokenLocks, role.Config)
@@ -122,10 +123,9 @@ func (e *Env) mint(ctx context.Context, s logical.Storage, roleName string, role
 		}
 	}
 
-	tok, err := client.Token(ctx, scopes)
-	if err != nil {
-		e.Logger.Warn("token request failed", "role", roleName, "config", role.Config, "error", err)
-		return nil, nil, upstreamErr(err)
+	tok, refusal, err := obtain(ctx)
+	if err != nil || refusal != nil {
+		return nil, refusal, err
 	}
 	if _, revocable := client.(provider.Revoker); !revocable {
 		return tok, nil, nil

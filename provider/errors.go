@@ -168,3 +168,18 @@ func transportError(op, host string, err error, timeout string, secrets []string
 	}
 	return e
 }
+
+// HasCode reports whether err is an upstream answer carrying one of the
+// error codes, e.g. invalid_grant.
+func HasCode(err error, codes ...string) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	for _, c := range codes {
+		if e.Code == c {
+			return true
+		}
+	}
+	return false
+}

@@ -2,12 +2,16 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"golang.org/x/oauth2"
 )
 
-// Any RFC 6749 token endpoint, client credentials; RFC 7009 revocation when
-// revocation_url is set. This lets operators cover another OAuth 2.0
-// service without a new release of the plugin.
+// Any RFC 6749 token endpoint: client credentials, or a user's
+// authorization (code + PKCE, then refresh tokens) when authorize_url is
+// set; RFC 7009 revocation when revocation_url is set. This lets operators
+// cover another OAuth 2.0 service without a new release of the plugin.
 //
 // oauth2Lifetime is assumed when the endpoint sends no expires_in: RFC 6749
 // leaves the default to each server's documentation, which the plugin
@@ -19,56 +23,124 @@ func init() {
 		Name:       "oauth2",
 		Fields:     []string{"client_id", "client_secret", "token_url", "authorize_url", "revocation_url", "auth_style"},
 		Required:   []string{"client_id", "client_secret", "token_url"},
-		GrantTypes: []string{GrantClientCredentials},
+		GrantTypes: []string{GrantClientCredentials, GrantAuthorizationCode},
 		Lifetime:   oauth2Lifetime,
 		Defaults: func(c *Config) {
 			def(&c.AuthStyle, AuthStyleBody)
 		},
 		New: func(c Config, o Options) (Client, error) {
-			oc, err := newOAuthClient(c, o, oauth2Lifetime)
-			if err != nil {
-				return nil, err
-			}
-			g := &oauth2Client{oauthClient: oc}
-			if c.RevocationURL != "" {
-				return &revocableOAuth2Client{g}, nil
-			}
-			return g, nil
+			return newRFCClient(c, o, oauth2Lifetime, nil)
 		},
 	})
 }
 
-type oauth2Client struct{ *oauthClient }
+// CodeGranter is a Client that can run the authorization code grant
+// (RFC 6749 §4.1) with PKCE (RFC 7636), and refresh the tokens it yields.
+type CodeGranter interface {
+	// AuthCodeURL is where the user's browser goes to authorize; the PKCE
+	// S256 challenge is derived from verifier.
+	AuthCodeURL(state, verifier, redirectURL string, scopes []string) string
+	// Exchange trades a code for tokens.
+	Exchange(ctx context.Context, code, verifier, redirectURL string) (*Token, error)
+	// Refresh uses a refresh token. Where the upstream rotates them the
+	// answer carries the new one, and the old one is dead from then on.
+	Refresh(ctx context.Context, refreshToken string) (*Token, error)
+}
 
-// revocableOAuth2Client is an oauth2Client whose server revokes tokens:
-// only then does a lease keep its token and call the server on revoke.
-type revocableOAuth2Client struct{ *oauth2Client }
+// rfcClient is a plain RFC 6749 server: source and oauth2.
+type rfcClient struct{ *oauthClient }
+
+// revocableRFCClient is an rfcClient whose server revokes tokens: only then
+// does a lease keep its token and call the server on revoke.
+type revocableRFCClient struct{ *rfcClient }
 
 var (
-	_ Client  = (*oauth2Client)(nil)
-	_ Revoker = (*revocableOAuth2Client)(nil)
+	_ Client      = (*rfcClient)(nil)
+	_ CodeGranter = (*rfcClient)(nil)
+	_ Revoker     = (*revocableRFCClient)(nil)
 )
 
-func (c *oauth2Client) Token(ctx context.Context, scopes []string) (*Token, error) {
+func newRFCClient(c Config, o Options, lifetime time.Duration, hints func(string, int) string) (Client, error) {
+	oc, err := newOAuthClient(c, o, lifetime)
+	if err != nil {
+		return nil, err
+	}
+	oc.hints = hints
+	rc := &rfcClient{oc}
+	if c.RevocationURL != "" {
+		return &revocableRFCClient{rc}, nil
+	}
+	return rc, nil
+}
+
+func (c *rfcClient) Token(ctx context.Context, scopes []string) (*Token, error) {
 	return c.clientCredentials(ctx, scopes)
 }
 
 // Verify fetches one token with the config's scopes, and revokes it where
-// the server can.
-func (c *oauth2Client) Verify(ctx context.Context) ([]string, error) {
+// the server can. A client the server lets use only the authorization
+// code grant cannot be proven without a user; that is a warning.
+func (c *rfcClient) Verify(ctx context.Context) ([]string, error) {
 	tok, err := c.clientCredentials(ctx, c.cfg.Scopes)
 	if err != nil {
+		var e *Error
+		if errors.As(err, &e) && (e.Code == "unauthorized_client" || e.Code == "unsupported_grant_type") {
+			return []string{"the credentials could not be checked: the client may not use client_credentials " +
+				"(" + e.Code + "); authorization_code roles prove them at their first authorize/callback"}, nil
+		}
 		return nil, err
 	}
 	if c.cfg.RevocationURL == "" {
 		return nil, nil
 	}
-	if err := c.revokeToken(ctx, tok.AccessToken); err != nil {
-		return nil, err
-	}
-	return nil, nil
+	return nil, c.revokeToken(ctx, tok.AccessToken)
 }
 
-func (c *revocableOAuth2Client) Revoke(ctx context.Context, accessToken string) error {
+func (c *revocableRFCClient) Revoke(ctx context.Context, accessToken string) error {
 	return c.revokeToken(ctx, accessToken)
+}
+
+func (c *rfcClient) codeConfig(redirectURL string, scopes []string) *oauth2.Config {
+	return &oauth2.Config{
+		ClientID:     c.cfg.ClientID,
+		ClientSecret: c.cfg.ClientSecret,
+		Endpoint:     oauth2.Endpoint{AuthURL: c.cfg.AuthorizeURL, TokenURL: c.cfg.TokenURL, AuthStyle: c.authStyle()},
+		RedirectURL:  redirectURL,
+		Scopes:       scopes,
+	}
+}
+
+func (c *rfcClient) AuthCodeURL(state, verifier, redirectURL string, scopes []string) string {
+	return c.codeConfig(redirectURL, scopes).AuthCodeURL(state, oauth2.S256ChallengeOption(verifier))
+}
+
+// codeContext bounds a code or refresh request and gives it the client
+// that retries only answers saying nothing happened (429, 503): a code is
+// single-use and a refresh rotates, so a request that may have reached the
+// server must not be sent twice.
+func (c *rfcClient) codeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	return context.WithValue(ctx, oauth2.HTTPClient, c.http.creating), cancel
+}
+
+func (c *rfcClient) Exchange(ctx context.Context, code, verifier, redirectURL string) (*Token, error) {
+	ctx, cancel := c.codeContext(ctx)
+	defer cancel()
+	start := c.opts.now()
+	t, err := c.codeConfig(redirectURL, nil).Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		return nil, c.tokenError("code exchange", err)
+	}
+	return c.convert(t, nil, start)
+}
+
+func (c *rfcClient) Refresh(ctx context.Context, refreshToken string) (*Token, error) {
+	ctx, cancel := c.codeContext(ctx)
+	defer cancel()
+	start := c.opts.now()
+	t, err := c.codeConfig("", nil).TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
+	if err != nil {
+		return nil, c.tokenError("token refresh", err)
+	}
+	return c.convert(t, nil, start)
 }

@@ -1,0 +1,323 @@
+package paths
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+	"golang.org/x/oauth2"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
+)
+
+// The authorization code flow: authorize/:role hands out the provider's
+// authorize URL with a fresh state and PKCE challenge; the provider sends
+// the browser to callback, which exchanges the code and keeps the refresh
+// token on the role. creds/:role then uses the refresh token.
+const (
+	// statePrefix holds pending authorizations under the sha256 of their
+	// state, so the state itself is never a storage key.
+	statePrefix = "oauth-state/"
+	// roleTokenPrefix holds a role's refresh token, apart from the role so
+	// that reading or rewriting the role never touches it.
+	roleTokenPrefix = "role-tokens/"
+	// StateLifetime is how long an authorize URL may be used.
+	StateLifetime = 10 * time.Minute
+)
+
+// pendingAuth is one authorize/:role call waiting for its callback.
+type pendingAuth struct {
+	Role        string    `json:"role"`
+	Config      string    `json:"config"`
+	Verifier    string    `json:"verifier"`
+	RedirectURL string    `json:"redirect_url"`
+	ExpiresAt   time.Time `json:"expires_at"`
+}
+
+// roleToken is the user authorization an authorization_code role holds.
+type roleToken struct {
+	Config       string    `json:"config"`
+	RefreshToken string    `json:"refresh_token"`
+	AuthorizedAt time.Time `json:"authorized_at"`
+	RefreshedAt  time.Time `json:"refreshed_at,omitempty"`
+}
+
+func (e *Env) authorizePaths() []*framework.Path {
+	return []*framework.Path{
+		{
+			Pattern:      "authorize/" + framework.GenericNameRegex("name") + "$",
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationVerb: "authorize", OperationSuffix: "role"},
+			Fields: map[string]*framework.FieldSchema{
+				"name": {Type: framework.TypeString, Required: true, Description: "Name of an authorization_code role."},
+			},
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.UpdateOperation: &framework.PathOperation{
+					Callback: strict(e.authorize),
+					Summary:  "Start a user authorization: returns the provider URL to open in a browser.",
+					Responses: map[int][]framework.Response{200: {{
+						Description: "The URL to open.",
+						Fields: map[string]*framework.FieldSchema{
+							"url":        {Type: framework.TypeString, Description: "The provider's authorize URL, with client_id, redirect_uri, scope, state and a PKCE S256 challenge."},
+							"state":      {Type: framework.TypeString, Description: "The state the callback must carry back; one use."},
+							"expires_at": {Type: framework.TypeString, Description: "When the state expires, RFC 3339 (10 minutes)."},
+						},
+					}}},
+				},
+			},
+			HelpSynopsis: "Start the authorization code flow for a role.",
+			HelpDescription: `Returns the provider's authorize URL for an authorization_code role. Open it
+in a browser and log in: the provider sends the browser to the role's
+redirect_url (this mount's callback path), and Vault keeps the refresh token
+on the role. The URL carries a random state (256 bits, one use, valid 10
+minutes) and a PKCE S256 challenge.`,
+		},
+		{
+			Pattern:      "callback$",
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationSuffix: "callback"},
+			Fields: map[string]*framework.FieldSchema{
+				"code":              {Type: framework.TypeString, Description: "The authorization code the provider issued."},
+				"state":             {Type: framework.TypeString, Description: "The state from authorize/:role."},
+				"error":             {Type: framework.TypeString, Description: "The provider's error, e.g. access_denied."},
+				"error_description": {Type: framework.TypeString, Description: "The provider's description of the error."},
+			},
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.ReadOperation:   &framework.PathOperation{Callback: e.callback, Summary: "Receive the provider's redirect (GET)."},
+				logical.UpdateOperation: &framework.PathOperation{Callback: e.callback, Summary: "Receive the provider's redirect (POST)."},
+			},
+			HelpSynopsis: "The redirect target of the authorization code flow; needs no Vault token.",
+			HelpDescription: `The provider sends the user's browser here with code and state. A state
+that authorize/:role issued, unused and unexpired, lets Vault exchange the
+code and store the refresh token on the role; anything else is a 400 and
+changes nothing. Other parameters the provider adds are ignored.`,
+		},
+	}
+}
+
+func stateKey(state string) string {
+	sum := sha256.Sum256([]byte(state))
+	return statePrefix + hex.EncodeToString(sum[:])
+}
+
+func (e *Env) authorize(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := d.Get("name").(string)
+	role, err := e.loadRole(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	if role == nil {
+		return logical.ErrorResponse("role %q does not exist", name), nil
+	}
+	if role.GrantType != provider.GrantAuthorizationCode {
+		return logical.ErrorResponse("role %q uses grant_type %s, which needs no user authorization; authorize is for authorization_code roles",
+			name, role.GrantType), nil
+	}
+	cfg, err := e.loadConfig(ctx, req.Storage, role.Config)
+	if err != nil {
+		return nil, err
+	}
+	if cfg == nil {
+		return nil, fmt.Errorf("role %q: %w: %q", name, errNoConfig, role.Config)
+	}
+	cg, err := e.codeGranter(role.Config, cfg)
+	if err != nil {
+		return nil, err
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, err
+	}
+	state := base64.RawURLEncoding.EncodeToString(raw)
+	p := pendingAuth{Role: name, Config: role.Config, Verifier: oauth2.GenerateVerifier(), RedirectURL: role.RedirectURL,
+		ExpiresAt: e.Now().Add(StateLifetime).UTC()}
+	entry, err := logical.StorageEntryJSON(stateKey(state), p)
+	if err != nil {
+		return nil, err
+	}
+	if err := req.Storage.Put(ctx, entry); err != nil {
+		return nil, fmt.Errorf("storing the authorization state: %w", err)
+	}
+	e.Logger.Info("authorization started", "role", name, "config", role.Config)
+	return &logical.Response{Data: map[string]any{
+		"url":        cg.AuthCodeURL(state, p.Verifier, role.RedirectURL, e.roleScopes(role, cfg)),
+		"state":      state,
+		"expires_at": p.ExpiresAt.Format(time.RFC3339),
+	}}, nil
+}
+
+// callback is unauthenticated: everything it does hangs on a state that
+// an authenticated authorize call stored.
+func (e *Env) callback(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	state := d.Get("state").(string)
+	if state == "" {
+		return logical.ErrorResponse("state is missing; open the url from authorize/<role> to start again"), nil
+	}
+	key := stateKey(state)
+	// One use: the state is taken under its lock before anything else, so
+	// a replay racing the first use finds nothing.
+	lock := locksFor(e.stateLocks, key)
+	lock.Lock()
+	p, err := getJSON[pendingAuth](ctx, req.Storage, key, "authorization state")
+	if err == nil && p != nil {
+		err = req.Storage.Delete(ctx, key)
+	}
+	lock.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return logical.ErrorResponse("state is unknown or was used already; run authorize/<role> again for a new url"), nil
+	}
+	if !e.Now().Before(p.ExpiresAt) {
+		return logical.ErrorResponse("state expired at %s (it lives %s); run authorize/%s again",
+			p.ExpiresAt.Format(time.RFC3339), StateLifetime, p.Role), nil
+	}
+	if pe := d.Get("error").(string); pe != "" {
+		if pe == "access_denied" {
+			return logical.ErrorResponse("error=access_denied: the user did not authorize role %q at the provider; "+
+				"run authorize/%s again to retry", p.Role, p.Role), nil
+		}
+		return logical.ErrorResponse("error=%s: the provider refused the authorization of role %q (%s)", safeCode(pe), p.Role,
+			safeCode(d.Get("error_description").(string))), nil
+	}
+	code := d.Get("code").(string)
+	if code == "" {
+		return logical.ErrorResponse("code is missing from the provider's redirect; run authorize/%s again", p.Role), nil
+	}
+
+	roleLock := locksFor(e.roleLocks, p.Role)
+	roleLock.Lock()
+	defer roleLock.Unlock()
+	role, err := e.loadRole(ctx, req.Storage, p.Role)
+	if err != nil {
+		return nil, err
+	}
+	if role == nil || role.Config != p.Config || role.GrantType != provider.GrantAuthorizationCode {
+		return logical.ErrorResponse("role %q was deleted or changed since authorize; run authorize/%s again", p.Role, p.Role), nil
+	}
+	cfg, err := e.loadConfig(ctx, req.Storage, p.Config)
+	if err != nil {
+		return nil, err
+	}
+	if cfg == nil {
+		return nil, fmt.Errorf("role %q: %w: %q", p.Role, errNoConfig, p.Config)
+	}
+	cg, err := e.codeGranter(p.Config, cfg)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := cg.Exchange(ctx, code, p.Verifier, p.RedirectURL)
+	if err != nil {
+		e.Logger.Warn("code exchange failed", "role", p.Role, "config", p.Config, "error", err)
+		if provider.IsRefusal(err) {
+			return logical.ErrorResponse("the provider refused the code: %s; run authorize/%s again", err, p.Role), nil
+		}
+		return nil, upstreamErr(err)
+	}
+	if tok.RefreshToken == "" {
+		return logical.ErrorResponse("the provider issued no refresh token, so Vault cannot mint tokens for role %q later; "+
+			"enable the refresh_token grant for the client upstream", p.Role), nil
+	}
+	now := e.Now().UTC()
+	if err := e.storeRoleToken(ctx, req.Storage, p.Role, &roleToken{Config: p.Config, RefreshToken: tok.RefreshToken,
+		AuthorizedAt: now}); err != nil {
+		return nil, err
+	}
+	// The access token from the exchange is not leased to anyone.
+	if rv, ok := cg.(provider.Revoker); ok {
+		if err := rv.Revoke(ctx, tok.AccessToken); err != nil {
+			e.Logger.Warn("could not revoke the exchange's unused access token; it expires by itself", "role", p.Role, "error", err)
+		}
+	}
+	e.Logger.Info("role authorized", "role", p.Role, "config", p.Config)
+	return &logical.Response{Data: map[string]any{
+		"role":          p.Role,
+		"authorized_at": now.Format(time.RFC3339),
+		"message":       fmt.Sprintf("Vault holds the authorization of role %q; read creds/%s for tokens. You may close this window.", p.Role, p.Role),
+	}}, nil
+}
+
+// safeCode keeps a provider-sent string short and printable before it goes
+// into an error.
+func safeCode(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) > 100 {
+		s = s[:100]
+	}
+	return s
+}
+
+func (e *Env) codeGranter(name string, cfg *configEntry) (provider.CodeGranter, error) {
+	client, err := e.client(name, cfg)
+	if err != nil {
+		return nil, err
+	}
+	cg, ok := client.(provider.CodeGranter)
+	if !ok {
+		return nil, fmt.Errorf("config %q: provider %s has no authorization code grant", name, cfg.Provider)
+	}
+	return cg, nil
+}
+
+func (e *Env) loadRoleToken(ctx context.Context, s logical.Storage, role string) (*roleToken, error) {
+	return getJSON[roleToken](ctx, s, roleTokenPrefix+role, fmt.Sprintf("authorization of role %q", role))
+}
+
+func (e *Env) storeRoleToken(ctx context.Context, s logical.Storage, role string, t *roleToken) error {
+	entry, err := logical.StorageEntryJSON(roleTokenPrefix+role, t)
+	if err != nil {
+		return err
+	}
+	if err := s.Put(ctx, entry); err != nil {
+		return fmt.Errorf("storing the authorization of role %q: %w", role, err)
+	}
+	return nil
+}
+
+// refreshRoleToken obtains an access token with the role's refresh token
+// and stores the rotated refresh token before anything is returned, under
+// the role's lock: parallel reads never present one refresh token twice.
+func (e *Env) refreshRoleToken(ctx context.Context, s logical.Storage, roleName string, cfgName string, cg provider.CodeGranter) (*provider.Token, *logical.Response, error) {
+	lock := locksFor(e.roleLocks, roleName)
+	lock.Lock()
+	defer lock.Unlock()
+	rt, err := e.loadRoleToken(ctx, s, roleName)
+	if err != nil {
+		return nil, nil, err
+	}
+	if rt == nil || rt.Config != cfgName {
+		return nil, logical.ErrorResponse("role %q holds no user authorization yet; run vault write -f <mount>/authorize/%s "+
+			"and open the url it returns", roleName, roleName), nil
+	}
+	tok, err := cg.Refresh(ctx, rt.RefreshToken)
+	if err != nil {
+		e.Logger.Warn("token refresh failed", "role", roleName, "config", cfgName, "error", err)
+		if provider.HasCode(err, "invalid_grant") {
+			return nil, logical.ErrorResponse("the provider refused the role's refresh token (expired, revoked, or the user's "+
+				"access was withdrawn): %s; run authorize/%s again", err, roleName), nil
+		}
+		return nil, nil, upstreamErr(err)
+	}
+	if tok.RefreshToken != "" && tok.RefreshToken != rt.RefreshToken {
+		rt.RefreshToken = tok.RefreshToken
+		rt.RefreshedAt = e.Now().UTC()
+		if err := e.storeRoleToken(ctx, s, roleName, rt); err != nil {
+			// The new refresh token is lost with this error and the old one
+			// is dead upstream: the role needs a new authorization.
+			e.Logger.Error("could not store the rotated refresh token; the role must be authorized again", "role", roleName, "error", err)
+			return nil, nil, err
+		}
+	}
+	return tok, nil, nil
+}
