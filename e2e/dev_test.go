@@ -29,7 +29,7 @@ func TestMakeDevShowsAToken(t *testing.T) {
 		t.Fatalf("scripts/dev: %v\n%s", err, out.String())
 	}
 	s := out.String()
-	for _, want := range []string{"access_token", "lease_id", "acquia/creds/site-deploy/", "acquia/creds/cdp-sync/", "acquia/creds/backup/", "id_token", "acquia/creds/reader/", "tenant_id", "token_type", "Bearer", "Try next"} {
+	for _, want := range []string{"access_token", "lease_id", "acquia/creds/site-deploy/", "acquia/creds/cdp-sync/", "acquia/creds/backup/", "id_token", "acquia/creds/reader/", "acquia/creds/source-editor/", "authorized_at", "tenant_id", "token_type", "Bearer", "Try next"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("make dev output lacks %q:\n%s", want, s)
 		}

@@ -6,11 +6,16 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
 )
@@ -24,8 +29,13 @@ func run(args []string) int {
 	listen := fs.String("listen", "127.0.0.1:8380", "address to listen on")
 	demo := fs.Bool("demo", true, "seed the demo clients (emulator.AddDemo)")
 	allowRemote := fs.Bool("allow-remote", false, "allow a non-loopback listen address")
+	browse := fs.String("browse", "", "instead of serving, open this URL as the demo user's browser would "+
+		"(follow redirects, print the final status and body), e.g. an authorize URL from Vault")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *browse != "" {
+		return openAsBrowser(*browse, os.Stdout)
 	}
 	// The emulator hands out tokens to anyone with the well-known demo
 	// secrets and its admin API is unauthenticated: keep it off the network
@@ -53,6 +63,38 @@ func run(args []string) int {
 	<-ctx.Done()
 	e.Close()
 	fmt.Fprintln(os.Stderr, "acquia-emulator: stopped")
+	return 0
+}
+
+// openAsBrowser plays the user in the authorization code flow: the
+// emulated site approves at once, so following its redirect lands on
+// Vault's callback. Only loopback URLs are opened: this is a demo tool.
+func openAsBrowser(raw string, out io.Writer) int {
+	u, err := url.Parse(raw)
+	if err != nil || !isLoopback(net.JoinHostPort(u.Hostname(), "0")) {
+		fmt.Fprintf(os.Stderr, "acquia-emulator: -browse takes a loopback http URL, got %q\n", raw)
+		return 2
+	}
+	client := &http.Client{
+		Timeout: 30 * time.Second,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 5 || !isLoopback(net.JoinHostPort(req.URL.Hostname(), "0")) {
+				return fmt.Errorf("not following a redirect to %s", req.URL.Host)
+			}
+			return nil
+		},
+	}
+	resp, err := client.Get(raw)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "acquia-emulator: %v\n", err)
+		return 1
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	fmt.Fprintf(out, "%s %s\n%s\n", resp.Status, resp.Request.URL.Scheme+"://"+resp.Request.URL.Host+resp.Request.URL.Path, strings.TrimSpace(string(body)))
+	if resp.StatusCode/100 != 2 {
+		return 1
+	}
 	return 0
 }
 
