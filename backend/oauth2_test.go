@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/vault/sdk/logical"
+
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
 )
 
@@ -95,9 +97,7 @@ func TestOAuth2Validation(t *testing.T) {
 			}
 		})
 	}
-	// authorization_code needs the user flow, which this provider gets
-	// through the source-style authorize path; client credentials is the
-	// default.
+	// client credentials is the default grant.
 	h.mustWrite("config/gen", h.oauth2Data(nil))
 	h.mustWrite("roles/r", map[string]any{"config": "gen"})
 	if got := h.mustRead("roles/r").Data["grant_type"]; got != "client_credentials" {
@@ -163,7 +163,48 @@ func TestOAuth2RetriesRateLimit(t *testing.T) {
 	}
 	h.emu.InjectFault(emulator.Fault{PathPrefix: "/oauth2/token", Status: 200, Body: `{"access_token":`})
 	_, err := h.read("creds/r")
-	if err == nil || strings.Contains(err.Error(), oauthSecret) {
+	if err == nil || !strings.Contains(err.Error(), "malformed_response") {
 		t.Errorf("malformed answer: %v", err)
+	}
+	// An upstream that echoes the secret in its error does not get it shown.
+	h.emu.InjectFault(emulator.Fault{PathPrefix: "/oauth2/token", Status: 400,
+		Body: `{"error":"invalid_request","error_description":"client_secret ` + oauthSecret + ` looks odd"}`})
+	_, err = h.read("creds/r")
+	if err == nil || strings.Contains(err.Error(), oauthSecret) || !strings.Contains(err.Error(), "[redacted]") {
+		t.Errorf("echoed secret: %v", err)
+	}
+}
+
+// oauth2 configs with an authorize_url run the user flow like source; here
+// against the emulated Source site as "any RFC 6749 server".
+func TestOAuth2AuthorizationCode(t *testing.T) {
+	h := newHarness(t)
+	h.emu.AddSourceClient(emulator.SourceClient{ID: oauthID, Secret: oauthSecret, RedirectURIs: []string{sourceCallback}})
+	h.secrets = append(h.secrets, oauthSecret)
+	t.Cleanup(func() { h.secrets = append(h.secrets, h.emu.SourceCredentials()...) })
+	h.mustWrite("config/gen", h.oauth2Data(map[string]any{"token_url": h.emu.URL() + "/oauth/token"}))
+	role := map[string]any{"config": "gen", "grant_type": "authorization_code", "redirect_url": sourceCallback}
+	msg, ok := badRequest(h.write("roles/user", role))
+	if !ok || !strings.Contains(msg, "authorize_url") {
+		t.Fatalf("a code role on a config without authorize_url: %s", msg)
+	}
+	h.mustWrite("config/gen", map[string]any{"authorize_url": h.emu.URL() + "/oauth/authorize"})
+	h.mustWrite("roles/user", role)
+	if cb, err := h.callback(h.authorizeRole(), logical.ReadOperation); err != nil || cb.IsError() {
+		t.Fatalf("callback: %v %v", err, errText(cb))
+	}
+	resp := h.mustRead("creds/user")
+	if h.jsonapiStatus(resp.Data["access_token"].(string)) != 200 {
+		t.Error("token refused")
+	}
+	if strings.Contains(strings.Join(resp.Warnings, " "), "previous access token") {
+		t.Errorf("a generic server is not known to retire tokens on refresh: %v", resp.Warnings)
+	}
+
+	// Clearing authorize_url later makes authorize a clear 400, not a broken URL.
+	h.mustWrite("config/gen", map[string]any{"authorize_url": ""})
+	msg, ok = badRequest(h.write("authorize/user", nil))
+	if !ok || !strings.Contains(msg, "authorize_url") {
+		t.Errorf("authorize without authorize_url: %s", msg)
 	}
 }

@@ -220,8 +220,13 @@ func TestSourceAuthorizationCodeFlow(t *testing.T) {
 
 	// creds uses the refresh grant; each read rotates the refresh token.
 	var last string
+	var seen []map[string]any
 	for i := 0; i < 3; i++ {
 		r := h.mustRead("creds/user")
+		seen = append(seen, r.Data)
+		if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "previous access token") {
+			t.Errorf("want a warning that the previous lease's token retired, got %v", r.Warnings)
+		}
 		tok := r.Data["access_token"].(string)
 		if h.jsonapiStatus(tok) != 200 {
 			t.Fatalf("read %d: token refused", i)
@@ -235,7 +240,7 @@ func TestSourceAuthorizationCodeFlow(t *testing.T) {
 		t.Errorf("reuses %d, live refresh tokens %d; want 0 and 1", h.emu.SourceRefreshReuses(), h.emu.SourceRefreshTokens())
 	}
 	for _, c := range h.emu.SourceCredentials() {
-		for _, d := range []map[string]any{role, h.mustRead("roles/user").Data, h.mustRead("config/site").Data} {
+		for _, d := range append(seen, cb.Data, role, h.mustRead("roles/user").Data, h.mustRead("config/site").Data) {
 			for _, v := range d {
 				if s, ok := v.(string); ok && strings.Contains(s, c) {
 					t.Error("a read holds a code or refresh token")
@@ -372,7 +377,7 @@ func TestSourceDeadRefreshTokenSaysAuthorizeAgain(t *testing.T) {
 
 func TestSourceRoleConfigChangeDropsAuthorization(t *testing.T) {
 	h := newHarness(t)
-	h.sourceSetup(map[string]any{"revocation_url": "http://" + strings.TrimPrefix(h.emu.URL(), "http://") + "/oauth/revoke"})
+	h.sourceSetup(map[string]any{"revocation_url": h.emu.URL() + "/oauth/revoke"})
 	h.codeRole()
 	if cb, err := h.callback(h.authorizeRole(), logical.ReadOperation); err != nil || cb.IsError() {
 		t.Fatalf("callback: %v %v", err, errText(cb))
@@ -383,5 +388,91 @@ func TestSourceRoleConfigChangeDropsAuthorization(t *testing.T) {
 	}
 	if h.emu.SourceRefreshTokens() != 0 {
 		t.Error("the dropped refresh token is still live upstream")
+	}
+}
+
+func TestSourceUpstreamErrorsNeverShowTheRefreshToken(t *testing.T) {
+	h := newHarness(t)
+	h.sourceSetup(nil)
+	h.codeRole()
+	if cb, err := h.callback(h.authorizeRole(), logical.ReadOperation); err != nil || cb.IsError() {
+		t.Fatalf("callback: %v %v", err, errText(cb))
+	}
+	rt := h.storedRefreshToken()
+	h.emu.InjectFault(emulator.Fault{PathPrefix: "/oauth/token", Status: 400,
+		Body: `{"error":"invalid_grant","error_description":"refresh token ` + rt + ` is revoked"}`})
+	msg, ok := badRequest(h.read("creds/user"))
+	if !ok || strings.Contains(msg, rt) || !strings.Contains(msg, "invalid_grant") {
+		t.Errorf("echoed refresh token: %s", msg)
+	}
+	if strings.Contains(h.logs.String(), rt) {
+		t.Error("the refresh token reached the log")
+	}
+}
+
+func (h *harness) storedRefreshToken() string {
+	h.t.Helper()
+	e, err := h.storage.Get(context.Background(), "role-tokens/user")
+	if err != nil || e == nil {
+		h.t.Fatalf("no stored authorization: %v", err)
+	}
+	var rt struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := e.DecodeJSON(&rt); err != nil || rt.RefreshToken == "" {
+		h.t.Fatalf("decoding the authorization: %v", err)
+	}
+	return rt.RefreshToken
+}
+
+func TestSourceAuthorizingAgainRetiresTheOldRefreshToken(t *testing.T) {
+	h := newHarness(t)
+	h.sourceSetup(map[string]any{"revocation_url": h.emu.URL() + "/oauth/revoke"})
+	h.codeRole()
+	for i := 0; i < 2; i++ {
+		if cb, err := h.callback(h.authorizeRole(), logical.ReadOperation); err != nil || cb.IsError() {
+			t.Fatalf("callback %d: %v %v", i, err, errText(cb))
+		}
+	}
+	if n := h.emu.SourceRefreshTokens(); n != 1 {
+		t.Errorf("%d live refresh tokens upstream after authorizing twice, want 1", n)
+	}
+	// The exchanges' own access tokens are leased to nobody: revoked.
+	if n := len(h.emu.LiveTokens("source")); n != 0 {
+		t.Errorf("%d unleased access tokens live upstream", n)
+	}
+}
+
+func TestSourceCallbackExchangeFailures(t *testing.T) {
+	h := newHarness(t)
+	h.sourceSetup(map[string]any{"revocation_url": h.emu.URL() + "/oauth/revoke"})
+	h.codeRole()
+
+	// The site refuses the code: a 400 naming the upstream code, nothing stored.
+	back := h.authorizeRole()
+	h.emu.InjectFault(emulator.Fault{PathPrefix: "/oauth/token", Status: 400,
+		Body: `{"error":"invalid_grant","error_description":"The authorization code has expired"}`})
+	msg, ok := badRequest(h.callback(back, logical.ReadOperation))
+	if !ok || !strings.Contains(msg, "invalid_grant") || !strings.Contains(msg, "authorize/user") {
+		t.Errorf("refused code: %s", msg)
+	}
+	if h.stored("role-tokens/user") {
+		t.Error("a refused exchange stored an authorization")
+	}
+
+	// No refresh token in the answer: a 400, and the access token revoked.
+	back = h.authorizeRole()
+	h.emu.InjectFault(emulator.Fault{PathPrefix: "/oauth/token", Status: 200,
+		Body: `{"access_token":"orphan-token","token_type":"Bearer","expires_in":300}`})
+	revokes := h.emu.Requests("/oauth/revoke")
+	msg, ok = badRequest(h.callback(back, logical.ReadOperation))
+	if !ok || !strings.Contains(msg, "no refresh token") {
+		t.Errorf("no refresh token: %s", msg)
+	}
+	if h.stored("role-tokens/user") {
+		t.Error("stored an authorization without a refresh token")
+	}
+	if h.emu.Requests("/oauth/revoke") != revokes+1 {
+		t.Error("the unleased access token was not revoked")
 	}
 }

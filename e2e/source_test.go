@@ -57,8 +57,8 @@ func TestSourceUserAuthorizationThroughRealVault(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.HasPrefix(callbackURL, v.addr+"/v1/acquia/callback?") || !strings.Contains(string(body), "editor") {
 		t.Fatalf("the flow ended at %s with %d: %s", callbackURL, resp.StatusCode, body)
 	}
-	if out := v.mustCLI("read", "acquia/roles/editor"); !strings.Contains(out, "authorized ") || !strings.Contains(out, "true") {
-		t.Errorf("role not authorized:\n%s", out)
+	if role := v.readJSON("acquia/roles/editor"); role.Data["authorized"] != true || role.Data["authorized_at"] == nil {
+		t.Errorf("role not authorized: %v", role.Data)
 	}
 
 	// Replaying the redirect, or a forged state, changes nothing.

@@ -125,6 +125,10 @@ func (e *Env) authorize(ctx context.Context, req *logical.Request, d *framework.
 	if cfg == nil {
 		return nil, fmt.Errorf("role %q: %w: %q", name, errNoConfig, role.Config)
 	}
+	if eff, _ := provider.Effective(cfg.Config); eff.AuthorizeURL == "" {
+		return logical.ErrorResponse("config %q has no authorize_url; write one to config/%s before authorizing role %q",
+			role.Config, role.Config, name), nil
+	}
 	cg, err := e.codeGranter(role.Config, cfg)
 	if err != nil {
 		return nil, err
@@ -145,7 +149,7 @@ func (e *Env) authorize(ctx context.Context, req *logical.Request, d *framework.
 	}
 	e.Logger.Info("authorization started", "role", name, "config", role.Config)
 	return &logical.Response{Data: map[string]any{
-		"url":        cg.AuthCodeURL(state, p.Verifier, role.RedirectURL, e.roleScopes(role, cfg)),
+		"url":        cg.AuthCodeURL(state, p.Verifier, role.RedirectURL, roleScopes(role, cfg)),
 		"state":      state,
 		"expires_at": p.ExpiresAt.Format(time.RFC3339),
 	}}, nil
@@ -191,6 +195,9 @@ func (e *Env) callback(ctx context.Context, req *logical.Request, d *framework.F
 		return logical.ErrorResponse("code is missing from the provider's redirect; run authorize/%s again", p.Role), nil
 	}
 
+	// From here the upstream acts: a browser that goes away must not stop
+	// Vault between the exchange and storing what it yielded.
+	ctx = context.WithoutCancel(ctx)
 	roleLock := locksFor(e.roleLocks, p.Role)
 	roleLock.Lock()
 	defer roleLock.Unlock()
@@ -212,14 +219,23 @@ func (e *Env) callback(ctx context.Context, req *logical.Request, d *framework.F
 	if err != nil {
 		return nil, err
 	}
+	previous, err := e.loadRoleToken(ctx, req.Storage, p.Role)
+	if err != nil {
+		return nil, err
+	}
 	tok, err := cg.Exchange(ctx, code, p.Verifier, p.RedirectURL)
 	if err != nil {
 		e.Logger.Warn("code exchange failed", "role", p.Role, "config", p.Config, "error", err)
+		if tok != nil {
+			e.revokeQuietly(ctx, cg, p.Role, "", tok.RefreshToken)
+		}
 		if provider.IsRefusal(err) {
 			return logical.ErrorResponse("the provider refused the code: %s; run authorize/%s again", err, p.Role), nil
 		}
 		return nil, upstreamErr(err)
 	}
+	// The access token from the exchange is leased to no one.
+	defer e.revokeQuietly(ctx, cg, p.Role, tok.AccessToken, "")
 	if tok.RefreshToken == "" {
 		return logical.ErrorResponse("the provider issued no refresh token, so Vault cannot mint tokens for role %q later; "+
 			"enable the refresh_token grant for the client upstream", p.Role), nil
@@ -227,15 +243,14 @@ func (e *Env) callback(ctx context.Context, req *logical.Request, d *framework.F
 	now := e.Now().UTC()
 	if err := e.storeRoleToken(ctx, req.Storage, p.Role, &roleToken{Config: p.Config, RefreshToken: tok.RefreshToken,
 		AuthorizedAt: now}); err != nil {
+		e.revokeQuietly(ctx, cg, p.Role, "", tok.RefreshToken)
 		return nil, err
 	}
-	// The access token from the exchange is not leased to anyone.
-	if rv, ok := cg.(provider.Revoker); ok {
-		if err := rv.Revoke(ctx, tok.AccessToken); err != nil {
-			e.Logger.Warn("could not revoke the exchange's unused access token; it expires by itself", "role", p.Role, "error", err)
-		}
+	// A new authorization replaces the old one, which must not linger.
+	if previous != nil && previous.RefreshToken != tok.RefreshToken {
+		e.revokeQuietly(ctx, cg, p.Role, "", previous.RefreshToken)
 	}
-	e.Logger.Info("role authorized", "role", p.Role, "config", p.Config)
+	e.Logger.Info("role authorized", "role", p.Role, "config", p.Config, "replaced", previous != nil)
 	return &logical.Response{Data: map[string]any{
 		"role":          p.Role,
 		"authorized_at": now.Format(time.RFC3339),
@@ -256,6 +271,22 @@ func safeCode(s string) string {
 		s = s[:100]
 	}
 	return s
+}
+
+// revokeQuietly revokes, best effort, tokens that Vault will not hand out
+// or keep, where the upstream can; failures are logged (never the token)
+// and left to expiry.
+func (e *Env) revokeQuietly(ctx context.Context, client any, role, accessToken, refreshToken string) {
+	if rv, ok := client.(provider.Revoker); ok && accessToken != "" {
+		if err := rv.Revoke(ctx, accessToken); err != nil {
+			e.Logger.Warn("could not revoke an unused access token; it expires by itself", "role", role, "error", err)
+		}
+	}
+	if rv, ok := client.(provider.RefreshRevoker); ok && refreshToken != "" {
+		if err := rv.RevokeRefresh(ctx, refreshToken); err != nil {
+			e.Logger.Warn("could not revoke an unused refresh token upstream", "role", role, "error", err)
+		}
+	}
 }
 
 func (e *Env) codeGranter(name string, cfg *configEntry) (provider.CodeGranter, error) {
@@ -289,6 +320,9 @@ func (e *Env) storeRoleToken(ctx context.Context, s logical.Storage, role string
 // and stores the rotated refresh token before anything is returned, under
 // the role's lock: parallel reads never present one refresh token twice.
 func (e *Env) refreshRoleToken(ctx context.Context, s logical.Storage, roleName string, cfgName string, cg provider.CodeGranter) (*provider.Token, *logical.Response, error) {
+	// A caller that hangs up must not stop Vault between the upstream's
+	// rotation and storing the new refresh token: the old one is dead.
+	ctx = context.WithoutCancel(ctx)
 	lock := locksFor(e.roleLocks, roleName)
 	lock.Lock()
 	defer lock.Unlock()
@@ -301,6 +335,13 @@ func (e *Env) refreshRoleToken(ctx context.Context, s logical.Storage, roleName 
 			"and open the url it returns", roleName, roleName), nil
 	}
 	tok, err := cg.Refresh(ctx, rt.RefreshToken)
+	if err != nil && tok != nil && tok.RefreshToken != "" && tok.RefreshToken != rt.RefreshToken {
+		// The answer was unusable but rotated the refresh token.
+		rt.RefreshToken, rt.RefreshedAt = tok.RefreshToken, e.Now().UTC()
+		if serr := e.storeRoleToken(ctx, s, roleName, rt); serr != nil {
+			e.Logger.Error("could not store the rotated refresh token; the role must be authorized again", "role", roleName, "error", serr)
+		}
+	}
 	if err != nil {
 		e.Logger.Warn("token refresh failed", "role", roleName, "config", cfgName, "error", err)
 		if provider.HasCode(err, "invalid_grant") {
@@ -316,6 +357,7 @@ func (e *Env) refreshRoleToken(ctx context.Context, s logical.Storage, roleName 
 			// The new refresh token is lost with this error and the old one
 			// is dead upstream: the role needs a new authorization.
 			e.Logger.Error("could not store the rotated refresh token; the role must be authorized again", "role", roleName, "error", err)
+			e.revokeQuietly(ctx, cg, roleName, tok.AccessToken, tok.RefreshToken)
 			return nil, nil, err
 		}
 	}

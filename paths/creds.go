@@ -90,7 +90,7 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 		return nil, err
 	}
 	obtain := func(ctx context.Context) (*provider.Token, *logical.Response, error) {
-		tok, err := client.Token(ctx, e.roleScopes(role, cfg))
+		tok, err := client.Token(ctx, roleScopes(role, cfg))
 		if err != nil {
 			e.Logger.Warn("token request failed", "role", roleName, "config", role.Config, "error", err)
 			return nil, nil, upstreamErr(err)
@@ -149,13 +149,17 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 		},
 		Warnings: append(warnings, e.passwordExpiry(ctx, req.Storage, role.Config, tok)...),
 	}
+	if spec, _ := provider.Lookup(cfg.Provider); role.GrantType == provider.GrantAuthorizationCode && spec.RefreshRetiresAccess {
+		resp.Warnings = append(resp.Warnings, fmt.Sprintf("%s retires the previous access token on every refresh: the token of "+
+			"this role's previous lease stopped working upstream with this read", cfg.Provider))
+	}
 	resp.Secret.InternalData["secret_type"] = SecretTypeToken
 	e.Logger.Debug("token issued", "role", roleName, "config", role.Config, "expires_at", tok.ExpiresAt.UTC())
 	return resp, nil
 }
 
 // roleScopes are the scopes a role requests: its own, or its config's.
-func (e *Env) roleScopes(role *roleEntry, cfg *configEntry) []string {
+func roleScopes(role *roleEntry, cfg *configEntry) []string {
 	if len(role.Scopes) > 0 {
 		return role.Scopes
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
 
@@ -91,8 +92,13 @@ func Unauthenticated() []string {
 
 // PruneStates deletes authorization states past their expiry, so abandoned
 // authorize calls do not pile up. Vault runs periodic functions on the
-// active node only.
+// active node (and performance standbys, skipped below).
 func (e *Env) PruneStates(ctx context.Context, req *logical.Request) error {
+	// Performance standbys and secondaries run periodic functions too, but
+	// cannot write this mount's storage.
+	if e.System().ReplicationState().HasState(consts.ReplicationPerformanceStandby | consts.ReplicationPerformanceSecondary) {
+		return nil
+	}
 	keys, err := req.Storage.List(ctx, statePrefix)
 	if err != nil {
 		return err
@@ -101,7 +107,8 @@ func (e *Env) PruneStates(ctx context.Context, req *logical.Request) error {
 	for _, k := range keys {
 		p, err := getJSON[pendingAuth](ctx, req.Storage, statePrefix+k, "authorization state")
 		if err != nil {
-			return err
+			e.Logger.Warn("skipping an unreadable authorization state", "error", err)
+			continue
 		}
 		if p != nil && !now.Before(p.ExpiresAt) {
 			if err := req.Storage.Delete(ctx, statePrefix+k); err != nil {

@@ -87,13 +87,24 @@ func (e *Env) roleExists(ctx context.Context, req *logical.Request, d *framework
 }
 
 func (e *Env) roleWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	resp, dropAuthorization, err := e.storeRole(ctx, req, d)
+	if err == nil && dropAuthorization {
+		// Outside the graph lock: revoking upstream may take a while.
+		err = e.dropRoleToken(ctx, req, d.Get("name").(string))
+	}
+	return resp, err
+}
+
+// storeRole validates and stores a role, and reports whether the role's
+// user authorization must go because its config or grant changed.
+func (e *Env) storeRole(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, bool, error) {
 	name := d.Get("name").(string)
 	e.graph.Lock()
 	defer e.graph.Unlock()
 
 	existing, err := e.loadRole(ctx, req.Storage, name)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	role := roleEntry{}
 	if existing != nil {
@@ -103,14 +114,14 @@ func (e *Env) roleWrite(ctx context.Context, req *logical.Request, d *framework.
 		role.Config = strings.TrimSpace(v.(string))
 	}
 	if role.Config == "" {
-		return errResp(badField(fConfig, "required: the name of a config/ entry")), nil
+		return errResp(badField(fConfig, "required: the name of a config/ entry")), false, nil
 	}
 	cfg, err := e.loadConfig(ctx, req.Storage, role.Config)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if cfg == nil {
-		return errResp(badField(fConfig, "config %q does not exist; write config/%s first", role.Config, role.Config)), nil
+		return errResp(badField(fConfig, "config %q does not exist; write config/%s first", role.Config, role.Config)), false, nil
 	}
 	spec, _ := provider.Lookup(cfg.Provider)
 
@@ -133,13 +144,13 @@ func (e *Env) roleWrite(ctx context.Context, req *logical.Request, d *framework.
 		role.MaxTTL = time.Duration(v.(int)) * time.Second
 	}
 	if err := validateRole(&role, spec); err != nil {
-		return errResp(err), nil
+		return errResp(err), false, nil
 	}
 	var warnings []string
 	if role.GrantType == provider.GrantAuthorizationCode {
 		if eff, _ := provider.Effective(cfg.Config); eff.AuthorizeURL == "" {
 			return errResp(badField(fGrantType, "authorization_code needs the config's authorize_url; write authorize_url to config/%s first",
-				role.Config)), nil
+				role.Config)), false, nil
 		}
 	}
 	// A user authorization belongs to one config and grant: when either
@@ -152,21 +163,16 @@ func (e *Env) roleWrite(ctx context.Context, req *logical.Request, d *framework.
 
 	entry, err := logical.StorageEntryJSON(rolePrefix+name, role)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := req.Storage.Put(ctx, entry); err != nil {
-		return nil, fmt.Errorf("storing role %q: %w", name, err)
-	}
-	if dropAuthorization {
-		if err := e.dropRoleToken(ctx, req, name); err != nil {
-			return nil, err
-		}
+		return nil, false, fmt.Errorf("storing role %q: %w", name, err)
 	}
 	e.Logger.Info("role written", "role", name, "config", role.Config, "created", existing == nil)
 	if len(warnings) > 0 {
-		return &logical.Response{Warnings: warnings}, nil
+		return &logical.Response{Warnings: warnings}, dropAuthorization, nil
 	}
-	return nil, nil
+	return nil, dropAuthorization, nil
 }
 
 // dropRoleToken forgets a role's user authorization and, best effort,
@@ -181,11 +187,7 @@ func (e *Env) dropRoleToken(ctx context.Context, req *logical.Request, name stri
 	}
 	if cfg, err := e.loadConfig(ctx, req.Storage, rt.Config); err == nil && cfg != nil {
 		if client, err := e.client(rt.Config, cfg); err == nil {
-			if rv, ok := client.(provider.Revoker); ok {
-				if err := rv.Revoke(ctx, rt.RefreshToken); err != nil {
-					e.Logger.Warn("could not revoke the role's refresh token upstream", "role", name, "error", err)
-				}
-			}
+			e.revokeQuietly(ctx, client, name, "", rt.RefreshToken)
 		}
 	}
 	if err := req.Storage.Delete(ctx, roleTokenPrefix+name); err != nil {
@@ -259,12 +261,13 @@ func (e *Env) roleRead(ctx context.Context, req *logical.Request, d *framework.F
 func (e *Env) roleDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
 	e.graph.Lock()
-	defer e.graph.Unlock()
+	err := req.Storage.Delete(ctx, rolePrefix+name)
+	e.graph.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("deleting role %q: %w", name, err)
+	}
 	if err := e.dropRoleToken(ctx, req, name); err != nil {
 		return nil, err
-	}
-	if err := req.Storage.Delete(ctx, rolePrefix+name); err != nil {
-		return nil, fmt.Errorf("deleting role %q: %w", name, err)
 	}
 	e.Logger.Info("role deleted", "role", name)
 	return nil, nil

@@ -66,7 +66,7 @@ func (c *acronisClient) Token(ctx context.Context, scopes []string) (*Token, err
 
 // Revoke calls POST {base_url}/api/2/idp/revoke_token.
 func (c *acronisClient) Revoke(ctx context.Context, accessToken string) error {
-	return c.revokeToken(ctx, accessToken)
+	return c.revokeToken(ctx, accessToken, "access_token")
 }
 
 // Verify fetches a token, proves the data center accepts it with
@@ -78,7 +78,7 @@ func (c *acronisClient) Verify(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	checkErr := c.checkClient(ctx, tok.AccessToken)
-	if err := c.revokeToken(ctx, tok.AccessToken); err != nil && checkErr == nil {
+	if err := c.revokeToken(ctx, tok.AccessToken, "access_token"); err != nil && checkErr == nil {
 		return []string{"the verification token could not be revoked (" + err.Error() + "); it expires by itself at " +
 			tok.ExpiresAt.UTC().Format(time.RFC3339)}, nil
 	}

@@ -54,9 +54,14 @@ func (c *oauthClient) clientCredentials(ctx context.Context, scopes []string) (*
 		Scopes:       scopes,
 		AuthStyle:    c.authStyle(),
 	}
-	// The token request creates nothing that needs cleaning up (the
-	// upstream forgets unused tokens at expiry), so it may retry freely.
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.http.retrying)
+	// Where tokens can be revoked they are worth revoking, so a request
+	// that may have minted one unseen is not sent twice; elsewhere the
+	// upstream forgets unused tokens at expiry and retries are free.
+	hc := c.http.retrying
+	if c.cfg.RevocationURL != "" {
+		hc = c.http.creating
+	}
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, hc)
 	start := c.opts.now()
 	t, err := cc.Token(ctx)
 	if err != nil {
@@ -113,9 +118,11 @@ func extraInt(t *oauth2.Token, key string) int64 {
 	return 0
 }
 
-// tokenError turns an oauth2 failure into an *Error without secrets.
-func (c *oauthClient) tokenError(op string, err error) error {
-	secrets := c.cfg.Secrets()
+// tokenError turns an oauth2 failure into an *Error without secrets; also
+// is what the request carried besides them (a code, a verifier, a refresh
+// token), which an upstream may echo.
+func (c *oauthClient) tokenError(op string, err error, also ...string) error {
+	secrets := append(c.cfg.Secrets(), nonEmpty(also...)...)
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil {
 		code, desc := re.ErrorCode, re.ErrorDescription
@@ -177,11 +184,11 @@ func hostOf(raw string) string {
 // client authentication. The server answers 200 for a token it does not
 // know (§2.2), and some answer 400 invalid_token or 404 instead: all mean
 // the token is no longer usable, which is what a lease revoke needs.
-func (c *oauthClient) revokeToken(ctx context.Context, token string) error {
+func (c *oauthClient) revokeToken(ctx context.Context, token, hint string) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
 	u := c.cfg.RevocationURL
-	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
+	form := url.Values{"token": {token}, "token_type_hint": {hint}}
 	if c.cfg.AuthStyle != AuthStyleBasic {
 		form.Set("client_id", c.cfg.ClientID)
 		form.Set("client_secret", c.cfg.ClientSecret)

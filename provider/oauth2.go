@@ -44,6 +44,8 @@ type CodeGranter interface {
 	Exchange(ctx context.Context, code, verifier, redirectURL string) (*Token, error)
 	// Refresh uses a refresh token. Where the upstream rotates them the
 	// answer carries the new one, and the old one is dead from then on.
+	// Exchange and Refresh may return a Token holding only RefreshToken
+	// together with an error: the upstream issued it, so keep it.
 	Refresh(ctx context.Context, refreshToken string) (*Token, error)
 }
 
@@ -55,9 +57,10 @@ type rfcClient struct{ *oauthClient }
 type revocableRFCClient struct{ *rfcClient }
 
 var (
-	_ Client      = (*rfcClient)(nil)
-	_ CodeGranter = (*rfcClient)(nil)
-	_ Revoker     = (*revocableRFCClient)(nil)
+	_ Client         = (*rfcClient)(nil)
+	_ CodeGranter    = (*rfcClient)(nil)
+	_ Revoker        = (*revocableRFCClient)(nil)
+	_ RefreshRevoker = (*revocableRFCClient)(nil)
 )
 
 func newRFCClient(c Config, o Options, lifetime time.Duration, hints func(string, int) string) (Client, error) {
@@ -93,11 +96,19 @@ func (c *rfcClient) Verify(ctx context.Context) ([]string, error) {
 	if c.cfg.RevocationURL == "" {
 		return nil, nil
 	}
-	return nil, c.revokeToken(ctx, tok.AccessToken)
+	if err := c.revokeToken(ctx, tok.AccessToken, "access_token"); err != nil {
+		// The credentials are proven; the token expires by itself.
+		return []string{"the verification token could not be revoked (" + err.Error() + "); check revocation_url"}, nil
+	}
+	return nil, nil
 }
 
 func (c *revocableRFCClient) Revoke(ctx context.Context, accessToken string) error {
-	return c.revokeToken(ctx, accessToken)
+	return c.revokeToken(ctx, accessToken, "access_token")
+}
+
+func (c *revocableRFCClient) RevokeRefresh(ctx context.Context, refreshToken string) error {
+	return c.revokeToken(ctx, refreshToken, "refresh_token")
 }
 
 func (c *rfcClient) codeConfig(redirectURL string, scopes []string) *oauth2.Config {
@@ -129,9 +140,20 @@ func (c *rfcClient) Exchange(ctx context.Context, code, verifier, redirectURL st
 	start := c.opts.now()
 	t, err := c.codeConfig(redirectURL, nil).Exchange(ctx, code, oauth2.VerifierOption(verifier))
 	if err != nil {
-		return nil, c.tokenError("code exchange", err)
+		return nil, c.tokenError("code exchange", err, code, verifier)
 	}
-	return c.convert(t, nil, start)
+	return c.convertKeepingRefresh(t, start)
+}
+
+// convertKeepingRefresh converts a code or refresh answer. When the access
+// token is unusable the refresh token may still be new, and the old one
+// dead upstream: it comes back with the error so the caller can keep it.
+func (c *rfcClient) convertKeepingRefresh(t *oauth2.Token, start time.Time) (*Token, error) {
+	tok, err := c.convert(t, nil, start)
+	if err != nil {
+		return &Token{RefreshToken: t.RefreshToken}, err
+	}
+	return tok, nil
 }
 
 func (c *rfcClient) Refresh(ctx context.Context, refreshToken string) (*Token, error) {
@@ -140,7 +162,7 @@ func (c *rfcClient) Refresh(ctx context.Context, refreshToken string) (*Token, e
 	start := c.opts.now()
 	t, err := c.codeConfig("", nil).TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
 	if err != nil {
-		return nil, c.tokenError("token refresh", err)
+		return nil, c.tokenError("token refresh", err, refreshToken)
 	}
-	return c.convert(t, nil, start)
+	return c.convertKeepingRefresh(t, start)
 }

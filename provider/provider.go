@@ -88,6 +88,11 @@ type Revoker interface {
 	Revoke(ctx context.Context, accessToken string) error
 }
 
+// RefreshRevoker is a Revoker that can also revoke a refresh token.
+type RefreshRevoker interface {
+	RevokeRefresh(ctx context.Context, refreshToken string) error
+}
+
 // Renewer is a Client whose upstream can extend one access token.
 type Renewer interface {
 	Renew(ctx context.Context, accessToken string) (*Token, error)
@@ -139,6 +144,9 @@ type Spec struct {
 	Defaults func(c *Config)
 	// ValidateScopes checks scopes a config or role would send.
 	ValidateScopes func(scopes []string) error
+	// RefreshRetiresAccess marks upstreams that revoke the previous access
+	// token on every refresh, so a user role's earlier leases stop working.
+	RefreshRetiresAccess bool
 	// TokenLimit marks upstreams that cap the tokens one account may hold
 	// (config max_tokens); the plugin counts the tokens it holds.
 	TokenLimit bool

@@ -25,6 +25,9 @@ func init() {
 		Required:   []string{"client_id", "client_secret", "base_url"},
 		GrantTypes: []string{GrantClientCredentials, GrantAuthorizationCode},
 		Lifetime:   sourceLifetime,
+		// Drupal's OAuth server revokes the old access token with the old
+		// refresh token.
+		RefreshRetiresAccess: true,
 		Defaults: func(c *Config) {
 			base := strings.TrimSuffix(c.BaseURL, "/")
 			def(&c.TokenURL, base+sourceTokenPath)
