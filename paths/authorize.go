@@ -319,7 +319,7 @@ func (e *Env) storeRoleToken(ctx context.Context, s logical.Storage, role string
 // refreshRoleToken obtains an access token with the role's refresh token
 // and stores the rotated refresh token before anything is returned, under
 // the role's lock: parallel reads never present one refresh token twice.
-func (e *Env) refreshRoleToken(ctx context.Context, s logical.Storage, roleName string, cfgName string, cg provider.CodeGranter) (*provider.Token, *logical.Response, error) {
+func (e *Env) refreshRoleToken(ctx context.Context, s logical.Storage, roleName string, cfgName string, cg provider.CodeGranter) (tok *provider.Token, refreshedBefore bool, refusal *logical.Response, err error) {
 	// A caller that hangs up must not stop Vault between the upstream's
 	// rotation and storing the new refresh token: the old one is dead.
 	ctx = context.WithoutCancel(ctx)
@@ -328,13 +328,14 @@ func (e *Env) refreshRoleToken(ctx context.Context, s logical.Storage, roleName 
 	defer lock.Unlock()
 	rt, err := e.loadRoleToken(ctx, s, roleName)
 	if err != nil {
-		return nil, nil, err
+		return nil, false, nil, err
 	}
 	if rt == nil || rt.Config != cfgName {
-		return nil, logical.ErrorResponse("role %q holds no user authorization yet; run vault write -f <mount>/authorize/%s "+
+		return nil, false, logical.ErrorResponse("role %q holds no user authorization yet; run vault write -f <mount>/authorize/%s "+
 			"and open the url it returns", roleName, roleName), nil
 	}
-	tok, err := cg.Refresh(ctx, rt.RefreshToken)
+	refreshedBefore = !rt.RefreshedAt.IsZero()
+	tok, err = cg.Refresh(ctx, rt.RefreshToken)
 	if err != nil && tok != nil && tok.RefreshToken != "" && tok.RefreshToken != rt.RefreshToken {
 		// The answer was unusable but rotated the refresh token.
 		rt.RefreshToken, rt.RefreshedAt = tok.RefreshToken, e.Now().UTC()
@@ -345,10 +346,10 @@ func (e *Env) refreshRoleToken(ctx context.Context, s logical.Storage, roleName 
 	if err != nil {
 		e.Logger.Warn("token refresh failed", "role", roleName, "config", cfgName, "error", err)
 		if provider.HasCode(err, "invalid_grant") {
-			return nil, logical.ErrorResponse("the provider refused the role's refresh token (expired, revoked, or the user's "+
+			return nil, false, logical.ErrorResponse("the provider refused the role's refresh token (expired, revoked, or the user's "+
 				"access was withdrawn): %s; run authorize/%s again", err, roleName), nil
 		}
-		return nil, nil, upstreamErr(err)
+		return nil, false, nil, upstreamErr(err)
 	}
 	if tok.RefreshToken != "" && tok.RefreshToken != rt.RefreshToken {
 		rt.RefreshToken = tok.RefreshToken
@@ -358,8 +359,8 @@ func (e *Env) refreshRoleToken(ctx context.Context, s logical.Storage, roleName 
 			// is dead upstream: the role needs a new authorization.
 			e.Logger.Error("could not store the rotated refresh token; the role must be authorized again", "role", roleName, "error", err)
 			e.revokeQuietly(ctx, cg, roleName, tok.AccessToken, tok.RefreshToken)
-			return nil, nil, err
+			return nil, false, nil, err
 		}
 	}
-	return tok, nil, nil
+	return tok, refreshedBefore, nil, nil
 }

@@ -97,13 +97,17 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 		}
 		return tok, nil, nil
 	}
+	// retired: this read's refresh followed an earlier one, whose access
+	// token the upstream may now have retired.
+	retired := false
 	if role.GrantType == provider.GrantAuthorizationCode {
 		cg, err := e.codeGranter(role.Config, cfg)
 		if err != nil {
 			return nil, err
 		}
-		obtain = func(ctx context.Context) (*provider.Token, *logical.Response, error) {
-			return e.refreshRoleToken(ctx, req.Storage, roleName, role.Config, cg)
+		obtain = func(ctx context.Context) (tok *provider.Token, refusal *logical.Response, err error) {
+			tok, retired, refusal, err = e.refreshRoleToken(ctx, req.Storage, roleName, role.Config, cg)
+			return tok, refusal, err
 		}
 	}
 	tok, refusal, err := e.mint(ctx, req.Storage, roleName, role, cfg, client, obtain)
@@ -149,7 +153,7 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 		},
 		Warnings: append(warnings, e.passwordExpiry(ctx, req.Storage, role.Config, tok)...),
 	}
-	if spec, _ := provider.Lookup(cfg.Provider); role.GrantType == provider.GrantAuthorizationCode && spec.RefreshRetiresAccess {
+	if spec, _ := provider.Lookup(cfg.Provider); retired && spec.RefreshRetiresAccess {
 		resp.Warnings = append(resp.Warnings, fmt.Sprintf("%s retires the previous access token on every refresh: the token of "+
 			"this role's previous lease stopped working upstream with this read", cfg.Provider))
 	}
