@@ -4,7 +4,7 @@ MODULE  := github.com/acquia-vault/vault-plugin-secrets-acquia
 LDFLAGS := -X $(MODULE)/backend.Version=$(VERSION)
 GO      ?= go
 
-.PHONY: all build test lint fmt fmt-check vet test-unit e2e dev vault clean bench
+.PHONY: all build test lint fmt fmt-check vet test-unit e2e dev vault clean bench release
 
 all: build
 
@@ -43,6 +43,10 @@ dev:
 
 clean:
 	rm -rf bin dist
+
+## release: linux/darwin amd64/arm64 binaries and SHA256SUMS in dist/.
+release:
+	VERSION=$(VERSION) scripts/release
 
 ## bench: creds reads through a real Vault, as a multiple of a KV read on the same Vault.
 bench: vault

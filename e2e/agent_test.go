@@ -1,0 +1,167 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+)
+
+const agentTemplate = `{{ with secret "acquia/creds/app" }}{{ .Data.access_token }}{{ end }}`
+
+// agentConfig is the configuration the README shows, pointed at this test's
+// Vault and files.
+func agentConfig(v *vault, dir string) string {
+	return fmt.Sprintf(`vault {
+  address = %q
+}
+
+auto_auth {
+  method "token_file" {
+    config = {
+      token_file_path = %q
+    }
+  }
+}
+
+template_config {
+  exit_on_retry_failure = true
+}
+
+template {
+  contents    = %q
+  destination = %q
+}
+`, v.addr, filepath.Join(dir, "vault-token"), agentTemplate, filepath.Join(dir, "token.txt"))
+}
+
+func TestVaultAgentRendersAndRefreshesTokens(t *testing.T) {
+	v := startVault(t)
+	// Tokens that live 20 s upstream, so the agent must fetch new ones soon.
+	const secret = "agent+Secret/=:1"
+	v.remember(secret)
+	v.emu.AddOAuth2Client(emulator.OAuth2Client{ID: "agent-app", Secret: secret, Lifetime: 20 * time.Second})
+	v.mustCLI("write", "acquia/config/app", "provider=oauth2", "client_id=agent-app", "client_secret="+secret,
+		"token_url="+v.emu.URL()+"/oauth2/token", "revocation_url="+v.emu.URL()+"/oauth2/revoke")
+	v.mustCLI("write", "acquia/roles/app", "config=app", "ttl=1h")
+
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "vault-token"), []byte(v.token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "agent.hcl")
+	if err := os.WriteFile(cfg, []byte(agentConfig(v, dir)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "token.txt")
+
+	// First check: render once and exit.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	once := exec.CommandContext(ctx, vaultBin, "agent", "-config="+cfg, "-exit-after-auth")
+	if b, err := once.CombinedOutput(); err != nil {
+		t.Fatalf("vault agent -exit-after-auth: %v\n%s", err, b)
+	}
+	first := readToken(t, out)
+	if !v.emu.TokenLive(first) {
+		t.Fatal("the rendered token is not live upstream")
+	}
+	v.remember(first)
+
+	// Then as a daemon: it renders a new token before the old one expires.
+	if err := os.Remove(out); err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(dir, "agent.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	agent := exec.Command(vaultBin, "agent", "-config="+cfg, "-log-level=debug")
+	agent.Stdout, agent.Stderr = logf, logf
+	agent.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = agent.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-agent.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-agent.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "agent.log"))
+			t.Logf("agent log:\n%s", b)
+		}
+	})
+
+	a := waitToken(t, out, "", 30*time.Second, done)
+	v.remember(a)
+	aExpires := upstreamExpiresAt(t, v.emu, a)
+	b := waitToken(t, out, a, 60*time.Second, done)
+	v.remember(b)
+	if now := time.Now(); !now.Before(aExpires) {
+		t.Errorf("the agent rendered a new token only at %s, after the old one expired upstream at %s", now, aExpires)
+	}
+	if !v.emu.TokenLive(b) {
+		t.Error("the re-rendered token is not live upstream")
+	}
+	v.assertLogClean()
+}
+
+func readToken(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		t.Fatal("the template rendered nothing")
+	}
+	return tok
+}
+
+// waitToken waits until the file holds a token other than not.
+func waitToken(t *testing.T, path, not string, within time.Duration, agentDone <-chan struct{}) string {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(path); err == nil {
+			if tok := strings.TrimSpace(string(b)); tok != "" && tok != not {
+				return tok
+			}
+		}
+		select {
+		case <-agentDone:
+			t.Fatal("vault agent exited")
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	t.Fatalf("no new token rendered within %s", within)
+	return ""
+}
+
+func upstreamExpiresAt(t *testing.T, emu *emulator.Emulator, tok string) time.Time {
+	t.Helper()
+	for _, et := range emu.Tokens("oauth2") {
+		if et.Value == tok {
+			return et.ExpiresAt
+		}
+	}
+	t.Fatal("the emulator does not know the rendered token")
+	return time.Time{}
+}
