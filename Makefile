@@ -4,7 +4,7 @@ MODULE  := github.com/acquia-vault/vault-plugin-secrets-acquia
 LDFLAGS := -X $(MODULE)/backend.Version=$(VERSION)
 GO      ?= go
 
-.PHONY: all build test lint fmt fmt-check vet test-unit e2e dev vault clean bench release
+.PHONY: all build test lint fmt fmt-check vet test-unit e2e dev vault tools clean bench release
 
 all: build
 
@@ -31,12 +31,21 @@ vet:
 test-unit:
 	$(GO) test -race -count=1 ./...
 
-## e2e: the real vault binary (built once by scripts/install-vault, cached).
-e2e: vault
-	VAULT_BIN="$$(scripts/install-vault)" $(GO) test -tags e2e -count=1 -timeout 30m ./e2e/...
+## e2e: the real vault, vault agent, OpenTofu and the vault Terraform
+## provider (built once by scripts/install-*, cached outside the repo).
+e2e: tools
+	VAULT_BIN="$$(scripts/install-vault)" TOFU_BIN="$$(scripts/install-tofu)" \
+	TF_PROVIDER_VAULT_DIR="$$(scripts/install-terraform-provider-vault)" \
+	$(GO) test -tags e2e -count=1 -timeout 30m ./e2e/...
 
 vault:
 	@scripts/install-vault >/dev/null
+
+## tools: build the pinned vault, tofu and terraform-provider-vault once,
+## one after another (each build takes both cores).
+tools: vault
+	@scripts/install-tofu >/dev/null
+	@scripts/install-terraform-provider-vault >/dev/null
 
 dev:
 	scripts/dev

@@ -1,0 +1,187 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+)
+
+// terraformMain is what the README shows: configs and roles as
+// vault_generic_endpoint with ignore_absent_fields (so write-only secrets
+// do not show as drift), durations and lists in the form a read returns
+// them, and creds as a vault_generic_secret data source.
+const terraformMain = `
+terraform {
+  required_providers {
+    vault = { source = "hashicorp/vault" }
+  }
+}
+
+variable "vault_addr" {}
+variable "vault_token" {}
+variable "emulator" {}
+variable "cdp_user" {}
+variable "cdp_pass" {}
+variable "client_secret" {}
+
+provider "vault" {
+  address          = var.vault_addr
+  token            = var.vault_token
+  skip_child_token = true
+}
+
+resource "vault_generic_endpoint" "cdp" {
+  path                 = "acquia/config/cdp-prod"
+  ignore_absent_fields = true
+  data_json = jsonencode({
+    provider = "cdp", username = var.cdp_user, password = var.cdp_pass, base_url = var.emulator
+  })
+}
+
+resource "vault_generic_endpoint" "idp" {
+  path                 = "acquia/config/idp"
+  ignore_absent_fields = true
+  data_json = jsonencode({
+    provider       = "oauth2"
+    client_id      = "demo-oauth2-client"
+    client_secret  = var.client_secret
+    token_url      = "${var.emulator}/oauth2/token"
+    revocation_url = "${var.emulator}/oauth2/revoke"
+    scopes         = ["read"]
+    request_timeout = 20
+  })
+}
+
+resource "vault_generic_endpoint" "reader" {
+  path                 = "acquia/roles/reader"
+  ignore_absent_fields = true
+  data_json = jsonencode({
+    config = "idp", scopes = ["read"], ttl = 60, max_ttl = 300
+  })
+  depends_on = [vault_generic_endpoint.idp]
+}
+
+data "vault_generic_secret" "token" {
+  path       = "acquia/creds/reader"
+  depends_on = [vault_generic_endpoint.reader]
+}
+
+output "access_token" {
+  value     = data.vault_generic_secret.token.data["access_token"]
+  sensitive = true
+}
+`
+
+func TestTerraformVaultProvider(t *testing.T) {
+	tofu := toolPath(t, "TOFU_BIN", "install-tofu")
+	providerDir := toolPath(t, "TF_PROVIDER_VAULT_DIR", "install-terraform-provider-vault")
+	v := startVault(t)
+
+	dir := t.TempDir()
+	cliConfig := filepath.Join(dir, "tofu.rc")
+	rc := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"hashicorp/vault\" = %q\n  }\n  direct {}\n}\n", providerDir)
+	if err := os.WriteFile(cliConfig, []byte(rc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(terraformMain), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, tofu, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+cliConfig, "TF_IN_AUTOMATION=1", "TF_INPUT=0",
+			"CHECKPOINT_DISABLE=1", "NO_COLOR=1",
+			"TF_VAR_vault_addr="+v.addr, "TF_VAR_vault_token="+v.token, "TF_VAR_emulator="+v.emu.URL(),
+			"TF_VAR_cdp_user="+emulator.DemoCDPUsername, "TF_VAR_cdp_pass="+emulator.DemoCDPPassword,
+			"TF_VAR_client_secret="+emulator.DemoOAuth2ClientSecret)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		return out.String(), err
+	}
+
+	if out, err := run("apply", "-auto-approve", "-no-color"); err != nil {
+		t.Fatalf("tofu apply: %v\n%s", err, out)
+	}
+	// The secrets went in; reads never show them.
+	for _, p := range []string{"acquia/config/cdp-prod", "acquia/config/idp"} {
+		out := v.mustCLI("read", "-format=json", p)
+		if strings.Contains(out, emulator.DemoCDPPassword) || strings.Contains(out, emulator.DemoOAuth2ClientSecret) {
+			t.Errorf("%s shows a secret", p)
+		}
+	}
+	if role := v.readJSON("acquia/roles/reader"); fmt.Sprint(role.Data["ttl"]) != "60" {
+		t.Errorf("role as written by tofu: %v", role.Data)
+	}
+	tok, err := run("output", "-raw", "access_token")
+	if err != nil || !v.emu.TokenLive(strings.TrimSpace(tok)) {
+		t.Fatalf("tofu output access_token (%v): the token is not live upstream", err)
+	}
+	v.remember(strings.TrimSpace(tok))
+
+	// A second plan changes no resource: write-only fields and defaults are
+	// not drift. (The output does change: each plan reads a new token.)
+	if out, err := run("plan", "-no-color", "-out=second.plan"); err != nil {
+		t.Fatalf("tofu plan: %v\n%s", err, out)
+	}
+	out, err := run("show", "-json", "second.plan")
+	if err != nil {
+		t.Fatalf("tofu show: %v\n%s", err, out)
+	}
+	var plan struct {
+		ResourceChanges []struct {
+			Address string `json:"address"`
+			Mode    string `json:"mode"`
+			Change  struct {
+				Actions []string `json:"actions"`
+			} `json:"change"`
+		} `json:"resource_changes"`
+	}
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &plan); err != nil {
+		t.Fatalf("decoding the plan: %v", err)
+	}
+	managed := 0
+	for _, rc := range plan.ResourceChanges {
+		if rc.Mode != "managed" {
+			continue
+		}
+		managed++
+		if strings.Join(rc.Change.Actions, ",") != "no-op" {
+			t.Errorf("the second plan would %v %s", rc.Change.Actions, rc.Address)
+		}
+	}
+	if managed != 3 {
+		t.Errorf("the plan covers %d resources, want 3", managed)
+	}
+	v.assertLogClean()
+}
+
+// toolPath is $env when set (make e2e builds the tools first), or else
+// what scripts/<script> prints: it builds the tool once and caches it
+// outside the repository.
+func toolPath(t *testing.T, env, script string) string {
+	t.Helper()
+	if p := os.Getenv(env); p != "" {
+		return p
+	}
+	cmd := exec.Command(filepath.Join(repoRoot, "scripts", script))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("scripts/%s: %v", script, err)
+	}
+	return strings.TrimSpace(string(out))
+}
