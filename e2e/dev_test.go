@@ -6,10 +6,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -35,3 +38,59 @@ func TestMakeDevShowsAToken(t *testing.T) {
 		}
 	}
 }
+
+// Ctrl-C (SIGINT to the foreground process group) stops make dev's Vault
+// and emulator and frees their ports.
+func TestMakeDevStopsOnCtrlC(t *testing.T) {
+	vaultPort, emuPort := freePort(t), freePort(t)
+	cmd := exec.Command(filepath.Join(repoRoot, "scripts", "dev"))
+	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), fmt.Sprintf("VAULT_PORT=%d", vaultPort), fmt.Sprintf("EMULATOR_PORT=%d", emuPort))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }()
+
+	deadline := time.After(5 * time.Minute)
+	for !strings.Contains(out.String(), "Ctrl-C stops") {
+		select {
+		case err := <-done:
+			t.Fatalf("make dev exited before it was ready: %v\n%s", err, out.String())
+		case <-deadline:
+			t.Fatalf("make dev not ready:\n%s", out.String())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("make dev exited with %v after Ctrl-C:\n%s", err, out.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("make dev did not stop on Ctrl-C")
+	}
+	for _, port := range []int{vaultPort, emuPort} {
+		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
+			c.Close()
+			t.Errorf("port %d still answers after Ctrl-C", port)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
