@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -202,4 +203,18 @@ func errText(resp *logical.Response) string {
 		return resp.Error().Error()
 	}
 	return ""
+}
+
+// bearerStatus calls an emulated API at path with a token, as an app
+// would, and returns the status.
+func (h *harness) bearerStatus(path, tok string) int {
+	h.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, h.emu.URL()+path, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

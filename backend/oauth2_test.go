@@ -29,19 +29,6 @@ func (h *harness) oauth2Client() {
 	h.secrets = append(h.secrets, oauthSecret)
 }
 
-// resourceStatus calls the generic server's protected resource with tok.
-func (h *harness) resourceStatus(tok string) int {
-	h.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, h.emu.URL()+"/oauth2/resource", nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
 func TestOAuth2BothAuthStylesSurviveSpecialCharacters(t *testing.T) {
 	for _, style := range []string{"body", "basic"} {
 		t.Run(style, func(t *testing.T) {
@@ -54,7 +41,7 @@ func TestOAuth2BothAuthStylesSurviveSpecialCharacters(t *testing.T) {
 			h.mustWrite("roles/r", map[string]any{"config": "gen", "scopes": "read,write"})
 			resp := h.mustRead("creds/r")
 			tok := resp.Data["access_token"].(string)
-			if h.resourceStatus(tok) != 200 {
+			if h.bearerStatus("/oauth2/resource", tok) != 200 {
 				t.Error("token refused by the resource server")
 			}
 			if got := resp.Data["scopes"]; strings.Join(got.([]string), " ") != "read write" {
@@ -137,7 +124,7 @@ func TestOAuth2Revocation(t *testing.T) {
 			if _, err := h.revoke(resp); err != nil {
 				t.Fatal(err)
 			}
-			if h.resourceStatus(tok) != http.StatusUnauthorized {
+			if h.bearerStatus("/oauth2/resource", tok) != http.StatusUnauthorized {
 				t.Error("the resource server still accepts a revoked lease's token")
 			}
 			if _, err := h.revoke(resp); err != nil {
@@ -155,7 +142,7 @@ func TestOAuth2RetriesRateLimit(t *testing.T) {
 	h.emu.InjectFault(emulator.Fault{PathPrefix: "/oauth2/token", Status: 429, RetryAfter: "1"})
 	before := h.emu.Requests("/oauth2/token")
 	resp := h.mustRead("creds/r")
-	if h.resourceStatus(resp.Data["access_token"].(string)) != 200 {
+	if h.bearerStatus("/oauth2/resource", resp.Data["access_token"].(string)) != 200 {
 		t.Error("token refused")
 	}
 	if got := h.emu.Requests("/oauth2/token") - before; got != 2 {
@@ -194,7 +181,7 @@ func TestOAuth2AuthorizationCode(t *testing.T) {
 		t.Fatalf("callback: %v %v", err, errText(cb))
 	}
 	resp := h.mustRead("creds/user")
-	if h.jsonapiStatus(resp.Data["access_token"].(string)) != 200 {
+	if h.bearerStatus("/jsonapi", resp.Data["access_token"].(string)) != 200 {
 		t.Error("token refused")
 	}
 	if strings.Contains(strings.Join(resp.Warnings, " "), "previous access token") {

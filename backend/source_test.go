@@ -33,19 +33,6 @@ func (h *harness) sourceSetup(extra map[string]any) {
 	h.t.Cleanup(func() { h.secrets = append(h.secrets, h.emu.SourceCredentials()...) })
 }
 
-// jsonapiStatus calls the site's API with a token, as an app would.
-func (h *harness) jsonapiStatus(tok string) int {
-	h.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, h.emu.URL()+"/jsonapi", nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
 func TestSourceClientCredentials(t *testing.T) {
 	h := newHarness(t)
 	h.sourceSetup(nil)
@@ -56,7 +43,7 @@ func TestSourceClientCredentials(t *testing.T) {
 	h.mustWrite("roles/editor", map[string]any{"config": "site", "scopes": "content:read,content:write", "ttl": "1h"})
 	resp := h.mustRead("creds/editor")
 	tok := resp.Data["access_token"].(string)
-	if h.jsonapiStatus(tok) != 200 {
+	if h.bearerStatus("/jsonapi", tok) != 200 {
 		t.Fatal("the site refuses the token")
 	}
 	if resp.Secret.TTL != 300*time.Second {
@@ -78,7 +65,7 @@ func TestSourceClientCredentials(t *testing.T) {
 	if _, err := h.revoke(resp); err != nil {
 		t.Fatal(err)
 	}
-	if h.jsonapiStatus(tok) != http.StatusUnauthorized {
+	if h.bearerStatus("/jsonapi", tok) != http.StatusUnauthorized {
 		t.Error("token still accepted after lease revoke")
 	}
 }
@@ -228,7 +215,7 @@ func TestSourceAuthorizationCodeFlow(t *testing.T) {
 			t.Errorf("read %d: warnings %v; want the retired-token warning from the second read on", i, r.Warnings)
 		}
 		tok := r.Data["access_token"].(string)
-		if h.jsonapiStatus(tok) != 200 {
+		if h.bearerStatus("/jsonapi", tok) != 200 {
 			t.Fatalf("read %d: token refused", i)
 		}
 		if tok == last {

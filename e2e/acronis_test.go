@@ -11,19 +11,6 @@ import (
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
 )
 
-// bearerStatus calls an emulator data endpoint with a token, as an app would.
-func bearerStatus(t *testing.T, url, token string) int {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
 func TestAcronisThroughRealVault(t *testing.T) {
 	v := startVault(t)
 	v.remember(emulator.DemoAcronisClientSecret)

@@ -43,7 +43,7 @@ func TestCloudThroughRealVault(t *testing.T) {
 	if err != nil || time.Until(exp) > 300*time.Second || time.Until(exp) < 200*time.Second {
 		t.Errorf("expires_at %v", s.Data["expires_at"])
 	}
-	if code := emuAccount(t, v.emu, tok); code != 200 {
+	if code := bearerStatus(t, v.emu.URL()+"/api/account", tok); code != 200 {
 		t.Errorf("the token does not work at the Cloud API: %d", code)
 	}
 

@@ -359,10 +359,11 @@ func (v *vault) assertLogClean() {
 	}
 }
 
-// emuAccount calls the emulator's Cloud API with a token, as an app would.
-func emuAccount(t *testing.T, emu *emulator.Emulator, token string) int {
+// bearerStatus calls an emulated API with a token, as an app would, and
+// returns the status.
+func bearerStatus(t *testing.T, url, token string) int {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, emu.URL()+"/api/account", nil)
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

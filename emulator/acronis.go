@@ -151,9 +151,7 @@ func (a *acronisService) token(w http.ResponseWriter, r *http.Request) {
 		a.oauthFail(w, oerr)
 		return
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
-	writeJSON(w, http.StatusOK, resp)
+	writeTokenResponse(w, resp)
 }
 
 func (a *acronisService) grant(w http.ResponseWriter, r *http.Request) (map[string]any, *oauthError) {
@@ -161,12 +159,8 @@ func (a *acronisService) grant(w http.ResponseWriter, r *http.Request) (map[stri
 	if oerr != nil {
 		return nil, oerr
 	}
-	switch form.Get("grant_type") {
-	case "":
-		return nil, badRequest("invalid_request", "The request is missing the grant_type parameter.")
-	case "client_credentials":
-	default:
-		return nil, badRequest("unsupported_grant_type", "The authorization grant type is not supported by the authorization server.")
+	if oerr := onlyClientCredentials(form); oerr != nil {
+		return nil, oerr
 	}
 	client, oerr := a.authenticate(r, form)
 	if oerr != nil {

@@ -123,9 +123,7 @@ func (c *cloudService) token(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, oerr, c.okta())
 		return
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
-	writeJSON(w, http.StatusOK, resp)
+	writeTokenResponse(w, resp)
 }
 
 // grant checks a client-credentials request in the order common OAuth
@@ -136,12 +134,8 @@ func (c *cloudService) grant(w http.ResponseWriter, r *http.Request) (map[string
 	if oerr != nil {
 		return nil, oerr
 	}
-	switch gt := form.Get("grant_type"); gt {
-	case "":
-		return nil, badRequest("invalid_request", "The request is missing the grant_type parameter.")
-	case "client_credentials":
-	default:
-		return nil, badRequest("unsupported_grant_type", "The authorization grant type is not supported by the authorization server.")
+	if oerr := onlyClientCredentials(form); oerr != nil {
+		return nil, oerr
 	}
 
 	id, secret, oerr := clientCredentials(r, form)

@@ -103,9 +103,7 @@ func (o *oauth2Service) token(w http.ResponseWriter, r *http.Request) {
 		o.fail(w, r, oerr)
 		return
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
-	writeJSON(w, http.StatusOK, resp)
+	writeTokenResponse(w, resp)
 }
 
 // grant checks grant type, then client, then scope, like the Cloud
@@ -115,12 +113,8 @@ func (o *oauth2Service) grant(w http.ResponseWriter, r *http.Request) (map[strin
 	if oerr != nil {
 		return nil, oerr
 	}
-	switch form.Get("grant_type") {
-	case "":
-		return nil, badRequest("invalid_request", "The request is missing the grant_type parameter.")
-	case "client_credentials":
-	default:
-		return nil, badRequest("unsupported_grant_type", "The authorization grant type is not supported by the authorization server.")
+	if oerr := onlyClientCredentials(form); oerr != nil {
+		return nil, oerr
 	}
 	client, oerr := o.authenticate(r, form)
 	if oerr != nil {

@@ -56,6 +56,27 @@ func writeOAuthError(w http.ResponseWriter, o *oauthError, okta bool) {
 	writeJSON(w, o.status, map[string]string{"error": o.code, "error_description": o.desc})
 }
 
+// writeTokenResponse sends a successful token answer; RFC 6749 §5.1 forbids
+// caching it.
+func writeTokenResponse(w http.ResponseWriter, resp map[string]any) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// onlyClientCredentials checks the grant_type of a server that offers the
+// client credentials grant alone.
+func onlyClientCredentials(form url.Values) *oauthError {
+	switch form.Get("grant_type") {
+	case "":
+		return badRequest("invalid_request", "The request is missing the grant_type parameter.")
+	case "client_credentials":
+		return nil
+	default:
+		return badRequest("unsupported_grant_type", "The authorization grant type is not supported by the authorization server.")
+	}
+}
+
 // maxFormBytes bounds a token request body; real ones are a few hundred
 // bytes.
 const maxFormBytes = 64 << 10

@@ -496,9 +496,7 @@ func (s *sourceService) token(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, se)
 		return
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
-	writeJSON(w, http.StatusOK, resp)
+	writeTokenResponse(w, resp)
 }
 
 // grant checks in league/oauth2-server's order: grant type, client, then
