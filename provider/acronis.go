@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -86,36 +85,30 @@ func (c *acronisClient) Verify(ctx context.Context) ([]string, error) {
 }
 
 func (c *acronisClient) checkClient(ctx context.Context, token string) error {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-	defer cancel()
 	u := strings.TrimSuffix(c.cfg.BaseURL, "/") + "/api/2/clients/" + url.PathEscape(c.cfg.ClientID)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := http.NewRequest(http.MethodGet, u, nil)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Accept", "application/json")
 	secrets := append(c.cfg.Secrets(), token)
-	resp, err := c.http.retrying.Do(req)
+	status, body, err := c.call(ctx, "client check", req, secrets)
 	if err != nil {
-		return transportError("client check", hostOf(u), err, c.cfg.RequestTimeout.String(), secrets)
+		return err
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode == http.StatusOK {
+	if status == http.StatusOK {
 		var info struct {
 			TenantID string `json:"tenant_id"`
 		}
 		if json.Unmarshal(body, &info) == nil && info.TenantID != "" {
 			return nil
 		}
-		return &Error{Op: "client check", Host: hostOf(u), Status: 200, Code: "malformed_response",
+		return &Error{Op: "client check", Host: req.URL.Host, Status: 200, Code: "malformed_response",
 			Detail: "the answer names no tenant_id", Hint: "check base_url: it must be the data center's URL"}
 	}
-	code, desc := parseErrorBody(body)
-	e := &Error{Op: "client check", Host: hostOf(u), Status: resp.StatusCode, Code: scrub(code, secrets),
-		Detail: scrub(desc, secrets), Retryable: resp.StatusCode == 429 || resp.StatusCode >= 500}
-	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusNotFound {
+	e := answerError("client check", req.URL.Host, status, body, secrets)
+	if status == http.StatusUnauthorized || status == http.StatusForbidden || status == http.StatusNotFound {
 		e.Hint = "the data center refused a fresh token of this client; base_url must be the data center the CyberApp is deployed in"
 	}
 	return e

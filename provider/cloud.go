@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -92,33 +91,25 @@ func (c *cloudClient) Verify(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-	defer cancel()
 	apiURL := strings.TrimSuffix(c.cfg.APIURL, "/") + "/account"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, apiURL, nil)
+	req, err := http.NewRequest(http.MethodGet, apiURL, nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.retrying.Do(req)
-	if err != nil {
-		return nil, transportError("account check", hostOf(apiURL), err, c.cfg.RequestTimeout.String(), c.cfg.Secrets())
+	secrets := append(c.cfg.Secrets(), tok.AccessToken)
+	status, body, err := c.call(ctx, "account check", req, secrets)
+	if err != nil || status == http.StatusOK {
+		return nil, err
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode == http.StatusOK {
-		return nil, nil
-	}
-	code, desc := parseErrorBody(body)
-	if code == "additional_authentication_required" {
+	e := answerError("account check", req.URL.Host, status, body, secrets)
+	if e.Code == "additional_authentication_required" {
 		// Roles may each carry the organization scope; the key itself is fine.
 		return []string{"the Cloud API asks for additional authentication (federated organization): " +
 			"roles of this config need scopes=organization:<uuid>"}, nil
 	}
-	e := &Error{Op: "account check", Host: hostOf(apiURL), Status: resp.StatusCode, Code: code,
-		Detail: scrub(desc, append(c.cfg.Secrets(), tok.AccessToken)), Retryable: resp.StatusCode == 429 || resp.StatusCode >= 500}
-	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusNotFound {
+	if status == http.StatusUnauthorized || status == http.StatusNotFound {
 		e.Hint = "the token endpoint and api_url may belong to different services; check api_url"
 	}
 	return nil, e

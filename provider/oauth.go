@@ -150,6 +150,29 @@ func (c *oauthClient) tokenError(op string, err error, also ...string) error {
 		Hint:   "the token endpoint answered with something that is not an OAuth 2.0 token; check token_url", Retryable: true}
 }
 
+// call sends one request that creates nothing upstream (retried on
+// transport errors, 429 and 5xx within request_timeout) and returns the
+// status and body. A failure without an HTTP answer is an *Error.
+func (c *oauthClient) call(ctx context.Context, op string, req *http.Request, secrets []string) (int, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	resp, err := c.http.retrying.Do(req.WithContext(ctx))
+	if err != nil {
+		return 0, nil, transportError(op, req.URL.Host, err, c.cfg.RequestTimeout.String(), secrets)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	return resp.StatusCode, body, nil
+}
+
+// answerError turns a refusing answer into an *Error: status, upstream
+// error code and description, scrubbed of secrets.
+func answerError(op, host string, status int, body []byte, secrets []string) *Error {
+	code, desc := parseErrorBody(body)
+	return &Error{Op: op, Host: host, Status: status, Code: scrub(code, secrets), Detail: scrub(desc, secrets),
+		Retryable: status == http.StatusTooManyRequests || status >= 500}
+}
+
 func genericHint(code string, status int, host string) string {
 	switch code {
 	case "invalid_client":
@@ -185,15 +208,12 @@ func hostOf(raw string) string {
 // know (§2.2), and some answer 400 invalid_token or 404 instead: all mean
 // the token is no longer usable, which is what a lease revoke needs.
 func (c *oauthClient) revokeToken(ctx context.Context, token, hint string) error {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-	defer cancel()
-	u := c.cfg.RevocationURL
 	form := url.Values{"token": {token}, "token_type_hint": {hint}}
 	if c.cfg.AuthStyle != AuthStyleBasic {
 		form.Set("client_id", c.cfg.ClientID)
 		form.Set("client_secret", c.cfg.ClientSecret)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
+	req, err := http.NewRequest(http.MethodPost, c.cfg.RevocationURL, strings.NewReader(form.Encode()))
 	if err != nil {
 		return err
 	}
@@ -204,27 +224,20 @@ func (c *oauthClient) revokeToken(ctx context.Context, token, hint string) error
 		// the token request, so a secret holding ':' or '+' survives.
 		req.SetBasicAuth(url.QueryEscape(c.cfg.ClientID), url.QueryEscape(c.cfg.ClientSecret))
 	}
-	secrets := append(c.cfg.Secrets(), token)
 	// Revocation is idempotent, so transport errors and 5xx retry too.
-	resp, err := c.http.retrying.Do(req)
-	if err != nil {
-		return transportError("token revocation", hostOf(u), err, c.cfg.RequestTimeout.String(), secrets)
+	secrets := append(c.cfg.Secrets(), token)
+	status, body, err := c.call(ctx, "token revocation", req, secrets)
+	if err != nil || status/100 == 2 {
+		return err
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode/100 == 2 {
+	e := answerError("token revocation", req.URL.Host, status, body, secrets)
+	if status == http.StatusNotFound && e.Code != "" || status == http.StatusBadRequest && e.Code == "invalid_token" {
 		return nil
 	}
-	code, desc := parseErrorBody(body)
-	if resp.StatusCode == http.StatusNotFound && code != "" || resp.StatusCode == http.StatusBadRequest && code == "invalid_token" {
-		return nil
-	}
-	e := &Error{Op: "token revocation", Host: hostOf(u), Status: resp.StatusCode, Code: scrub(code, secrets),
-		Detail: scrub(desc, secrets), Retryable: resp.StatusCode == 429 || resp.StatusCode >= 500}
 	switch {
-	case resp.StatusCode == http.StatusUnauthorized || code == "invalid_client":
+	case status == http.StatusUnauthorized || e.Code == "invalid_client":
 		e.Hint = "client_id/client_secret rejected by " + e.Host + "; Vault retries the revoke, fix the config's credentials"
-	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed:
+	case status == http.StatusNotFound || status == http.StatusMethodNotAllowed:
 		e.Hint = "no revocation endpoint there; check revocation_url"
 	case e.Retryable:
 		e.Hint = e.Host + " is failing; Vault retries the revoke"
