@@ -55,6 +55,8 @@ clean:
 
 ## release: linux/darwin amd64/arm64 binaries and SHA256SUMS in dist/.
 release:
+	@case "$(origin VERSION)" in command\ line|environment) ;; \
+	  *) echo "make release needs VERSION, e.g. make release VERSION=v0.1.0" >&2; exit 2 ;; esac
 	VERSION=$(VERSION) scripts/release
 
 ## bench: creds reads through a real Vault, as a multiple of a KV read on the same Vault.

@@ -40,6 +40,7 @@ template_config {
 template {
   contents    = %q
   destination = %q
+  perms       = "0600"
 }
 `, v.addr, filepath.Join(dir, "vault-token"), agentTemplate, filepath.Join(dir, "token.txt"))
 }
@@ -68,8 +69,13 @@ func TestVaultAgentRendersAndRefreshesTokens(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	once := exec.CommandContext(ctx, vaultBin, "agent", "-config="+cfg, "-exit-after-auth")
+	once.Env = agentEnv()
+	once.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if b, err := once.CombinedOutput(); err != nil {
 		t.Fatalf("vault agent -exit-after-auth: %v\n%s", err, b)
+	}
+	if info, err := os.Stat(out); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("the rendered token file: %v, mode %v; want 0600", err, info.Mode().Perm())
 	}
 	first := readToken(t, out)
 	if !v.emu.TokenLive(first) {
@@ -88,7 +94,8 @@ func TestVaultAgentRendersAndRefreshesTokens(t *testing.T) {
 	defer logf.Close()
 	agent := exec.Command(vaultBin, "agent", "-config="+cfg, "-log-level=debug")
 	agent.Stdout, agent.Stderr = logf, logf
-	agent.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	agent.Env = agentEnv()
+	agent.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := agent.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -113,13 +120,36 @@ func TestVaultAgentRendersAndRefreshesTokens(t *testing.T) {
 	aExpires := upstreamExpiresAt(t, v.emu, a)
 	b := waitToken(t, out, a, 60*time.Second, done)
 	v.remember(b)
-	if now := time.Now(); !now.Before(aExpires) {
-		t.Errorf("the agent rendered a new token only at %s, after the old one expired upstream at %s", now, aExpires)
+	// The lease TTL is whole seconds cut to the upstream expiry, so the
+	// lease ends up to a second before the token.
+	if now := time.Now(); !now.Before(aExpires.Add(-time.Second)) {
+		t.Errorf("the agent rendered a new token only at %s, after the old lease ended (token expiry %s)", now, aExpires)
 	}
 	if !v.emu.TokenLive(b) {
 		t.Error("the re-rendered token is not live upstream")
 	}
+	for _, tok := range v.emu.Tokens("oauth2") {
+		v.remember(tok.Value)
+	}
 	v.assertLogClean()
+	agentLog, _ := os.ReadFile(filepath.Join(dir, "agent.log"))
+	for _, tok := range v.emu.Tokens("oauth2") {
+		if strings.Contains(string(agentLog), tok.Value) {
+			t.Error("a token reached the agent's log")
+		}
+	}
+}
+
+// agentEnv keeps the caller's VAULT_* settings (VAULT_ADDR wins over the
+// config's address) away from the agent under test.
+func agentEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "VAULT_") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 func readToken(t *testing.T, path string) string {

@@ -40,8 +40,18 @@ func TestMakeDevShowsAToken(t *testing.T) {
 }
 
 // Ctrl-C (SIGINT to the foreground process group) stops make dev's Vault
-// and emulator and frees their ports.
+// and emulator and frees their ports; so does a SIGTERM to the script
+// alone (a supervisor's kill), which only its cleanup trap passes on.
 func TestMakeDevStopsOnCtrlC(t *testing.T) {
+	for name, stop := range map[string]func(pid int) error{
+		"Ctrl-C":          func(pid int) error { return syscall.Kill(-pid, syscall.SIGINT) },
+		"kill the script": func(pid int) error { return syscall.Kill(pid, syscall.SIGTERM) },
+	} {
+		t.Run(name, func(t *testing.T) { testMakeDevStops(t, stop) })
+	}
+}
+
+func testMakeDevStops(t *testing.T, stop func(pid int) error) {
 	vaultPort, emuPort := freePort(t), freePort(t)
 	cmd := exec.Command(filepath.Join(repoRoot, "scripts", "dev"))
 	cmd.Dir = repoRoot
@@ -54,31 +64,48 @@ func TestMakeDevStopsOnCtrlC(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	defer func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }()
+	exited := false
+	defer func() {
+		if exited {
+			return
+		}
+		// Let the script's trap clean up, then make sure.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	}()
 
 	deadline := time.After(5 * time.Minute)
 	for !strings.Contains(out.String(), "Ctrl-C stops") {
 		select {
 		case err := <-done:
+			exited = true
 			t.Fatalf("make dev exited before it was ready: %v\n%s", err, out.String())
 		case <-deadline:
 			t.Fatalf("make dev not ready:\n%s", out.String())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+	if err := stop(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
 	select {
 	case err := <-done:
+		exited = true
 		if err != nil {
-			t.Errorf("make dev exited with %v after Ctrl-C:\n%s", err, out.String())
+			t.Errorf("make dev exited with %v when stopped:\n%s", err, out.String())
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("make dev did not stop on Ctrl-C")
+		t.Fatal("make dev did not stop")
 	}
 	for _, port := range []int{vaultPort, emuPort} {
 		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
 			c.Close()
-			t.Errorf("port %d still answers after Ctrl-C", port)
+			t.Errorf("port %d still answers after make dev stopped", port)
 		}
 	}
 }

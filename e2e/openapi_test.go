@@ -23,6 +23,9 @@ func TestOpenAPIDocumentsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("sys/internal/specs/openapi answered %d", resp.StatusCode)
+	}
 	var doc struct {
 		Paths      map[string]map[string]json.RawMessage `json:"paths"`
 		Components struct {
@@ -75,11 +78,20 @@ func TestOpenAPIDocumentsEverything(t *testing.T) {
 				continue
 			}
 			var op struct {
-				Summary string `json:"summary"`
+				Summary    string `json:"summary"`
+				Parameters []struct {
+					Name        string `json:"name"`
+					Description string `json:"description"`
+				} `json:"parameters"`
 			}
 			_ = json.Unmarshal(raw, &op)
 			if strings.TrimSpace(op.Summary) == "" {
 				t.Errorf("%s %s: no summary", method, p)
+			}
+			for _, prm := range op.Parameters {
+				if strings.TrimSpace(prm.Description) == "" {
+					t.Errorf("%s %s: parameter %s has no description", method, p, prm.Name)
+				}
 			}
 		}
 	}

@@ -107,10 +107,13 @@ func TestTerraformVaultProvider(t *testing.T) {
 			"TF_VAR_vault_addr="+v.addr, "TF_VAR_vault_token="+v.token, "TF_VAR_emulator="+v.emu.URL(),
 			"TF_VAR_cdp_user="+emulator.DemoCDPUsername, "TF_VAR_cdp_pass="+emulator.DemoCDPPassword,
 			"TF_VAR_client_secret="+emulator.DemoOAuth2ClientSecret)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
 		err := cmd.Run()
-		return out.String(), err
+		if err != nil {
+			return out.String() + errOut.String(), err
+		}
+		return out.String(), nil
 	}
 
 	if out, err := run("apply", "-auto-approve", "-no-color"); err != nil {
@@ -150,8 +153,8 @@ func TestTerraformVaultProvider(t *testing.T) {
 			} `json:"change"`
 		} `json:"resource_changes"`
 	}
-	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &plan); err != nil {
-		t.Fatalf("decoding the plan: %v", err)
+	if err := json.NewDecoder(strings.NewReader(out)).Decode(&plan); err != nil {
+		t.Fatalf("decoding the plan: %v\n%s", err, out)
 	}
 	managed := 0
 	for _, rc := range plan.ResourceChanges {
@@ -165,6 +168,9 @@ func TestTerraformVaultProvider(t *testing.T) {
 	}
 	if managed != 3 {
 		t.Errorf("the plan covers %d resources, want 3", managed)
+	}
+	for _, tok := range v.emu.Tokens("oauth2") {
+		v.remember(tok.Value)
 	}
 	v.assertLogClean()
 }
