@@ -149,8 +149,34 @@ func scrub(s string, secrets []string) string {
 	return s
 }
 
+// opURLField names the config field whose URL each operation calls, so an
+// error can say which one to fix.
+var opURLField = map[string]string{
+	"token request":     "token_url",
+	"code exchange":     "token_url",
+	"token refresh":     "token_url",
+	"token revocation":  "revocation_url",
+	"account check":     "api_url",
+	"client check":      "base_url",
+	"token create":      "base_url",
+	"token extend":      "base_url",
+	"token delete":      "base_url",
+	"credential check":  "base_url",
+	"delete all tokens": "base_url",
+}
+
 // transportError describes a call that got no usable HTTP answer.
 func transportError(op, host string, err error, timeout string, secrets []string) *Error {
+	var redirect *RedirectError
+	if errors.As(err, &redirect) {
+		field := opURLField[op]
+		if field == "" {
+			field = "the URL"
+		}
+		return &Error{Op: op, Host: host, Status: redirect.Status, Code: "redirect",
+			Detail: scrub("answered with a redirect to "+redirect.Location, secrets),
+			Hint:   "redirects are not followed; point " + field + " at the final URL"}
+	}
 	e := &Error{Op: op, Host: host, Retryable: true}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):

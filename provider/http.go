@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -54,10 +56,8 @@ func newHTTPClients(c Config, o Options) (*httpClients, error) {
 	tr := cleanhttp.DefaultPooledTransport()
 	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	base := &http.Client{
-		Transport: &loggingTransport{next: tr, log: o.logger()},
-		// A token endpoint that redirects is misconfigured; following
-		// the redirect could send credentials elsewhere.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Transport:     noRedirects{next: &loggingTransport{next: tr, log: o.logger()}},
+		CheckRedirect: refuseRedirect,
 	}
 	mk := func(policy retryablehttp.CheckRetry) *http.Client {
 		rc := &retryablehttp.Client{
@@ -72,9 +72,49 @@ func newHTTPClients(c Config, o Options) (*httpClients, error) {
 			// reach the operator.
 			ErrorHandler: retryablehttp.PassthroughErrorHandler,
 		}
-		return &http.Client{Transport: &retryCounter{next: &retryablehttp.RoundTripper{Client: rc}}}
+		return &http.Client{Transport: &retryCounter{next: &retryablehttp.RoundTripper{Client: rc}}, CheckRedirect: refuseRedirect}
 	}
 	return &httpClients{retrying: mk(retryIdempotent), creating: mk(retryCreating)}, nil
+}
+
+// RedirectError is a 3xx answer. No upstream call follows a redirect: a
+// replayed form body (client_secret, code and verifier, refresh_token, the
+// token being revoked) or Basic credentials would reach a URL that never
+// passed the config's URL rules. The answer is turned into this error at
+// the transport, under every client (x/oauth2's included), so no http.Client
+// above it ever sees a Location to follow.
+type RedirectError struct {
+	Status int
+	// Host is the upstream that answered; Location names only the scheme
+	// and host it pointed at (its path and query are the upstream's and
+	// may echo what was sent).
+	Host, Location string
+}
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("%s answered %d (a redirect to %s)", e.Host, e.Status, e.Location)
+}
+
+type noRedirects struct{ next http.RoundTripper }
+
+func (t noRedirects) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil || resp.StatusCode < 300 || resp.StatusCode > 399 {
+		return resp, err
+	}
+	loc := "an unnamed location"
+	if u, perr := req.URL.Parse(resp.Header.Get("Location")); perr == nil && u.Host != "" {
+		loc = u.Scheme + "://" + u.Host
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	return nil, &RedirectError{Status: resp.StatusCode, Host: req.URL.Host, Location: loc}
+}
+
+// refuseRedirect backs noRedirects up on every http.Client: were a 3xx to
+// reach one, it is an error, never a second request.
+func refuseRedirect(req *http.Request, _ []*http.Request) error {
+	return fmt.Errorf("refusing to follow a redirect to %s", req.URL.Host)
 }
 
 // retryCounter gives each logical request its own attempt counter, so the
@@ -114,6 +154,10 @@ func nextWaitFits(ctx context.Context, resp *http.Response) bool {
 func retryIdempotent(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
+	}
+	var redirect *RedirectError
+	if errors.As(err, &redirect) {
+		return false, nil
 	}
 	retry, perr := retryablehttp.DefaultRetryPolicy(ctx, resp, err)
 	if !retry || perr != nil {
