@@ -67,7 +67,7 @@ func TestAcronisConfigDefaultsAndVerify(t *testing.T) {
 	}
 
 	// The account-management path works too.
-	h.mustWrite("config/acr", map[string]any{"token_url": h.emu.URL() + "/api/2/idp/token"})
+	h.mustWrite("config/acr", map[string]any{"token_url": h.emu.URL() + "/api/2/idp/token", "client_secret": acronisSecret})
 	before := h.emu.Requests("/api/2/idp/token")
 	h.mustRead("creds/backup")
 	if h.emu.Requests("/api/2/idp/token") != before+1 {

@@ -52,6 +52,7 @@ func New(conf *logical.BackendConfig) *Backend {
 		PathsSpecial: &logical.Paths{
 			SealWrapStorage: paths.SealWrapStorage(),
 			Unauthenticated: paths.Unauthenticated(),
+			LocalStorage:    paths.LocalStorage(),
 		},
 		Paths:        b.env.Paths(),
 		Secrets:      b.env.Secrets(),
@@ -60,6 +61,7 @@ func New(conf *logical.BackendConfig) *Backend {
 		PeriodicFunc: b.env.PruneStates,
 		Clean:        func(context.Context) { b.env.Reset() },
 	}
+	b.env.Writable = b.Backend.WriteSafeReplicationState
 	return b
 }
 

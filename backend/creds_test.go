@@ -234,7 +234,8 @@ func TestCredsConcurrentReads(t *testing.T) {
 	}
 }
 
-// Another node changed the config: Invalidate makes this node use the new one.
+// Another node changed the config: this node uses the new one at once (the
+// cached client is keyed on the config's generation), and after Invalidate.
 func TestInvalidateRebuildsClient(t *testing.T) {
 	h := newHarness(t)
 	h.cloudConfig("c", nil)
@@ -248,22 +249,24 @@ func TestInvalidateRebuildsClient(t *testing.T) {
 	entry, _ := logical.StorageEntryJSON("config/c", map[string]any{
 		"provider": "cloud", "client_id": "key-2", "client_secret": "secret-2",
 		"token_url": h.emu.URL() + "/api/auth/oauth/token", "api_url": h.emu.URL() + "/api",
+		"generation": uint64(time.Now().UnixNano()),
 	})
 	if err := h.storage.Put(context.Background(), entry); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.read("creds/r"); err == nil {
-		t.Fatal("stale client should still hold the old credentials before invalidation")
+	issuedTo := func(resp *logical.Response) string {
+		for _, et := range h.emu.Tokens("cloud") {
+			if et.Value == resp.Data["access_token"] {
+				return et.ClientID
+			}
+		}
+		return ""
+	}
+	if got := issuedTo(h.mustRead("creds/r")); got != "key-2" {
+		t.Errorf("before Invalidate: token issued to %q, want key-2", got)
 	}
 	h.b.InvalidateKey(context.Background(), "config/c")
-	resp := h.mustRead("creds/r")
-	var clientID string
-	for _, et := range h.emu.Tokens("cloud") {
-		if et.Value == resp.Data["access_token"] {
-			clientID = et.ClientID
-		}
-	}
-	if clientID != "key-2" {
-		t.Errorf("token issued to %q, want key-2", clientID)
+	if got := issuedTo(h.mustRead("creds/r")); got != "key-2" {
+		t.Errorf("after Invalidate: token issued to %q, want key-2", got)
 	}
 }

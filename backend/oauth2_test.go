@@ -175,7 +175,7 @@ func TestOAuth2AuthorizationCode(t *testing.T) {
 	if !ok || !strings.Contains(msg, "authorize_url") {
 		t.Fatalf("a code role on a config without authorize_url: %s", msg)
 	}
-	h.mustWrite("config/gen", map[string]any{"authorize_url": h.emu.URL() + "/oauth/authorize"})
+	h.mustWrite("config/gen", map[string]any{"authorize_url": h.emu.URL() + "/oauth/authorize", "client_secret": oauthSecret})
 	h.mustWrite("roles/user", role)
 	if cb, err := h.callback(h.authorizeRole(), logical.ReadOperation); err != nil || cb.IsError() {
 		t.Fatalf("callback: %v %v", err, errText(cb))

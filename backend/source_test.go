@@ -59,7 +59,7 @@ func TestSourceClientCredentials(t *testing.T) {
 	}
 
 	// With the site's RFC 7009 endpoint, lease revoke revokes upstream.
-	h.mustWrite("config/site", map[string]any{"revocation_url": h.emu.URL() + "/oauth/revoke"})
+	h.mustWrite("config/site", map[string]any{"revocation_url": h.emu.URL() + "/oauth/revoke", "client_secret": sourceSecret})
 	resp = h.mustRead("creds/editor")
 	tok = resp.Data["access_token"].(string)
 	if _, err := h.revoke(resp); err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -58,7 +59,7 @@ func (e *Env) authorizePaths() []*framework.Path {
 				"name": {Type: framework.TypeString, Required: true, Description: "Name of an authorization_code role."},
 			},
 			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.UpdateOperation: &framework.PathOperation{
+				logical.UpdateOperation: forwarded(&framework.PathOperation{
 					Callback: strict(e.authorize),
 					Summary:  "Start a user authorization: returns the provider URL to open in a browser.",
 					Responses: map[int][]framework.Response{200: {{
@@ -69,7 +70,7 @@ func (e *Env) authorizePaths() []*framework.Path {
 							"expires_at": {Type: framework.TypeString, Description: "When the state expires, RFC 3339 (10 minutes)."},
 						},
 					}}},
-				},
+				}),
 			},
 			HelpSynopsis: "Start the authorization code flow for a role.",
 			HelpDescription: `Returns the provider's authorize URL for an authorization_code role. Open it
@@ -92,8 +93,8 @@ minutes) and a PKCE S256 challenge.`,
 					DisplayAttrs: &framework.DisplayAttributes{Name: "Error description"}},
 			},
 			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.ReadOperation:   &framework.PathOperation{Callback: e.callback, Summary: "Receive the provider's redirect (GET)."},
-				logical.UpdateOperation: &framework.PathOperation{Callback: e.callback, Summary: "Receive the provider's redirect (POST)."},
+				logical.ReadOperation:   forwarded(&framework.PathOperation{Callback: e.callback, Summary: "Receive the provider's redirect (GET)."}),
+				logical.UpdateOperation: forwarded(&framework.PathOperation{Callback: e.callback, Summary: "Receive the provider's redirect (POST)."}),
 			},
 			HelpSynopsis: "The redirect target of the authorization code flow; needs no Vault token.",
 			HelpDescription: `The provider sends the user's browser here with code and state. A state
@@ -148,8 +149,14 @@ func (e *Env) authorize(ctx context.Context, req *logical.Request, d *framework.
 	if err != nil {
 		return nil, err
 	}
+	pendingLock := locksFor(e.stateLocks, "role/"+name)
+	pendingLock.Lock()
+	defer pendingLock.Unlock()
 	if err := req.Storage.Put(ctx, entry); err != nil {
 		return nil, fmt.Errorf("storing the authorization state: %w", err)
+	}
+	if err := e.capPendingStates(ctx, req.Storage, name); err != nil {
+		return nil, err
 	}
 	e.Logger.Info("authorization started", "role", name, "config", role.Config)
 	return &logical.Response{Data: map[string]any{
@@ -159,12 +166,54 @@ func (e *Env) authorize(ctx context.Context, req *logical.Request, d *framework.
 	}}, nil
 }
 
+// MaxPendingStates bounds the authorization states one role may have
+// waiting; the oldest go first.
+const MaxPendingStates = 20
+
+// capPendingStates drops a role's oldest pending states beyond
+// MaxPendingStates, so repeated authorize calls cannot fill storage.
+func (e *Env) capPendingStates(ctx context.Context, s logical.Storage, role string) error {
+	keys, err := s.List(ctx, statePrefix)
+	if err != nil {
+		return err
+	}
+	type pending struct {
+		key     string
+		expires time.Time
+	}
+	var mine []pending
+	for _, k := range keys {
+		p, err := getJSON[pendingAuth](ctx, s, statePrefix+k, "authorization state")
+		if err != nil {
+			return err
+		}
+		if p != nil && p.Role == role {
+			mine = append(mine, pending{statePrefix + k, p.ExpiresAt})
+		}
+	}
+	if len(mine) <= MaxPendingStates {
+		return nil
+	}
+	sort.Slice(mine, func(i, j int) bool { return mine[i].expires.Before(mine[j].expires) })
+	for _, p := range mine[:len(mine)-MaxPendingStates] {
+		if err := s.Delete(ctx, p.key); err != nil {
+			return fmt.Errorf("dropping an old authorization state: %w", err)
+		}
+	}
+	return nil
+}
+
 // callback is unauthenticated: everything it does hangs on a state that
 // an authenticated authorize call stored.
 func (e *Env) callback(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	state := d.Get("state").(string)
 	if state == "" {
 		return logical.ErrorResponse("state is missing; open the url from authorize/<role> to start again"), nil
+	}
+	// Before the state is used up: a node that cannot write hands the
+	// request, state intact, to one that can.
+	if err := e.ensureWritable(); err != nil {
+		return nil, err
 	}
 	key := stateKey(state)
 	// One use: the state is taken under its lock before anything else, so

@@ -43,6 +43,30 @@ var writeOnly = map[string]bool{fClientSecret: true, fPassword: true, fVerify: t
 type configEntry struct {
 	provider.Config
 	UpdatedAt time.Time `json:"updated_at"`
+	// Generation changes on every write, and never repeats for a name
+	// (even across delete and create): cached clients are keyed on it.
+	Generation uint64 `json:"generation,omitempty"`
+}
+
+// destinationFields are the config fields that say where requests, and so
+// the stored secret, go. An update changing one must carry the secret
+// again: whoever may update a config but not know its secret must not be
+// able to send it somewhere of their choosing.
+var destinationFields = []string{fTokenURL, fBaseURL, fAPIURL, fAuthorizeURL, fRevocationURL, fCACert}
+
+func destinationValues(c provider.Config) map[string]string {
+	return map[string]string{fTokenURL: c.TokenURL, fBaseURL: c.BaseURL, fAPIURL: c.APIURL,
+		fAuthorizeURL: c.AuthorizeURL, fRevocationURL: c.RevocationURL, fCACert: c.CACert}
+}
+
+// maxNameLength bounds config and role names.
+const maxNameLength = 128
+
+func checkName(name string) error {
+	if len(name) > maxNameLength {
+		return badField("name", "at most %d characters (got %d); choose a shorter name", maxNameLength, len(name))
+	}
+	return nil
 }
 
 func configFields() map[string]*framework.FieldSchema {
@@ -86,14 +110,14 @@ func (e *Env) configPaths() []*framework.Path {
 			Fields:         configFields(),
 			ExistenceCheck: e.configExists,
 			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.CreateOperation: &framework.PathOperation{Callback: strict(e.configWrite),
-					Summary: "Create an upstream account config."},
-				logical.UpdateOperation: &framework.PathOperation{Callback: strict(e.configWrite),
-					Summary: "Update an upstream account config; fields not given keep their values."},
+				logical.CreateOperation: forwarded(&framework.PathOperation{Callback: strict(e.configWrite),
+					Summary: "Create an upstream account config."}),
+				logical.UpdateOperation: forwarded(&framework.PathOperation{Callback: strict(e.configWrite),
+					Summary: "Update an upstream account config; fields not given keep their values."}),
 				logical.ReadOperation: &framework.PathOperation{Callback: e.configRead,
 					Summary: "Read a config; write-only fields are never returned."},
-				logical.DeleteOperation: &framework.PathOperation{Callback: e.configDelete,
-					Summary: "Delete a config; refused while a role uses it."},
+				logical.DeleteOperation: forwarded(&framework.PathOperation{Callback: e.configDelete,
+					Summary: "Delete a config; refused while a role uses it."}),
 			},
 			HelpSynopsis: "Configure an upstream account (Acquia Cloud, Source, CDP, Acronis or any OAuth 2.0 token endpoint).",
 			HelpDescription: `A config holds the credentials of one upstream account. A mount holds
@@ -108,8 +132,8 @@ and stores nothing when they fail.`,
 				"name": {Type: framework.TypeString, Required: true, Description: "Name of the config."},
 			},
 			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.UpdateOperation: &framework.PathOperation{Callback: strict(e.configRevokeAll),
-					Summary: "Delete every upstream token of the config's user (cdp)."},
+				logical.UpdateOperation: forwarded(&framework.PathOperation{Callback: strict(e.configRevokeAll),
+					Summary: "Delete every upstream token of the config's user (cdp)."}),
 			},
 			HelpSynopsis: "The kill switch: delete every upstream token of a CDP integration user.",
 			HelpDescription: `Calls CDP's DELETE /token with the user's credentials, which deletes every
@@ -130,7 +154,16 @@ vault lease revoke -prefix <mount>/creds/<role>, which ends the leases.`,
 }
 
 func (e *Env) loadConfig(ctx context.Context, s logical.Storage, name string) (*configEntry, error) {
-	return getJSON[configEntry](ctx, s, configPrefix+name, fmt.Sprintf("config %q", name))
+	c, err := getJSON[configEntry](ctx, s, configPrefix+name, fmt.Sprintf("config %q", name))
+	if err != nil || c == nil {
+		return nil, err
+	}
+	if _, ok := provider.Lookup(c.Provider); !ok {
+		// Written by a newer plugin version, then downgraded.
+		return nil, fmt.Errorf("config %q uses provider %q, which this plugin version (%s) does not know; "+
+			"run a plugin version that does, or delete the config", name, c.Provider, strings.Join(provider.Names(), ", "))
+	}
+	return c, nil
 }
 
 func (e *Env) configExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
@@ -140,6 +173,12 @@ func (e *Env) configExists(ctx context.Context, req *logical.Request, d *framewo
 
 func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
+	if err := checkName(name); err != nil {
+		return errResp(err), nil
+	}
+	if err := e.ensureWritable(); err != nil {
+		return nil, err
+	}
 	lock := locksFor(e.configLocks, name)
 	lock.Lock()
 	defer lock.Unlock()
@@ -163,6 +202,15 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 	if err := validateEffective(&eff); err != nil {
 		return errResp(err), nil
 	}
+	var oldEff provider.Config
+	if existing != nil {
+		if oldEff, err = provider.Effective(existing.Config); err != nil {
+			return nil, err
+		}
+		if err := secretFollowsDestination(oldEff, eff, req); err != nil {
+			return errResp(err), nil
+		}
+	}
 
 	var warnings []string
 	if d.Get(fVerify).(bool) {
@@ -177,20 +225,75 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 	}
 
 	cfg.UpdatedAt = e.Now().UTC()
+	cfg.Generation = uint64(time.Now().UnixNano())
+	if existing != nil && existing.Generation >= cfg.Generation {
+		cfg.Generation = existing.Generation + 1
+	}
 	entry, err := logical.StorageEntryJSON(configPrefix+name, cfg)
 	if err != nil {
 		return nil, err
 	}
+	// No mint runs between counting the old issuer's tokens and storing.
+	issuerLock := locksFor(e.issuerLocks, name)
+	issuerLock.Lock()
+	defer issuerLock.Unlock()
+	if existing != nil {
+		if field := issuerChange(oldEff, eff); field != "" {
+			n, err := e.heldByOthers(ctx, req.Storage, name, issuerOf(eff))
+			if err != nil {
+				return nil, err
+			}
+			if n > 0 {
+				return errResp(badField(field, "cannot change while %d revocable token(s) that config %q issued are live: "+
+					"their revokes must reach the account and URLs that issued them; revoke them first "+
+					"(vault lease revoke -prefix <mount>/creds/), or wait for them to expire", n, name)), nil
+			}
+		}
+	}
 	if err := req.Storage.Put(ctx, entry); err != nil {
 		return nil, fmt.Errorf("storing config %q: %w", name, err)
 	}
-	e.dropClient(name)
+	e.configChanged(name, cfg.Generation)
 	e.Logger.Info("config written", "config", name, "provider", cfg.Provider, "created", existing == nil)
 
 	if len(warnings) == 0 {
 		return nil, nil
 	}
 	return &logical.Response{Warnings: warnings}, nil
+}
+
+// secretFollowsDestination refuses an update that sends the stored secret
+// to a new destination without the secret being written again.
+func secretFollowsDestination(old, new provider.Config, req *logical.Request) error {
+	secret := fClientSecret
+	if spec, _ := provider.Lookup(new.Provider); !spec.Takes(fClientSecret) {
+		secret = fPassword
+	}
+	if _, given := req.Data[secret]; given {
+		return nil
+	}
+	ov, nv := destinationValues(old), destinationValues(new)
+	var changed []string
+	for _, f := range destinationFields {
+		// Clearing a field sends nothing anywhere new.
+		if nv[f] != "" && ov[f] != nv[f] {
+			changed = append(changed, f)
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	// Name the field the request wrote; a derived one (source's token_url
+	// from base_url) only when nothing else changed.
+	f := changed[0]
+	for _, c := range changed {
+		if _, written := req.Data[c]; written {
+			f = c
+			break
+		}
+	}
+	return badField(secret, "required when %s changes: the stored %s is never sent to a new destination "+
+		"unless written again with the change", f, secret)
 }
 
 // applyConfigFields copies the given fields onto cfg, checking each. On
@@ -343,6 +446,9 @@ func (e *Env) configDelete(ctx context.Context, req *logical.Request, d *framewo
 	name := d.Get("name").(string)
 	e.graph.Lock()
 	defer e.graph.Unlock()
+	issuerLock := locksFor(e.issuerLocks, name)
+	issuerLock.Lock()
+	defer issuerLock.Unlock()
 	users, err := e.rolesUsing(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
@@ -351,26 +457,35 @@ func (e *Env) configDelete(ctx context.Context, req *logical.Request, d *framewo
 		return logical.ErrorResponse("config %q is used by %s; delete those or point them at another config first",
 			name, strings.Join(users, ", ")), nil
 	}
-	held, err := e.heldTokens(ctx, req.Storage, name)
+	// Roles are gone, but leases they issued may live: their revokes need
+	// this config.
+	live, err := e.liveHeld(ctx, req.Storage, name, true)
 	if err != nil {
 		return nil, err
 	}
-	if len(held) > 0 {
-		return logical.ErrorResponse("config %q still holds %d upstream tokens; revoke their leases "+
-			"(vault lease revoke -prefix <mount>/creds/) or call config/%s/revoke-all first", name, len(held), name), nil
+	if len(live) > 0 {
+		hint := ""
+		if spec, _ := provider.Lookup(e.providerOf(ctx, req.Storage, name)); spec != nil && spec.TokenLimit {
+			hint = fmt.Sprintf(", or call config/%s/revoke-all", name)
+		}
+		return logical.ErrorResponse("config %q still holds %d live revocable upstream token(s), and their revokes need it; "+
+			"revoke their leases first (vault lease revoke -prefix <mount>/creds/)%s, or wait for them to expire", name, len(live), hint), nil
 	}
 	for _, key := range []string{configPrefix + name, metaPrefix + name} {
 		if err := req.Storage.Delete(ctx, key); err != nil {
 			return nil, fmt.Errorf("deleting config %q: %w", name, err)
 		}
 	}
-	e.dropClient(name)
+	e.configChanged(name, 0)
 	e.Logger.Info("config deleted", "config", name)
 	return nil, nil
 }
 
 func (e *Env) configRevokeAll(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
+	if err := e.ensureWritable(); err != nil {
+		return nil, err
+	}
 	cfg, err := e.loadConfig(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
@@ -392,7 +507,7 @@ func (e *Env) configRevokeAll(ctx context.Context, req *logical.Request, d *fram
 	if err := ur.RevokeAll(ctx); err != nil {
 		return nil, upstreamErr(err)
 	}
-	held, err := e.heldTokens(ctx, req.Storage, name)
+	held, err := req.Storage.List(ctx, tokenPrefix+name+"/")
 	if err != nil {
 		return nil, err
 	}
@@ -403,6 +518,15 @@ func (e *Env) configRevokeAll(ctx context.Context, req *logical.Request, d *fram
 	}
 	e.Logger.Info("deleted every upstream token of the config's user", "config", name, "held_by_plugin", len(held))
 	return &logical.Response{Data: map[string]any{"revoked_held_tokens": len(held)}}, nil
+}
+
+// providerOf is the provider of a stored config, "" when unknown.
+func (e *Env) providerOf(ctx context.Context, s logical.Storage, name string) string {
+	c, err := e.loadConfig(ctx, s, name)
+	if err != nil || c == nil {
+		return ""
+	}
+	return c.Provider
 }
 
 // errNoConfig is returned when a role names a config that is gone.

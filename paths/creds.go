@@ -20,7 +20,13 @@ const (
 	idRole      = "role"
 	idProvider  = "provider"
 	idExpiresAt = "expires_at"
-	idToken     = "access_token"
+	// idToken is the upstream access token, kept where revoke or renew
+	// needs it.
+	idToken = "access_token"
+	// idIssuer fingerprints the issuer that minted the token (issuerOf);
+	// idGeneration is the config generation it was minted with.
+	idIssuer     = "issuer"
+	idGeneration = "config_generation"
 )
 
 func (e *Env) credsPaths() []*framework.Path {
@@ -31,7 +37,7 @@ func (e *Env) credsPaths() []*framework.Path {
 			"name": {Type: framework.TypeString, Required: true, Description: "Name of the role."},
 		},
 		Operations: map[logical.Operation]framework.OperationHandler{
-			logical.ReadOperation: &framework.PathOperation{
+			logical.ReadOperation: forwarded(&framework.PathOperation{
 				Callback: e.credsRead,
 				Summary:  "Mint a new upstream access token as a lease.",
 				Responses: map[int][]framework.Response{200: {{
@@ -49,7 +55,7 @@ func (e *Env) credsPaths() []*framework.Path {
 						"id_token": {Type: framework.TypeString, Description: "acronis: the OpenID Connect id_token issued with the access token."},
 					},
 				}}},
-			},
+			}),
 		},
 		HelpSynopsis: "Mint a new upstream access token for a role, as a Vault lease.",
 		HelpDescription: `Each read returns a new token. The lease TTL is the role's ttl cut to the
@@ -78,6 +84,14 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 	if role == nil {
 		return logical.ErrorResponse("role %q does not exist; write roles/%s first", roleName, roleName), nil
 	}
+	if err := e.ensureWritable(); err != nil {
+		return nil, err
+	}
+	// Held from loading the config until the token is tracked, so the
+	// config's issuer cannot change under a mint.
+	issuerLock := locksFor(e.issuerLocks, role.Config)
+	issuerLock.RLock()
+	defer issuerLock.RUnlock()
 	cfg, err := e.loadConfig(ctx, req.Storage, role.Config)
 	if err != nil {
 		return nil, err
@@ -110,7 +124,7 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 			return tok, refusal, err
 		}
 	}
-	tok, refusal, err := e.mint(ctx, req.Storage, roleName, role, cfg, client, obtain)
+	tok, refusal, err := e.mint(ctx, req.Storage, mintRequest{roleName: roleName, role: role, cfg: cfg, client: client, obtain: obtain})
 	if err != nil || refusal != nil {
 		return refusal, err
 	}
@@ -122,11 +136,17 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 			tok.ExpiresAt.UTC().Format(time.RFC3339)))
 	}
 
+	eff, err := provider.Effective(cfg.Config)
+	if err != nil {
+		return nil, err
+	}
 	internal := map[string]any{
-		idConfig:    role.Config,
-		idRole:      roleName,
-		idProvider:  cfg.Provider,
-		idExpiresAt: tok.ExpiresAt.UTC().Format(time.RFC3339Nano),
+		idConfig:     role.Config,
+		idRole:       roleName,
+		idProvider:   cfg.Provider,
+		idExpiresAt:  tok.ExpiresAt.UTC().Format(time.RFC3339Nano),
+		idIssuer:     issuerOf(eff),
+		idGeneration: fmt.Sprint(cfg.Generation),
 	}
 	// Keep the token only where revoke or renew needs it upstream.
 	_, revokes := client.(provider.Revoker)
@@ -216,6 +236,9 @@ func (e *Env) tokenRenew(ctx context.Context, req *logical.Request, _ *framework
 	}
 	var warnings []string
 	if token, _ := req.Secret.InternalData[idToken].(string); token != "" {
+		if err := e.ensureWritable(); err != nil {
+			return nil, err
+		}
 		if expires, warnings, err = e.extendUpstream(ctx, req.Storage, req.Secret, token); err != nil {
 			return nil, err
 		}
@@ -234,6 +257,9 @@ func (e *Env) tokenRevoke(ctx context.Context, req *logical.Request, _ *framewor
 		return nil, nil
 	}
 	cfgName, _ := req.Secret.InternalData[idConfig].(string)
+	if err := e.ensureWritable(); err != nil {
+		return nil, err
+	}
 	if expires, err := leaseExpiry(req.Secret); err == nil && !e.Now().Before(expires) {
 		// The upstream token is dead already; calling the upstream could
 		// only fail and keep Vault retrying a revoke that has nothing left
@@ -242,7 +268,8 @@ func (e *Env) tokenRevoke(ctx context.Context, req *logical.Request, _ *framewor
 	}
 	// An error makes Vault retry the revoke with backoff; a token the
 	// upstream no longer knows counts as revoked.
-	return nil, e.revokeUpstream(ctx, req.Storage, cfgName, token)
+	issuer, _ := req.Secret.InternalData[idIssuer].(string)
+	return nil, e.revokeUpstream(ctx, req.Storage, cfgName, token, issuer)
 }
 
 // extendUpstream prolongs a lease's token where the upstream can, and
@@ -253,6 +280,15 @@ func (e *Env) extendUpstream(ctx context.Context, s logical.Storage, secret *log
 	cfg, err := e.loadConfig(ctx, s, cfgName)
 	if err != nil || cfg == nil {
 		return expires, nil, err
+	}
+	eff, err := provider.Effective(cfg.Config)
+	if err != nil {
+		return expires, nil, err
+	}
+	issuer, _ := secret.InternalData[idIssuer].(string)
+	if issuer != "" && issuerOf(eff) != issuer {
+		return expires, nil, logical.CodedError(400, fmt.Sprintf("config %q no longer points at the issuer of this token; "+
+			"the lease cannot be extended there: read creds again", cfgName))
 	}
 	client, err := e.client(cfgName, cfg)
 	if err != nil {
@@ -270,11 +306,10 @@ func (e *Env) extendUpstream(ctx context.Context, s logical.Storage, secret *log
 		return expires, nil, upstreamErr(err)
 	}
 	secret.InternalData[idExpiresAt] = tok.ExpiresAt.UTC().Format(time.RFC3339Nano)
-	if spec, _ := provider.Lookup(cfg.Provider); spec != nil && spec.TokenLimit {
-		if entry, err := logical.StorageEntryJSON(heldKey(cfgName, tokenID(token)), heldToken{Kind: "lease",
-			Role: fmt.Sprint(secret.InternalData[idRole]), CreatedAt: secret.IssueTime, ExpiresAt: tok.ExpiresAt}); err == nil {
-			_ = s.Put(ctx, entry)
-		}
+	if err := e.trackToken(ctx, s, cfgName, token, heldToken{Role: fmt.Sprint(secret.InternalData[idRole]),
+		Issuer: issuer, CreatedAt: secret.IssueTime, ExpiresAt: tok.ExpiresAt}); err != nil {
+		// The lease keeps its old TTL, within what the record covers.
+		return expires, nil, err
 	}
 	return tok.ExpiresAt, e.passwordExpiry(ctx, s, cfgName, tok), nil
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/sdk/framework"
-	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
 
@@ -26,13 +25,25 @@ type Env struct {
 	Now func() time.Time
 	// System is the mount's system view (default and max lease TTLs).
 	System func() logical.SystemView
+	// Writable reports whether this node can write the mount's storage
+	// (framework.Backend.WriteSafeReplicationState). Nothing is called
+	// upstream where it cannot.
+	Writable func() bool
 
+	// Locks, in the order they are taken (never the other way round):
+	// configLocks → graph → issuerLocks → tokenLocks → roleLocks;
+	// stateLocks are taken alone.
+	//
 	// graph serialises writes that must see a consistent set of configs
 	// and the roles that use them (role create vs config delete).
 	graph sync.Mutex
 	// configLocks serialise writers of one config (a verify can take
 	// request_timeout; other configs must not wait for it).
 	configLocks []*locksutil.LockEntry
+	// issuerLocks: a mint holds its config's for reading from loading the
+	// config to tracking the token; a config write or delete holds it for
+	// writing while it counts the tokens the old issuer minted and stores.
+	issuerLocks []*locksutil.LockEntry
 	// tokenLocks serialise minting per config, so a token limit is
 	// checked and used atomically.
 	tokenLocks []*locksutil.LockEntry
@@ -46,7 +57,16 @@ type Env struct {
 	expiryLogged map[string]string
 
 	clientsMu sync.RWMutex
-	clients   map[string]provider.Client
+	clients   map[string]cachedClient
+	// latestGen is the newest config generation this node wrote; a client
+	// built from an older one is never cached.
+	latestGen map[string]uint64
+}
+
+// cachedClient is a client and the config generation it was built from.
+type cachedClient struct {
+	gen    uint64
+	client provider.Client
 }
 
 // NewEnv returns an Env with the real clock.
@@ -56,12 +76,34 @@ func NewEnv(logger hclog.Logger, system func() logical.SystemView) *Env {
 		Now:          time.Now,
 		System:       system,
 		configLocks:  locksutil.CreateLocks(),
+		issuerLocks:  locksutil.CreateLocks(),
 		tokenLocks:   locksutil.CreateLocks(),
 		roleLocks:    locksutil.CreateLocks(),
 		stateLocks:   locksutil.CreateLocks(),
 		expiryLogged: map[string]string{},
-		clients:      map[string]provider.Client{},
+		clients:      map[string]cachedClient{},
+		latestGen:    map[string]uint64{},
 	}
+}
+
+// ensureWritable is the guard every path with an upstream side effect
+// passes before its first upstream call. Vault forwards those operations
+// to the active node (ForwardPerformanceStandby/Secondary); should one run
+// here anyway, logical.ErrReadOnly makes Vault replay it there, and the
+// upstream has seen nothing: no refresh token rotated, no token minted.
+func (e *Env) ensureWritable() error {
+	if e.Writable != nil && !e.Writable() {
+		return logical.ErrReadOnly
+	}
+	return nil
+}
+
+// forwarded marks an operation with an upstream side effect, or a storage
+// write, as one Vault runs on the active node of the primary cluster.
+func forwarded(op *framework.PathOperation) *framework.PathOperation {
+	op.ForwardPerformanceStandby = true
+	op.ForwardPerformanceSecondary = true
+	return op
 }
 
 // Paths are every path of the plugin.
@@ -81,7 +123,13 @@ func (e *Env) Secrets() []*framework.Secret {
 
 // SealWrapStorage lists storage prefixes holding credentials.
 func SealWrapStorage() []string {
-	return []string{configPrefix, roleTokenPrefix, statePrefix}
+	return []string{configPrefix, roleTokenPrefix, statePrefix, framework.WALPrefix}
+}
+
+// LocalStorage lists prefixes that are not replicated: a WAL entry belongs
+// to the cluster whose request wrote it.
+func LocalStorage() []string {
+	return []string{framework.WALPrefix}
 }
 
 // Unauthenticated lists the paths a caller without a Vault token may use:
@@ -91,12 +139,10 @@ func Unauthenticated() []string {
 }
 
 // PruneStates deletes authorization states past their expiry, so abandoned
-// authorize calls do not pile up. Vault runs periodic functions on the
-// active node (and performance standbys, skipped below).
+// authorize calls do not pile up. Vault runs periodic functions on
+// performance standbys and secondaries too, which cannot write: those skip.
 func (e *Env) PruneStates(ctx context.Context, req *logical.Request) error {
-	// Performance standbys and secondaries run periodic functions too, but
-	// cannot write this mount's storage.
-	if e.System().ReplicationState().HasState(consts.ReplicationPerformanceStandby | consts.ReplicationPerformanceSecondary) {
+	if e.ensureWritable() != nil {
 		return nil
 	}
 	keys, err := req.Storage.List(ctx, statePrefix)
@@ -123,7 +169,7 @@ func (e *Env) PruneStates(ctx context.Context, req *logical.Request) error {
 // (performance standbys and replicated clusters see writes only this way).
 func (e *Env) Invalidate(_ context.Context, key string) {
 	if name, ok := strings.CutPrefix(key, configPrefix); ok {
-		e.dropClient(name)
+		e.configChanged(name, 0)
 	}
 }
 
@@ -131,39 +177,49 @@ func (e *Env) Invalidate(_ context.Context, key string) {
 func (e *Env) Reset() {
 	e.clientsMu.Lock()
 	defer e.clientsMu.Unlock()
-	e.clients = map[string]provider.Client{}
+	e.clients = map[string]cachedClient{}
+	e.latestGen = map[string]uint64{}
 }
 
 func (e *Env) providerOptions() provider.Options {
 	return provider.Options{Logger: e.Logger.Named("upstream"), Now: e.Now}
 }
 
-// client returns the cached upstream client of a config, building it on
-// first use.
+// client returns the upstream client of cfg, as loaded from storage,
+// cached by config generation: a reader that loaded the config just before
+// a write never hands its stale client to a reader of the new one, and
+// never caches it over a newer one.
 func (e *Env) client(name string, cfg *configEntry) (provider.Client, error) {
 	e.clientsMu.RLock()
 	c, ok := e.clients[name]
 	e.clientsMu.RUnlock()
-	if ok {
-		return c, nil
+	if ok && c.gen == cfg.Generation {
+		return c.client, nil
 	}
-	e.clientsMu.Lock()
-	defer e.clientsMu.Unlock()
-	if c, ok := e.clients[name]; ok {
-		return c, nil
-	}
-	c, err := provider.New(cfg.Config, e.providerOptions())
+	built, err := provider.New(cfg.Config, e.providerOptions())
 	if err != nil {
 		return nil, fmt.Errorf("config %q: %w", name, err)
 	}
-	e.clients[name] = c
-	return c, nil
+	e.clientsMu.Lock()
+	defer e.clientsMu.Unlock()
+	if cur, ok := e.clients[name]; ok && cur.gen == cfg.Generation {
+		return cur.client, nil
+	}
+	if cur, ok := e.clients[name]; (!ok || cur.gen < cfg.Generation) && cfg.Generation >= e.latestGen[name] {
+		e.clients[name] = cachedClient{gen: cfg.Generation, client: built}
+	}
+	return built, nil
 }
 
-func (e *Env) dropClient(name string) {
+// configChanged drops the client of a config this node just wrote (gen)
+// or deleted (0), or that another node changed (Invalidate, 0).
+func (e *Env) configChanged(name string, gen uint64) {
 	e.clientsMu.Lock()
 	defer e.clientsMu.Unlock()
 	delete(e.clients, name)
+	if gen > e.latestGen[name] {
+		e.latestGen[name] = gen
+	}
 }
 
 // strict wraps a handler so that a field the path does not know is a 400,

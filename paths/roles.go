@@ -55,10 +55,10 @@ func (e *Env) rolePaths() []*framework.Path {
 			},
 			ExistenceCheck: e.roleExists,
 			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.CreateOperation: &framework.PathOperation{Callback: strict(e.roleWrite), Summary: "Create a role."},
-				logical.UpdateOperation: &framework.PathOperation{Callback: strict(e.roleWrite), Summary: "Update a role; fields not given keep their values."},
+				logical.CreateOperation: forwarded(&framework.PathOperation{Callback: strict(e.roleWrite), Summary: "Create a role."}),
+				logical.UpdateOperation: forwarded(&framework.PathOperation{Callback: strict(e.roleWrite), Summary: "Update a role; fields not given keep their values."}),
 				logical.ReadOperation:   &framework.PathOperation{Callback: e.roleRead, Summary: "Read a role."},
-				logical.DeleteOperation: &framework.PathOperation{Callback: e.roleDelete, Summary: "Delete a role; its leases stay revocable."},
+				logical.DeleteOperation: forwarded(&framework.PathOperation{Callback: e.roleDelete, Summary: "Delete a role; its leases stay revocable."}),
 			},
 			HelpSynopsis: "Define how dynamic credentials are minted from a config.",
 			HelpDescription: `A role names a config, the scopes to request and the lease TTLs. Reading
@@ -99,6 +99,9 @@ func (e *Env) roleWrite(ctx context.Context, req *logical.Request, d *framework.
 // user authorization must go because its config or grant changed.
 func (e *Env) storeRole(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, bool, error) {
 	name := d.Get("name").(string)
+	if err := checkName(name); err != nil {
+		return errResp(err), false, nil
+	}
 	e.graph.Lock()
 	defer e.graph.Unlock()
 

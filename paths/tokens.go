@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -14,14 +13,19 @@ import (
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 )
 
-// Upstream tokens the plugin holds for configs whose upstream caps them
-// (CDP max_tokens) are tracked under tokens/<config>/<sha256 of token>. The
-// key is a hash: the token itself lives only in the lease.
+// Every revocable upstream token a lease holds is tracked under
+// tokens/<config>/<sha256 of token>; the key is a hash, the token itself
+// lives only in the lease. The records count toward a capped upstream's
+// max_tokens (cdp), and they keep a config's issuer from changing while
+// tokens it issued live. A record whose token expired counts for nothing
+// and is dropped: a lease that ended without the backend's revoke
+// (vault lease revoke -force, a lease Vault failed to store) frees its slot
+// at the token's expiry.
 const tokenPrefix = "tokens/"
 
 type heldToken struct {
-	Kind      string    `json:"kind"` // "lease"
 	Role      string    `json:"role"`
+	Issuer    string    `json:"issuer,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
@@ -33,66 +37,65 @@ func tokenID(token string) string {
 
 func heldKey(config, id string) string { return tokenPrefix + config + "/" + id }
 
-func (e *Env) heldTokens(ctx context.Context, s logical.Storage, config string) ([]string, error) {
+// liveHeld returns the records of config whose token has not expired, keyed
+// by id. Expired records are deleted when prune is set (the caller can
+// write).
+func (e *Env) liveHeld(ctx context.Context, s logical.Storage, config string, prune bool) (map[string]heldToken, error) {
 	ids, err := s.List(ctx, tokenPrefix+config+"/")
 	if err != nil {
 		return nil, fmt.Errorf("listing tokens of config %q: %w", config, err)
 	}
-	return ids, nil
-}
-
-// walKindToken marks a WAL entry for an upstream token created but not yet
-// handed to Vault as a lease. If the request dies in between, the rollback
-// deletes the token upstream.
-const walKindToken = "upstream_token"
-
-type walToken struct {
-	Config string `json:"config"`
-	Token  string `json:"token"`
-}
-
-// WALRollback undoes a half-done token creation.
-func (e *Env) WALRollback(ctx context.Context, req *logical.Request, kind string, data any) error {
-	if kind != walKindToken {
-		return fmt.Errorf("unknown WAL kind %q", kind)
-	}
-	var w walToken
-	raw, err := json.Marshal(data)
-	if err == nil {
-		err = json.Unmarshal(raw, &w)
-	}
-	if err != nil || w.Token == "" {
-		return fmt.Errorf("decoding WAL entry: %v", err)
-	}
-	if err := e.revokeUpstream(ctx, req.Storage, w.Config, w.Token); err != nil {
-		return err // kept; the rollback manager tries again
-	}
-	e.Logger.Info("rolled back an upstream token whose lease was never created", "config", w.Config)
-	return nil
-}
-
-// revokeUpstream deletes a token upstream and forgets it. A config that is
-// gone leaves nothing to call.
-func (e *Env) revokeUpstream(ctx context.Context, s logical.Storage, config, token string) error {
-	cfg, err := e.loadConfig(ctx, s, config)
-	if err != nil {
-		return err
-	}
-	if cfg != nil {
-		client, err := e.client(config, cfg)
+	now := e.Now()
+	live := make(map[string]heldToken, len(ids))
+	for _, id := range ids {
+		h, err := getJSON[heldToken](ctx, s, heldKey(config, id), "token record")
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if rv, ok := client.(provider.Revoker); ok {
-			if err := rv.Revoke(ctx, token); err != nil {
-				return fmt.Errorf("revoking upstream token of config %q: %w", config, err)
+		if h == nil {
+			continue
+		}
+		if h.ExpiresAt.IsZero() || now.Before(h.ExpiresAt) {
+			live[id] = *h
+			continue
+		}
+		if prune {
+			if err := s.Delete(ctx, heldKey(config, id)); err != nil {
+				return nil, fmt.Errorf("dropping an expired token record of config %q: %w", config, err)
 			}
 		}
 	}
-	return e.forgetToken(ctx, s, config, token)
+	return live, nil
 }
 
-// forgetToken drops a token from the count of those the plugin holds.
+// heldByOthers counts the live tokens of config that an issuer other than
+// issuer minted. A record from before issuers were recorded counts too.
+func (e *Env) heldByOthers(ctx context.Context, s logical.Storage, config, issuer string) (int, error) {
+	live, err := e.liveHeld(ctx, s, config, true)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, h := range live {
+		if h.Issuer != issuer {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (e *Env) trackToken(ctx context.Context, s logical.Storage, config, token string, h heldToken) error {
+	entry, err := logical.StorageEntryJSON(heldKey(config, tokenID(token)), h)
+	if err == nil {
+		err = s.Put(ctx, entry)
+	}
+	if err != nil {
+		return fmt.Errorf("tracking a token of config %q: %w", config, err)
+	}
+	return nil
+}
+
+// forgetToken drops a token's record.
 func (e *Env) forgetToken(ctx context.Context, s logical.Storage, config, token string) error {
 	if err := s.Delete(ctx, heldKey(config, tokenID(token))); err != nil {
 		return fmt.Errorf("forgetting token of config %q: %w", config, err)
@@ -100,62 +103,110 @@ func (e *Env) forgetToken(ctx context.Context, s logical.Storage, config, token 
 	return nil
 }
 
-// mint creates an upstream token for a lease. For revocable upstreams the
-// token is covered by a WAL entry until it is tracked, so a crash in between
-// ends with the token deleted, not leaked. For capped upstreams the count
-// of held tokens is checked first, under the config's token lock.
-func (e *Env) mint(ctx context.Context, s logical.Storage, roleName string, role *roleEntry, cfg *configEntry, client provider.Client,
-	obtain func(context.Context) (*provider.Token, *logical.Response, error)) (*provider.Token, *logical.Response, error) {
-	spec, _ := provider.Lookup(cfg.Provider)
+// revokeUpstream deletes a token at the issuer that minted it and forgets
+// it. It fails, and Vault retries, when that issuer is no longer reachable
+// through the config: a revoke sent elsewhere would be reported done while
+// the token lives. issuer is empty for leases from before issuers were
+// recorded; those go to the config as it is.
+func (e *Env) revokeUpstream(ctx context.Context, s logical.Storage, config, token, issuer string) error {
+	cfg, err := e.loadConfig(ctx, s, config)
+	if err != nil {
+		return err
+	}
+	if cfg == nil {
+		return fmt.Errorf("config %q, whose account issued this token, was deleted: the token cannot be revoked and lives "+
+			"upstream until it expires; Vault retries this revoke, which succeeds at the token's expiry", config)
+	}
+	eff, err := provider.Effective(cfg.Config)
+	if err != nil {
+		return err
+	}
+	if issuer != "" && issuerOf(eff) != issuer {
+		return fmt.Errorf("config %q no longer points at the issuer of this token (its URLs or account changed): the token "+
+			"cannot be revoked there and lives upstream until it expires; Vault retries this revoke", config)
+	}
+	client, err := e.client(config, cfg)
+	if err != nil {
+		return err
+	}
+	if rv, ok := client.(provider.Revoker); ok {
+		if err := rv.Revoke(ctx, token); err != nil {
+			return fmt.Errorf("revoking upstream token of config %q: %w", config, err)
+		}
+	}
+	return e.forgetToken(ctx, s, config, token)
+}
+
+// mintRequest is one token for one lease.
+type mintRequest struct {
+	roleName string
+	role     *roleEntry
+	cfg      *configEntry
+	client   provider.Client
+	obtain   func(context.Context) (*provider.Token, *logical.Response, error)
+}
+
+// mint creates an upstream token for a lease. A revocable token is covered
+// by a WAL entry from before the upstream call until it is tracked, so a
+// crash in between ends with the token deleted, not leaked. For capped
+// upstreams the live tokens are counted first, under the config's token
+// lock. The caller holds the config's issuer lock for reading.
+func (e *Env) mint(ctx context.Context, s logical.Storage, m mintRequest) (*provider.Token, *logical.Response, error) {
+	spec, _ := provider.Lookup(m.cfg.Provider)
+	eff, err := provider.Effective(m.cfg.Config)
+	if err != nil {
+		return nil, nil, err
+	}
 	if spec.TokenLimit {
-		lock := locksFor(e.tokenLocks, role.Config)
+		lock := locksFor(e.tokenLocks, m.role.Config)
 		lock.Lock()
 		defer lock.Unlock()
-		held, err := e.heldTokens(ctx, s, role.Config)
+		live, err := e.liveHeld(ctx, s, m.role.Config, true)
 		if err != nil {
 			return nil, nil, err
 		}
-		eff, _ := provider.Effective(cfg.Config)
-		if len(held) >= eff.MaxTokens {
-			return nil, logical.ErrorResponse("config %q already holds %d %s tokens, its max_tokens; revoke a lease "+
+		if len(live) >= eff.MaxTokens {
+			return nil, logical.ErrorResponse("config %q already holds %d live %s tokens, its max_tokens; revoke a lease "+
 				"(vault lease revoke -prefix <mount>/creds/%s) or raise max_tokens if the tenant allows more",
-				role.Config, len(held), cfg.Provider, roleName), nil
+				m.role.Config, len(live), m.cfg.Provider, m.roleName), nil
 		}
+	}
+	if _, revocable := m.client.(provider.Revoker); !revocable {
+		return m.obtain(ctx)
 	}
 
-	tok, refusal, err := obtain(ctx)
+	w := &walToken{Config: m.role.Config, Role: m.roleName, Issuer: issuerOf(eff)}
+	walID, err := framework.PutWAL(ctx, s, walKindToken, w)
+	if err != nil {
+		return nil, nil, fmt.Errorf("writing WAL: %w", err)
+	}
+	tok, refusal, err := m.obtain(ctx)
 	if err != nil || refusal != nil {
+		// The answer was read (or never came): no token to roll back
+		// that anything could identify.
+		_ = framework.DeleteWAL(ctx, s, walID)
 		return nil, refusal, err
 	}
-	if _, revocable := client.(provider.Revoker); !revocable {
-		return tok, nil, nil
+	w.Token, w.ExpiresAt = tok.AccessToken, tok.ExpiresAt
+	if err := rewriteWAL(ctx, s, walID, w); err != nil {
+		return nil, nil, e.discard(ctx, s, w, walID, fmt.Errorf("writing WAL: %w", err))
 	}
-	walID, err := framework.PutWAL(ctx, s, walKindToken, &walToken{Config: role.Config, Token: tok.AccessToken})
-	if err != nil {
-		return nil, nil, e.discard(ctx, s, role.Config, tok, "", fmt.Errorf("writing WAL: %w", err))
-	}
-	if spec.TokenLimit {
-		entry, err := logical.StorageEntryJSON(heldKey(role.Config, tokenID(tok.AccessToken)),
-			heldToken{Kind: "lease", Role: roleName, CreatedAt: e.Now().UTC(), ExpiresAt: tok.ExpiresAt})
-		if err == nil {
-			err = s.Put(ctx, entry)
-		}
-		if err != nil {
-			return nil, nil, e.discard(ctx, s, role.Config, tok, walID, fmt.Errorf("tracking the new token: %w", err))
-		}
+	if err := e.trackToken(ctx, s, m.role.Config, tok.AccessToken,
+		heldToken{Role: m.roleName, Issuer: w.Issuer, CreatedAt: e.Now().UTC(), ExpiresAt: tok.ExpiresAt}); err != nil {
+		return nil, nil, e.discard(ctx, s, w, walID, err)
 	}
 	if err := framework.DeleteWAL(ctx, s, walID); err != nil {
 		// A WAL left behind would revoke a leased token later.
-		return nil, nil, e.discard(ctx, s, role.Config, tok, walID, fmt.Errorf("clearing WAL: %w", err))
+		return nil, nil, e.discard(ctx, s, w, walID, fmt.Errorf("clearing WAL: %w", err))
 	}
 	return tok, nil, nil
 }
 
 // discard deletes a token that will not become a lease. If that fails too,
 // the WAL entry (when there is one) makes the rollback delete it later.
-func (e *Env) discard(ctx context.Context, s logical.Storage, config string, tok *provider.Token, walID string, cause error) error {
-	if err := e.revokeUpstream(ctx, s, config, tok.AccessToken); err != nil {
-		e.Logger.Error("could not delete an unleased upstream token; the WAL rollback will retry", "config", config, "error", err)
+func (e *Env) discard(ctx context.Context, s logical.Storage, w *walToken, walID string, cause error) error {
+	if err := e.revokeUpstream(ctx, s, w.Config, w.Token, w.Issuer); err != nil {
+		e.Logger.Error("could not delete an unleased upstream token; the WAL rollback will retry", "config", w.Config, "error", err)
 		return cause
 	}
 	if walID != "" {

@@ -1,0 +1,555 @@
+package backend_test
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/helper/consts"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/backend"
+)
+
+// readOnlyStorage is the storage of a node that cannot write: a Vault
+// Enterprise performance standby, or a performance secondary for a
+// replicated mount.
+type readOnlyStorage struct{ logical.Storage }
+
+func (readOnlyStorage) Put(context.Context, *logical.StorageEntry) error { return logical.ErrReadOnly }
+func (readOnlyStorage) Delete(context.Context, string) error             { return logical.ErrReadOnly }
+
+// node is a second backend on the harness's storage, as another node of
+// the cluster in the given replication state sees it.
+type node struct {
+	h       *harness
+	b       *backend.Backend
+	storage logical.Storage
+}
+
+func (h *harness) node(state consts.ReplicationState, local bool) *node {
+	h.t.Helper()
+	conf := logical.TestBackendConfig()
+	conf.Logger = hclog.New(&hclog.LoggerOptions{Output: h.logs, Level: hclog.Trace})
+	var s logical.Storage = h.storage
+	if state.HasState(consts.ReplicationPerformanceStandby) || state.HasState(consts.ReplicationPerformanceSecondary) && !local {
+		s = readOnlyStorage{h.storage}
+	}
+	conf.StorageView = s
+	conf.System = &logical.StaticSystemView{DefaultLeaseTTLVal: time.Hour, MaxLeaseTTLVal: 24 * time.Hour,
+		ReplicationStateVal: state, LocalMountVal: local}
+	b, err := backend.Factory(context.Background(), conf)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	bk := b.(*backend.Backend)
+	bk.Env().Now = h.clock.Now
+	return &node{h: h, b: bk, storage: s}
+}
+
+func (n *node) handle(req *logical.Request) (*logical.Response, error) {
+	req.Storage = n.storage
+	return n.b.HandleRequest(context.Background(), req)
+}
+
+// TestReadOnlyNodeCallsNothingUpstream: on a node that cannot write, every
+// operation with an upstream side effect stops with logical.ErrReadOnly
+// (so Vault replays it on the active node) before any upstream call; the
+// replay then does it exactly once, and a user authorization survives.
+func TestReadOnlyNodeCallsNothingUpstream(t *testing.T) {
+	states := map[string]consts.ReplicationState{
+		"performance standby":   consts.ReplicationPerformanceStandby,
+		"performance secondary": consts.ReplicationPerformanceSecondary,
+	}
+	type scenario struct {
+		setup func(h *harness) (req func() *logical.Request, check func(h *harness, resp *logical.Response))
+	}
+	credsOf := func(role string) func() *logical.Request {
+		return func() *logical.Request {
+			return &logical.Request{Operation: logical.ReadOperation, Path: "creds/" + role}
+		}
+	}
+	liveAfter := func(service string, want int) func(h *harness, resp *logical.Response) {
+		return func(h *harness, resp *logical.Response) {
+			if n := len(h.emu.LiveTokens(service)); n != want {
+				h.t.Errorf("%d live %s tokens after the replay, want %d", n, service, want)
+			}
+		}
+	}
+	scenarios := map[string]scenario{
+		"cloud creds": {func(h *harness) (func() *logical.Request, func(*harness, *logical.Response)) {
+			h.cloudConfig("c", nil)
+			h.mustWrite("roles/r", map[string]any{"config": "c"})
+			return credsOf("r"), func(h *harness, resp *logical.Response) {
+				if !h.emu.TokenLive(resp.Data["access_token"].(string)) {
+					h.t.Error("the replayed read's token does not work")
+				}
+			}
+		}},
+		"cdp creds": {func(h *harness) (func() *logical.Request, func(*harness, *logical.Response)) {
+			h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
+			return credsOf("sync"), liveAfter("cdp", 1)
+		}},
+		"acronis creds": {func(h *harness) (func() *logical.Request, func(*harness, *logical.Response)) {
+			h.acronisSetup(nil)
+			return credsOf("backup"), liveAfter("acronis", 1)
+		}},
+		"oauth2 creds with revocation": {func(h *harness) (func() *logical.Request, func(*harness, *logical.Response)) {
+			h.oauth2Client()
+			h.mustWrite("config/gen", h.oauth2Data(map[string]any{"revocation_url": h.emu.URL() + "/oauth2/revoke"}))
+			h.mustWrite("roles/r", map[string]any{"config": "gen"})
+			return credsOf("r"), liveAfter("oauth2", 1)
+		}},
+		"source client credentials": {func(h *harness) (func() *logical.Request, func(*harness, *logical.Response)) {
+			h.sourceSetup(map[string]any{"revocation_url": h.emu.URL() + "/oauth/revoke"})
+			h.mustWrite("roles/editor", map[string]any{"config": "site", "scopes": "content:read"})
+			return credsOf("editor"), func(h *harness, resp *logical.Response) {
+				if h.bearerStatus("/jsonapi", resp.Data["access_token"].(string)) != http.StatusOK {
+					h.t.Error("the replayed read's token does not work")
+				}
+			}
+		}},
+		"source user authorization": {func(h *harness) (func() *logical.Request, func(*harness, *logical.Response)) {
+			h.sourceSetup(nil)
+			h.codeRole()
+			if cb, err := h.callback(h.authorizeRole(), logical.ReadOperation); err != nil || cb.IsError() {
+				h.t.Fatalf("callback: %v %v", err, errText(cb))
+			}
+			return credsOf("user"), func(h *harness, resp *logical.Response) {
+				// The authorization survived the standby: it mints again.
+				next := h.mustRead("creds/user")
+				if h.bearerStatus("/jsonapi", next.Data["access_token"].(string)) != http.StatusOK {
+					h.t.Error("the role's authorization did not survive")
+				}
+			}
+		}},
+		"config write with verify": {func(h *harness) (func() *logical.Request, func(*harness, *logical.Response)) {
+			return func() *logical.Request {
+				return &logical.Request{Operation: logical.CreateOperation, Path: "config/c", Data: h.cloudConfigData(nil)}
+			}, func(h *harness, _ *logical.Response) { h.mustRead("config/c") }
+		}},
+		"revoke-all": {func(h *harness) (func() *logical.Request, func(*harness, *logical.Response)) {
+			h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
+			h.mustRead("creds/sync")
+			return func() *logical.Request {
+				return &logical.Request{Operation: logical.UpdateOperation, Path: "config/cdp/revoke-all"}
+			}, liveAfter("cdp", 0)
+		}},
+		"callback": {func(h *harness) (func() *logical.Request, func(*harness, *logical.Response)) {
+			h.sourceSetup(nil)
+			h.codeRole()
+			q := h.authorizeRole()
+			return func() *logical.Request {
+					data := map[string]any{}
+					for k := range q {
+						data[k] = q.Get(k)
+					}
+					return &logical.Request{Operation: logical.ReadOperation, Path: "callback", Data: data, Unauthenticated: true}
+				}, func(h *harness, _ *logical.Response) {
+					if h.mustRead("roles/user").Data["authorized"] != true {
+						h.t.Error("the replayed callback did not authorize the role")
+					}
+				}
+		}},
+	}
+	leaseOps := map[string]logical.Operation{"lease renew": logical.RenewOperation, "lease revoke": logical.RevokeOperation}
+
+	for stateName, state := range states {
+		for name, sc := range scenarios {
+			t.Run(stateName+"/"+name, func(t *testing.T) {
+				h := newHarness(t)
+				req, check := sc.setup(h)
+				standby := h.node(state, false)
+				before := h.emu.Requests("")
+				_, err := standby.handle(req())
+				if !errors.Is(err, logical.ErrReadOnly) {
+					t.Fatalf("on the %s: err = %v, want logical.ErrReadOnly so Vault forwards the request", stateName, err)
+				}
+				if n := h.emu.Requests("") - before; n != 0 {
+					t.Fatalf("the %s made %d upstream calls", stateName, n)
+				}
+				r := req()
+				r.Storage = h.storage
+				resp, err := h.b.HandleRequest(context.Background(), r)
+				if err != nil || resp.IsError() {
+					t.Fatalf("replayed on the active node: %v %v", err, errText(resp))
+				}
+				if resp != nil && resp.Data != nil {
+					if tok, ok := resp.Data["access_token"].(string); ok {
+						h.secrets = append(h.secrets, tok)
+					}
+				}
+				check(h, resp)
+			})
+		}
+		for name, op := range leaseOps {
+			t.Run(stateName+"/"+name, func(t *testing.T) {
+				h := newHarness(t)
+				h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
+				lease := h.mustRead("creds/sync")
+				standby := h.node(state, false)
+				before := h.emu.Requests("")
+				s := *lease.Secret
+				s.IssueTime = h.clock.Now()
+				_, err := standby.handle(&logical.Request{Operation: op, Path: "creds/sync", Secret: &s})
+				if !errors.Is(err, logical.ErrReadOnly) {
+					t.Fatalf("err = %v, want logical.ErrReadOnly", err)
+				}
+				if n := h.emu.Requests("") - before; n != 0 {
+					t.Fatalf("%d upstream calls", n)
+				}
+				if !h.emu.TokenLive(lease.Data["access_token"].(string)) {
+					t.Error("the token died on a node that cannot write")
+				}
+			})
+		}
+	}
+
+	// A local mount on a performance secondary can write: it serves.
+	t.Run("local mount on a performance secondary", func(t *testing.T) {
+		h := newHarness(t)
+		h.cloudConfig("c", nil)
+		h.mustWrite("roles/r", map[string]any{"config": "c"})
+		local := h.node(consts.ReplicationPerformanceSecondary, true)
+		resp, err := local.handle(&logical.Request{Operation: logical.ReadOperation, Path: "creds/r"})
+		if err != nil || resp.IsError() {
+			t.Fatalf("%v %v", err, errText(resp))
+		}
+		h.secrets = append(h.secrets, resp.Data["access_token"].(string))
+	})
+}
+
+// TestReadOnlyNodeRollsBackNothing: the WAL rollback of a node that
+// cannot write keeps the entry and calls nothing upstream.
+func TestReadOnlyNodeRollsBackNothing(t *testing.T) {
+	h := newHarness(t)
+	h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
+	lease := h.mustRead("creds/sync")
+	tok := lease.Data["access_token"].(string)
+	standby := h.node(consts.ReplicationPerformanceStandby, false)
+	before := h.emu.Requests("")
+	err := standby.b.Env().WALRollback(context.Background(), &logical.Request{Storage: standby.storage}, "upstream_token",
+		map[string]any{"config": "cdp", "token": tok})
+	if !errors.Is(err, logical.ErrReadOnly) {
+		t.Fatalf("err = %v, want logical.ErrReadOnly (entry kept for the active node)", err)
+	}
+	if h.emu.Requests("")-before != 0 || !h.emu.TokenLive(tok) {
+		t.Error("the standby's rollback acted upstream")
+	}
+}
+
+// TestWALIsLocalAndSealWrapped: WAL entries hold tokens: they are
+// seal-wrapped, and local to the cluster that wrote them.
+func TestWALIsLocalAndSealWrapped(t *testing.T) {
+	h := newHarness(t)
+	sp := h.b.SpecialPaths()
+	if !slices.Contains(sp.SealWrapStorage, framework.WALPrefix) || !slices.Contains(sp.LocalStorage, framework.WALPrefix) {
+		t.Errorf("seal-wrapped %v, local %v: both must hold %s", sp.SealWrapStorage, sp.LocalStorage, framework.WALPrefix)
+	}
+}
+
+// walOrder records, at each WAL write, how many token creates the
+// emulator had seen.
+type walOrder struct {
+	logical.Storage
+	h       *harness
+	creates []int
+}
+
+func (w *walOrder) Put(ctx context.Context, e *logical.StorageEntry) error {
+	if strings.HasPrefix(e.Key, framework.WALPrefix) {
+		w.creates = append(w.creates, w.h.emu.Requests("/token"))
+	}
+	return w.Storage.Put(ctx, e)
+}
+
+// TestWALWrittenBeforeTheCreate: the WAL entry exists before the upstream
+// create, so a crash between create and lease has an entry to roll back.
+func TestWALWrittenBeforeTheCreate(t *testing.T) {
+	h := newHarness(t)
+	h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
+	before := h.emu.Requests("/token")
+	w := &walOrder{Storage: h.storage, h: h}
+	resp, err := h.b.HandleRequest(context.Background(), &logical.Request{Operation: logical.ReadOperation, Path: "creds/sync", Storage: w})
+	if err != nil || resp.IsError() {
+		t.Fatalf("%v %v", err, errText(resp))
+	}
+	h.secrets = append(h.secrets, resp.Data["access_token"].(string))
+	if len(w.creates) == 0 || w.creates[0] != before {
+		t.Errorf("WAL writes saw %v creates, want the first before any (%d)", w.creates, before)
+	}
+	if wal, _ := framework.ListWAL(context.Background(), h.storage); len(wal) != 0 {
+		t.Errorf("%d WAL entries left after a good read", len(wal))
+	}
+	// The entry without a token (a create whose answer never came) rolls
+	// back to a warning and nothing upstream.
+	if err := h.b.Env().WALRollback(context.Background(), &logical.Request{Storage: h.storage}, "upstream_token",
+		map[string]any{"config": "cdp", "role": "sync"}); err != nil {
+		t.Errorf("rollback of an entry without a token: %v", err)
+	}
+}
+
+// TestExpiredTokenRecordsFreeTheirSlot: a lease that ended without the
+// backend's revoke (vault lease revoke -force, a lease Vault failed to
+// store) holds its CDP slot only until the token expires.
+func TestExpiredTokenRecordsFreeTheirSlot(t *testing.T) {
+	h := newHarness(t)
+	h.cdpSetup(1, h.clock.Now().Add(1000*24*time.Hour))
+	h.mustRead("creds/sync") // its lease is then forgotten, as -force does
+	if _, ok := badRequest(h.read("creds/sync")); !ok {
+		t.Fatal("a second live token should pass max_tokens=1")
+	}
+	h.clock.Advance(181 * 24 * time.Hour)
+	h.mustRead("creds/sync")
+	keys, err := h.storage.List(context.Background(), "tokens/cdp/")
+	if err != nil || len(keys) != 1 {
+		t.Errorf("token records %v (%v): the expired one should be dropped", keys, err)
+	}
+}
+
+// TestRevokeGoesToTheIssuer: a lease's revoke is done only at the issuer
+// that minted its token. Issuer changes and deletes are refused while
+// such tokens live; a config changed behind the plugin's back makes the
+// revoke fail (Vault retries) instead of reporting a live token revoked.
+func TestRevokeGoesToTheIssuer(t *testing.T) {
+	type tc struct {
+		setup   func(h *harness) (config, role, service string)
+		changes map[string]any // one issuer field each, with the secret
+		secret  map[string]any
+	}
+	cases := map[string]tc{
+		"cdp": {func(h *harness) (string, string, string) {
+			h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
+			return "cdp", "sync", "cdp"
+		}, map[string]any{"base_url": "https://auth.eu.agilone.com", "username": "tracker_other"}, map[string]any{"password": cdpPass}},
+		"acronis": {func(h *harness) (string, string, string) {
+			h.acronisSetup(nil)
+			return "acr", "backup", "acronis"
+		}, map[string]any{"base_url": "https://eu8-cloud.acronis.com", "client_id": "other-client",
+			"revocation_url": "https://eu8-cloud.acronis.com/api/2/idp/revoke_token", "token_url": "https://eu8-cloud.acronis.com/api/2/idp/token"},
+			map[string]any{"client_secret": acronisSecret}},
+		"oauth2 with revocation": {func(h *harness) (string, string, string) {
+			h.oauth2Client()
+			h.mustWrite("config/gen", h.oauth2Data(map[string]any{"revocation_url": h.emu.URL() + "/oauth2/revoke"}))
+			h.mustWrite("roles/r", map[string]any{"config": "gen"})
+			return "gen", "r", "oauth2"
+		}, map[string]any{"token_url": "https://idp.example.com/token", "revocation_url": "https://idp.example.com/revoke",
+			"client_id": "other-client"}, map[string]any{"client_secret": oauthSecret}},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			cfgName, role, service := c.setup(h)
+			lease := h.mustRead("creds/" + role)
+			tok := lease.Data["access_token"].(string)
+			before := h.mustRead("config/" + cfgName).Data
+
+			for field, v := range c.changes {
+				data := map[string]any{field: v, "verify": false}
+				for k, s := range c.secret {
+					data[k] = s
+				}
+				msg, ok := badRequest(h.write("config/"+cfgName, data))
+				if !ok || !strings.Contains(msg, field) || !strings.Contains(msg, "1 revocable token") ||
+					!strings.Contains(msg, "vault lease revoke -prefix") {
+					t.Errorf("changing %s with a live lease: %s", field, msg)
+				}
+			}
+			if after := h.mustRead("config/" + cfgName).Data; fmt.Sprint(after) != fmt.Sprint(before) {
+				t.Errorf("a refused write changed the config:\n%v\n%v", before, after)
+			}
+			h.mustWrite("config/"+cfgName, map[string]any{"request_timeout": 20}) // not an issuer field
+			h.do(logical.DeleteOperation, "roles/"+role, nil)
+			if msg, ok := badRequest(h.do(logical.DeleteOperation, "config/"+cfgName, nil)); !ok || !strings.Contains(msg, "1 live") {
+				t.Errorf("deleting the config with a live lease: %s", msg)
+			}
+
+			// Changed behind the plugin's back (storage only): the revoke
+			// does not report the live token revoked.
+			raw, _ := h.storage.Get(context.Background(), "config/"+cfgName)
+			var field string
+			for f := range c.changes {
+				field = f
+				break
+			}
+			var stored map[string]any
+			if err := json.Unmarshal(raw.Value, &stored); err != nil {
+				t.Fatal(err)
+			}
+			stored[field] = c.changes[field]
+			changed, _ := logical.StorageEntryJSON(raw.Key, stored)
+			if err := h.storage.Put(context.Background(), changed); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.revoke(lease); err == nil {
+				t.Errorf("revoke reported done after %s changed", field)
+			}
+			if !h.emu.TokenLive(tok) {
+				t.Fatal("the token died at the wrong issuer?")
+			}
+			if err := h.storage.Put(context.Background(), raw); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.revoke(lease); err != nil {
+				t.Fatalf("revoke at the issuer: %v", err)
+			}
+			if h.emu.TokenLive(tok) {
+				t.Errorf("the %s token lives after its lease's revoke", service)
+			}
+			// Nothing live: the change and the delete go through.
+			field0 := map[string]any{"verify": false}
+			for k, s := range c.secret {
+				field0[k] = s
+			}
+			field0[field] = c.changes[field]
+			h.mustWrite("config/"+cfgName, field0)
+			if resp, err := h.do(logical.DeleteOperation, "config/"+cfgName, nil); err != nil || resp.IsError() {
+				t.Errorf("delete: %v %v", err, errText(resp))
+			}
+		})
+	}
+
+	t.Run("deleted config", func(t *testing.T) {
+		h := newHarness(t)
+		h.acronisSetup(nil)
+		lease := h.mustRead("creds/backup")
+		tok := lease.Data["access_token"].(string)
+		if err := h.storage.Delete(context.Background(), "config/acr"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.revoke(lease); err == nil || !strings.Contains(err.Error(), "deleted") {
+			t.Errorf("revoke of a lease whose config is gone: %v", err)
+		}
+		if !h.emu.TokenLive(tok) {
+			t.Error("?")
+		}
+		// At the token's expiry the revoke has nothing left to do.
+		h.clock.Advance(3 * time.Hour)
+		if _, err := h.revoke(lease); err != nil {
+			t.Errorf("revoke after expiry: %v", err)
+		}
+	})
+}
+
+// TestDestinationChangeNeedsTheSecret: an update that points a config at a
+// new destination must carry the secret again; nothing reaches the new
+// destination otherwise.
+func TestDestinationChangeNeedsTheSecret(t *testing.T) {
+	var hits atomic.Int64
+	trap := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer trap.Close()
+	type tc struct {
+		setup  func(h *harness) string
+		secret string
+		fields []string
+	}
+	cases := map[string]tc{
+		"cloud": {func(h *harness) string { h.cloudConfig("c", nil); return "c" }, "client_secret", []string{"token_url", "api_url"}},
+		"source": {func(h *harness) string { h.sourceSetup(nil); return "site" }, "client_secret",
+			[]string{"base_url", "token_url", "authorize_url", "revocation_url"}},
+		"cdp": {func(h *harness) string {
+			h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
+			h.do(logical.DeleteOperation, "roles/sync", nil)
+			return "cdp"
+		}, "password", []string{"base_url", "api_url"}},
+		"acronis": {func(h *harness) string {
+			h.acronisSetup(nil)
+			return "acr"
+		}, "client_secret", []string{"base_url", "token_url", "revocation_url"}},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			cfg := c.setup(h)
+			for _, f := range c.fields {
+				hits.Store(0)
+				before := h.mustRead("config/" + cfg).Data
+				msg, ok := badRequest(h.write("config/"+cfg, map[string]any{f: trap.URL + "/x"}))
+				if !ok || !strings.Contains(msg, c.secret) || !strings.Contains(msg, f) {
+					t.Errorf("%s changed without %s: %s", f, c.secret, msg)
+				}
+				if hits.Load() != 0 {
+					t.Errorf("%s: the new destination received %d requests", f, hits.Load())
+				}
+				if after := h.mustRead("config/" + cfg).Data; fmt.Sprint(after) != fmt.Sprint(before) {
+					t.Errorf("%s: a refused write changed the config", f)
+				}
+			}
+		})
+	}
+	t.Run("ca_cert", func(t *testing.T) {
+		h := newHarness(t)
+		h.cloudConfig("c", nil)
+		msg, ok := badRequest(h.write("config/c", map[string]any{"ca_cert": testCAPEM}))
+		if !ok || !strings.Contains(msg, "client_secret") || !strings.Contains(msg, "ca_cert") {
+			t.Errorf("ca_cert changed without client_secret: %s", msg)
+		}
+		h.mustWrite("config/c", map[string]any{"ca_cert": testCAPEM, "client_secret": cloudSecret})
+	})
+}
+
+// testCAPEM is a throw-away self-signed certificate.
+var testCAPEM = func() string {
+	s := httptest.NewTLSServer(http.NotFoundHandler())
+	defer s.Close()
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw}))
+}()
+
+// TestSmallerHoles: name lengths, pending states per role, a config of a
+// provider this version does not know.
+func TestSmallerHoles(t *testing.T) {
+	h := newHarness(t)
+	long := strings.Repeat("n", 129)
+	if msg, ok := badRequest(h.write("config/"+long, h.cloudConfigData(nil))); !ok || !strings.Contains(msg, "128") {
+		t.Errorf("129-character config name: %s", msg)
+	}
+	if h.stored("config/" + long) {
+		t.Error("stored")
+	}
+	h.mustWrite("config/"+strings.Repeat("n", 128), h.cloudConfigData(nil))
+	if msg, ok := badRequest(h.write("roles/"+long, map[string]any{"config": "c"})); !ok || !strings.Contains(msg, "128") {
+		t.Errorf("129-character role name: %s", msg)
+	}
+
+	h.sourceSetup(nil)
+	h.codeRole()
+	var states []string
+	for range 21 {
+		states = append(states, h.mustWrite("authorize/user", nil).Data["state"].(string))
+		h.clock.Advance(time.Second)
+	}
+	keys, _ := h.storage.List(context.Background(), "oauth-state/")
+	if len(keys) != 20 {
+		t.Errorf("%d pending states for one role, want 20", len(keys))
+	}
+	if msg, ok := badRequest(h.callback(map[string][]string{"state": {states[0]}, "code": {"x"}}, logical.ReadOperation)); !ok ||
+		!strings.Contains(msg, "unknown") {
+		t.Errorf("the oldest state should be gone: %s", msg)
+	}
+
+	entry, _ := logical.StorageEntryJSON("config/future", map[string]any{"provider": "acquia-next", "client_id": "x"})
+	_ = h.storage.Put(context.Background(), entry)
+	h.mustWrite("roles/f", map[string]any{"config": strings.Repeat("n", 128)})
+	role, _ := logical.StorageEntryJSON("roles/f", map[string]any{"config": "future", "grant_type": "client_credentials"})
+	_ = h.storage.Put(context.Background(), role)
+	for _, p := range []string{"creds/f", "config/future"} {
+		_, err := h.read(p)
+		if err == nil || !strings.Contains(err.Error(), `"acquia-next"`) {
+			t.Errorf("%s with an unknown provider: %v", p, err)
+		}
+	}
+}

@@ -1,0 +1,50 @@
+package paths
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
+)
+
+// An issuer is where, and as whom, a config's tokens are minted and
+// revoked. A lease records the issuer of its token, and a revoke is
+// reported done only when it went to that issuer: a token sent to another
+// host or account would come back 401/404 (or RFC 7009's 200 for unknown
+// tokens) while it lives on upstream.
+//
+// Policy: a config's issuer fields cannot change, and the config cannot be
+// deleted, while revocable tokens it issued live (see heldByOthers).
+
+// issuerFields are the config fields that make up the issuer, in the order
+// a refusal names them.
+var issuerFields = []string{fBaseURL, fTokenURL, fRevocationURL, fClientID, fUsername}
+
+func issuerValues(c provider.Config) map[string]string {
+	return map[string]string{fBaseURL: c.BaseURL, fTokenURL: c.TokenURL, fRevocationURL: c.RevocationURL,
+		fClientID: c.ClientID, fUsername: c.Username}
+}
+
+// issuerOf fingerprints the issuer of an effective (defaulted) config.
+func issuerOf(c provider.Config) string {
+	v := issuerValues(c)
+	parts := []string{c.Provider}
+	for _, f := range issuerFields {
+		parts = append(parts, f+"="+v[f])
+	}
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\n")))
+	return hex.EncodeToString(sum[:16])
+}
+
+// issuerChange names the first issuer field that differs between two
+// effective configs, or "".
+func issuerChange(old, new provider.Config) string {
+	ov, nv := issuerValues(old), issuerValues(new)
+	for _, f := range issuerFields {
+		if ov[f] != nv[f] {
+			return f
+		}
+	}
+	return ""
+}

@@ -1,0 +1,72 @@
+package paths
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+// walKindToken marks a WAL entry written before an upstream token is
+// created and cleared once the token is tracked for its lease. An entry
+// with a token is a token Vault never leased: the rollback deletes it
+// upstream. An entry without one is a create that stopped before its answer
+// was read: nothing upstream identifies that token, so the rollback can only
+// say so.
+const walKindToken = "upstream_token"
+
+type walToken struct {
+	Config string `json:"config"`
+	Role   string `json:"role,omitempty"`
+	Issuer string `json:"issuer,omitempty"`
+	// Token and ExpiresAt are set once the upstream answered.
+	Token     string    `json:"token,omitempty"`
+	ExpiresAt time.Time `json:"expires_at,omitempty"`
+}
+
+// rewriteWAL replaces the data of WAL entry id in place, so one entry
+// covers a create from before the call to the tracked token.
+func rewriteWAL(ctx context.Context, s logical.Storage, id string, w *walToken) error {
+	raw, err := json.Marshal(&framework.WALEntry{Kind: walKindToken, Data: w, CreatedAt: time.Now().UTC().Unix()})
+	if err != nil {
+		return err
+	}
+	return s.Put(ctx, &logical.StorageEntry{Key: framework.WALPrefix + id, Value: raw})
+}
+
+// WALRollback undoes a half-done token creation. Where this node cannot
+// write (a performance standby or secondary) it does nothing upstream and
+// keeps the entry for the node that can.
+func (e *Env) WALRollback(ctx context.Context, req *logical.Request, kind string, data any) error {
+	if kind != walKindToken {
+		return fmt.Errorf("unknown WAL kind %q", kind)
+	}
+	if err := e.ensureWritable(); err != nil {
+		return err
+	}
+	var w walToken
+	raw, err := json.Marshal(data)
+	if err == nil {
+		err = json.Unmarshal(raw, &w)
+	}
+	if err != nil {
+		return fmt.Errorf("decoding WAL entry: %v", err)
+	}
+	if w.Token == "" {
+		e.Logger.Warn("a token request stopped before its answer was read; if the upstream created a token, "+
+			"nothing identifies it and it expires by itself (for cdp, config/<name>/revoke-all deletes it)",
+			"config", w.Config, "role", w.Role)
+		return nil
+	}
+	if !w.ExpiresAt.IsZero() && !e.Now().Before(w.ExpiresAt) {
+		return e.forgetToken(ctx, req.Storage, w.Config, w.Token)
+	}
+	if err := e.revokeUpstream(ctx, req.Storage, w.Config, w.Token, w.Issuer); err != nil {
+		return err // kept; the rollback manager tries again
+	}
+	e.Logger.Info("rolled back an upstream token whose lease was never created", "config", w.Config)
+	return nil
+}
