@@ -210,6 +210,13 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 		if err := secretFollowsDestination(oldEff, eff, req); err != nil {
 			return errResp(err), nil
 		}
+		// Checked again under the issuer lock; here so that a refused
+		// write does not verify upstream first.
+		if refusal, err := e.issuerChangeRefusal(ctx, req.Storage, name, oldEff, eff); err != nil {
+			return nil, err
+		} else if refusal != nil {
+			return errResp(refusal), nil
+		}
 	}
 
 	var warnings []string
@@ -238,16 +245,10 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 	issuerLock.Lock()
 	defer issuerLock.Unlock()
 	if existing != nil {
-		if field := issuerChange(oldEff, eff); field != "" {
-			n, err := e.heldByOthers(ctx, req.Storage, name, issuerOf(eff))
-			if err != nil {
-				return nil, err
-			}
-			if n > 0 {
-				return errResp(badField(field, "cannot change while %d revocable token(s) that config %q issued are live: "+
-					"their revokes must reach the account and URLs that issued them; revoke them first "+
-					"(vault lease revoke -prefix <mount>/creds/), or wait for them to expire", n, name)), nil
-			}
+		if refusal, err := e.issuerChangeRefusal(ctx, req.Storage, name, oldEff, eff); err != nil {
+			return nil, err
+		} else if refusal != nil {
+			return errResp(refusal), nil
 		}
 	}
 	if err := req.Storage.Put(ctx, entry); err != nil {
@@ -260,6 +261,22 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 		return nil, nil
 	}
 	return &logical.Response{Warnings: warnings}, nil
+}
+
+// issuerChangeRefusal refuses a change of the config's issuer while
+// revocable tokens another issuer minted for it live.
+func (e *Env) issuerChangeRefusal(ctx context.Context, s logical.Storage, name string, old, new provider.Config) (*fieldError, error) {
+	field := issuerChange(old, new)
+	if field == "" {
+		return nil, nil
+	}
+	n, err := e.heldByOthers(ctx, s, name, issuerOf(new))
+	if err != nil || n == 0 {
+		return nil, err
+	}
+	return badField(field, "cannot change while %d revocable token(s) that config %q issued are live: "+
+		"their revokes must reach the account and URLs that issued them; revoke them first "+
+		"(vault lease revoke -prefix <mount>/creds/), or wait for them to expire", n, name), nil
 }
 
 // secretFollowsDestination refuses an update that sends the stored secret
