@@ -237,9 +237,8 @@ func TestCDPRevokeAll(t *testing.T) {
 	// Renewing a lease whose token revoke-all deleted says so.
 	b := h.mustRead("creds/sync")
 	h.mustWrite("config/cdp/revoke-all", nil)
-	_, err := h.renew(b, h.clock.Now())
-	if err == nil || !strings.Contains(err.Error(), "no longer exists") {
-		t.Errorf("renew after revoke-all: %v", err)
+	if msg, ok := badRequest(h.renew(b, h.clock.Now())); !ok || !strings.Contains(msg, "no longer exists") {
+		t.Errorf("renew after revoke-all: %s", msg)
 	}
 	// Not a cdp config: a 400 naming the reason.
 	h.cloudConfig("c", nil)

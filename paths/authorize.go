@@ -93,8 +93,8 @@ minutes) and a PKCE S256 challenge.`,
 					DisplayAttrs: &framework.DisplayAttributes{Name: "Error description"}},
 			},
 			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.ReadOperation:   forwarded(&framework.PathOperation{Callback: e.callback, Summary: "Receive the provider's redirect (GET)."}),
-				logical.UpdateOperation: forwarded(&framework.PathOperation{Callback: e.callback, Summary: "Receive the provider's redirect (POST)."}),
+				logical.ReadOperation:   forwarded(&framework.PathOperation{Callback: edge(e.callback), Summary: "Receive the provider's redirect (GET)."}),
+				logical.UpdateOperation: forwarded(&framework.PathOperation{Callback: edge(e.callback), Summary: "Receive the provider's redirect (POST)."}),
 			},
 			HelpSynopsis: "The redirect target of the authorization code flow; needs no Vault token.",
 			HelpDescription: `The provider sends the user's browser here with code and state. A state
@@ -117,11 +117,11 @@ func (e *Env) authorize(ctx context.Context, req *logical.Request, d *framework.
 		return nil, err
 	}
 	if role == nil {
-		return logical.ErrorResponse("role %q does not exist", name), nil
+		return nil, userErr("role %q does not exist", name)
 	}
 	if role.GrantType != provider.GrantAuthorizationCode {
-		return logical.ErrorResponse("role %q uses grant_type %s, which needs no user authorization; authorize is for authorization_code roles",
-			name, role.GrantType), nil
+		return nil, userErr("role %q uses grant_type %s, which needs no user authorization; authorize is for authorization_code roles",
+			name, role.GrantType)
 	}
 	cfg, err := e.loadConfig(ctx, req.Storage, role.Config)
 	if err != nil {
@@ -131,8 +131,8 @@ func (e *Env) authorize(ctx context.Context, req *logical.Request, d *framework.
 		return nil, fmt.Errorf("role %q: %w: %q", name, errNoConfig, role.Config)
 	}
 	if eff, _ := provider.Effective(cfg.Config); eff.AuthorizeURL == "" {
-		return logical.ErrorResponse("config %q has no authorize_url; write one to config/%s before authorizing role %q",
-			role.Config, role.Config, name), nil
+		return nil, userErr("config %q has no authorize_url; write one to config/%s before authorizing role %q",
+			role.Config, role.Config, name)
 	}
 	cg, err := e.codeGranter(role.Config, cfg)
 	if err != nil {
@@ -208,7 +208,7 @@ func (e *Env) capPendingStates(ctx context.Context, s logical.Storage, role stri
 func (e *Env) callback(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	state := d.Get("state").(string)
 	if state == "" {
-		return logical.ErrorResponse("state is missing; open the url from authorize/<role> to start again"), nil
+		return nil, userErr("state is missing; open the url from authorize/<role> to start again")
 	}
 	// Before the state is used up: a node that cannot write hands the
 	// request, state intact, to one that can.
@@ -229,23 +229,23 @@ func (e *Env) callback(ctx context.Context, req *logical.Request, d *framework.F
 		return nil, err
 	}
 	if p == nil {
-		return logical.ErrorResponse("state is unknown or was used already; run authorize/<role> again for a new url"), nil
+		return nil, userErr("state is unknown or was used already; run authorize/<role> again for a new url")
 	}
 	if !e.Now().Before(p.ExpiresAt) {
-		return logical.ErrorResponse("state expired at %s (it lives %s); run authorize/%s again",
-			p.ExpiresAt.Format(time.RFC3339), StateLifetime, p.Role), nil
+		return nil, userErr("state expired at %s (it lives %s); run authorize/%s again",
+			p.ExpiresAt.Format(time.RFC3339), StateLifetime, p.Role)
 	}
 	if pe := d.Get("error").(string); pe != "" {
 		if pe == "access_denied" {
-			return logical.ErrorResponse("error=access_denied: the user did not authorize role %q at the provider; "+
-				"run authorize/%s again to retry", p.Role, p.Role), nil
+			return nil, userErr("error=access_denied: the user did not authorize role %q at the provider; "+
+				"run authorize/%s again to retry", p.Role, p.Role)
 		}
-		return logical.ErrorResponse("error=%s: the provider refused the authorization of role %q (%s)", safeCode(pe), p.Role,
-			safeCode(d.Get("error_description").(string))), nil
+		return nil, userErr("error=%s: the provider refused the authorization of role %q (%s)", safeCode(pe), p.Role,
+			safeCode(d.Get("error_description").(string)))
 	}
 	code := d.Get("code").(string)
 	if code == "" {
-		return logical.ErrorResponse("code is missing from the provider's redirect; run authorize/%s again", p.Role), nil
+		return nil, userErr("code is missing from the provider's redirect; run authorize/%s again", p.Role)
 	}
 
 	// From here the upstream acts: a browser that goes away must not stop
@@ -259,7 +259,7 @@ func (e *Env) callback(ctx context.Context, req *logical.Request, d *framework.F
 		return nil, err
 	}
 	if role == nil || role.Config != p.Config || role.GrantType != provider.GrantAuthorizationCode {
-		return logical.ErrorResponse("role %q was deleted or changed since authorize; run authorize/%s again", p.Role, p.Role), nil
+		return nil, userErr("role %q was deleted or changed since authorize; run authorize/%s again", p.Role, p.Role)
 	}
 	cfg, err := e.loadConfig(ctx, req.Storage, p.Config)
 	if err != nil {
@@ -283,15 +283,15 @@ func (e *Env) callback(ctx context.Context, req *logical.Request, d *framework.F
 			e.revokeQuietly(ctx, cg, p.Role, "", tok.RefreshToken)
 		}
 		if provider.IsRefusal(err) {
-			return logical.ErrorResponse("the provider refused the code: %s; run authorize/%s again", err, p.Role), nil
+			return nil, userErr("the provider refused the code: %s; run authorize/%s again", err, p.Role)
 		}
-		return nil, upstreamErr(err)
+		return nil, err
 	}
 	// The access token from the exchange is leased to no one.
 	defer e.revokeQuietly(ctx, cg, p.Role, tok.AccessToken, "")
 	if tok.RefreshToken == "" {
-		return logical.ErrorResponse("the provider issued no refresh token, so Vault cannot mint tokens for role %q later; "+
-			"enable the refresh_token grant for the client upstream", p.Role), nil
+		return nil, userErr("the provider issued no refresh token, so Vault cannot mint tokens for role %q later; "+
+			"enable the refresh_token grant for the client upstream", p.Role)
 	}
 	now := e.Now().UTC()
 	if err := e.storeRoleToken(ctx, req.Storage, p.Role, &roleToken{Config: p.Config, RefreshToken: tok.RefreshToken,
@@ -372,7 +372,10 @@ func (e *Env) storeRoleToken(ctx context.Context, s logical.Storage, role string
 // refreshRoleToken obtains an access token with the role's refresh token
 // and stores the rotated refresh token before anything is returned, under
 // the role's lock: parallel reads never present one refresh token twice.
-func (e *Env) refreshRoleToken(ctx context.Context, s logical.Storage, roleName string, cfgName string, cg provider.CodeGranter) (tok *provider.Token, refreshedBefore bool, refusal *logical.Response, err error) {
+//
+// refreshedBefore reports whether the role had been refreshed before this
+// call, i.e. an earlier read's access token may now be retired upstream.
+func (e *Env) refreshRoleToken(ctx context.Context, s logical.Storage, roleName string, cfgName string, cg provider.CodeGranter) (tok *provider.Token, refreshedBefore bool, err error) {
 	// A caller that hangs up must not stop Vault between the upstream's
 	// rotation and storing the new refresh token: the old one is dead.
 	ctx = context.WithoutCancel(ctx)
@@ -381,11 +384,11 @@ func (e *Env) refreshRoleToken(ctx context.Context, s logical.Storage, roleName 
 	defer lock.Unlock()
 	rt, err := e.loadRoleToken(ctx, s, roleName)
 	if err != nil {
-		return nil, false, nil, err
+		return nil, false, err
 	}
 	if rt == nil || rt.Config != cfgName {
-		return nil, false, logical.ErrorResponse("role %q holds no user authorization yet; run vault write -f <mount>/authorize/%s "+
-			"and open the url it returns", roleName, roleName), nil
+		return nil, false, userErr("role %q holds no user authorization yet; run vault write -f <mount>/authorize/%s "+
+			"and open the url it returns", roleName, roleName)
 	}
 	refreshedBefore = !rt.RefreshedAt.IsZero()
 	tok, err = cg.Refresh(ctx, rt.RefreshToken)
@@ -399,10 +402,10 @@ func (e *Env) refreshRoleToken(ctx context.Context, s logical.Storage, roleName 
 	if err != nil {
 		e.Logger.Warn("token refresh failed", "role", roleName, "config", cfgName, "error", err)
 		if provider.HasCode(err, "invalid_grant") {
-			return nil, false, logical.ErrorResponse("the provider refused the role's refresh token (expired, revoked, or the user's "+
-				"access was withdrawn): %s; run authorize/%s again", err, roleName), nil
+			return nil, false, userErr("the provider refused the role's refresh token (expired, revoked, or the user's "+
+				"access was withdrawn): %s; run authorize/%s again", err, roleName)
 		}
-		return nil, false, nil, upstreamErr(err)
+		return nil, false, err
 	}
 	if tok.RefreshToken != "" && tok.RefreshToken != rt.RefreshToken {
 		rt.RefreshToken = tok.RefreshToken
@@ -412,8 +415,8 @@ func (e *Env) refreshRoleToken(ctx context.Context, s logical.Storage, roleName 
 			// is dead upstream: the role needs a new authorization.
 			e.Logger.Error("could not store the rotated refresh token; the role must be authorized again", "role", roleName, "error", err)
 			e.revokeQuietly(ctx, cg, roleName, tok.AccessToken, tok.RefreshToken)
-			return nil, false, nil, err
+			return nil, false, err
 		}
 	}
-	return tok, refreshedBefore, nil, nil
+	return tok, refreshedBefore, nil
 }

@@ -114,9 +114,9 @@ func (e *Env) configPaths() []*framework.Path {
 					Summary: "Create an upstream account config."}),
 				logical.UpdateOperation: forwarded(&framework.PathOperation{Callback: strict(e.configWrite),
 					Summary: "Update an upstream account config; fields not given keep their values."}),
-				logical.ReadOperation: &framework.PathOperation{Callback: e.configRead,
+				logical.ReadOperation: &framework.PathOperation{Callback: edge(e.configRead),
 					Summary: "Read a config; write-only fields are never returned."},
-				logical.DeleteOperation: forwarded(&framework.PathOperation{Callback: e.configDelete,
+				logical.DeleteOperation: forwarded(&framework.PathOperation{Callback: edge(e.configDelete),
 					Summary: "Delete a config; refused while a role uses it."}),
 			},
 			HelpSynopsis: "Configure an upstream account (Acquia Cloud, Source, CDP, Acronis or any OAuth 2.0 token endpoint).",
@@ -174,7 +174,7 @@ func (e *Env) configExists(ctx context.Context, req *logical.Request, d *framewo
 func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
 	if err := checkName(name); err != nil {
-		return errResp(err), nil
+		return nil, err
 	}
 	if err := e.ensureWritable(); err != nil {
 		return nil, err
@@ -193,14 +193,14 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 		cfg.Scopes = append([]string(nil), existing.Scopes...)
 	}
 	if err := applyConfigFields(cfg, existing != nil, req, d); err != nil {
-		return errResp(err), nil
+		return nil, err
 	}
 	eff, err := provider.Effective(cfg.Config)
 	if err != nil {
 		return nil, err
 	}
 	if err := validateEffective(&eff); err != nil {
-		return errResp(err), nil
+		return nil, err
 	}
 	var oldEff provider.Config
 	if existing != nil {
@@ -208,14 +208,12 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 			return nil, err
 		}
 		if err := secretFollowsDestination(oldEff, eff, req); err != nil {
-			return errResp(err), nil
+			return nil, err
 		}
 		// Checked again under the issuer lock; here so that a refused
 		// write does not verify upstream first.
-		if refusal, err := e.issuerChangeRefusal(ctx, req.Storage, name, oldEff, eff); err != nil {
+		if err := e.issuerChangeRefusal(ctx, req.Storage, name, oldEff, eff); err != nil {
 			return nil, err
-		} else if refusal != nil {
-			return errResp(refusal), nil
 		}
 	}
 
@@ -223,11 +221,11 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 	if d.Get(fVerify).(bool) {
 		client, err := provider.New(cfg.Config, e.providerOptions())
 		if err != nil {
-			return errResp(err), nil
+			return nil, userErr("%s", err)
 		}
 		warnings, err = client.Verify(ctx)
 		if err != nil {
-			return logical.ErrorResponse("verify: %s; nothing was stored (fix the credentials, or write with verify=false to store them unchecked)", err), nil
+			return nil, userErr("verify: %s; nothing was stored (fix the credentials, or write with verify=false to store them unchecked)", err)
 		}
 	}
 
@@ -245,10 +243,8 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 	issuerLock.Lock()
 	defer issuerLock.Unlock()
 	if existing != nil {
-		if refusal, err := e.issuerChangeRefusal(ctx, req.Storage, name, oldEff, eff); err != nil {
+		if err := e.issuerChangeRefusal(ctx, req.Storage, name, oldEff, eff); err != nil {
 			return nil, err
-		} else if refusal != nil {
-			return errResp(refusal), nil
 		}
 	}
 	if err := req.Storage.Put(ctx, entry); err != nil {
@@ -265,18 +261,18 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 
 // issuerChangeRefusal refuses a change of the config's issuer while
 // revocable tokens another issuer minted for it live.
-func (e *Env) issuerChangeRefusal(ctx context.Context, s logical.Storage, name string, old, new provider.Config) (*fieldError, error) {
+func (e *Env) issuerChangeRefusal(ctx context.Context, s logical.Storage, name string, old, new provider.Config) error {
 	field := issuerChange(old, new)
 	if field == "" {
-		return nil, nil
+		return nil
 	}
 	n, err := e.heldByOthers(ctx, s, name, issuerOf(new))
 	if err != nil || n == 0 {
-		return nil, err
+		return err
 	}
 	return badField(field, "cannot change while %d revocable token(s) that config %q issued are live: "+
 		"their revokes must reach the account and URLs that issued them; revoke them first "+
-		"(vault lease revoke -prefix <mount>/creds/), or wait for them to expire", n, name), nil
+		"(vault lease revoke -prefix <mount>/creds/), or wait for them to expire", n, name)
 }
 
 // secretFollowsDestination refuses an update that sends the stored secret
@@ -471,8 +467,8 @@ func (e *Env) configDelete(ctx context.Context, req *logical.Request, d *framewo
 		return nil, err
 	}
 	if len(users) > 0 {
-		return logical.ErrorResponse("config %q is used by %s; delete those or point them at another config first",
-			name, strings.Join(users, ", ")), nil
+		return nil, userErr("config %q is used by %s; delete those or point them at another config first",
+			name, strings.Join(users, ", "))
 	}
 	// Roles are gone, but leases they issued may live: their revokes need
 	// this config.
@@ -485,8 +481,8 @@ func (e *Env) configDelete(ctx context.Context, req *logical.Request, d *framewo
 		if spec, _ := provider.Lookup(e.providerOf(ctx, req.Storage, name)); spec != nil && spec.TokenLimit {
 			hint = fmt.Sprintf(", or call config/%s/revoke-all", name)
 		}
-		return logical.ErrorResponse("config %q still holds %d live revocable upstream token(s), and their revokes need it; "+
-			"revoke their leases first (vault lease revoke -prefix <mount>/creds/)%s, or wait for them to expire", name, len(live), hint), nil
+		return nil, userErr("config %q still holds %d live revocable upstream token(s), and their revokes need it; "+
+			"revoke their leases first (vault lease revoke -prefix <mount>/creds/)%s, or wait for them to expire", name, len(live), hint)
 	}
 	for _, key := range []string{configPrefix + name, metaPrefix + name} {
 		if err := req.Storage.Delete(ctx, key); err != nil {
@@ -508,7 +504,7 @@ func (e *Env) configRevokeAll(ctx context.Context, req *logical.Request, d *fram
 		return nil, err
 	}
 	if cfg == nil {
-		return logical.ErrorResponse("config %q does not exist", name), nil
+		return nil, userErr("config %q does not exist", name)
 	}
 	client, err := e.client(name, cfg)
 	if err != nil {
@@ -516,13 +512,13 @@ func (e *Env) configRevokeAll(ctx context.Context, req *logical.Request, d *fram
 	}
 	ur, ok := client.(provider.UserRevoker)
 	if !ok {
-		return logical.ErrorResponse("revoke-all is for cdp configs; %q is a %s config, whose upstream has no such call", name, cfg.Provider), nil
+		return nil, userErr("revoke-all is for cdp configs; %q is a %s config, whose upstream has no such call", name, cfg.Provider)
 	}
 	lock := locksFor(e.tokenLocks, name)
 	lock.Lock()
 	defer lock.Unlock()
 	if err := ur.RevokeAll(ctx); err != nil {
-		return nil, upstreamErr(err)
+		return nil, err
 	}
 	held, err := req.Storage.List(ctx, tokenPrefix+name+"/")
 	if err != nil {

@@ -38,7 +38,7 @@ func (e *Env) credsPaths() []*framework.Path {
 		},
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.ReadOperation: forwarded(&framework.PathOperation{
-				Callback: e.credsRead,
+				Callback: edge(e.credsRead),
 				Summary:  "Mint a new upstream access token as a lease.",
 				Responses: map[int][]framework.Response{200: {{
 					Description: "A new token.",
@@ -70,8 +70,8 @@ func (e *Env) tokenSecret() *framework.Secret {
 		Fields: map[string]*framework.FieldSchema{
 			"access_token": {Type: framework.TypeString, Description: "The bearer token."},
 		},
-		Renew:  e.tokenRenew,
-		Revoke: e.tokenRevoke,
+		Renew:  edge(e.tokenRenew),
+		Revoke: edge(e.tokenRevoke),
 	}
 }
 
@@ -82,7 +82,7 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 		return nil, err
 	}
 	if role == nil {
-		return logical.ErrorResponse("role %q does not exist; write roles/%s first", roleName, roleName), nil
+		return nil, userErr("role %q does not exist; write roles/%s first", roleName, roleName)
 	}
 	if err := e.ensureWritable(); err != nil {
 		return nil, err
@@ -103,43 +103,43 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 	if err != nil {
 		return nil, err
 	}
-	obtain := func(ctx context.Context) (*provider.Token, *logical.Response, error) {
+	eff, err := provider.Effective(cfg.Config)
+	if err != nil {
+		return nil, err
+	}
+	obtain := func(ctx context.Context) (*provider.Token, error) {
 		tok, err := client.Token(ctx, roleScopes(role, cfg))
 		if err != nil {
 			e.Logger.Warn("token request failed", "role", roleName, "config", role.Config, "error", err)
-			return nil, nil, upstreamErr(err)
 		}
-		return tok, nil, nil
+		return tok, err
 	}
-	// retired: this read's refresh followed an earlier one, whose access
-	// token the upstream may now have retired.
-	retired := false
+	// refreshedBefore: this read's refresh followed an earlier one, whose
+	// access token the upstream may now have retired.
+	refreshedBefore := false
 	if role.GrantType == provider.GrantAuthorizationCode {
 		cg, err := e.codeGranter(role.Config, cfg)
 		if err != nil {
 			return nil, err
 		}
-		obtain = func(ctx context.Context) (tok *provider.Token, refusal *logical.Response, err error) {
-			tok, retired, refusal, err = e.refreshRoleToken(ctx, req.Storage, roleName, role.Config, cg)
-			return tok, refusal, err
+		obtain = func(ctx context.Context) (tok *provider.Token, err error) {
+			tok, refreshedBefore, err = e.refreshRoleToken(ctx, req.Storage, roleName, role.Config, cg)
+			return tok, err
 		}
 	}
-	tok, refusal, err := e.mint(ctx, req.Storage, mintRequest{roleName: roleName, role: role, cfg: cfg, client: client, obtain: obtain})
-	if err != nil || refusal != nil {
-		return refusal, err
+	tok, err := e.mint(ctx, req.Storage, mintRequest{roleName: roleName, role: role, cfg: cfg, client: client, obtain: obtain})
+	if err != nil {
+		return nil, err
 	}
 
 	now := e.Now()
 	ttl, maxTTL, warnings := e.leaseTTLs(role, now, now, tok.ExpiresAt)
 	if ttl <= 0 {
-		return nil, upstreamErr(fmt.Errorf("the upstream issued a token that already expired (expires_at %s); check the Vault server's clock",
-			tok.ExpiresAt.UTC().Format(time.RFC3339)))
+		return nil, &provider.Error{Op: "token request", Host: hostOf(eff.TokenURL, eff.BaseURL),
+			Detail: "issued a token that already expired (expires_at " + tok.ExpiresAt.UTC().Format(time.RFC3339) + ")",
+			Hint:   "check the Vault server's clock"}
 	}
 
-	eff, err := provider.Effective(cfg.Config)
-	if err != nil {
-		return nil, err
-	}
 	internal := map[string]any{
 		idConfig:     role.Config,
 		idRole:       roleName,
@@ -173,7 +173,7 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 		},
 		Warnings: append(warnings, e.passwordExpiry(ctx, req.Storage, role.Config, tok)...),
 	}
-	if spec, _ := provider.Lookup(cfg.Provider); retired && spec.RefreshRetiresAccess {
+	if spec, _ := provider.Lookup(cfg.Provider); refreshedBefore && spec.RefreshRetiresAccess {
 		resp.Warnings = append(resp.Warnings, fmt.Sprintf("%s retires the previous access token on every refresh: the token of "+
 			"this role's previous lease stopped working upstream with this read", cfg.Provider))
 	}
@@ -221,7 +221,7 @@ func (e *Env) tokenRenew(ctx context.Context, req *logical.Request, _ *framework
 	}
 	now := e.Now()
 	if !now.Before(expires) {
-		return logical.ErrorResponse("the upstream token expired at %s; read creds again for a new one", expires.UTC().Format(time.RFC3339)), nil
+		return nil, userErr("the upstream token expired at %s; read creds again for a new one", expires.UTC().Format(time.RFC3339))
 	}
 	roleName, _ := req.Secret.InternalData[idRole].(string)
 	role, err := e.loadRole(ctx, req.Storage, roleName)
@@ -229,10 +229,10 @@ func (e *Env) tokenRenew(ctx context.Context, req *logical.Request, _ *framework
 		return nil, err
 	}
 	if role == nil {
-		return logical.ErrorResponse("role %q was deleted; its leases cannot be renewed", roleName), nil
+		return nil, userErr("role %q was deleted; its leases cannot be renewed", roleName)
 	}
 	if role.MaxTTL > 0 && !now.Before(req.Secret.IssueTime.Add(role.MaxTTL)) {
-		return logical.ErrorResponse("the lease reached the role's max_ttl %s; read creds again", role.MaxTTL), nil
+		return nil, userErr("the lease reached the role's max_ttl %s; read creds again", role.MaxTTL)
 	}
 	var warnings []string
 	if token, _ := req.Secret.InternalData[idToken].(string); token != "" {
@@ -287,8 +287,8 @@ func (e *Env) extendUpstream(ctx context.Context, s logical.Storage, secret *log
 	}
 	issuer, _ := secret.InternalData[idIssuer].(string)
 	if issuer != "" && issuerOf(eff) != issuer {
-		return expires, nil, logical.CodedError(400, fmt.Sprintf("config %q no longer points at the issuer of this token; "+
-			"the lease cannot be extended there: read creds again", cfgName))
+		return expires, nil, userErr("config %q no longer points at the issuer of this token; "+
+			"the lease cannot be extended there: read creds again", cfgName)
 	}
 	client, err := e.client(cfgName, cfg)
 	if err != nil {
@@ -301,9 +301,9 @@ func (e *Env) extendUpstream(ctx context.Context, s logical.Storage, secret *log
 	tok, err := rn.Renew(ctx, token)
 	if err != nil {
 		if provider.IsStatus(err, 401, 404) {
-			return expires, nil, logical.CodedError(400, "the upstream token no longer exists (deleted upstream or by revoke-all); read creds again")
+			return expires, nil, userErr("the upstream token no longer exists (deleted upstream or by revoke-all); read creds again")
 		}
-		return expires, nil, upstreamErr(err)
+		return expires, nil, err
 	}
 	secret.InternalData[idExpiresAt] = tok.ExpiresAt.UTC().Format(time.RFC3339Nano)
 	if err := e.trackToken(ctx, s, cfgName, token, heldToken{Role: fmt.Sprint(secret.InternalData[idRole]),

@@ -5,7 +5,6 @@ package paths
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -220,50 +219,6 @@ func (e *Env) configChanged(name string, gen uint64) {
 	if gen > e.latestGen[name] {
 		e.latestGen[name] = gen
 	}
-}
-
-// strict wraps a handler so that a field the path does not know is a 400,
-// not a warning: a typo must not silently keep the old value.
-func strict(h framework.OperationFunc) framework.OperationFunc {
-	return func(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-		var unknown []string
-		for k := range req.Data {
-			if _, ok := d.Schema[k]; !ok {
-				unknown = append(unknown, k)
-			}
-		}
-		if len(unknown) > 0 {
-			sort.Strings(unknown)
-			known := make([]string, 0, len(d.Schema))
-			for k := range d.Schema {
-				known = append(known, k)
-			}
-			sort.Strings(known)
-			return logical.ErrorResponse("unknown field(s) %s: this path takes %s",
-				strings.Join(unknown, ", "), strings.Join(known, ", ")), nil
-		}
-		return h(ctx, req, d)
-	}
-}
-
-// fieldError is bad input: a 400 naming the field and the fix.
-type fieldError struct {
-	field string
-	msg   string
-}
-
-func (f *fieldError) Error() string { return f.field + ": " + f.msg }
-
-func badField(field, format string, args ...any) *fieldError {
-	return &fieldError{field: field, msg: fmt.Sprintf(format, args...)}
-}
-
-func errResp(err error) *logical.Response { return logical.ErrorResponse(err.Error()) }
-
-// upstreamErr reports a failed upstream call as 502: Vault is fine, the
-// service behind it is not (or refused the credentials).
-func upstreamErr(err error) error {
-	return logical.CodedError(502, err.Error())
 }
 
 func durationSeconds(d time.Duration) int64 { return int64(d / time.Second) }

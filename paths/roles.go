@@ -57,8 +57,8 @@ func (e *Env) rolePaths() []*framework.Path {
 			Operations: map[logical.Operation]framework.OperationHandler{
 				logical.CreateOperation: forwarded(&framework.PathOperation{Callback: strict(e.roleWrite), Summary: "Create a role."}),
 				logical.UpdateOperation: forwarded(&framework.PathOperation{Callback: strict(e.roleWrite), Summary: "Update a role; fields not given keep their values."}),
-				logical.ReadOperation:   &framework.PathOperation{Callback: e.roleRead, Summary: "Read a role."},
-				logical.DeleteOperation: forwarded(&framework.PathOperation{Callback: e.roleDelete, Summary: "Delete a role; its leases stay revocable."}),
+				logical.ReadOperation:   &framework.PathOperation{Callback: edge(e.roleRead), Summary: "Read a role."},
+				logical.DeleteOperation: forwarded(&framework.PathOperation{Callback: edge(e.roleDelete), Summary: "Delete a role; its leases stay revocable."}),
 			},
 			HelpSynopsis: "Define how dynamic credentials are minted from a config.",
 			HelpDescription: `A role names a config, the scopes to request and the lease TTLs. Reading
@@ -87,20 +87,23 @@ func (e *Env) roleExists(ctx context.Context, req *logical.Request, d *framework
 }
 
 func (e *Env) roleWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	resp, dropAuthorization, err := e.storeRole(ctx, req, d)
+	warnings, dropAuthorization, err := e.storeRole(ctx, req, d)
 	if err == nil && dropAuthorization {
 		// Outside the graph lock: revoking upstream may take a while.
 		err = e.dropRoleToken(ctx, req, d.Get("name").(string))
 	}
-	return resp, err
+	if err != nil || len(warnings) == 0 {
+		return nil, err
+	}
+	return &logical.Response{Warnings: warnings}, nil
 }
 
 // storeRole validates and stores a role, and reports whether the role's
 // user authorization must go because its config or grant changed.
-func (e *Env) storeRole(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, bool, error) {
+func (e *Env) storeRole(ctx context.Context, req *logical.Request, d *framework.FieldData) (warnings []string, dropAuthorization bool, err error) {
 	name := d.Get("name").(string)
 	if err := checkName(name); err != nil {
-		return errResp(err), false, nil
+		return nil, false, err
 	}
 	e.graph.Lock()
 	defer e.graph.Unlock()
@@ -117,14 +120,14 @@ func (e *Env) storeRole(ctx context.Context, req *logical.Request, d *framework.
 		role.Config = strings.TrimSpace(v.(string))
 	}
 	if role.Config == "" {
-		return errResp(badField(fConfig, "required: the name of a config/ entry")), false, nil
+		return nil, false, badField(fConfig, "required: the name of a config/ entry")
 	}
 	cfg, err := e.loadConfig(ctx, req.Storage, role.Config)
 	if err != nil {
 		return nil, false, err
 	}
 	if cfg == nil {
-		return errResp(badField(fConfig, "config %q does not exist; write config/%s first", role.Config, role.Config)), false, nil
+		return nil, false, badField(fConfig, "config %q does not exist; write config/%s first", role.Config, role.Config)
 	}
 	spec, _ := provider.Lookup(cfg.Provider)
 
@@ -147,18 +150,17 @@ func (e *Env) storeRole(ctx context.Context, req *logical.Request, d *framework.
 		role.MaxTTL = time.Duration(v.(int)) * time.Second
 	}
 	if err := validateRole(&role, spec); err != nil {
-		return errResp(err), false, nil
+		return nil, false, err
 	}
-	var warnings []string
 	if role.GrantType == provider.GrantAuthorizationCode {
 		if eff, _ := provider.Effective(cfg.Config); eff.AuthorizeURL == "" {
-			return errResp(badField(fGrantType, "authorization_code needs the config's authorize_url; write authorize_url to config/%s first",
-				role.Config)), false, nil
+			return nil, false, badField(fGrantType, "authorization_code needs the config's authorize_url; write authorize_url to config/%s first",
+				role.Config)
 		}
 	}
 	// A user authorization belongs to one config and grant: when either
 	// changes it is dropped, and the role must be authorized again.
-	dropAuthorization := existing != nil && (existing.Config != role.Config || existing.GrantType != role.GrantType)
+	dropAuthorization = existing != nil && (existing.Config != role.Config || existing.GrantType != role.GrantType)
 	if existing != nil && !dropAuthorization && role.GrantType == provider.GrantAuthorizationCode &&
 		strings.Join(existing.Scopes, " ") != strings.Join(role.Scopes, " ") {
 		warnings = append(warnings, "the new scopes apply from the next authorize/"+name+"; the stored authorization keeps the scopes the user granted")
@@ -172,10 +174,7 @@ func (e *Env) storeRole(ctx context.Context, req *logical.Request, d *framework.
 		return nil, false, fmt.Errorf("storing role %q: %w", name, err)
 	}
 	e.Logger.Info("role written", "role", name, "config", role.Config, "created", existing == nil)
-	if len(warnings) > 0 {
-		return &logical.Response{Warnings: warnings}, dropAuthorization, nil
-	}
-	return nil, dropAuthorization, nil
+	return warnings, dropAuthorization, nil
 }
 
 // dropRoleToken forgets a role's user authorization and, best effort,

@@ -143,7 +143,7 @@ type mintRequest struct {
 	role     *roleEntry
 	cfg      *configEntry
 	client   provider.Client
-	obtain   func(context.Context) (*provider.Token, *logical.Response, error)
+	obtain   func(context.Context) (*provider.Token, error)
 }
 
 // mint creates an upstream token for a lease. A revocable token is covered
@@ -151,11 +151,11 @@ type mintRequest struct {
 // crash in between ends with the token deleted, not leaked. For capped
 // upstreams the live tokens are counted first, under the config's token
 // lock. The caller holds the config's issuer lock for reading.
-func (e *Env) mint(ctx context.Context, s logical.Storage, m mintRequest) (*provider.Token, *logical.Response, error) {
+func (e *Env) mint(ctx context.Context, s logical.Storage, m mintRequest) (*provider.Token, error) {
 	spec, _ := provider.Lookup(m.cfg.Provider)
 	eff, err := provider.Effective(m.cfg.Config)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if spec.TokenLimit {
 		lock := locksFor(e.tokenLocks, m.role.Config)
@@ -163,12 +163,12 @@ func (e *Env) mint(ctx context.Context, s logical.Storage, m mintRequest) (*prov
 		defer lock.Unlock()
 		live, err := e.liveHeld(ctx, s, m.role.Config, true)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if len(live) >= eff.MaxTokens {
-			return nil, logical.ErrorResponse("config %q already holds %d live %s tokens, its max_tokens; revoke a lease "+
+			return nil, userErr("config %q already holds %d live %s tokens, its max_tokens; revoke a lease "+
 				"(vault lease revoke -prefix <mount>/creds/%s) or raise max_tokens if the tenant allows more",
-				m.role.Config, len(live), m.cfg.Provider, m.roleName), nil
+				m.role.Config, len(live), m.cfg.Provider, m.roleName)
 		}
 	}
 	if _, revocable := m.client.(provider.Revoker); !revocable {
@@ -178,28 +178,28 @@ func (e *Env) mint(ctx context.Context, s logical.Storage, m mintRequest) (*prov
 	w := &walToken{Config: m.role.Config, Role: m.roleName, Issuer: issuerOf(eff)}
 	walID, err := framework.PutWAL(ctx, s, walKindToken, w)
 	if err != nil {
-		return nil, nil, fmt.Errorf("writing WAL: %w", err)
+		return nil, fmt.Errorf("writing WAL: %w", err)
 	}
-	tok, refusal, err := m.obtain(ctx)
-	if err != nil || refusal != nil {
+	tok, err := m.obtain(ctx)
+	if err != nil {
 		// The answer was read (or never came): no token to roll back
 		// that anything could identify.
 		_ = framework.DeleteWAL(ctx, s, walID)
-		return nil, refusal, err
+		return nil, err
 	}
 	w.Token, w.ExpiresAt = tok.AccessToken, tok.ExpiresAt
 	if err := rewriteWAL(ctx, s, walID, w); err != nil {
-		return nil, nil, e.discard(ctx, s, w, walID, fmt.Errorf("writing WAL: %w", err))
+		return nil, e.discard(ctx, s, w, walID, fmt.Errorf("writing WAL: %w", err))
 	}
 	if err := e.trackToken(ctx, s, m.role.Config, tok.AccessToken,
 		heldToken{Role: m.roleName, Issuer: w.Issuer, CreatedAt: e.Now().UTC(), ExpiresAt: tok.ExpiresAt}); err != nil {
-		return nil, nil, e.discard(ctx, s, w, walID, err)
+		return nil, e.discard(ctx, s, w, walID, err)
 	}
 	if err := framework.DeleteWAL(ctx, s, walID); err != nil {
 		// A WAL left behind would revoke a leased token later.
-		return nil, nil, e.discard(ctx, s, w, walID, fmt.Errorf("clearing WAL: %w", err))
+		return nil, e.discard(ctx, s, w, walID, fmt.Errorf("clearing WAL: %w", err))
 	}
-	return tok, nil, nil
+	return tok, nil
 }
 
 // discard deletes a token that will not become a lease. If that fails too,

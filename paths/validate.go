@@ -81,3 +81,13 @@ func quoteList(l []string) string {
 	}
 	return strings.Join(q, ", ")
 }
+
+// hostOf is the host of the first URL that has one, for error messages.
+func hostOf(urls ...string) string {
+	for _, raw := range urls {
+		if u, err := url.Parse(raw); err == nil && u.Host != "" {
+			return u.Host
+		}
+	}
+	return "the upstream"
+}
