@@ -15,30 +15,6 @@ import (
 
 const configPrefix = "config/"
 
-// Config field names.
-const (
-	fProvider       = "provider"
-	fClientID       = "client_id"
-	fClientSecret   = "client_secret"
-	fUsername       = "username"
-	fPassword       = "password"
-	fBaseURL        = "base_url"
-	fAPIURL         = "api_url"
-	fTokenURL       = "token_url"
-	fAuthorizeURL   = "authorize_url"
-	fRevocationURL  = "revocation_url"
-	fAuthStyle      = "auth_style"
-	fScopes         = "scopes"
-	fMaxTokens      = "max_tokens"
-	fKeyUUID        = "key_uuid"
-	fRequestTimeout = "request_timeout"
-	fCACert         = "ca_cert"
-	fVerify         = "verify"
-)
-
-// writeOnly fields are stored but never returned.
-var writeOnly = map[string]bool{fClientSecret: true, fPassword: true, fVerify: true}
-
 // configEntry is the stored form of config/:name (seal-wrapped).
 type configEntry struct {
 	provider.Config
@@ -52,11 +28,10 @@ type configEntry struct {
 // the stored secret, go. An update changing one must carry the secret
 // again: whoever may update a config but not know its secret must not be
 // able to send it somewhere of their choosing.
-var destinationFields = []string{fTokenURL, fBaseURL, fAPIURL, fAuthorizeURL, fRevocationURL, fCACert}
+var destinationFields = fieldsWhere(func(f *configField) bool { return f.destination })
 
 func destinationValues(c provider.Config) map[string]string {
-	return map[string]string{fTokenURL: c.TokenURL, fBaseURL: c.BaseURL, fAPIURL: c.APIURL,
-		fAuthorizeURL: c.AuthorizeURL, fRevocationURL: c.RevocationURL, fCACert: c.CACert}
+	return stringValues(c, func(f *configField) bool { return f.destination })
 }
 
 // maxNameLength bounds config and role names.
@@ -69,45 +44,12 @@ func checkName(name string) error {
 	return nil
 }
 
-func configFields() map[string]*framework.FieldSchema {
-	str := func(desc, name string, sensitive bool) *framework.FieldSchema {
-		return &framework.FieldSchema{Type: framework.TypeString, Description: desc,
-			DisplayAttrs: &framework.DisplayAttributes{Name: name, Sensitive: sensitive}}
-	}
-	return map[string]*framework.FieldSchema{
-		"name":        {Type: framework.TypeString, Required: true, Description: "Name of the config (one upstream account)."},
-		fProvider:     str("Upstream: "+strings.Join(provider.Names(), ", ")+". Required on create; cannot change.", "Provider", false),
-		fClientID:     str("OAuth 2.0 client id (Cloud: the API key). cloud, source, acronis, oauth2.", "Client ID", false),
-		fClientSecret: str("OAuth 2.0 client secret (Cloud: the API secret). Write-only: never returned.", "Client secret", true),
-		fUsername:     str("CDP integration user name.", "Username", false),
-		fPassword:     str("CDP integration user password. Write-only: never returned.", "Password", true),
-		fBaseURL:      str("source: the site URL (required); cdp: Authentication Host URL (default https://auth.agilone.com); acronis: data center URL (required).", "Base URL", false),
-		fAPIURL:       str("cloud: API base URL (default "+provider.CloudAPIURL+"); cdp: API Host URL (informational).", "API URL", false),
-		fTokenURL:     str("Token endpoint. Defaults: cloud "+provider.CloudTokenURL+"; source {base_url}/oauth/token; acronis {base_url}/bc/idp/token; required for oauth2.", "Token URL", false),
-		fAuthorizeURL: str("Authorization endpoint for authorization_code roles. source default {base_url}/oauth/authorize.", "Authorize URL", false),
-		fRevocationURL: str("RFC 7009 revocation endpoint. acronis default {base_url}/api/2/idp/revoke_token; optional for source and oauth2.",
-			"Revocation URL", false),
-		fAuthStyle: str("Where client credentials go on token requests: body or basic. Defaults: cloud, source, oauth2 body; acronis basic.", "Auth style", false),
-		fScopes: {Type: framework.TypeCommaStringSlice, Description: "Default scopes for roles that name none. Cloud: organization:<uuid>.",
-			DisplayAttrs: &framework.DisplayAttributes{Name: "Scopes"}},
-		fMaxTokens: {Type: framework.TypeInt, Description: "cdp: upstream tokens the integration user may hold (default 3).",
-			DisplayAttrs: &framework.DisplayAttributes{Name: "Max tokens"}},
-		fKeyUUID: str("cloud: uuid of the current API key, so rotate can delete it.", "Key UUID", false),
-		fRequestTimeout: {Type: framework.TypeDurationSecond, Description: "Bound on a whole upstream call, retries included. Default 25s.",
-			DisplayAttrs: &framework.DisplayAttributes{Name: "Request timeout"}},
-		fCACert: str("PEM CA certificates to trust besides the system roots.", "CA certificate", false),
-		fVerify: {Type: framework.TypeBool, Default: true,
-			Description:  "On write, fetch one token to prove the credentials; on failure nothing is stored. Write-only.",
-			DisplayAttrs: &framework.DisplayAttributes{Name: "Verify"}},
-	}
-}
-
 func (e *Env) configPaths() []*framework.Path {
 	return []*framework.Path{
 		{
 			Pattern:        configPrefix + framework.GenericNameRegex("name") + "$",
 			DisplayAttrs:   &framework.DisplayAttributes{OperationPrefix: "acquia", OperationSuffix: "config"},
-			Fields:         configFields(),
+			Fields:         configSchema(),
 			ExistenceCheck: e.configExists,
 			Operations: map[logical.Operation]framework.OperationHandler{
 				logical.CreateOperation: forwarded(&framework.PathOperation{Callback: strict(e.configWrite),
@@ -331,61 +273,16 @@ func applyConfigFields(cfg *configEntry, exists bool, req *logical.Request, d *f
 		}
 	}
 
-	strFields := map[string]*string{
-		fClientID: &cfg.ClientID, fClientSecret: &cfg.ClientSecret, fUsername: &cfg.Username,
-		fPassword: &cfg.Password, fBaseURL: &cfg.BaseURL, fAPIURL: &cfg.APIURL, fTokenURL: &cfg.TokenURL,
-		fAuthorizeURL: &cfg.AuthorizeURL, fRevocationURL: &cfg.RevocationURL, fAuthStyle: &cfg.AuthStyle,
-		fKeyUUID: &cfg.KeyUUID, fCACert: &cfg.CACert,
-	}
-	for field, dst := range strFields {
-		v, ok := d.GetOk(field)
-		if !ok {
+	for i := range configTable {
+		f := &configTable[i]
+		if f.name == fProvider {
 			continue
 		}
-		s := v.(string)
-		if field != fClientSecret && field != fPassword && field != fCACert {
-			s = strings.TrimSpace(s)
-		}
-		switch field {
-		case fClientID, fClientSecret, fUsername, fPassword:
-			if s == "" {
-				return badField(field, "must not be empty")
-			}
-		case fAuthStyle:
-			if s != "" && s != provider.AuthStyleBody && s != provider.AuthStyleBasic {
-				return badField(field, "must be %q or %q", provider.AuthStyleBody, provider.AuthStyleBasic)
-			}
-		case fKeyUUID:
-			if s != "" && !provider.IsUUID(s) {
-				return badField(field, "must be a uuid such as 123e4567-e89b-12d3-a456-426614174000")
-			}
-		case fCACert:
-			if s != "" {
-				if _, err := provider.CertPool(s); err != nil {
-					return badField(field, "must hold PEM certificates (-----BEGIN CERTIFICATE-----)")
-				}
+		if v, ok := d.GetOk(f.name); ok {
+			if err := f.applyValue(&cfg.Config, v); err != nil {
+				return err
 			}
 		}
-		*dst = s
-	}
-	if v, ok := d.GetOk(fScopes); ok {
-		cfg.Scopes = cleanScopes(v.([]string))
-	}
-	if v, ok := d.GetOk(fMaxTokens); ok {
-		if v.(int) < 1 {
-			return badField(fMaxTokens, "must be at least 1 (got %d)", v)
-		}
-		cfg.MaxTokens = v.(int)
-	}
-	if v, ok := d.GetOk(fRequestTimeout); ok {
-		t := time.Duration(v.(int)) * time.Second
-		if t <= 0 {
-			return badField(fRequestTimeout, "must be positive, e.g. 25s")
-		}
-		if t > 5*time.Minute {
-			return badField(fRequestTimeout, "must be at most 5m; Vault requests would time out first")
-		}
-		cfg.RequestTimeout = t
 	}
 	return nil
 }
@@ -393,20 +290,15 @@ func applyConfigFields(cfg *configEntry, exists bool, req *logical.Request, d *f
 // validateEffective checks a config with defaults applied.
 func validateEffective(c *provider.Config) error {
 	spec, _ := provider.Lookup(c.Provider)
-	values := map[string]string{
-		fClientID: c.ClientID, fClientSecret: c.ClientSecret, fUsername: c.Username, fPassword: c.Password,
-		fBaseURL: c.BaseURL, fTokenURL: c.TokenURL,
-	}
+	values := stringValues(*c, func(*configField) bool { return true })
 	for _, f := range spec.Required {
 		if values[f] == "" {
 			return badField(f, "required for provider %s", spec.Name)
 		}
 	}
-	urls := map[string]string{fBaseURL: c.BaseURL, fAPIURL: c.APIURL, fTokenURL: c.TokenURL,
-		fAuthorizeURL: c.AuthorizeURL, fRevocationURL: c.RevocationURL}
-	for _, f := range []string{fBaseURL, fAPIURL, fTokenURL, fAuthorizeURL, fRevocationURL} {
-		if urls[f] != "" {
-			if err := checkURL(f, urls[f]); err != nil {
+	for _, f := range fieldsWhere(func(f *configField) bool { return f.url }) {
+		if values[f] != "" {
+			if err := checkURL(f, values[f]); err != nil {
 				return err
 			}
 		}
@@ -430,17 +322,10 @@ func (e *Env) configRead(ctx context.Context, req *logical.Request, d *framework
 		return nil, err
 	}
 	spec, _ := provider.Lookup(cfg.Provider)
-	all := map[string]any{
-		fProvider: eff.Provider, fClientID: eff.ClientID, fUsername: eff.Username,
-		fBaseURL: eff.BaseURL, fAPIURL: eff.APIURL, fTokenURL: eff.TokenURL, fAuthorizeURL: eff.AuthorizeURL,
-		fRevocationURL: eff.RevocationURL, fAuthStyle: eff.AuthStyle, fScopes: listOrEmpty(eff.Scopes),
-		fMaxTokens: eff.MaxTokens, fKeyUUID: eff.KeyUUID, fRequestTimeout: durationSeconds(eff.RequestTimeout),
-		fCACert: eff.CACert,
-	}
 	data := map[string]any{}
-	for k, v := range all {
-		if spec.Takes(k) && !writeOnly[k] {
-			data[k] = v
+	for i := range configTable {
+		if f := &configTable[i]; spec.Takes(f.name) && !f.writeOnly {
+			data[f.name] = f.readValue(eff)
 		}
 	}
 	resp := &logical.Response{Data: data}

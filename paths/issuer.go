@@ -17,13 +17,12 @@ import (
 // Policy: a config's issuer fields cannot change, and the config cannot be
 // deleted, while revocable tokens it issued live (see heldByOthers).
 
-// issuerFields are the config fields that make up the issuer, in the order
-// a refusal names them.
-var issuerFields = []string{fBaseURL, fTokenURL, fRevocationURL, fClientID, fUsername}
+// issuerFields are the config fields that make up the issuer (configTable's
+// issuer rows), in the order a refusal names them.
+var issuerFields = fieldsWhere(func(f *configField) bool { return f.issuer })
 
 func issuerValues(c provider.Config) map[string]string {
-	return map[string]string{fBaseURL: c.BaseURL, fTokenURL: c.TokenURL, fRevocationURL: c.RevocationURL,
-		fClientID: c.ClientID, fUsername: c.Username}
+	return stringValues(c, func(f *configField) bool { return f.issuer })
 }
 
 // issuerOf fingerprints the issuer of an effective (defaulted) config.

@@ -1,0 +1,240 @@
+package paths
+
+import (
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
+)
+
+// Every config field is described once, in configTable: its schema (and so
+// the OpenAPI document), where its value is stored, how a written value is
+// checked, what a read returns, and the roles it plays (write-only,
+// destination, issuer). Which providers take a field is each provider's
+// own Spec.Fields, so that a new provider stays one file in provider/.
+
+// Config field names.
+const (
+	fProvider       = "provider"
+	fClientID       = "client_id"
+	fClientSecret   = "client_secret"
+	fUsername       = "username"
+	fPassword       = "password"
+	fBaseURL        = "base_url"
+	fAPIURL         = "api_url"
+	fTokenURL       = "token_url"
+	fAuthorizeURL   = "authorize_url"
+	fRevocationURL  = "revocation_url"
+	fAuthStyle      = "auth_style"
+	fScopes         = "scopes"
+	fMaxTokens      = "max_tokens"
+	fKeyUUID        = "key_uuid"
+	fRequestTimeout = "request_timeout"
+	fCACert         = "ca_cert"
+	fVerify         = "verify"
+)
+
+type configField struct {
+	name, display, description string
+	typ                        framework.FieldType
+	def                        any
+	// str is the stored value of a string field; nil for other types.
+	str func(c *provider.Config) *string
+	// apply sets a non-string field from its written value.
+	apply func(c *provider.Config, v any) error
+	// read is what a read returns for a non-string field.
+	read func(c provider.Config) any
+	// check validates a written string value (trimmed unless secret).
+	check func(field, v string) error
+
+	secret bool // write-only, never trimmed, never logged
+	url    bool // checked by the URL rules once defaults are applied
+	// writeOnly fields are never returned by a read.
+	writeOnly bool
+	// destination: where requests, and so the stored secret, go. An update
+	// changing one must carry the secret again.
+	destination bool
+	// issuer: where and as whom tokens are minted and revoked. Frozen while
+	// revocable tokens the config issued live.
+	issuer bool
+}
+
+var configTable = []configField{
+	{name: fProvider, display: "Provider", typ: framework.TypeString,
+		description: "Upstream: " + strings.Join(provider.Names(), ", ") + ". Required on create; cannot change.",
+		str:         func(c *provider.Config) *string { return &c.Provider }},
+	{name: fClientID, display: "Client ID", typ: framework.TypeString, issuer: true, check: notEmpty,
+		description: "OAuth 2.0 client id (Cloud: the API key). cloud, source, acronis, oauth2.",
+		str:         func(c *provider.Config) *string { return &c.ClientID }},
+	{name: fClientSecret, display: "Client secret", typ: framework.TypeString, secret: true, writeOnly: true, check: notEmpty,
+		description: "OAuth 2.0 client secret (Cloud: the API secret). Write-only: never returned.",
+		str:         func(c *provider.Config) *string { return &c.ClientSecret }},
+	{name: fUsername, display: "Username", typ: framework.TypeString, issuer: true, check: notEmpty,
+		description: "CDP integration user name.",
+		str:         func(c *provider.Config) *string { return &c.Username }},
+	{name: fPassword, display: "Password", typ: framework.TypeString, secret: true, writeOnly: true, check: notEmpty,
+		description: "CDP integration user password. Write-only: never returned.",
+		str:         func(c *provider.Config) *string { return &c.Password }},
+	{name: fBaseURL, display: "Base URL", typ: framework.TypeString, url: true, destination: true, issuer: true,
+		description: "source: the site URL (required); cdp: Authentication Host URL (default " + provider.CDPAuthURL +
+			"); acronis: data center URL (required).",
+		str: func(c *provider.Config) *string { return &c.BaseURL }},
+	{name: fAPIURL, display: "API URL", typ: framework.TypeString, url: true, destination: true,
+		description: "cloud: API base URL (default " + provider.CloudAPIURL + "); cdp: API Host URL (informational).",
+		str:         func(c *provider.Config) *string { return &c.APIURL }},
+	{name: fTokenURL, display: "Token URL", typ: framework.TypeString, url: true, destination: true, issuer: true,
+		description: "Token endpoint. Defaults: cloud " + provider.CloudTokenURL +
+			"; source {base_url}/oauth/token; acronis {base_url}/bc/idp/token; required for oauth2.",
+		str: func(c *provider.Config) *string { return &c.TokenURL }},
+	{name: fAuthorizeURL, display: "Authorize URL", typ: framework.TypeString, url: true, destination: true,
+		description: "Authorization endpoint for authorization_code roles. source default {base_url}/oauth/authorize.",
+		str:         func(c *provider.Config) *string { return &c.AuthorizeURL }},
+	{name: fRevocationURL, display: "Revocation URL", typ: framework.TypeString, url: true, destination: true, issuer: true,
+		description: "RFC 7009 revocation endpoint. acronis default {base_url}/api/2/idp/revoke_token; optional for source and oauth2.",
+		str:         func(c *provider.Config) *string { return &c.RevocationURL }},
+	{name: fAuthStyle, display: "Auth style", typ: framework.TypeString, check: checkAuthStyle,
+		description: "Where client credentials go on token requests: body or basic. Defaults: cloud, source, oauth2 body; acronis basic.",
+		str:         func(c *provider.Config) *string { return &c.AuthStyle }},
+	{name: fScopes, display: "Scopes", typ: framework.TypeCommaStringSlice,
+		description: "Default scopes for roles that name none. Cloud: organization:<uuid>.",
+		apply:       func(c *provider.Config, v any) error { c.Scopes = cleanScopes(v.([]string)); return nil },
+		read:        func(c provider.Config) any { return listOrEmpty(c.Scopes) }},
+	{name: fMaxTokens, display: "Max tokens", typ: framework.TypeInt,
+		description: "cdp: upstream tokens the integration user may hold (default 3).",
+		apply: func(c *provider.Config, v any) error {
+			if v.(int) < 1 {
+				return badField(fMaxTokens, "must be at least 1 (got %d)", v)
+			}
+			c.MaxTokens = v.(int)
+			return nil
+		},
+		read: func(c provider.Config) any { return c.MaxTokens }},
+	{name: fKeyUUID, display: "Key UUID", typ: framework.TypeString, check: checkUUID,
+		description: "cloud: uuid of the current API key, so rotate can delete it.",
+		str:         func(c *provider.Config) *string { return &c.KeyUUID }},
+	{name: fRequestTimeout, display: "Request timeout", typ: framework.TypeDurationSecond,
+		description: "Bound on a whole upstream call, retries included. Default 25s.",
+		apply: func(c *provider.Config, v any) error {
+			t := time.Duration(v.(int)) * time.Second
+			if t <= 0 {
+				return badField(fRequestTimeout, "must be positive, e.g. 25s")
+			}
+			if t > 5*time.Minute {
+				return badField(fRequestTimeout, "must be at most 5m; Vault requests would time out first")
+			}
+			c.RequestTimeout = t
+			return nil
+		},
+		read: func(c provider.Config) any { return durationSeconds(c.RequestTimeout) }},
+	{name: fCACert, display: "CA certificate", typ: framework.TypeString, destination: true, check: checkPEM,
+		description: "PEM CA certificates to trust besides the system roots.",
+		str:         func(c *provider.Config) *string { return &c.CACert }},
+	{name: fVerify, display: "Verify", typ: framework.TypeBool, def: true, writeOnly: true,
+		description: "On write, fetch one token to prove the credentials; on failure nothing is stored. Write-only.",
+		apply:       func(*provider.Config, any) error { return nil }},
+}
+
+// configFieldNamed is the table row of a field.
+func configFieldNamed(name string) *configField {
+	for i := range configTable {
+		if configTable[i].name == name {
+			return &configTable[i]
+		}
+	}
+	return nil
+}
+
+// fieldsWhere lists, in table order, the fields for which keep is true.
+func fieldsWhere(keep func(f *configField) bool) []string {
+	var out []string
+	for i := range configTable {
+		if keep(&configTable[i]) {
+			out = append(out, configTable[i].name)
+		}
+	}
+	return out
+}
+
+// stringValues are the string fields of c the rows flagged by keep name.
+func stringValues(c provider.Config, keep func(f *configField) bool) map[string]string {
+	out := map[string]string{}
+	for i := range configTable {
+		f := &configTable[i]
+		if f.str != nil && keep(f) {
+			out[f.name] = *f.str(&c)
+		}
+	}
+	return out
+}
+
+func configSchema() map[string]*framework.FieldSchema {
+	s := map[string]*framework.FieldSchema{
+		"name": {Type: framework.TypeString, Required: true, Description: "Name of the config (one upstream account)."},
+	}
+	for i := range configTable {
+		f := &configTable[i]
+		s[f.name] = &framework.FieldSchema{Type: f.typ, Description: f.description, Default: f.def,
+			DisplayAttrs: &framework.DisplayAttributes{Name: f.display, Sensitive: f.secret}}
+	}
+	return s
+}
+
+// applyValue sets one written field on c; the value is already of the
+// schema's type.
+func (f *configField) applyValue(c *provider.Config, v any) error {
+	if f.str == nil {
+		return f.apply(c, v)
+	}
+	s := v.(string)
+	if !f.secret && f.name != fCACert {
+		s = strings.TrimSpace(s)
+	}
+	if f.check != nil {
+		if err := f.check(f.name, s); err != nil {
+			return err
+		}
+	}
+	*f.str(c) = s
+	return nil
+}
+
+// readValue is what a read returns for f.
+func (f *configField) readValue(c provider.Config) any {
+	if f.str != nil {
+		return *f.str(&c)
+	}
+	return f.read(c)
+}
+
+func notEmpty(field, v string) error {
+	if v == "" {
+		return badField(field, "must not be empty")
+	}
+	return nil
+}
+
+func checkAuthStyle(field, v string) error {
+	if v != "" && v != provider.AuthStyleBody && v != provider.AuthStyleBasic {
+		return badField(field, "must be %q or %q", provider.AuthStyleBody, provider.AuthStyleBasic)
+	}
+	return nil
+}
+
+func checkUUID(field, v string) error {
+	if v != "" && !provider.IsUUID(v) {
+		return badField(field, "must be a uuid such as 123e4567-e89b-12d3-a456-426614174000")
+	}
+	return nil
+}
+
+func checkPEM(field, v string) error {
+	if v == "" {
+		return nil
+	}
+	if _, err := provider.CertPool(v); err != nil {
+		return badField(field, "must hold PEM certificates (-----BEGIN CERTIFICATE-----)")
+	}
+	return nil
+}
