@@ -553,3 +553,142 @@ func TestSmallerHoles(t *testing.T) {
 		}
 	}
 }
+
+// TestGuardAloneStopsUpstreamCalls: with Vault's forwarding out of the
+// picture (no replication state, so the framework forwards nothing), the
+// handlers' own guard still stops every upstream call where storage cannot
+// be written.
+func TestGuardAloneStopsUpstreamCalls(t *testing.T) {
+	h := newHarness(t)
+	h.sourceSetup(map[string]any{"revocation_url": h.emu.URL() + "/oauth/revoke"})
+	h.codeRole()
+	q := h.authorizeRole()
+	h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
+	lease := h.mustRead("creds/sync")
+	n := h.node(0, false)
+	n.storage = readOnlyStorage{h.storage}
+	n.b.Env().Writable = func() bool { return false }
+	cb := map[string]any{}
+	for k := range q {
+		cb[k] = q.Get(k)
+	}
+	s := *lease.Secret
+	s.IssueTime = h.clock.Now()
+	reqs := map[string]*logical.Request{
+		"creds":       {Operation: logical.ReadOperation, Path: "creds/sync"},
+		"config":      {Operation: logical.UpdateOperation, Path: "config/cdp", Data: map[string]any{"password": cdpPass}},
+		"revoke-all":  {Operation: logical.UpdateOperation, Path: "config/cdp/revoke-all"},
+		"callback":    {Operation: logical.ReadOperation, Path: "callback", Data: cb, Unauthenticated: true},
+		"role write":  {Operation: logical.UpdateOperation, Path: "roles/user", Data: map[string]any{"grant_type": "client_credentials", "redirect_url": ""}},
+		"role delete": {Operation: logical.DeleteOperation, Path: "roles/user"},
+		"renew":       {Operation: logical.RenewOperation, Path: "creds/sync", Secret: &s},
+		"revoke":      {Operation: logical.RevokeOperation, Path: "creds/sync", Secret: &s},
+	}
+	for name, req := range reqs {
+		before := h.emu.Requests("")
+		_, err := n.handle(req)
+		if !errors.Is(err, logical.ErrReadOnly) {
+			t.Errorf("%s: err = %v, want logical.ErrReadOnly", name, err)
+		}
+		if d := h.emu.Requests("") - before; d != 0 {
+			t.Errorf("%s: %d upstream calls", name, d)
+		}
+	}
+	// The periodic function skips too: an expired state stays.
+	h.clock.Advance(time.Hour)
+	if err := n.b.Env().PruneStates(context.Background(), &logical.Request{Storage: n.storage}); err != nil {
+		t.Errorf("periodic on a read-only node: %v", err)
+	}
+	if keys, _ := h.storage.List(context.Background(), "oauth-state/"); len(keys) == 0 {
+		t.Error("the state was pruned (or lost) on a read-only node")
+	}
+}
+
+// TestForwardedOperations: every operation with an upstream side effect or
+// a storage write is marked for Vault to run on the active node.
+func TestForwardedOperations(t *testing.T) {
+	h := newHarness(t)
+	want := map[string][]logical.Operation{
+		"creds/x":             {logical.ReadOperation},
+		"config/x":            {logical.CreateOperation, logical.UpdateOperation, logical.DeleteOperation},
+		"config/x/revoke-all": {logical.UpdateOperation},
+		"roles/x":             {logical.CreateOperation, logical.UpdateOperation, logical.DeleteOperation},
+		"authorize/x":         {logical.UpdateOperation},
+		"callback":            {logical.ReadOperation, logical.UpdateOperation},
+	}
+	for path, ops := range want {
+		p := h.b.Route(path)
+		if p == nil {
+			t.Fatalf("no path for %s", path)
+		}
+		for _, op := range ops {
+			po, ok := p.Operations[op].(*framework.PathOperation)
+			if !ok || !po.ForwardPerformanceStandby || !po.ForwardPerformanceSecondary {
+				t.Errorf("%s %s is not forwarded to the active node", op, path)
+			}
+		}
+	}
+}
+
+// TestLegacyLeaseAfterIssuerChange: a lease from before issuers were
+// recorded has no issuer and no token record, so the issuer change goes
+// through; its revoke then fails instead of reaching the new issuer.
+func TestLegacyLeaseAfterIssuerChange(t *testing.T) {
+	h := newHarness(t)
+	h.acronisSetup(nil)
+	lease := h.mustRead("creds/backup")
+	tok := lease.Data["access_token"].(string)
+	delete(lease.Secret.InternalData, "issuer")
+	keys, _ := h.storage.List(context.Background(), "tokens/acr/")
+	for _, k := range keys {
+		_ = h.storage.Delete(context.Background(), "tokens/acr/"+k)
+	}
+	var hits atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer other.Close()
+	h.clock.Advance(time.Second)
+	h.mustWrite("config/acr", map[string]any{"revocation_url": other.URL + "/revoke", "client_secret": acronisSecret, "verify": false})
+	if _, err := h.revoke(lease); err == nil {
+		t.Error("a legacy lease's revoke was reported done at the new issuer")
+	}
+	if hits.Load() != 0 || !h.emu.TokenLive(tok) {
+		t.Errorf("the new issuer got %d calls; token live: %v", hits.Load(), h.emu.TokenLive(tok))
+	}
+}
+
+// TestIssuerChangeDropsUserAuthorizations: a role's refresh token is never
+// sent to another issuer; an issuer change revokes it at the previous one.
+func TestIssuerChangeDropsUserAuthorizations(t *testing.T) {
+	h := newHarness(t)
+	h.sourceSetup(map[string]any{"revocation_url": h.emu.URL() + "/oauth/revoke"})
+	h.codeRole()
+	if cb, err := h.callback(h.authorizeRole(), logical.ReadOperation); err != nil || cb.IsError() {
+		t.Fatalf("callback: %v %v", err, errText(cb))
+	}
+	rt := h.storedRefreshToken()
+	var hits atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer other.Close()
+	resp := h.mustWrite("config/site", map[string]any{"token_url": other.URL + "/oauth/token", "client_secret": sourceSecret, "verify": false})
+	if resp == nil || !strings.Contains(strings.Join(resp.Warnings, " "), "role user") {
+		t.Errorf("no warning about the dropped authorization: %v", resp)
+	}
+	if h.emu.SourceRefreshLive(rt) {
+		t.Error("the refresh token lives on at the previous issuer")
+	}
+	if h.stored("role-tokens/user") {
+		t.Error("the authorization is still stored")
+	}
+	if _, ok := badRequest(h.read("creds/user")); !ok || hits.Load() != 0 {
+		t.Errorf("creds after the change: want a 400 asking to authorize and no call to the new issuer (%d calls)", hits.Load())
+	}
+
+	// An authorization stored before issuers were recorded is not sent to
+	// an issuer that changed after it was granted.
+	legacy, _ := logical.StorageEntryJSON("role-tokens/user", map[string]any{"config": "site", "refresh_token": "legacy-rt",
+		"authorized_at": h.clock.Now().Add(-time.Hour)})
+	_ = h.storage.Put(context.Background(), legacy)
+	if msg, ok := badRequest(h.read("creds/user")); !ok || !strings.Contains(msg, "another issuer") || hits.Load() != 0 {
+		t.Errorf("legacy authorization after an issuer change: %s (%d calls)", msg, hits.Load())
+	}
+}

@@ -44,7 +44,10 @@ type pendingAuth struct {
 
 // roleToken is the user authorization an authorization_code role holds.
 type roleToken struct {
-	Config       string    `json:"config"`
+	Config string `json:"config"`
+	// Issuer is the config's issuer (issuerOf) that granted it: the
+	// refresh token is never sent anywhere else.
+	Issuer       string    `json:"issuer,omitempty"`
 	RefreshToken string    `json:"refresh_token"`
 	AuthorizedAt time.Time `json:"authorized_at"`
 	RefreshedAt  time.Time `json:"refreshed_at,omitempty"`
@@ -294,13 +297,17 @@ func (e *Env) callback(ctx context.Context, req *logical.Request, d *framework.F
 			"enable the refresh_token grant for the client upstream", p.Role)
 	}
 	now := e.Now().UTC()
-	if err := e.storeRoleToken(ctx, req.Storage, p.Role, &roleToken{Config: p.Config, RefreshToken: tok.RefreshToken,
-		AuthorizedAt: now}); err != nil {
+	eff, err := provider.Effective(cfg.Config)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.storeRoleToken(ctx, req.Storage, p.Role, &roleToken{Config: p.Config, Issuer: issuerOf(eff),
+		RefreshToken: tok.RefreshToken, AuthorizedAt: now}); err != nil {
 		e.revokeQuietly(ctx, cg, p.Role, "", tok.RefreshToken)
 		return nil, err
 	}
 	// A new authorization replaces the old one, which must not linger.
-	if previous != nil && previous.RefreshToken != tok.RefreshToken {
+	if previous != nil && previous.RefreshToken != tok.RefreshToken && e.grantedBy(previous, cfg, eff) {
 		e.revokeQuietly(ctx, cg, p.Role, "", previous.RefreshToken)
 	}
 	e.Logger.Info("role authorized", "role", p.Role, "config", p.Config, "replaced", previous != nil)
@@ -354,6 +361,42 @@ func (e *Env) codeGranter(name string, cfg *configEntry) (provider.CodeGranter, 
 	return cg, nil
 }
 
+// grantedBy reports whether the issuer of cfg granted rt, so its refresh
+// token may be sent there.
+func (e *Env) grantedBy(rt *roleToken, cfg *configEntry, eff provider.Config) bool {
+	return sameIssuer(cfg, eff, rt.Issuer, rt.AuthorizedAt)
+}
+
+// dropAuthorizations revokes, at the previous issuer (old), and forgets the
+// user authorizations of the roles of config, whose issuer just changed.
+// It returns the roles whose authorization went.
+func (e *Env) dropAuthorizations(ctx context.Context, s logical.Storage, config string, old *configEntry) ([]string, error) {
+	names, err := s.List(ctx, roleTokenPrefix)
+	if err != nil {
+		return nil, err
+	}
+	oldClient, clientErr := provider.New(old.Config, e.providerOptions())
+	var dropped []string
+	for _, name := range names {
+		lock := locksFor(e.roleLocks, name)
+		lock.Lock()
+		rt, err := e.loadRoleToken(ctx, s, name)
+		if err == nil && rt != nil && rt.Config == config {
+			if clientErr == nil {
+				e.revokeQuietly(ctx, oldClient, name, "", rt.RefreshToken)
+			}
+			if err = s.Delete(ctx, roleTokenPrefix+name); err == nil {
+				dropped = append(dropped, "role "+name)
+			}
+		}
+		lock.Unlock()
+		if err != nil {
+			return dropped, err
+		}
+	}
+	return dropped, nil
+}
+
 func (e *Env) loadRoleToken(ctx context.Context, s logical.Storage, role string) (*roleToken, error) {
 	return getJSON[roleToken](ctx, s, roleTokenPrefix+role, fmt.Sprintf("authorization of role %q", role))
 }
@@ -375,7 +418,7 @@ func (e *Env) storeRoleToken(ctx context.Context, s logical.Storage, role string
 //
 // refreshedBefore reports whether the role had been refreshed before this
 // call, i.e. an earlier read's access token may now be retired upstream.
-func (e *Env) refreshRoleToken(ctx context.Context, s logical.Storage, roleName string, cfgName string, cg provider.CodeGranter) (tok *provider.Token, refreshedBefore bool, err error) {
+func (e *Env) refreshRoleToken(ctx context.Context, s logical.Storage, roleName string, cfgName string, cfg *configEntry, cg provider.CodeGranter) (tok *provider.Token, refreshedBefore bool, err error) {
 	// A caller that hangs up must not stop Vault between the upstream's
 	// rotation and storing the new refresh token: the old one is dead.
 	ctx = context.WithoutCancel(ctx)
@@ -389,6 +432,14 @@ func (e *Env) refreshRoleToken(ctx context.Context, s logical.Storage, roleName 
 	if rt == nil || rt.Config != cfgName {
 		return nil, false, userErr("role %q holds no user authorization yet; run vault write -f <mount>/authorize/%s "+
 			"and open the url it returns", roleName, roleName)
+	}
+	eff, err := provider.Effective(cfg.Config)
+	if err != nil {
+		return nil, false, err
+	}
+	if !e.grantedBy(rt, cfg, eff) {
+		return nil, false, userErr("role %q was authorized at another issuer than config %q points at now; run authorize/%s again",
+			roleName, cfgName, roleName)
 	}
 	refreshedBefore = !rt.RefreshedAt.IsZero()
 	tok, err = cg.Refresh(ctx, rt.RefreshToken)

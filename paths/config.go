@@ -22,6 +22,10 @@ type configEntry struct {
 	// Generation changes on every write, and never repeats for a name
 	// (even across delete and create): cached clients are keyed on it.
 	Generation uint64 `json:"generation,omitempty"`
+	// IssuerChangedAt is when an issuer field last changed: tokens and
+	// authorizations from before it, recorded without their issuer, are
+	// not sent to the new one.
+	IssuerChangedAt time.Time `json:"issuer_changed_at,omitempty"`
 }
 
 // destinationFields are the config fields that say where requests, and so
@@ -172,6 +176,10 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 	}
 
 	cfg.UpdatedAt = e.Now().UTC()
+	issuerChanged := existing != nil && issuerChange(oldEff, eff) != ""
+	if issuerChanged {
+		cfg.IssuerChangedAt = cfg.UpdatedAt
+	}
 	cfg.Generation = uint64(time.Now().UnixNano())
 	if existing != nil && existing.Generation >= cfg.Generation {
 		cfg.Generation = existing.Generation + 1
@@ -193,6 +201,17 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 		return nil, fmt.Errorf("storing config %q: %w", name, err)
 	}
 	e.configChanged(name, cfg.Generation)
+	if issuerChanged {
+		// Still under the issuer lock: no refresh runs in between.
+		dropped, err := e.dropAuthorizations(ctx, req.Storage, name, existing)
+		if err != nil {
+			return nil, err
+		}
+		if len(dropped) > 0 {
+			warnings = append(warnings, fmt.Sprintf("the issuer changed: the user authorizations of %s were revoked at the "+
+				"previous issuer and dropped; run authorize/<role> again for each", strings.Join(dropped, ", ")))
+		}
+	}
 	e.Logger.Info("config written", "config", name, "provider", cfg.Provider, "created", existing == nil)
 
 	if len(warnings) == 0 {
@@ -342,6 +361,11 @@ func (e *Env) configRead(ctx context.Context, req *logical.Request, d *framework
 
 func (e *Env) configDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
+	// A write that loaded the config before this delete must not store it
+	// again afterwards.
+	lock := locksFor(e.configLocks, name)
+	lock.Lock()
+	defer lock.Unlock()
 	e.graph.Lock()
 	defer e.graph.Unlock()
 	issuerLock := locksFor(e.issuerLocks, name)

@@ -123,7 +123,7 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 			return nil, err
 		}
 		obtain = func(ctx context.Context) (tok *provider.Token, err error) {
-			tok, refreshedBefore, err = e.refreshRoleToken(ctx, req.Storage, roleName, role.Config, cg)
+			tok, refreshedBefore, err = e.refreshRoleToken(ctx, req.Storage, roleName, role.Config, cfg, cg)
 			return tok, err
 		}
 	}
@@ -135,6 +135,11 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 	now := e.Now()
 	ttl, maxTTL, warnings := e.leaseTTLs(role, now, now, tok.ExpiresAt)
 	if ttl <= 0 {
+		if _, revocable := client.(provider.Revoker); revocable {
+			if err := e.revokeUpstream(ctx, req.Storage, role.Config, tok.AccessToken, issuerOf(eff), now); err != nil {
+				e.Logger.Warn("could not revoke a token that was issued already expired", "config", role.Config, "error", err)
+			}
+		}
 		return nil, &provider.Error{Op: "token request", Host: hostOf(eff.TokenURL, eff.BaseURL),
 			Detail: "issued a token that already expired (expires_at " + tok.ExpiresAt.UTC().Format(time.RFC3339) + ")",
 			Hint:   "check the Vault server's clock"}
@@ -269,7 +274,7 @@ func (e *Env) tokenRevoke(ctx context.Context, req *logical.Request, _ *framewor
 	// An error makes Vault retry the revoke with backoff; a token the
 	// upstream no longer knows counts as revoked.
 	issuer, _ := req.Secret.InternalData[idIssuer].(string)
-	return nil, e.revokeUpstream(ctx, req.Storage, cfgName, token, issuer)
+	return nil, e.revokeUpstream(ctx, req.Storage, cfgName, token, issuer, req.Secret.IssueTime)
 }
 
 // extendUpstream prolongs a lease's token where the upstream can, and
@@ -286,7 +291,7 @@ func (e *Env) extendUpstream(ctx context.Context, s logical.Storage, secret *log
 		return expires, nil, err
 	}
 	issuer, _ := secret.InternalData[idIssuer].(string)
-	if issuer != "" && issuerOf(eff) != issuer {
+	if !sameIssuer(cfg, eff, issuer, secret.IssueTime) {
 		return expires, nil, userErr("config %q no longer points at the issuer of this token; "+
 			"the lease cannot be extended there: read creds again", cfgName)
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
+	"time"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 )
@@ -34,6 +35,17 @@ func issuerOf(c provider.Config) string {
 	}
 	sum := sha256.Sum256([]byte(strings.Join(parts, "\n")))
 	return hex.EncodeToString(sum[:16])
+}
+
+// sameIssuer reports whether a token minted by issuer at issued may be
+// sent to cfg (effective eff). A token from before issuers were recorded
+// (issuer "") may, unless an issuer field changed since it was minted; a
+// zero issued time counts as before any change.
+func sameIssuer(cfg *configEntry, eff provider.Config, issuer string, issued time.Time) bool {
+	if issuer != "" {
+		return issuerOf(eff) == issuer
+	}
+	return cfg.IssuerChangedAt.IsZero() || (!issued.IsZero() && issued.After(cfg.IssuerChangedAt))
 }
 
 // issuerChange names the first issuer field that differs between two

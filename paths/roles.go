@@ -87,6 +87,9 @@ func (e *Env) roleExists(ctx context.Context, req *logical.Request, d *framework
 }
 
 func (e *Env) roleWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	if err := e.ensureWritable(); err != nil {
+		return nil, err
+	}
 	warnings, dropAuthorization, err := e.storeRole(ctx, req, d)
 	if err == nil && dropAuthorization {
 		// Outside the graph lock: revoking upstream may take a while.
@@ -188,7 +191,8 @@ func (e *Env) dropRoleToken(ctx context.Context, req *logical.Request, name stri
 		return err
 	}
 	if cfg, err := e.loadConfig(ctx, req.Storage, rt.Config); err == nil && cfg != nil {
-		if client, err := e.client(rt.Config, cfg); err == nil {
+		eff, effErr := provider.Effective(cfg.Config)
+		if client, err := e.client(rt.Config, cfg); err == nil && effErr == nil && e.grantedBy(rt, cfg, eff) {
 			e.revokeQuietly(ctx, client, name, "", rt.RefreshToken)
 		}
 	}
@@ -262,6 +266,9 @@ func (e *Env) roleRead(ctx context.Context, req *logical.Request, d *framework.F
 
 func (e *Env) roleDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
+	if err := e.ensureWritable(); err != nil {
+		return nil, err
+	}
 	e.graph.Lock()
 	err := req.Storage.Delete(ctx, rolePrefix+name)
 	e.graph.Unlock()

@@ -64,7 +64,7 @@ func (e *Env) WALRollback(ctx context.Context, req *logical.Request, kind string
 	if !w.ExpiresAt.IsZero() && !e.Now().Before(w.ExpiresAt) {
 		return e.forgetToken(ctx, req.Storage, w.Config, w.Token)
 	}
-	if err := e.revokeUpstream(ctx, req.Storage, w.Config, w.Token, w.Issuer); err != nil {
+	if err := e.revokeUpstream(ctx, req.Storage, w.Config, w.Token, w.Issuer, time.Time{}); err != nil {
 		return err // kept; the rollback manager tries again
 	}
 	e.Logger.Info("rolled back an upstream token whose lease was never created", "config", w.Config)

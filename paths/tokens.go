@@ -107,8 +107,8 @@ func (e *Env) forgetToken(ctx context.Context, s logical.Storage, config, token 
 // it. It fails, and Vault retries, when that issuer is no longer reachable
 // through the config: a revoke sent elsewhere would be reported done while
 // the token lives. issuer is empty for leases from before issuers were
-// recorded; those go to the config as it is.
-func (e *Env) revokeUpstream(ctx context.Context, s logical.Storage, config, token, issuer string) error {
+// recorded: those go to the config unless its issuer changed since issued.
+func (e *Env) revokeUpstream(ctx context.Context, s logical.Storage, config, token, issuer string, issued time.Time) error {
 	cfg, err := e.loadConfig(ctx, s, config)
 	if err != nil {
 		return err
@@ -121,7 +121,7 @@ func (e *Env) revokeUpstream(ctx context.Context, s logical.Storage, config, tok
 	if err != nil {
 		return err
 	}
-	if issuer != "" && issuerOf(eff) != issuer {
+	if !sameIssuer(cfg, eff, issuer, issued) {
 		return fmt.Errorf("config %q no longer points at the issuer of this token (its URLs or account changed): the token "+
 			"cannot be revoked there and lives upstream until it expires; Vault retries this revoke", config)
 	}
@@ -203,10 +203,13 @@ func (e *Env) mint(ctx context.Context, s logical.Storage, m mintRequest) (*prov
 }
 
 // discard deletes a token that will not become a lease. If that fails too,
-// the WAL entry (when there is one) makes the rollback delete it later.
+// the WAL entry makes the rollback try again, provided it holds the token
+// (it does unless rewriting it was what failed: then the token expires by
+// itself, and the log says so).
 func (e *Env) discard(ctx context.Context, s logical.Storage, w *walToken, walID string, cause error) error {
-	if err := e.revokeUpstream(ctx, s, w.Config, w.Token, w.Issuer); err != nil {
-		e.Logger.Error("could not delete an unleased upstream token; the WAL rollback will retry", "config", w.Config, "error", err)
+	if err := e.revokeUpstream(ctx, s, w.Config, w.Token, w.Issuer, time.Time{}); err != nil {
+		e.Logger.Error("could not delete an unleased upstream token; the WAL rollback retries where the WAL entry "+
+			"holds it, otherwise it expires by itself", "config", w.Config, "expires_at", w.ExpiresAt, "error", err)
 		return cause
 	}
 	if walID != "" {

@@ -103,8 +103,10 @@ func (t noRedirects) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, err
 	}
 	loc := "an unnamed location"
-	if u, perr := req.URL.Parse(resp.Header.Get("Location")); perr == nil && u.Host != "" {
-		loc = u.Scheme + "://" + u.Host
+	if raw := resp.Header.Get("Location"); raw != "" {
+		if u, perr := req.URL.Parse(raw); perr == nil && u.Host != "" {
+			loc = u.Scheme + "://" + u.Host
+		}
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
