@@ -28,7 +28,6 @@ func init() {
 		Fields:     []string{"username", "password", "base_url", "api_url", "max_tokens"},
 		Required:   []string{"username", "password"},
 		GrantTypes: []string{GrantClientCredentials},
-		Lifetime:   cdpLifetime,
 		TokenLimit: true,
 		Defaults: func(c *Config) {
 			def(&c.BaseURL, CDPAuthURL)
@@ -139,7 +138,7 @@ func (c *cdpClient) parse(op string, body []byte, start time.Time) (*Token, erro
 		return nil, &Error{Op: op, Host: hostOf(c.cfg.BaseURL), Status: 200, Code: "malformed_response",
 			Detail: "the answer holds no access_token", Hint: "check base_url: it must be the Authentication Host URL", Retryable: true}
 	}
-	tok := &Token{AccessToken: t.AccessToken, TokenType: "Bearer", Data: map[string]string{}}
+	tok := &Token{AccessToken: t.AccessToken, Data: map[string]string{}}
 	if n, err := t.ExpiresIn.Int64(); err == nil && n > 0 {
 		tok.ExpiresAt = start.Add(time.Duration(n) * time.Second)
 	} else {

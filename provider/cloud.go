@@ -24,7 +24,6 @@ func init() {
 		Fields:     []string{"client_id", "client_secret", "api_url", "token_url", "auth_style", "key_uuid"},
 		Required:   []string{"client_id", "client_secret"},
 		GrantTypes: []string{GrantClientCredentials},
-		Lifetime:   cloudLifetime,
 		Defaults: func(c *Config) {
 			def(&c.TokenURL, CloudTokenURL)
 			def(&c.APIURL, CloudAPIURL)

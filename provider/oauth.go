@@ -77,7 +77,7 @@ func (c *oauthClient) convert(t *oauth2.Token, requested []string, start time.Ti
 		return nil, &Error{Op: "token request", Host: c.host(), Detail: "unsupported token_type " + strconv.Quote(t.TokenType),
 			Hint: "the plugin hands out bearer tokens only"}
 	}
-	tok := &Token{AccessToken: t.AccessToken, TokenType: "Bearer", RefreshToken: t.RefreshToken}
+	tok := &Token{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken}
 	// Acronis sends expires_on (unix seconds), most others expires_in;
 	// with both, the earlier wins so a lease never outlives the token.
 	// x/oauth2's clientcredentials drops ExpiresIn and keeps only an

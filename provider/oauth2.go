@@ -24,7 +24,6 @@ func init() {
 		Fields:     []string{"client_id", "client_secret", "token_url", "authorize_url", "revocation_url", "auth_style"},
 		Required:   []string{"client_id", "client_secret", "token_url"},
 		GrantTypes: []string{GrantClientCredentials, GrantAuthorizationCode},
-		Lifetime:   oauth2Lifetime,
 		Defaults: func(c *Config) {
 			def(&c.AuthStyle, AuthStyleBody)
 		},

@@ -5,7 +5,6 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -62,7 +61,6 @@ const (
 // Token is an upstream access token and what is known about it.
 type Token struct {
 	AccessToken  string
-	TokenType    string
 	ExpiresAt    time.Time
 	Scopes       []string
 	RefreshToken string
@@ -137,9 +135,6 @@ type Spec struct {
 	Required []string
 	// GrantTypes a role of this provider may use; the first is the default.
 	GrantTypes []string
-	// Lifetime is the documented upstream token lifetime, used when a
-	// response carries none.
-	Lifetime time.Duration
 	// Defaults fills empty fields of c with the provider's defaults.
 	Defaults func(c *Config)
 	// ValidateScopes checks scopes a config or role would send.
@@ -242,9 +237,6 @@ func New(c Config, o Options) (Client, error) {
 	s, _ := Lookup(c.Provider)
 	return s.New(eff, o)
 }
-
-// ErrNotSupported is returned for an operation the upstream does not offer.
-var ErrNotSupported = errors.New("not supported by this provider")
 
 func nonEmpty(vals ...string) []string {
 	out := vals[:0:0]
