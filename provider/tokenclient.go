@@ -15,8 +15,10 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 )
 
-// oauthClient is the RFC 6749 client-credentials flow the cloud, source,
-// acronis and oauth2 providers share; golang.org/x/oauth2 does the exchange.
+// oauthClient is the RFC 6749 token-endpoint client the cloud, source,
+// acronis and oauth2 providers share: the client-credentials grant
+// (golang.org/x/oauth2 does the exchange), reading its answer, RFC 7009
+// revocation and other calls made with the config's HTTP clients.
 type oauthClient struct {
 	cfg      Config
 	opts     Options
