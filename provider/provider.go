@@ -102,6 +102,21 @@ type UserRevoker interface {
 	RevokeAll(ctx context.Context) error
 }
 
+// CodeGranter is a Client that can run the authorization code grant
+// (RFC 6749 §4.1) with PKCE (RFC 7636), and refresh the tokens it yields.
+type CodeGranter interface {
+	// AuthCodeURL is where the user's browser goes to authorize; the PKCE
+	// S256 challenge is derived from verifier.
+	AuthCodeURL(state, verifier, redirectURL string, scopes []string) string
+	// Exchange trades a code for tokens.
+	Exchange(ctx context.Context, code, verifier, redirectURL string) (*Token, error)
+	// Refresh uses a refresh token. Where the upstream rotates them the
+	// answer carries the new one, and the old one is dead from then on.
+	// Exchange and Refresh may return a Token holding only RefreshToken
+	// together with an error: the upstream issued it, so keep it.
+	Refresh(ctx context.Context, refreshToken string) (*Token, error)
+}
+
 // Options are what a client needs from its host.
 type Options struct {
 	Logger hclog.Logger
