@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 )
@@ -40,17 +39,6 @@ func init() {
 		},
 	})
 }
-
-func def(field *string, v string) {
-	if *field == "" {
-		*field = v
-	}
-}
-
-var uuidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
-// IsUUID reports whether s is a canonical UUID.
-func IsUUID(s string) bool { return uuidRe.MatchString(s) }
 
 func validateCloudScopes(scopes []string) error {
 	for _, s := range scopes {
