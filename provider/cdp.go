@@ -116,9 +116,7 @@ func (c *cdpClient) call(ctx context.Context, op, method, query string, auth cdp
 			return resp.StatusCode, b, nil
 		}
 	}
-	code, desc := parseErrorBody(b)
-	e := &Error{Op: op, Host: hostOf(u), Status: resp.StatusCode, Code: scrub(code, secrets), Detail: scrub(desc, secrets),
-		Retryable: resp.StatusCode == 429 || resp.StatusCode >= 500}
+	e := answerError(op, hostOf(u), resp.StatusCode, b, secrets)
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized && auth == basicAuth:
 		e.Hint = "username/password rejected by " + e.Host + "; check the integration user, or whether its password expired"
