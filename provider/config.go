@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"net"
 	"regexp"
 	"strings"
 	"time"
@@ -55,6 +56,17 @@ var uuidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[
 
 // IsUUID reports whether s is a canonical UUID.
 func IsUUID(s string) bool { return uuidRe.MatchString(s) }
+
+// IsLoopback reports whether host, a URL's host without port, is
+// "localhost" or a literal loopback IP. Other names are not resolved: what
+// they resolve to can change between the check and the call.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
 
 func nonEmpty(vals ...string) []string {
 	out := vals[:0:0]
