@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -130,9 +131,7 @@ func (c *cdpClient) call(ctx context.Context, op, method, query string, auth cdp
 
 func (c *cdpClient) parse(op string, body []byte, start time.Time) (*Token, error) {
 	var t cdpToken
-	d := json.NewDecoder(strings.NewReader(string(body)))
-	d.UseNumber()
-	if err := d.Decode(&t); err != nil || t.AccessToken == "" {
+	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&t); err != nil || t.AccessToken == "" {
 		return nil, &Error{Op: op, Host: hostOf(c.cfg.BaseURL), Status: 200, Code: "malformed_response",
 			Detail: "the answer holds no access_token", Hint: "check base_url: it must be the Authentication Host URL", Retryable: true}
 	}
