@@ -2,10 +2,11 @@ package paths
 
 import (
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 )
 
 // checkURL enforces the URL rules every URL field shares: https, or http on
@@ -28,21 +29,13 @@ func checkURL(field, raw string) error {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !isLoopback(u.Hostname()) {
+		if !provider.IsLoopback(u.Hostname()) {
 			return badField(field, "must use https; http is allowed only for loopback hosts (127.0.0.1, ::1, localhost)")
 		}
 	default:
 		return badField(field, "scheme %q is not allowed; use https", u.Scheme)
 	}
 	return nil
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func checkDuration(field string, d time.Duration) error {

@@ -26,7 +26,6 @@ func init() {
 		Fields:     []string{"client_id", "client_secret", "base_url", "token_url", "revocation_url", "auth_style"},
 		Required:   []string{"client_id", "client_secret", "base_url"},
 		GrantTypes: []string{GrantClientCredentials},
-		Lifetime:   acronisLifetime,
 		Defaults: func(c *Config) {
 			base := strings.TrimSuffix(c.BaseURL, "/")
 			def(&c.TokenURL, base+acronisTokenPath)

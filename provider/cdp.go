@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -28,7 +29,6 @@ func init() {
 		Fields:     []string{"username", "password", "base_url", "api_url", "max_tokens"},
 		Required:   []string{"username", "password"},
 		GrantTypes: []string{GrantClientCredentials},
-		Lifetime:   cdpLifetime,
 		TokenLimit: true,
 		Defaults: func(c *Config) {
 			def(&c.BaseURL, CDPAuthURL)
@@ -117,9 +117,7 @@ func (c *cdpClient) call(ctx context.Context, op, method, query string, auth cdp
 			return resp.StatusCode, b, nil
 		}
 	}
-	code, desc := parseErrorBody(b)
-	e := &Error{Op: op, Host: hostOf(u), Status: resp.StatusCode, Code: scrub(code, secrets), Detail: scrub(desc, secrets),
-		Retryable: resp.StatusCode == 429 || resp.StatusCode >= 500}
+	e := answerError(op, hostOf(u), resp.StatusCode, b, secrets)
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized && auth == basicAuth:
 		e.Hint = "username/password rejected by " + e.Host + "; check the integration user, or whether its password expired"
@@ -133,13 +131,11 @@ func (c *cdpClient) call(ctx context.Context, op, method, query string, auth cdp
 
 func (c *cdpClient) parse(op string, body []byte, start time.Time) (*Token, error) {
 	var t cdpToken
-	d := json.NewDecoder(strings.NewReader(string(body)))
-	d.UseNumber()
-	if err := d.Decode(&t); err != nil || t.AccessToken == "" {
+	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&t); err != nil || t.AccessToken == "" {
 		return nil, &Error{Op: op, Host: hostOf(c.cfg.BaseURL), Status: 200, Code: "malformed_response",
 			Detail: "the answer holds no access_token", Hint: "check base_url: it must be the Authentication Host URL", Retryable: true}
 	}
-	tok := &Token{AccessToken: t.AccessToken, TokenType: "Bearer", Data: map[string]string{}}
+	tok := &Token{AccessToken: t.AccessToken, Data: map[string]string{}}
 	if n, err := t.ExpiresIn.Int64(); err == nil && n > 0 {
 		tok.ExpiresAt = start.Add(time.Duration(n) * time.Second)
 	} else {

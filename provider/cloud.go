@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 )
@@ -24,7 +23,6 @@ func init() {
 		Fields:     []string{"client_id", "client_secret", "api_url", "token_url", "auth_style", "key_uuid"},
 		Required:   []string{"client_id", "client_secret"},
 		GrantTypes: []string{GrantClientCredentials},
-		Lifetime:   cloudLifetime,
 		Defaults: func(c *Config) {
 			def(&c.TokenURL, CloudTokenURL)
 			def(&c.APIURL, CloudAPIURL)
@@ -41,17 +39,6 @@ func init() {
 		},
 	})
 }
-
-func def(field *string, v string) {
-	if *field == "" {
-		*field = v
-	}
-}
-
-var uuidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
-// IsUUID reports whether s is a canonical UUID.
-func IsUUID(s string) bool { return uuidRe.MatchString(s) }
 
 func validateCloudScopes(scopes []string) error {
 	for _, s := range scopes {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 )
@@ -125,6 +126,29 @@ func rawString(m json.RawMessage) string {
 		return strings.Join(l, "; ")
 	}
 	return ""
+}
+
+// answerError turns a refusing answer into an *Error: status, upstream
+// error code and description, scrubbed of secrets. Callers add the hint.
+func answerError(op, host string, status int, body []byte, secrets []string) *Error {
+	code, desc := parseErrorBody(body)
+	return upstreamError(op, host, status, code, desc, secrets)
+}
+
+// upstreamError is answerError for a code and description already parsed:
+// x/oauth2 parses token endpoint errors itself.
+func upstreamError(op, host string, status int, code, desc string, secrets []string) *Error {
+	return &Error{Op: op, Host: host, Status: status, Code: scrub(code, secrets), Detail: scrub(desc, secrets),
+		Retryable: status == http.StatusTooManyRequests || status >= 500}
+}
+
+// hostOf names an upstream in an error by the host of its URL.
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "the upstream"
+	}
+	return u.Host
 }
 
 // maxDetail keeps error text readable; upstream descriptions can be pages.

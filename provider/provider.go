@@ -5,52 +5,12 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-)
-
-// Config is one upstream account, as the operator wrote it. Empty fields take
-// the provider's defaults (see Spec.Defaults); they are stored empty so that
-// a changed default, or a changed base_url, flows into derived URLs.
-type Config struct {
-	Provider       string        `json:"provider"`
-	ClientID       string        `json:"client_id,omitempty"`
-	ClientSecret   string        `json:"client_secret,omitempty"`
-	Username       string        `json:"username,omitempty"`
-	Password       string        `json:"password,omitempty"`
-	BaseURL        string        `json:"base_url,omitempty"`
-	APIURL         string        `json:"api_url,omitempty"`
-	TokenURL       string        `json:"token_url,omitempty"`
-	AuthorizeURL   string        `json:"authorize_url,omitempty"`
-	RevocationURL  string        `json:"revocation_url,omitempty"`
-	AuthStyle      string        `json:"auth_style,omitempty"`
-	Scopes         []string      `json:"scopes,omitempty"`
-	MaxTokens      int           `json:"max_tokens,omitempty"`
-	KeyUUID        string        `json:"key_uuid,omitempty"`
-	RequestTimeout time.Duration `json:"request_timeout,omitempty"`
-	CACert         string        `json:"ca_cert,omitempty"`
-}
-
-// Secrets lists the values that must never reach a log line, an error or a
-// response. Error messages built from upstream answers are scrubbed of them.
-func (c *Config) Secrets() []string {
-	return nonEmpty(c.ClientSecret, c.Password)
-}
-
-// DefaultRequestTimeout bounds a whole upstream call, retries included. The
-// Acquia Cloud docs warn that a 10 s client timeout is too short.
-const DefaultRequestTimeout = 25 * time.Second
-
-// Auth styles: where client credentials go on a token request.
-const (
-	AuthStyleBody  = "body"
-	AuthStyleBasic = "basic"
 )
 
 // Grant types a role may use.
@@ -62,7 +22,6 @@ const (
 // Token is an upstream access token and what is known about it.
 type Token struct {
 	AccessToken  string
-	TokenType    string
 	ExpiresAt    time.Time
 	Scopes       []string
 	RefreshToken string
@@ -104,6 +63,21 @@ type UserRevoker interface {
 	RevokeAll(ctx context.Context) error
 }
 
+// CodeGranter is a Client that can run the authorization code grant
+// (RFC 6749 §4.1) with PKCE (RFC 7636), and refresh the tokens it yields.
+type CodeGranter interface {
+	// AuthCodeURL is where the user's browser goes to authorize; the PKCE
+	// S256 challenge is derived from verifier.
+	AuthCodeURL(state, verifier, redirectURL string, scopes []string) string
+	// Exchange trades a code for tokens.
+	Exchange(ctx context.Context, code, verifier, redirectURL string) (*Token, error)
+	// Refresh uses a refresh token. Where the upstream rotates them the
+	// answer carries the new one, and the old one is dead from then on.
+	// Exchange and Refresh may return a Token holding only RefreshToken
+	// together with an error: the upstream issued it, so keep it.
+	Refresh(ctx context.Context, refreshToken string) (*Token, error)
+}
+
 // Options are what a client needs from its host.
 type Options struct {
 	Logger hclog.Logger
@@ -137,9 +111,6 @@ type Spec struct {
 	Required []string
 	// GrantTypes a role of this provider may use; the first is the default.
 	GrantTypes []string
-	// Lifetime is the documented upstream token lifetime, used when a
-	// response carries none.
-	Lifetime time.Duration
 	// Defaults fills empty fields of c with the provider's defaults.
 	Defaults func(c *Config)
 	// ValidateScopes checks scopes a config or role would send.
@@ -241,26 +212,4 @@ func New(c Config, o Options) (Client, error) {
 	}
 	s, _ := Lookup(c.Provider)
 	return s.New(eff, o)
-}
-
-// ErrNotSupported is returned for an operation the upstream does not offer.
-var ErrNotSupported = errors.New("not supported by this provider")
-
-func nonEmpty(vals ...string) []string {
-	out := vals[:0:0]
-	for _, v := range vals {
-		if v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-// SplitScopes parses a space- or comma-delimited scope string.
-func SplitScopes(s string) []string {
-	f := strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' })
-	if len(f) == 0 {
-		return nil
-	}
-	return f
 }

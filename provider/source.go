@@ -24,7 +24,6 @@ func init() {
 		Fields:     []string{"client_id", "client_secret", "base_url", "token_url", "authorize_url", "revocation_url", "auth_style"},
 		Required:   []string{"client_id", "client_secret", "base_url"},
 		GrantTypes: []string{GrantClientCredentials, GrantAuthorizationCode},
-		Lifetime:   sourceLifetime,
 		// Drupal's OAuth server revokes the old access token with the old
 		// refresh token.
 		RefreshRetiresAccess: true,

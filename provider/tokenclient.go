@@ -15,8 +15,10 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 )
 
-// oauthClient is the RFC 6749 client-credentials flow the cloud, source,
-// acronis and oauth2 providers share; golang.org/x/oauth2 does the exchange.
+// oauthClient is the RFC 6749 token-endpoint client the cloud, source,
+// acronis and oauth2 providers share: the client-credentials grant
+// (golang.org/x/oauth2 does the exchange), reading its answer, RFC 7009
+// revocation and other calls made with the config's HTTP clients.
 type oauthClient struct {
 	cfg      Config
 	opts     Options
@@ -77,7 +79,7 @@ func (c *oauthClient) convert(t *oauth2.Token, requested []string, start time.Ti
 		return nil, &Error{Op: "token request", Host: c.host(), Detail: "unsupported token_type " + strconv.Quote(t.TokenType),
 			Hint: "the plugin hands out bearer tokens only"}
 	}
-	tok := &Token{AccessToken: t.AccessToken, TokenType: "Bearer", RefreshToken: t.RefreshToken}
+	tok := &Token{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken}
 	// Acronis sends expires_on (unix seconds), most others expires_in;
 	// with both, the earlier wins so a lease never outlives the token.
 	// x/oauth2's clientcredentials drops ExpiresIn and keeps only an
@@ -129,9 +131,7 @@ func (c *oauthClient) tokenError(op string, err error, also ...string) error {
 		if code == "" {
 			code, desc = parseErrorBody(re.Body)
 		}
-		e := &Error{Op: op, Host: c.host(), Status: re.Response.StatusCode, Code: scrub(code, secrets),
-			Detail: scrub(desc, secrets)}
-		e.Retryable = e.Status == 429 || e.Status >= 500
+		e := upstreamError(op, c.host(), re.Response.StatusCode, code, desc, secrets)
 		if c.hints != nil {
 			e.Hint = c.hints(code, e.Status)
 		}
@@ -165,14 +165,6 @@ func (c *oauthClient) call(ctx context.Context, op string, req *http.Request, se
 	return resp.StatusCode, body, nil
 }
 
-// answerError turns a refusing answer into an *Error: status, upstream
-// error code and description, scrubbed of secrets.
-func answerError(op, host string, status int, body []byte, secrets []string) *Error {
-	code, desc := parseErrorBody(body)
-	return &Error{Op: op, Host: host, Status: status, Code: scrub(code, secrets), Detail: scrub(desc, secrets),
-		Retryable: status == http.StatusTooManyRequests || status >= 500}
-}
-
 func genericHint(code string, status int, host string) string {
 	switch code {
 	case "invalid_client":
@@ -193,14 +185,6 @@ func genericHint(code string, status int, host string) string {
 		return "no token endpoint there; check token_url"
 	}
 	return ""
-}
-
-func hostOf(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return "the upstream"
-	}
-	return u.Host
 }
 
 // revokeToken calls the RFC 7009 revocation endpoint with the config's

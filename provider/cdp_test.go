@@ -1,0 +1,56 @@
+package provider
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// TestCDPParse: the CDP token answer, whose fields beyond access_token are
+// confirmed by one source only, in each form they may take.
+func TestCDPParse(t *testing.T) {
+	start := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	c := &cdpClient{cfg: Config{BaseURL: "https://cs-auth.example"}}
+	for _, tc := range []struct {
+		name, body string
+		expires    time.Time
+		data       map[string]string
+	}{
+		{"vendor example",
+			`{"access_token":"tok","token_type":"bearer","expires_in":15600000,"tenantId":1234,"username":"tracker_ABC",` +
+				`"userType":"CLIENT","passwordExpiryDate":"2030-03-01T00:00:00"}`,
+			start.Add(15600000 * time.Second),
+			map[string]string{"tenant_id": "1234", "username": "tracker_ABC", "user_type": "CLIENT", "password_expiry_date": "2030-03-01T00:00:00"}},
+		{"expires_in as string", `{"access_token":"tok","expires_in":"3600"}`, start.Add(time.Hour), map[string]string{}},
+		{"expires_in missing", `{"access_token":"tok"}`, start.Add(cdpLifetime), map[string]string{}},
+		{"expires_in null", `{"access_token":"tok","expires_in":null}`, start.Add(cdpLifetime), map[string]string{}},
+		{"expires_in zero", `{"access_token":"tok","expires_in":0}`, start.Add(cdpLifetime), map[string]string{}},
+		{"tenantId as string", `{"access_token":"tok","tenantId":"tenant-7"}`, start.Add(cdpLifetime), map[string]string{"tenant_id": "tenant-7"}},
+		{"tenantId as large number", `{"access_token":"tok","tenantId":90071992547409931}`, start.Add(cdpLifetime),
+			map[string]string{"tenant_id": "90071992547409931"}},
+		{"tenantId null", `{"access_token":"tok","tenantId":null}`, start.Add(cdpLifetime), map[string]string{}},
+		{"empty strings dropped", `{"access_token":"tok","tenantId":"","username":"","userType":""}`, start.Add(cdpLifetime), map[string]string{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok, err := c.parse("token create", []byte(tc.body), start)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tok.AccessToken != "tok" || !tok.ExpiresAt.Equal(tc.expires) || !reflect.DeepEqual(tok.Data, tc.data) {
+				t.Errorf("parse = {%s %s %v}, want {tok %s %v}", tok.AccessToken, tok.ExpiresAt, tok.Data, tc.expires, tc.data)
+			}
+		})
+	}
+}
+
+func TestCDPParseRefusesAnswerWithoutToken(t *testing.T) {
+	c := &cdpClient{cfg: Config{BaseURL: "https://cs-auth.example"}}
+	for _, body := range []string{``, `{}`, `{"access_token":""}`, `{"token":"tok"}`, `<html>login</html>`, `{"access_token":"tok"`} {
+		tok, err := c.parse("token create", []byte(body), time.Now())
+		var e *Error
+		if tok != nil || !errors.As(err, &e) || e.Code != "malformed_response" || e.Host != "cs-auth.example" || !e.Retryable {
+			t.Errorf("parse(%q) = (%v, %v), want a retryable malformed_response *Error", body, tok, err)
+		}
+	}
+}

@@ -1,0 +1,70 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// rfcClient talks to a plain RFC 6749 server; the source and oauth2
+// providers share it. Client credentials and verification are here, the
+// authorization code grant and refresh in codegrant.go.
+type rfcClient struct{ *oauthClient }
+
+// revocableRFCClient is an rfcClient whose server revokes tokens: only then
+// does a lease keep its token and call the server on revoke.
+type revocableRFCClient struct{ *rfcClient }
+
+var (
+	_ Client         = (*rfcClient)(nil)
+	_ Revoker        = (*revocableRFCClient)(nil)
+	_ RefreshRevoker = (*revocableRFCClient)(nil)
+)
+
+func newRFCClient(c Config, o Options, lifetime time.Duration, hints func(string, int) string) (Client, error) {
+	oc, err := newOAuthClient(c, o, lifetime)
+	if err != nil {
+		return nil, err
+	}
+	oc.hints = hints
+	rc := &rfcClient{oc}
+	if c.RevocationURL != "" {
+		return &revocableRFCClient{rc}, nil
+	}
+	return rc, nil
+}
+
+func (c *rfcClient) Token(ctx context.Context, scopes []string) (*Token, error) {
+	return c.clientCredentials(ctx, scopes)
+}
+
+// Verify fetches one token with the config's scopes, and revokes it where
+// the server can. A client the server lets use only the authorization
+// code grant cannot be proven without a user; that is a warning.
+func (c *rfcClient) Verify(ctx context.Context) ([]string, error) {
+	tok, err := c.clientCredentials(ctx, c.cfg.Scopes)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) && (e.Code == "unauthorized_client" || e.Code == "unsupported_grant_type") {
+			return []string{"the credentials could not be checked: the client may not use client_credentials " +
+				"(" + e.Code + "); authorization_code roles prove them at their first authorize/callback"}, nil
+		}
+		return nil, err
+	}
+	if c.cfg.RevocationURL == "" {
+		return nil, nil
+	}
+	if err := c.revokeToken(ctx, tok.AccessToken, "access_token"); err != nil {
+		// The credentials are proven; the token expires by itself.
+		return []string{"the verification token could not be revoked (" + err.Error() + "); check revocation_url"}, nil
+	}
+	return nil, nil
+}
+
+func (c *revocableRFCClient) Revoke(ctx context.Context, accessToken string) error {
+	return c.revokeToken(ctx, accessToken, "access_token")
+}
+
+func (c *revocableRFCClient) RevokeRefresh(ctx context.Context, refreshToken string) error {
+	return c.revokeToken(ctx, refreshToken, "refresh_token")
+}
