@@ -13,8 +13,6 @@ import (
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 )
 
-const configPrefix = "config/"
-
 // configEntry is the stored form of config/:name (seal-wrapped).
 type configEntry struct {
 	provider.Config
@@ -36,16 +34,6 @@ var destinationFields = fieldsWhere(func(f *configField) bool { return f.destina
 
 func destinationValues(c provider.Config) map[string]string {
 	return stringValues(c, func(f *configField) bool { return f.destination })
-}
-
-// maxNameLength bounds config and role names.
-const maxNameLength = 128
-
-func checkName(name string) error {
-	if len(name) > maxNameLength {
-		return badField("name", "at most %d characters (got %d); choose a shorter name", maxNameLength, len(name))
-	}
-	return nil
 }
 
 func (e *Env) configPaths() []*framework.Path {

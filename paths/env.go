@@ -1,5 +1,3 @@
-// Package paths holds the plugin's HTTP paths, one file per family: schema,
-// help, handlers and the storage entries behind them.
 package paths
 
 import (
@@ -10,7 +8,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
 
@@ -85,99 +82,8 @@ func NewEnv(logger hclog.Logger, system func() logical.SystemView) *Env {
 	}
 }
 
-// ensureWritable is the guard every path with an upstream side effect
-// passes before its first upstream call. Vault forwards those operations
-// to the active node (ForwardPerformanceStandby/Secondary); should one run
-// here anyway, logical.ErrReadOnly makes Vault replay it there, and the
-// upstream has seen nothing: no refresh token rotated, no token minted.
-func (e *Env) ensureWritable() error {
-	if e.Writable != nil && !e.Writable() {
-		return logical.ErrReadOnly
-	}
-	return nil
-}
-
-// forwarded marks an operation with an upstream side effect, or a storage
-// write, as one Vault runs on the active node of the primary cluster.
-func forwarded(op *framework.PathOperation) *framework.PathOperation {
-	op.ForwardPerformanceStandby = true
-	op.ForwardPerformanceSecondary = true
-	return op
-}
-
-// Paths are every path of the plugin.
-func (e *Env) Paths() []*framework.Path {
-	return framework.PathAppend(
-		e.configPaths(),
-		e.rolePaths(),
-		e.credsPaths(),
-		e.authorizePaths(),
-	)
-}
-
-// Secrets are the secret types the plugin issues.
-func (e *Env) Secrets() []*framework.Secret {
-	return []*framework.Secret{e.tokenSecret()}
-}
-
-// SealWrapStorage lists storage prefixes holding credentials.
-func SealWrapStorage() []string {
-	return []string{configPrefix, roleTokenPrefix, statePrefix, framework.WALPrefix}
-}
-
-// LocalStorage lists prefixes that are not replicated: a WAL entry belongs
-// to the cluster whose request wrote it.
-func LocalStorage() []string {
-	return []string{framework.WALPrefix}
-}
-
-// Unauthenticated lists the paths a caller without a Vault token may use:
-// the provider redirects a browser to callback.
-func Unauthenticated() []string {
-	return []string{"callback"}
-}
-
-// PruneStates deletes authorization states past their expiry, so abandoned
-// authorize calls do not pile up. Vault runs periodic functions on
-// performance standbys and secondaries too, which cannot write: those skip.
-func (e *Env) PruneStates(ctx context.Context, req *logical.Request) error {
-	if e.ensureWritable() != nil {
-		return nil
-	}
-	keys, err := req.Storage.List(ctx, statePrefix)
-	if err != nil {
-		return err
-	}
-	now := e.Now()
-	for _, k := range keys {
-		p, err := getJSON[pendingAuth](ctx, req.Storage, statePrefix+k, "authorization state")
-		if err != nil {
-			e.Logger.Warn("skipping an unreadable authorization state", "error", err)
-			continue
-		}
-		if p != nil && !now.Before(p.ExpiresAt) {
-			if err := req.Storage.Delete(ctx, statePrefix+k); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// Invalidate drops cached state for a storage key another node changed
-// (performance standbys and replicated clusters see writes only this way).
-func (e *Env) Invalidate(_ context.Context, key string) {
-	if name, ok := strings.CutPrefix(key, configPrefix); ok {
-		e.configChanged(name, 0)
-	}
-}
-
-// Reset drops every cached client (plugin reload, mount tune).
-func (e *Env) Reset() {
-	e.clientsMu.Lock()
-	defer e.clientsMu.Unlock()
-	e.clients = map[string]cachedClient{}
-	e.latestGen = map[string]uint64{}
+func locksFor(locks []*locksutil.LockEntry, key string) *sync.RWMutex {
+	return &locksutil.LockForKey(locks, key).RWMutex
 }
 
 func (e *Env) providerOptions() provider.Options {
@@ -221,4 +127,18 @@ func (e *Env) configChanged(name string, gen uint64) {
 	}
 }
 
-func durationSeconds(d time.Duration) int64 { return int64(d / time.Second) }
+// Invalidate drops cached state for a storage key another node changed
+// (performance standbys and replicated clusters see writes only this way).
+func (e *Env) Invalidate(_ context.Context, key string) {
+	if name, ok := strings.CutPrefix(key, configPrefix); ok {
+		e.configChanged(name, 0)
+	}
+}
+
+// Reset drops every cached client (plugin reload, mount tune).
+func (e *Env) Reset() {
+	e.clientsMu.Lock()
+	defer e.clientsMu.Unlock()
+	e.clients = map[string]cachedClient{}
+	e.latestGen = map[string]uint64{}
+}

@@ -12,8 +12,6 @@ import (
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 )
 
-const rolePrefix = "roles/"
-
 // Role field names.
 const (
 	fConfig      = "config"

@@ -8,6 +8,41 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
+// Storage layout of a mount: every key prefix, and which of them hold
+// credentials (seal-wrapped) or belong to one cluster (local).
+const (
+	// configPrefix holds config/<name>: an upstream account's credentials.
+	configPrefix = "config/"
+	// metaPrefix holds config-meta/<name>: what the plugin last learned
+	// from the upstream about a config (CDP passwordExpiryDate), apart from
+	// the seal-wrapped credentials so that recording it never rewrites them.
+	metaPrefix = "config-meta/"
+	// rolePrefix holds roles/<name>.
+	rolePrefix = "roles/"
+	// roleTokenPrefix holds role-tokens/<role>: the refresh token of an
+	// authorization_code role, apart from the role so that reading or
+	// rewriting the role never touches it.
+	roleTokenPrefix = "role-tokens/"
+	// statePrefix holds pending authorizations under the sha256 of their
+	// state, so the state itself is never a storage key.
+	statePrefix = "oauth-state/"
+	// tokenPrefix holds tokens/<config>/<sha256 of token>: a record of
+	// each revocable upstream token a lease holds (held_tokens.go). The key
+	// is a hash; the token itself lives only in the lease.
+	tokenPrefix = "tokens/"
+)
+
+// SealWrapStorage lists storage prefixes holding credentials.
+func SealWrapStorage() []string {
+	return []string{configPrefix, roleTokenPrefix, statePrefix, framework.WALPrefix}
+}
+
+// LocalStorage lists prefixes that are not replicated: a WAL entry belongs
+// to the cluster whose request wrote it.
+func LocalStorage() []string {
+	return []string{framework.WALPrefix}
+}
+
 // getJSON reads the JSON entry at key; nil when there is none. what names
 // the entry in errors.
 func getJSON[T any](ctx context.Context, s logical.Storage, key, what string) (*T, error) {

@@ -45,6 +45,16 @@ func checkDuration(field string, d time.Duration) error {
 	return nil
 }
 
+// maxNameLength bounds config and role names.
+const maxNameLength = 128
+
+func checkName(name string) error {
+	if len(name) > maxNameLength {
+		return badField("name", "at most %d characters (got %d); choose a shorter name", maxNameLength, len(name))
+	}
+	return nil
+}
+
 // cleanScopes trims and de-duplicates a scope list, keeping order.
 func cleanScopes(in []string) []string {
 	seen := map[string]bool{}
@@ -84,3 +94,5 @@ func hostOf(urls ...string) string {
 	}
 	return "the upstream"
 }
+
+func durationSeconds(d time.Duration) int64 { return int64(d / time.Second) }

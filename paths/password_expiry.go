@@ -8,11 +8,6 @@ import (
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 )
 
-// config-meta/<name> holds what the plugin last learned from the upstream
-// about a config (CDP passwordExpiryDate), apart from the seal-wrapped
-// credentials so that recording it never rewrites them.
-const metaPrefix = "config-meta/"
-
 type configMeta struct {
 	PasswordExpiryDate string `json:"password_expiry_date,omitempty"`
 }

@@ -1,0 +1,140 @@
+package paths
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
+)
+
+// callback is unauthenticated: everything it does hangs on a state that
+// an authenticated authorize call stored.
+func (e *Env) callback(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	state := d.Get("state").(string)
+	if state == "" {
+		return nil, userErr("state is missing; open the url from authorize/<role> to start again")
+	}
+	// Before the state is used up: a node that cannot write hands the
+	// request, state intact, to one that can.
+	if err := e.ensureWritable(); err != nil {
+		return nil, err
+	}
+	key := stateKey(state)
+	// One use: the state is taken under its lock before anything else, so
+	// a replay racing the first use finds nothing.
+	lock := locksFor(e.stateLocks, key)
+	lock.Lock()
+	p, err := getJSON[pendingAuth](ctx, req.Storage, key, "authorization state")
+	if err == nil && p != nil {
+		err = req.Storage.Delete(ctx, key)
+	}
+	lock.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, userErr("state is unknown or was used already; run authorize/<role> again for a new url")
+	}
+	if !e.Now().Before(p.ExpiresAt) {
+		return nil, userErr("state expired at %s (it lives %s); run authorize/%s again",
+			p.ExpiresAt.Format(time.RFC3339), StateLifetime, p.Role)
+	}
+	if pe := d.Get("error").(string); pe != "" {
+		if pe == "access_denied" {
+			return nil, userErr("error=access_denied: the user did not authorize role %q at the provider; "+
+				"run authorize/%s again to retry", p.Role, p.Role)
+		}
+		return nil, userErr("error=%s: the provider refused the authorization of role %q (%s)", safeCode(pe), p.Role,
+			safeCode(d.Get("error_description").(string)))
+	}
+	code := d.Get("code").(string)
+	if code == "" {
+		return nil, userErr("code is missing from the provider's redirect; run authorize/%s again", p.Role)
+	}
+
+	// From here the upstream acts: a browser that goes away must not stop
+	// Vault between the exchange and storing what it yielded.
+	ctx = context.WithoutCancel(ctx)
+	roleLock := locksFor(e.roleLocks, p.Role)
+	roleLock.Lock()
+	defer roleLock.Unlock()
+	role, err := e.loadRole(ctx, req.Storage, p.Role)
+	if err != nil {
+		return nil, err
+	}
+	if role == nil || role.Config != p.Config || role.GrantType != provider.GrantAuthorizationCode {
+		return nil, userErr("role %q was deleted or changed since authorize; run authorize/%s again", p.Role, p.Role)
+	}
+	cfg, err := e.loadConfig(ctx, req.Storage, p.Config)
+	if err != nil {
+		return nil, err
+	}
+	if cfg == nil {
+		return nil, fmt.Errorf("role %q: %w: %q", p.Role, errNoConfig, p.Config)
+	}
+	cg, err := e.codeGranter(p.Config, cfg)
+	if err != nil {
+		return nil, err
+	}
+	previous, err := e.loadRoleToken(ctx, req.Storage, p.Role)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := cg.Exchange(ctx, code, p.Verifier, p.RedirectURL)
+	if err != nil {
+		e.Logger.Warn("code exchange failed", "role", p.Role, "config", p.Config, "error", err)
+		if tok != nil {
+			e.revokeQuietly(ctx, cg, p.Role, "", tok.RefreshToken)
+		}
+		if provider.IsRefusal(err) {
+			return nil, userErr("the provider refused the code: %s; run authorize/%s again", err, p.Role)
+		}
+		return nil, err
+	}
+	// The access token from the exchange is leased to no one.
+	defer e.revokeQuietly(ctx, cg, p.Role, tok.AccessToken, "")
+	if tok.RefreshToken == "" {
+		return nil, userErr("the provider issued no refresh token, so Vault cannot mint tokens for role %q later; "+
+			"enable the refresh_token grant for the client upstream", p.Role)
+	}
+	now := e.Now().UTC()
+	eff, err := provider.Effective(cfg.Config)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.storeRoleToken(ctx, req.Storage, p.Role, &roleToken{Config: p.Config, Issuer: issuerOf(eff),
+		RefreshToken: tok.RefreshToken, AuthorizedAt: now}); err != nil {
+		e.revokeQuietly(ctx, cg, p.Role, "", tok.RefreshToken)
+		return nil, err
+	}
+	// A new authorization replaces the old one, which must not linger.
+	if previous != nil && previous.RefreshToken != tok.RefreshToken && e.grantedBy(previous, cfg, eff) {
+		e.revokeQuietly(ctx, cg, p.Role, "", previous.RefreshToken)
+	}
+	e.Logger.Info("role authorized", "role", p.Role, "config", p.Config, "replaced", previous != nil)
+	return &logical.Response{Data: map[string]any{
+		"role":          p.Role,
+		"authorized_at": now.Format(time.RFC3339),
+		"message":       fmt.Sprintf("Vault holds the authorization of role %q; read creds/%s for tokens. You may close this window.", p.Role, p.Role),
+	}}, nil
+}
+
+// safeCode keeps a provider-sent string short and printable before it goes
+// into an error.
+func safeCode(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) > 100 {
+		s = s[:100]
+	}
+	return s
+}

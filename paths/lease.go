@@ -1,0 +1,208 @@
+package paths
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
+)
+
+// SecretTypeToken is the secret type of every lease this plugin issues.
+const SecretTypeToken = "acquia_token"
+
+// Internal data kept with a lease (stored by Vault, never returned).
+const (
+	idConfig    = "config"
+	idRole      = "role"
+	idProvider  = "provider"
+	idExpiresAt = "expires_at"
+	// idAccessToken is the upstream access token, kept where revoke or renew
+	// needs it.
+	idAccessToken = "access_token"
+	// idIssuer fingerprints the issuer that minted the token (issuerOf);
+	// idGeneration is the config generation it was minted with.
+	idIssuer     = "issuer"
+	idGeneration = "config_generation"
+)
+
+func (e *Env) tokenSecret() *framework.Secret {
+	return &framework.Secret{
+		Type: SecretTypeToken,
+		Fields: map[string]*framework.FieldSchema{
+			"access_token": {Type: framework.TypeString, Description: "The bearer token."},
+		},
+		Renew:  edge(e.tokenRenew),
+		Revoke: edge(e.tokenRevoke),
+	}
+}
+
+// leaseTTLs gives the TTL and max TTL of a lease issued at issued and
+// (re)computed at now, so that it never outlives the upstream token.
+func (e *Env) leaseTTLs(role *roleEntry, issued, now, expires time.Time) (ttl, maxTTL time.Duration, warnings []string) {
+	ttl = role.TTL
+	if ttl == 0 {
+		ttl = e.System().DefaultLeaseTTL()
+	}
+	maxTTL = role.MaxTTL
+	if maxTTL == 0 {
+		maxTTL = e.System().MaxLeaseTTL()
+	}
+	// Both measured from issue time, as Vault does for max_ttl.
+	untilExpiry := expires.Sub(now)
+	if lifetime := expires.Sub(issued); maxTTL > lifetime {
+		maxTTL = lifetime
+	}
+	if ttl > untilExpiry {
+		warnings = append(warnings, fmt.Sprintf("lease TTL cut from %s to %s: the upstream token expires at %s",
+			ttl, untilExpiry.Truncate(time.Second), expires.UTC().Format(time.RFC3339)))
+		ttl = untilExpiry
+	}
+	return ttl.Truncate(time.Second), maxTTL.Truncate(time.Second), warnings
+}
+
+func (e *Env) tokenRenew(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+	expires, err := leaseExpiry(req.Secret)
+	if err != nil {
+		return nil, err
+	}
+	now := e.Now()
+	if !now.Before(expires) {
+		return nil, userErr("the upstream token expired at %s; read creds again for a new one", expires.UTC().Format(time.RFC3339))
+	}
+	roleName, _ := req.Secret.InternalData[idRole].(string)
+	role, err := e.loadRole(ctx, req.Storage, roleName)
+	if err != nil {
+		return nil, err
+	}
+	if role == nil {
+		return nil, userErr("role %q was deleted; its leases cannot be renewed", roleName)
+	}
+	if role.MaxTTL > 0 && !now.Before(req.Secret.IssueTime.Add(role.MaxTTL)) {
+		return nil, userErr("the lease reached the role's max_ttl %s; read creds again", role.MaxTTL)
+	}
+	var warnings []string
+	if token, _ := req.Secret.InternalData[idAccessToken].(string); token != "" {
+		if err := e.ensureWritable(); err != nil {
+			return nil, err
+		}
+		if expires, warnings, err = e.extendUpstream(ctx, req.Storage, req.Secret, token); err != nil {
+			return nil, err
+		}
+	}
+	ttl, maxTTL, cut := e.leaseTTLs(role, req.Secret.IssueTime, now, expires)
+	resp := &logical.Response{Secret: req.Secret, Warnings: append(warnings, cut...)}
+	resp.Secret.TTL = ttl
+	resp.Secret.MaxTTL = maxTTL
+	return resp, nil
+}
+
+// extendUpstream prolongs a lease's token where the upstream can, and
+// returns its new expiry.
+func (e *Env) extendUpstream(ctx context.Context, s logical.Storage, secret *logical.Secret, token string) (time.Time, []string, error) {
+	expires, _ := leaseExpiry(secret)
+	cfgName, _ := secret.InternalData[idConfig].(string)
+	cfg, err := e.loadConfig(ctx, s, cfgName)
+	if err != nil || cfg == nil {
+		return expires, nil, err
+	}
+	eff, err := provider.Effective(cfg.Config)
+	if err != nil {
+		return expires, nil, err
+	}
+	issuer, _ := secret.InternalData[idIssuer].(string)
+	if !sameIssuer(cfg, eff, issuer, secret.IssueTime) {
+		return expires, nil, userErr("config %q no longer points at the issuer of this token; "+
+			"the lease cannot be extended there: read creds again", cfgName)
+	}
+	client, err := e.client(cfgName, cfg)
+	if err != nil {
+		return expires, nil, err
+	}
+	rn, ok := client.(provider.Renewer)
+	if !ok {
+		return expires, nil, nil
+	}
+	tok, err := rn.Renew(ctx, token)
+	if err != nil {
+		if provider.IsStatus(err, 401, 404) {
+			return expires, nil, userErr("the upstream token no longer exists (deleted upstream or by revoke-all); read creds again")
+		}
+		return expires, nil, err
+	}
+	secret.InternalData[idExpiresAt] = tok.ExpiresAt.UTC().Format(time.RFC3339Nano)
+	if err := e.trackToken(ctx, s, cfgName, token, heldToken{Role: fmt.Sprint(secret.InternalData[idRole]),
+		Issuer: issuer, CreatedAt: secret.IssueTime, ExpiresAt: tok.ExpiresAt}); err != nil {
+		// The lease keeps its old TTL, within what the record covers.
+		return expires, nil, err
+	}
+	return tok.ExpiresAt, e.passwordExpiry(ctx, s, cfgName, tok), nil
+}
+
+func leaseExpiry(s *logical.Secret) (time.Time, error) {
+	v, _ := s.InternalData[idExpiresAt].(string)
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("lease holds no upstream expiry: %w", err)
+	}
+	return t, nil
+}
+
+func (e *Env) tokenRevoke(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+	token, _ := req.Secret.InternalData[idAccessToken].(string)
+	if token == "" {
+		// The provider has no revocation: the token just expires.
+		return nil, nil
+	}
+	cfgName, _ := req.Secret.InternalData[idConfig].(string)
+	if err := e.ensureWritable(); err != nil {
+		return nil, err
+	}
+	if expires, err := leaseExpiry(req.Secret); err == nil && !e.Now().Before(expires) {
+		// The upstream token is dead already; calling the upstream could
+		// only fail and keep Vault retrying a revoke that has nothing left
+		// to do.
+		return nil, e.forgetToken(ctx, req.Storage, cfgName, token)
+	}
+	// An error makes Vault retry the revoke with backoff; a token the
+	// upstream no longer knows counts as revoked.
+	issuer, _ := req.Secret.InternalData[idIssuer].(string)
+	return nil, e.revokeUpstream(ctx, req.Storage, cfgName, token, issuer, req.Secret.IssueTime)
+}
+
+// revokeUpstream deletes a token at the issuer that minted it and forgets
+// it. It fails, and Vault retries, when that issuer is no longer reachable
+// through the config: a revoke sent elsewhere would be reported done while
+// the token lives. issuer is empty for leases from before issuers were
+// recorded: those go to the config unless its issuer changed since issued.
+func (e *Env) revokeUpstream(ctx context.Context, s logical.Storage, config, token, issuer string, issued time.Time) error {
+	cfg, err := e.loadConfig(ctx, s, config)
+	if err != nil {
+		return err
+	}
+	if cfg == nil {
+		return fmt.Errorf("config %q, whose account issued this token, was deleted: the token cannot be revoked and lives "+
+			"upstream until it expires; Vault retries this revoke, which succeeds at the token's expiry", config)
+	}
+	eff, err := provider.Effective(cfg.Config)
+	if err != nil {
+		return err
+	}
+	if !sameIssuer(cfg, eff, issuer, issued) {
+		return fmt.Errorf("config %q no longer points at the issuer of this token (its URLs or account changed): the token "+
+			"cannot be revoked there and lives upstream until it expires; Vault retries this revoke", config)
+	}
+	client, err := e.client(config, cfg)
+	if err != nil {
+		return err
+	}
+	if rv, ok := client.(provider.Revoker); ok {
+		if err := rv.Revoke(ctx, token); err != nil {
+			return fmt.Errorf("revoking upstream token of config %q: %w", config, err)
+		}
+	}
+	return e.forgetToken(ctx, s, config, token)
+}

@@ -1,0 +1,86 @@
+package paths
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
+)
+
+// mintRequest is one token for one lease.
+type mintRequest struct {
+	roleName string
+	role     *roleEntry
+	cfg      *configEntry
+	client   provider.Client
+	obtain   func(context.Context) (*provider.Token, error)
+}
+
+// mint creates an upstream token for a lease. A revocable token is covered
+// by a WAL entry from before the upstream call until it is tracked, so a
+// crash in between ends with the token deleted, not leaked. For capped
+// upstreams a slot is reserved first (token_limit.go). The caller holds the
+// config's issuer lock for reading.
+func (e *Env) mint(ctx context.Context, s logical.Storage, m mintRequest) (*provider.Token, error) {
+	spec, _ := provider.Lookup(m.cfg.Provider)
+	eff, err := provider.Effective(m.cfg.Config)
+	if err != nil {
+		return nil, err
+	}
+	if spec.TokenLimit {
+		unlock, err := e.reserveTokenSlot(ctx, s, m, eff)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
+	if _, revocable := m.client.(provider.Revoker); !revocable {
+		return m.obtain(ctx)
+	}
+
+	w := &walToken{Config: m.role.Config, Role: m.roleName, Issuer: issuerOf(eff)}
+	walID, err := framework.PutWAL(ctx, s, walKindToken, w)
+	if err != nil {
+		return nil, fmt.Errorf("writing WAL: %w", err)
+	}
+	tok, err := m.obtain(ctx)
+	if err != nil {
+		// The answer was read (or never came): no token to roll back
+		// that anything could identify.
+		_ = framework.DeleteWAL(ctx, s, walID)
+		return nil, err
+	}
+	w.Token, w.ExpiresAt = tok.AccessToken, tok.ExpiresAt
+	if err := rewriteWAL(ctx, s, walID, w); err != nil {
+		return nil, e.discard(ctx, s, w, walID, fmt.Errorf("writing WAL: %w", err))
+	}
+	if err := e.trackToken(ctx, s, m.role.Config, tok.AccessToken,
+		heldToken{Role: m.roleName, Issuer: w.Issuer, CreatedAt: e.Now().UTC(), ExpiresAt: tok.ExpiresAt}); err != nil {
+		return nil, e.discard(ctx, s, w, walID, err)
+	}
+	if err := framework.DeleteWAL(ctx, s, walID); err != nil {
+		// A WAL left behind would revoke a leased token later.
+		return nil, e.discard(ctx, s, w, walID, fmt.Errorf("clearing WAL: %w", err))
+	}
+	return tok, nil
+}
+
+// discard deletes a token that will not become a lease. If that fails too,
+// the WAL entry makes the rollback try again, provided it holds the token
+// (it does unless rewriting it was what failed: then the token expires by
+// itself, and the log says so).
+func (e *Env) discard(ctx context.Context, s logical.Storage, w *walToken, walID string, cause error) error {
+	if err := e.revokeUpstream(ctx, s, w.Config, w.Token, w.Issuer, time.Time{}); err != nil {
+		e.Logger.Error("could not delete an unleased upstream token; the WAL rollback retries where the WAL entry "+
+			"holds it, otherwise it expires by itself", "config", w.Config, "expires_at", w.ExpiresAt, "error", err)
+		return cause
+	}
+	if walID != "" {
+		_ = framework.DeleteWAL(ctx, s, walID)
+	}
+	return cause
+}
