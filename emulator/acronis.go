@@ -126,32 +126,12 @@ func writeAcronisError(w http.ResponseWriter, status int, code, message string) 
 	}})
 }
 
-func (a *acronisService) oauthFail(w http.ResponseWriter, oerr *oauthError) {
-	if oerr.status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Basic realm="acronis"`)
-	}
-	writeOAuthError(w, oerr, false)
-}
-
-func (a *acronisService) postOnly(w http.ResponseWriter, r *http.Request, what string) bool {
-	if r.Method == http.MethodPost {
-		return true
-	}
-	w.Header().Set("Allow", http.MethodPost)
-	writeOAuthError(w, &oauthError{status: http.StatusMethodNotAllowed, code: "invalid_request", desc: "The " + what + " endpoint only accepts POST."}, false)
-	return false
-}
+// acronisOAuth is the data center's error style: it takes Basic alone, so
+// every 401 names it.
+var acronisOAuth = oauthStyle{realm: "acronis", challengeAlways: true}
 
 func (a *acronisService) token(w http.ResponseWriter, r *http.Request) {
-	if !a.postOnly(w, r, "token") {
-		return
-	}
-	resp, oerr := a.grant(w, r)
-	if oerr != nil {
-		a.oauthFail(w, oerr)
-		return
-	}
-	writeTokenResponse(w, resp)
+	acronisOAuth.serveToken(w, r, "The token endpoint", a.grant)
 }
 
 func (a *acronisService) grant(w http.ResponseWriter, r *http.Request) (map[string]any, *oauthError) {
@@ -258,24 +238,24 @@ func acronisIDToken(issuer string, c AcronisClient, t Token) string {
 }
 
 func (a *acronisService) revokeToken(w http.ResponseWriter, r *http.Request) {
-	if !a.postOnly(w, r, "revocation") {
+	if !acronisOAuth.postOnly(w, r, "The revocation endpoint") {
 		return
 	}
 	form, oerr := tokenForm(w, r)
 	if oerr != nil {
-		a.oauthFail(w, oerr)
+		acronisOAuth.fail(w, r, oerr)
 		return
 	}
 	// RFC 7009 §2.1: the client is authenticated before the token is
 	// looked at.
 	client, oerr := a.authenticate(r, form)
 	if oerr != nil {
-		a.oauthFail(w, oerr)
+		acronisOAuth.fail(w, r, oerr)
 		return
 	}
 	value := form.Get("token")
 	if value == "" {
-		a.oauthFail(w, badRequest("invalid_request", "The request is missing the token parameter."))
+		acronisOAuth.fail(w, r, badRequest("invalid_request", "The request is missing the token parameter."))
 		return
 	}
 

@@ -107,23 +107,12 @@ func (c *cloudService) okta() bool {
 	return c.oktaErrors
 }
 
+// oauth is Cloud's error style: Basic realm "accounts" after a failed
+// Basic attempt, and Okta's shape while SetOktaErrors is on.
+func (c *cloudService) oauth() oauthStyle { return oauthStyle{realm: "accounts", okta: c.okta} }
+
 func (c *cloudService) token(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		writeOAuthError(w, &oauthError{status: http.StatusMethodNotAllowed, code: "invalid_request", desc: "The token endpoint only accepts POST."}, c.okta())
-		return
-	}
-	resp, oerr := c.grant(w, r)
-	if oerr != nil {
-		if oerr.status == http.StatusUnauthorized && r.Header.Get("Authorization") != "" {
-			// RFC 6749 §5.2: a failed Basic attempt is answered with the
-			// scheme the client should use.
-			w.Header().Set("WWW-Authenticate", `Basic realm="accounts"`)
-		}
-		writeOAuthError(w, oerr, c.okta())
-		return
-	}
-	writeTokenResponse(w, resp)
+	c.oauth().serveToken(w, r, "The token endpoint", c.grant)
 }
 
 // grant checks a client-credentials request in the order common OAuth

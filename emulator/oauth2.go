@@ -76,34 +76,12 @@ func (e *Emulator) AddOAuth2Client(c OAuth2Client) {
 	e.oauth2().clients[c.ID] = c
 }
 
-func (o *oauth2Service) postOnly(w http.ResponseWriter, r *http.Request, what string) bool {
-	if r.Method == http.MethodPost {
-		return true
-	}
-	w.Header().Set("Allow", http.MethodPost)
-	writeOAuthError(w, &oauthError{status: http.StatusMethodNotAllowed, code: "invalid_request", desc: "The " + what + " endpoint only accepts POST."}, false)
-	return false
-}
-
-// fail writes an RFC 6749 §5.2 error; a 401 after a Basic attempt names
-// the scheme to use, as §5.2 requires.
-func (o *oauth2Service) fail(w http.ResponseWriter, r *http.Request, oerr *oauthError) {
-	if oerr.status == http.StatusUnauthorized && r.Header.Get("Authorization") != "" {
-		w.Header().Set("WWW-Authenticate", `Basic realm="oauth2"`)
-	}
-	writeOAuthError(w, oerr, false)
-}
+// oauth2OAuth is this server's error style: a 401 after a Basic attempt
+// names the scheme to use, as RFC 6749 §5.2 requires.
+var oauth2OAuth = oauthStyle{realm: "oauth2"}
 
 func (o *oauth2Service) token(w http.ResponseWriter, r *http.Request) {
-	if !o.postOnly(w, r, "token") {
-		return
-	}
-	resp, oerr := o.grant(w, r)
-	if oerr != nil {
-		o.fail(w, r, oerr)
-		return
-	}
-	writeTokenResponse(w, resp)
+	oauth2OAuth.serveToken(w, r, "The token endpoint", o.grant)
 }
 
 // grant checks grant type, then client, then scope, like the Cloud
@@ -201,28 +179,28 @@ func (c OAuth2Client) mayRequest(scope string) bool {
 // token if it is this client's; anything else is still a 200 (§2.2), so a
 // client cannot use revocation to probe for tokens.
 func (o *oauth2Service) revokeToken(w http.ResponseWriter, r *http.Request) {
-	if !o.postOnly(w, r, "revocation") {
+	if !oauth2OAuth.postOnly(w, r, "The revocation endpoint") {
 		return
 	}
 	form, oerr := tokenForm(w, r)
 	if oerr != nil {
-		o.fail(w, r, oerr)
+		oauth2OAuth.fail(w, r, oerr)
 		return
 	}
 	client, oerr := o.authenticate(r, form)
 	if oerr != nil {
-		o.fail(w, r, oerr)
+		oauth2OAuth.fail(w, r, oerr)
 		return
 	}
 	value := form.Get("token")
 	if value == "" {
-		o.fail(w, r, badRequest("invalid_request", "The request is missing the token parameter."))
+		oauth2OAuth.fail(w, r, badRequest("invalid_request", "The request is missing the token parameter."))
 		return
 	}
 	switch form.Get("token_type_hint") {
 	case "", "access_token", "refresh_token":
 	default:
-		o.fail(w, r, badRequest("unsupported_token_type", "The token type hint is not supported."))
+		oauth2OAuth.fail(w, r, badRequest("unsupported_token_type", "The token type hint is not supported."))
 		return
 	}
 

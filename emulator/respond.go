@@ -25,11 +25,13 @@ func writeAPIError(w http.ResponseWriter, status int, code, message string) {
 	writeJSON(w, status, map[string]string{"error": code, "message": message})
 }
 
-// oauthError is an RFC 6749 §5.2 token-endpoint error.
+// oauthError is an RFC 6749 §5.2 token-endpoint error. hint is
+// league/oauth2-server's optional extra field, sent only when set.
 type oauthError struct {
 	status int
 	code   string
 	desc   string
+	hint   string
 }
 
 func (o *oauthError) Error() string { return o.code + ": " + o.desc }
@@ -38,12 +40,28 @@ func badRequest(code, desc string) *oauthError {
 	return &oauthError{status: http.StatusBadRequest, code: code, desc: desc}
 }
 
-// writeOAuthError writes o in RFC 6749 shape, or in Okta's when okta is
-// set (the Acquia login service is Okta-backed and may answer that way).
-func writeOAuthError(w http.ResponseWriter, o *oauthError, okta bool) {
+// oauthStyle is how one service answers errors on its token and
+// revocation endpoints; every such endpoint answers through it.
+type oauthStyle struct {
+	// realm names the Basic challenge a 401 carries (RFC 6749 §5.2).
+	realm string
+	// challengeAlways sends the challenge with every 401, as a server
+	// that accepts Basic alone does; otherwise only a request that tried
+	// an Authorization header gets it.
+	challengeAlways bool
+	// okta, when set and true, switches error bodies to Okta's shape
+	// (the Acquia login service is Okta-backed and may answer that way).
+	okta func() bool
+}
+
+// fail writes o in RFC 6749 shape, or in Okta's while st.okta says so.
+func (st oauthStyle) fail(w http.ResponseWriter, r *http.Request, o *oauthError) {
+	if o.status == http.StatusUnauthorized && (st.challengeAlways || r.Header.Get("Authorization") != "") {
+		w.Header().Set("WWW-Authenticate", `Basic realm="`+st.realm+`"`)
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
-	if okta {
+	if st.okta != nil && st.okta() {
 		writeJSON(w, o.status, map[string]any{
 			"errorCode":    o.code,
 			"errorSummary": o.desc,
@@ -53,7 +71,38 @@ func writeOAuthError(w http.ResponseWriter, o *oauthError, okta bool) {
 		})
 		return
 	}
-	writeJSON(w, o.status, map[string]string{"error": o.code, "error_description": o.desc})
+	body := map[string]string{"error": o.code, "error_description": o.desc}
+	if o.hint != "" {
+		body["hint"] = o.hint
+	}
+	writeJSON(w, o.status, body)
+}
+
+// postOnly lets a POST through and answers anything else 405 with
+// Allow: POST, in st's error shape. endpoint starts the message ("The
+// token endpoint").
+func (st oauthStyle) postOnly(w http.ResponseWriter, r *http.Request, endpoint string) bool {
+	if r.Method == http.MethodPost {
+		return true
+	}
+	w.Header().Set("Allow", http.MethodPost)
+	st.fail(w, r, &oauthError{status: http.StatusMethodNotAllowed, code: "invalid_request", desc: endpoint + " only accepts POST."})
+	return false
+}
+
+// serveToken is a token endpoint: POST only, then grant's token response
+// or its error in st's shape.
+func (st oauthStyle) serveToken(w http.ResponseWriter, r *http.Request, endpoint string,
+	grant func(http.ResponseWriter, *http.Request) (map[string]any, *oauthError)) {
+	if !st.postOnly(w, r, endpoint) {
+		return
+	}
+	resp, oerr := grant(w, r)
+	if oerr != nil {
+		st.fail(w, r, oerr)
+		return
+	}
+	writeTokenResponse(w, resp)
 }
 
 // writeTokenResponse sends a successful token answer; RFC 6749 §5.1 forbids

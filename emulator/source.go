@@ -223,10 +223,10 @@ func (s *sourceService) client(id string) (SourceClient, bool) {
 
 // authenticate checks a token or revoke request's client credentials, sent
 // in the body or as raw (not url-decoded) Basic, as Cloud's are.
-func (s *sourceService) authenticate(r *http.Request, form url.Values) (SourceClient, *sourceError) {
+func (s *sourceService) authenticate(r *http.Request, form url.Values) (SourceClient, *oauthError) {
 	id, secret, oerr := clientCredentials(r, form)
 	if oerr != nil {
-		return SourceClient{}, sourceFrom(oerr)
+		return SourceClient{}, oerr
 	}
 	c, ok := s.client(id)
 	if !ok || subtle.ConstantTimeCompare([]byte(c.Secret), []byte(secret)) != 1 {

@@ -18,22 +18,22 @@ func (s *sourceService) revoke(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, http.StatusNotFound, "not_found", "The requested resource was not found.")
 		return
 	}
-	if !s.postOnly(w, r) {
+	if !sourceOAuth.postOnly(w, r, "This endpoint") {
 		return
 	}
 	form, oerr := tokenForm(w, r)
 	if oerr != nil {
-		s.fail(w, r, sourceFrom(oerr))
+		sourceOAuth.fail(w, r, oerr)
 		return
 	}
 	client, se := s.authenticate(r, form)
 	if se != nil {
-		s.fail(w, r, se)
+		sourceOAuth.fail(w, r, se)
 		return
 	}
 	value := form.Get("token")
 	if value == "" {
-		s.fail(w, r, sourceInvalidRequest("token"))
+		sourceOAuth.fail(w, r, sourceInvalidRequest("token"))
 		return
 	}
 	// token_type_hint only speeds up a lookup (§2.1); both stores are
@@ -56,7 +56,7 @@ func (s *sourceService) revoke(w http.ResponseWriter, r *http.Request) {
 	}
 	s.e.mu.Unlock()
 	if owner != "" && owner != client.ID {
-		s.fail(w, r, sourceErr(http.StatusBadRequest, "unauthorized_client", "The token was not issued to this client.", ""))
+		sourceOAuth.fail(w, r, sourceErr(http.StatusBadRequest, "unauthorized_client", "The token was not issued to this client.", ""))
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")

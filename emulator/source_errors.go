@@ -14,47 +14,30 @@ const (
 	sourceDescAccessDenied   = "The resource owner or authorization server denied the request."
 )
 
-// sourceError is an RFC 6749 §5.2 error with league/oauth2-server's
+// sourceOAuth is the site's error style: a 401 after a failed Basic
+// attempt is told the scheme to use (RFC 6749 §5.2).
+var sourceOAuth = oauthStyle{realm: "OAuth"}
+
+// sourceErr is an RFC 6749 §5.2 error with league/oauth2-server's
 // optional "hint".
-type sourceError struct {
-	oauthError
-	hint string
+func sourceErr(status int, code, desc, hint string) *oauthError {
+	return &oauthError{status: status, code: code, desc: desc, hint: hint}
 }
 
-func sourceErr(status int, code, desc, hint string) *sourceError {
-	return &sourceError{oauthError: oauthError{status: status, code: code, desc: desc}, hint: hint}
-}
-
-func sourceFrom(o *oauthError) *sourceError { return &sourceError{oauthError: *o} }
-
-func sourceInvalidRequest(param string) *sourceError {
+func sourceInvalidRequest(param string) *oauthError {
 	return sourceErr(http.StatusBadRequest, "invalid_request", sourceDescInvalidRequest, "Check the `"+param+"` parameter")
 }
 
-func sourceInvalidGrant(hint string) *sourceError {
+func sourceInvalidGrant(hint string) *oauthError {
 	return sourceErr(http.StatusBadRequest, "invalid_grant", sourceDescInvalidGrant, hint)
 }
 
-func sourceInvalidRefresh(hint string) *sourceError {
+func sourceInvalidRefresh(hint string) *oauthError {
 	return sourceErr(http.StatusBadRequest, "invalid_grant", sourceDescInvalidRefresh, hint)
 }
 
 // sourceInvalidScope does not name the offending scope: it is the client's
 // input, and nothing the client sent is echoed.
-func sourceInvalidScope() *sourceError {
+func sourceInvalidScope() *oauthError {
 	return sourceErr(http.StatusBadRequest, "invalid_scope", sourceDescInvalidScope, "Check the `scope` parameter")
-}
-
-func (s *sourceService) fail(w http.ResponseWriter, r *http.Request, se *sourceError) {
-	if se.status == http.StatusUnauthorized && r.Header.Get("Authorization") != "" {
-		// RFC 6749 §5.2: a failed Basic attempt is told the scheme to use.
-		w.Header().Set("WWW-Authenticate", `Basic realm="OAuth"`)
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
-	body := map[string]string{"error": se.code, "error_description": se.desc}
-	if se.hint != "" {
-		body["hint"] = se.hint
-	}
-	writeJSON(w, se.status, body)
 }

@@ -11,33 +11,16 @@ import (
 	"time"
 )
 
-func (s *sourceService) postOnly(w http.ResponseWriter, r *http.Request) bool {
-	if r.Method == http.MethodPost {
-		return true
-	}
-	w.Header().Set("Allow", http.MethodPost)
-	s.fail(w, r, sourceErr(http.StatusMethodNotAllowed, "invalid_request", "This endpoint only accepts POST.", ""))
-	return false
-}
-
 func (s *sourceService) token(w http.ResponseWriter, r *http.Request) {
-	if !s.postOnly(w, r) {
-		return
-	}
-	resp, se := s.grant(w, r)
-	if se != nil {
-		s.fail(w, r, se)
-		return
-	}
-	writeTokenResponse(w, resp)
+	sourceOAuth.serveToken(w, r, "This endpoint", s.grant)
 }
 
 // grant checks in league/oauth2-server's order: grant type, client, then
 // the grant's own parameters.
-func (s *sourceService) grant(w http.ResponseWriter, r *http.Request) (map[string]any, *sourceError) {
+func (s *sourceService) grant(w http.ResponseWriter, r *http.Request) (map[string]any, *oauthError) {
 	form, oerr := tokenForm(w, r)
 	if oerr != nil {
-		return nil, sourceFrom(oerr)
+		return nil, oerr
 	}
 	gt := form.Get("grant_type")
 	switch gt {
@@ -62,7 +45,7 @@ func (s *sourceService) grant(w http.ResponseWriter, r *http.Request) (map[strin
 	}
 }
 
-func (s *sourceService) clientCredentialsGrant(client SourceClient, form url.Values) (map[string]any, *sourceError) {
+func (s *sourceService) clientCredentialsGrant(client SourceClient, form url.Values) (map[string]any, *oauthError) {
 	scopes, ok := sourceParseScope(form.Get("scope"))
 	if !ok || !client.allows(scopes) {
 		return nil, sourceInvalidScope()
@@ -71,7 +54,7 @@ func (s *sourceService) clientCredentialsGrant(client SourceClient, form url.Val
 	return resp, nil
 }
 
-func (s *sourceService) codeGrant(client SourceClient, form url.Values) (map[string]any, *sourceError) {
+func (s *sourceService) codeGrant(client SourceClient, form url.Values) (map[string]any, *oauthError) {
 	code := form.Get("code")
 	if code == "" {
 		return nil, sourceInvalidRequest("code")
@@ -89,7 +72,7 @@ func (s *sourceService) codeGrant(client SourceClient, form url.Values) (map[str
 	now := s.e.now()
 	s.e.mu.Lock()
 	c, ok := s.codes[code]
-	var se *sourceError
+	var se *oauthError
 	switch {
 	case !ok:
 		se = sourceInvalidGrant("Cannot decrypt the authorization code")
@@ -135,7 +118,7 @@ func sourceS256Matches(verifier, challenge string) bool {
 // refreshGrant rotates: the old refresh token and its access token die in
 // the same critical section that checks the old token is live, so of two
 // concurrent refreshes with one token exactly one succeeds.
-func (s *sourceService) refreshGrant(client SourceClient, form url.Values) (map[string]any, *sourceError) {
+func (s *sourceService) refreshGrant(client SourceClient, form url.Values) (map[string]any, *oauthError) {
 	value := form.Get("refresh_token")
 	if value == "" {
 		return nil, sourceInvalidRequest("refresh_token")
@@ -148,7 +131,7 @@ func (s *sourceService) refreshGrant(client SourceClient, form url.Values) (map[
 	now := s.e.now()
 	s.e.mu.Lock()
 	rt, found := s.refresh[value]
-	var se *sourceError
+	var se *oauthError
 	// league/oauth2-server checks client, then expiry, then revocation; a
 	// rotated token counts as reused whichever answer it gets.
 	if found && rt.clientID == client.ID && rt.rotated {
