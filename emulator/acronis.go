@@ -69,7 +69,7 @@ func (a *acronisService) register(mux *http.ServeMux) {
 
 	mux.HandleFunc("POST "+adminPrefix+"acronis/clients", a.adminAddClient)
 	mux.HandleFunc("POST "+adminPrefix+"acronis/clients/{id}/disable", a.adminDisableClient)
-	mux.HandleFunc("POST "+adminPrefix+"acronis/expires-in", a.adminExpiresIn)
+	mux.HandleFunc("POST "+adminPrefix+"acronis/expires-in", adminSwitch(a.e.SetAcronisExpiresIn))
 }
 
 // AddAcronisClient adds an API client, replacing any with the same ID (as
@@ -100,11 +100,7 @@ func (e *Emulator) DisableAcronisClient(id string) {
 // SetAcronisExpiresIn makes token responses carry expires_in beside
 // expires_on, as some deployments do; off by default, since the documented
 // response has only expires_on.
-func (e *Emulator) SetAcronisExpiresIn(on bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.acronis().expiresIn = on
-}
+func (e *Emulator) SetAcronisExpiresIn(on bool) { e.setSwitch(&e.acronis().expiresIn, on) }
 
 // AcronisUnknownRevokes counts revocation requests that revoked nothing:
 // unknown, dead or another client's tokens. They still get 200 (RFC 7009
@@ -149,9 +145,7 @@ func (a *acronisService) grant(w http.ResponseWriter, r *http.Request) (map[stri
 
 	scope := form.Get("scope")
 	t := a.e.issue(serviceAcronis, client.ID, scope, client.Lifetime)
-	a.e.mu.Lock()
-	expiresIn := a.expiresIn
-	a.e.mu.Unlock()
+	expiresIn := a.e.switchOn(&a.expiresIn)
 
 	resp := map[string]any{
 		"access_token": t.Value,
@@ -341,13 +335,14 @@ func (a *acronisService) adminAddClient(w http.ResponseWriter, r *http.Request) 
 	if !decodeAdmin(w, r, &in) {
 		return
 	}
-	if in.ID == "" || in.Secret == "" || in.LifetimeSeconds < 0 || in.LifetimeSeconds > 100*365*24*3600 {
+	lifetime, ok := adminSeconds(in.LifetimeSeconds)
+	if in.ID == "" || in.Secret == "" || !ok {
 		writeAPIError(w, http.StatusBadRequest, "validation_failed", "id and secret are required; lifetime_seconds must not be negative.")
 		return
 	}
 	a.e.AddAcronisClient(AcronisClient{
 		ID: in.ID, Secret: in.Secret, TenantID: in.TenantID,
-		Lifetime: time.Duration(in.LifetimeSeconds) * time.Second,
+		Lifetime: lifetime,
 	})
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -362,16 +357,5 @@ func (a *acronisService) adminDisableClient(w http.ResponseWriter, r *http.Reque
 		return
 	}
 	a.e.DisableAcronisClient(id)
-	w.WriteHeader(http.StatusNoContent)
-}
-
-func (a *acronisService) adminExpiresIn(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		On bool `json:"on"`
-	}
-	if !decodeAdmin(w, r, &in) {
-		return
-	}
-	a.e.SetAcronisExpiresIn(in.On)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -94,7 +94,7 @@ func (e *Emulator) adminClearFaults(w http.ResponseWriter, r *http.Request) {
 
 func (e *Emulator) adminAdvance(w http.ResponseWriter, r *http.Request) {
 	s, err := strconv.ParseFloat(r.URL.Query().Get("seconds"), 64)
-	if err != nil || s < 0 || math.IsInf(s, 0) || math.IsNaN(s) || s > 100*365*24*3600 {
+	if err != nil || s < 0 || math.IsInf(s, 0) || math.IsNaN(s) || s > maxAdminSeconds {
 		writeAPIError(w, http.StatusBadRequest, "validation_failed", "seconds must be a non-negative number.")
 		return
 	}
@@ -104,6 +104,19 @@ func (e *Emulator) adminAdvance(w http.ResponseWriter, r *http.Request) {
 
 func (e *Emulator) adminRequests(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]int{"count": e.Requests(r.URL.Query().Get("path_prefix"))})
+}
+
+// maxAdminSeconds bounds every duration the admin API takes: a century is
+// past any test and well inside time.Duration's range.
+const maxAdminSeconds = 100 * 365 * 24 * 3600
+
+// adminSeconds turns a whole number of seconds from an admin request into
+// a duration, reporting false when it is negative or past maxAdminSeconds.
+func adminSeconds(s int64) (time.Duration, bool) {
+	if s < 0 || s > maxAdminSeconds {
+		return 0, false
+	}
+	return time.Duration(s) * time.Second, true
 }
 
 // decodeAdmin reads one JSON object strictly: an unknown field is a typo

@@ -349,15 +349,15 @@ func (c *cdpService) adminAddUser(w http.ResponseWriter, r *http.Request) {
 	if in.PasswordExpiry != "" {
 		expiry, err = time.Parse(time.RFC3339, in.PasswordExpiry)
 	}
-	if in.Username == "" || in.Password == "" || err != nil || in.LifetimeSeconds < 0 ||
-		in.LifetimeSeconds > 100*365*24*3600 || in.MaxTokens < 0 {
+	lifetime, ok := adminSeconds(in.LifetimeSeconds)
+	if in.Username == "" || in.Password == "" || err != nil || !ok || in.MaxTokens < 0 {
 		writeAPIError(w, http.StatusBadRequest, "validation_failed",
 			"username and password are required; password_expiry must be RFC 3339; lifetime_seconds and max_tokens must not be negative.")
 		return
 	}
 	c.e.AddCDPUser(CDPUser{
 		Username: in.Username, Password: in.Password, TenantID: in.TenantID, UserType: in.UserType,
-		PasswordExpiry: expiry, Lifetime: time.Duration(in.LifetimeSeconds) * time.Second, MaxTokens: in.MaxTokens,
+		PasswordExpiry: expiry, Lifetime: lifetime, MaxTokens: in.MaxTokens,
 	})
 	w.WriteHeader(http.StatusNoContent)
 }

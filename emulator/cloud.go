@@ -71,7 +71,7 @@ func (c *cloudService) register(mux *http.ServeMux) {
 
 	mux.HandleFunc("POST "+adminPrefix+"cloud/clients", c.adminAddClient)
 	mux.HandleFunc("DELETE "+adminPrefix+"cloud/clients/{id}", c.adminRemoveClient)
-	mux.HandleFunc("POST "+adminPrefix+"cloud/okta-errors", c.adminOktaErrors)
+	mux.HandleFunc("POST "+adminPrefix+"cloud/okta-errors", adminSwitch(c.e.SetOktaErrors))
 }
 
 // AddCloudClient adds an API key, replacing any key with the same ID (as a
@@ -95,17 +95,9 @@ func (e *Emulator) RemoveCloudClient(id string) {
 
 // SetOktaErrors switches token-endpoint errors to Okta's
 // {"errorCode","errorSummary"} shape.
-func (e *Emulator) SetOktaErrors(on bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.cloud().oktaErrors = on
-}
+func (e *Emulator) SetOktaErrors(on bool) { e.setSwitch(&e.cloud().oktaErrors, on) }
 
-func (c *cloudService) okta() bool {
-	c.e.mu.Lock()
-	defer c.e.mu.Unlock()
-	return c.oktaErrors
-}
+func (c *cloudService) okta() bool { return c.e.switchOn(&c.oktaErrors) }
 
 // oauth is Cloud's error style: Basic realm "accounts" after a failed
 // Basic attempt, and Okta's shape while SetOktaErrors is on.
@@ -273,16 +265,5 @@ func (c *cloudService) adminAddClient(w http.ResponseWriter, r *http.Request) {
 
 func (c *cloudService) adminRemoveClient(w http.ResponseWriter, r *http.Request) {
 	c.e.RemoveCloudClient(r.PathValue("id"))
-	w.WriteHeader(http.StatusNoContent)
-}
-
-func (c *cloudService) adminOktaErrors(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		On bool `json:"on"`
-	}
-	if !decodeAdmin(w, r, &in) {
-		return
-	}
-	c.e.SetOktaErrors(in.On)
 	w.WriteHeader(http.StatusNoContent)
 }

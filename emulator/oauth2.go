@@ -246,13 +246,14 @@ func (o *oauth2Service) adminAddClient(w http.ResponseWriter, r *http.Request) {
 	if !decodeAdmin(w, r, &in) {
 		return
 	}
-	if in.ID == "" || in.Secret == "" || in.LifetimeSeconds < 0 || in.LifetimeSeconds > 100*365*24*3600 {
+	lifetime, ok := adminSeconds(in.LifetimeSeconds)
+	if in.ID == "" || in.Secret == "" || !ok {
 		writeAPIError(w, http.StatusBadRequest, "validation_failed", "id and secret are required; lifetime_seconds must not be negative.")
 		return
 	}
 	o.e.AddOAuth2Client(OAuth2Client{
 		ID: in.ID, Secret: in.Secret, Scopes: in.Scopes,
-		Lifetime: time.Duration(in.LifetimeSeconds) * time.Second,
+		Lifetime: lifetime,
 	})
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -114,8 +114,8 @@ func (s *sourceService) register(mux *http.ServeMux) {
 	mux.HandleFunc("/jsonapi", s.jsonapi)
 
 	mux.HandleFunc("POST "+adminPrefix+"source/clients", s.adminAddClient)
-	mux.HandleFunc("POST "+adminPrefix+"source/deny", s.adminDeny)
-	mux.HandleFunc("POST "+adminPrefix+"source/revocation", s.adminRevocation)
+	mux.HandleFunc("POST "+adminPrefix+"source/deny", adminSwitch(s.e.SetSourceDeny))
+	mux.HandleFunc("POST "+adminPrefix+"source/revocation", adminSwitch(s.e.SetSourceRevocation))
 	mux.HandleFunc("GET "+adminPrefix+"source/stats", s.adminStats)
 }
 
@@ -148,20 +148,12 @@ func (e *Emulator) SetSourceLifetimes(access, refresh, code time.Duration) {
 
 // SetSourceDeny makes the built-in user refuse every authorization request
 // (error=access_denied), as a user clicking "Cancel" would.
-func (e *Emulator) SetSourceDeny(on bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.source().deny = on
-}
+func (e *Emulator) SetSourceDeny(on bool) { e.setSwitch(&e.source().deny, on) }
 
 // SetSourceRevocation turns the RFC 7009 endpoint on (the default) or off;
 // off, /oauth/revoke is a 404 and the metadata no longer advertises it, as
 // on a site without the revocation module.
-func (e *Emulator) SetSourceRevocation(on bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.source().revocation = on
-}
+func (e *Emulator) SetSourceRevocation(on bool) { e.setSwitch(&e.source().revocation, on) }
 
 // SourceRefreshReuses counts refresh requests that presented a refresh
 // token already rotated away: each one is a client that failed to store

@@ -31,28 +31,6 @@ func (s *sourceService) adminAddClient(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *sourceService) adminDeny(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		On bool `json:"on"`
-	}
-	if !decodeAdmin(w, r, &in) {
-		return
-	}
-	s.e.SetSourceDeny(in.On)
-	w.WriteHeader(http.StatusNoContent)
-}
-
-func (s *sourceService) adminRevocation(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		On bool `json:"on"`
-	}
-	if !decodeAdmin(w, r, &in) {
-		return
-	}
-	s.e.SetSourceRevocation(in.On)
-	w.WriteHeader(http.StatusNoContent)
-}
-
 func (s *sourceService) adminStats(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]int{
 		"refresh_reuses":      s.e.SourceRefreshReuses(),

@@ -4,11 +4,7 @@ import (
 	"net/http"
 )
 
-func (s *sourceService) revocationOn() bool {
-	s.e.mu.Lock()
-	defer s.e.mu.Unlock()
-	return s.revocation
-}
+func (s *sourceService) revocationOn() bool { return s.e.switchOn(&s.revocation) }
 
 // revoke is RFC 7009. Unknown, expired and already revoked tokens are all
 // a 200 (§2.2); another client's token is refused, since §2.1 has the
