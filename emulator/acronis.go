@@ -255,9 +255,8 @@ func (a *acronisService) revokeToken(w http.ResponseWriter, r *http.Request) {
 
 	now := a.e.now()
 	a.e.mu.Lock()
-	t, found := a.e.byValue[value]
-	if found && t.Service == serviceAcronis && t.ClientID == client.ID && t.live(now) {
-		t.Revoked = true
+	if t, live := a.e.liveTokenLocked(serviceAcronis, value, now); live && t.ClientID == client.ID {
+		a.e.revokeLocked(serviceAcronis, value)
 	} else {
 		// Another client's token is left alone and answered like an
 		// unknown one, so revocation cannot probe for tokens.

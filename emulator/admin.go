@@ -6,7 +6,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 )
@@ -39,16 +38,11 @@ type tokenJSON struct {
 // adminTokens lists the tokens of ?service=, or of every service without it.
 func (e *Emulator) adminTokens(w http.ResponseWriter, r *http.Request) {
 	now := e.now()
-	e.mu.Lock()
-	var list []*Token
+	var list []Token
 	if s := r.URL.Query().Get("service"); s != "" {
-		list = e.tokens[s]
+		list = e.Tokens(s)
 	} else {
-		for _, ts := range e.tokens {
-			list = append(list, ts...)
-		}
-		// Map order is random; issue order reads better in a demo.
-		slices.SortStableFunc(list, func(a, b *Token) int { return a.IssuedAt.Compare(b.IssuedAt) })
+		list = e.allTokens()
 	}
 	out := make([]tokenJSON, 0, len(list))
 	for _, t := range list {
@@ -57,7 +51,6 @@ func (e *Emulator) adminTokens(w http.ResponseWriter, r *http.Request) {
 			IssuedAt: t.IssuedAt.UTC(), ExpiresAt: t.ExpiresAt.UTC(), Revoked: t.Revoked, Live: t.live(now),
 		})
 	}
-	e.mu.Unlock()
 	writeJSON(w, http.StatusOK, out)
 }
 

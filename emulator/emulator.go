@@ -41,6 +41,7 @@ type Emulator struct {
 	clock  func() time.Time
 	offset time.Duration
 
+	// Read and written only in tokens.go.
 	tokens  map[string][]*Token // by service, in issue order
 	byValue map[string]*Token
 

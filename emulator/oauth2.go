@@ -205,8 +205,8 @@ func (o *oauth2Service) revokeToken(w http.ResponseWriter, r *http.Request) {
 	}
 
 	o.e.mu.Lock()
-	if t, found := o.e.byValue[value]; found && t.Service == serviceOAuth2 && t.ClientID == client.ID {
-		t.Revoked = true
+	if t, found := o.e.tokenLocked(serviceOAuth2, value); found && t.ClientID == client.ID {
+		o.e.revokeLocked(serviceOAuth2, value)
 	}
 	o.e.mu.Unlock()
 	w.WriteHeader(http.StatusOK)

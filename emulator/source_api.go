@@ -40,14 +40,12 @@ func (s *sourceService) revoke(w http.ResponseWriter, r *http.Request) {
 		owner = rt.clientID
 		if owner == client.ID {
 			rt.revoked = true
-			if t, ok := s.e.byValue[rt.access]; ok {
-				t.Revoked = true
-			}
+			s.e.revokeLocked(serviceSource, rt.access)
 		}
-	} else if t, ok := s.e.byValue[value]; ok && t.Service == serviceSource {
+	} else if t, ok := s.e.tokenLocked(serviceSource, value); ok {
 		owner = t.ClientID
 		if owner == client.ID {
-			t.Revoked = true
+			s.e.revokeLocked(serviceSource, value)
 		}
 	}
 	s.e.mu.Unlock()

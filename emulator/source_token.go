@@ -157,9 +157,7 @@ func (s *sourceService) refreshGrant(client SourceClient, form url.Values) (map[
 	var user, refreshScope, family string
 	if se == nil {
 		rt.revoked, rt.rotated = true, true
-		if old, ok := s.e.byValue[rt.access]; ok {
-			old.Revoked = true
-		}
+		s.e.revokeLocked(serviceSource, rt.access)
 		user, refreshScope, family = rt.user, rt.scope, rt.family
 	}
 	s.e.mu.Unlock()
@@ -224,11 +222,8 @@ func (s *sourceService) revokeFamily(family string) {
 		}
 	}
 	for value, g := range s.access {
-		if g.family != family {
-			continue
-		}
-		if t, ok := s.e.byValue[value]; ok {
-			t.Revoked = true
+		if g.family == family {
+			s.e.revokeLocked(serviceSource, value)
 		}
 	}
 }
