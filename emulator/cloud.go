@@ -145,42 +145,6 @@ func (c *cloudService) grant(w http.ResponseWriter, r *http.Request) (map[string
 	return resp, nil
 }
 
-// clientCredentials takes the client's id and secret from the form body or
-// HTTP Basic, never both (RFC 6749 §2.3: one method per request).
-//
-// Basic credentials are compared exactly as base64-decoded, WITHOUT the
-// form-url-decoding RFC 6749 §2.3.1 prescribes: that is what the real
-// server does, so a spec-following client whose secret holds + / = fails.
-func clientCredentials(r *http.Request, form map[string][]string) (id, secret string, oerr *oauthError) {
-	get := func(k string) (string, bool) {
-		v, ok := form[k]
-		if !ok || len(v) == 0 {
-			return "", false
-		}
-		return v[0], true
-	}
-	bodyID, hasID := get("client_id")
-	bodySecret, hasSecret := get("client_secret")
-
-	if r.Header.Get("Authorization") != "" {
-		user, pass, ok := r.BasicAuth()
-		if !ok {
-			return "", "", &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: cloudClientFailed}
-		}
-		if hasSecret {
-			return "", "", badRequest("invalid_request", "The client used more than one authentication method.")
-		}
-		if hasID && bodyID != user {
-			return "", "", badRequest("invalid_request", "The client_id parameter does not match the authenticated client.")
-		}
-		return user, pass, nil
-	}
-	if !hasID || bodyID == "" || !hasSecret || bodySecret == "" {
-		return "", "", badRequest("invalid_request", "The request is missing client credentials.")
-	}
-	return bodyID, bodySecret, nil
-}
-
 func (c *cloudService) authenticate(id, secret string) (CloudClient, bool) {
 	c.e.mu.Lock()
 	client, ok := c.clients[id]
