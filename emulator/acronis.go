@@ -232,26 +232,12 @@ func acronisIDToken(issuer string, c AcronisClient, t Token) string {
 }
 
 func (a *acronisService) revokeToken(w http.ResponseWriter, r *http.Request) {
-	if !acronisOAuth.postOnly(w, r, "The revocation endpoint") {
-		return
-	}
-	form, oerr := tokenForm(w, r)
-	if oerr != nil {
-		acronisOAuth.fail(w, r, oerr)
-		return
-	}
-	// RFC 7009 §2.1: the client is authenticated before the token is
-	// looked at.
-	client, oerr := a.authenticate(r, form)
-	if oerr != nil {
-		acronisOAuth.fail(w, r, oerr)
+	client, form, ok := revocationRequest(w, r, acronisOAuth, "The revocation endpoint", a.authenticate,
+		badRequest("invalid_request", "The request is missing the token parameter."))
+	if !ok {
 		return
 	}
 	value := form.Get("token")
-	if value == "" {
-		acronisOAuth.fail(w, r, badRequest("invalid_request", "The request is missing the token parameter."))
-		return
-	}
 
 	now := a.e.now()
 	a.e.mu.Lock()
@@ -272,11 +258,7 @@ func (a *acronisService) client(w http.ResponseWriter, r *http.Request) {
 		writeAcronisError(w, http.StatusMethodNotAllowed, "method_not_allowed", "This resource only accepts GET.")
 		return
 	}
-	value, ok := bearerToken(r)
-	var t Token
-	if ok {
-		t, ok = a.e.liveToken(serviceAcronis, value)
-	}
+	t, ok := a.e.bearerLive(r, serviceAcronis)
 	var c AcronisClient
 	if ok {
 		a.e.mu.Lock()

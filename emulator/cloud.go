@@ -170,11 +170,7 @@ func (c *cloudService) account(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, http.MethodGet)
 		return
 	}
-	value, ok := bearerToken(r)
-	var t Token
-	if ok {
-		t, ok = c.e.liveToken(serviceCloud, value)
-	}
+	t, ok := c.e.bearerLive(r, serviceCloud)
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 		writeAPIError(w, http.StatusUnauthorized, "invalid_token", "The access token is missing, invalid or expired.")

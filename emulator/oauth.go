@@ -91,6 +91,30 @@ func (st oauthStyle) serveToken(w http.ResponseWriter, r *http.Request, endpoint
 	writeTokenResponse(w, resp)
 }
 
+// revocationRequest reads an RFC 7009 request up to its token: POST only,
+// a form body, the client authenticated by auth before the token is
+// looked at (§2.1), then a non-empty token parameter, the missing error
+// without one. On any failure it has answered in st's shape.
+func revocationRequest[C any](w http.ResponseWriter, r *http.Request, st oauthStyle, endpoint string,
+	auth func(*http.Request, url.Values) (C, *oauthError), missing *oauthError) (C, url.Values, bool) {
+	var client C
+	if !st.postOnly(w, r, endpoint) {
+		return client, nil, false
+	}
+	form, oerr := tokenForm(w, r)
+	if oerr == nil {
+		client, oerr = auth(r, form)
+	}
+	if oerr == nil && form.Get("token") == "" {
+		oerr = missing
+	}
+	if oerr != nil {
+		st.fail(w, r, oerr)
+		return client, nil, false
+	}
+	return client, form, true
+}
+
 // writeTokenResponse sends a successful token answer; RFC 6749 §5.1 forbids
 // caching it.
 func writeTokenResponse(w http.ResponseWriter, resp map[string]any) {
@@ -164,6 +188,16 @@ func bearerToken(r *http.Request) (string, bool) {
 	}
 	tok = strings.TrimSpace(tok)
 	return tok, tok != ""
+}
+
+// bearerLive finds the live token of service that r presents as its
+// Bearer credential.
+func (e *Emulator) bearerLive(r *http.Request, service string) (Token, bool) {
+	value, ok := bearerToken(r)
+	if !ok {
+		return Token{}, false
+	}
+	return e.liveToken(service, value)
 }
 
 // clientCredentials takes the client's id and secret from the form body or

@@ -179,24 +179,12 @@ func (c OAuth2Client) mayRequest(scope string) bool {
 // token if it is this client's; anything else is still a 200 (§2.2), so a
 // client cannot use revocation to probe for tokens.
 func (o *oauth2Service) revokeToken(w http.ResponseWriter, r *http.Request) {
-	if !oauth2OAuth.postOnly(w, r, "The revocation endpoint") {
-		return
-	}
-	form, oerr := tokenForm(w, r)
-	if oerr != nil {
-		oauth2OAuth.fail(w, r, oerr)
-		return
-	}
-	client, oerr := o.authenticate(r, form)
-	if oerr != nil {
-		oauth2OAuth.fail(w, r, oerr)
+	client, form, ok := revocationRequest(w, r, oauth2OAuth, "The revocation endpoint", o.authenticate,
+		badRequest("invalid_request", "The request is missing the token parameter."))
+	if !ok {
 		return
 	}
 	value := form.Get("token")
-	if value == "" {
-		oauth2OAuth.fail(w, r, badRequest("invalid_request", "The request is missing the token parameter."))
-		return
-	}
 	switch form.Get("token_type_hint") {
 	case "", "access_token", "refresh_token":
 	default:

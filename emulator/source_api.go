@@ -14,24 +14,11 @@ func (s *sourceService) revoke(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, http.StatusNotFound, "not_found", "The requested resource was not found.")
 		return
 	}
-	if !sourceOAuth.postOnly(w, r, "This endpoint") {
-		return
-	}
-	form, oerr := tokenForm(w, r)
-	if oerr != nil {
-		sourceOAuth.fail(w, r, oerr)
-		return
-	}
-	client, se := s.authenticate(r, form)
-	if se != nil {
-		sourceOAuth.fail(w, r, se)
+	client, form, ok := revocationRequest(w, r, sourceOAuth, "This endpoint", s.authenticate, sourceInvalidRequest("token"))
+	if !ok {
 		return
 	}
 	value := form.Get("token")
-	if value == "" {
-		sourceOAuth.fail(w, r, sourceInvalidRequest("token"))
-		return
-	}
 	// token_type_hint only speeds up a lookup (§2.1); both stores are
 	// searched whatever it says.
 	s.e.mu.Lock()
@@ -88,11 +75,7 @@ func (s *sourceService) jsonapi(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, http.MethodGet)
 		return
 	}
-	value, ok := bearerToken(r)
-	var t Token
-	if ok {
-		t, ok = s.e.liveToken(serviceSource, value)
-	}
+	t, ok := s.e.bearerLive(r, serviceSource)
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 		writeJSON(w, http.StatusUnauthorized, map[string]string{
