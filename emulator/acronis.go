@@ -131,14 +131,7 @@ func (a *acronisService) token(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *acronisService) grant(w http.ResponseWriter, r *http.Request) (map[string]any, *oauthError) {
-	form, oerr := tokenForm(w, r)
-	if oerr != nil {
-		return nil, oerr
-	}
-	if oerr := onlyClientCredentials(form); oerr != nil {
-		return nil, oerr
-	}
-	client, oerr := a.authenticate(r, form)
+	client, form, oerr := clientCredentialsRequest(w, r, a.authenticate)
 	if oerr != nil {
 		return nil, oerr
 	}

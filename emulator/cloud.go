@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -107,25 +108,11 @@ func (c *cloudService) token(w http.ResponseWriter, r *http.Request) {
 	c.oauth().serveToken(w, r, "The token endpoint", c.grant)
 }
 
-// grant checks a client-credentials request in the order common OAuth
-// servers do (league/oauth2-server, for one): grant type, then client, then
-// scope. Which error a doubly-wrong request gets is therefore predictable.
+// grant checks grant type, then client, then scope.
 func (c *cloudService) grant(w http.ResponseWriter, r *http.Request) (map[string]any, *oauthError) {
-	form, oerr := tokenForm(w, r)
+	client, form, oerr := clientCredentialsRequest(w, r, c.authenticate)
 	if oerr != nil {
 		return nil, oerr
-	}
-	if oerr := onlyClientCredentials(form); oerr != nil {
-		return nil, oerr
-	}
-
-	id, secret, oerr := clientCredentials(r, form)
-	if oerr != nil {
-		return nil, oerr
-	}
-	client, ok := c.authenticate(id, secret)
-	if !ok {
-		return nil, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: cloudClientFailed}
 	}
 
 	scope := form.Get("scope")
@@ -145,14 +132,20 @@ func (c *cloudService) grant(w http.ResponseWriter, r *http.Request) (map[string
 	return resp, nil
 }
 
-func (c *cloudService) authenticate(id, secret string) (CloudClient, bool) {
+// authenticate checks the client credentials of a token request, sent in
+// the body or as raw (not url-decoded) Basic.
+func (c *cloudService) authenticate(r *http.Request, form url.Values) (CloudClient, *oauthError) {
+	id, secret, oerr := clientCredentials(r, form)
+	if oerr != nil {
+		return CloudClient{}, oerr
+	}
 	c.e.mu.Lock()
 	client, ok := c.clients[id]
 	c.e.mu.Unlock()
-	if !ok {
-		return CloudClient{}, false
+	if !ok || subtle.ConstantTimeCompare([]byte(client.Secret), []byte(secret)) != 1 {
+		return CloudClient{}, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: cloudClientFailed}
 	}
-	return client, subtle.ConstantTimeCompare([]byte(client.Secret), []byte(secret)) == 1
+	return client, nil
 }
 
 // mayRequest accepts exactly one "organization:<uuid>" scope naming one of

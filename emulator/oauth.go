@@ -136,6 +136,24 @@ func onlyClientCredentials(form url.Values) *oauthError {
 	}
 }
 
+// clientCredentialsRequest reads a token request of a server that offers
+// the client credentials grant alone, checking in the order common OAuth
+// servers do (league/oauth2-server, for one): the body, the grant type,
+// then the client, by auth. Which error a doubly-wrong request gets is
+// therefore predictable.
+func clientCredentialsRequest[C any](w http.ResponseWriter, r *http.Request,
+	auth func(*http.Request, url.Values) (C, *oauthError)) (C, url.Values, *oauthError) {
+	var client C
+	form, oerr := tokenForm(w, r)
+	if oerr == nil {
+		oerr = onlyClientCredentials(form)
+	}
+	if oerr == nil {
+		client, oerr = auth(r, form)
+	}
+	return client, form, oerr
+}
+
 // maxFormBytes bounds a token request body; real ones are a few hundred
 // bytes.
 const maxFormBytes = 64 << 10

@@ -87,14 +87,7 @@ func (o *oauth2Service) token(w http.ResponseWriter, r *http.Request) {
 // grant checks grant type, then client, then scope, like the Cloud
 // service, so a doubly-wrong request gets a predictable error.
 func (o *oauth2Service) grant(w http.ResponseWriter, r *http.Request) (map[string]any, *oauthError) {
-	form, oerr := tokenForm(w, r)
-	if oerr != nil {
-		return nil, oerr
-	}
-	if oerr := onlyClientCredentials(form); oerr != nil {
-		return nil, oerr
-	}
-	client, oerr := o.authenticate(r, form)
+	client, form, oerr := clientCredentialsRequest(w, r, o.authenticate)
 	if oerr != nil {
 		return nil, oerr
 	}
