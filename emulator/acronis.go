@@ -298,10 +298,8 @@ func (a *acronisService) discovery(w http.ResponseWriter, r *http.Request) {
 }
 
 type acronisClientJSON struct {
-	ID              string `json:"id"`
-	Secret          string `json:"secret"`
-	TenantID        string `json:"tenant_id"`
-	LifetimeSeconds int64  `json:"lifetime_seconds"`
+	adminClientJSON
+	TenantID string `json:"tenant_id"`
 }
 
 func (a *acronisService) adminAddClient(w http.ResponseWriter, r *http.Request) {
@@ -309,16 +307,10 @@ func (a *acronisService) adminAddClient(w http.ResponseWriter, r *http.Request) 
 	if !decodeAdmin(w, r, &in) {
 		return
 	}
-	lifetime, ok := adminSeconds(in.LifetimeSeconds)
-	if in.ID == "" || in.Secret == "" || !ok {
-		writeAPIError(w, http.StatusBadRequest, "validation_failed", "id and secret are required; lifetime_seconds must not be negative.")
-		return
+	if lifetime, ok := in.lifetime(w); ok {
+		a.e.AddAcronisClient(AcronisClient{ID: in.ID, Secret: in.Secret, TenantID: in.TenantID, Lifetime: lifetime})
+		w.WriteHeader(http.StatusNoContent)
 	}
-	a.e.AddAcronisClient(AcronisClient{
-		ID: in.ID, Secret: in.Secret, TenantID: in.TenantID,
-		Lifetime: lifetime,
-	})
-	w.WriteHeader(http.StatusNoContent)
 }
 
 func (a *acronisService) adminDisableClient(w http.ResponseWriter, r *http.Request) {

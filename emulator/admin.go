@@ -112,6 +112,25 @@ func adminSeconds(s int64) (time.Duration, bool) {
 	return time.Duration(s) * time.Second, true
 }
 
+// adminClientJSON is what an add-client body of a service whose clients
+// have a token lifetime always holds; the service's own type embeds it.
+type adminClientJSON struct {
+	ID              string `json:"id"`
+	Secret          string `json:"secret"`
+	LifetimeSeconds int64  `json:"lifetime_seconds"`
+}
+
+// lifetime checks the shared fields and returns the client's token
+// lifetime; on a bad value it has answered 400 itself.
+func (c adminClientJSON) lifetime(w http.ResponseWriter) (time.Duration, bool) {
+	d, ok := adminSeconds(c.LifetimeSeconds)
+	if c.ID == "" || c.Secret == "" || !ok {
+		writeAPIError(w, http.StatusBadRequest, "validation_failed", "id and secret are required; lifetime_seconds must not be negative.")
+		return 0, false
+	}
+	return d, true
+}
+
 // decodeAdmin reads one JSON object strictly: an unknown field is a typo
 // in a test, better reported than ignored.
 func decodeAdmin(w http.ResponseWriter, r *http.Request, v any) bool {

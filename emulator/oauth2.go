@@ -216,10 +216,8 @@ func (o *oauth2Service) resource(w http.ResponseWriter, r *http.Request) {
 }
 
 type oauth2ClientJSON struct {
-	ID              string   `json:"id"`
-	Secret          string   `json:"secret"`
-	Scopes          []string `json:"scopes"`
-	LifetimeSeconds int64    `json:"lifetime_seconds"`
+	adminClientJSON
+	Scopes []string `json:"scopes"`
 }
 
 func (o *oauth2Service) adminAddClient(w http.ResponseWriter, r *http.Request) {
@@ -227,14 +225,8 @@ func (o *oauth2Service) adminAddClient(w http.ResponseWriter, r *http.Request) {
 	if !decodeAdmin(w, r, &in) {
 		return
 	}
-	lifetime, ok := adminSeconds(in.LifetimeSeconds)
-	if in.ID == "" || in.Secret == "" || !ok {
-		writeAPIError(w, http.StatusBadRequest, "validation_failed", "id and secret are required; lifetime_seconds must not be negative.")
-		return
+	if lifetime, ok := in.lifetime(w); ok {
+		o.e.AddOAuth2Client(OAuth2Client{ID: in.ID, Secret: in.Secret, Scopes: in.Scopes, Lifetime: lifetime})
+		w.WriteHeader(http.StatusNoContent)
 	}
-	o.e.AddOAuth2Client(OAuth2Client{
-		ID: in.ID, Secret: in.Secret, Scopes: in.Scopes,
-		Lifetime: lifetime,
-	})
-	w.WriteHeader(http.StatusNoContent)
 }
