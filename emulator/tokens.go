@@ -179,6 +179,18 @@ func (e *Emulator) LiveTokens(service string) []Token {
 	return out
 }
 
+// Token returns a copy of the token with value, of any service, live or
+// not, and false if the emulator never issued it.
+func (e *Emulator) Token(value string) (Token, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	t, ok := e.byValue[value]
+	if !ok {
+		return Token{}, false
+	}
+	return *t, true
+}
+
 // TokenLive reports whether value is a live token of any service.
 func (e *Emulator) TokenLive(value string) bool {
 	now := e.now()
