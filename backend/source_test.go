@@ -49,10 +49,8 @@ func TestSourceClientCredentials(t *testing.T) {
 	if resp.Secret.TTL != 300*time.Second {
 		t.Errorf("TTL %s, want the 300 s upstream lifetime", resp.Secret.TTL)
 	}
-	for _, et := range h.emu.Tokens("source") {
-		if et.Value == tok && et.Scope != "content:read content:write" {
-			t.Errorf("scope sent as %q, want space-delimited", et.Scope)
-		}
+	if et, ok := h.emu.Token(tok); ok && et.Service == "source" && et.Scope != "content:read content:write" {
+		t.Errorf("scope sent as %q, want space-delimited", et.Scope)
 	}
 	if _, ok := resp.Secret.InternalData["access_token"]; ok {
 		t.Error("without revocation_url the lease needs no token")
