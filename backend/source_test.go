@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/testutil"
 )
 
 const (
@@ -43,7 +44,7 @@ func TestSourceClientCredentials(t *testing.T) {
 	h.mustWrite("roles/editor", map[string]any{"config": "site", "scopes": "content:read,content:write", "ttl": "1h"})
 	resp := h.mustRead("creds/editor")
 	tok := resp.Data["access_token"].(string)
-	if h.bearerStatus("/jsonapi", tok) != 200 {
+	if testutil.BearerStatus(h.t, httpClient, h.emu.URL()+"/jsonapi", tok) != 200 {
 		t.Fatal("the site refuses the token")
 	}
 	if resp.Secret.TTL != 300*time.Second {
@@ -63,7 +64,7 @@ func TestSourceClientCredentials(t *testing.T) {
 	if _, err := h.revoke(resp); err != nil {
 		t.Fatal(err)
 	}
-	if h.bearerStatus("/jsonapi", tok) != http.StatusUnauthorized {
+	if testutil.BearerStatus(h.t, httpClient, h.emu.URL()+"/jsonapi", tok) != http.StatusUnauthorized {
 		t.Error("token still accepted after lease revoke")
 	}
 }
@@ -213,7 +214,7 @@ func TestSourceAuthorizationCodeFlow(t *testing.T) {
 			t.Errorf("read %d: warnings %v; want the retired-token warning from the second read on", i, r.Warnings)
 		}
 		tok := r.Data["access_token"].(string)
-		if h.bearerStatus("/jsonapi", tok) != 200 {
+		if testutil.BearerStatus(h.t, httpClient, h.emu.URL()+"/jsonapi", tok) != 200 {
 			t.Fatalf("read %d: token refused", i)
 		}
 		if tok == last {
