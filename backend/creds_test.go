@@ -112,17 +112,10 @@ func TestCredsScopes(t *testing.T) {
 			t.Errorf("%s: scopes %v", role, s)
 		}
 		tok := resp.Data["access_token"].(string)
-		var found bool
-		for _, et := range h.emu.Tokens("cloud") {
-			if et.Value == tok {
-				found = true
-				if et.Scope != "organization:"+want {
-					t.Errorf("%s: upstream granted %q", role, et.Scope)
-				}
-			}
-		}
-		if !found {
+		if et, ok := h.emu.Token(tok); !ok || et.Service != "cloud" {
 			t.Errorf("%s: token not issued by the emulator", role)
+		} else if et.Scope != "organization:"+want {
+			t.Errorf("%s: upstream granted %q", role, et.Scope)
 		}
 	}
 }
@@ -255,10 +248,9 @@ func TestInvalidateRebuildsClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	issuedTo := func(resp *logical.Response) string {
-		for _, et := range h.emu.Tokens("cloud") {
-			if et.Value == resp.Data["access_token"] {
-				return et.ClientID
-			}
+		tok, _ := resp.Data["access_token"].(string)
+		if et, ok := h.emu.Token(tok); ok && et.Service == "cloud" {
+			return et.ClientID
 		}
 		return ""
 	}

@@ -1,11 +1,9 @@
 package backend_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/backend"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/testutil"
 )
 
 const (
@@ -39,18 +38,8 @@ func (c *clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// syncBuffer collects log output from concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+// httpClient is how tests call the emulator as an app would.
+var httpClient = testutil.NewClient()
 
 type harness struct {
 	t       *testing.T
@@ -58,7 +47,7 @@ type harness struct {
 	storage logical.Storage
 	emu     *emulator.Emulator
 	clock   *clock
-	logs    *syncBuffer
+	logs    *testutil.SyncBuffer
 	// secrets collects every secret and token seen, so the test can check
 	// none of them reached the logs.
 	secrets []string
@@ -66,7 +55,7 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	conf := logical.TestBackendConfig()
 	conf.Logger = hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Trace})
 	conf.StorageView = &logical.InmemStorage{}
@@ -203,18 +192,4 @@ func errText(resp *logical.Response) string {
 		return resp.Error().Error()
 	}
 	return ""
-}
-
-// bearerStatus calls an emulated API at path with a token, as an app
-// would, and returns the status.
-func (h *harness) bearerStatus(path, tok string) int {
-	h.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, h.emu.URL()+path, nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
 }

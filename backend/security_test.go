@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/backend"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/testutil"
 )
 
 // readOnlyStorage is the storage of a node that cannot write: a Vault
@@ -115,7 +116,7 @@ func TestReadOnlyNodeCallsNothingUpstream(t *testing.T) {
 			h.sourceSetup(map[string]any{"revocation_url": h.emu.URL() + "/oauth/revoke"})
 			h.mustWrite("roles/editor", map[string]any{"config": "site", "scopes": "content:read"})
 			return credsOf("editor"), func(h *harness, resp *logical.Response) {
-				if h.bearerStatus("/jsonapi", resp.Data["access_token"].(string)) != http.StatusOK {
+				if testutil.BearerStatus(h.t, httpClient, h.emu.URL()+"/jsonapi", resp.Data["access_token"].(string)) != http.StatusOK {
 					h.t.Error("the replayed read's token does not work")
 				}
 			}
@@ -129,7 +130,7 @@ func TestReadOnlyNodeCallsNothingUpstream(t *testing.T) {
 			return credsOf("user"), func(h *harness, resp *logical.Response) {
 				// The authorization survived the standby: it mints again.
 				next := h.mustRead("creds/user")
-				if h.bearerStatus("/jsonapi", next.Data["access_token"].(string)) != http.StatusOK {
+				if testutil.BearerStatus(h.t, httpClient, h.emu.URL()+"/jsonapi", next.Data["access_token"].(string)) != http.StatusOK {
 					h.t.Error("the role's authorization did not survive")
 				}
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/testutil"
 )
 
 const (
@@ -43,16 +44,14 @@ func TestSourceClientCredentials(t *testing.T) {
 	h.mustWrite("roles/editor", map[string]any{"config": "site", "scopes": "content:read,content:write", "ttl": "1h"})
 	resp := h.mustRead("creds/editor")
 	tok := resp.Data["access_token"].(string)
-	if h.bearerStatus("/jsonapi", tok) != 200 {
+	if testutil.BearerStatus(h.t, httpClient, h.emu.URL()+"/jsonapi", tok) != 200 {
 		t.Fatal("the site refuses the token")
 	}
 	if resp.Secret.TTL != 300*time.Second {
 		t.Errorf("TTL %s, want the 300 s upstream lifetime", resp.Secret.TTL)
 	}
-	for _, et := range h.emu.Tokens("source") {
-		if et.Value == tok && et.Scope != "content:read content:write" {
-			t.Errorf("scope sent as %q, want space-delimited", et.Scope)
-		}
+	if et, ok := h.emu.Token(tok); ok && et.Service == "source" && et.Scope != "content:read content:write" {
+		t.Errorf("scope sent as %q, want space-delimited", et.Scope)
 	}
 	if _, ok := resp.Secret.InternalData["access_token"]; ok {
 		t.Error("without revocation_url the lease needs no token")
@@ -65,7 +64,7 @@ func TestSourceClientCredentials(t *testing.T) {
 	if _, err := h.revoke(resp); err != nil {
 		t.Fatal(err)
 	}
-	if h.bearerStatus("/jsonapi", tok) != http.StatusUnauthorized {
+	if testutil.BearerStatus(h.t, httpClient, h.emu.URL()+"/jsonapi", tok) != http.StatusUnauthorized {
 		t.Error("token still accepted after lease revoke")
 	}
 }
@@ -215,7 +214,7 @@ func TestSourceAuthorizationCodeFlow(t *testing.T) {
 			t.Errorf("read %d: warnings %v; want the retired-token warning from the second read on", i, r.Warnings)
 		}
 		tok := r.Data["access_token"].(string)
-		if h.bearerStatus("/jsonapi", tok) != 200 {
+		if testutil.BearerStatus(h.t, httpClient, h.emu.URL()+"/jsonapi", tok) != 200 {
 			t.Fatalf("read %d: token refused", i)
 		}
 		if tok == last {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/testutil"
 )
 
 func TestAcronisThroughRealVault(t *testing.T) {
@@ -33,12 +34,12 @@ func TestAcronisThroughRealVault(t *testing.T) {
 		t.Errorf("lease of %s outlives the token's expires_on %s", lease, exp)
 	}
 	clientURL := v.emu.URL() + "/api/2/clients/" + emulator.DemoAcronisClientID
-	if code := bearerStatus(t, clientURL, tok); code != 200 {
+	if code := testutil.BearerStatus(t, httpClient, clientURL, tok); code != 200 {
 		t.Fatalf("the data center refuses the token: %d", code)
 	}
 
 	v.mustCLI("lease", "revoke", "-sync", s.LeaseID)
-	if code := bearerStatus(t, clientURL, tok); code != http.StatusUnauthorized {
+	if code := testutil.BearerStatus(t, httpClient, clientURL, tok); code != http.StatusUnauthorized {
 		t.Errorf("after lease revoke the data center answers %d, want 401", code)
 	}
 	if v.emu.TokenLive(tok) {
@@ -62,11 +63,11 @@ func TestGenericOAuth2ThroughRealVault(t *testing.T) {
 	v.mustCLI("write", "acquia/roles/reader", "config=idp", "scopes=read", "ttl=10m")
 	s := v.readJSON("acquia/creds/reader")
 	tok, _ := s.Data["access_token"].(string)
-	if code := bearerStatus(t, v.emu.URL()+"/oauth2/resource", tok); code != 200 {
+	if code := testutil.BearerStatus(t, httpClient, v.emu.URL()+"/oauth2/resource", tok); code != 200 {
 		t.Fatalf("resource refuses the token: %d", code)
 	}
 	v.mustCLI("lease", "revoke", "-sync", s.LeaseID)
-	if code := bearerStatus(t, v.emu.URL()+"/oauth2/resource", tok); code != http.StatusUnauthorized {
+	if code := testutil.BearerStatus(t, httpClient, v.emu.URL()+"/oauth2/resource", tok); code != http.StatusUnauthorized {
 		t.Errorf("after lease revoke the resource answers %d, want 401", code)
 	}
 	v.assertLogClean()

@@ -117,7 +117,11 @@ func TestVaultAgentRendersAndRefreshesTokens(t *testing.T) {
 
 	a := waitToken(t, out, "", 30*time.Second, done)
 	v.remember(a)
-	aExpires := upstreamExpiresAt(t, v.emu, a)
+	aUp, known := v.emu.Token(a)
+	if !known || aUp.Service != "oauth2" {
+		t.Fatal("the emulator does not know the rendered token")
+	}
+	aExpires := aUp.ExpiresAt
 	b := waitToken(t, out, a, 60*time.Second, done)
 	v.remember(b)
 	// The lease TTL is whole seconds cut to the upstream expiry, so the
@@ -183,15 +187,4 @@ func waitToken(t *testing.T, path, not string, within time.Duration, agentDone <
 	}
 	t.Fatalf("no new token rendered within %s", within)
 	return ""
-}
-
-func upstreamExpiresAt(t *testing.T, emu *emulator.Emulator, tok string) time.Time {
-	t.Helper()
-	for _, et := range emu.Tokens("oauth2") {
-		if et.Value == tok {
-			return et.ExpiresAt
-		}
-	}
-	t.Fatal("the emulator does not know the rendered token")
-	return time.Time{}
 }

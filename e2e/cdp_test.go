@@ -16,15 +16,6 @@ func (v *vault) cdpConfig(maxTokens string) {
 		"password="+emulator.DemoCDPPassword, "base_url="+v.emu.URL(), "max_tokens="+maxTokens)
 }
 
-func cdpUpstream(emu *emulator.Emulator, token string) (live bool, expires time.Time) {
-	for _, t := range emu.Tokens("cdp") {
-		if t.Value == token {
-			return emu.TokenLive(token), t.ExpiresAt
-		}
-	}
-	return false, time.Time{}
-}
-
 // waitGone waits for Vault's expiration manager to revoke leases upstream.
 func waitGone(t *testing.T, emu *emulator.Emulator, within time.Duration) {
 	t.Helper()
@@ -46,7 +37,8 @@ func TestCDPThroughRealVault(t *testing.T) {
 	// (a) a read creates an upstream token.
 	s := v.readJSON("acquia/creds/cdp-sync")
 	tok := s.Data["access_token"].(string)
-	live, exp1 := cdpUpstream(v.emu, tok)
+	up, _ := v.emu.Token(tok)
+	live := up.Service == "cdp" && v.emu.TokenLive(tok)
 	if !live || s.Data["tenant_id"] != emulator.DemoCDPTenant || s.Data["username"] != emulator.DemoCDPUsername || !s.Renewable {
 		t.Fatalf("creds: live=%v data=%v", live, s.Data)
 	}
@@ -57,8 +49,8 @@ func TestCDPThroughRealVault(t *testing.T) {
 	// (b) renew extends it upstream.
 	time.Sleep(1100 * time.Millisecond)
 	v.mustCLI("lease", "renew", s.LeaseID)
-	if _, exp2 := cdpUpstream(v.emu, tok); !exp2.After(exp1) {
-		t.Errorf("renew did not extend upstream: %s -> %s", exp1, exp2)
+	if up2, _ := v.emu.Token(tok); !up2.ExpiresAt.After(up.ExpiresAt) {
+		t.Errorf("renew did not extend upstream: %s -> %s", up.ExpiresAt, up2.ExpiresAt)
 	}
 
 	// (e) the limit: a second lease fits, a third is refused, nothing disabled.
@@ -73,7 +65,7 @@ func TestCDPThroughRealVault(t *testing.T) {
 
 	// (c) revoke deletes it upstream.
 	v.mustCLI("lease", "revoke", "-sync", s.LeaseID)
-	if live, _ := cdpUpstream(v.emu, tok); live {
+	if v.emu.TokenLive(tok) {
 		t.Error("token live upstream after lease revoke")
 	}
 	v.mustCLI("lease", "revoke", "-sync", s2.LeaseID)

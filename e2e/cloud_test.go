@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/testutil"
 )
 
 func TestCloudThroughRealVault(t *testing.T) {
@@ -43,7 +44,7 @@ func TestCloudThroughRealVault(t *testing.T) {
 	if err != nil || time.Until(exp) > 300*time.Second || time.Until(exp) < 200*time.Second {
 		t.Errorf("expires_at %v", s.Data["expires_at"])
 	}
-	if code := bearerStatus(t, v.emu.URL()+"/api/account", tok); code != 200 {
+	if code := testutil.BearerStatus(t, httpClient, v.emu.URL()+"/api/account", tok); code != 200 {
 		t.Errorf("the token does not work at the Cloud API: %d", code)
 	}
 

@@ -11,10 +11,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/testutil"
 )
 
 // `make dev` runs scripts/dev; this runs it to its first read and checks a
@@ -57,7 +58,7 @@ func testMakeDevStops(t *testing.T, stop func(pid int) error) {
 	cmd.Dir = repoRoot
 	cmd.Env = append(os.Environ(), fmt.Sprintf("VAULT_PORT=%d", vaultPort), fmt.Sprintf("EMULATOR_PORT=%d", emuPort))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -109,15 +110,3 @@ func testMakeDevStops(t *testing.T, stop func(pid int) error) {
 		}
 	}
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

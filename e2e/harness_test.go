@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/testutil"
 )
 
 const (
@@ -362,16 +363,5 @@ func (v *vault) assertLogClean() {
 	}
 }
 
-// bearerStatus calls an emulated API with a token, as an app would, and
-// returns the status.
-func bearerStatus(t *testing.T, url, token string) int {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
+// httpClient is how tests call the emulator as an app would.
+var httpClient = testutil.NewClient()

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/testutil"
 )
 
 // TestSourceUserAuthorizationThroughRealVault walks the browser flow: the
@@ -81,7 +82,7 @@ func TestSourceUserAuthorizationThroughRealVault(t *testing.T) {
 	var last secretJSON
 	for i := 0; i < 3; i++ {
 		last = v.readJSON("acquia/creds/editor")
-		if code := bearerStatus(t, v.emu.URL()+"/jsonapi", last.Data["access_token"].(string)); code != 200 {
+		if code := testutil.BearerStatus(t, httpClient, v.emu.URL()+"/jsonapi", last.Data["access_token"].(string)); code != 200 {
 			t.Fatalf("read %d: the site refuses the token: %d", i, code)
 		}
 	}
@@ -129,7 +130,7 @@ func TestSourceUserAuthorizationThroughRealVault(t *testing.T) {
 	s := v.readJSON("acquia/creds/editor")
 	tok := s.Data["access_token"].(string)
 	v.mustCLI("lease", "revoke", "-sync", s.LeaseID)
-	if code := bearerStatus(t, v.emu.URL()+"/jsonapi", tok); code != http.StatusUnauthorized {
+	if code := testutil.BearerStatus(t, httpClient, v.emu.URL()+"/jsonapi", tok); code != http.StatusUnauthorized {
 		t.Errorf("after lease revoke the site answers %d", code)
 	}
 	// Refresh tokens never show in a read.
@@ -148,7 +149,7 @@ func TestSourceClientCredentialsThroughRealVault(t *testing.T) {
 		"client_id="+emulator.DemoSourceClientID, "client_secret="+emulator.DemoSourceClientSecret)
 	v.mustCLI("write", "acquia/roles/sync", "config=site", "scopes=content:read")
 	s := v.readJSON("acquia/creds/sync")
-	if code := bearerStatus(t, v.emu.URL()+"/jsonapi", s.Data["access_token"].(string)); code != 200 {
+	if code := testutil.BearerStatus(t, httpClient, v.emu.URL()+"/jsonapi", s.Data["access_token"].(string)); code != 200 {
 		t.Errorf("the site refuses the token: %d", code)
 	}
 	if _, errOut, err := v.cli("write", "-f", "acquia/authorize/sync"); err == nil || !strings.Contains(errOut, "Code: 400") {

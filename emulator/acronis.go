@@ -69,7 +69,7 @@ func (a *acronisService) register(mux *http.ServeMux) {
 
 	mux.HandleFunc("POST "+adminPrefix+"acronis/clients", a.adminAddClient)
 	mux.HandleFunc("POST "+adminPrefix+"acronis/clients/{id}/disable", a.adminDisableClient)
-	mux.HandleFunc("POST "+adminPrefix+"acronis/expires-in", a.adminExpiresIn)
+	mux.HandleFunc("POST "+adminPrefix+"acronis/expires-in", adminSwitch(a.e.SetAcronisExpiresIn))
 }
 
 // AddAcronisClient adds an API client, replacing any with the same ID (as
@@ -100,11 +100,7 @@ func (e *Emulator) DisableAcronisClient(id string) {
 // SetAcronisExpiresIn makes token responses carry expires_in beside
 // expires_on, as some deployments do; off by default, since the documented
 // response has only expires_on.
-func (e *Emulator) SetAcronisExpiresIn(on bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.acronis().expiresIn = on
-}
+func (e *Emulator) SetAcronisExpiresIn(on bool) { e.setSwitch(&e.acronis().expiresIn, on) }
 
 // AcronisUnknownRevokes counts revocation requests that revoked nothing:
 // unknown, dead or another client's tokens. They still get 200 (RFC 7009
@@ -126,52 +122,23 @@ func writeAcronisError(w http.ResponseWriter, status int, code, message string) 
 	}})
 }
 
-func (a *acronisService) oauthFail(w http.ResponseWriter, oerr *oauthError) {
-	if oerr.status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Basic realm="acronis"`)
-	}
-	writeOAuthError(w, oerr, false)
-}
-
-func (a *acronisService) postOnly(w http.ResponseWriter, r *http.Request, what string) bool {
-	if r.Method == http.MethodPost {
-		return true
-	}
-	w.Header().Set("Allow", http.MethodPost)
-	writeOAuthError(w, &oauthError{status: http.StatusMethodNotAllowed, code: "invalid_request", desc: "The " + what + " endpoint only accepts POST."}, false)
-	return false
-}
+// acronisOAuth is the data center's error style: it takes Basic alone, so
+// every 401 names it.
+var acronisOAuth = oauthStyle{realm: "acronis", challengeAlways: true}
 
 func (a *acronisService) token(w http.ResponseWriter, r *http.Request) {
-	if !a.postOnly(w, r, "token") {
-		return
-	}
-	resp, oerr := a.grant(w, r)
-	if oerr != nil {
-		a.oauthFail(w, oerr)
-		return
-	}
-	writeTokenResponse(w, resp)
+	acronisOAuth.serveToken(w, r, "The token endpoint", a.grant)
 }
 
 func (a *acronisService) grant(w http.ResponseWriter, r *http.Request) (map[string]any, *oauthError) {
-	form, oerr := tokenForm(w, r)
-	if oerr != nil {
-		return nil, oerr
-	}
-	if oerr := onlyClientCredentials(form); oerr != nil {
-		return nil, oerr
-	}
-	client, oerr := a.authenticate(r, form)
+	client, form, oerr := clientCredentialsRequest(w, r, a.authenticate)
 	if oerr != nil {
 		return nil, oerr
 	}
 
 	scope := form.Get("scope")
 	t := a.e.issue(serviceAcronis, client.ID, scope, client.Lifetime)
-	a.e.mu.Lock()
-	expiresIn := a.expiresIn
-	a.e.mu.Unlock()
+	expiresIn := a.e.switchOn(&a.expiresIn)
 
 	resp := map[string]any{
 		"access_token": t.Value,
@@ -258,32 +225,17 @@ func acronisIDToken(issuer string, c AcronisClient, t Token) string {
 }
 
 func (a *acronisService) revokeToken(w http.ResponseWriter, r *http.Request) {
-	if !a.postOnly(w, r, "revocation") {
-		return
-	}
-	form, oerr := tokenForm(w, r)
-	if oerr != nil {
-		a.oauthFail(w, oerr)
-		return
-	}
-	// RFC 7009 §2.1: the client is authenticated before the token is
-	// looked at.
-	client, oerr := a.authenticate(r, form)
-	if oerr != nil {
-		a.oauthFail(w, oerr)
+	client, form, ok := revocationRequest(w, r, acronisOAuth, "The revocation endpoint", a.authenticate,
+		badRequest("invalid_request", "The request is missing the token parameter."))
+	if !ok {
 		return
 	}
 	value := form.Get("token")
-	if value == "" {
-		a.oauthFail(w, badRequest("invalid_request", "The request is missing the token parameter."))
-		return
-	}
 
 	now := a.e.now()
 	a.e.mu.Lock()
-	t, found := a.e.byValue[value]
-	if found && t.Service == serviceAcronis && t.ClientID == client.ID && t.live(now) {
-		t.Revoked = true
+	if t, live := a.e.liveTokenLocked(serviceAcronis, value, now); live && t.ClientID == client.ID {
+		a.e.revokeLocked(serviceAcronis, value)
 	} else {
 		// Another client's token is left alone and answered like an
 		// unknown one, so revocation cannot probe for tokens.
@@ -299,11 +251,7 @@ func (a *acronisService) client(w http.ResponseWriter, r *http.Request) {
 		writeAcronisError(w, http.StatusMethodNotAllowed, "method_not_allowed", "This resource only accepts GET.")
 		return
 	}
-	value, ok := bearerToken(r)
-	var t Token
-	if ok {
-		t, ok = a.e.liveToken(serviceAcronis, value)
-	}
+	t, ok := a.e.bearerLive(r, serviceAcronis)
 	var c AcronisClient
 	if ok {
 		a.e.mu.Lock()
@@ -350,10 +298,8 @@ func (a *acronisService) discovery(w http.ResponseWriter, r *http.Request) {
 }
 
 type acronisClientJSON struct {
-	ID              string `json:"id"`
-	Secret          string `json:"secret"`
-	TenantID        string `json:"tenant_id"`
-	LifetimeSeconds int64  `json:"lifetime_seconds"`
+	adminClientJSON
+	TenantID string `json:"tenant_id"`
 }
 
 func (a *acronisService) adminAddClient(w http.ResponseWriter, r *http.Request) {
@@ -361,15 +307,10 @@ func (a *acronisService) adminAddClient(w http.ResponseWriter, r *http.Request) 
 	if !decodeAdmin(w, r, &in) {
 		return
 	}
-	if in.ID == "" || in.Secret == "" || in.LifetimeSeconds < 0 || in.LifetimeSeconds > 100*365*24*3600 {
-		writeAPIError(w, http.StatusBadRequest, "validation_failed", "id and secret are required; lifetime_seconds must not be negative.")
-		return
+	if lifetime, ok := in.lifetime(w); ok {
+		a.e.AddAcronisClient(AcronisClient{ID: in.ID, Secret: in.Secret, TenantID: in.TenantID, Lifetime: lifetime})
+		w.WriteHeader(http.StatusNoContent)
 	}
-	a.e.AddAcronisClient(AcronisClient{
-		ID: in.ID, Secret: in.Secret, TenantID: in.TenantID,
-		Lifetime: time.Duration(in.LifetimeSeconds) * time.Second,
-	})
-	w.WriteHeader(http.StatusNoContent)
 }
 
 func (a *acronisService) adminDisableClient(w http.ResponseWriter, r *http.Request) {
@@ -382,16 +323,5 @@ func (a *acronisService) adminDisableClient(w http.ResponseWriter, r *http.Reque
 		return
 	}
 	a.e.DisableAcronisClient(id)
-	w.WriteHeader(http.StatusNoContent)
-}
-
-func (a *acronisService) adminExpiresIn(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		On bool `json:"on"`
-	}
-	if !decodeAdmin(w, r, &in) {
-		return
-	}
-	a.e.SetAcronisExpiresIn(in.On)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 )
@@ -39,16 +38,11 @@ type tokenJSON struct {
 // adminTokens lists the tokens of ?service=, or of every service without it.
 func (e *Emulator) adminTokens(w http.ResponseWriter, r *http.Request) {
 	now := e.now()
-	e.mu.Lock()
-	var list []*Token
+	var list []Token
 	if s := r.URL.Query().Get("service"); s != "" {
-		list = e.tokens[s]
+		list = e.Tokens(s)
 	} else {
-		for _, ts := range e.tokens {
-			list = append(list, ts...)
-		}
-		// Map order is random; issue order reads better in a demo.
-		slices.SortStableFunc(list, func(a, b *Token) int { return a.IssuedAt.Compare(b.IssuedAt) })
+		list = e.allTokens()
 	}
 	out := make([]tokenJSON, 0, len(list))
 	for _, t := range list {
@@ -57,7 +51,6 @@ func (e *Emulator) adminTokens(w http.ResponseWriter, r *http.Request) {
 			IssuedAt: t.IssuedAt.UTC(), ExpiresAt: t.ExpiresAt.UTC(), Revoked: t.Revoked, Live: t.live(now),
 		})
 	}
-	e.mu.Unlock()
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -94,7 +87,7 @@ func (e *Emulator) adminClearFaults(w http.ResponseWriter, r *http.Request) {
 
 func (e *Emulator) adminAdvance(w http.ResponseWriter, r *http.Request) {
 	s, err := strconv.ParseFloat(r.URL.Query().Get("seconds"), 64)
-	if err != nil || s < 0 || math.IsInf(s, 0) || math.IsNaN(s) || s > 100*365*24*3600 {
+	if err != nil || s < 0 || math.IsInf(s, 0) || math.IsNaN(s) || s > maxAdminSeconds {
 		writeAPIError(w, http.StatusBadRequest, "validation_failed", "seconds must be a non-negative number.")
 		return
 	}
@@ -104,6 +97,38 @@ func (e *Emulator) adminAdvance(w http.ResponseWriter, r *http.Request) {
 
 func (e *Emulator) adminRequests(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]int{"count": e.Requests(r.URL.Query().Get("path_prefix"))})
+}
+
+// maxAdminSeconds bounds every duration the admin API takes: a century is
+// past any test and well inside time.Duration's range.
+const maxAdminSeconds = 100 * 365 * 24 * 3600
+
+// adminSeconds turns a whole number of seconds from an admin request into
+// a duration, reporting false when it is negative or past maxAdminSeconds.
+func adminSeconds(s int64) (time.Duration, bool) {
+	if s < 0 || s > maxAdminSeconds {
+		return 0, false
+	}
+	return time.Duration(s) * time.Second, true
+}
+
+// adminClientJSON is what an add-client body of a service whose clients
+// have a token lifetime always holds; the service's own type embeds it.
+type adminClientJSON struct {
+	ID              string `json:"id"`
+	Secret          string `json:"secret"`
+	LifetimeSeconds int64  `json:"lifetime_seconds"`
+}
+
+// lifetime checks the shared fields and returns the client's token
+// lifetime; on a bad value it has answered 400 itself.
+func (c adminClientJSON) lifetime(w http.ResponseWriter) (time.Duration, bool) {
+	d, ok := adminSeconds(c.LifetimeSeconds)
+	if c.ID == "" || c.Secret == "" || !ok {
+		writeAPIError(w, http.StatusBadRequest, "validation_failed", "id and secret are required; lifetime_seconds must not be negative.")
+		return 0, false
+	}
+	return d, true
 }
 
 // decodeAdmin reads one JSON object strictly: an unknown field is a typo

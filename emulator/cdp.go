@@ -194,15 +194,18 @@ func (c *cdpService) basicAuth(w http.ResponseWriter, r *http.Request) (CDPUser,
 }
 
 // bearerAuth finds the live token of service named by the Bearer header
-// and, under e.mu, lets act change it. It answers any 401 itself.
-func (c *cdpService) bearerAuth(w http.ResponseWriter, r *http.Request, service string, now time.Time, act func(*Token, CDPUser)) (Token, CDPUser, bool) {
+// and, under e.mu, lets act change it, returning the token as act left it.
+// It answers any 401 itself.
+func (c *cdpService) bearerAuth(w http.ResponseWriter, r *http.Request, service string, now time.Time, act func(Token, CDPUser) Token) (Token, CDPUser, bool) {
 	value, ok := bearerToken(r)
 	c.e.mu.Lock()
-	t, found := c.e.byValue[value]
+	var t Token
 	var u CDPUser
 	known := false
-	if ok && found && t.Service == service && t.live(now) {
-		u, known = c.users[t.ClientID]
+	if ok {
+		if t, ok = c.e.liveTokenLocked(service, value, now); ok {
+			u, known = c.users[t.ClientID]
+		}
 	}
 	if !known {
 		c.e.mu.Unlock()
@@ -216,11 +219,10 @@ func (c *cdpService) bearerAuth(w http.ResponseWriter, r *http.Request, service 
 		return Token{}, CDPUser{}, false
 	}
 	if act != nil {
-		act(t, u)
+		t = act(t, u)
 	}
-	out := *t
 	c.e.mu.Unlock()
-	return out, u, true
+	return t, u, true
 }
 
 func cdpTokenJSON(w http.ResponseWriter, t Token, u CDPUser, now time.Time) {
@@ -244,25 +246,18 @@ func (c *cdpService) issueFor(w http.ResponseWriter, r *http.Request, service st
 		return
 	}
 	now := c.e.now()
-	t := &Token{Service: service, Value: randomUUID(), ClientID: u.Username, IssuedAt: now, ExpiresAt: now.Add(u.Lifetime)}
+	value := randomUUID()
 	c.e.mu.Lock()
 	if service == serviceCDP {
-		var live []*Token
-		for _, old := range c.e.tokens[service] {
-			if old.ClientID == u.Username && old.live(now) {
-				live = append(live, old)
-			}
-		}
+		live := c.e.liveTokensOfLocked(service, u.Username, now)
 		for ; len(live) >= u.MaxTokens; live = live[1:] {
-			live[0].Revoked = true
+			c.e.revokeLocked(service, live[0].Value)
 			c.disabledByLimit++
 		}
 	}
-	c.e.tokens[service] = append(c.e.tokens[service], t)
-	c.e.byValue[t.Value] = t
-	out := *t
+	t := c.e.issueLocked(service, value, u.Username, "", now, u.Lifetime)
 	c.e.mu.Unlock()
-	cdpTokenJSON(w, out, u, now)
+	cdpTokenJSON(w, t, u, now)
 }
 
 func (c *cdpService) retrieve(w http.ResponseWriter, r *http.Request) {
@@ -272,34 +267,32 @@ func (c *cdpService) retrieve(w http.ResponseWriter, r *http.Request) {
 	}
 	now := c.e.now()
 	c.e.mu.Lock()
-	var newest *Token
-	for _, t := range c.e.tokens[serviceCDP] {
-		if t.ClientID == u.Username && t.live(now) {
-			newest = t
-		}
-	}
-	var out Token
-	if newest != nil {
-		out = *newest
-	}
+	live := c.e.liveTokensOfLocked(serviceCDP, u.Username, now)
 	c.e.mu.Unlock()
-	if newest == nil {
+	if len(live) == 0 {
 		writeCDPError(w, http.StatusNotFound, "NOT_FOUND", "No token found for the user.")
 		return
 	}
-	cdpTokenJSON(w, out, u, now)
+	cdpTokenJSON(w, live[len(live)-1], u, now)
 }
 
 func (c *cdpService) extend(w http.ResponseWriter, r *http.Request) {
 	now := c.e.now()
-	t, u, ok := c.bearerAuth(w, r, serviceCDP, now, func(t *Token, u CDPUser) { t.ExpiresAt = now.Add(u.Lifetime) })
+	t, u, ok := c.bearerAuth(w, r, serviceCDP, now, func(t Token, u CDPUser) Token {
+		t, _ = c.e.extendLocked(serviceCDP, t.Value, now.Add(u.Lifetime))
+		return t
+	})
 	if ok {
 		cdpTokenJSON(w, t, u, now)
 	}
 }
 
 func (c *cdpService) revokeOne(w http.ResponseWriter, r *http.Request, service string) {
-	if _, _, ok := c.bearerAuth(w, r, service, c.e.now(), func(t *Token, _ CDPUser) { t.Revoked = true }); ok {
+	revoke := func(t Token, _ CDPUser) Token {
+		t, _ = c.e.revokeLocked(service, t.Value)
+		return t
+	}
+	if _, _, ok := c.bearerAuth(w, r, service, c.e.now(), revoke); ok {
 		writeJSON(w, http.StatusOK, struct{}{})
 	}
 }
@@ -309,13 +302,7 @@ func (c *cdpService) revokeAll(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	c.e.mu.Lock()
-	for _, t := range c.e.tokens[serviceCDP] {
-		if t.ClientID == u.Username {
-			t.Revoked = true
-		}
-	}
-	c.e.mu.Unlock()
+	c.e.revokeAllOf(serviceCDP, u.Username)
 	writeJSON(w, http.StatusOK, struct{}{})
 }
 
@@ -349,15 +336,15 @@ func (c *cdpService) adminAddUser(w http.ResponseWriter, r *http.Request) {
 	if in.PasswordExpiry != "" {
 		expiry, err = time.Parse(time.RFC3339, in.PasswordExpiry)
 	}
-	if in.Username == "" || in.Password == "" || err != nil || in.LifetimeSeconds < 0 ||
-		in.LifetimeSeconds > 100*365*24*3600 || in.MaxTokens < 0 {
+	lifetime, ok := adminSeconds(in.LifetimeSeconds)
+	if in.Username == "" || in.Password == "" || err != nil || !ok || in.MaxTokens < 0 {
 		writeAPIError(w, http.StatusBadRequest, "validation_failed",
 			"username and password are required; password_expiry must be RFC 3339; lifetime_seconds and max_tokens must not be negative.")
 		return
 	}
 	c.e.AddCDPUser(CDPUser{
 		Username: in.Username, Password: in.Password, TenantID: in.TenantID, UserType: in.UserType,
-		PasswordExpiry: expiry, Lifetime: time.Duration(in.LifetimeSeconds) * time.Second, MaxTokens: in.MaxTokens,
+		PasswordExpiry: expiry, Lifetime: lifetime, MaxTokens: in.MaxTokens,
 	})
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -71,7 +72,7 @@ func (c *cloudService) register(mux *http.ServeMux) {
 
 	mux.HandleFunc("POST "+adminPrefix+"cloud/clients", c.adminAddClient)
 	mux.HandleFunc("DELETE "+adminPrefix+"cloud/clients/{id}", c.adminRemoveClient)
-	mux.HandleFunc("POST "+adminPrefix+"cloud/okta-errors", c.adminOktaErrors)
+	mux.HandleFunc("POST "+adminPrefix+"cloud/okta-errors", adminSwitch(c.e.SetOktaErrors))
 }
 
 // AddCloudClient adds an API key, replacing any key with the same ID (as a
@@ -95,56 +96,23 @@ func (e *Emulator) RemoveCloudClient(id string) {
 
 // SetOktaErrors switches token-endpoint errors to Okta's
 // {"errorCode","errorSummary"} shape.
-func (e *Emulator) SetOktaErrors(on bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.cloud().oktaErrors = on
-}
+func (e *Emulator) SetOktaErrors(on bool) { e.setSwitch(&e.cloud().oktaErrors, on) }
 
-func (c *cloudService) okta() bool {
-	c.e.mu.Lock()
-	defer c.e.mu.Unlock()
-	return c.oktaErrors
-}
+func (c *cloudService) okta() bool { return c.e.switchOn(&c.oktaErrors) }
+
+// oauth is Cloud's error style: Basic realm "accounts" after a failed
+// Basic attempt, and Okta's shape while SetOktaErrors is on.
+func (c *cloudService) oauth() oauthStyle { return oauthStyle{realm: "accounts", okta: c.okta} }
 
 func (c *cloudService) token(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		writeOAuthError(w, &oauthError{status: http.StatusMethodNotAllowed, code: "invalid_request", desc: "The token endpoint only accepts POST."}, c.okta())
-		return
-	}
-	resp, oerr := c.grant(w, r)
-	if oerr != nil {
-		if oerr.status == http.StatusUnauthorized && r.Header.Get("Authorization") != "" {
-			// RFC 6749 §5.2: a failed Basic attempt is answered with the
-			// scheme the client should use.
-			w.Header().Set("WWW-Authenticate", `Basic realm="accounts"`)
-		}
-		writeOAuthError(w, oerr, c.okta())
-		return
-	}
-	writeTokenResponse(w, resp)
+	c.oauth().serveToken(w, r, "The token endpoint", c.grant)
 }
 
-// grant checks a client-credentials request in the order common OAuth
-// servers do (league/oauth2-server, for one): grant type, then client, then
-// scope. Which error a doubly-wrong request gets is therefore predictable.
+// grant checks grant type, then client, then scope.
 func (c *cloudService) grant(w http.ResponseWriter, r *http.Request) (map[string]any, *oauthError) {
-	form, oerr := tokenForm(w, r)
+	client, form, oerr := clientCredentialsRequest(w, r, c.authenticate)
 	if oerr != nil {
 		return nil, oerr
-	}
-	if oerr := onlyClientCredentials(form); oerr != nil {
-		return nil, oerr
-	}
-
-	id, secret, oerr := clientCredentials(r, form)
-	if oerr != nil {
-		return nil, oerr
-	}
-	client, ok := c.authenticate(id, secret)
-	if !ok {
-		return nil, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: cloudClientFailed}
 	}
 
 	scope := form.Get("scope")
@@ -164,50 +132,20 @@ func (c *cloudService) grant(w http.ResponseWriter, r *http.Request) (map[string
 	return resp, nil
 }
 
-// clientCredentials takes the client's id and secret from the form body or
-// HTTP Basic, never both (RFC 6749 §2.3: one method per request).
-//
-// Basic credentials are compared exactly as base64-decoded, WITHOUT the
-// form-url-decoding RFC 6749 §2.3.1 prescribes: that is what the real
-// server does, so a spec-following client whose secret holds + / = fails.
-func clientCredentials(r *http.Request, form map[string][]string) (id, secret string, oerr *oauthError) {
-	get := func(k string) (string, bool) {
-		v, ok := form[k]
-		if !ok || len(v) == 0 {
-			return "", false
-		}
-		return v[0], true
+// authenticate checks the client credentials of a token request, sent in
+// the body or as raw (not url-decoded) Basic.
+func (c *cloudService) authenticate(r *http.Request, form url.Values) (CloudClient, *oauthError) {
+	id, secret, oerr := clientCredentials(r, form)
+	if oerr != nil {
+		return CloudClient{}, oerr
 	}
-	bodyID, hasID := get("client_id")
-	bodySecret, hasSecret := get("client_secret")
-
-	if r.Header.Get("Authorization") != "" {
-		user, pass, ok := r.BasicAuth()
-		if !ok {
-			return "", "", &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: cloudClientFailed}
-		}
-		if hasSecret {
-			return "", "", badRequest("invalid_request", "The client used more than one authentication method.")
-		}
-		if hasID && bodyID != user {
-			return "", "", badRequest("invalid_request", "The client_id parameter does not match the authenticated client.")
-		}
-		return user, pass, nil
-	}
-	if !hasID || bodyID == "" || !hasSecret || bodySecret == "" {
-		return "", "", badRequest("invalid_request", "The request is missing client credentials.")
-	}
-	return bodyID, bodySecret, nil
-}
-
-func (c *cloudService) authenticate(id, secret string) (CloudClient, bool) {
 	c.e.mu.Lock()
 	client, ok := c.clients[id]
 	c.e.mu.Unlock()
-	if !ok {
-		return CloudClient{}, false
+	if !ok || subtle.ConstantTimeCompare([]byte(client.Secret), []byte(secret)) != 1 {
+		return CloudClient{}, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: cloudClientFailed}
 	}
-	return client, subtle.ConstantTimeCompare([]byte(client.Secret), []byte(secret)) == 1
+	return client, nil
 }
 
 // mayRequest accepts exactly one "organization:<uuid>" scope naming one of
@@ -225,11 +163,7 @@ func (c *cloudService) account(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, http.MethodGet)
 		return
 	}
-	value, ok := bearerToken(r)
-	var t Token
-	if ok {
-		t, ok = c.e.liveToken(serviceCloud, value)
-	}
+	t, ok := c.e.bearerLive(r, serviceCloud)
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 		writeAPIError(w, http.StatusUnauthorized, "invalid_token", "The access token is missing, invalid or expired.")
@@ -284,16 +218,5 @@ func (c *cloudService) adminAddClient(w http.ResponseWriter, r *http.Request) {
 
 func (c *cloudService) adminRemoveClient(w http.ResponseWriter, r *http.Request) {
 	c.e.RemoveCloudClient(r.PathValue("id"))
-	w.WriteHeader(http.StatusNoContent)
-}
-
-func (c *cloudService) adminOktaErrors(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		On bool `json:"on"`
-	}
-	if !decodeAdmin(w, r, &in) {
-		return
-	}
-	c.e.SetOktaErrors(in.On)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -5,8 +5,62 @@
 // expiry) instead of being a permissive mock, and it lets tests inject
 // faults and move time.
 //
-// Each upstream is one file implementing the service interface; they share
-// the token store, the clock, the fault layer and the admin API.
+// Each upstream is one service, in its own file or files (cloud.go,
+// source*.go, acronis.go, cdp.go, oauth2.go), all on one mux:
+//
+//   - cloud, Acquia Cloud: client credentials at /api/auth/oauth/token and
+//     /api/token, with Basic credentials compared without url-decoding as
+//     upstream does; /api/account answers 403 for a federated organization
+//     the token's scope does not name. Switches: SetOktaErrors (Okta-shaped
+//     error bodies); RemoveCloudClient makes a key fail.
+//   - source, an Acquia Source (Drupal simple_oauth) site: /oauth/authorize
+//     (code flow with S256 PKCE), /oauth/token (client credentials,
+//     authorization code, refresh with rotation and replay detection),
+//     RFC 7009 /oauth/revoke, RFC 8414 metadata and /jsonapi. Switches:
+//     SetSourceDeny (the user refuses), SetSourceRevocation (no revocation
+//     endpoint), SetSourceLifetimes; counters SourceRefreshReuses and
+//     SourceRefreshTokens.
+//   - acronis, an Acronis data center: client credentials with Basic only
+//     at /bc/idp/token and /api/2/idp/token, revocation at
+//     /api/2/idp/revoke_token, /api/2/clients/{client_id} and OpenID
+//     discovery. Switches: SetAcronisExpiresIn, DisableAcronisClient;
+//     counter AcronisUnknownRevokes.
+//   - cdp, Acquia CDP: /authentication (login, logout: "cdp-session"
+//     tokens) and /token (create, retrieve, extend, revoke one or all:
+//     "cdp" tokens), with a per-user token cap that revokes the oldest.
+//     Switches: SetCDPUserDisabled, and CDPUser's MaxTokens and
+//     PasswordExpiry; counter CDPDisabledByLimit.
+//   - oauth2, a generic RFC 6749 server that follows the RFCs to the
+//     letter (Basic credentials url-decoded): /oauth2/token, RFC 7009
+//     /oauth2/revoke and the RFC 6750 resource /oauth2/resource.
+//
+// They share the token store (tokens.go: every issue, revoke and extend,
+// and Tokens, LiveTokens, Token, TokenLive for tests), the clock
+// (SetClock, Advance), the fault layer (faults.go: InjectFault holds a
+// status, Retry-After, delay or raw body for the next requests under a
+// path prefix; Requests counts them), the OAuth request and error
+// helpers (oauth.go), the switches (switches.go) and the admin API.
+//
+// The admin API, under /_emulator/ and exempt from faults and counting,
+// lets a test or demo in another process drive all of this:
+//
+//	GET    /_emulator/tokens[?service=]            every token, with "live"
+//	POST   /_emulator/faults                       a Fault as JSON
+//	DELETE /_emulator/faults                       drop queued faults
+//	POST   /_emulator/clock/advance?seconds=N      Advance
+//	GET    /_emulator/requests[?path_prefix=]      Requests
+//	POST   /_emulator/cloud/clients                AddCloudClient
+//	DELETE /_emulator/cloud/clients/{id}           RemoveCloudClient
+//	POST   /_emulator/cloud/okta-errors            {"on": bool}
+//	POST   /_emulator/source/clients               AddSourceClient
+//	POST   /_emulator/source/deny                  {"on": bool}
+//	POST   /_emulator/source/revocation            {"on": bool}
+//	GET    /_emulator/source/stats                 the Source counters
+//	POST   /_emulator/acronis/clients              AddAcronisClient
+//	POST   /_emulator/acronis/clients/{id}/disable DisableAcronisClient
+//	POST   /_emulator/acronis/expires-in           {"on": bool}
+//	POST   /_emulator/cdp/users                    AddCDPUser
+//	POST   /_emulator/oauth2/clients               AddOAuth2Client
 package emulator
 
 import (
@@ -41,6 +95,7 @@ type Emulator struct {
 	clock  func() time.Time
 	offset time.Duration
 
+	// Read and written only in tokens.go.
 	tokens  map[string][]*Token // by service, in issue order
 	byValue map[string]*Token
 

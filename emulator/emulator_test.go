@@ -300,6 +300,23 @@ func TestClockSeam(t *testing.T) {
 	}
 }
 
+func TestTokenLookup(t *testing.T) {
+	e, base := start(t)
+	tok := token(t, base, demoForm())
+	got, ok := e.Token(tok)
+	if !ok || got.Value != tok || got.Service != "cloud" || got.ClientID != emulator.DemoCloudClientID || got.Revoked {
+		t.Fatalf("Token(%q) = %+v, %v", tok, got, ok)
+	}
+	// Dead tokens are still found: Token is for inspecting what was issued.
+	e.Advance(time.Hour)
+	if got, ok := e.Token(tok); !ok || got.Value != tok || e.TokenLive(tok) {
+		t.Errorf("expired token: %+v, %v", got, ok)
+	}
+	if _, ok := e.Token("not-a-token"); ok {
+		t.Error("an unknown value was found")
+	}
+}
+
 func TestFederatedOrg(t *testing.T) {
 	e, base := start(t)
 	e.AddCloudClient(emulator.CloudClient{ID: "k", Secret: "s", Orgs: []string{orgA, orgFed}, FederatedOrgs: []string{orgFed}})

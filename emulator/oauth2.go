@@ -76,47 +76,18 @@ func (e *Emulator) AddOAuth2Client(c OAuth2Client) {
 	e.oauth2().clients[c.ID] = c
 }
 
-func (o *oauth2Service) postOnly(w http.ResponseWriter, r *http.Request, what string) bool {
-	if r.Method == http.MethodPost {
-		return true
-	}
-	w.Header().Set("Allow", http.MethodPost)
-	writeOAuthError(w, &oauthError{status: http.StatusMethodNotAllowed, code: "invalid_request", desc: "The " + what + " endpoint only accepts POST."}, false)
-	return false
-}
-
-// fail writes an RFC 6749 §5.2 error; a 401 after a Basic attempt names
-// the scheme to use, as §5.2 requires.
-func (o *oauth2Service) fail(w http.ResponseWriter, r *http.Request, oerr *oauthError) {
-	if oerr.status == http.StatusUnauthorized && r.Header.Get("Authorization") != "" {
-		w.Header().Set("WWW-Authenticate", `Basic realm="oauth2"`)
-	}
-	writeOAuthError(w, oerr, false)
-}
+// oauth2OAuth is this server's error style: a 401 after a Basic attempt
+// names the scheme to use, as RFC 6749 §5.2 requires.
+var oauth2OAuth = oauthStyle{realm: "oauth2"}
 
 func (o *oauth2Service) token(w http.ResponseWriter, r *http.Request) {
-	if !o.postOnly(w, r, "token") {
-		return
-	}
-	resp, oerr := o.grant(w, r)
-	if oerr != nil {
-		o.fail(w, r, oerr)
-		return
-	}
-	writeTokenResponse(w, resp)
+	oauth2OAuth.serveToken(w, r, "The token endpoint", o.grant)
 }
 
 // grant checks grant type, then client, then scope, like the Cloud
 // service, so a doubly-wrong request gets a predictable error.
 func (o *oauth2Service) grant(w http.ResponseWriter, r *http.Request) (map[string]any, *oauthError) {
-	form, oerr := tokenForm(w, r)
-	if oerr != nil {
-		return nil, oerr
-	}
-	if oerr := onlyClientCredentials(form); oerr != nil {
-		return nil, oerr
-	}
-	client, oerr := o.authenticate(r, form)
+	client, form, oerr := clientCredentialsRequest(w, r, o.authenticate)
 	if oerr != nil {
 		return nil, oerr
 	}
@@ -201,34 +172,22 @@ func (c OAuth2Client) mayRequest(scope string) bool {
 // token if it is this client's; anything else is still a 200 (§2.2), so a
 // client cannot use revocation to probe for tokens.
 func (o *oauth2Service) revokeToken(w http.ResponseWriter, r *http.Request) {
-	if !o.postOnly(w, r, "revocation") {
-		return
-	}
-	form, oerr := tokenForm(w, r)
-	if oerr != nil {
-		o.fail(w, r, oerr)
-		return
-	}
-	client, oerr := o.authenticate(r, form)
-	if oerr != nil {
-		o.fail(w, r, oerr)
+	client, form, ok := revocationRequest(w, r, oauth2OAuth, "The revocation endpoint", o.authenticate,
+		badRequest("invalid_request", "The request is missing the token parameter."))
+	if !ok {
 		return
 	}
 	value := form.Get("token")
-	if value == "" {
-		o.fail(w, r, badRequest("invalid_request", "The request is missing the token parameter."))
-		return
-	}
 	switch form.Get("token_type_hint") {
 	case "", "access_token", "refresh_token":
 	default:
-		o.fail(w, r, badRequest("unsupported_token_type", "The token type hint is not supported."))
+		oauth2OAuth.fail(w, r, badRequest("unsupported_token_type", "The token type hint is not supported."))
 		return
 	}
 
 	o.e.mu.Lock()
-	if t, found := o.e.byValue[value]; found && t.Service == serviceOAuth2 && t.ClientID == client.ID {
-		t.Revoked = true
+	if t, found := o.e.tokenLocked(serviceOAuth2, value); found && t.ClientID == client.ID {
+		o.e.revokeLocked(serviceOAuth2, value)
 	}
 	o.e.mu.Unlock()
 	w.WriteHeader(http.StatusOK)
@@ -257,10 +216,8 @@ func (o *oauth2Service) resource(w http.ResponseWriter, r *http.Request) {
 }
 
 type oauth2ClientJSON struct {
-	ID              string   `json:"id"`
-	Secret          string   `json:"secret"`
-	Scopes          []string `json:"scopes"`
-	LifetimeSeconds int64    `json:"lifetime_seconds"`
+	adminClientJSON
+	Scopes []string `json:"scopes"`
 }
 
 func (o *oauth2Service) adminAddClient(w http.ResponseWriter, r *http.Request) {
@@ -268,13 +225,8 @@ func (o *oauth2Service) adminAddClient(w http.ResponseWriter, r *http.Request) {
 	if !decodeAdmin(w, r, &in) {
 		return
 	}
-	if in.ID == "" || in.Secret == "" || in.LifetimeSeconds < 0 || in.LifetimeSeconds > 100*365*24*3600 {
-		writeAPIError(w, http.StatusBadRequest, "validation_failed", "id and secret are required; lifetime_seconds must not be negative.")
-		return
+	if lifetime, ok := in.lifetime(w); ok {
+		o.e.AddOAuth2Client(OAuth2Client{ID: in.ID, Secret: in.Secret, Scopes: in.Scopes, Lifetime: lifetime})
+		w.WriteHeader(http.StatusNoContent)
 	}
-	o.e.AddOAuth2Client(OAuth2Client{
-		ID: in.ID, Secret: in.Secret, Scopes: in.Scopes,
-		Lifetime: time.Duration(in.LifetimeSeconds) * time.Second,
-	})
-	w.WriteHeader(http.StatusNoContent)
 }

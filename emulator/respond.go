@@ -2,11 +2,7 @@ package emulator
 
 import (
 	"encoding/json"
-	"errors"
-	"mime"
 	"net/http"
-	"net/url"
-	"strings"
 )
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -23,112 +19,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // admin API and catch-all routes borrow so every error body is JSON.
 func writeAPIError(w http.ResponseWriter, status int, code, message string) {
 	writeJSON(w, status, map[string]string{"error": code, "message": message})
-}
-
-// oauthError is an RFC 6749 §5.2 token-endpoint error.
-type oauthError struct {
-	status int
-	code   string
-	desc   string
-}
-
-func (o *oauthError) Error() string { return o.code + ": " + o.desc }
-
-func badRequest(code, desc string) *oauthError {
-	return &oauthError{status: http.StatusBadRequest, code: code, desc: desc}
-}
-
-// writeOAuthError writes o in RFC 6749 shape, or in Okta's when okta is
-// set (the Acquia login service is Okta-backed and may answer that way).
-func writeOAuthError(w http.ResponseWriter, o *oauthError, okta bool) {
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
-	if okta {
-		writeJSON(w, o.status, map[string]any{
-			"errorCode":    o.code,
-			"errorSummary": o.desc,
-			"errorLink":    o.code,
-			"errorId":      "oae" + randomHex(11),
-			"errorCauses":  []any{},
-		})
-		return
-	}
-	writeJSON(w, o.status, map[string]string{"error": o.code, "error_description": o.desc})
-}
-
-// writeTokenResponse sends a successful token answer; RFC 6749 §5.1 forbids
-// caching it.
-func writeTokenResponse(w http.ResponseWriter, resp map[string]any) {
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
-	writeJSON(w, http.StatusOK, resp)
-}
-
-// onlyClientCredentials checks the grant_type of a server that offers the
-// client credentials grant alone.
-func onlyClientCredentials(form url.Values) *oauthError {
-	switch form.Get("grant_type") {
-	case "":
-		return badRequest("invalid_request", "The request is missing the grant_type parameter.")
-	case "client_credentials":
-		return nil
-	default:
-		return badRequest("unsupported_grant_type", "The authorization grant type is not supported by the authorization server.")
-	}
-}
-
-// maxFormBytes bounds a token request body; real ones are a few hundred
-// bytes.
-const maxFormBytes = 64 << 10
-
-// tokenForm reads a token request's parameters the strict way RFC 6749 asks
-// for: form-encoded body only (§3.2: never the URI for credentials), each
-// parameter at most once.
-func tokenForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthError) {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, badRequest("invalid_request", "The request body must be application/x-www-form-urlencoded.")
-	}
-	if q := r.URL.Query(); q.Has("client_secret") || q.Has("client_id") {
-		return nil, badRequest("invalid_request", "Client credentials must not be sent in the request URI.")
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, &oauthError{status: http.StatusRequestEntityTooLarge, code: "invalid_request", desc: "The request body is too large."}
-		}
-		return nil, badRequest("invalid_request", "The request body is not valid form encoding.")
-	}
-	for k, v := range r.PostForm {
-		if len(v) > 1 {
-			return nil, badRequest("invalid_request", "The "+safeName(k)+" parameter was sent more than once.")
-		}
-	}
-	return r.PostForm, nil
-}
-
-// safeName keeps a client-chosen parameter name out of a response unless
-// it is a plain identifier, so nothing odd is echoed back.
-func safeName(k string) string {
-	if len(k) > 40 || strings.IndexFunc(k, func(c rune) bool {
-		return !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9')
-	}) >= 0 {
-		return "a"
-	}
-	return k
-}
-
-// bearerToken extracts an RFC 6750 §2.1 bearer token; the scheme name is
-// case-insensitive (RFC 7235 §2.1).
-func bearerToken(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
-	scheme, tok, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	tok = strings.TrimSpace(tok)
-	return tok, tok != ""
 }
 
 func methodNotAllowed(w http.ResponseWriter, allow string) {

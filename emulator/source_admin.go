@@ -1,0 +1,39 @@
+package emulator
+
+import (
+	"net/http"
+)
+
+type sourceClientJSON struct {
+	ID           string   `json:"id"`
+	Secret       string   `json:"secret"`
+	Scopes       []string `json:"scopes"`
+	RedirectURIs []string `json:"redirect_uris"`
+}
+
+func (s *sourceService) adminAddClient(w http.ResponseWriter, r *http.Request) {
+	var in sourceClientJSON
+	if !decodeAdmin(w, r, &in) {
+		return
+	}
+	valid := in.ID != "" && in.Secret != ""
+	for _, u := range in.RedirectURIs {
+		if _, ok := sourceRedirectURI(u); !ok {
+			valid = false
+		}
+	}
+	if !valid {
+		writeAPIError(w, http.StatusBadRequest, "validation_failed",
+			"id and secret are required; redirect_uris must be absolute http(s) URIs without a fragment.")
+		return
+	}
+	s.e.AddSourceClient(SourceClient{ID: in.ID, Secret: in.Secret, Scopes: in.Scopes, RedirectURIs: in.RedirectURIs})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *sourceService) adminStats(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]int{
+		"refresh_reuses":      s.e.SourceRefreshReuses(),
+		"live_refresh_tokens": s.e.SourceRefreshTokens(),
+	})
+}

@@ -1,0 +1,165 @@
+package emulator
+
+import (
+	"html"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+func (s *sourceService) authorize(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		methodNotAllowed(w, http.MethodGet)
+		return
+	}
+	q := r.URL.Query()
+	// Until client and redirect_uri are known good, an error must not
+	// redirect: an attacker could otherwise bounce users anywhere.
+	if len(q["client_id"]) != 1 || q.Get("client_id") == "" {
+		sourceAuthorizePage(w, r, "invalid_request", "The client_id parameter is missing or repeated.")
+		return
+	}
+	client, ok := s.client(q.Get("client_id"))
+	if !ok {
+		sourceAuthorizePage(w, r, "invalid_client", "Client authentication failed")
+		return
+	}
+	if len(q["redirect_uri"]) != 1 {
+		sourceAuthorizePage(w, r, "invalid_request", "The redirect_uri parameter is missing or repeated.")
+		return
+	}
+	rawRedirect := q.Get("redirect_uri")
+	back, ok := sourceRedirectURI(rawRedirect)
+	if !ok || !client.allowsRedirect(rawRedirect, back) {
+		sourceAuthorizePage(w, r, "invalid_request", "The redirect_uri is not valid for this client.")
+		return
+	}
+
+	state := q.Get("state")
+	fail := func(code, desc string) {
+		sourceRedirect(w, back, url.Values{"error": {code}, "error_description": {desc}}, state)
+	}
+	for k, v := range q {
+		if len(v) > 1 {
+			if k == "state" {
+				state = ""
+			}
+			fail("invalid_request", "The "+safeName(k)+" parameter was sent more than once.")
+			return
+		}
+	}
+	switch q.Get("response_type") {
+	case "code":
+	case "":
+		fail("invalid_request", "The response_type parameter is missing.")
+		return
+	default:
+		fail("unsupported_response_type", "The authorization server does not support this response type.")
+		return
+	}
+	scopes, ok := sourceParseScope(q.Get("scope"))
+	if !ok || !client.allows(scopes) {
+		fail("invalid_scope", sourceDescInvalidScope)
+		return
+	}
+	challenge, method := q.Get("code_challenge"), q.Get("code_challenge_method")
+	switch {
+	case challenge == "" && method == "":
+	case challenge == "":
+		fail("invalid_request", "code_challenge_method was sent without code_challenge.")
+		return
+	case method != "S256":
+		// RFC 7636 §4.3 makes a missing method mean "plain", which this
+		// server refuses, like any method but S256.
+		fail("invalid_request", "Only the S256 code_challenge_method is supported.")
+		return
+	case !sourcePKCEValue(challenge) || len(challenge) != 43:
+		fail("invalid_request", "The code_challenge must be a base64url SHA-256 digest without padding.")
+		return
+	}
+
+	now := s.e.now()
+	s.e.mu.Lock()
+	if s.deny {
+		s.e.mu.Unlock()
+		fail("access_denied", sourceDescAccessDenied)
+		return
+	}
+	code := randomHex(32)
+	s.codes[code] = &sourceCode{
+		clientID: client.ID, redirectURI: rawRedirect, scope: strings.Join(scopes, " "), challenge: challenge,
+		family: randomHex(16), expires: now.Add(s.codeTTL),
+	}
+	s.e.mu.Unlock()
+	sourceRedirect(w, back, url.Values{"code": {code}}, state)
+}
+
+// sourceAuthorizePage answers an authorization request that must not redirect
+// (RFC 6749 §4.1.2.1: unknown client or bad redirect_uri), as a page for a
+// browser and as JSON for anything else.
+func sourceAuthorizePage(w http.ResponseWriter, r *http.Request, code, desc string) {
+	w.Header().Set("Cache-Control", "no-store")
+	if strings.Contains(r.Header.Get("Accept"), "text/html") {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte("<!DOCTYPE html>\n<title>Authorization failed</title>\n<h1>Authorization failed</h1>\n<p>" +
+			html.EscapeString(desc) + "</p>\n"))
+		return
+	}
+	writeJSON(w, http.StatusBadRequest, map[string]string{"error": code, "error_description": desc})
+}
+
+// sourceRedirect sends the browser back to the client, keeping the
+// redirect_uri's own query as RFC 6749 §3.1.2 requires.
+func sourceRedirect(w http.ResponseWriter, u *url.URL, params url.Values, state string) {
+	if state != "" {
+		params.Set("state", state)
+	}
+	back := *u
+	if back.RawQuery != "" {
+		back.RawQuery += "&" + params.Encode()
+	} else {
+		back.RawQuery = params.Encode()
+	}
+	// Not http.Redirect: its HTML body would repeat the code.
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Location", back.String())
+	w.WriteHeader(http.StatusFound)
+}
+
+// sourceRedirectURI parses a redirect_uri as RFC 6749 §3.1.2 requires:
+// absolute, http(s), no fragment.
+func sourceRedirectURI(raw string) (*url.URL, bool) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" ||
+		strings.Contains(raw, "#") {
+		return nil, false
+	}
+	return u, true
+}
+
+// allowsRedirect applies the client's list exactly or, without one, the
+// RFC 8252 rule: http only to loopback, https anywhere.
+func (c SourceClient) allowsRedirect(raw string, u *url.URL) bool {
+	if len(c.RedirectURIs) > 0 {
+		return slices.Contains(c.RedirectURIs, raw)
+	}
+	if u.Scheme == "https" {
+		return true
+	}
+	host := u.Hostname()
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// sourcePKCEValue checks RFC 7636's alphabet for verifiers and challenges.
+func sourcePKCEValue(v string) bool {
+	return strings.IndexFunc(v, func(c rune) bool {
+		return !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.ContainsRune("-._~", c))
+	}) < 0
+}
