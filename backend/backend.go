@@ -58,11 +58,24 @@ func New(conf *logical.BackendConfig) *Backend {
 		Secrets:      b.env.Secrets(),
 		Invalidate:   b.env.Invalidate,
 		WALRollback:  b.env.WALRollback,
-		PeriodicFunc: b.env.PruneStates,
-		Clean:        func(context.Context) { b.env.Reset() },
+		PeriodicFunc: b.periodic,
+		Clean: func(context.Context) {
+			b.env.StopRotation()
+			b.env.Reset()
+		},
+		InitializeFunc: func(ctx context.Context, req *logical.InitializationRequest) error {
+			return b.env.StartRotation(ctx, req.Storage)
+		},
 	}
 	b.env.Writable = b.Backend.WriteSafeReplicationState
 	return b
+}
+
+// periodic is Vault's periodic call (about once a minute, on every node):
+// each task skips itself where storage cannot be written.
+func (b *Backend) periodic(ctx context.Context, req *logical.Request) error {
+	b.env.RotateDue(ctx, req.Storage)
+	return b.env.PruneStates(ctx, req)
 }
 
 // Env exposes the shared handler state, for tests (clock seam).

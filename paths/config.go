@@ -363,6 +363,13 @@ func (e *Env) configDelete(ctx context.Context, req *logical.Request, d *framewo
 	if err != nil {
 		return nil, err
 	}
+	statics, err := e.staticRolesUsing(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range statics {
+		users = append(users, "static role "+s)
+	}
 	if len(users) > 0 {
 		return nil, userErr("config %q is used by %s; delete those or point them at another config first",
 			name, strings.Join(users, ", "))
@@ -411,23 +418,47 @@ func (e *Env) configRevokeAll(ctx context.Context, req *logical.Request, d *fram
 	if !ok {
 		return nil, userErr("revoke-all is for cdp configs; %q is a %s config, whose upstream has no such call", name, cfg.Provider)
 	}
+	held, err := e.killAllTokens(ctx, req.Storage, name, ur)
+	if err != nil {
+		return nil, err
+	}
+	// Every token of the user is gone, the static roles' too: they stop
+	// serving theirs at once and rotate.
+	statics, err := e.staticRolesUsing(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	var warnings []string
+	for _, s := range statics {
+		if err := e.replaceDeadStatic(ctx, req.Storage, s); err != nil {
+			warnings = append(warnings, fmt.Sprintf("static role %s could not rotate yet (%s); Vault retries", s, err))
+		}
+	}
+	e.Logger.Info("deleted every upstream token of the config's user", "config", name, "held_by_plugin", len(held),
+		"static_roles", len(statics))
+	return &logical.Response{Data: map[string]any{"revoked_held_tokens": len(held), "rotated_static_roles": len(statics)},
+		Warnings: warnings}, nil
+}
+
+// killAllTokens deletes every upstream token of a capped config's user and
+// forgets the plugin's records of them, under the config's token lock.
+func (e *Env) killAllTokens(ctx context.Context, s logical.Storage, name string, ur provider.UserRevoker) ([]string, error) {
 	lock := locksFor(e.tokenLocks, name)
 	lock.Lock()
 	defer lock.Unlock()
 	if err := ur.RevokeAll(ctx); err != nil {
 		return nil, err
 	}
-	held, err := req.Storage.List(ctx, tokenPrefix+name+"/")
+	held, err := s.List(ctx, tokenPrefix+name+"/")
 	if err != nil {
 		return nil, err
 	}
 	for _, id := range held {
-		if err := req.Storage.Delete(ctx, heldKey(name, id)); err != nil {
+		if err := s.Delete(ctx, heldKey(name, id)); err != nil {
 			return nil, err
 		}
 	}
-	e.Logger.Info("deleted every upstream token of the config's user", "config", name, "held_by_plugin", len(held))
-	return &logical.Response{Data: map[string]any{"revoked_held_tokens": len(held)}}, nil
+	return held, nil
 }
 
 // providerOf is the provider of a stored config, "" when unknown.

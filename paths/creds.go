@@ -24,18 +24,7 @@ func (e *Env) credsPaths() []*framework.Path {
 				Summary:  "Mint a new upstream access token as a lease.",
 				Responses: map[int][]framework.Response{200: {{
 					Description: "A new token.",
-					Fields: map[string]*framework.FieldSchema{
-						"access_token": {Type: framework.TypeString, Description: "The bearer token."},
-						"token_type":   {Type: framework.TypeString, Description: "Always Bearer."},
-						"expires_at":   {Type: framework.TypeString, Description: "Upstream expiry, RFC 3339."},
-						"scopes":       {Type: framework.TypeStringSlice, Description: "Scopes granted, when known."},
-						"tenant_id":    {Type: framework.TypeString, Description: "cdp: the tenant of the integration user."},
-						"username":     {Type: framework.TypeString, Description: "cdp: the integration user."},
-						"user_type":    {Type: framework.TypeString, Description: "cdp: the user's type, e.g. CLIENT."},
-						"password_expiry_date": {Type: framework.TypeString,
-							Description: "cdp: when the integration user's password expires (the upstream's local time)."},
-						"id_token": {Type: framework.TypeString, Description: "acronis: the OpenID Connect id_token issued with the access token."},
-					},
+					Fields:      tokenResponseFields(),
 				}}},
 			}),
 		},
@@ -98,7 +87,7 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 			return tok, err
 		}
 	}
-	tok, err := e.mint(ctx, req.Storage, mintRequest{roleName: roleName, role: role, cfg: cfg, client: client, obtain: obtain})
+	tok, err := e.mint(ctx, req.Storage, mintRequest{config: role.Config, roleName: roleName, cfg: cfg, client: client, obtain: obtain})
 	if err != nil {
 		return nil, err
 	}
@@ -130,17 +119,7 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 	if revokes || renews {
 		internal[idAccessToken] = tok.AccessToken
 	}
-	data := map[string]any{
-		"access_token": tok.AccessToken,
-		"token_type":   "Bearer",
-		"expires_at":   tok.ExpiresAt.UTC().Format(time.RFC3339),
-	}
-	if len(tok.Scopes) > 0 {
-		data["scopes"] = tok.Scopes
-	}
-	for k, v := range tok.Data {
-		data[k] = v
-	}
+	data := tokenData(tok.AccessToken, tok.ExpiresAt, tok.Scopes, tok.Data)
 	resp := &logical.Response{
 		Data: data,
 		Secret: &logical.Secret{
@@ -156,6 +135,40 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 	resp.Secret.InternalData["secret_type"] = SecretTypeToken
 	e.Logger.Debug("token issued", "role", roleName, "config", role.Config, "expires_at", tok.ExpiresAt.UTC())
 	return resp, nil
+}
+
+// tokenResponseFields are the fields of a creds or static-creds answer.
+func tokenResponseFields() map[string]*framework.FieldSchema {
+	return map[string]*framework.FieldSchema{
+		"access_token":    {Type: framework.TypeString, Description: "The bearer token."},
+		"token_type":      {Type: framework.TypeString, Description: "Always Bearer."},
+		"expires_at":      {Type: framework.TypeString, Description: "Upstream expiry, RFC 3339."},
+		"expires_at_unix": {Type: framework.TypeInt64, Description: "Upstream expiry in Unix seconds (Acquia CLI's ACLI_ACCESS_TOKEN_EXPIRY)."},
+		"scopes":          {Type: framework.TypeStringSlice, Description: "Scopes granted, when known."},
+		"tenant_id":       {Type: framework.TypeString, Description: "cdp: the tenant of the integration user."},
+		"username":        {Type: framework.TypeString, Description: "cdp: the integration user."},
+		"user_type":       {Type: framework.TypeString, Description: "cdp: the user's type, e.g. CLIENT."},
+		"password_expiry_date": {Type: framework.TypeString,
+			Description: "cdp: when the integration user's password expires (the upstream's local time)."},
+		"id_token": {Type: framework.TypeString, Description: "acronis: the OpenID Connect id_token issued with the access token."},
+	}
+}
+
+// tokenData is the answer of a creds or static-creds read.
+func tokenData(accessToken string, expires time.Time, scopes []string, extra map[string]string) map[string]any {
+	data := map[string]any{
+		"access_token":    accessToken,
+		"token_type":      "Bearer",
+		"expires_at":      expires.UTC().Format(time.RFC3339),
+		"expires_at_unix": expires.Unix(),
+	}
+	if len(scopes) > 0 {
+		data["scopes"] = scopes
+	}
+	for k, v := range extra {
+		data[k] = v
+	}
+	return data
 }
 
 // roleScopes are the scopes a role requests: its own, or its config's.

@@ -27,8 +27,8 @@ type Env struct {
 	Writable func() bool
 
 	// Locks, in the order they are taken (never the other way round):
-	// configLocks → graph → issuerLocks → tokenLocks → roleLocks;
-	// stateLocks are taken alone.
+	// configLocks → graph → staticLocks → issuerLocks → tokenLocks →
+	// roleLocks; stateLocks are taken alone.
 	//
 	// graph serialises writes that must see a consistent set of configs
 	// and the roles that use them (role create vs config delete).
@@ -43,6 +43,10 @@ type Env struct {
 	// tokenLocks serialise minting per config, so a token limit is
 	// checked and used atomically.
 	tokenLocks []*locksutil.LockEntry
+	// staticLocks serialise the writes and rotations of one static role.
+	staticLocks []*locksutil.LockEntry
+	// rot is the static roles' rotation schedule and token cache.
+	rot *rotation
 	// roleLocks serialise the refresh-token rotation of one role.
 	roleLocks []*locksutil.LockEntry
 	// stateLocks make each authorization state single-use.
@@ -74,6 +78,8 @@ func NewEnv(logger hclog.Logger, system func() logical.SystemView) *Env {
 		configLocks:  locksutil.CreateLocks(),
 		issuerLocks:  locksutil.CreateLocks(),
 		tokenLocks:   locksutil.CreateLocks(),
+		staticLocks:  locksutil.CreateLocks(),
+		rot:          newRotation(),
 		roleLocks:    locksutil.CreateLocks(),
 		stateLocks:   locksutil.CreateLocks(),
 		expiryLogged: map[string]string{},
@@ -132,6 +138,13 @@ func (e *Env) configChanged(name string, gen uint64) {
 func (e *Env) Invalidate(_ context.Context, key string) {
 	if name, ok := strings.CutPrefix(key, configPrefix); ok {
 		e.configChanged(name, 0)
+	}
+	for _, prefix := range []string{staticTokenPrefix, staticRolePrefix} {
+		if name, ok := strings.CutPrefix(key, prefix); ok {
+			e.rot.mu.Lock()
+			delete(e.rot.cache, name)
+			e.rot.mu.Unlock()
+		}
 	}
 }
 

@@ -19,7 +19,9 @@ import (
 // its slot at the token's expiry.
 
 type heldToken struct {
-	Role      string    `json:"role"`
+	Role string `json:"role,omitempty"`
+	// Static names the static role holding the token; "" for a lease.
+	Static    string    `json:"static,omitempty"`
 	Issuer    string    `json:"issuer,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`

@@ -11,16 +11,22 @@ import (
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 )
 
-// mintRequest is one token for one lease.
+// mintRequest is one token for one lease, or for a static role.
 type mintRequest struct {
+	config   string // the config's name
 	roleName string
-	role     *roleEntry
-	cfg      *configEntry
-	client   provider.Client
-	obtain   func(context.Context) (*provider.Token, error)
+	// static names the static role the token is for; "" for a lease.
+	static string
+	cfg    *configEntry
+	client provider.Client
+	obtain func(context.Context) (*provider.Token, error)
+	// commit, when set, stores what refers to the token (a static role's
+	// current token) while the WAL entry still covers it; if it fails the
+	// token is deleted.
+	commit func(context.Context, *provider.Token) error
 }
 
-// mint creates an upstream token for a lease. A revocable token is covered
+// mint creates an upstream token for a lease or static role. A revocable token is covered
 // by a WAL entry from before the upstream call until it is tracked, so a
 // crash in between ends with the token deleted, not leaked. For capped
 // upstreams a slot is reserved first (token_limit.go). The caller holds the
@@ -39,10 +45,14 @@ func (e *Env) mint(ctx context.Context, s logical.Storage, m mintRequest) (*prov
 		defer unlock()
 	}
 	if _, revocable := m.client.(provider.Revoker); !revocable {
-		return m.obtain(ctx)
+		tok, err := m.obtain(ctx)
+		if err == nil && m.commit != nil {
+			err = m.commit(ctx, tok)
+		}
+		return tok, err
 	}
 
-	w := &walToken{Config: m.role.Config, Role: m.roleName, Issuer: issuerOf(eff)}
+	w := &walToken{Config: m.config, Role: m.roleName, Static: m.static, Issuer: issuerOf(eff)}
 	walID, err := framework.PutWAL(ctx, s, walKindToken, w)
 	if err != nil {
 		return nil, fmt.Errorf("writing WAL: %w", err)
@@ -58,12 +68,18 @@ func (e *Env) mint(ctx context.Context, s logical.Storage, m mintRequest) (*prov
 	if err := rewriteWAL(ctx, s, walID, w); err != nil {
 		return nil, e.discard(ctx, s, w, walID, fmt.Errorf("writing WAL: %w", err))
 	}
-	if err := e.trackToken(ctx, s, m.role.Config, tok.AccessToken,
-		heldToken{Role: m.roleName, Issuer: w.Issuer, CreatedAt: e.Now().UTC(), ExpiresAt: tok.ExpiresAt}); err != nil {
+	if err := e.trackToken(ctx, s, m.config, tok.AccessToken,
+		heldToken{Role: m.roleName, Static: m.static, Issuer: w.Issuer, CreatedAt: e.Now().UTC(), ExpiresAt: tok.ExpiresAt}); err != nil {
 		return nil, e.discard(ctx, s, w, walID, err)
 	}
+	if m.commit != nil {
+		if err := m.commit(ctx, tok); err != nil {
+			return nil, e.discard(ctx, s, w, walID, err)
+		}
+	}
 	if err := framework.DeleteWAL(ctx, s, walID); err != nil {
-		// A WAL left behind would revoke a leased token later.
+		// A WAL left behind would revoke a leased token later (a static
+		// role's current token is rolled forward instead).
 		return nil, e.discard(ctx, s, w, walID, fmt.Errorf("clearing WAL: %w", err))
 	}
 	return tok, nil

@@ -22,6 +22,8 @@ type walToken struct {
 	Config string `json:"config"`
 	Role   string `json:"role,omitempty"`
 	Issuer string `json:"issuer,omitempty"`
+	// Static names the static role a rotation minted the token for.
+	Static string `json:"static,omitempty"`
 	// Token and ExpiresAt are set once the upstream answered.
 	Token     string    `json:"token,omitempty"`
 	ExpiresAt time.Time `json:"expires_at,omitempty"`
@@ -63,6 +65,17 @@ func (e *Env) WALRollback(ctx context.Context, req *logical.Request, kind string
 	}
 	if !w.ExpiresAt.IsZero() && !e.Now().Before(w.ExpiresAt) {
 		return e.forgetToken(ctx, req.Storage, w.Config, w.Token)
+	}
+	if w.Static != "" {
+		// A rotation that stored its token before it stopped rolls
+		// forward: the token is the role's, and stays.
+		st, err := e.loadStaticToken(ctx, req.Storage, w.Static)
+		if err != nil {
+			return err
+		}
+		if st != nil && st.AccessToken == w.Token {
+			return nil
+		}
 	}
 	if err := e.revokeUpstream(ctx, req.Storage, w.Config, w.Token, w.Issuer, time.Time{}); err != nil {
 		return err // kept; the rollback manager tries again

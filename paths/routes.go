@@ -9,6 +9,8 @@ func (e *Env) Paths() []*framework.Path {
 		e.rolePaths(),
 		e.credsPaths(),
 		e.authorizePaths(),
+		e.staticRolePaths(),
+		e.staticCredsPaths(),
 	)
 }
 

@@ -30,11 +30,16 @@ const (
 	// each revocable upstream token a lease holds (held_tokens.go). The key
 	// is a hash; the token itself lives only in the lease.
 	tokenPrefix = "tokens/"
+	// staticRolePrefix holds static-roles/<name>: a static role's settings.
+	staticRolePrefix = "static-roles/"
+	// staticTokenPrefix holds static-tokens/<name>: a static role's current
+	// token and the one in its grace period (rotation.go).
+	staticTokenPrefix = "static-tokens/"
 )
 
 // SealWrapStorage lists storage prefixes holding credentials.
 func SealWrapStorage() []string {
-	return []string{configPrefix, roleTokenPrefix, statePrefix, framework.WALPrefix}
+	return []string{configPrefix, roleTokenPrefix, statePrefix, staticTokenPrefix, framework.WALPrefix}
 }
 
 // LocalStorage lists prefixes that are not replicated: a WAL entry belongs

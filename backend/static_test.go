@@ -1,0 +1,250 @@
+package backend_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/testutil"
+)
+
+func (h *harness) rotateDue() { h.b.Env().RotateDue(context.Background(), h.storage) }
+
+func (h *harness) staticToken(name string) string {
+	h.t.Helper()
+	tok := h.mustRead("static-creds/" + name).Data["access_token"].(string)
+	h.secrets = append(h.secrets, tok)
+	return tok
+}
+
+// TestStaticCredsServeOneTokenWithoutUpstreamCalls: every reader gets the
+// same token from Vault's state; the token endpoint sees none of them.
+func TestStaticCredsServeOneTokenWithoutUpstreamCalls(t *testing.T) {
+	h := newHarness(t)
+	h.cloudConfig("c", nil)
+	h.mustWrite("static-roles/shared", map[string]any{"config": "c", "scopes": "organization:" + fedOrgUUID})
+	first := h.staticToken("shared")
+	calls := h.emu.Requests("/api/auth/oauth/token")
+	for range 200 {
+		resp := h.mustRead("static-creds/shared")
+		if resp.Data["access_token"] != first || resp.Secret != nil {
+			t.Fatal("a static-creds read changed the token or carried a lease")
+		}
+	}
+	if n := h.emu.Requests("/api/auth/oauth/token") - calls; n != 0 {
+		t.Errorf("200 static-creds reads made %d token calls", n)
+	}
+	resp := h.mustRead("static-creds/shared")
+	// Default rotation_period: 80% of the 300 s lifetime.
+	if ttl := resp.Data["ttl"].(int64); ttl <= 0 || ttl > 240 {
+		t.Errorf("ttl %d, want (0, 240]", ttl)
+	}
+	for _, k := range []string{"token_type", "expires_at", "expires_at_unix", "last_rotated", "scopes"} {
+		if _, ok := resp.Data[k]; !ok {
+			t.Errorf("static-creds lacks %s", k)
+		}
+	}
+	if testutil.BearerStatus(h.t, httpClient, h.emu.URL()+"/api/account", first) != 200 {
+		t.Error("the static token does not work")
+	}
+	if got := h.mustRead("static-roles/shared").Data["rotation_period"]; got != int64(240) {
+		t.Errorf("rotation_period reads %v, want the 240 s default", got)
+	}
+
+	// On schedule, with no reads: a new token before the old one expires.
+	h.clock.Advance(239 * time.Second)
+	h.rotateDue()
+	if h.staticToken("shared") != first {
+		t.Fatal("rotated before rotation_period")
+	}
+	h.clock.Advance(2 * time.Second)
+	h.rotateDue()
+	second := h.staticToken("shared")
+	if second == first || testutil.BearerStatus(h.t, httpClient, h.emu.URL()+"/api/account", second) != 200 {
+		t.Fatal("no working new token after rotation_period")
+	}
+}
+
+func TestStaticRoleValidation(t *testing.T) {
+	h := newHarness(t)
+	h.cloudConfig("c", nil)
+	h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
+	cases := map[string]struct {
+		data  map[string]any
+		field string
+	}{
+		"no config":         {map[string]any{}, "config"},
+		"unknown config":    {map[string]any{"config": "nope"}, "config"},
+		"short period":      {map[string]any{"config": "c", "rotation_period": "5s"}, "rotation_period"},
+		"past 80% of life":  {map[string]any{"config": "c", "rotation_period": "250s"}, "rotation_period"},
+		"bad scope":         {map[string]any{"config": "c", "scopes": "openid"}, "scopes"},
+		"negative grace":    {map[string]any{"config": "cdp", "grace_period": "-1s"}, "grace_period"},
+		"grace over period": {map[string]any{"config": "cdp", "rotation_period": "1h", "grace_period": "2h"}, "grace_period"},
+		"cdp period too long": {map[string]any{"config": "cdp", "rotation_period": (150 * 24 * time.Hour).String()},
+			"rotation_period"},
+		"unknown field": {map[string]any{"config": "c", "ttl": "1h"}, "ttl"},
+	}
+	for name, c := range cases {
+		msg, ok := badRequest(h.write("static-roles/s", c.data))
+		if !ok || !strings.Contains(msg, c.field) {
+			t.Errorf("%s: %s", name, msg)
+		}
+		if h.stored("static-roles/s") || h.stored("static-tokens/s") {
+			t.Fatalf("%s: a refused write stored something", name)
+		}
+	}
+	if n := h.cdpLive(); n != 0 {
+		t.Errorf("refused cdp static roles left %d tokens upstream", n)
+	}
+}
+
+// TestStaticCDPGraceAndLimit: a rotation keeps the previous token for the
+// grace period, then deletes it upstream; static tokens count toward
+// max_tokens.
+func TestStaticCDPGraceAndLimit(t *testing.T) {
+	h := newHarness(t)
+	h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
+	h.mustWrite("static-roles/feed", map[string]any{"config": "cdp", "grace_period": "30s"})
+	old := h.staticToken("feed")
+	h.mustWrite("rotate-role/feed", nil)
+	cur := h.staticToken("feed")
+	if cur == old || !h.emu.TokenLive(old) || !h.emu.TokenLive(cur) {
+		t.Fatal("after rotate-role the previous token must stay valid for the grace period")
+	}
+	// Two slots taken (current + grace): one left for a lease.
+	h.mustRead("creds/sync")
+	if msg, ok := badRequest(h.read("creds/sync")); !ok || !strings.Contains(msg, "max_tokens") {
+		t.Errorf("a fourth token: %s", msg)
+	}
+	h.clock.Advance(31 * time.Second)
+	h.rotateDue()
+	if h.emu.TokenLive(old) {
+		t.Error("the previous token lives past the grace period")
+	}
+	if h.cdpLive() != 2 {
+		t.Errorf("%d live cdp tokens, want the static one and the lease's", h.cdpLive())
+	}
+
+	// Deleting the static role deletes its token upstream.
+	h.do(logical.DeleteOperation, "static-roles/feed", nil)
+	if h.emu.TokenLive(cur) || h.stored("static-tokens/feed") {
+		t.Error("a deleted static role's token lives on")
+	}
+	if _, ok := badRequest(h.read("static-creds/feed")); !ok {
+		t.Error("static-creds of a deleted role")
+	}
+}
+
+// TestStaticUpstreamDown: a failed rotation keeps the still-valid token,
+// records the error, and retries.
+func TestStaticUpstreamDown(t *testing.T) {
+	h := newHarness(t)
+	h.cloudConfig("c", nil)
+	h.mustWrite("static-roles/shared", map[string]any{"config": "c", "scopes": "organization:" + fedOrgUUID, "rotation_period": "60s"})
+	first := h.staticToken("shared")
+	h.emu.InjectFault(emulator.Fault{PathPrefix: "/api/auth/oauth/token", Status: 503, Times: 1000})
+	h.clock.Advance(61 * time.Second)
+	h.rotateDue()
+	if h.staticToken("shared") != first {
+		t.Fatal("the served token changed while the upstream was down")
+	}
+	role := h.mustRead("static-roles/shared").Data
+	if !strings.Contains(role["last_error"].(string), "503") || role["last_error_at"] == "" {
+		t.Errorf("the role does not show the failure: %v", role)
+	}
+	h.emu.ClearFaults()
+	h.clock.Advance(6 * time.Second)
+	h.rotateDue()
+	if h.staticToken("shared") == first {
+		t.Fatal("no rotation after the upstream came back")
+	}
+	if h.mustRead("static-roles/shared").Data["last_error"] != "" {
+		t.Error("last_error kept after a success")
+	}
+}
+
+// TestStaticRotationRollsForwardOrBack: a rotation that cannot store its
+// token deletes it; a WAL entry of a stored rotation keeps the token, one
+// of an unstored rotation deletes it.
+func TestStaticRotationRollsForwardOrBack(t *testing.T) {
+	h := newHarness(t)
+	h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
+	h.mustWrite("static-roles/feed", map[string]any{"config": "cdp"})
+	cur := h.staticToken("feed")
+	broken := &failingStorage{Storage: h.storage, prefix: "static-tokens/"}
+	_, err := h.b.HandleRequest(context.Background(), &logical.Request{Operation: logical.UpdateOperation, Path: "rotate-role/feed", Storage: broken})
+	if err == nil {
+		t.Fatal("want the injected failure")
+	}
+	if h.cdpLive() != 1 || h.staticToken("feed") != cur {
+		t.Fatalf("a failed rotation left %d live tokens or changed the served one", h.cdpLive())
+	}
+	if wal, _ := framework.ListWAL(context.Background(), h.storage); len(wal) != 0 {
+		t.Errorf("%d WAL entries left", len(wal))
+	}
+	rollback := func(token string) error {
+		return h.b.Env().WALRollback(context.Background(), &logical.Request{Storage: h.storage}, "upstream_token",
+			map[string]any{"config": "cdp", "static": "feed", "token": token, "expires_at": h.clock.Now().Add(time.Hour)})
+	}
+	if err := rollback(cur); err != nil || !h.emu.TokenLive(cur) {
+		t.Errorf("roll forward: %v; the stored token must stay live", err)
+	}
+	h.mustWrite("rotate-role/feed", nil)
+	next := h.staticToken("feed")
+	if err := rollback(cur); err != nil || h.emu.TokenLive(cur) {
+		t.Errorf("roll back: %v; a token the role no longer holds must go", err)
+	}
+	if !h.emu.TokenLive(next) {
+		t.Error("the current token died")
+	}
+}
+
+// TestStaticRevokeAllAndConfigDelete: revoke-all makes the config's static
+// roles rotate at once, and static-creds never serves a deleted token; a
+// config used by a static role cannot be deleted.
+func TestStaticRevokeAllAndConfigDelete(t *testing.T) {
+	h := newHarness(t)
+	h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
+	h.mustWrite("static-roles/feed", map[string]any{"config": "cdp"})
+	old := h.staticToken("feed")
+	h.mustWrite("config/cdp/revoke-all", nil)
+	cur := h.staticToken("feed")
+	if cur == old || h.emu.TokenLive(old) || !h.emu.TokenLive(cur) {
+		t.Fatal("after revoke-all the static role must serve a new, live token")
+	}
+	h.do(logical.DeleteOperation, "roles/sync", nil)
+	if msg, ok := badRequest(h.do(logical.DeleteOperation, "config/cdp", nil)); !ok || !strings.Contains(msg, "static role feed") {
+		t.Errorf("deleting a config a static role uses: %s", msg)
+	}
+}
+
+// TestStaticScheduleSurvivesRestart: a new backend on the same storage (a
+// restart, a fail-over) rotates an overdue role at once.
+func TestStaticScheduleSurvivesRestart(t *testing.T) {
+	h := newHarness(t)
+	h.cloudConfig("c", nil)
+	h.mustWrite("static-roles/shared", map[string]any{"config": "c", "scopes": "organization:" + fedOrgUUID, "rotation_period": "60s"})
+	first := h.staticToken("shared")
+	h.clock.Advance(90 * time.Second)
+
+	n := h.node(0, false)
+	if err := n.b.Initialize(context.Background(), &logical.InitializationRequest{Storage: h.storage}); err != nil {
+		t.Fatal(err)
+	}
+	n.b.Env().StopRotation() // the test drives the schedule itself
+	n.b.Env().RotateDue(context.Background(), h.storage)
+	resp, err := n.handle(&logical.Request{Operation: logical.ReadOperation, Path: "static-creds/shared"})
+	if err != nil || resp.IsError() {
+		t.Fatal(err, errText(resp))
+	}
+	if tok := resp.Data["access_token"].(string); tok == first {
+		t.Error("the restarted node did not rotate the overdue role")
+	} else {
+		h.secrets = append(h.secrets, tok)
+	}
+}

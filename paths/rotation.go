@@ -1,0 +1,424 @@
+package paths
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/hashicorp/vault/sdk/queue"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
+)
+
+// Static roles rotate from a priority queue of their next due time: the
+// next rotation, or the end of the previous token's grace period, whichever
+// comes first. A ticker (StartRotation) and Vault's periodic function both
+// run RotateDue, only where storage is writable, so a cluster rotates once
+// per period, on its active node. The queue is rebuilt from storage when the
+// mount starts (a restart, a fail-over), so an overdue rotation runs at once.
+
+// staticToken is the state of a static role's token (seal-wrapped).
+type staticToken struct {
+	AccessToken string            `json:"access_token,omitempty"`
+	ExpiresAt   time.Time         `json:"expires_at"`
+	IssuedAt    time.Time         `json:"issued_at"`
+	Scopes      []string          `json:"scopes,omitempty"`
+	Data        map[string]string `json:"data,omitempty"`
+	Issuer      string            `json:"issuer,omitempty"`
+
+	LastRotated  time.Time `json:"last_rotated"`
+	NextRotation time.Time `json:"next_rotation"`
+	// LastError is the last failed rotation's error; cleared by a success.
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitempty"`
+	Failures    int       `json:"failures,omitempty"`
+
+	// Previous is the rotated-out token in its grace period.
+	Previous *graceToken `json:"previous,omitempty"`
+}
+
+type graceToken struct {
+	AccessToken string    `json:"access_token"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	RevokeAt    time.Time `json:"revoke_at"`
+}
+
+func (st *staticToken) lifetime() time.Duration { return st.ExpiresAt.Sub(st.IssuedAt) }
+
+// due is when the role needs the rotation loop next.
+func (st *staticToken) due() time.Time {
+	d := st.NextRotation
+	if st.Previous != nil && st.Previous.RevokeAt.Before(d) {
+		d = st.Previous.RevokeAt
+	}
+	return d
+}
+
+// rotation is the schedule of one mount, and the cache static-creds reads.
+type rotation struct {
+	mu     sync.Mutex
+	queue  *queue.PriorityQueue
+	cache  map[string]*staticToken
+	stop   chan struct{}
+	ticker sync.WaitGroup
+}
+
+func newRotation() *rotation {
+	return &rotation{queue: queue.New(), cache: map[string]*staticToken{}}
+}
+
+func (e *Env) loadStaticToken(ctx context.Context, s logical.Storage, name string) (*staticToken, error) {
+	return getJSON[staticToken](ctx, s, staticTokenPrefix+name, fmt.Sprintf("token of static role %q", name))
+}
+
+// cachedStaticToken serves static-creds: from memory, else from storage.
+func (e *Env) cachedStaticToken(ctx context.Context, s logical.Storage, name string) (*staticToken, error) {
+	e.rot.mu.Lock()
+	st, ok := e.rot.cache[name]
+	e.rot.mu.Unlock()
+	if ok {
+		return st, nil
+	}
+	st, err := e.loadStaticToken(ctx, s, name)
+	if err != nil || st == nil {
+		return st, err
+	}
+	e.rot.mu.Lock()
+	e.rot.cache[name] = st
+	e.rot.mu.Unlock()
+	return st, nil
+}
+
+// storeStaticToken writes a static role's token state, refreshes the cache
+// and reschedules the role.
+func (e *Env) storeStaticToken(ctx context.Context, s logical.Storage, name string, st *staticToken) error {
+	entry, err := logical.StorageEntryJSON(staticTokenPrefix+name, st)
+	if err != nil {
+		return err
+	}
+	if err := s.Put(ctx, entry); err != nil {
+		return fmt.Errorf("storing the token of static role %q: %w", name, err)
+	}
+	e.rot.mu.Lock()
+	defer e.rot.mu.Unlock()
+	cp := *st
+	e.rot.cache[name] = &cp
+	e.scheduleLocked(name, st.due())
+	return nil
+}
+
+// staticChanged forgets a static role's cached token and schedule (deleted,
+// or changed by another node).
+func (e *Env) staticChanged(name string) {
+	e.rot.mu.Lock()
+	defer e.rot.mu.Unlock()
+	delete(e.rot.cache, name)
+	_, _ = e.rot.queue.PopByKey(name)
+}
+
+func (e *Env) scheduleLocked(name string, at time.Time) {
+	_, _ = e.rot.queue.PopByKey(name)
+	_ = e.rot.queue.Push(&queue.Item{Key: name, Priority: at.UnixNano()})
+}
+
+func (e *Env) schedule(name string, at time.Time) {
+	e.rot.mu.Lock()
+	defer e.rot.mu.Unlock()
+	e.scheduleLocked(name, at)
+}
+
+// revocable reports whether cfg's upstream can revoke one token.
+func (e *Env) revocable(name string, cfg *configEntry) bool {
+	c, err := e.client(name, cfg)
+	if err != nil {
+		return false
+	}
+	_, ok := c.(provider.Revoker)
+	return ok
+}
+
+// rotationCheck is what a rotation started by a static role write must
+// store with the new token: the role itself, once the token shows its
+// rotation_period fits.
+type rotationCheck struct {
+	entry *logical.StorageEntry
+}
+
+// rotateStatic replaces a static role's token. The caller holds the static
+// role's lock. The new token is minted under a WAL entry and stored before
+// the WAL entry goes (mint's commit), so a rotation that stops half way
+// rolls forward (token stored) or back (token deleted). The old token stays
+// valid for the grace period where the upstream can revoke it, and is
+// revoked then; elsewhere it expires by itself.
+func (e *Env) rotateStatic(ctx context.Context, s logical.Storage, name string, role *staticRole, check rotationCheck) error {
+	issuerLock := locksFor(e.issuerLocks, role.Config)
+	issuerLock.RLock()
+	defer issuerLock.RUnlock()
+	// Reload under the lock: the issuer cannot change from here on.
+	cfg, err := e.loadConfig(ctx, s, role.Config)
+	if err != nil {
+		return err
+	}
+	if cfg == nil {
+		return fmt.Errorf("static role %q: %w: %q", name, errNoConfig, role.Config)
+	}
+	eff, err := provider.Effective(cfg.Config)
+	if err != nil {
+		return err
+	}
+	client, err := e.client(role.Config, cfg)
+	if err != nil {
+		return err
+	}
+	old, err := e.loadStaticToken(ctx, s, name)
+	if err != nil {
+		return err
+	}
+	_, revocable := client.(provider.Revoker)
+	scopes := role.Scopes
+	if len(scopes) == 0 {
+		scopes = cfg.Scopes
+	}
+	now := e.Now().UTC()
+	next := &staticToken{}
+	commit := func(ctx context.Context, tok *provider.Token) error {
+		*next = staticToken{AccessToken: tok.AccessToken, ExpiresAt: tok.ExpiresAt, IssuedAt: now, Scopes: tok.Scopes,
+			Data: tok.Data, Issuer: issuerOf(eff), LastRotated: now}
+		if !tok.ExpiresAt.After(now) {
+			return &provider.Error{Op: "token request", Host: hostOf(eff.TokenURL, eff.BaseURL),
+				Detail: "issued a token that already expired", Hint: "check the Vault server's clock"}
+		}
+		if err := checkRotationPeriod(role, next); err != nil {
+			return err
+		}
+		next.NextRotation = now.Add(role.rotationPeriod(next.lifetime()))
+		if old != nil && old.AccessToken != "" && revocable && now.Before(old.ExpiresAt) {
+			next.Previous = &graceToken{AccessToken: old.AccessToken, ExpiresAt: old.ExpiresAt,
+				RevokeAt: now.Add(role.gracePeriod(true))}
+		}
+		if old != nil && old.Previous != nil {
+			// A rotation inside the last one's grace period: that token
+			// goes now.
+			if err := e.revokeUpstream(ctx, s, role.Config, old.Previous.AccessToken, old.Issuer, time.Time{}); err != nil {
+				return err
+			}
+		}
+		if check.entry != nil {
+			if err := s.Put(ctx, check.entry); err != nil {
+				return fmt.Errorf("storing static role %q: %w", name, err)
+			}
+		}
+		return e.storeStaticToken(ctx, s, name, next)
+	}
+	obtain := func(ctx context.Context) (*provider.Token, error) { return client.Token(ctx, scopes) }
+	if _, err := e.mint(ctx, s, mintRequest{config: role.Config, static: name, cfg: cfg, client: client,
+		obtain: obtain, commit: commit}); err != nil {
+		return err
+	}
+	if next.Previous != nil && !next.Previous.RevokeAt.After(now) {
+		e.endGrace(ctx, s, name, role, next)
+	}
+	e.Logger.Info("static role rotated", "static_role", name, "config", role.Config, "next_rotation", next.NextRotation)
+	return nil
+}
+
+// endGrace revokes a rotated-out token whose grace period is over. A
+// failure keeps it, and the loop tries again.
+func (e *Env) endGrace(ctx context.Context, s logical.Storage, name string, role *staticRole, st *staticToken) {
+	p := st.Previous
+	if p == nil {
+		return
+	}
+	if err := e.revokeUpstream(ctx, s, role.Config, p.AccessToken, st.Issuer, time.Time{}); err != nil {
+		e.Logger.Warn("could not revoke a static role's previous token; retrying", "static_role", name, "error", err)
+		p.RevokeAt = e.Now().Add(e.retryWait(st.Failures + 1))
+	} else {
+		st.Previous = nil
+	}
+	if err := e.storeStaticToken(ctx, s, name, st); err != nil {
+		e.Logger.Error("could not store a static role's token state", "static_role", name, "error", err)
+	}
+}
+
+// retryWait is how long a failed rotation waits before the next try:
+// capped exponential backoff.
+func (e *Env) retryWait(failures int) time.Duration {
+	w := 5 * time.Second
+	for i := 1; i < failures && w < 5*time.Minute; i++ {
+		w *= 2
+	}
+	return min(w, 5*time.Minute)
+}
+
+// RotateDue rotates the static roles whose time has come and ends grace
+// periods. It does nothing where storage cannot be written.
+func (e *Env) RotateDue(ctx context.Context, s logical.Storage) {
+	if e.ensureWritable() != nil {
+		return
+	}
+	now := e.Now()
+	for {
+		e.rot.mu.Lock()
+		item, err := e.rot.queue.Pop()
+		if err == nil && item.Priority > now.UnixNano() {
+			_ = e.rot.queue.Push(item)
+			err = queue.ErrEmpty
+		}
+		e.rot.mu.Unlock()
+		if err != nil {
+			return
+		}
+		e.rotateOne(ctx, s, item.Key)
+	}
+}
+
+// rotateOne does what is due for one static role and reschedules it.
+func (e *Env) rotateOne(ctx context.Context, s logical.Storage, name string) {
+	lock := locksFor(e.staticLocks, name)
+	lock.Lock()
+	defer lock.Unlock()
+	role, err := e.loadStaticRole(ctx, s, name)
+	if err != nil || role == nil {
+		if err != nil {
+			e.Logger.Error("reading a static role to rotate", "static_role", name, "error", err)
+			e.schedule(name, e.Now().Add(e.retryWait(1)))
+		}
+		return
+	}
+	st, err := e.loadStaticToken(ctx, s, name)
+	if err != nil {
+		e.Logger.Error("reading a static role's token", "static_role", name, "error", err)
+		e.schedule(name, e.Now().Add(e.retryWait(1)))
+		return
+	}
+	now := e.Now()
+	if st != nil && st.Previous != nil && !now.Before(st.Previous.RevokeAt) {
+		e.endGrace(ctx, s, name, role, st)
+	}
+	if st != nil && st.AccessToken != "" && now.Before(st.NextRotation) {
+		e.schedule(name, st.due())
+		return
+	}
+	e.rotateOrRecord(ctx, s, name, role, st)
+}
+
+// rotateOrRecord rotates, or records why it could not and when it tries
+// again; the still-valid token keeps being served meanwhile.
+func (e *Env) rotateOrRecord(ctx context.Context, s logical.Storage, name string, role *staticRole, st *staticToken) {
+	err := e.rotateStatic(ctx, s, name, role, rotationCheck{})
+	if err == nil {
+		return
+	}
+	e.Logger.Warn("static role rotation failed; the current token is served until it expires", "static_role", name,
+		"config", role.Config, "error", err)
+	if st == nil {
+		st = &staticToken{}
+	}
+	st.Failures++
+	st.LastError, st.LastErrorAt = err.Error(), e.Now().UTC()
+	st.NextRotation = e.Now().Add(e.retryWait(st.Failures))
+	if !st.ExpiresAt.IsZero() && st.NextRotation.After(st.ExpiresAt) && e.Now().Before(st.ExpiresAt) {
+		st.NextRotation = st.ExpiresAt
+	}
+	if serr := e.storeStaticToken(ctx, s, name, st); serr != nil {
+		e.Logger.Error("could not record a failed rotation", "static_role", name, "error", serr)
+		e.schedule(name, st.NextRotation)
+	}
+}
+
+// StartRotation loads the schedule from storage and runs RotateDue every
+// second until StopRotation. Vault calls it when the mount starts on a node
+// that can write (InitializeFunc); the periodic function is the backstop.
+func (e *Env) StartRotation(ctx context.Context, s logical.Storage) error {
+	if err := e.loadSchedule(ctx, s); err != nil {
+		return err
+	}
+	e.rot.mu.Lock()
+	if e.rot.stop != nil {
+		e.rot.mu.Unlock()
+		return nil
+	}
+	stop := make(chan struct{})
+	e.rot.stop = stop
+	e.rot.mu.Unlock()
+	e.rot.ticker.Add(1)
+	go func() {
+		defer e.rot.ticker.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				e.RotateDue(context.Background(), s)
+			}
+		}
+	}()
+	return nil
+}
+
+// StopRotation stops the ticker (mount unload).
+func (e *Env) StopRotation() {
+	e.rot.mu.Lock()
+	stop := e.rot.stop
+	e.rot.stop = nil
+	e.rot.mu.Unlock()
+	if stop != nil {
+		close(stop)
+		e.rot.ticker.Wait()
+	}
+}
+
+// loadSchedule queues every static role at its due time.
+func (e *Env) loadSchedule(ctx context.Context, s logical.Storage) error {
+	names, err := s.List(ctx, staticRolePrefix)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		st, err := e.loadStaticToken(ctx, s, n)
+		if err != nil {
+			return err
+		}
+		at := e.Now()
+		if st != nil && st.AccessToken != "" {
+			at = st.due()
+		}
+		e.schedule(n, at)
+	}
+	return nil
+}
+
+// replaceDeadStatic forgets a static role's tokens, deleted upstream (by
+// revoke-all), so static-creds never serves them, and rotates it now.
+func (e *Env) replaceDeadStatic(ctx context.Context, s logical.Storage, name string) error {
+	lock := locksFor(e.staticLocks, name)
+	lock.Lock()
+	defer lock.Unlock()
+	role, err := e.loadStaticRole(ctx, s, name)
+	if err != nil || role == nil {
+		return err
+	}
+	st, err := e.loadStaticToken(ctx, s, name)
+	if err != nil {
+		return err
+	}
+	if st != nil {
+		st.AccessToken, st.Previous, st.NextRotation = "", nil, e.Now()
+		if err := e.storeStaticToken(ctx, s, name, st); err != nil {
+			return err
+		}
+	}
+	e.rotateOrRecord(ctx, s, name, role, st)
+	st, err = e.loadStaticToken(ctx, s, name)
+	if err == nil && (st == nil || st.AccessToken == "") {
+		err = fmt.Errorf("no new token")
+		if st != nil && st.LastError != "" {
+			err = fmt.Errorf("%s", st.LastError)
+		}
+	}
+	return err
+}

@@ -1,0 +1,334 @@
+package paths
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
+)
+
+// A static role is one upstream token that Vault holds, shares with every
+// reader of static-creds/<name>, and rotates before it expires
+// (rotation.go). Many readers, one token: no lease, no upstream call on the
+// read path.
+
+// Static role field names.
+const (
+	fRotationPeriod = "rotation_period"
+	fGracePeriod    = "grace_period"
+)
+
+const (
+	// minRotationPeriod is the shortest rotation_period accepted.
+	minRotationPeriod = 10 * time.Second
+	// defaultGracePeriod is how long a rotated-out token stays valid where
+	// the upstream can revoke it.
+	defaultGracePeriod = time.Minute
+)
+
+// staticRole is the stored form of static-roles/:name.
+type staticRole struct {
+	Config string   `json:"config"`
+	Scopes []string `json:"scopes,omitempty"`
+	// RotationPeriod 0 means 80% of the upstream token's lifetime.
+	RotationPeriod time.Duration `json:"rotation_period,omitempty"`
+	// GracePeriod is nil when not set (the default applies).
+	GracePeriod *time.Duration `json:"grace_period,omitempty"`
+}
+
+func (e *Env) staticRolePaths() []*framework.Path {
+	return []*framework.Path{
+		{
+			Pattern:      staticRolePrefix + framework.GenericNameRegex("name") + "$",
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationSuffix: "static-role"},
+			Fields: map[string]*framework.FieldSchema{
+				"name": {Type: framework.TypeString, Required: true, Description: "Name of the static role."},
+				fConfig: {Type: framework.TypeString, Description: "Config whose account mints the token. Required; must exist.",
+					DisplayAttrs: &framework.DisplayAttributes{Name: "Config"}},
+				fScopes: {Type: framework.TypeCommaStringSlice, Description: "Scopes to request; the config's when empty.",
+					DisplayAttrs: &framework.DisplayAttributes{Name: "Scopes"}},
+				fRotationPeriod: {Type: framework.TypeDurationSecond,
+					Description:  "How often the token is replaced: at least 10s, at most 80% of the upstream token's lifetime (the default).",
+					DisplayAttrs: &framework.DisplayAttributes{Name: "Rotation period"}},
+				fGracePeriod: {Type: framework.TypeDurationSecond,
+					Description:  "How long the previous token stays valid after a rotation before it is revoked upstream. Default 1m where the upstream can revoke.",
+					DisplayAttrs: &framework.DisplayAttributes{Name: "Grace period"}},
+			},
+			ExistenceCheck: e.staticRoleExists,
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.CreateOperation: forwarded(&framework.PathOperation{Callback: strict(e.staticRoleWrite),
+					Summary: "Create a static role; its first token is minted at once."}),
+				logical.UpdateOperation: forwarded(&framework.PathOperation{Callback: strict(e.staticRoleWrite),
+					Summary: "Update a static role; a new config or scopes rotate its token at once."}),
+				logical.ReadOperation: &framework.PathOperation{Callback: edge(e.staticRoleRead),
+					Summary: "Read a static role and the state of its rotation."},
+				logical.DeleteOperation: forwarded(&framework.PathOperation{Callback: edge(e.staticRoleDelete),
+					Summary: "Delete a static role; its tokens are revoked upstream where the provider can."}),
+			},
+			HelpSynopsis: "One token that Vault holds, shares with every reader and rotates before it expires.",
+			HelpDescription: `Reading static-creds/<name> returns the role's current token, with no lease and
+no upstream call. Vault replaces the token every rotation_period; where the
+upstream can revoke, the previous token stays valid for grace_period, then is
+revoked. Use it where many readers need the same access (Vault Agent on many
+instances, Terraform plans); use creds/<role> for one token per consumer.`,
+		},
+		{
+			Pattern:      staticRolePrefix + "?$",
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationSuffix: "static-roles"},
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.ListOperation: &framework.PathOperation{Callback: listKeys(staticRolePrefix), Summary: "List static roles."},
+			},
+			HelpSynopsis:    "List the names of static roles.",
+			HelpDescription: "Lists every static role of this mount.",
+		},
+	}
+}
+
+func (e *Env) loadStaticRole(ctx context.Context, s logical.Storage, name string) (*staticRole, error) {
+	return getJSON[staticRole](ctx, s, staticRolePrefix+name, fmt.Sprintf("static role %q", name))
+}
+
+func (e *Env) staticRoleExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
+	r, err := e.loadStaticRole(ctx, req.Storage, d.Get("name").(string))
+	return r != nil, err
+}
+
+// gracePeriod is the role's grace period, its default applied.
+func (r *staticRole) gracePeriod(revocable bool) time.Duration {
+	if !revocable {
+		return 0
+	}
+	if r.GracePeriod != nil {
+		return *r.GracePeriod
+	}
+	return defaultGracePeriod
+}
+
+// rotationPeriod is the role's rotation period for a token of lifetime.
+func (r *staticRole) rotationPeriod(lifetime time.Duration) time.Duration {
+	if r.RotationPeriod > 0 {
+		return r.RotationPeriod
+	}
+	p := lifetime * 8 / 10
+	if p < minRotationPeriod {
+		p = minRotationPeriod
+	}
+	return p.Truncate(time.Second)
+}
+
+func (e *Env) staticRoleWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := d.Get("name").(string)
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	if err := e.ensureWritable(); err != nil {
+		return nil, err
+	}
+	e.graph.Lock()
+	defer e.graph.Unlock()
+	lock := locksFor(e.staticLocks, name)
+	lock.Lock()
+	defer lock.Unlock()
+
+	existing, err := e.loadStaticRole(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	role := staticRole{}
+	if existing != nil {
+		role = *existing
+	}
+	if v, ok := d.GetOk(fConfig); ok {
+		role.Config = strings.TrimSpace(v.(string))
+	}
+	if role.Config == "" {
+		return nil, badField(fConfig, "required: the name of a config/ entry")
+	}
+	cfg, err := e.loadConfig(ctx, req.Storage, role.Config)
+	if err != nil {
+		return nil, err
+	}
+	if cfg == nil {
+		return nil, badField(fConfig, "config %q does not exist; write config/%s first", role.Config, role.Config)
+	}
+	spec, _ := provider.Lookup(cfg.Provider)
+	if v, ok := d.GetOk(fScopes); ok {
+		role.Scopes = cleanScopes(v.([]string))
+	}
+	if spec.ValidateScopes != nil && len(role.Scopes) > 0 {
+		if err := spec.ValidateScopes(role.Scopes); err != nil {
+			return nil, badField(fScopes, "%s", err)
+		}
+	}
+	if v, ok := d.GetOk(fRotationPeriod); ok {
+		p := time.Duration(v.(int)) * time.Second
+		if p != 0 && p < minRotationPeriod {
+			return nil, badField(fRotationPeriod, "must be at least %s (got %s), or 0 for 80%% of the upstream lifetime", minRotationPeriod, p)
+		}
+		role.RotationPeriod = p
+	}
+	if v, ok := d.GetOk(fGracePeriod); ok {
+		g := time.Duration(v.(int)) * time.Second
+		if g < 0 {
+			return nil, badField(fGracePeriod, "must not be negative (got %s)", g)
+		}
+		role.GracePeriod = &g
+	}
+	if role.RotationPeriod > 0 && role.GracePeriod != nil && *role.GracePeriod >= role.RotationPeriod {
+		return nil, badField(fGracePeriod, "%s must be shorter than rotation_period %s", *role.GracePeriod, role.RotationPeriod)
+	}
+
+	rotateNow := existing == nil || existing.Config != role.Config ||
+		strings.Join(existing.Scopes, " ") != strings.Join(role.Scopes, " ")
+	var st *staticToken
+	if !rotateNow {
+		if st, err = e.loadStaticToken(ctx, req.Storage, name); err != nil {
+			return nil, err
+		}
+		if err := checkRotationPeriod(&role, st); err != nil {
+			return nil, err
+		}
+	}
+	entry, err := logical.StorageEntryJSON(staticRolePrefix+name, role)
+	if err != nil {
+		return nil, err
+	}
+	if rotateNow {
+		// The first token (or one for the new config or scopes) is minted
+		// before the role is stored: a role that cannot mint, or whose
+		// rotation_period does not fit the token, stores nothing.
+		if err := e.rotateStatic(ctx, req.Storage, name, &role, rotationCheck{entry: entry}); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := req.Storage.Put(ctx, entry); err != nil {
+			return nil, fmt.Errorf("storing static role %q: %w", name, err)
+		}
+		st.NextRotation = st.LastRotated.Add(role.rotationPeriod(st.lifetime()))
+		if err := e.storeStaticToken(ctx, req.Storage, name, st); err != nil {
+			return nil, err
+		}
+	}
+	e.Logger.Info("static role written", "static_role", name, "config", role.Config, "created", existing == nil)
+	return nil, nil
+}
+
+// checkRotationPeriod: at least 10s and at most 80% of the token's
+// lifetime, so that a reader never gets an expired token.
+func checkRotationPeriod(role *staticRole, st *staticToken) error {
+	if st == nil || role.RotationPeriod == 0 {
+		return nil
+	}
+	if limit := (st.lifetime() * 8 / 10).Truncate(time.Second); role.RotationPeriod > limit {
+		return badField(fRotationPeriod, "%s is more than 80%% of the upstream token's lifetime %s; use at most %s",
+			role.RotationPeriod, st.lifetime().Truncate(time.Second), limit)
+	}
+	return nil
+}
+
+func (e *Env) staticRoleRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := d.Get("name").(string)
+	role, err := e.loadStaticRole(ctx, req.Storage, name)
+	if err != nil || role == nil {
+		return nil, err
+	}
+	st, err := e.loadStaticToken(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := e.loadConfig(ctx, req.Storage, role.Config)
+	if err != nil {
+		return nil, err
+	}
+	revocable := cfg != nil && e.revocable(role.Config, cfg)
+	data := map[string]any{
+		fConfig:         role.Config,
+		fScopes:         listOrEmpty(role.Scopes),
+		fRotationPeriod: durationSeconds(role.RotationPeriod),
+		fGracePeriod:    durationSeconds(role.gracePeriod(revocable)),
+	}
+	if st != nil {
+		if role.RotationPeriod == 0 {
+			data[fRotationPeriod] = durationSeconds(role.rotationPeriod(st.lifetime()))
+		}
+		data["last_rotated"] = formatTime(st.LastRotated)
+		data["next_rotation"] = formatTime(st.NextRotation)
+		data["expires_at"] = formatTime(st.ExpiresAt)
+		data["last_error"] = st.LastError
+		data["last_error_at"] = formatTime(st.LastErrorAt)
+	}
+	return &logical.Response{Data: data}, nil
+}
+
+func (e *Env) staticRoleDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := d.Get("name").(string)
+	if err := e.ensureWritable(); err != nil {
+		return nil, err
+	}
+	e.graph.Lock()
+	defer e.graph.Unlock()
+	lock := locksFor(e.staticLocks, name)
+	lock.Lock()
+	defer lock.Unlock()
+	role, err := e.loadStaticRole(ctx, req.Storage, name)
+	if err != nil || role == nil {
+		return nil, err
+	}
+	st, err := e.loadStaticToken(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	// Its tokens go upstream first: a failure keeps the role, so nothing is
+	// left that no one can revoke.
+	if st != nil {
+		if st.Previous != nil {
+			if err := e.revokeUpstream(ctx, req.Storage, role.Config, st.Previous.AccessToken, st.Issuer, time.Time{}); err != nil {
+				return nil, err
+			}
+		}
+		if st.AccessToken != "" && e.Now().Before(st.ExpiresAt) {
+			if err := e.revokeUpstream(ctx, req.Storage, role.Config, st.AccessToken, st.Issuer, time.Time{}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, key := range []string{staticTokenPrefix + name, staticRolePrefix + name} {
+		if err := req.Storage.Delete(ctx, key); err != nil {
+			return nil, fmt.Errorf("deleting static role %q: %w", name, err)
+		}
+	}
+	e.staticChanged(name)
+	e.Logger.Info("static role deleted", "static_role", name)
+	return nil, nil
+}
+
+// staticRolesUsing names the static roles that use config.
+func (e *Env) staticRolesUsing(ctx context.Context, s logical.Storage, config string) ([]string, error) {
+	names, err := s.List(ctx, staticRolePrefix)
+	if err != nil {
+		return nil, err
+	}
+	var users []string
+	for _, n := range names {
+		r, err := e.loadStaticRole(ctx, s, n)
+		if err != nil {
+			return nil, err
+		}
+		if r != nil && r.Config == config {
+			users = append(users, n)
+		}
+	}
+	return users, nil
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
