@@ -267,3 +267,31 @@ func TestInvalidateRebuildsClient(t *testing.T) {
 		t.Errorf("token issued to %q, want key-2", clientID)
 	}
 }
+
+// expires_at_unix is what Acquia CLI's ACLI_ACCESS_TOKEN_EXPIRY takes: the
+// instant of expires_at in whole seconds, for every provider, also when the
+// upstream expiry falls inside a second.
+func TestCredsExpiresAtUnix(t *testing.T) {
+	h := newHarness(t)
+	h.cloudConfig("c", nil)
+	h.mustWrite("roles/deploy", map[string]any{"config": "c", "ttl": "5m"})
+	h.acronisSetup(nil)
+	h.cdpSetup(3, time.Time{})
+	h.clock.Advance(700 * time.Millisecond)
+	for role, lifetime := range map[string]time.Duration{"deploy": 300 * time.Second, "backup": 2 * time.Hour, "sync": 180 * 24 * time.Hour} {
+		issued := h.clock.Now()
+		resp := h.mustRead("creds/" + role)
+		unix, ok := resp.Data["expires_at_unix"].(int64)
+		if !ok {
+			t.Fatalf("%s: expires_at_unix is %T %v, want int64 seconds", role, resp.Data["expires_at_unix"], resp.Data["expires_at_unix"])
+		}
+		exp, err := time.Parse(time.RFC3339, resp.Data["expires_at"].(string))
+		if err != nil || exp.Unix() != unix {
+			t.Errorf("%s: expires_at %v and expires_at_unix %d name different instants", role, resp.Data["expires_at"], unix)
+		}
+		// Never later than the token really lives.
+		if want := issued.Add(lifetime).Unix(); unix != want {
+			t.Errorf("%s: expires_at_unix %d, want %d", role, unix, want)
+		}
+	}
+}

@@ -47,6 +47,8 @@ func (e *Env) credsPaths() []*framework.Path {
 						"password_expiry_date": {Type: framework.TypeString,
 							Description: "cdp: when the integration user's password expires (the upstream's local time)."},
 						"id_token": {Type: framework.TypeString, Description: "acronis: the OpenID Connect id_token issued with the access token."},
+						"expires_at_unix": {Type: framework.TypeInt64,
+							Description: "The same instant as expires_at in Unix seconds (what Acquia CLI's ACLI_ACCESS_TOKEN_EXPIRY takes)."},
 					},
 				}}},
 			},
@@ -138,6 +140,9 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 		"access_token": tok.AccessToken,
 		"token_type":   "Bearer",
 		"expires_at":   tok.ExpiresAt.UTC().Format(time.RFC3339),
+		// Acquia CLI takes the expiry in Unix seconds; expires_at drops
+		// the fraction too, so both name the same second.
+		"expires_at_unix": tok.ExpiresAt.Unix(),
 	}
 	if len(tok.Scopes) > 0 {
 		data["scopes"] = tok.Scopes
