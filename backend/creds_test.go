@@ -295,3 +295,53 @@ func TestCredsExpiresAtUnix(t *testing.T) {
 		}
 	}
 }
+
+// A role that asks for exactly its token's lifetime loses the second the
+// answer takes to arrive; that cut is no news and has no warning. A role
+// that asks for materially more than the upstream gives still hears of it,
+// on read and on renew.
+func TestCredsTTLCutWarnsOnlyWhenMateriallyLonger(t *testing.T) {
+	for _, tc := range []struct {
+		ttl  string
+		warn bool
+	}{
+		{"5m", false},   // make dev's site-deploy: the token's 300 s exactly
+		{"302s", false}, // within a few seconds of it
+		{"310s", true},
+		{"1h", true},
+	} {
+		t.Run(tc.ttl, func(t *testing.T) {
+			h := newHarness(t)
+			h.cloudConfig("c", nil)
+			h.mustWrite("roles/deploy", map[string]any{"config": "c", "ttl": tc.ttl})
+			// The answer takes a second or more to come back: the upstream's
+			// clock runs on after each look at it.
+			h.emu.SetClock(func() time.Time {
+				now := h.clock.Now()
+				h.clock.Advance(time.Second)
+				return now
+			})
+			issued := h.clock.Now()
+			resp := h.mustRead("creds/deploy")
+			if resp.Secret.TTL >= 300*time.Second || resp.Secret.TTL < 290*time.Second {
+				t.Errorf("TTL %s, want the token's 300 s less the round trip", resp.Secret.TTL)
+			}
+			if got := len(resp.Warnings) > 0; got != tc.warn {
+				t.Errorf("ttl %s: warnings %v, want a warning: %v", tc.ttl, resp.Warnings, tc.warn)
+			}
+			if ttl, _ := time.ParseDuration(tc.ttl); tc.warn && !strings.Contains(resp.Warnings[0], "lease TTL cut from "+ttl.String()) {
+				t.Errorf("warning %q does not name the role's ttl", resp.Warnings[0])
+			}
+
+			h.emu.SetClock(h.clock.Now)
+			h.clock.Advance(100 * time.Second)
+			r, err := h.renew(resp, issued.Add(time.Second))
+			if err != nil || r.IsError() {
+				t.Fatalf("renew: %v %v", err, errText(r))
+			}
+			if got := len(r.Warnings) > 0; got != tc.warn {
+				t.Errorf("renew, ttl %s: warnings %v, want a warning: %v", tc.ttl, r.Warnings, tc.warn)
+			}
+		})
+	}
+}

@@ -32,6 +32,11 @@ func TestMakeDevShowsAToken(t *testing.T) {
 		t.Fatalf("scripts/dev: %v\n%s", err, out.String())
 	}
 	s := out.String()
+	// The demo roles ask for no more than their tokens live: a first
+	// impression without a false alarm.
+	if strings.Contains(s, "lease TTL cut") {
+		t.Errorf("a demo read warns of a cut TTL:\n%s", s)
+	}
 	for _, want := range []string{"access_token", "lease_id", "acquia/creds/site-deploy/", "acquia/creds/cdp-sync/", "acquia/creds/backup/", "id_token", "acquia/creds/reader/", "acquia/creds/source-editor/", "authorized_at", "tenant_id", "token_type", "Bearer", "Try next"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("make dev output lacks %q:\n%s", want, s)

@@ -72,6 +72,7 @@ func (e *Env) tokenSecret() *framework.Secret {
 }
 
 func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	start := e.Now()
 	roleName := d.Get("name").(string)
 	role, err := e.loadRole(ctx, req.Storage, roleName)
 	if err != nil {
@@ -118,7 +119,7 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 	}
 
 	now := e.Now()
-	ttl, maxTTL, warnings := e.leaseTTLs(role, now, now, tok.ExpiresAt)
+	ttl, maxTTL, warnings := e.leaseTTLs(role, start, now, tok.ExpiresAt)
 	if ttl <= 0 {
 		return nil, upstreamErr(fmt.Errorf("the upstream issued a token that already expired (expires_at %s); check the Vault server's clock",
 			tok.ExpiresAt.UTC().Format(time.RFC3339)))
@@ -175,8 +176,14 @@ func roleScopes(role *roleEntry, cfg *configEntry) []string {
 	return cfg.Scopes
 }
 
-// leaseTTLs gives the TTL and max TTL of a lease issued at issued and
-// (re)computed at now, so that it never outlives the upstream token.
+// ttlCutSlack is how far a role's ttl may pass its token's full lifetime
+// without a warning: an expires_on stated by the upstream's clock may be a
+// few seconds off Vault's.
+const ttlCutSlack = 5 * time.Second
+
+// leaseTTLs gives the TTL and max TTL of a lease issued at issued (for a
+// new lease: when its request started) and (re)computed at now, so that
+// it never outlives the upstream token.
 func (e *Env) leaseTTLs(role *roleEntry, issued, now, expires time.Time) (ttl, maxTTL time.Duration, warnings []string) {
 	ttl = role.TTL
 	if ttl == 0 {
@@ -192,8 +199,12 @@ func (e *Env) leaseTTLs(role *roleEntry, issued, now, expires time.Time) (ttl, m
 		maxTTL = lifetime
 	}
 	if ttl > untilExpiry {
-		warnings = append(warnings, fmt.Sprintf("lease TTL cut from %s to %s: the upstream token expires at %s",
-			ttl, untilExpiry.Truncate(time.Second), expires.UTC().Format(time.RFC3339)))
+		// Only a role that asked for more than the token's full lifetime
+		// hears of it: the seconds a round trip costs are not news.
+		if ttl > expires.Sub(issued)+ttlCutSlack {
+			warnings = append(warnings, fmt.Sprintf("lease TTL cut from %s to %s: the upstream token expires at %s",
+				ttl, untilExpiry.Truncate(time.Second), expires.UTC().Format(time.RFC3339)))
+		}
 		ttl = untilExpiry
 	}
 	return ttl.Truncate(time.Second), maxTTL.Truncate(time.Second), warnings
