@@ -70,7 +70,7 @@ func TestVaultAgentRendersAndRefreshesTokens(t *testing.T) {
 	defer cancel()
 	once := exec.CommandContext(ctx, vaultBin, "agent", "-config="+cfg, "-exit-after-auth")
 	once.Env = agentEnv()
-	once.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	once.SysProcAttr = procAttr(false)
 	if b, err := once.CombinedOutput(); err != nil {
 		t.Fatalf("vault agent -exit-after-auth: %v\n%s", err, b)
 	}
@@ -95,7 +95,7 @@ func TestVaultAgentRendersAndRefreshesTokens(t *testing.T) {
 	agent := exec.Command(vaultBin, "agent", "-config="+cfg, "-log-level=debug")
 	agent.Stdout, agent.Stderr = logf, logf
 	agent.Env = agentEnv()
-	agent.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	agent.SysProcAttr = procAttr(true)
 	if err := agent.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -61,7 +61,7 @@ func testMakeDevStops(t *testing.T, stop func(pid int) error) {
 	cmd := exec.Command(filepath.Join(repoRoot, "scripts", "dev"))
 	cmd.Dir = repoRoot
 	cmd.Env = append(os.Environ(), fmt.Sprintf("VAULT_PORT=%d", vaultPort), fmt.Sprintf("EMULATOR_PORT=%d", emuPort))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = procAttr(true)
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

@@ -210,10 +210,7 @@ func (v *vault) launch(flags ...string) {
 	args := append([]string{"server", "-config=" + v.cfgPath, "-log-level=trace"}, flags...)
 	v.cmd = exec.Command(vaultBin, args...)
 	v.cmd.Stdout, v.cmd.Stderr = logf, logf
-	// Setpgid keeps a terminal's Ctrl-C for the test binary, which then
-	// stops the server itself; Pdeathsig ends the server if the test binary
-	// dies without cleaning up (a timeout panic).
-	v.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	v.cmd.SysProcAttr = procAttr(true)
 	if err := v.cmd.Start(); err != nil {
 		v.t.Fatal(err)
 	}
