@@ -87,37 +87,11 @@ func TestVaultAgentRendersAndRefreshesTokens(t *testing.T) {
 	if err := os.Remove(out); err != nil {
 		t.Fatal(err)
 	}
-	logf, err := os.Create(filepath.Join(dir, "agent.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	agent := exec.Command(vaultBin, "agent", "-config="+cfg, "-log-level=debug")
-	agent.Stdout, agent.Stderr = logf, logf
-	agent.Env = agentEnv()
-	agent.SysProcAttr = procAttr(true)
-	if err := agent.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = agent.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = syscall.Kill(-agent.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-agent.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "agent.log"))
-			t.Logf("agent log:\n%s", b)
-		}
-	})
+	done := startAgent(t, cfg, filepath.Join(dir, "agent.log"))
 
 	a := waitToken(t, out, "", 30*time.Second, done)
 	v.remember(a)
-	aExpires := upstreamExpiresAt(t, v.emu, a)
+	aExpires := upstreamExpiresAt(t, v.emu, "oauth2", a)
 	b := waitToken(t, out, a, 60*time.Second, done)
 	v.remember(b)
 	// The lease TTL is whole seconds cut to the upstream expiry, so the
@@ -138,6 +112,41 @@ func TestVaultAgentRendersAndRefreshesTokens(t *testing.T) {
 			t.Error("a token reached the agent's log")
 		}
 	}
+}
+
+// startAgent runs `vault agent -config=cfg` until the test ends, logging to
+// logPath (shown when the test fails). The channel closes when the agent
+// exits.
+func startAgent(t *testing.T, cfg, logPath string) <-chan struct{} {
+	t.Helper()
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := exec.Command(vaultBin, "agent", "-config="+cfg, "-log-level=debug")
+	agent.Stdout, agent.Stderr = logf, logf
+	agent.Env = agentEnv()
+	agent.SysProcAttr = procAttr(true)
+	if err := agent.Start(); err != nil {
+		logf.Close()
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = agent.Wait(); logf.Close(); close(done) }()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-agent.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-agent.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("agent log:\n%s", b)
+		}
+	})
+	return done
 }
 
 // agentEnv keeps the caller's VAULT_* settings (VAULT_ADDR wins over the
@@ -185,9 +194,9 @@ func waitToken(t *testing.T, path, not string, within time.Duration, agentDone <
 	return ""
 }
 
-func upstreamExpiresAt(t *testing.T, emu *emulator.Emulator, tok string) time.Time {
+func upstreamExpiresAt(t *testing.T, emu *emulator.Emulator, service, tok string) time.Time {
 	t.Helper()
-	for _, et := range emu.Tokens("oauth2") {
+	for _, et := range emu.Tokens(service) {
 		if et.Value == tok {
 			return et.ExpiresAt
 		}
