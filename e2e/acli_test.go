@@ -127,6 +127,19 @@ func readAcliFile(t *testing.T, path string) (string, bool) {
 	return string(b), true
 }
 
+// logAcliFiles shows what the agent rendered, the token masked.
+func logAcliFiles(t *testing.T, tokenPath, token, expiryPath, expiry string) {
+	t.Helper()
+	masked := strings.Repeat("*", len(token))
+	if len(token) > 12 {
+		masked = token[:4] + strings.Repeat("*", len(token)-8) + token[len(token)-4:]
+	}
+	t.Logf("%s: %s (%d bytes)", filepath.Base(tokenPath), masked, len(token))
+	if sec, err := strconv.ParseInt(expiry, 10, 64); err == nil {
+		t.Logf("%s: %s (%s)", filepath.Base(expiryPath), expiry, time.Unix(sec, 0).UTC().Format(time.RFC3339))
+	}
+}
+
 func TestAcquiaCLIFilesFromVaultAgent(t *testing.T) {
 	readme := readAcliReadme(t)
 	tokenREADME, expiryREADME := readme.env["ACLI_ACCESS_TOKEN_FILE"], readme.env["ACLI_ACCESS_TOKEN_EXPIRY_FILE"]
@@ -144,7 +157,7 @@ func TestAcquiaCLIFilesFromVaultAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The README's files go to a directory the agent has to create.
-	runDir := filepath.Join(dir, "run", "acli")
+	runDir := filepath.Join(dir, "files", "acli")
 	readmeRunDir := filepath.Dir(tokenREADME)
 	tokenPath := filepath.Join(runDir, filepath.Base(tokenREADME))
 	expiryPath := filepath.Join(runDir, filepath.Base(expiryREADME))
@@ -210,6 +223,7 @@ func TestAcquiaCLIFilesFromVaultAgent(t *testing.T) {
 	}
 
 	a, aExpiry := waitPair("", 30*time.Second)
+	logAcliFiles(t, tokenPath, a, expiryPath, aExpiry)
 	checkAcliPair(t, v, a, aExpiry)
 	if n := acliTokens(v.emu) - before; n != 1 {
 		t.Errorf("the agent minted %d tokens for the two files, want one read for both", n)
@@ -226,6 +240,7 @@ func TestAcquiaCLIFilesFromVaultAgent(t *testing.T) {
 	if now := time.Now(); !now.Before(aExpires.Add(-time.Second)) {
 		t.Errorf("the agent rendered a new token only at %s, after the old lease ended (token expiry %s)", now, aExpires)
 	}
+	logAcliFiles(t, tokenPath, b, expiryPath, bExpiry)
 	checkAcliPair(t, v, b, bExpiry)
 	if bExpiry == aExpiry {
 		t.Errorf("the expiry file still names the first token's expiry %s", aExpiry)
