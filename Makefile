@@ -4,7 +4,7 @@ MODULE  := github.com/acquia-vault/vault-plugin-secrets-acquia
 LDFLAGS := -X $(MODULE)/backend.Version=$(VERSION)
 GO      ?= go
 
-.PHONY: all build test lint fmt fmt-check vet test-unit e2e dev vault tools clean bench release
+.PHONY: all build test lint fmt fmt-check vet actionlint test-unit e2e dev vault tools clean bench release release-check
 
 all: build
 
@@ -13,9 +13,9 @@ build:
 	$(GO) build -trimpath -o bin/acquia-emulator ./cmd/acquia-emulator
 
 ## test: every check and test; what CI runs.
-test: lint test-unit e2e
+test: lint test-unit release-check e2e
 
-lint: fmt-check vet
+lint: fmt-check vet actionlint
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
@@ -24,9 +24,18 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
+## vet: also for darwin, which the releases ship: the e2e package keeps
+## Linux-only process attributes in a _linux.go file.
 vet:
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./e2e/...
+	GOOS=darwin $(GO) vet -tags e2e ./e2e/...
+
+## actionlint: the GitHub workflows, with the pinned actionlint (built once
+## by scripts/install-actionlint, cached outside the repo). It runs
+## shellcheck on their scripts where shellcheck is installed.
+actionlint:
+	"$$(scripts/install-actionlint)" .github/workflows/*.yml
 
 test-unit:
 	$(GO) test -race -count=1 ./...
@@ -41,11 +50,12 @@ e2e: tools
 vault:
 	@scripts/install-vault >/dev/null
 
-## tools: build the pinned vault, tofu and terraform-provider-vault once,
-## one after another (each build takes both cores).
+## tools: build the pinned vault, tofu, terraform-provider-vault and
+## actionlint once, one after another (each build takes both cores).
 tools: vault
 	@scripts/install-tofu >/dev/null
 	@scripts/install-terraform-provider-vault >/dev/null
+	@scripts/install-actionlint >/dev/null
 
 dev:
 	scripts/dev
@@ -58,6 +68,14 @@ release:
 	@case "$(origin VERSION)" in command\ line|environment) ;; \
 	  *) echo "make release needs VERSION, e.g. make release VERSION=v0.1.0" >&2; exit 2 ;; esac
 	VERSION=$(VERSION) scripts/release
+
+## release-check: what make release does, for one darwin target, into a
+## temporary directory: a release tag finds the path working.
+release-check:
+	@dist="$$(mktemp -d)"; trap 'rm -rf "$$dist"' EXIT; \
+	DIST="$$dist" TARGETS=darwin/arm64 VERSION=v0.0.0-release-check scripts/release >/dev/null && \
+	(cd "$$dist" && sha256sum --quiet -c SHA256SUMS && \
+	  test "$$(cut -d' ' -f3 SHA256SUMS)" = vault-plugin-secrets-acquia_v0.0.0-release-check_darwin_arm64)
 
 ## bench: creds reads through a real Vault, as a multiple of a KV read on the same Vault.
 bench: vault

@@ -1,6 +1,6 @@
 module github.com/acquia-vault/vault-plugin-secrets-acquia
 
-go 1.26.0
+go 1.26.6
 
 require (
 	github.com/hashicorp/go-cleanhttp v0.5.2

@@ -262,3 +262,81 @@ func TestInvalidateRebuildsClient(t *testing.T) {
 		t.Errorf("after Invalidate: token issued to %q, want key-2", got)
 	}
 }
+
+// expires_at_unix is what Acquia CLI's ACLI_ACCESS_TOKEN_EXPIRY takes: the
+// instant of expires_at in whole seconds, for every provider, also when the
+// upstream expiry falls inside a second.
+func TestCredsExpiresAtUnix(t *testing.T) {
+	h := newHarness(t)
+	h.cloudConfig("c", nil)
+	h.mustWrite("roles/deploy", map[string]any{"config": "c", "ttl": "5m"})
+	h.acronisSetup(nil)
+	h.cdpSetup(3, time.Time{})
+	h.clock.Advance(700 * time.Millisecond)
+	for role, lifetime := range map[string]time.Duration{"deploy": 300 * time.Second, "backup": 2 * time.Hour, "sync": 180 * 24 * time.Hour} {
+		issued := h.clock.Now()
+		resp := h.mustRead("creds/" + role)
+		unix, ok := resp.Data["expires_at_unix"].(int64)
+		if !ok {
+			t.Fatalf("%s: expires_at_unix is %T %v, want int64 seconds", role, resp.Data["expires_at_unix"], resp.Data["expires_at_unix"])
+		}
+		exp, err := time.Parse(time.RFC3339, resp.Data["expires_at"].(string))
+		if err != nil || exp.Unix() != unix {
+			t.Errorf("%s: expires_at %v and expires_at_unix %d name different instants", role, resp.Data["expires_at"], unix)
+		}
+		// Never later than the token really lives.
+		if want := issued.Add(lifetime).Unix(); unix != want {
+			t.Errorf("%s: expires_at_unix %d, want %d", role, unix, want)
+		}
+	}
+}
+
+// A role that asks for exactly its token's lifetime loses the second the
+// answer takes to arrive; that cut is no news and has no warning. A role
+// that asks for materially more than the upstream gives still hears of it,
+// on read and on renew.
+func TestCredsTTLCutWarnsOnlyWhenMateriallyLonger(t *testing.T) {
+	for _, tc := range []struct {
+		ttl  string
+		warn bool
+	}{
+		{"5m", false},   // make dev's site-deploy: the token's 300 s exactly
+		{"302s", false}, // within a few seconds of it
+		{"310s", true},
+		{"1h", true},
+	} {
+		t.Run(tc.ttl, func(t *testing.T) {
+			h := newHarness(t)
+			h.cloudConfig("c", nil)
+			h.mustWrite("roles/deploy", map[string]any{"config": "c", "ttl": tc.ttl})
+			// The answer takes a second or more to come back: the upstream's
+			// clock runs on after each look at it.
+			h.emu.SetClock(func() time.Time {
+				now := h.clock.Now()
+				h.clock.Advance(time.Second)
+				return now
+			})
+			issued := h.clock.Now()
+			resp := h.mustRead("creds/deploy")
+			if resp.Secret.TTL >= 300*time.Second || resp.Secret.TTL < 290*time.Second {
+				t.Errorf("TTL %s, want the token's 300 s less the round trip", resp.Secret.TTL)
+			}
+			if got := len(resp.Warnings) > 0; got != tc.warn {
+				t.Errorf("ttl %s: warnings %v, want a warning: %v", tc.ttl, resp.Warnings, tc.warn)
+			}
+			if ttl, _ := time.ParseDuration(tc.ttl); tc.warn && !strings.Contains(resp.Warnings[0], "lease TTL cut from "+ttl.String()) {
+				t.Errorf("warning %q does not name the role's ttl", resp.Warnings[0])
+			}
+
+			h.emu.SetClock(h.clock.Now)
+			h.clock.Advance(100 * time.Second)
+			r, err := h.renew(resp, issued.Add(time.Second))
+			if err != nil || r.IsError() {
+				t.Fatalf("renew: %v %v", err, errText(r))
+			}
+			if got := len(r.Warnings) > 0; got != tc.warn {
+				t.Errorf("renew, ttl %s: warnings %v, want a warning: %v", tc.ttl, r.Warnings, tc.warn)
+			}
+		})
+	}
+}

@@ -70,7 +70,7 @@ func TestVaultAgentRendersAndRefreshesTokens(t *testing.T) {
 	defer cancel()
 	once := exec.CommandContext(ctx, vaultBin, "agent", "-config="+cfg, "-exit-after-auth")
 	once.Env = agentEnv()
-	once.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	once.SysProcAttr = procAttr(false)
 	if b, err := once.CombinedOutput(); err != nil {
 		t.Fatalf("vault agent -exit-after-auth: %v\n%s", err, b)
 	}
@@ -87,33 +87,7 @@ func TestVaultAgentRendersAndRefreshesTokens(t *testing.T) {
 	if err := os.Remove(out); err != nil {
 		t.Fatal(err)
 	}
-	logf, err := os.Create(filepath.Join(dir, "agent.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	agent := exec.Command(vaultBin, "agent", "-config="+cfg, "-log-level=debug")
-	agent.Stdout, agent.Stderr = logf, logf
-	agent.Env = agentEnv()
-	agent.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := agent.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = agent.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = syscall.Kill(-agent.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-agent.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "agent.log"))
-			t.Logf("agent log:\n%s", b)
-		}
-	})
+	done := startAgent(t, cfg, filepath.Join(dir, "agent.log"))
 
 	a := waitToken(t, out, "", 30*time.Second, done)
 	v.remember(a)
@@ -142,6 +116,41 @@ func TestVaultAgentRendersAndRefreshesTokens(t *testing.T) {
 			t.Error("a token reached the agent's log")
 		}
 	}
+}
+
+// startAgent runs `vault agent -config=cfg` until the test ends, logging to
+// logPath (shown when the test fails). The channel closes when the agent
+// exits.
+func startAgent(t *testing.T, cfg, logPath string) <-chan struct{} {
+	t.Helper()
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := exec.Command(vaultBin, "agent", "-config="+cfg, "-log-level=debug")
+	agent.Stdout, agent.Stderr = logf, logf
+	agent.Env = agentEnv()
+	agent.SysProcAttr = procAttr(true)
+	if err := agent.Start(); err != nil {
+		logf.Close()
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = agent.Wait(); logf.Close(); close(done) }()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-agent.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-agent.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("agent log:\n%s", b)
+		}
+	})
+	return done
 }
 
 // agentEnv keeps the caller's VAULT_* settings (VAULT_ADDR wins over the

@@ -211,10 +211,7 @@ func (v *vault) launch(flags ...string) {
 	args := append([]string{"server", "-config=" + v.cfgPath, "-log-level=trace"}, flags...)
 	v.cmd = exec.Command(vaultBin, args...)
 	v.cmd.Stdout, v.cmd.Stderr = logf, logf
-	// Setpgid keeps a terminal's Ctrl-C for the test binary, which then
-	// stops the server itself; Pdeathsig ends the server if the test binary
-	// dies without cleaning up (a timeout panic).
-	v.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	v.cmd.SysProcAttr = procAttr(true)
 	if err := v.cmd.Start(); err != nil {
 		v.t.Fatal(err)
 	}
@@ -365,3 +362,13 @@ func (v *vault) assertLogClean() {
 
 // httpClient is how tests call the emulator as an app would.
 var httpClient = testutil.NewClient()
+
+// upstreamExpiresAt is when the emulator's token of service tok expires.
+func upstreamExpiresAt(t *testing.T, emu *emulator.Emulator, service, tok string) time.Time {
+	t.Helper()
+	et, ok := emu.Token(tok)
+	if !ok || et.Service != service {
+		t.Fatalf("the emulator knows no %s token like that", service)
+	}
+	return et.ExpiresAt
+}

@@ -118,10 +118,13 @@ func TestOpenAPIDocumentsEverything(t *testing.T) {
 	if !ok {
 		t.Fatalf("creds declares no response schema (have %v)", schemas)
 	}
-	for _, f := range []string{"access_token", "token_type", "expires_at", "scopes", "id_token", "tenant_id"} {
+	for _, f := range []string{"access_token", "token_type", "expires_at", "expires_at_unix", "scopes", "id_token", "tenant_id"} {
 		if _, ok := creds.Properties[f]; !ok {
 			t.Errorf("creds response schema lacks %s", f)
 		}
+	}
+	if typ := creds.Properties["expires_at_unix"].Type; typ != "integer" {
+		t.Errorf("creds expires_at_unix has type %q, want integer (Unix seconds)", typ)
 	}
 	// Types follow the fields: a list, an integer, a duration, a boolean.
 	cfg := doc.Components.Schemas["AcquiaWriteConfigRequest"].Properties

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -32,6 +33,9 @@ type CloudClient struct {
 	// unless its scope names one of them. They may be requested as scope
 	// even if missing from Orgs.
 	FederatedOrgs []string
+	// Lifetime of its tokens; Cloud's 300 s when zero. Tests that watch
+	// tokens being replaced set a shorter one.
+	Lifetime time.Duration
 }
 
 const (
@@ -120,11 +124,12 @@ func (c *cloudService) grant(w http.ResponseWriter, r *http.Request) (map[string
 		return nil, badRequest("invalid_scope", "The requested scope is invalid, unknown, or malformed.")
 	}
 
-	t := c.e.issue(serviceCloud, client.ID, scope, cloudTokenTTL)
+	lifetime := cmp.Or(client.Lifetime, cloudTokenTTL)
+	t := c.e.issue(serviceCloud, client.ID, scope, lifetime)
 	resp := map[string]any{
 		"access_token": t.Value,
 		"token_type":   "Bearer",
-		"expires_in":   int(cloudTokenTTL / time.Second),
+		"expires_in":   int(lifetime / time.Second),
 	}
 	if scope != "" {
 		resp["scope"] = scope

@@ -317,6 +317,28 @@ func TestTokenLookup(t *testing.T) {
 	}
 }
 
+// A key with a Lifetime issues tokens that say so in expires_in and die
+// when it ends.
+func TestCloudClientLifetime(t *testing.T) {
+	e, base := start(t)
+	fixed := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	e.SetClock(func() time.Time { return fixed })
+	e.AddCloudClient(emulator.CloudClient{ID: "short", Secret: "s", Lifetime: 20 * time.Second})
+	r := mustCall(t, "POST", base+"/api/token", formType, form("grant_type", "client_credentials", "client_id", "short", "client_secret", "s"), "", "")
+	tok, _ := r.body["access_token"].(string)
+	if r.status != 200 || r.body["expires_in"] != float64(20) {
+		t.Fatalf("token: %d %s, want expires_in 20", r.status, r.raw)
+	}
+	e.Advance(19 * time.Second)
+	if mustCall(t, "GET", base+"/api/account", "", "", "", tok).status != 200 {
+		t.Error("dead before its 20 s")
+	}
+	e.Advance(time.Second)
+	if mustCall(t, "GET", base+"/api/account", "", "", "", tok).status != 401 {
+		t.Error("live at 20 s")
+	}
+}
+
 func TestFederatedOrg(t *testing.T) {
 	e, base := start(t)
 	e.AddCloudClient(emulator.CloudClient{ID: "k", Secret: "s", Orgs: []string{orgA, orgFed}, FederatedOrgs: []string{orgFed}})

@@ -36,6 +36,7 @@ revokes the token upstream where the provider can.`,
 }
 
 func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	start := e.Now()
 	roleName := d.Get("name").(string)
 	role, err := e.loadRole(ctx, req.Storage, roleName)
 	if err != nil {
@@ -93,7 +94,7 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 	}
 
 	now := e.Now()
-	ttl, maxTTL, warnings := e.leaseTTLs(role, now, now, tok.ExpiresAt)
+	ttl, maxTTL, warnings := e.leaseTTLs(role, start, now, tok.ExpiresAt)
 	if ttl <= 0 {
 		if _, revocable := client.(provider.Revoker); revocable {
 			if err := e.revokeUpstream(ctx, req.Storage, role.Config, tok.AccessToken, issuerOf(eff), now); err != nil {

@@ -40,8 +40,14 @@ func (e *Env) tokenSecret() *framework.Secret {
 	}
 }
 
-// leaseTTLs gives the TTL and max TTL of a lease issued at issued and
-// (re)computed at now, so that it never outlives the upstream token.
+// ttlCutSlack is how far a role's ttl may pass its token's full lifetime
+// without a warning: an expires_on stated by the upstream's clock may be a
+// few seconds off Vault's.
+const ttlCutSlack = 5 * time.Second
+
+// leaseTTLs gives the TTL and max TTL of a lease issued at issued (for a
+// new lease: when its request started) and (re)computed at now, so that
+// it never outlives the upstream token.
 func (e *Env) leaseTTLs(role *roleEntry, issued, now, expires time.Time) (ttl, maxTTL time.Duration, warnings []string) {
 	ttl = role.TTL
 	if ttl == 0 {
@@ -57,8 +63,12 @@ func (e *Env) leaseTTLs(role *roleEntry, issued, now, expires time.Time) (ttl, m
 		maxTTL = lifetime
 	}
 	if ttl > untilExpiry {
-		warnings = append(warnings, fmt.Sprintf("lease TTL cut from %s to %s: the upstream token expires at %s",
-			ttl, untilExpiry.Truncate(time.Second), expires.UTC().Format(time.RFC3339)))
+		// Only a role that asked for more than the token's full lifetime
+		// hears of it: the seconds a round trip costs are not news.
+		if ttl > expires.Sub(issued)+ttlCutSlack {
+			warnings = append(warnings, fmt.Sprintf("lease TTL cut from %s to %s: the upstream token expires at %s",
+				ttl, untilExpiry.Truncate(time.Second), expires.UTC().Format(time.RFC3339)))
+		}
 		ttl = untilExpiry
 	}
 	return ttl.Truncate(time.Second), maxTTL.Truncate(time.Second), warnings
