@@ -50,7 +50,8 @@ func TestOpenAPIDocumentsEverything(t *testing.T) {
 	}
 	sort.Strings(paths)
 	for _, want := range []string{"/acquia/config/{name}", "/acquia/config/", "/acquia/config/{name}/revoke-all",
-		"/acquia/roles/{name}", "/acquia/roles/", "/acquia/creds/{name}", "/acquia/authorize/{name}", "/acquia/callback"} {
+		"/acquia/roles/{name}", "/acquia/roles/", "/acquia/creds/{name}", "/acquia/authorize/{name}", "/acquia/callback",
+		"/acquia/static-roles/{name}", "/acquia/static-roles/", "/acquia/static-creds/{name}", "/acquia/rotate-role/{name}"} {
 		if _, ok := doc.Paths[want]; !ok {
 			t.Errorf("the OpenAPI document lacks %s (has %v)", want, paths)
 		}
@@ -125,6 +126,15 @@ func TestOpenAPIDocumentsEverything(t *testing.T) {
 	}
 	if typ := creds.Properties["expires_at_unix"].Type; typ != "integer" {
 		t.Errorf("creds expires_at_unix has type %q, want integer (Unix seconds)", typ)
+	}
+	static, ok := doc.Components.Schemas["AcquiaReadStaticCredentialsResponse"]
+	if !ok {
+		t.Fatalf("static-creds declares no response schema (have %v)", schemas)
+	}
+	for _, f := range []string{"access_token", "token_type", "expires_at", "expires_at_unix", "last_rotated", "ttl"} {
+		if _, ok := static.Properties[f]; !ok {
+			t.Errorf("static-creds response schema lacks %s", f)
+		}
 	}
 	// Types follow the fields: a list, an integer, a duration, a boolean.
 	cfg := doc.Components.Schemas["AcquiaWriteConfigRequest"].Properties

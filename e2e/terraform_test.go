@@ -20,7 +20,8 @@ import (
 // terraformMain is what the README shows: configs and roles as
 // vault_generic_endpoint with ignore_absent_fields (so write-only secrets
 // do not show as drift), durations and lists in the form a read returns
-// them, and creds as a vault_generic_secret data source.
+// them, and static-creds as a vault_generic_secret data source: every plan
+// reads it, so it must cost no upstream token and no lease.
 const terraformMain = `
 terraform {
   required_providers {
@@ -72,9 +73,18 @@ resource "vault_generic_endpoint" "reader" {
   depends_on = [vault_generic_endpoint.idp]
 }
 
+resource "vault_generic_endpoint" "shared" {
+  path                 = "acquia/static-roles/shared"
+  ignore_absent_fields = true
+  data_json = jsonencode({
+    config = "idp", scopes = ["read"], rotation_period = 1800
+  })
+  depends_on = [vault_generic_endpoint.idp]
+}
+
 data "vault_generic_secret" "token" {
-  path       = "acquia/creds/reader"
-  depends_on = [vault_generic_endpoint.reader]
+  path       = "acquia/static-creds/shared"
+  depends_on = [vault_generic_endpoint.shared]
 }
 
 output "access_token" {
@@ -136,9 +146,16 @@ func TestTerraformVaultProvider(t *testing.T) {
 	v.remember(strings.TrimSpace(tok))
 
 	// A second plan changes no resource: write-only fields and defaults are
-	// not drift. (The output does change: each plan reads a new token.)
+	// not drift. Reading static-creds again mints nothing upstream.
+	calls := v.emu.Requests("/oauth2/token")
 	if out, err := run("plan", "-no-color", "-out=second.plan"); err != nil {
 		t.Fatalf("tofu plan: %v\n%s", err, out)
+	}
+	if n := v.emu.Requests("/oauth2/token") - calls; n != 0 {
+		t.Errorf("a plan made %d upstream token calls; static-creds should make none", n)
+	}
+	if code, body := v.api("LIST", "sys/leases/lookup/acquia/", nil); code != 404 {
+		t.Errorf("apply and plan left leases: %d %v", code, body["data"])
 	}
 	out, err := run("show", "-json", "second.plan")
 	if err != nil {
@@ -166,8 +183,8 @@ func TestTerraformVaultProvider(t *testing.T) {
 			t.Errorf("the second plan would %v %s", rc.Change.Actions, rc.Address)
 		}
 	}
-	if managed != 3 {
-		t.Errorf("the plan covers %d resources, want 3", managed)
+	if managed != 4 {
+		t.Errorf("the plan covers %d resources, want 4", managed)
 	}
 	for _, tok := range v.emu.Tokens("oauth2") {
 		v.remember(tok.Value)
