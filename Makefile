@@ -1,21 +1,19 @@
 # The README's two commands: `make dev` and `make test`.
 VERSION ?= v0.1.0-dev
-MODULE  := github.com/acquia-vault/vault-plugin-secrets-acquia
-LDFLAGS := -X $(MODULE)/backend.Version=$(VERSION)
 GO      ?= go
 
-.PHONY: all build test lint fmt fmt-check vet actionlint test-unit e2e dev vault tools clean bench release release-check
+.PHONY: all build test lint fmt fmt-check vet staticcheck actionlint test-unit e2e dev vault tools clean bench release release-check
 
 all: build
 
 build:
-	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/vault-plugin-secrets-acquia ./cmd/vault-plugin-secrets-acquia
+	scripts/build-plugin bin/vault-plugin-secrets-acquia $(VERSION)
 	$(GO) build -trimpath -o bin/acquia-emulator ./cmd/acquia-emulator
 
 ## test: every check and test; what CI runs.
 test: lint test-unit release-check e2e
 
-lint: fmt-check vet actionlint
+lint: fmt-check vet staticcheck actionlint
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
@@ -30,6 +28,12 @@ vet:
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./e2e/...
 	GOOS=darwin $(GO) vet -tags e2e ./e2e/...
+
+## staticcheck: the pinned staticcheck (scripts/install-staticcheck, cached
+## outside the repo), on every package and the e2e tests.
+staticcheck:
+	"$$(scripts/install-staticcheck)" ./...
+	"$$(scripts/install-staticcheck)" -tags e2e ./e2e/...
 
 ## actionlint: the GitHub workflows, with the pinned actionlint (built once
 ## by scripts/install-actionlint, cached outside the repo). It runs
@@ -50,12 +54,13 @@ e2e: tools
 vault:
 	@scripts/install-vault >/dev/null
 
-## tools: build the pinned vault, tofu, terraform-provider-vault and
-## actionlint once, one after another (each build takes both cores).
+## tools: build the pinned vault, tofu, terraform-provider-vault,
+## actionlint and staticcheck once, one after another (each build takes both cores).
 tools: vault
 	@scripts/install-tofu >/dev/null
 	@scripts/install-terraform-provider-vault >/dev/null
 	@scripts/install-actionlint >/dev/null
+	@scripts/install-staticcheck >/dev/null
 
 dev:
 	scripts/dev

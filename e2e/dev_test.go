@@ -184,7 +184,7 @@ func checkDevNextSteps(t *testing.T, out string, vaultPort, emuPort int) {
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		req, _ := http.NewRequest("LIST", vaultAddr+"/v1/sys/leases/lookup/acquia/creds/", nil)
 		req.Header.Set("X-Vault-Token", "root")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := httpClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -65,9 +66,7 @@ func run(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	pluginDir = dir
 	bin := filepath.Join(dir, pluginBinary)
-	build := exec.Command("go", "build", "-o", bin,
-		"-ldflags", "-X github.com/acquia-vault/vault-plugin-secrets-acquia/backend.Version="+pluginVersion,
-		"./cmd/vault-plugin-secrets-acquia")
+	build := exec.Command(filepath.Join(repoRoot, "scripts", "build-plugin"), bin, pluginVersion)
 	build.Dir = repoRoot
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
@@ -101,14 +100,39 @@ type vault struct {
 	secrets []string
 }
 
+// freePort hands out a port for a server a test starts. It picks from
+// below Linux's ephemeral range (32768 up), which outgoing connections and
+// ":0" listeners draw from, so nothing else takes it between this check and
+// the server's bind; and it never hands out a port twice in one run.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 2000 {
+		// Vault's cluster listener takes the next port: keep both free.
+		p := 20000 + rand.IntN(12000)
+		if portsUsed[p] || portsUsed[p+1] || !canListen(p) || !canListen(p+1) {
+			continue
+		}
+		portsUsed[p], portsUsed[p+1] = true, true
+		return p
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port below the ephemeral range")
+	return 0
+}
+
+var (
+	portsMu   sync.Mutex
+	portsUsed = map[int]bool{}
+)
+
+func canListen(port int) bool {
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
 }
 
 // startVault starts a dev server with the plugin registered and mounted at
@@ -255,7 +279,7 @@ func (v *vault) waitHealth(ok func(int) bool) {
 	v.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(v.addr + "/v1/sys/health")
+		resp, err := httpClient.Get(v.addr + "/v1/sys/health")
 		if err == nil {
 			resp.Body.Close()
 			if ok(resp.StatusCode) {
@@ -330,7 +354,7 @@ func (v *vault) api(method, path string, body any) (int, map[string]any) {
 	}
 	req, _ := http.NewRequest(method, v.addr+"/v1/"+path, r)
 	req.Header.Set("X-Vault-Token", v.token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		v.t.Fatal(err)
 	}

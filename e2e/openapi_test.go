@@ -18,7 +18,7 @@ func TestOpenAPIDocumentsEverything(t *testing.T) {
 	v := startVault(t)
 	req, _ := http.NewRequest(http.MethodGet, v.addr+"/v1/sys/internal/specs/openapi", nil)
 	req.Header.Set("X-Vault-Token", v.token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

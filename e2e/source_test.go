@@ -97,7 +97,7 @@ func TestSourceUserAuthorizationThroughRealVault(t *testing.T) {
 			defer wg.Done()
 			req, _ := http.NewRequest(http.MethodGet, v.addr+"/v1/acquia/creds/editor", nil)
 			req.Header.Set("X-Vault-Token", v.token)
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := httpClient.Do(req)
 			if err != nil {
 				mu.Lock()
 				failures++

@@ -27,7 +27,7 @@ func (s *sourceService) adminAddClient(w http.ResponseWriter, r *http.Request) {
 			"id and secret are required; redirect_uris must be absolute http(s) URIs without a fragment.")
 		return
 	}
-	s.e.AddSourceClient(SourceClient{ID: in.ID, Secret: in.Secret, Scopes: in.Scopes, RedirectURIs: in.RedirectURIs})
+	s.e.AddSourceClient(SourceClient(in))
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -136,16 +136,6 @@ var configTable = []configField{
 		apply:       func(*provider.Config, any) error { return nil }},
 }
 
-// configFieldNamed is the table row of a field.
-func configFieldNamed(name string) *configField {
-	for i := range configTable {
-		if configTable[i].name == name {
-			return &configTable[i]
-		}
-	}
-	return nil
-}
-
 // fieldsWhere lists, in table order, the fields for which keep is true.
 func fieldsWhere(keep func(f *configField) bool) []string {
 	var out []string
