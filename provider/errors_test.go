@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// TestParseErrorBody covers every error shape UPSTREAMS.md names, and
+// TestParseErrorBody covers every error shape the four services and RFC 6749 use, and
 // answers that hold none.
 func TestParseErrorBody(t *testing.T) {
 	for _, tc := range []struct {

@@ -26,7 +26,7 @@ type Token struct {
 	Scopes       []string
 	RefreshToken string
 	// Data holds provider-specific response fields returned to the reader
-	// (tenant_id, id_token, ...), keyed by their API.md names.
+	// (tenant_id, id_token, ...), keyed by the names creds returns them under.
 	Data map[string]string
 }
 
