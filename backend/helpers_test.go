@@ -42,7 +42,7 @@ func (c *clock) Advance(d time.Duration) {
 var httpClient = testutil.NewClient()
 
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	b       *backend.Backend
 	storage logical.Storage
 	emu     *emulator.Emulator
@@ -53,7 +53,7 @@ type harness struct {
 	secrets []string
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	logs := &testutil.SyncBuffer{}
 	conf := logical.TestBackendConfig()

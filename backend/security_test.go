@@ -393,6 +393,7 @@ func TestRevokeGoesToTheIssuer(t *testing.T) {
 			if err := h.storage.Put(context.Background(), changed); err != nil {
 				t.Fatal(err)
 			}
+			h.b.InvalidateKey(context.Background(), raw.Key)
 			if _, err := h.revoke(lease); err == nil {
 				t.Errorf("revoke reported done after %s changed", field)
 			}
@@ -402,6 +403,7 @@ func TestRevokeGoesToTheIssuer(t *testing.T) {
 			if err := h.storage.Put(context.Background(), raw); err != nil {
 				t.Fatal(err)
 			}
+			h.b.InvalidateKey(context.Background(), raw.Key)
 			if _, err := h.revoke(lease); err != nil {
 				t.Fatalf("revoke at the issuer: %v", err)
 			}
@@ -429,6 +431,7 @@ func TestRevokeGoesToTheIssuer(t *testing.T) {
 		if err := h.storage.Delete(context.Background(), "config/acr"); err != nil {
 			t.Fatal(err)
 		}
+		h.b.InvalidateKey(context.Background(), "config/acr")
 		if _, err := h.revoke(lease); err == nil || !strings.Contains(err.Error(), "deleted") {
 			t.Errorf("revoke of a lease whose config is gone: %v", err)
 		}
@@ -547,6 +550,7 @@ func TestSmallerHoles(t *testing.T) {
 	h.mustWrite("roles/f", map[string]any{"config": strings.Repeat("n", 128)})
 	role, _ := logical.StorageEntryJSON("roles/f", map[string]any{"config": "future", "grant_type": "client_credentials"})
 	_ = h.storage.Put(context.Background(), role)
+	h.b.InvalidateKey(context.Background(), "roles/f")
 	for _, p := range []string{"creds/f", "config/future"} {
 		_, err := h.read(p)
 		if err == nil || !strings.Contains(err.Error(), `"acquia-next"`) {
@@ -643,6 +647,7 @@ func TestLegacyLeaseAfterIssuerChange(t *testing.T) {
 	keys, _ := h.storage.List(context.Background(), "tokens/acr/")
 	for _, k := range keys {
 		_ = h.storage.Delete(context.Background(), "tokens/acr/"+k)
+		h.b.InvalidateKey(context.Background(), "tokens/acr/"+k)
 	}
 	var hits atomic.Int64
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))

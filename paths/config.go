@@ -88,7 +88,7 @@ vault lease revoke -prefix <mount>/creds/<role>, which ends the leases.`,
 }
 
 func (e *Env) loadConfig(ctx context.Context, s logical.Storage, name string) (*configEntry, error) {
-	c, err := getJSON[configEntry](ctx, s, configPrefix+name, fmt.Sprintf("config %q", name))
+	c, err := e.configs.load(ctx, s, name, fmt.Sprintf("config %q", name))
 	if err != nil || c == nil {
 		return nil, err
 	}
@@ -185,10 +185,11 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 			return nil, err
 		}
 	}
-	if err := req.Storage.Put(ctx, entry); err != nil {
+	err = req.Storage.Put(ctx, entry)
+	e.configChanged(name, cfg.Generation)
+	if err != nil {
 		return nil, fmt.Errorf("storing config %q: %w", name, err)
 	}
-	e.configChanged(name, cfg.Generation)
 	if issuerChanged {
 		// Still under the issuer lock: no refresh runs in between.
 		dropped, err := e.dropAuthorizations(ctx, req.Storage, name, existing)
@@ -389,11 +390,13 @@ func (e *Env) configDelete(ctx context.Context, req *logical.Request, d *framewo
 			"revoke their leases first (vault lease revoke -prefix <mount>/creds/)%s, or wait for them to expire", name, len(live), hint)
 	}
 	for _, key := range []string{configPrefix + name, metaPrefix + name} {
-		if err := req.Storage.Delete(ctx, key); err != nil {
+		err := req.Storage.Delete(ctx, key)
+		e.configChanged(name, 0)
+		e.metas.drop(name)
+		if err != nil {
 			return nil, fmt.Errorf("deleting config %q: %w", name, err)
 		}
 	}
-	e.configChanged(name, 0)
 	e.Logger.Info("config deleted", "config", name)
 	return nil, nil
 }
@@ -453,6 +456,7 @@ func (e *Env) killAllTokens(ctx context.Context, s logical.Storage, name string,
 	if err != nil {
 		return nil, err
 	}
+	defer e.dropHeldIndex(name)
 	for _, id := range held {
 		if err := s.Delete(ctx, heldKey(name, id)); err != nil {
 			return nil, err

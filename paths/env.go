@@ -56,6 +56,14 @@ type Env struct {
 	expiryMu     sync.Mutex
 	expiryLogged map[string]string
 
+	// configs, roles and metas are the decoded entries every creds read
+	// needs (cache.go).
+	configs *entryCache[configEntry]
+	roles   *entryCache[roleEntry]
+	metas   *entryCache[configMeta]
+	// held indexes the token records of each config (held_tokens.go).
+	held *heldIndex
+
 	clientsMu sync.RWMutex
 	clients   map[string]cachedClient
 	// latestGen is the newest config generation this node wrote; a client
@@ -80,6 +88,10 @@ func NewEnv(logger hclog.Logger, system func() logical.SystemView) *Env {
 		tokenLocks:   locksutil.CreateLocks(),
 		staticLocks:  locksutil.CreateLocks(),
 		rot:          newRotation(),
+		configs:      newEntryCache[configEntry](configPrefix),
+		roles:        newEntryCache[roleEntry](rolePrefix),
+		metas:        newEntryCache[configMeta](metaPrefix),
+		held:         newHeldIndex(),
 		roleLocks:    locksutil.CreateLocks(),
 		stateLocks:   locksutil.CreateLocks(),
 		expiryLogged: map[string]string{},
@@ -125,6 +137,7 @@ func (e *Env) client(name string, cfg *configEntry) (provider.Client, error) {
 // configChanged drops the client of a config this node just wrote (gen)
 // or deleted (0), or that another node changed (Invalidate, 0).
 func (e *Env) configChanged(name string, gen uint64) {
+	e.configs.drop(name)
 	e.clientsMu.Lock()
 	defer e.clientsMu.Unlock()
 	delete(e.clients, name)
@@ -138,6 +151,13 @@ func (e *Env) configChanged(name string, gen uint64) {
 func (e *Env) Invalidate(_ context.Context, key string) {
 	if name, ok := strings.CutPrefix(key, configPrefix); ok {
 		e.configChanged(name, 0)
+	}
+	e.roles.invalidate(key)
+	e.metas.invalidate(key)
+	if rest, ok := strings.CutPrefix(key, tokenPrefix); ok {
+		if config, _, ok := strings.Cut(rest, "/"); ok {
+			e.dropHeldIndex(config)
+		}
 	}
 	for _, prefix := range []string{staticTokenPrefix, staticRolePrefix} {
 		if name, ok := strings.CutPrefix(key, prefix); ok {
@@ -154,4 +174,13 @@ func (e *Env) Reset() {
 	defer e.clientsMu.Unlock()
 	e.clients = map[string]cachedClient{}
 	e.latestGen = map[string]uint64{}
+	e.configs.reset()
+	e.roles.reset()
+	e.metas.reset()
+	e.held.mu.Lock()
+	for config := range e.held.byConfig {
+		e.held.gen[config]++
+	}
+	e.held.byConfig = map[string]map[string]heldToken{}
+	e.held.mu.Unlock()
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
@@ -34,57 +35,147 @@ func tokenID(token string) string {
 
 func heldKey(config, id string) string { return tokenPrefix + config + "/" + id }
 
-// liveHeld returns the records of config whose token has not expired, keyed
-// by id. Expired records are deleted when prune is set (the caller can
-// write).
-func (e *Env) liveHeld(ctx context.Context, s logical.Storage, config string, prune bool) (map[string]heldToken, error) {
+// heldIndex keeps each config's records in memory once read, so that
+// counting them (every cdp mint does) costs no storage call however many
+// there are. It changes with every record this node writes or deletes, and
+// a config's index is dropped when Invalidate reports a record written
+// elsewhere; a load that raced a change does not fill it (as in cache.go).
+type heldIndex struct {
+	mu       sync.Mutex
+	byConfig map[string]map[string]heldToken
+	gen      map[string]uint64
+}
+
+func newHeldIndex() *heldIndex {
+	return &heldIndex{byConfig: map[string]map[string]heldToken{}, gen: map[string]uint64{}}
+}
+
+// loadRecords reads config's records into the index, once.
+func (e *Env) loadRecords(ctx context.Context, s logical.Storage, config string) error {
+	x := e.held
+	x.mu.Lock()
+	_, ok := x.byConfig[config]
+	g := x.gen[config]
+	x.mu.Unlock()
+	if ok {
+		return nil
+	}
 	ids, err := s.List(ctx, tokenPrefix+config+"/")
 	if err != nil {
-		return nil, fmt.Errorf("listing tokens of config %q: %w", config, err)
+		return fmt.Errorf("listing tokens of config %q: %w", config, err)
 	}
-	now := e.Now()
-	live := make(map[string]heldToken, len(ids))
+	idx := make(map[string]heldToken, len(ids))
 	for _, id := range ids {
 		h, err := getJSON[heldToken](ctx, s, heldKey(config, id), "token record")
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if h == nil {
-			continue
-		}
-		if h.ExpiresAt.IsZero() || now.Before(h.ExpiresAt) {
-			live[id] = *h
-			continue
-		}
-		if prune {
-			if err := s.Delete(ctx, heldKey(config, id)); err != nil {
-				return nil, fmt.Errorf("dropping an expired token record of config %q: %w", config, err)
-			}
+		if h != nil {
+			idx[id] = *h
 		}
 	}
-	return live, nil
+	x.mu.Lock()
+	if x.gen[config] == g {
+		x.byConfig[config] = idx
+	}
+	x.mu.Unlock()
+	return nil
+}
+
+// visitLive calls visit for each record of config whose token has not
+// expired, without copying the index, and deletes expired records when
+// prune is set (the caller can write). A record written elsewhere since
+// Invalidate is read first.
+func (e *Env) visitLive(ctx context.Context, s logical.Storage, config string, prune bool, visit func(id string, h heldToken)) error {
+	for {
+		if err := e.loadRecords(ctx, s, config); err != nil {
+			return err
+		}
+		now := e.Now()
+		var expired []string
+		x := e.held
+		x.mu.Lock()
+		idx, ok := x.byConfig[config]
+		for id, h := range idx {
+			if h.ExpiresAt.IsZero() || now.Before(h.ExpiresAt) {
+				visit(id, h)
+			} else {
+				expired = append(expired, id)
+			}
+		}
+		x.mu.Unlock()
+		if !ok {
+			continue // dropped between the load and the visit: load again
+		}
+		if prune {
+			for _, id := range expired {
+				err := s.Delete(ctx, heldKey(config, id))
+				e.indexed(config, func(idx map[string]heldToken) { delete(idx, id) })
+				if err != nil {
+					return fmt.Errorf("dropping an expired token record of config %q: %w", config, err)
+				}
+			}
+		}
+		return nil
+	}
+}
+
+// indexed applies one change to config's index, if it is loaded.
+func (e *Env) indexed(config string, change func(idx map[string]heldToken)) {
+	x := e.held
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.gen[config]++
+	if idx, ok := x.byConfig[config]; ok {
+		change(idx)
+	}
+}
+
+// dropHeldIndex forgets config's index (a record changed elsewhere).
+func (e *Env) dropHeldIndex(config string) {
+	e.held.mu.Lock()
+	defer e.held.mu.Unlock()
+	e.held.gen[config]++
+	delete(e.held.byConfig, config)
+}
+
+// liveHeld returns the records of config whose token has not expired, keyed
+// by id. Expired records are deleted when prune is set.
+func (e *Env) liveHeld(ctx context.Context, s logical.Storage, config string, prune bool) (map[string]heldToken, error) {
+	live := map[string]heldToken{}
+	err := e.visitLive(ctx, s, config, prune, func(id string, h heldToken) { live[id] = h })
+	return live, err
+}
+
+// liveCount counts the records of config whose token has not expired.
+func (e *Env) liveCount(ctx context.Context, s logical.Storage, config string) (int, error) {
+	n := 0
+	err := e.visitLive(ctx, s, config, true, func(string, heldToken) { n++ })
+	return n, err
 }
 
 // heldByOthers counts the live tokens of config that an issuer other than
 // issuer minted. A record from before issuers were recorded counts too.
 func (e *Env) heldByOthers(ctx context.Context, s logical.Storage, config, issuer string) (int, error) {
-	live, err := e.liveHeld(ctx, s, config, true)
-	if err != nil {
-		return 0, err
-	}
 	n := 0
-	for _, h := range live {
+	err := e.visitLive(ctx, s, config, true, func(_ string, h heldToken) {
 		if h.Issuer != issuer {
 			n++
 		}
-	}
-	return n, nil
+	})
+	return n, err
 }
 
 func (e *Env) trackToken(ctx context.Context, s logical.Storage, config, token string, h heldToken) error {
-	entry, err := logical.StorageEntryJSON(heldKey(config, tokenID(token)), h)
+	id := tokenID(token)
+	entry, err := logical.StorageEntryJSON(heldKey(config, id), h)
 	if err == nil {
 		err = s.Put(ctx, entry)
+	}
+	if err == nil {
+		e.indexed(config, func(idx map[string]heldToken) { idx[id] = h })
+	} else {
+		e.dropHeldIndex(config)
 	}
 	if err != nil {
 		return fmt.Errorf("tracking a token of config %q: %w", config, err)
@@ -94,7 +185,10 @@ func (e *Env) trackToken(ctx context.Context, s logical.Storage, config, token s
 
 // forgetToken drops a token's record.
 func (e *Env) forgetToken(ctx context.Context, s logical.Storage, config, token string) error {
-	if err := s.Delete(ctx, heldKey(config, tokenID(token))); err != nil {
+	id := tokenID(token)
+	err := s.Delete(ctx, heldKey(config, id))
+	e.indexed(config, func(idx map[string]heldToken) { delete(idx, id) })
+	if err != nil {
 		return fmt.Errorf("forgetting token of config %q: %w", config, err)
 	}
 	return nil

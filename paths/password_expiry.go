@@ -13,7 +13,7 @@ type configMeta struct {
 }
 
 func (e *Env) loadMeta(ctx context.Context, s logical.Storage, config string) (configMeta, error) {
-	m, err := getJSON[configMeta](ctx, s, metaPrefix+config, "config meta")
+	m, err := e.metas.load(ctx, s, config, "config meta")
 	if err != nil || m == nil {
 		return configMeta{}, err
 	}
@@ -31,7 +31,9 @@ func (e *Env) passwordExpiry(ctx context.Context, s logical.Storage, config stri
 	if m, err := e.loadMeta(ctx, s, config); err == nil && m.PasswordExpiryDate != date {
 		m.PasswordExpiryDate = date
 		if entry, err := logical.StorageEntryJSON(metaPrefix+config, m); err == nil {
-			if err := s.Put(ctx, entry); err != nil {
+			err := s.Put(ctx, entry)
+			e.metas.drop(config)
+			if err != nil {
 				e.Logger.Warn("could not record the password expiry date", "config", config, "error", err)
 			}
 		}

@@ -76,7 +76,7 @@ outlives the upstream token.`,
 }
 
 func (e *Env) loadRole(ctx context.Context, s logical.Storage, name string) (*roleEntry, error) {
-	return getJSON[roleEntry](ctx, s, rolePrefix+name, fmt.Sprintf("role %q", name))
+	return e.roles.load(ctx, s, name, fmt.Sprintf("role %q", name))
 }
 
 func (e *Env) roleExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
@@ -171,7 +171,9 @@ func (e *Env) storeRole(ctx context.Context, req *logical.Request, d *framework.
 	if err != nil {
 		return nil, false, err
 	}
-	if err := req.Storage.Put(ctx, entry); err != nil {
+	err = req.Storage.Put(ctx, entry)
+	e.roles.drop(name)
+	if err != nil {
 		return nil, false, fmt.Errorf("storing role %q: %w", name, err)
 	}
 	e.Logger.Info("role written", "role", name, "config", role.Config, "created", existing == nil)
@@ -269,6 +271,7 @@ func (e *Env) roleDelete(ctx context.Context, req *logical.Request, d *framework
 	}
 	e.graph.Lock()
 	err := req.Storage.Delete(ctx, rolePrefix+name)
+	e.roles.drop(name)
 	e.graph.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("deleting role %q: %w", name, err)

@@ -22,11 +22,11 @@ import (
 func (e *Env) reserveTokenSlot(ctx context.Context, s logical.Storage, m mintRequest, eff provider.Config) (unlock func(), err error) {
 	lock := locksFor(e.tokenLocks, m.config)
 	lock.Lock()
-	live, err := e.liveHeld(ctx, s, m.config, true)
-	if err == nil && len(live) >= eff.MaxTokens {
+	live, err := e.liveCount(ctx, s, m.config)
+	if err == nil && live >= eff.MaxTokens {
 		err = userErr("config %q already holds %d live %s tokens, its max_tokens; revoke a lease "+
 			"(vault lease revoke -prefix <mount>/creds/%s) or raise max_tokens if the tenant allows more",
-			m.config, len(live), m.cfg.Provider, m.roleName)
+			m.config, live, m.cfg.Provider, m.roleName)
 	}
 	if err != nil {
 		lock.Unlock()

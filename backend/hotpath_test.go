@@ -1,0 +1,76 @@
+package backend_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+// countingStorage counts the storage calls a request makes: each is a gRPC
+// round trip to Vault for an external plugin.
+type countingStorage struct {
+	logical.Storage
+	mu                 sync.Mutex
+	gets, lists, puts int
+}
+
+func (c *countingStorage) Get(ctx context.Context, k string) (*logical.StorageEntry, error) {
+	c.mu.Lock()
+	c.gets++
+	c.mu.Unlock()
+	return c.Storage.Get(ctx, k)
+}
+
+func (c *countingStorage) List(ctx context.Context, p string) ([]string, error) {
+	c.mu.Lock()
+	c.lists++
+	c.mu.Unlock()
+	return c.Storage.List(ctx, p)
+}
+
+func (c *countingStorage) Put(ctx context.Context, e *logical.StorageEntry) error {
+	c.mu.Lock()
+	c.puts++
+	c.mu.Unlock()
+	return c.Storage.Put(ctx, e)
+}
+
+func (h *harness) readCounting(path string) *countingStorage {
+	h.t.Helper()
+	cs := &countingStorage{Storage: h.storage}
+	resp, err := h.b.HandleRequest(context.Background(), &logical.Request{Operation: logical.ReadOperation, Path: path, Storage: cs})
+	if err != nil || resp.IsError() {
+		h.t.Fatalf("%s: %v %v", path, err, errText(resp))
+	}
+	h.secrets = append(h.secrets, resp.Data["access_token"].(string))
+	return cs
+}
+
+// TestCredsHotPathStorageCalls: once the role and config are known, a
+// creds read reads nothing from storage; a cdp read writes only what
+// covers its token (WAL entry, its rewrite, the token record), whatever the
+// number of tokens held.
+func TestCredsHotPathStorageCalls(t *testing.T) {
+	h := newHarness(t)
+	h.cloudConfig("c", nil)
+	h.mustWrite("roles/r", map[string]any{"config": "c", "scopes": "organization:" + fedOrgUUID})
+	h.mustRead("creds/r")
+	if cs := h.readCounting("creds/r"); cs.gets+cs.lists+cs.puts != 0 {
+		t.Errorf("cloud creds: %d gets, %d lists, %d puts; want none", cs.gets, cs.lists, cs.puts)
+	}
+
+	h.cdpSetup(500, h.clock.Now().Add(365*24*time.Hour))
+	h.mustRead("creds/sync")
+	first := h.readCounting("creds/sync")
+	for range 100 {
+		h.mustRead("creds/sync")
+	}
+	later := h.readCounting("creds/sync")
+	if later.gets+later.lists != 0 || later.puts != first.puts || later.puts > 3 {
+		t.Errorf("cdp creds with 2 then 102 tokens held: %d/%d gets, %d/%d lists, %d/%d puts; want no reads and the same few writes",
+			first.gets, later.gets, first.lists, later.lists, first.puts, later.puts)
+	}
+}

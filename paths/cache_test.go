@@ -1,0 +1,131 @@
+package paths
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+// hookStorage runs after once a Get has read its value, before it returns:
+// the moment a write from elsewhere can land.
+type hookStorage struct {
+	logical.Storage
+	after func()
+}
+
+func (h *hookStorage) Get(ctx context.Context, key string) (*logical.StorageEntry, error) {
+	e, err := h.Storage.Get(ctx, key)
+	if h.after != nil {
+		f := h.after
+		h.after = nil
+		f()
+	}
+	return e, err
+}
+
+// TestCacheNeverKeepsAStaleEntry: a load that read an entry just before a
+// write (and its drop) must not put the old value in the cache.
+func TestCacheNeverKeepsAStaleEntry(t *testing.T) {
+	ctx := context.Background()
+	s := &logical.InmemStorage{}
+	put := func(v string) {
+		e, _ := logical.StorageEntryJSON("roles/r", roleEntry{Config: v})
+		_ = s.Put(ctx, e)
+	}
+	c := newEntryCache[roleEntry](rolePrefix)
+	put("old")
+	hs := &hookStorage{Storage: s, after: func() { put("new"); c.drop("r") }}
+	got, err := c.load(ctx, hs, "r", "role")
+	if err != nil || got.Config != "old" {
+		t.Fatalf("the racing load: %v %v", got, err)
+	}
+	if got, _ := c.load(ctx, s, "r", "role"); got.Config != "new" {
+		t.Fatalf("the cache kept the value read before the write: %q", got.Config)
+	}
+	// Cached now: a change through storage alone is not seen until a drop
+	// (a write through this node) or Invalidate (a write elsewhere).
+	put("newer")
+	if got, _ := c.load(ctx, s, "r", "role"); got.Config != "new" {
+		t.Fatalf("not cached: %q", got.Config)
+	}
+	c.invalidate("roles/r")
+	if got, _ := c.load(ctx, s, "r", "role"); got.Config != "newer" {
+		t.Fatalf("after invalidate: %q", got.Config)
+	}
+	// A caller's copy is its own.
+	got, _ = c.load(ctx, s, "r", "role")
+	got.Config = "mutated"
+	if again, _ := c.load(ctx, s, "r", "role"); again.Config != "newer" {
+		t.Fatal("a caller's change reached the cache")
+	}
+	// Absence is cached too, and dropped the same way.
+	if got, _ := c.load(ctx, s, "gone", "role"); got != nil {
+		t.Fatal("absent entry")
+	}
+	e, _ := logical.StorageEntryJSON("roles/gone", roleEntry{Config: "x"})
+	_ = s.Put(ctx, e)
+	c.drop("gone")
+	if got, _ := c.load(ctx, s, "gone", "role"); got == nil {
+		t.Fatal("a dropped absence kept")
+	}
+}
+
+// TestHeldIndexFollowsEveryChange: the in-memory records of a config match
+// storage after tracking, forgetting, pruning and Invalidate, and a count
+// costs no storage call once loaded.
+func TestHeldIndexFollowsEveryChange(t *testing.T) {
+	ctx := context.Background()
+	e := NewEnv(nil, nil)
+	s := &countingStorage{Storage: &logical.InmemStorage{}}
+	now := time.Now()
+	e.Now = func() time.Time { return now }
+	for i := range 50 {
+		if err := e.trackToken(ctx, s, "c", fmt.Sprint("tok", i), heldToken{ExpiresAt: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if live, _ := e.liveHeld(ctx, s, "c", true); len(live) != 50 {
+		t.Fatalf("%d live", len(live))
+	}
+	s.reads = 0
+	for range 10 {
+		_, _ = e.liveHeld(ctx, s, "c", true)
+	}
+	if s.reads != 0 {
+		t.Errorf("counting 50 records 10 times made %d storage reads", s.reads)
+	}
+	_ = e.forgetToken(ctx, s, "c", "tok0")
+	_ = e.trackToken(ctx, s, "c", "short", heldToken{ExpiresAt: now.Add(time.Minute)})
+	now = now.Add(2 * time.Minute)
+	if live, _ := e.liveHeld(ctx, s, "c", true); len(live) != 49 {
+		t.Fatalf("after forget and expiry: %d live, want 49", len(live))
+	}
+	if keys, _ := s.List(ctx, "tokens/c/"); len(keys) != 49 {
+		t.Errorf("the expired record was not dropped from storage: %d", len(keys))
+	}
+	// Written elsewhere: Invalidate reloads.
+	entry, _ := logical.StorageEntryJSON(heldKey("c", "other"), heldToken{ExpiresAt: now.Add(time.Hour)})
+	_ = s.Put(ctx, entry)
+	e.Invalidate(ctx, heldKey("c", "other"))
+	if live, _ := e.liveHeld(ctx, s, "c", true); len(live) != 50 {
+		t.Errorf("after Invalidate: %d live, want 50", len(live))
+	}
+}
+
+type countingStorage struct {
+	logical.Storage
+	reads int
+}
+
+func (c *countingStorage) Get(ctx context.Context, key string) (*logical.StorageEntry, error) {
+	c.reads++
+	return c.Storage.Get(ctx, key)
+}
+
+func (c *countingStorage) List(ctx context.Context, prefix string) ([]string, error) {
+	c.reads++
+	return c.Storage.List(ctx, prefix)
+}
