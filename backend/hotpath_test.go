@@ -13,7 +13,7 @@ import (
 // round trip to Vault for an external plugin.
 type countingStorage struct {
 	logical.Storage
-	mu                 sync.Mutex
+	mu                sync.Mutex
 	gets, lists, puts int
 }
 
