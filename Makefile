@@ -82,6 +82,10 @@ release-check:
 	(cd "$$dist" && sha256sum --quiet -c SHA256SUMS && \
 	  test "$$(cut -d' ' -f3 SHA256SUMS)" = vault-plugin-secrets-acquia_v0.0.0-release-check_darwin_arm64)
 
-## bench: creds reads through a real Vault, as a multiple of a KV read on the same Vault.
+## bench: the plugin's figures through a real vault on file storage, each
+## beside a floor measured in the same run (a minimal plugin, a direct
+## upstream call, KV reads) and its goal; the table is also written to
+## bench/results.json. Then the in-process hot path (go test -bench).
 bench: vault
-	VAULT_BIN="$$(scripts/install-vault)" $(GO) test -tags e2e -run '^$$' -bench . -benchtime 300x -count 1 -timeout 20m ./e2e/...
+	ACQUIA_BENCH=1 VAULT_BIN="$$(scripts/install-vault)" $(GO) test -tags e2e -run '^TestBenchTable$$' -count 1 -timeout 15m -v ./e2e/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2000x -count 1 ./backend/

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -44,7 +45,8 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 // New builds an unconfigured backend; Factory calls Setup on it.
 func New(conf *logical.BackendConfig) *Backend {
 	b := &Backend{}
-	b.env = paths.NewEnv(conf.Logger, func() logical.SystemView { return b.System() })
+	sys := &cachedSystemView{SystemView: conf.System, now: time.Now}
+	b.env = paths.NewEnv(conf.Logger, func() logical.SystemView { return sys })
 	b.Backend = &framework.Backend{
 		Help:           strings.TrimSpace(help),
 		BackendType:    logical.TypeLogical,
@@ -67,7 +69,7 @@ func New(conf *logical.BackendConfig) *Backend {
 			return b.env.StartRotation(ctx, req.Storage)
 		},
 	}
-	b.env.Writable = b.Backend.WriteSafeReplicationState
+	b.env.Writable = sys.writable
 	return b
 }
 
