@@ -23,7 +23,9 @@ func factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 		Renew: func(_ context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
 			return &logical.Response{Secret: req.Secret}, nil
 		},
-		Revoke: func(context.Context, *logical.Request, *framework.FieldData) (*logical.Response, error) { return nil, nil },
+		Revoke: func(context.Context, *logical.Request, *framework.FieldData) (*logical.Response, error) {
+			return nil, nil
+		},
 	}
 	var b *framework.Backend
 	b = &framework.Backend{
