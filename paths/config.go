@@ -123,7 +123,9 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 	}
 	cfg := &configEntry{}
 	if existing != nil {
-		cfg.Config = existing.Config
+		// Everything stored carries over; IssuerChangedAt must outlive
+		// later writes.
+		*cfg = *existing
 		cfg.Scopes = append([]string(nil), existing.Scopes...)
 	}
 	if err := applyConfigFields(cfg, existing != nil, req, d); err != nil {
@@ -163,6 +165,27 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 		}
 	}
 
+	stored, err := e.storeConfig(ctx, req.Storage, name, existing, cfg, oldEff, eff)
+	if err != nil {
+		return nil, err
+	}
+	warnings = append(warnings, stored...)
+	e.Logger.Info("config written", "config", name, "provider", cfg.Provider, "created", existing == nil)
+
+	if len(warnings) == 0 {
+		return nil, nil
+	}
+	return &logical.Response{Warnings: warnings}, nil
+}
+
+// storeConfig stores cfg as the new version of config name; existing is
+// the stored version (nil on create), oldEff and eff the effective forms of
+// both. It gives cfg a new generation and drops the cached client, and
+// where an issuer field changed it drops the user authorizations the old
+// issuer granted, saying so in the warnings it returns. The caller holds
+// the config's lock.
+func (e *Env) storeConfig(ctx context.Context, s logical.Storage, name string, existing, cfg *configEntry,
+	oldEff, eff provider.Config) ([]string, error) {
 	cfg.UpdatedAt = e.Now().UTC()
 	issuerChanged := existing != nil && issuerChange(oldEff, eff) != ""
 	if issuerChanged {
@@ -181,31 +204,27 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 	issuerLock.Lock()
 	defer issuerLock.Unlock()
 	if existing != nil {
-		if err := e.issuerChangeRefusal(ctx, req.Storage, name, oldEff, eff); err != nil {
+		if err := e.issuerChangeRefusal(ctx, s, name, oldEff, eff); err != nil {
 			return nil, err
 		}
 	}
-	if err := req.Storage.Put(ctx, entry); err != nil {
+	if err := s.Put(ctx, entry); err != nil {
 		return nil, fmt.Errorf("storing config %q: %w", name, err)
 	}
 	e.configChanged(name, cfg.Generation)
-	if issuerChanged {
-		// Still under the issuer lock: no refresh runs in between.
-		dropped, err := e.dropAuthorizations(ctx, req.Storage, name, existing)
-		if err != nil {
-			return nil, err
-		}
-		if len(dropped) > 0 {
-			warnings = append(warnings, fmt.Sprintf("the issuer changed: the user authorizations of %s were revoked at the "+
-				"previous issuer and dropped; run authorize/<role> again for each", strings.Join(dropped, ", ")))
-		}
-	}
-	e.Logger.Info("config written", "config", name, "provider", cfg.Provider, "created", existing == nil)
-
-	if len(warnings) == 0 {
+	if !issuerChanged {
 		return nil, nil
 	}
-	return &logical.Response{Warnings: warnings}, nil
+	// Still under the issuer lock: no refresh runs in between.
+	dropped, err := e.dropAuthorizations(ctx, s, name, existing)
+	if err != nil {
+		return nil, err
+	}
+	if len(dropped) == 0 {
+		return nil, nil
+	}
+	return []string{fmt.Sprintf("the issuer changed: the user authorizations of %s were revoked at the "+
+		"previous issuer and dropped; run authorize/<role> again for each", strings.Join(dropped, ", "))}, nil
 }
 
 // issuerChangeRefusal refuses a change of the config's issuer while
