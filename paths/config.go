@@ -24,6 +24,9 @@ type configEntry struct {
 	// authorizations from before it, recorded without their issuer, are
 	// not sent to the new one.
 	IssuerChangedAt time.Time `json:"issuer_changed_at,omitempty"`
+	// LastRotated is when the config's API key was last replaced by
+	// rotate (config_rotate.go).
+	LastRotated time.Time `json:"last_rotated,omitempty"`
 }
 
 // destinationFields are the config fields that say where requests, and so
@@ -75,6 +78,7 @@ token of that user, including any made outside Vault, and forgets the tokens
 the plugin held. The Vault-side companion is
 vault lease revoke -prefix <mount>/creds/<role>, which ends the leases.`,
 		},
+		e.configRotatePath(),
 		{
 			Pattern:      configPrefix + "?$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationSuffix: "configs"},
