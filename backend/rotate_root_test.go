@@ -7,11 +7,13 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/hashicorp/vault/sdk/rotation"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/testutil"
@@ -65,6 +67,13 @@ func (h *harness) tokenStatus(id, secret string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+func (h *harness) periodic() {
+	h.t.Helper()
+	if err := h.b.PeriodicFunc(context.Background(), &logical.Request{Storage: h.storage}); err != nil {
+		h.t.Fatal(err)
+	}
 }
 
 func (h *harness) wals() int {
@@ -124,7 +133,7 @@ func TestRotateRoot(t *testing.T) {
 			}
 
 			read := h.mustRead("config/c").Data
-			if read["client_id"] != id || read["key_uuid"] != uuid {
+			if read["client_id"] != id || read["key_uuid"] != uuid || read["last_rotated"] != resp.Data["rotated_at"] {
 				t.Errorf("config reads %v", read)
 			}
 			for _, r := range []*logical.Response{resp, h.mustRead("config/c")} {
@@ -159,6 +168,7 @@ func TestRotateRoot(t *testing.T) {
 func TestRotateRootVerification(t *testing.T) {
 	h := newHarness(t)
 	oldUUID := h.rotatableConfig("c", nil)
+	gen := h.mustRead("config/c").Data
 
 	h.emu.SetCloudKeyPropagation(1000)
 	start := time.Now()
@@ -176,7 +186,7 @@ func TestRotateRootVerification(t *testing.T) {
 		t.Errorf("keys after a failed rotation: %d (the new one must be deleted)", len(keys))
 	}
 	read := h.mustRead("config/c").Data
-	if read["client_id"] != cloudID || read["key_uuid"] != oldUUID {
+	if read["client_id"] != cloudID || read["key_uuid"] != oldUUID || read["last_rotated"] != gen["last_rotated"] {
 		t.Errorf("config changed: %v", read)
 	}
 	if h.tokenStatus(cloudID, cloudSecret) != http.StatusOK {
@@ -273,6 +283,9 @@ func TestRotateRootRefusals(t *testing.T) {
 	if h.mustRead("config/fed").Data["client_id"] != cloudID {
 		t.Error("a refused rotation changed the config")
 	}
+	if msg, ok := badRequest(h.write("config/o", map[string]any{"rotation_period": "1h"})); !ok || !strings.Contains(msg, "rotation_period") {
+		t.Errorf("rotation_period on oauth2: %s", msg)
+	}
 }
 
 // A WAL entry naming a key no config holds is rolled back by deleting the
@@ -330,4 +343,143 @@ func (h *harness) bearer(id, secret, scope string) string {
 	}
 	h.secrets = append(h.secrets, out.AccessToken)
 	return out.AccessToken
+}
+
+// On Vault Community the plugin runs rotation_period itself, from the
+// periodic function, only on a node that can write; rotation_schedule is
+// refused there.
+func TestRotateRootAutomatedCommunity(t *testing.T) {
+	h := newHarness(t)
+	h.rotatableConfig("c", map[string]any{"rotation_period": "1h"})
+	read := h.mustRead("config/c").Data
+	if read["rotation_period"] != int64(3600) || read["disable_automated_rotation"] != false || read["rotation_schedule"] != "" ||
+		read["last_rotated"] != h.clock.Now().UTC().Format(time.RFC3339) {
+		t.Errorf("read %v", read)
+	}
+	msg, ok := badRequest(h.write("config/c", map[string]any{"rotation_schedule": "0 * * * *"}))
+	if !ok || !strings.Contains(msg, "rotation_schedule") || !strings.Contains(msg, "Community") {
+		t.Errorf("rotation_schedule on Community: %s", msg)
+	}
+	if h.mustRead("config/c").Data["rotation_period"] != int64(3600) {
+		t.Error("a refused write changed the config")
+	}
+	for _, bad := range []map[string]any{{"rotation_period": "30s"}, {"rotation_period": "1h", "rotation_schedule": "0 * * * *"},
+		{"rotation_window": "10m"}} {
+		if msg, ok := badRequest(h.write("config/c", bad)); !ok {
+			t.Errorf("%v: %s", bad, msg)
+		}
+	}
+
+	clientID := func() string { return h.mustRead("config/c").Data["client_id"].(string) }
+	h.clock.Advance(59 * time.Minute)
+	h.periodic()
+	if clientID() != cloudID {
+		t.Fatal("rotated before rotation_period")
+	}
+	h.clock.Advance(2 * time.Minute)
+	h.periodic()
+	first := clientID()
+	if first == cloudID {
+		t.Fatal("not rotated after rotation_period")
+	}
+	h.cloudKey(first)
+	if _, ok := h.cloudKey(cloudID); ok {
+		t.Error("the old key lives on")
+	}
+	// The period runs from the last rotation.
+	h.clock.Advance(59 * time.Minute)
+	h.periodic()
+	if clientID() != first {
+		t.Fatal("rotated again before a period since the last rotation")
+	}
+
+	// Nothing upstream from a node that cannot write.
+	h.b.Env().Writable = func() bool { return false }
+	calls := h.emu.Requests("/api/")
+	h.clock.Advance(2 * time.Hour)
+	h.periodic()
+	if n := h.emu.Requests("/api/") - calls; n != 0 || clientID() != first {
+		t.Errorf("a read-only node made %d upstream calls", n)
+	}
+	h.b.Env().Writable = func() bool { return true }
+
+	// Paused, then resumed.
+	h.mustWrite("config/c", map[string]any{"disable_automated_rotation": true})
+	h.periodic()
+	if clientID() != first {
+		t.Error("rotated while disable_automated_rotation")
+	}
+	h.mustWrite("config/c", map[string]any{"disable_automated_rotation": false})
+	h.periodic()
+	second := clientID()
+	if second == first {
+		t.Error("not rotated once resumed")
+	}
+	h.cloudKey(second)
+}
+
+// enterpriseSystemView has a rotation manager: it records jobs.
+type enterpriseSystemView struct {
+	logical.StaticSystemView
+	mu           sync.Mutex
+	jobs         map[string]*rotation.RotationJobConfigureRequest
+	deregistered []string
+}
+
+func (s *enterpriseSystemView) RegisterRotationJob(_ context.Context, req *rotation.RotationJobConfigureRequest) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.jobs[req.ReqPath] = req
+	return "rotation-" + req.ReqPath, nil
+}
+
+func (s *enterpriseSystemView) DeregisterRotationJob(_ context.Context, req *rotation.RotationJobDeregisterRequest) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.jobs, req.ReqPath)
+	s.deregistered = append(s.deregistered, req.ReqPath)
+	return nil
+}
+
+// With Vault's rotation manager the config is registered with it, the
+// plugin's periodic function leaves it alone, and the manager's call
+// rotates it.
+func TestRotateRootAutomatedEnterprise(t *testing.T) {
+	sys := &enterpriseSystemView{StaticSystemView: logical.StaticSystemView{DefaultLeaseTTLVal: time.Hour, MaxLeaseTTLVal: 24 * time.Hour},
+		jobs: map[string]*rotation.RotationJobConfigureRequest{}}
+	h := newHarness(t, func(c *logical.BackendConfig) { c.System = sys })
+	h.rotatableConfig("c", map[string]any{"rotation_schedule": "0 3 * * *", "rotation_window": "1h"})
+	job := sys.jobs["config/c"]
+	if job == nil || job.RotationSchedule != "0 3 * * *" || job.RotationWindow != time.Hour || job.RotationPeriod != 0 {
+		t.Fatalf("jobs %v", sys.jobs)
+	}
+	h.mustWrite("config/c", map[string]any{"rotation_period": "1h"})
+	if job := sys.jobs["config/c"]; job.RotationPeriod != time.Hour || job.RotationSchedule != "" {
+		t.Errorf("job after rotation_period: %+v", job)
+	}
+	h.clock.Advance(2 * time.Hour)
+	h.periodic()
+	if h.mustRead("config/c").Data["client_id"] != cloudID {
+		t.Fatal("the plugin rotated a config the rotation manager runs")
+	}
+	if _, err := h.b.HandleRequest(context.Background(), &logical.Request{Operation: logical.RotationOperation,
+		Path: "config/c", Storage: h.storage}); err != nil {
+		t.Fatal(err)
+	}
+	id := h.mustRead("config/c").Data["client_id"].(string)
+	if id == cloudID {
+		t.Fatal("the rotation manager's call did not rotate")
+	}
+	h.cloudKey(id)
+	h.mustWrite("config/c", map[string]any{"rotation_period": 0})
+	if len(sys.jobs) != 0 || len(sys.deregistered) != 1 {
+		t.Errorf("jobs %v after clearing rotation_period, deregistered %v", sys.jobs, sys.deregistered)
+	}
+	h.mustWrite("config/c", map[string]any{"rotation_period": "24h"})
+	if _, err := h.do(logical.DeleteOperation, "config/c", nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(sys.jobs) != 0 || len(sys.deregistered) != 2 {
+		t.Errorf("jobs %v after delete, deregistered %v", sys.jobs, sys.deregistered)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/helper/automatedrotationutil"
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
@@ -24,9 +25,14 @@ type configEntry struct {
 	// authorizations from before it, recorded without their issuer, are
 	// not sent to the new one.
 	IssuerChangedAt time.Time `json:"issuer_changed_at,omitempty"`
-	// LastRotated is when the config's API key was last replaced by
-	// rotate (config_rotate.go).
-	LastRotated time.Time `json:"last_rotated,omitempty"`
+
+	// Automated rotation of the config's own credential (cloud; see
+	// root_schedule.go): Vault's settings, whether Vault's rotation
+	// manager runs them (else the plugin's periodic function does), and
+	// when the current key was written or created.
+	Rotation        automatedrotationutil.AutomatedRotationParams `json:"rotation"`
+	RotationManaged bool                                          `json:"rotation_managed,omitempty"`
+	LastRotated     time.Time                                     `json:"last_rotated,omitempty"`
 }
 
 // destinationFields are the config fields that say where requests, and so
@@ -127,12 +133,16 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 	}
 	cfg := &configEntry{}
 	if existing != nil {
-		// Everything stored carries over; IssuerChangedAt must outlive
-		// later writes.
+		// Everything stored carries over: the rotation settings and state,
+		// and IssuerChangedAt, which must outlive later writes.
 		*cfg = *existing
 		cfg.Scopes = append([]string(nil), existing.Scopes...)
 	}
 	if err := applyConfigFields(cfg, existing != nil, req, d); err != nil {
+		return nil, err
+	}
+	rotationGiven, err := applyRotationFields(cfg, req, d)
+	if err != nil {
 		return nil, err
 	}
 	eff, err := provider.Effective(cfg.Config)
@@ -166,6 +176,18 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 		warnings, err = client.Verify(ctx)
 		if err != nil {
 			return nil, userErr("verify: %s; nothing was stored (fix the credentials, or write with verify=false to store them unchecked)", err)
+		}
+	}
+
+	if takesRotation(cfg.Provider) {
+		if _, rewritten := req.Data[fClientSecret]; rewritten || existing == nil {
+			// A key written by hand starts its rotation period afresh.
+			cfg.LastRotated = e.Now().UTC()
+		}
+	}
+	if rotationGiven {
+		if err := e.scheduleRootRotation(ctx, req, name, existing, cfg); err != nil {
+			return nil, err
 		}
 	}
 
@@ -359,6 +381,9 @@ func (e *Env) configRead(ctx context.Context, req *logical.Request, d *framework
 		}
 	}
 	resp := &logical.Response{Data: data}
+	if takesRotation(cfg.Provider) {
+		readRotation(cfg, data)
+	}
 	if spec.TokenLimit {
 		meta, err := e.loadMeta(ctx, req.Storage, name)
 		if err != nil {
@@ -411,6 +436,9 @@ func (e *Env) configDelete(ctx context.Context, req *logical.Request, d *framewo
 		return nil, userErr("config %q still holds %d live revocable upstream token(s), and their revokes need it; "+
 			"revoke their leases first (vault lease revoke -prefix <mount>/creds/)%s, or wait for them to expire", name, len(live), hint)
 	}
+	// Read raw: a config of a provider this version does not know can
+	// still be deleted.
+	gone, _ := getJSON[configEntry](ctx, req.Storage, configPrefix+name, "config")
 	for _, key := range []string{configPrefix + name, metaPrefix + name} {
 		if err := req.Storage.Delete(ctx, key); err != nil {
 			return nil, fmt.Errorf("deleting config %q: %w", name, err)
@@ -418,6 +446,11 @@ func (e *Env) configDelete(ctx context.Context, req *logical.Request, d *framewo
 	}
 	e.configChanged(name, 0)
 	e.Logger.Info("config deleted", "config", name)
+	if gone != nil && gone.RotationManaged {
+		if err := e.unscheduleRootRotation(ctx, req, name); err != nil {
+			return &logical.Response{Warnings: []string{err.Error()}}, nil
+		}
+	}
 	return nil, nil
 }
 

@@ -25,8 +25,10 @@ const (
 
 func init() {
 	Register(&Spec{
-		Name:       "cloud",
-		Fields:     []string{"client_id", "client_secret", "api_url", "token_url", "auth_style", "key_uuid"},
+		Name: "cloud",
+		Fields: []string{"client_id", "client_secret", "api_url", "token_url", "auth_style", "key_uuid",
+			// Vault's automated rotation of the key (rotate-root).
+			"rotation_period", "rotation_schedule", "rotation_window", "disable_automated_rotation", "rotation_policy"},
 		Required:   []string{"client_id", "client_secret"},
 		GrantTypes: []string{GrantClientCredentials},
 		Defaults: func(c *Config) {
