@@ -61,6 +61,9 @@ func New(conf *logical.BackendConfig) *Backend {
 		Invalidate:   b.env.Invalidate,
 		WALRollback:  b.env.WALRollback,
 		PeriodicFunc: b.periodic,
+		// Vault's rotation manager (Enterprise) calls this when a config's
+		// automated rotation is due; on Vault Community periodic does.
+		RotateCredential: b.env.RotateCredential,
 		Clean: func(context.Context) {
 			b.env.StopRotation()
 			b.env.Reset()
@@ -76,6 +79,8 @@ func New(conf *logical.BackendConfig) *Backend {
 // periodic is Vault's periodic call (about once a minute, on every node):
 // each task skips itself where storage cannot be written.
 func (b *Backend) periodic(ctx context.Context, req *logical.Request) error {
+	// Config keys first: static roles then mint with the new one.
+	b.env.RotateRootsDue(ctx, req.Storage)
 	b.env.RotateDue(ctx, req.Storage)
 	return b.env.PruneStates(ctx, req)
 }

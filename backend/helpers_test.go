@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/vault/sdk/helper/automatedrotationutil"
 	"github.com/hashicorp/vault/sdk/helper/errutil"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/hashicorp/vault/sdk/rotation"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/backend"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
@@ -53,13 +55,31 @@ type harness struct {
 	secrets []string
 }
 
-func newHarness(t testing.TB) *harness {
+// communitySystemView answers rotation manager calls as Vault Community
+// does to a plugin: no rotation manager, and over the plugin's gRPC
+// connection only the text of that error arrives.
+type communitySystemView struct{ logical.StaticSystemView }
+
+func (communitySystemView) RegisterRotationJob(context.Context, *rotation.RotationJobConfigureRequest) (string, error) {
+	return "", errors.New("rpc error: code = Internal desc = " + automatedrotationutil.ErrRotationManagerUnsupported.Error())
+}
+
+func (communitySystemView) DeregisterRotationJob(context.Context, *rotation.RotationJobDeregisterRequest) error {
+	return nil
+}
+
+// newHarness starts a mount on Vault Community with an in-memory storage,
+// the fake clock and an emulator; opts may change its config first.
+func newHarness(t testing.TB, opts ...func(*logical.BackendConfig)) *harness {
 	t.Helper()
 	logs := &testutil.SyncBuffer{}
 	conf := logical.TestBackendConfig()
 	conf.Logger = hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Trace})
 	conf.StorageView = &logical.InmemStorage{}
-	conf.System = &logical.StaticSystemView{DefaultLeaseTTLVal: time.Hour, MaxLeaseTTLVal: 24 * time.Hour}
+	conf.System = &communitySystemView{logical.StaticSystemView{DefaultLeaseTTLVal: time.Hour, MaxLeaseTTLVal: 24 * time.Hour}}
+	for _, o := range opts {
+		o(conf)
+	}
 	b, err := backend.Factory(context.Background(), conf)
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,9 @@ const (
 	// secrets (base64), to catch clients that encode it wrongly.
 	DemoCloudClientSecret = "demo+Secret/With=Chars=="
 	DemoOrgUUID           = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+	// DemoCloudKeyUUID is the demo key's uuid, the one DELETE
+	// /api/account/tokens/{uuid} takes; it differs from its client id.
+	DemoCloudKeyUUID = "5c1d7e2a-9b3f-4a6e-8d0c-1f2e3a4b5c6d"
 )
 
 // CloudClient is an Acquia Cloud API key (API token in the Cloud UI).
@@ -36,6 +39,12 @@ type CloudClient struct {
 	// Lifetime of its tokens; Cloud's 300 s when zero. Tests that watch
 	// tokens being replaced set a shorter one.
 	Lifetime time.Duration
+	// KeyUUID identifies the key in /api/account/tokens/{uuid}. It is
+	// never the client id; AddCloudClient derives one from the ID when
+	// empty.
+	KeyUUID string
+	// Label is the name the key was given (API tokens have one in Cloud).
+	Label string
 }
 
 const (
@@ -48,13 +57,31 @@ const (
 type cloudService struct {
 	e *Emulator
 	// Guarded by e.mu.
-	clients    map[string]CloudClient
+	clients    map[string]CloudClient // live keys, by client id
+	keys       map[string]*cloudKey   // every key, deleted ones too, by uuid
 	oktaErrors bool
+	// revokeOnKeyDelete: deleting a key kills the tokens issued to it.
+	revokeOnKeyDelete bool
+	// propagation is how many token requests a key created through the
+	// API refuses before it works.
+	propagation int
+}
+
+// cloudKey is what the key API knows of a key besides its credentials.
+type cloudKey struct {
+	clientID, label string
+	// user owns the key: a key created through the API belongs to the
+	// user of the token that created it, an added one to itself.
+	user      string
+	createdAt time.Time
+	deleted   bool
+	// refusals left before a new key works at the token endpoint.
+	refusals int
 }
 
 func init() {
 	serviceFactories = append(serviceFactories, func(e *Emulator) service {
-		return &cloudService{e: e, clients: map[string]CloudClient{}}
+		return &cloudService{e: e, clients: map[string]CloudClient{}, keys: map[string]*cloudKey{}}
 	})
 }
 
@@ -64,7 +91,8 @@ func (e *Emulator) cloud() *cloudService { return e.services[serviceCloud].(*clo
 func (c *cloudService) name() string { return serviceCloud }
 
 func (c *cloudService) seedDemo() {
-	c.e.AddCloudClient(CloudClient{ID: DemoCloudClientID, Secret: DemoCloudClientSecret, Orgs: []string{DemoOrgUUID}})
+	c.e.AddCloudClient(CloudClient{ID: DemoCloudClientID, Secret: DemoCloudClientSecret, Orgs: []string{DemoOrgUUID},
+		KeyUUID: DemoCloudKeyUUID, Label: "demo"})
 }
 
 func (c *cloudService) register(mux *http.ServeMux) {
@@ -73,29 +101,94 @@ func (c *cloudService) register(mux *http.ServeMux) {
 	mux.HandleFunc("/api/auth/oauth/token", c.token)
 	mux.HandleFunc("/api/token", c.token)
 	mux.HandleFunc("/api/account", c.account)
+	mux.HandleFunc("/api/account/tokens", c.apiKeys)
+	mux.HandleFunc("/api/account/tokens/{uuid}", c.apiKey)
 
 	mux.HandleFunc("POST "+adminPrefix+"cloud/clients", c.adminAddClient)
 	mux.HandleFunc("DELETE "+adminPrefix+"cloud/clients/{id}", c.adminRemoveClient)
 	mux.HandleFunc("POST "+adminPrefix+"cloud/okta-errors", adminSwitch(c.e.SetOktaErrors))
+	mux.HandleFunc("POST "+adminPrefix+"cloud/revoke-on-key-delete", adminSwitch(c.e.SetCloudRevokeOnKeyDelete))
+	mux.HandleFunc("POST "+adminPrefix+"cloud/key-propagation", c.adminKeyPropagation)
+	mux.HandleFunc("GET "+adminPrefix+"cloud/keys", c.adminKeys)
 }
 
 // AddCloudClient adds an API key, replacing any key with the same ID (as a
-// secret rotation would).
+// secret rotation would). A key without a KeyUUID gets one derived from
+// its ID, so re-adding it keeps its uuid.
 func (e *Emulator) AddCloudClient(c CloudClient) {
 	c.Orgs = slices.Clone(c.Orgs)
 	c.FederatedOrgs = slices.Clone(c.FederatedOrgs)
+	if c.KeyUUID == "" {
+		c.KeyUUID = uuidFrom("cloud-key:" + c.ID)
+	}
+	now := e.now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.cloud().clients[c.ID] = c
+	cs := e.cloud()
+	if old, ok := cs.clients[c.ID]; ok && old.KeyUUID != c.KeyUUID {
+		delete(cs.keys, old.KeyUUID)
+	}
+	cs.clients[c.ID] = c
+	cs.keys[c.KeyUUID] = &cloudKey{clientID: c.ID, label: c.Label, user: c.ID, createdAt: now}
 }
 
-// RemoveCloudClient deletes an API key: later token requests with it get
-// 401 invalid_client. Tokens already issued keep working until they expire,
-// since Cloud has no revocation.
+// RemoveCloudClient deletes an API key as DELETE /api/account/tokens/{uuid}
+// does: later token requests with it get 401 invalid_client. Tokens
+// already issued keep working until they expire, unless
+// SetCloudRevokeOnKeyDelete is on.
 func (e *Emulator) RemoveCloudClient(id string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	delete(e.cloud().clients, id)
+	cs := e.cloud()
+	if c, ok := cs.clients[id]; ok {
+		cs.deleteKeyLocked(c.KeyUUID)
+	}
+}
+
+// SetCloudRevokeOnKeyDelete decides what deleting a key does to the
+// tokens issued to it, which Acquia does not document: off (the default),
+// they live until they expire; on, they die with the key.
+func (e *Emulator) SetCloudRevokeOnKeyDelete(on bool) { e.setSwitch(&e.cloud().revokeOnKeyDelete, on) }
+
+// SetCloudKeyPropagation makes each key created through POST
+// /api/account/tokens from now on refuse its first n token requests with
+// invalid_client, as a key still propagating upstream might; 0 (the
+// default) makes new keys work at once.
+func (e *Emulator) SetCloudKeyPropagation(n int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.cloud().propagation = max(n, 0)
+}
+
+// CloudKeys returns a copy of every live Cloud API key, secrets included,
+// oldest first.
+func (e *Emulator) CloudKeys() []CloudClient {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	cs := e.cloud()
+	out := make([]CloudClient, 0, len(cs.clients))
+	for _, c := range cs.clients {
+		c.Orgs, c.FederatedOrgs = slices.Clone(c.Orgs), slices.Clone(c.FederatedOrgs)
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b CloudClient) int {
+		return cmp.Or(cs.keys[a.KeyUUID].createdAt.Compare(cs.keys[b.KeyUUID].createdAt), cmp.Compare(a.ID, b.ID))
+	})
+	return out
+}
+
+// deleteKeyLocked deletes the key uuid: its credentials stop working at
+// once; its record stays, so a second delete is told it was revoked.
+func (c *cloudService) deleteKeyLocked(uuid string) {
+	k, ok := c.keys[uuid]
+	if !ok || k.deleted {
+		return
+	}
+	k.deleted = true
+	delete(c.clients, k.clientID)
+	if c.revokeOnKeyDelete {
+		c.e.revokeAllOfLocked(serviceCloud, k.clientID)
+	}
 }
 
 // SetOktaErrors switches token-endpoint errors to Okta's
@@ -144,11 +237,16 @@ func (c *cloudService) authenticate(r *http.Request, form url.Values) (CloudClie
 	if oerr != nil {
 		return CloudClient{}, oerr
 	}
+	refused := &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: cloudClientFailed}
 	c.e.mu.Lock()
+	defer c.e.mu.Unlock()
 	client, ok := c.clients[id]
-	c.e.mu.Unlock()
 	if !ok || subtle.ConstantTimeCompare([]byte(client.Secret), []byte(secret)) != 1 {
-		return CloudClient{}, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: cloudClientFailed}
+		return CloudClient{}, refused
+	}
+	if k := c.keys[client.KeyUUID]; k != nil && k.refusals > 0 {
+		k.refusals--
+		return CloudClient{}, refused
 	}
 	return client, nil
 }
@@ -168,27 +266,56 @@ func (c *cloudService) account(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, http.MethodGet)
 		return
 	}
+	_, user, ok := c.apiUser(w, r)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{
+		"uuid": uuidFrom("cloud-user:" + user),
+		"name": "Demo User",
+		"mail": "demo@example.com",
+	})
+}
+
+// apiUser authenticates a Cloud API request: a live Cloud token, scoped
+// to a federated organization of its key where the key has one. It
+// answers 401 or 403 itself, or returns the token and the user it acts
+// for.
+func (c *cloudService) apiUser(w http.ResponseWriter, r *http.Request) (Token, string, bool) {
 	t, ok := c.e.bearerLive(r, serviceCloud)
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 		writeAPIError(w, http.StatusUnauthorized, "invalid_token", "The access token is missing, invalid or expired.")
-		return
+		return Token{}, "", false
 	}
 
 	c.e.mu.Lock()
 	client, known := c.clients[t.ClientID]
+	user := t.ClientID
+	if _, k := c.keyOfLocked(t.ClientID); k != nil {
+		user = k.user
+	}
 	c.e.mu.Unlock()
 	if known && len(client.FederatedOrgs) > 0 && !slices.ContainsFunc(client.FederatedOrgs, func(org string) bool {
 		return t.Scope == cloudScopePrefix+org
 	}) {
 		writeAPIError(w, http.StatusForbidden, "additional_authentication_required", "This resource requires additional authentication.")
-		return
+		return Token{}, "", false
 	}
-	writeJSON(w, http.StatusOK, map[string]string{
-		"uuid": uuidFrom("cloud-user:" + t.ClientID),
-		"name": "Demo User",
-		"mail": "demo@example.com",
-	})
+	return t, user, true
+}
+
+// keyOfLocked finds the key, live or deleted, whose client id is id.
+func (c *cloudService) keyOfLocked(id string) (string, *cloudKey) {
+	if cl, ok := c.clients[id]; ok {
+		return cl.KeyUUID, c.keys[cl.KeyUUID]
+	}
+	for uuid, k := range c.keys {
+		if k.clientID == id {
+			return uuid, k
+		}
+	}
+	return "", nil
 }
 
 // uuidFrom derives a stable UUID-shaped id, so the same key always maps to
@@ -206,6 +333,7 @@ type cloudClientJSON struct {
 	Secret        string   `json:"secret"`
 	Orgs          []string `json:"orgs"`
 	FederatedOrgs []string `json:"federated_orgs"`
+	KeyUUID       string   `json:"key_uuid"`
 }
 
 func (c *cloudService) adminAddClient(w http.ResponseWriter, r *http.Request) {
@@ -217,7 +345,11 @@ func (c *cloudService) adminAddClient(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, http.StatusBadRequest, "validation_failed", "id and secret are required.")
 		return
 	}
-	c.e.AddCloudClient(CloudClient{ID: in.ID, Secret: in.Secret, Orgs: in.Orgs, FederatedOrgs: in.FederatedOrgs})
+	if in.KeyUUID != "" && !isUUID(in.KeyUUID) {
+		writeAPIError(w, http.StatusBadRequest, "validation_failed", "key_uuid must be a uuid.")
+		return
+	}
+	c.e.AddCloudClient(CloudClient{ID: in.ID, Secret: in.Secret, Orgs: in.Orgs, FederatedOrgs: in.FederatedOrgs, KeyUUID: in.KeyUUID})
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -11,8 +11,20 @@
 //   - cloud, Acquia Cloud: client credentials at /api/auth/oauth/token and
 //     /api/token, with Basic credentials compared without url-decoding as
 //     upstream does; /api/account answers 403 for a federated organization
-//     the token's scope does not name. Switches: SetOktaErrors (Okta-shaped
-//     error bodies); RemoveCloudClient makes a key fail.
+//     the token's scope does not name. API keys (cloud_keys.go), with a
+//     Bearer token of the key's user: POST /api/account/tokens {"label"}
+//     answers 201 with a new client_id and client_secret and the key's
+//     uuid only in _links.self.href (never equal to the client_id); GET
+//     /api/account/tokens lists uuid, label and client_id, never a
+//     secret; DELETE /api/account/tokens/{uuid} answers 200, 404 for an
+//     unknown key, 409 for one already revoked, and the deleted key's
+//     secret is refused (invalid_client) at once. Every key has a uuid
+//     (CloudClient.KeyUUID; DemoCloudKeyUUID for the demo key); CloudKeys
+//     lists the live ones. Switches: SetOktaErrors (Okta-shaped error
+//     bodies); SetCloudRevokeOnKeyDelete (a deleted key's tokens die with
+//     it; off by default: they live until they expire, as Acquia does not
+//     say); SetCloudKeyPropagation (new keys refuse their first n token
+//     requests); RemoveCloudClient deletes a key as the API does.
 //   - source, an Acquia Source (Drupal simple_oauth) site: /oauth/authorize
 //     (code flow with S256 PKCE), /oauth/token (client credentials,
 //     authorization code, refresh with rotation and replay detection),
@@ -52,6 +64,9 @@
 //	POST   /_emulator/cloud/clients                AddCloudClient
 //	DELETE /_emulator/cloud/clients/{id}           RemoveCloudClient
 //	POST   /_emulator/cloud/okta-errors            {"on": bool}
+//	POST   /_emulator/cloud/revoke-on-key-delete   {"on": bool}
+//	POST   /_emulator/cloud/key-propagation        {"refusals": n}
+//	GET    /_emulator/cloud/keys                   every key, deleted too; no secrets
 //	POST   /_emulator/source/clients               AddSourceClient
 //	POST   /_emulator/source/deny                  {"on": bool}
 //	POST   /_emulator/source/revocation            {"on": bool}

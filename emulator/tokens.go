@@ -69,6 +69,11 @@ func (e *Emulator) revokeLocked(service, value string) (Token, bool) {
 func (e *Emulator) revokeAllOf(service, clientID string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.revokeAllOfLocked(service, clientID)
+}
+
+// revokeAllOfLocked is revokeAllOf for a caller holding e.mu.
+func (e *Emulator) revokeAllOfLocked(service, clientID string) {
 	for _, t := range e.tokens[service] {
 		if t.ClientID == clientID {
 			e.revokeLocked(service, t.Value)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/helper/automatedrotationutil"
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
@@ -24,6 +25,14 @@ type configEntry struct {
 	// authorizations from before it, recorded without their issuer, are
 	// not sent to the new one.
 	IssuerChangedAt time.Time `json:"issuer_changed_at,omitempty"`
+
+	// Automated rotation of the config's own credential (cloud; see
+	// root_schedule.go): Vault's settings, whether Vault's rotation
+	// manager runs them (else the plugin's periodic function does), and
+	// when the current key was written or created.
+	Rotation        automatedrotationutil.AutomatedRotationParams `json:"rotation"`
+	RotationManaged bool                                          `json:"rotation_managed,omitempty"`
+	LastRotated     time.Time                                     `json:"last_rotated,omitempty"`
 }
 
 // destinationFields are the config fields that say where requests, and so
@@ -75,6 +84,7 @@ token of that user, including any made outside Vault, and forgets the tokens
 the plugin held. The Vault-side companion is
 vault lease revoke -prefix <mount>/creds/<role>, which ends the leases.`,
 		},
+		e.configRotatePath(),
 		{
 			Pattern:      configPrefix + "?$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationSuffix: "configs"},
@@ -123,10 +133,16 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 	}
 	cfg := &configEntry{}
 	if existing != nil {
-		cfg.Config = existing.Config
+		// Everything stored carries over: the rotation settings and state,
+		// and IssuerChangedAt, which must outlive later writes.
+		*cfg = *existing
 		cfg.Scopes = append([]string(nil), existing.Scopes...)
 	}
 	if err := applyConfigFields(cfg, existing != nil, req, d); err != nil {
+		return nil, err
+	}
+	rotationGiven, err := applyRotationFields(cfg, req, d)
+	if err != nil {
 		return nil, err
 	}
 	eff, err := provider.Effective(cfg.Config)
@@ -163,6 +179,39 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 		}
 	}
 
+	if takesRotation(cfg.Provider) {
+		if _, rewritten := req.Data[fClientSecret]; rewritten || existing == nil {
+			// A key written by hand starts its rotation period afresh.
+			cfg.LastRotated = e.Now().UTC()
+		}
+	}
+	if rotationGiven {
+		if err := e.scheduleRootRotation(ctx, req, name, existing, cfg); err != nil {
+			return nil, err
+		}
+	}
+
+	stored, err := e.storeConfig(ctx, req.Storage, name, existing, cfg, oldEff, eff)
+	if err != nil {
+		return nil, err
+	}
+	warnings = append(warnings, stored...)
+	e.Logger.Info("config written", "config", name, "provider", cfg.Provider, "created", existing == nil)
+
+	if len(warnings) == 0 {
+		return nil, nil
+	}
+	return &logical.Response{Warnings: warnings}, nil
+}
+
+// storeConfig stores cfg as the new version of config name; existing is
+// the stored version (nil on create), oldEff and eff the effective forms of
+// both. It gives cfg a new generation and drops the cached client, and
+// where an issuer field changed it drops the user authorizations the old
+// issuer granted, saying so in the warnings it returns. The caller holds
+// the config's lock.
+func (e *Env) storeConfig(ctx context.Context, s logical.Storage, name string, existing, cfg *configEntry,
+	oldEff, eff provider.Config) ([]string, error) {
 	cfg.UpdatedAt = e.Now().UTC()
 	issuerChanged := existing != nil && issuerChange(oldEff, eff) != ""
 	if issuerChanged {
@@ -181,32 +230,28 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 	issuerLock.Lock()
 	defer issuerLock.Unlock()
 	if existing != nil {
-		if err := e.issuerChangeRefusal(ctx, req.Storage, name, oldEff, eff); err != nil {
+		if err := e.issuerChangeRefusal(ctx, s, name, oldEff, eff); err != nil {
 			return nil, err
 		}
 	}
-	err = req.Storage.Put(ctx, entry)
+	err = s.Put(ctx, entry)
 	e.configChanged(name, cfg.Generation)
 	if err != nil {
 		return nil, fmt.Errorf("storing config %q: %w", name, err)
 	}
-	if issuerChanged {
-		// Still under the issuer lock: no refresh runs in between.
-		dropped, err := e.dropAuthorizations(ctx, req.Storage, name, existing)
-		if err != nil {
-			return nil, err
-		}
-		if len(dropped) > 0 {
-			warnings = append(warnings, fmt.Sprintf("the issuer changed: the user authorizations of %s were revoked at the "+
-				"previous issuer and dropped; run authorize/<role> again for each", strings.Join(dropped, ", ")))
-		}
-	}
-	e.Logger.Info("config written", "config", name, "provider", cfg.Provider, "created", existing == nil)
-
-	if len(warnings) == 0 {
+	if !issuerChanged {
 		return nil, nil
 	}
-	return &logical.Response{Warnings: warnings}, nil
+	// Still under the issuer lock: no refresh runs in between.
+	dropped, err := e.dropAuthorizations(ctx, s, name, existing)
+	if err != nil {
+		return nil, err
+	}
+	if len(dropped) == 0 {
+		return nil, nil
+	}
+	return []string{fmt.Sprintf("the issuer changed: the user authorizations of %s were revoked at the "+
+		"previous issuer and dropped; run authorize/<role> again for each", strings.Join(dropped, ", "))}, nil
 }
 
 // issuerChangeRefusal refuses a change of the config's issuer while
@@ -337,6 +382,9 @@ func (e *Env) configRead(ctx context.Context, req *logical.Request, d *framework
 		}
 	}
 	resp := &logical.Response{Data: data}
+	if takesRotation(cfg.Provider) {
+		readRotation(cfg, data)
+	}
 	if spec.TokenLimit {
 		meta, err := e.loadMeta(ctx, req.Storage, name)
 		if err != nil {
@@ -389,6 +437,9 @@ func (e *Env) configDelete(ctx context.Context, req *logical.Request, d *framewo
 		return nil, userErr("config %q still holds %d live revocable upstream token(s), and their revokes need it; "+
 			"revoke their leases first (vault lease revoke -prefix <mount>/creds/)%s, or wait for them to expire", name, len(live), hint)
 	}
+	// Read raw: a config of a provider this version does not know can
+	// still be deleted.
+	gone, _ := getJSON[configEntry](ctx, req.Storage, configPrefix+name, "config")
 	for _, key := range []string{configPrefix + name, metaPrefix + name} {
 		err := req.Storage.Delete(ctx, key)
 		e.configChanged(name, 0)
@@ -398,6 +449,11 @@ func (e *Env) configDelete(ctx context.Context, req *logical.Request, d *framewo
 		}
 	}
 	e.Logger.Info("config deleted", "config", name)
+	if gone != nil && gone.RotationManaged {
+		if err := e.unscheduleRootRotation(ctx, req, name); err != nil {
+			return &logical.Response{Warnings: []string{err.Error()}}, nil
+		}
+	}
 	return nil, nil
 }
 

@@ -1,10 +1,13 @@
 package paths
 
 import (
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/helper/automatedrotationutil"
+	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 )
@@ -34,7 +37,39 @@ const (
 	fRequestTimeout = "request_timeout"
 	fCACert         = "ca_cert"
 	fVerify         = "verify"
+
+	// Vault's automated rotation fields (automatedrotationutil), taken by
+	// providers whose config can rotate its own credential (cloud).
+	fRootRotationPeriod   = "rotation_period"
+	fRootRotationSchedule = "rotation_schedule"
+	fRootRotationWindow   = "rotation_window"
+	fRootRotationDisable  = "disable_automated_rotation"
+	fRootRotationPolicy   = "rotation_policy"
 )
+
+// rotationFields are the automated rotation fields. They are not rows of
+// configTable: their schema, parsing and read shape are Vault's own
+// (automatedrotationutil), and they live on configEntry, not on
+// provider.Config.
+var rotationFields = []string{fRootRotationPeriod, fRootRotationSchedule, fRootRotationWindow, fRootRotationDisable, fRootRotationPolicy}
+
+// rotationFieldDocs are what those fields mean here, in place of the
+// helper's generic text.
+var rotationFieldDocs = map[string][2]string{
+	fRootRotationPeriod: {"Rotation period", "cloud: rotate the API key (config/<name>/rotate) this often, e.g. 720h; at least 1m. " +
+		"Vault's rotation manager runs it where Vault has one (Enterprise), the plugin's periodic function otherwise. " +
+		"Replaces rotation_schedule."},
+	fRootRotationSchedule: {"Rotation schedule", "cloud: cron schedule on which to rotate the API key. Needs Vault's rotation " +
+		"manager (Enterprise); Vault Community takes rotation_period only. Replaces rotation_period."},
+	fRootRotationWindow: {"Rotation window", "cloud: how long after each rotation_schedule time the rotation may still run " +
+		"(with rotation_schedule only)."},
+	fRootRotationDisable: {"Disable automated rotation", "cloud: pause automated rotation of the API key, keeping its settings."},
+	fRootRotationPolicy:  {"Rotation policy", "cloud: the rotation manager's policy for a failed rotation (Enterprise)."},
+}
+
+// minRootRotationPeriod is the shortest rotation_period: the periodic
+// function that runs it on Vault Community looks once a minute.
+const minRootRotationPeriod = time.Minute
 
 type configField struct {
 	name, display, description string
@@ -168,7 +203,60 @@ func configSchema() map[string]*framework.FieldSchema {
 		s[f.name] = &framework.FieldSchema{Type: f.typ, Description: f.description, Default: f.def,
 			DisplayAttrs: &framework.DisplayAttributes{Name: f.display, Sensitive: f.secret}}
 	}
+	automatedrotationutil.AddAutomatedRotationFieldsWithGroup(s, "Automated rotation")
+	for name, doc := range rotationFieldDocs {
+		s[name].DisplayAttrs.Name, s[name].Description = doc[0], doc[1]
+	}
 	return s
+}
+
+// takesRotation reports whether configs of provider take the automated
+// rotation fields.
+func takesRotation(providerName string) bool {
+	spec, ok := provider.Lookup(providerName)
+	return ok && spec.Takes(fRootRotationPeriod)
+}
+
+// applyRotationFields sets the automated rotation fields written onto
+// cfg.Rotation and reports whether any was written. The caller has
+// refused them for providers that do not take them.
+func applyRotationFields(cfg *configEntry, req *logical.Request, d *framework.FieldData) (bool, error) {
+	given := func(f string) bool { _, ok := req.Data[f]; return ok }
+	if !slices.ContainsFunc(rotationFields, given) {
+		return false, nil
+	}
+	p := &cfg.Rotation
+	if err := p.ParseAutomatedRotationFields(d); err != nil {
+		return false, userErr("%s", err)
+	}
+	// A period written replaces a stored schedule, and the other way round.
+	if given(fRootRotationPeriod) && p.RotationPeriod != 0 && !given(fRootRotationSchedule) {
+		p.RotationSchedule, p.RotationWindow = "", 0
+	}
+	if given(fRootRotationSchedule) && p.RotationSchedule != "" && !given(fRootRotationPeriod) {
+		p.RotationPeriod = 0
+	}
+	switch {
+	case p.RotationPeriod < 0:
+		return false, badField(fRootRotationPeriod, "must not be negative")
+	case p.RotationPeriod > 0 && p.RotationPeriod < minRootRotationPeriod:
+		return false, badField(fRootRotationPeriod, "must be at least %s (or 0 for none)", minRootRotationPeriod)
+	case p.RotationWindow < 0:
+		return false, badField(fRootRotationWindow, "must not be negative")
+	}
+	return true, nil
+}
+
+// readRotation adds the automated rotation settings to a config read,
+// durations in whole seconds like every other read, and when the current
+// key was written or created.
+func readRotation(cfg *configEntry, data map[string]any) {
+	cfg.Rotation.PopulateAutomatedRotationData(data)
+	data[fRootRotationPeriod] = durationSeconds(cfg.Rotation.RotationPeriod)
+	data[fRootRotationWindow] = durationSeconds(cfg.Rotation.RotationWindow)
+	if !cfg.LastRotated.IsZero() {
+		data["last_rotated"] = cfg.LastRotated.UTC().Format(time.RFC3339)
+	}
 }
 
 // applyValue sets one written field on c; the value is already of the

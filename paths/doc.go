@@ -4,6 +4,9 @@
 //	routes.go              every path and secret type of the mount
 //	config.go              config/:name, its list and revoke-all
 //	config_fields.go       the config field table: schema, checks, reads
+//	config_rotate.go       config/:name/rotate: a config replaces its own key
+//	root_schedule.go       automated rotation of that key: Vault's rotation
+//	                       manager, or the periodic function on Community
 //	roles.go               roles/:name
 //	creds.go               creds/:role: minting a token for a lease
 //	mint.go                one token for one lease, WAL-covered

@@ -55,6 +55,10 @@ type Env struct {
 	// last logged, so the server log says it once a day.
 	expiryMu     sync.Mutex
 	expiryLogged map[string]string
+	// rootFailures backs off the plugin's own automated rotations of a
+	// config's key after a failure (root_schedule.go).
+	rootMu       sync.Mutex
+	rootFailures map[string]rootFailure
 
 	// configs, roles and metas are the decoded entries every creds read
 	// needs (cache.go).
@@ -95,6 +99,7 @@ func NewEnv(logger hclog.Logger, system func() logical.SystemView) *Env {
 		roleLocks:    locksutil.CreateLocks(),
 		stateLocks:   locksutil.CreateLocks(),
 		expiryLogged: map[string]string{},
+		rootFailures: map[string]rootFailure{},
 		clients:      map[string]cachedClient{},
 		latestGen:    map[string]uint64{},
 	}

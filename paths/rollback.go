@@ -39,15 +39,19 @@ func rewriteWAL(ctx context.Context, s logical.Storage, id string, w *walToken) 
 	return s.Put(ctx, &logical.StorageEntry{Key: framework.WALPrefix + id, Value: raw})
 }
 
-// WALRollback undoes a half-done token creation. Where this node cannot
+// WALRollback undoes a half-done token creation, or deletes an API key a
+// rotation made but never stored (config_rotate.go). Where this node cannot
 // write (a performance standby or secondary) it does nothing upstream and
 // keeps the entry for the node that can.
 func (e *Env) WALRollback(ctx context.Context, req *logical.Request, kind string, data any) error {
-	if kind != walKindToken {
+	if kind != walKindToken && kind != walKindKey {
 		return fmt.Errorf("unknown WAL kind %q", kind)
 	}
 	if err := e.ensureWritable(); err != nil {
 		return err
+	}
+	if kind == walKindKey {
+		return e.rollbackKey(ctx, req.Storage, data)
 	}
 	var w walToken
 	raw, err := json.Marshal(data)

@@ -1,9 +1,15 @@
 package provider
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
+	"path"
 	"strings"
 	"time"
 )
@@ -19,8 +25,10 @@ const (
 
 func init() {
 	Register(&Spec{
-		Name:       "cloud",
-		Fields:     []string{"client_id", "client_secret", "api_url", "token_url", "auth_style", "key_uuid"},
+		Name: "cloud",
+		Fields: []string{"client_id", "client_secret", "api_url", "token_url", "auth_style", "key_uuid",
+			// Vault's automated rotation of the key (rotate-root).
+			"rotation_period", "rotation_schedule", "rotation_window", "disable_automated_rotation", "rotation_policy"},
 		Required:   []string{"client_id", "client_secret"},
 		GrantTypes: []string{GrantClientCredentials},
 		Defaults: func(c *Config) {
@@ -65,7 +73,10 @@ func cloudHints(code string, status int) string {
 
 type cloudClient struct{ *oauthClient }
 
-var _ Client = (*cloudClient)(nil)
+var (
+	_ Client     = (*cloudClient)(nil)
+	_ KeyRotator = (*cloudClient)(nil)
+)
 
 func (c *cloudClient) Token(ctx context.Context, scopes []string) (*Token, error) {
 	return c.clientCredentials(ctx, scopes)
@@ -100,4 +111,128 @@ func (c *cloudClient) Verify(ctx context.Context) ([]string, error) {
 		e.Hint = "the token endpoint and api_url may belong to different services; check api_url"
 	}
 	return nil, e
+}
+
+// keyUIHint says where an operator deletes a key by hand.
+const keyUIHint = "the Cloud Platform UI, Account settings > API Tokens"
+
+func (c *cloudClient) keysURL() string {
+	return strings.TrimSuffix(c.cfg.APIURL, "/") + "/account/tokens"
+}
+
+// apiCall sends one Cloud API request with a fresh access token of the key
+// (Cloud tokens are not kept: they live 300 s and cost one request), on
+// hc, and returns the status, the body and what to scrub from errors.
+func (c *cloudClient) apiCall(ctx context.Context, hc *http.Client, op, method, u string, body []byte) (int, []byte, []string, error) {
+	tok, err := c.clientCredentials(ctx, c.cfg.Scopes)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	secrets := append(c.cfg.Secrets(), tok.AccessToken)
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, u, rd)
+	if err != nil {
+		return 0, nil, secrets, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	status, raw, err := c.send(ctx, hc, op, req, secrets)
+	return status, raw, secrets, err
+}
+
+// keyAPIError is a refusing answer of the key API, with advice.
+func (c *cloudClient) keyAPIError(op, host string, status int, body []byte, secrets []string) *Error {
+	e := answerError(op, host, status, body, secrets)
+	switch {
+	case e.Code == "additional_authentication_required":
+		e.Hint = "the organization uses federated authentication: set scopes=organization:<uuid> on the config"
+	case status == http.StatusUnauthorized:
+		e.Hint = "the Cloud API refused a token of this key; the token endpoint and api_url may belong to different services: check api_url"
+	case status == http.StatusForbidden:
+		e.Hint = "the key's user may not manage API tokens; rotate it by hand in " + keyUIHint
+	case status == http.StatusNotFound || status == http.StatusMethodNotAllowed:
+		e.Hint = "no API token endpoint there; check api_url"
+	default:
+		e.Hint = genericHint(e.Code, status, host)
+	}
+	return e
+}
+
+// CreateKey calls POST {api_url}/account/tokens. The key's uuid is taken
+// from _links.self.href: whether it equals the client id is not
+// documented. The request is not retried after a transport error, since
+// the key may have been made.
+func (c *cloudClient) CreateKey(ctx context.Context, label string) (*APIKey, error) {
+	const op = "key create"
+	body, err := json.Marshal(map[string]string{"label": label})
+	if err != nil {
+		return nil, err
+	}
+	u := c.keysURL()
+	status, raw, secrets, err := c.apiCall(ctx, c.http.creating, op, http.MethodPost, u, body)
+	if err != nil {
+		var pe *Error
+		if errors.As(err, &pe) && pe.Op == op && pe.Status == 0 {
+			pe.Hint = fmt.Sprintf("the key may have been created without an answer: look for a key labelled %q in %s and delete it", label, keyUIHint)
+		}
+		return nil, err
+	}
+	if status/100 != 2 {
+		return nil, c.keyAPIError(op, hostOf(u), status, raw, secrets)
+	}
+	var out struct {
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+		Links        struct {
+			Self struct {
+				Href string `json:"href"`
+			} `json:"self"`
+		} `json:"_links"`
+	}
+	_ = json.Unmarshal(raw, &out)
+	key := &APIKey{UUID: uuidOfHref(out.Links.Self.Href), ClientID: out.ClientID, ClientSecret: out.ClientSecret}
+	if key.ClientID == "" || key.ClientSecret == "" || key.UUID == "" {
+		return nil, &Error{Op: op, Host: hostOf(u), Status: status, Code: "malformed_response",
+			Detail: "the answer lacks client_id, client_secret, or a _links.self.href ending in the key's uuid",
+			Hint:   fmt.Sprintf("a key labelled %q may have been created: delete it in %s; check api_url", label, keyUIHint)}
+	}
+	return key, nil
+}
+
+// uuidOfHref is the uuid ending a key's self link, "" if it ends otherwise.
+func uuidOfHref(href string) string {
+	u, err := url.Parse(href)
+	if err != nil {
+		return ""
+	}
+	if id := path.Base(u.Path); IsUUID(id) {
+		return id
+	}
+	return ""
+}
+
+// DeleteKey calls DELETE {api_url}/account/tokens/{uuid}. A 404 or 409 in
+// the Cloud API's error shape means the key is gone already; one without
+// it is some other server, and an error.
+func (c *cloudClient) DeleteKey(ctx context.Context, uuid string) error {
+	const op = "key delete"
+	if !IsUUID(uuid) {
+		return fmt.Errorf("%q is not an API key uuid", uuid)
+	}
+	u := c.keysURL() + "/" + uuid
+	status, raw, secrets, err := c.apiCall(ctx, c.http.retrying, op, http.MethodDelete, u, nil)
+	if err != nil || status/100 == 2 {
+		return err
+	}
+	e := c.keyAPIError(op, hostOf(u), status, raw, secrets)
+	if (status == http.StatusNotFound || status == http.StatusConflict) && e.Code != "" {
+		return nil
+	}
+	return e
 }

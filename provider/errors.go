@@ -181,6 +181,8 @@ var opURLField = map[string]string{
 	"token refresh":     "token_url",
 	"token revocation":  "revocation_url",
 	"account check":     "api_url",
+	"key create":        "api_url",
+	"key delete":        "api_url",
 	"client check":      "base_url",
 	"token create":      "base_url",
 	"token extend":      "base_url",

@@ -63,6 +63,25 @@ type UserRevoker interface {
 	RevokeAll(ctx context.Context) error
 }
 
+// KeyRotator is a Client whose upstream lets its credentials create and
+// delete API keys of the same user (Acquia Cloud), so the plugin can
+// rotate its own key.
+type KeyRotator interface {
+	// CreateKey creates an API key labelled label, authenticating with a
+	// fresh access token from the client's credentials. It is sent once:
+	// a create that got no answer may have made a key.
+	CreateKey(ctx context.Context, label string) (*APIKey, error)
+	// DeleteKey deletes the API key uuid. A key the upstream does not
+	// know, or reports revoked already, counts as deleted.
+	DeleteKey(ctx context.Context, uuid string) error
+}
+
+// APIKey is a key CreateKey made. ClientSecret is shown by the upstream
+// this once.
+type APIKey struct {
+	UUID, ClientID, ClientSecret string
+}
+
 // CodeGranter is a Client that can run the authorization code grant
 // (RFC 6749 §4.1) with PKCE (RFC 7636), and refresh the tokens it yields.
 type CodeGranter interface {

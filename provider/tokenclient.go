@@ -154,9 +154,15 @@ func (c *oauthClient) tokenError(op string, err error, also ...string) error {
 // transport errors, 429 and 5xx within request_timeout) and returns the
 // status and body. A failure without an HTTP answer is an *Error.
 func (c *oauthClient) call(ctx context.Context, op string, req *http.Request, secrets []string) (int, []byte, error) {
+	return c.send(ctx, c.http.retrying, op, req, secrets)
+}
+
+// send is call with the HTTP client of the caller's choosing: creating for
+// a request that makes something upstream.
+func (c *oauthClient) send(ctx context.Context, hc *http.Client, op string, req *http.Request, secrets []string) (int, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
-	resp, err := c.http.retrying.Do(req.WithContext(ctx))
+	resp, err := hc.Do(req.WithContext(ctx))
 	if err != nil {
 		return 0, nil, transportError(op, req.URL.Host, err, c.cfg.RequestTimeout.String(), secrets)
 	}

@@ -1,0 +1,213 @@
+package paths
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/helper/automatedrotationutil"
+	"github.com/hashicorp/vault/sdk/logical"
+	sdkrotation "github.com/hashicorp/vault/sdk/rotation"
+)
+
+// Automated rotation of a config's own credential (rotate-root, cloud).
+// Where Vault has a rotation manager (Enterprise) the config is registered
+// with it, and it calls RotateCredential when a rotation is due. Vault
+// Community has none: RegisterRotationJob answers
+// ErrRotationManagerUnsupported, and the plugin's periodic function runs
+// rotation_period itself (RotateRootsDue), on the node that can write.
+// rotation_schedule and rotation_policy need the rotation manager.
+
+// rotationJobPath is the path a config's rotation job is registered
+// under; the rotation manager hands it back in RotateCredential.
+func rotationJobPath(name string) string { return configPrefix + name }
+
+// rotationManagerUnsupported reports whether err is Vault Community's
+// answer to a rotation manager call. Across the plugin's gRPC connection
+// only the text of the error survives, so the text is compared too.
+func rotationManagerUnsupported(err error) bool {
+	return err != nil && (errors.Is(err, automatedrotationutil.ErrRotationManagerUnsupported) ||
+		strings.Contains(err.Error(), automatedrotationutil.ErrRotationManagerUnsupported.Error()))
+}
+
+// scheduleRootRotation hands cfg's automated rotation settings, just
+// written, to Vault's rotation manager, or leaves them to the plugin where
+// Vault has none; it sets cfg.RotationManaged accordingly. Called before
+// cfg is stored, so a refusal stores nothing.
+func (e *Env) scheduleRootRotation(ctx context.Context, req *logical.Request, name string, existing, cfg *configEntry) error {
+	p := &cfg.Rotation
+	if p.ShouldDeregisterRotationJob() {
+		cfg.RotationManaged = false
+		if existing != nil && existing.RotationManaged {
+			return e.unscheduleRootRotation(ctx, req, name)
+		}
+		return nil
+	}
+	_, err := e.System().RegisterRotationJob(ctx, &sdkrotation.RotationJobConfigureRequest{
+		Name:             name,
+		MountPoint:       req.MountPoint,
+		ReqPath:          rotationJobPath(name),
+		RotationSchedule: p.RotationSchedule,
+		RotationWindow:   p.RotationWindow,
+		RotationPeriod:   p.RotationPeriod,
+		RotationPolicy:   p.RotationPolicy,
+	})
+	switch {
+	case err == nil:
+		cfg.RotationManaged = true
+		return nil
+	case !rotationManagerUnsupported(err):
+		return fmt.Errorf("registering the rotation of config %q with Vault's rotation manager: %w", name, err)
+	}
+	cfg.RotationManaged = false
+	for _, f := range []struct{ name, value string }{{fRootRotationSchedule, p.RotationSchedule}, {fRootRotationPolicy, p.RotationPolicy}} {
+		if f.value != "" {
+			return badField(f.name, "needs Vault's rotation manager, which this Vault does not have (Vault Community); "+
+				"use rotation_period, which the plugin runs itself")
+		}
+	}
+	if existing != nil && existing.RotationManaged {
+		// Registered once on a Vault that had a rotation manager.
+		return e.unscheduleRootRotation(ctx, req, name)
+	}
+	return nil
+}
+
+// unscheduleRootRotation removes a config's job from Vault's rotation
+// manager. Vault Community has none to remove it from.
+func (e *Env) unscheduleRootRotation(ctx context.Context, req *logical.Request, name string) error {
+	err := e.System().DeregisterRotationJob(ctx, &sdkrotation.RotationJobDeregisterRequest{
+		MountPoint: req.MountPoint,
+		ReqPath:    rotationJobPath(name),
+	})
+	if err != nil && !rotationManagerUnsupported(err) {
+		return fmt.Errorf("removing the rotation of config %q from Vault's rotation manager: %w", name, err)
+	}
+	return nil
+}
+
+// RotateCredential is the rotation manager's call (framework.Backend's
+// RotateCredential): the rotation of the config at req.Path is due. An
+// error makes the rotation manager try again.
+func (e *Env) RotateCredential(ctx context.Context, req *logical.Request) error {
+	name, ok := strings.CutPrefix(strings.TrimSuffix(req.Path, "/rotate"), configPrefix)
+	if !ok || name == "" || strings.Contains(name, "/") {
+		return fmt.Errorf("rotation requested for %q, which is not a config", req.Path)
+	}
+	if err := e.ensureWritable(); err != nil {
+		return err
+	}
+	r, err := e.rotateRoot(ctx, req.Storage, name, nil)
+	var ue *userError
+	if errors.As(err, &ue) {
+		// The config is gone or changed provider: nothing to retry.
+		e.Logger.Warn("automated rotation skipped", "config", name, "reason", err)
+		return nil
+	}
+	if err != nil {
+		e.Logger.Error("automated rotation failed; Vault's rotation manager retries", "config", name, "error", err)
+		return err
+	}
+	e.logRotation(name, r, "rotation manager")
+	return nil
+}
+
+// Retry policy of the plugin's own rotations: a failed one is tried again
+// after rootRetryMin, doubling up to rootRetryMax.
+const (
+	rootRetryMin = time.Minute
+	rootRetryMax = time.Hour
+)
+
+type rootFailure struct {
+	count int
+	next  time.Time
+}
+
+// rootRotationDue is when the plugin itself should next rotate cfg's key,
+// and false when it should not: no rotation_period, rotation paused, or
+// Vault's rotation manager in charge.
+func rootRotationDue(cfg *configEntry) (time.Time, bool) {
+	p := cfg.Rotation
+	if cfg.RotationManaged || p.DisableAutomatedRotation || p.RotationPeriod <= 0 || !takesRotation(cfg.Provider) {
+		return time.Time{}, false
+	}
+	since := cfg.LastRotated
+	if since.IsZero() {
+		since = cfg.UpdatedAt
+	}
+	return since.Add(p.RotationPeriod), true
+}
+
+// RotateRootsDue rotates the key of every config whose rotation_period has
+// passed since its last rotation and that Vault's rotation manager does
+// not rotate (Vault Community). Called from the periodic function; it does
+// nothing where this node cannot write.
+func (e *Env) RotateRootsDue(ctx context.Context, s logical.Storage) {
+	if e.ensureWritable() != nil {
+		return
+	}
+	names, err := s.List(ctx, configPrefix)
+	if err != nil {
+		e.Logger.Error("listing configs for automated rotation", "error", err)
+		return
+	}
+	for _, name := range names {
+		if strings.HasSuffix(name, "/") {
+			continue
+		}
+		cfg, err := e.loadConfig(ctx, s, name)
+		if err != nil || cfg == nil {
+			continue
+		}
+		now := e.Now()
+		if due, ok := rootRotationDue(cfg); !ok || now.Before(due) || e.rootBackingOff(name, now) {
+			continue
+		}
+		// Checked again under the config's lock: a rotate or write may
+		// have come first.
+		r, err := e.rotateRoot(ctx, s, name, func(c *configEntry) bool {
+			due, ok := rootRotationDue(c)
+			return ok && !now.Before(due)
+		})
+		if err != nil {
+			retry := e.rootFailed(name, now)
+			e.Logger.Error("automated rotation failed", "config", name, "retry_at", retry.UTC().Format(time.RFC3339), "error", err)
+			continue
+		}
+		e.rootSucceeded(name)
+		if r != nil {
+			e.logRotation(name, r, "rotation_period")
+		}
+	}
+}
+
+func (e *Env) rootBackingOff(name string, now time.Time) bool {
+	e.rootMu.Lock()
+	defer e.rootMu.Unlock()
+	f, ok := e.rootFailures[name]
+	return ok && now.Before(f.next)
+}
+
+// rootFailed records a failed rotation and returns when to try again.
+func (e *Env) rootFailed(name string, now time.Time) time.Time {
+	e.rootMu.Lock()
+	defer e.rootMu.Unlock()
+	f := e.rootFailures[name]
+	f.count++
+	wait := rootRetryMax
+	if f.count <= 6 {
+		wait = min(rootRetryMin<<(f.count-1), rootRetryMax)
+	}
+	f.next = now.Add(wait)
+	e.rootFailures[name] = f
+	return f.next
+}
+
+func (e *Env) rootSucceeded(name string) {
+	e.rootMu.Lock()
+	defer e.rootMu.Unlock()
+	delete(e.rootFailures, name)
+}
