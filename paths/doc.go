@@ -9,6 +9,9 @@
 //	                       manager, or the periodic function on Community
 //	roles.go               roles/:name
 //	creds.go               creds/:role: minting a token for a lease
+//	static_roles.go        static-roles/:name
+//	static_creds.go        static-creds/:name and rotate-role/:name
+//	rotation.go            the static roles' rotation schedule, grace periods, retries
 //	mint.go                one token for one lease, WAL-covered
 //	token_limit.go         where cdp max_tokens is enforced
 //	held_tokens.go         records of the revocable tokens leases hold
@@ -23,5 +26,6 @@
 //	errors.go              errors mapped to statuses, once, at the edge
 //	storage.go             every storage prefix; seal-wrapped and local ones
 //	validate.go            URL, name and duration rules
+//	cache.go               roles, configs and metas kept in memory, exactly
 //	env.go                 the mount's shared state, locks and client cache
 package paths
