@@ -248,3 +248,44 @@ func TestStaticScheduleSurvivesRestart(t *testing.T) {
 		h.secrets = append(h.secrets, tok)
 	}
 }
+
+// TestStaticUserAuthorization: an authorization_code static role is
+// authorized through authorize/<name> and the callback, gets its first
+// token then, and each rotation refreshes the user's grant.
+func TestStaticUserAuthorization(t *testing.T) {
+	h := newHarness(t)
+	h.sourceSetup(map[string]any{"revocation_url": h.emu.URL() + "/oauth/revoke"})
+	h.mustWrite("static-roles/editor", map[string]any{"config": "site", "grant_type": "authorization_code",
+		"redirect_url": sourceCallback, "scopes": "content:read"})
+	if h.mustRead("static-roles/editor").Data["authorized"] != false {
+		t.Error("a new static role reads as authorized")
+	}
+	if msg, ok := badRequest(h.read("static-creds/editor")); !ok {
+		t.Errorf("static-creds before authorization: %s", msg)
+	}
+	q := h.browse(h.mustWrite("authorize/editor", nil).Data["url"].(string))
+	cb, err := h.callback(q, logical.ReadOperation)
+	if err != nil || cb.IsError() || !strings.Contains(cb.Data["message"].(string), "static-creds/editor") {
+		t.Fatalf("callback: %v %v", err, errText(cb))
+	}
+	first := h.staticToken("editor")
+	if testutil.BearerStatus(h.t, httpClient, h.emu.URL()+"/jsonapi", first) != 200 {
+		t.Fatal("the first token does not work")
+	}
+	h.mustWrite("rotate-role/editor", nil)
+	second := h.staticToken("editor")
+	if second == first || testutil.BearerStatus(h.t, httpClient, h.emu.URL()+"/jsonapi", second) != 200 {
+		t.Fatal("rotation did not refresh the grant into a working token")
+	}
+	if h.emu.SourceRefreshReuses() != 0 {
+		t.Error("a refresh token was presented twice")
+	}
+	if h.mustRead("static-roles/editor").Data["authorized"] != true {
+		t.Error("the authorized static role reads as not authorized")
+	}
+	// Deleting the static role ends its grant upstream.
+	h.do(logical.DeleteOperation, "static-roles/editor", nil)
+	if h.stored("role-tokens/static:editor") || h.emu.SourceRefreshTokens() != 0 {
+		t.Errorf("the deleted static role's authorization lives on (%d live refresh tokens)", h.emu.SourceRefreshTokens())
+	}
+}

@@ -97,16 +97,23 @@ func stateKey(state string) string {
 
 func (e *Env) authorize(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
+	// A role of that name, or else a static role.
+	key := name
 	role, err := e.loadRole(ctx, req.Storage, name)
+	if err == nil && role == nil {
+		key = staticHolder(name)
+		role, err = e.codeHolder(ctx, req.Storage, key)
+	}
 	if err != nil {
 		return nil, err
 	}
 	if role == nil {
-		return nil, userErr("role %q does not exist", name)
+		return nil, userErr("neither a role nor a static role %q exists", name)
 	}
+	what, _ := holder(key)
 	if role.GrantType != provider.GrantAuthorizationCode {
-		return nil, userErr("role %q uses grant_type %s, which needs no user authorization; authorize is for authorization_code roles",
-			name, role.GrantType)
+		return nil, userErr("%s %q uses grant_type %s, which needs no user authorization; authorize is for authorization_code roles",
+			what, name, role.GrantType)
 	}
 	cfg, err := e.loadConfig(ctx, req.Storage, role.Config)
 	if err != nil {
@@ -128,19 +135,19 @@ func (e *Env) authorize(ctx context.Context, req *logical.Request, d *framework.
 		return nil, err
 	}
 	state := base64.RawURLEncoding.EncodeToString(raw)
-	p := pendingAuth{Role: name, Config: role.Config, Verifier: oauth2.GenerateVerifier(), RedirectURL: role.RedirectURL,
+	p := pendingAuth{Role: key, Config: role.Config, Verifier: oauth2.GenerateVerifier(), RedirectURL: role.RedirectURL,
 		ExpiresAt: e.Now().Add(StateLifetime).UTC()}
 	entry, err := logical.StorageEntryJSON(stateKey(state), p)
 	if err != nil {
 		return nil, err
 	}
-	pendingLock := locksFor(e.stateLocks, "role/"+name)
+	pendingLock := locksFor(e.stateLocks, "role/"+key)
 	pendingLock.Lock()
 	defer pendingLock.Unlock()
 	if err := req.Storage.Put(ctx, entry); err != nil {
 		return nil, fmt.Errorf("storing the authorization state: %w", err)
 	}
-	if err := e.capPendingStates(ctx, req.Storage, name); err != nil {
+	if err := e.capPendingStates(ctx, req.Storage, key); err != nil {
 		return nil, err
 	}
 	e.Logger.Info("authorization started", "role", name, "config", role.Config)

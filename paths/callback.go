@@ -40,35 +40,46 @@ func (e *Env) callback(ctx context.Context, req *logical.Request, d *framework.F
 	if p == nil {
 		return nil, userErr("state is unknown or was used already; run authorize/<role> again for a new url")
 	}
+	what, name := holder(p.Role)
 	if !e.Now().Before(p.ExpiresAt) {
 		return nil, userErr("state expired at %s (it lives %s); run authorize/%s again",
-			p.ExpiresAt.Format(time.RFC3339), StateLifetime, p.Role)
+			p.ExpiresAt.Format(time.RFC3339), StateLifetime, name)
 	}
 	if pe := d.Get("error").(string); pe != "" {
 		if pe == "access_denied" {
-			return nil, userErr("error=access_denied: the user did not authorize role %q at the provider; "+
-				"run authorize/%s again to retry", p.Role, p.Role)
+			return nil, userErr("error=access_denied: the user did not authorize %s %q at the provider; "+
+				"run authorize/%s again to retry", what, name, name)
 		}
-		return nil, userErr("error=%s: the provider refused the authorization of role %q (%s)", safeCode(pe), p.Role,
+		return nil, userErr("error=%s: the provider refused the authorization of %s %q (%s)", safeCode(pe), what, name,
 			safeCode(d.Get("error_description").(string)))
 	}
 	code := d.Get("code").(string)
 	if code == "" {
-		return nil, userErr("code is missing from the provider's redirect; run authorize/%s again", p.Role)
+		return nil, userErr("code is missing from the provider's redirect; run authorize/%s again", name)
 	}
 
 	// From here the upstream acts: a browser that goes away must not stop
 	// Vault between the exchange and storing what it yielded.
 	ctx = context.WithoutCancel(ctx)
+	authorized := false
+	if strings.HasPrefix(p.Role, staticHolderPrefix) {
+		// After the role lock goes: the first token comes from the new
+		// authorization.
+		defer func() {
+			if authorized {
+				e.rotateAuthorized(ctx, req.Storage, name)
+			}
+		}()
+	}
 	roleLock := locksFor(e.roleLocks, p.Role)
 	roleLock.Lock()
 	defer roleLock.Unlock()
-	role, err := e.loadRole(ctx, req.Storage, p.Role)
+	role, err := e.codeHolder(ctx, req.Storage, p.Role)
 	if err != nil {
 		return nil, err
 	}
 	if role == nil || role.Config != p.Config || role.GrantType != provider.GrantAuthorizationCode {
-		return nil, userErr("role %q was deleted or changed since authorize; run authorize/%s again", p.Role, p.Role)
+		return nil, userErr("%s %q was deleted or changed since authorize; run authorize/%s again", what, name, name)
 	}
 	cfg, err := e.loadConfig(ctx, req.Storage, p.Config)
 	if err != nil {
@@ -92,7 +103,7 @@ func (e *Env) callback(ctx context.Context, req *logical.Request, d *framework.F
 			e.revokeQuietly(ctx, cg, p.Role, "", tok.RefreshToken)
 		}
 		if provider.IsRefusal(err) {
-			return nil, userErr("the provider refused the code: %s; run authorize/%s again", err, p.Role)
+			return nil, userErr("the provider refused the code: %s; run authorize/%s again", err, name)
 		}
 		return nil, err
 	}
@@ -100,7 +111,7 @@ func (e *Env) callback(ctx context.Context, req *logical.Request, d *framework.F
 	defer e.revokeQuietly(ctx, cg, p.Role, tok.AccessToken, "")
 	if tok.RefreshToken == "" {
 		return nil, userErr("the provider issued no refresh token, so Vault cannot mint tokens for role %q later; "+
-			"enable the refresh_token grant for the client upstream", p.Role)
+			"enable the refresh_token grant for the client upstream", name)
 	}
 	now := e.Now().UTC()
 	eff, err := provider.Effective(cfg.Config)
@@ -117,10 +128,15 @@ func (e *Env) callback(ctx context.Context, req *logical.Request, d *framework.F
 		e.revokeQuietly(ctx, cg, p.Role, "", previous.RefreshToken)
 	}
 	e.Logger.Info("role authorized", "role", p.Role, "config", p.Config, "replaced", previous != nil)
+	authorized = true
+	read := "creds/" + name
+	if what != "role" {
+		read = "static-creds/" + name
+	}
 	return &logical.Response{Data: map[string]any{
-		"role":          p.Role,
+		"role":          name,
 		"authorized_at": now.Format(time.RFC3339),
-		"message":       fmt.Sprintf("Vault holds the authorization of role %q; read creds/%s for tokens. You may close this window.", p.Role, p.Role),
+		"message":       fmt.Sprintf("Vault holds the authorization of %s %q; read %s for tokens. You may close this window.", what, name, read),
 	}}, nil
 }
 

@@ -2,6 +2,7 @@ package paths
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -213,6 +214,16 @@ func (e *Env) rotateStatic(ctx context.Context, s logical.Storage, name string, 
 		return e.storeStaticToken(ctx, s, name, next)
 	}
 	obtain := func(ctx context.Context) (*provider.Token, error) { return client.Token(ctx, scopes) }
+	if role.grantType() == provider.GrantAuthorizationCode {
+		cg, err := e.codeGranter(role.Config, cfg)
+		if err != nil {
+			return err
+		}
+		obtain = func(ctx context.Context) (*provider.Token, error) {
+			tok, _, err := e.refreshRoleToken(ctx, s, staticHolder(name), role.Config, cfg, cg)
+			return tok, err
+		}
+	}
 	if _, err := e.mint(ctx, s, mintRequest{config: role.Config, static: name, cfg: cfg, client: client,
 		obtain: obtain, commit: commit}); err != nil {
 		return err
@@ -309,6 +320,12 @@ func (e *Env) rotateOne(ctx context.Context, s logical.Storage, name string) {
 func (e *Env) rotateOrRecord(ctx context.Context, s logical.Storage, name string, role *staticRole, st *staticToken) {
 	err := e.rotateStatic(ctx, s, name, role, rotationCheck{})
 	if err == nil {
+		return
+	}
+	var waiting *notAuthorized
+	if errors.As(err, &waiting) {
+		// Nothing to rotate until a user authorizes (the callback
+		// rotates then).
 		return
 	}
 	e.Logger.Warn("static role rotation failed; the current token is served until it expires", "static_role", name,
@@ -421,4 +438,43 @@ func (e *Env) replaceDeadStatic(ctx context.Context, s logical.Storage, name str
 		}
 	}
 	return err
+}
+
+// retireStatic revokes a static role's tokens upstream, where the provider
+// can, and forgets them: the role is deleted, or waits for a user's
+// authorization. A failed revoke keeps everything for a retry.
+func (e *Env) retireStatic(ctx context.Context, s logical.Storage, name string, role *staticRole) error {
+	st, err := e.loadStaticToken(ctx, s, name)
+	if err != nil || st == nil {
+		return err
+	}
+	if st.Previous != nil {
+		if err := e.revokeUpstream(ctx, s, role.Config, st.Previous.AccessToken, st.Issuer, time.Time{}); err != nil {
+			return err
+		}
+	}
+	if st.AccessToken != "" && e.Now().Before(st.ExpiresAt) {
+		if err := e.revokeUpstream(ctx, s, role.Config, st.AccessToken, st.Issuer, time.Time{}); err != nil {
+			return err
+		}
+	}
+	if err := s.Delete(ctx, staticTokenPrefix+name); err != nil {
+		return fmt.Errorf("deleting the token of static role %q: %w", name, err)
+	}
+	e.staticChanged(name)
+	return nil
+}
+
+// rotateAuthorized mints a static role's first token once a user has
+// authorized it (callback), outside the callback's locks.
+func (e *Env) rotateAuthorized(ctx context.Context, s logical.Storage, name string) {
+	lock := locksFor(e.staticLocks, name)
+	lock.Lock()
+	defer lock.Unlock()
+	role, err := e.loadStaticRole(ctx, s, name)
+	if err != nil || role == nil {
+		return
+	}
+	st, _ := e.loadStaticToken(ctx, s, name)
+	e.rotateOrRecord(ctx, s, name, role, st)
 }

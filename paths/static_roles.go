@@ -39,6 +39,18 @@ type staticRole struct {
 	RotationPeriod time.Duration `json:"rotation_period,omitempty"`
 	// GracePeriod is nil when not set (the default applies).
 	GracePeriod *time.Duration `json:"grace_period,omitempty"`
+	// GrantType authorization_code (source, oauth2): the token comes from
+	// a user's authorization (authorize/<name>), refreshed at each
+	// rotation. Empty means client_credentials.
+	GrantType   string `json:"grant_type,omitempty"`
+	RedirectURL string `json:"redirect_url,omitempty"`
+}
+
+func (r *staticRole) grantType() string {
+	if r.GrantType == "" {
+		return provider.GrantClientCredentials
+	}
+	return r.GrantType
 }
 
 func (e *Env) staticRolePaths() []*framework.Path {
@@ -58,6 +70,12 @@ func (e *Env) staticRolePaths() []*framework.Path {
 				fGracePeriod: {Type: framework.TypeDurationSecond,
 					Description:  "How long the previous token stays valid after a rotation before it is revoked upstream. Default 1m where the upstream can revoke.",
 					DisplayAttrs: &framework.DisplayAttributes{Name: "Grace period"}},
+				fGrantType: {Type: framework.TypeString,
+					Description:  "client_credentials (default) or authorization_code (source, oauth2): a user's authorization, given through authorize/<name>, refreshed at each rotation.",
+					DisplayAttrs: &framework.DisplayAttributes{Name: "Grant type"}},
+				fRedirectURL: {Type: framework.TypeString,
+					Description:  "authorization_code static roles: where the provider sends the browser, usually https://<vault>/v1/<mount>/callback.",
+					DisplayAttrs: &framework.DisplayAttributes{Name: "Redirect URL"}},
 			},
 			ExistenceCheck: e.staticRoleExists,
 			Operations: map[logical.Operation]framework.OperationHandler{
@@ -182,8 +200,25 @@ func (e *Env) staticRoleWrite(ctx context.Context, req *logical.Request, d *fram
 	if role.RotationPeriod > 0 && role.GracePeriod != nil && *role.GracePeriod >= role.RotationPeriod {
 		return nil, badField(fGracePeriod, "%s must be shorter than rotation_period %s", *role.GracePeriod, role.RotationPeriod)
 	}
+	if v, ok := d.GetOk(fGrantType); ok {
+		role.GrantType = strings.TrimSpace(v.(string))
+	}
+	if v, ok := d.GetOk(fRedirectURL); ok {
+		role.RedirectURL = strings.TrimSpace(v.(string))
+	}
+	asRole := roleEntry{Config: role.Config, Scopes: role.Scopes, GrantType: role.grantType(), RedirectURL: role.RedirectURL}
+	if err := validateRole(&asRole, spec); err != nil {
+		return nil, err
+	}
+	userGrant := role.grantType() == provider.GrantAuthorizationCode
+	if eff, _ := provider.Effective(cfg.Config); userGrant && eff.AuthorizeURL == "" {
+		return nil, badField(fGrantType, "authorization_code needs the config's authorize_url; write authorize_url to config/%s first",
+			role.Config)
+	}
+	// A user authorization belongs to one config and grant.
+	dropAuthorization := existing != nil && (existing.Config != role.Config || existing.grantType() != role.grantType())
 
-	rotateNow := existing == nil || existing.Config != role.Config ||
+	rotateNow := existing == nil || existing.Config != role.Config || existing.grantType() != role.grantType() ||
 		strings.Join(existing.Scopes, " ") != strings.Join(role.Scopes, " ")
 	var st *staticToken
 	if !rotateNow {
@@ -198,14 +233,36 @@ func (e *Env) staticRoleWrite(ctx context.Context, req *logical.Request, d *fram
 	if err != nil {
 		return nil, err
 	}
-	if rotateNow {
+	switch {
+	case rotateNow && userGrant:
+		// Nothing to mint before a user authorizes: the first token comes
+		// with the callback of authorize/<name>.
+		if err := req.Storage.Put(ctx, entry); err != nil {
+			return nil, fmt.Errorf("storing static role %q: %w", name, err)
+		}
+		if dropAuthorization {
+			if err := e.dropRoleToken(ctx, req, staticHolder(name)); err != nil {
+				return nil, err
+			}
+		}
+		if existing != nil {
+			if err := e.retireStatic(ctx, req.Storage, name, existing); err != nil {
+				return nil, err
+			}
+		}
+	case rotateNow:
 		// The first token (or one for the new config or scopes) is minted
 		// before the role is stored: a role that cannot mint, or whose
 		// rotation_period does not fit the token, stores nothing.
 		if err := e.rotateStatic(ctx, req.Storage, name, &role, rotationCheck{entry: entry}); err != nil {
 			return nil, err
 		}
-	} else {
+		if dropAuthorization {
+			if err := e.dropRoleToken(ctx, req, staticHolder(name)); err != nil {
+				return nil, err
+			}
+		}
+	default:
 		if err := req.Storage.Put(ctx, entry); err != nil {
 			return nil, fmt.Errorf("storing static role %q: %w", name, err)
 		}
@@ -251,6 +308,15 @@ func (e *Env) staticRoleRead(ctx context.Context, req *logical.Request, d *frame
 		fScopes:         listOrEmpty(role.Scopes),
 		fRotationPeriod: durationSeconds(role.RotationPeriod),
 		fGracePeriod:    durationSeconds(role.gracePeriod(revocable)),
+		fGrantType:      role.grantType(),
+		fRedirectURL:    role.RedirectURL,
+	}
+	if role.grantType() == provider.GrantAuthorizationCode {
+		rt, err := e.loadRoleToken(ctx, req.Storage, staticHolder(name))
+		if err != nil {
+			return nil, err
+		}
+		data["authorized"] = rt != nil
 	}
 	if st != nil {
 		if role.RotationPeriod == 0 {
@@ -279,30 +345,18 @@ func (e *Env) staticRoleDelete(ctx context.Context, req *logical.Request, d *fra
 	if err != nil || role == nil {
 		return nil, err
 	}
-	st, err := e.loadStaticToken(ctx, req.Storage, name)
-	if err != nil {
-		return nil, err
-	}
 	// Its tokens go upstream first: a failure keeps the role, so nothing is
 	// left that no one can revoke.
-	if st != nil {
-		if st.Previous != nil {
-			if err := e.revokeUpstream(ctx, req.Storage, role.Config, st.Previous.AccessToken, st.Issuer, time.Time{}); err != nil {
-				return nil, err
-			}
-		}
-		if st.AccessToken != "" && e.Now().Before(st.ExpiresAt) {
-			if err := e.revokeUpstream(ctx, req.Storage, role.Config, st.AccessToken, st.Issuer, time.Time{}); err != nil {
-				return nil, err
-			}
-		}
+	if err := e.retireStatic(ctx, req.Storage, name, role); err != nil {
+		return nil, err
 	}
-	for _, key := range []string{staticTokenPrefix + name, staticRolePrefix + name} {
-		if err := req.Storage.Delete(ctx, key); err != nil {
-			return nil, fmt.Errorf("deleting static role %q: %w", name, err)
-		}
+	if err := req.Storage.Delete(ctx, staticRolePrefix+name); err != nil {
+		return nil, fmt.Errorf("deleting static role %q: %w", name, err)
 	}
 	e.staticChanged(name)
+	if err := e.dropRoleToken(ctx, req, staticHolder(name)); err != nil {
+		return nil, err
+	}
 	e.Logger.Info("static role deleted", "static_role", name)
 	return nil, nil
 }

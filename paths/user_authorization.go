@@ -3,6 +3,7 @@ package paths
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
@@ -42,6 +43,35 @@ func (e *Env) storeRoleToken(ctx context.Context, s logical.Storage, role string
 //
 // refreshedBefore reports whether the role had been refreshed before this
 // call, i.e. an earlier read's access token may now be retired upstream.
+// A user authorization is held by a role, or by a static role under the
+// key "static:<name>" (a name cannot hold a colon, so the two never meet).
+const staticHolderPrefix = "static:"
+
+func staticHolder(name string) string { return staticHolderPrefix + name }
+
+// holder names the holder of key for messages: ("role", "x") or
+// ("static role", "x"); authorize/<name> serves both.
+func holder(key string) (what, name string) {
+	if n, ok := strings.CutPrefix(key, staticHolderPrefix); ok {
+		return "static role", n
+	}
+	return "role", key
+}
+
+// codeHolder is what authorize and callback need of a holder: a role, or
+// a static role seen as one.
+func (e *Env) codeHolder(ctx context.Context, s logical.Storage, key string) (*roleEntry, error) {
+	name, static := strings.CutPrefix(key, staticHolderPrefix)
+	if !static {
+		return e.loadRole(ctx, s, key)
+	}
+	sr, err := e.loadStaticRole(ctx, s, name)
+	if err != nil || sr == nil {
+		return nil, err
+	}
+	return &roleEntry{Config: sr.Config, Scopes: sr.Scopes, GrantType: sr.grantType(), RedirectURL: sr.RedirectURL}, nil
+}
+
 func (e *Env) refreshRoleToken(ctx context.Context, s logical.Storage, roleName string, cfgName string, cfg *configEntry, cg provider.CodeGranter) (tok *provider.Token, refreshedBefore bool, err error) {
 	// A caller that hangs up must not stop Vault between the upstream's
 	// rotation and storing the new refresh token: the old one is dead.
@@ -53,17 +83,18 @@ func (e *Env) refreshRoleToken(ctx context.Context, s logical.Storage, roleName 
 	if err != nil {
 		return nil, false, err
 	}
+	what, name := holder(roleName)
 	if rt == nil || rt.Config != cfgName {
-		return nil, false, userErr("role %q holds no user authorization yet; run vault write -f <mount>/authorize/%s "+
-			"and open the url it returns", roleName, roleName)
+		return nil, false, &notAuthorized{userErr("%s %q holds no user authorization yet; run vault write -f <mount>/authorize/%s "+
+			"and open the url it returns", what, name, name)}
 	}
 	eff, err := provider.Effective(cfg.Config)
 	if err != nil {
 		return nil, false, err
 	}
 	if !e.grantedBy(rt, cfg, eff) {
-		return nil, false, userErr("role %q was authorized at another issuer than config %q points at now; run authorize/%s again",
-			roleName, cfgName, roleName)
+		return nil, false, userErr("%s %q was authorized at another issuer than config %q points at now; run authorize/%s again",
+			what, name, cfgName, name)
 	}
 	refreshedBefore = !rt.RefreshedAt.IsZero()
 	tok, err = cg.Refresh(ctx, rt.RefreshToken)
@@ -78,7 +109,7 @@ func (e *Env) refreshRoleToken(ctx context.Context, s logical.Storage, roleName 
 		e.Logger.Warn("token refresh failed", "role", roleName, "config", cfgName, "error", err)
 		if provider.HasCode(err, "invalid_grant") {
 			return nil, false, userErr("the provider refused the role's refresh token (expired, revoked, or the user's "+
-				"access was withdrawn): %s; run authorize/%s again", err, roleName)
+				"access was withdrawn): %s; run authorize/%s again", err, name)
 		}
 		return nil, false, err
 	}
@@ -159,3 +190,9 @@ func (e *Env) codeGranter(name string, cfg *configEntry) (provider.CodeGranter, 
 	}
 	return cg, nil
 }
+
+// notAuthorized is a holder without a user authorization yet: a 400, and
+// for a static role, nothing to rotate until authorize/<name> runs.
+type notAuthorized struct{ error }
+
+func (n *notAuthorized) Unwrap() error { return n.error }
