@@ -27,9 +27,15 @@
 //     counter AcronisUnknownRevokes.
 //   - cdp, Acquia CDP: /authentication (login, logout: "cdp-session"
 //     tokens) and /token (create, retrieve, extend, revoke one or all:
-//     "cdp" tokens), with a per-user token cap that revokes the oldest.
-//     Switches: SetCDPUserDisabled, and CDPUser's MaxTokens and
-//     PasswordExpiry; counter CDPDisabledByLimit.
+//     "cdp" tokens), with a per-user token cap that revokes the oldest. A
+//     new user holds one token already (CDPInitialToken), as upstream.
+//     Switches: SetCDPUserDisabled, SetCDPCreateDisablesAll (a create
+//     disables every earlier token), SetCDPNoTokenStatus (what retrieve
+//     and delete-all answer a user without tokens: 404, 200 empty, 401),
+//     SetCDPRefuseBody (POST/DELETE with a body is a 400), SetCDPAnswer
+//     (expires_in as a string or missing, numeric tenantId, the
+//     passwordExpiryDate layout), and CDPUser's MaxTokens and
+//     PasswordExpiry; DeleteCDPTokens; counter CDPDisabledByLimit.
 //   - oauth2, a generic RFC 6749 server that follows the RFCs to the
 //     letter (Basic credentials url-decoded): /oauth2/token, RFC 7009
 //     /oauth2/revoke and the RFC 6750 resource /oauth2/resource.
@@ -60,6 +66,10 @@
 //	POST   /_emulator/acronis/clients/{id}/disable DisableAcronisClient
 //	POST   /_emulator/acronis/expires-in           {"on": bool}
 //	POST   /_emulator/cdp/users                    AddCDPUser
+//	POST   /_emulator/cdp/create-disables-all      {"on": bool}
+//	POST   /_emulator/cdp/no-token-status          {"status": 404|200|401}
+//	POST   /_emulator/cdp/refuse-body              {"on": bool}
+//	POST   /_emulator/cdp/answer                   a CDPAnswer as JSON
 //	POST   /_emulator/oauth2/clients               AddOAuth2Client
 package emulator
 
