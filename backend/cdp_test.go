@@ -85,7 +85,7 @@ func TestCDPConfigValidation(t *testing.T) {
 		t.Errorf("verify created %d tokens", n-1)
 	}
 	d := h.mustRead("config/cdp").Data
-	if d["base_url"] != h.emu.URL() || d["max_tokens"] != 3 || d["username"] != cdpUser {
+	if d["base_url"] != h.emu.URL() || d["max_tokens"] != 2 || d["username"] != cdpUser {
 		t.Errorf("read: %#v", d)
 	}
 	if _, ok := d["password"]; ok {

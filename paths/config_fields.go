@@ -102,7 +102,8 @@ var configTable = []configField{
 		apply:       func(c *provider.Config, v any) error { c.Scopes = cleanScopes(v.([]string)); return nil },
 		read:        func(c provider.Config) any { return listOrEmpty(c.Scopes) }},
 	{name: fMaxTokens, display: "Max tokens", typ: framework.TypeInt,
-		description: "cdp: upstream tokens the integration user may hold (default 3).",
+		description: "cdp: upstream tokens the plugin may hold for the integration user (default 2: CDP allows 3 per user " +
+			"on PROD and UAT and made one when it created the user).",
 		apply: func(c *provider.Config, v any) error {
 			if v.(int) < 1 {
 				return badField(fMaxTokens, "must be at least 1 (got %d)", v)
