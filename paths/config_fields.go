@@ -30,6 +30,7 @@ const (
 	fAuthStyle      = "auth_style"
 	fScopes         = "scopes"
 	fMaxTokens      = "max_tokens"
+	fRevokeUser     = "revoke_user_access_tokens"
 	fKeyUUID        = "key_uuid"
 	fRequestTimeout = "request_timeout"
 	fCACert         = "ca_cert"
@@ -112,6 +113,13 @@ var configTable = []configField{
 			return nil
 		},
 		read: func(c provider.Config) any { return c.MaxTokens }},
+	{name: fRevokeUser, display: "Revoke user access tokens", typ: framework.TypeBool, def: false,
+		description: "source, oauth2: revoke upstream the access tokens of authorization_code roles (on lease revoke, and the " +
+			"one the code exchange returns). Off by default: RFC 7009 lets a server revoke the refresh token with its access " +
+			"token, which would cost the role its authorization; the tokens then expire by themselves. Turn on only where " +
+			"revocation_url is set and the server is known not to do that.",
+		apply: func(c *provider.Config, v any) error { c.RevokeUserAccessTokens = v.(bool); return nil },
+		read:  func(c provider.Config) any { return c.RevokeUserAccessTokens }},
 	{name: fKeyUUID, display: "Key UUID", typ: framework.TypeString, check: checkUUID,
 		description: "cloud: uuid of the current API key, so rotate can delete it.",
 		str:         func(c *provider.Config) *string { return &c.KeyUUID }},

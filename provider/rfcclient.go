@@ -39,8 +39,9 @@ func (c *rfcClient) Token(ctx context.Context, scopes []string) (*Token, error) 
 }
 
 // Verify fetches one token with the config's scopes, and revokes it where
-// the server can. A client the server lets use only the authorization
-// code grant cannot be proven without a user; that is a warning.
+// the server can, which proves revocation_url too: a refusal there fails
+// verify. A client the server lets use only the authorization code grant
+// cannot be proven without a user; that is a warning.
 func (c *rfcClient) Verify(ctx context.Context) ([]string, error) {
 	tok, err := c.clientCredentials(ctx, c.cfg.Scopes)
 	if err != nil {
@@ -54,11 +55,25 @@ func (c *rfcClient) Verify(ctx context.Context) ([]string, error) {
 	if c.cfg.RevocationURL == "" {
 		return nil, nil
 	}
-	if err := c.revokeToken(ctx, tok.AccessToken, "access_token"); err != nil {
-		// The credentials are proven; the token expires by itself.
-		return []string{"the verification token could not be revoked (" + err.Error() + "); check revocation_url"}, nil
+	return verifyRevocation(c.revokeToken(ctx, tok.AccessToken, "access_token"), tok)
+}
+
+// verifyRevocation judges the revocation of verify's own token: a refusal
+// (a wrong or disabled revocation_url, credentials it does not take) fails
+// verify, since every lease revoke would fail the same way; a server that
+// does not revoke access tokens, or fails for now, is a warning.
+func verifyRevocation(err error, tok *Token) ([]string, error) {
+	expires := tok.ExpiresAt.UTC().Format(time.RFC3339)
+	switch {
+	case err == nil:
+		return nil, nil
+	case NotRevocable(err):
+		return []string{"the revocation endpoint does not revoke access tokens (unsupported_token_type): " +
+			"lease revokes succeed and each token stays valid until it expires; the verification token expires at " + expires}, nil
+	case IsRefusal(err):
+		return nil, err
 	}
-	return nil, nil
+	return []string{"the verification token could not be revoked (" + err.Error() + "); it expires by itself at " + expires}, nil
 }
 
 func (c *revocableRFCClient) Revoke(ctx context.Context, accessToken string) error {

@@ -20,8 +20,9 @@ const (
 
 func init() {
 	Register(&Spec{
-		Name:       "source",
-		Fields:     []string{"client_id", "client_secret", "base_url", "token_url", "authorize_url", "revocation_url", "auth_style"},
+		Name: "source",
+		Fields: []string{"client_id", "client_secret", "base_url", "token_url", "authorize_url", "revocation_url", "auth_style",
+			"revoke_user_access_tokens"},
 		Required:   []string{"client_id", "client_secret", "base_url"},
 		GrantTypes: []string{GrantClientCredentials, GrantAuthorizationCode},
 		// Drupal's OAuth server revokes the old access token with the old
