@@ -18,13 +18,18 @@
 //     authorization code, refresh with rotation and replay detection),
 //     RFC 7009 /oauth/revoke, RFC 8414 metadata and /jsonapi. Switches:
 //     SetSourceDeny (the user refuses), SetSourceRevocation (no revocation
-//     endpoint), SetSourceLifetimes; counters SourceRefreshReuses and
-//     SourceRefreshTokens.
-//   - acronis, an Acronis data center: client credentials with Basic only
-//     at /bc/idp/token and /api/2/idp/token, revocation at
-//     /api/2/idp/revoke_token, /api/2/clients/{client_id} and OpenID
-//     discovery. Switches: SetAcronisExpiresIn, DisableAcronisClient;
-//     counter AcronisUnknownRevokes.
+//     endpoint: a JSON 404), SetSourceRevocationCascades (revoking an
+//     access token revokes its grant, RFC 7009 §2.1),
+//     SetSourceRevocationRefreshOnly (access tokens get 400
+//     unsupported_token_type), SetSourceLifetimes; counters
+//     SourceRefreshReuses and SourceRefreshTokens.
+//   - acronis, an Acronis data center: client credentials with raw (not
+//     url-encoded) Basic only at /bc/idp/token and /api/2/idp/token,
+//     revocation at /api/2/idp/revoke_token, /api/2/clients/{client_id}
+//     and OpenID discovery. Switches: SetAcronisExpiresIn,
+//     SetAcronisRevokeWithBearer (revocation takes the token itself as
+//     Bearer, not Basic), DisableAcronisClient; counter
+//     AcronisUnknownRevokes.
 //   - cdp, Acquia CDP: /authentication (login, logout: "cdp-session"
 //     tokens) and /token (create, retrieve, extend, revoke one or all:
 //     "cdp" tokens), with a per-user token cap that revokes the oldest. A
@@ -39,6 +44,7 @@
 //   - oauth2, a generic RFC 6749 server that follows the RFCs to the
 //     letter (Basic credentials url-decoded): /oauth2/token, RFC 7009
 //     /oauth2/revoke and the RFC 6750 resource /oauth2/resource.
+//     Switch: SetOAuth2RevocationRefreshOnly.
 //
 // They share the token store (tokens.go: every issue, revoke and extend,
 // and Tokens, LiveTokens, Token, TokenLive for tests), the clock
@@ -61,16 +67,20 @@
 //	POST   /_emulator/source/clients               AddSourceClient
 //	POST   /_emulator/source/deny                  {"on": bool}
 //	POST   /_emulator/source/revocation            {"on": bool}
+//	POST   /_emulator/source/revocation-cascades   {"on": bool}
+//	POST   /_emulator/source/revocation-refresh-only {"on": bool}
 //	GET    /_emulator/source/stats                 the Source counters
 //	POST   /_emulator/acronis/clients              AddAcronisClient
 //	POST   /_emulator/acronis/clients/{id}/disable DisableAcronisClient
 //	POST   /_emulator/acronis/expires-in           {"on": bool}
+//	POST   /_emulator/acronis/revoke-with-bearer   {"on": bool}
 //	POST   /_emulator/cdp/users                    AddCDPUser
 //	POST   /_emulator/cdp/create-disables-all      {"on": bool}
 //	POST   /_emulator/cdp/no-token-status          {"status": 404|200|401}
 //	POST   /_emulator/cdp/refuse-body              {"on": bool}
 //	POST   /_emulator/cdp/answer                   a CDPAnswer as JSON
 //	POST   /_emulator/oauth2/clients               AddOAuth2Client
+//	POST   /_emulator/oauth2/revocation-refresh-only {"on": bool}
 package emulator
 
 import (

@@ -72,6 +72,8 @@ type sourceService struct {
 	revokedFamilies map[string]bool
 	deny            bool
 	revocation      bool
+	cascade         bool // revoking an access token revokes its grant
+	refreshOnly     bool // revocation takes refresh tokens only
 	accessTTL       time.Duration
 	refreshTTL      time.Duration
 	codeTTL         time.Duration
@@ -116,6 +118,8 @@ func (s *sourceService) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+adminPrefix+"source/clients", s.adminAddClient)
 	mux.HandleFunc("POST "+adminPrefix+"source/deny", adminSwitch(s.e.SetSourceDeny))
 	mux.HandleFunc("POST "+adminPrefix+"source/revocation", adminSwitch(s.e.SetSourceRevocation))
+	mux.HandleFunc("POST "+adminPrefix+"source/revocation-cascades", adminSwitch(s.e.SetSourceRevocationCascades))
+	mux.HandleFunc("POST "+adminPrefix+"source/revocation-refresh-only", adminSwitch(s.e.SetSourceRevocationRefreshOnly))
 	mux.HandleFunc("GET "+adminPrefix+"source/stats", s.adminStats)
 }
 
@@ -154,6 +158,16 @@ func (e *Emulator) SetSourceDeny(on bool) { e.setSwitch(&e.source().deny, on) }
 // off, /oauth/revoke is a 404 and the metadata no longer advertises it, as
 // on a site without the revocation module.
 func (e *Emulator) SetSourceRevocation(on bool) { e.setSwitch(&e.source().revocation, on) }
+
+// SetSourceRevocationCascades makes revoking an access token issued from a
+// user's authorization revoke that authorization too (its refresh token
+// and every token descended from the same code), as RFC 7009 §2.1 allows.
+func (e *Emulator) SetSourceRevocationCascades(on bool) { e.setSwitch(&e.source().cascade, on) }
+
+// SetSourceRevocationRefreshOnly makes the revocation endpoint refuse
+// access tokens with 400 unsupported_token_type (RFC 7009 §2.2.1), as a
+// server that revokes only refresh tokens does.
+func (e *Emulator) SetSourceRevocationRefreshOnly(on bool) { e.setSwitch(&e.source().refreshOnly, on) }
 
 // SourceRefreshReuses counts refresh requests that presented a refresh
 // token already rotated away: each one is a client that failed to store

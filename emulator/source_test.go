@@ -649,6 +649,46 @@ func TestSourceRevocation(t *testing.T) {
 	}
 }
 
+// TestSourceRevocationVariants: a server that revokes the whole grant with
+// an access token (RFC 7009 §2.1 allows it), and one that revokes refresh
+// tokens only.
+func TestSourceRevocationVariants(t *testing.T) {
+	e, base := start(t)
+	revoke := func(body string) reply {
+		t.Helper()
+		return mustCall(t, "POST", base+"/oauth/revoke", formType, body, "", "")
+	}
+	e.SetSourceRevocationCascades(true)
+	a1, r1 := srcUserTokens(t, base)
+	cc := srcPostField(t, base, srcCreds("grant_type", "client_credentials"), "access_token")
+	if r := revoke(srcCreds("token", a1, "token_type_hint", "access_token")); r.status != 200 {
+		t.Fatalf("revoke: %d %s", r.status, r.raw)
+	}
+	if e.TokenLive(a1) || e.SourceRefreshLive(r1) {
+		t.Fatal("cascading: revoking the access token left its refresh token live")
+	}
+	wantSourceError(t, srcRefresh(t, base, r1), 400, "invalid_grant", r1)
+	if !e.TokenLive(cc) {
+		t.Fatal("cascading revoked a client credentials token")
+	}
+	e.SetSourceRevocationCascades(false)
+
+	e.SetSourceRevocationRefreshOnly(true)
+	a2, r2 := srcUserTokens(t, base)
+	wantSourceError(t, revoke(srcCreds("token", a2, "token_type_hint", "access_token")), 400, "unsupported_token_type", a2)
+	if !e.TokenLive(a2) {
+		t.Fatal("refused revocation revoked the access token")
+	}
+	if r := revoke(srcCreds("token", r2)); r.status != 200 || e.SourceRefreshLive(r2) {
+		t.Fatalf("refresh-only: revoking the refresh token: %d %s", r.status, r.raw)
+	}
+	for _, sw := range []string{"revocation-cascades", "revocation-refresh-only"} {
+		if r := mustCall(t, "POST", base+"/_emulator/source/"+sw, "application/json", `{"on":false}`, "", ""); r.status != 204 {
+			t.Fatalf("admin %s: %d", sw, r.status)
+		}
+	}
+}
+
 func TestSourceMetadataAndDisabledRevocation(t *testing.T) {
 	e, base := start(t)
 	meta := func() map[string]any {
