@@ -29,6 +29,7 @@ func init() {
 			def(&c.AuthStyle, AuthStyleBody)
 		},
 		ValidateScopes: validateCloudScopes,
+		Validate:       validateCloud,
 		New: func(c Config, o Options) (Client, error) {
 			oc, err := newOAuthClient(c, o, cloudLifetime)
 			if err != nil {

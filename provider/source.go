@@ -34,6 +34,7 @@ func init() {
 			def(&c.AuthorizeURL, base+sourceAuthorizePath)
 			def(&c.AuthStyle, AuthStyleBody)
 		},
+		Validate: refuseEncodedBasic("source", "the site"),
 		New: func(c Config, o Options) (Client, error) {
 			return newRFCClient(c, o, sourceLifetime, sourceHints)
 		},
