@@ -16,7 +16,10 @@
 //   - source, an Acquia Source (Drupal simple_oauth) site: /oauth/authorize
 //     (code flow with S256 PKCE), /oauth/token (client credentials,
 //     authorization code, refresh with rotation and replay detection),
-//     RFC 7009 /oauth/revoke, RFC 8414 metadata and /jsonapi. Switches:
+//     RFC 7009 /oauth/revoke, RFC 8414 metadata and /jsonapi. Token
+//     answers do not repeat the scope. SourceClient's Grants (another
+//     grant is invalid_client) and NoDefaultUser (client credentials get
+//     simple_oauth's 500 "Invalid default user for client."). Switches:
 //     SetSourceDeny (the user refuses), SetSourceRevocation (no revocation
 //     endpoint: a JSON 404), SetSourceRevocationCascades (revoking an
 //     access token revokes its grant, RFC 7009 §2.1),

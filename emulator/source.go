@@ -32,6 +32,14 @@ type SourceClient struct {
 	// RedirectURIs are the redirect_uri values allowed at /oauth/authorize,
 	// compared exactly. Empty allows any http loopback URI and any https URI.
 	RedirectURIs []string
+	// Grants the consumer may use (client_credentials,
+	// authorization_code, refresh_token); empty allows all three. Any
+	// other answers invalid_client, as league/oauth2-server does.
+	Grants []string
+	// NoDefaultUser: the consumer has no default user, which simple_oauth
+	// needs for client_credentials and checks before the secret: 500
+	// server_error "Invalid default user for client."
+	NoDefaultUser bool
 }
 
 const (
@@ -128,6 +136,7 @@ func (s *sourceService) register(mux *http.ServeMux) {
 func (e *Emulator) AddSourceClient(c SourceClient) {
 	c.Scopes = slices.Clone(c.Scopes)
 	c.RedirectURIs = slices.Clone(c.RedirectURIs)
+	c.Grants = slices.Clone(c.Grants)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.source().clients[c.ID] = c
@@ -230,13 +239,29 @@ func (s *sourceService) client(id string) (SourceClient, bool) {
 // authenticate checks a token or revoke request's client credentials, sent
 // in the body or as raw (not url-decoded) Basic, as Cloud's are.
 func (s *sourceService) authenticate(r *http.Request, form url.Values) (SourceClient, *oauthError) {
+	return s.authenticateFor(r, form, "")
+}
+
+// authenticateFor is authenticate for a token request of grant, in
+// simple_oauth's order: the consumer, its default user where the grant
+// needs one, the secret, the consumer's grant types. A grant the consumer
+// may not use is invalid_client, league/oauth2-server's answer.
+func (s *sourceService) authenticateFor(r *http.Request, form url.Values, grant string) (SourceClient, *oauthError) {
 	id, secret, oerr := clientCredentials(r, form)
 	if oerr != nil {
 		return SourceClient{}, oerr
 	}
+	invalid := sourceErr(http.StatusUnauthorized, "invalid_client", cloudClientFailed, "")
 	c, ok := s.client(id)
-	if !ok || subtle.ConstantTimeCompare([]byte(c.Secret), []byte(secret)) != 1 {
-		return SourceClient{}, sourceErr(http.StatusUnauthorized, "invalid_client", cloudClientFailed, "")
+	switch {
+	case !ok:
+		return SourceClient{}, invalid
+	case grant == "client_credentials" && c.NoDefaultUser:
+		return SourceClient{}, sourceErr(http.StatusInternalServerError, "server_error", sourceDescServerError+"Invalid default user for client.", "")
+	case subtle.ConstantTimeCompare([]byte(c.Secret), []byte(secret)) != 1:
+		return SourceClient{}, invalid
+	case grant != "" && len(c.Grants) > 0 && !slices.Contains(c.Grants, grant):
+		return SourceClient{}, invalid
 	}
 	return c, nil
 }

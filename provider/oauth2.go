@@ -23,7 +23,7 @@ func init() {
 			def(&c.AuthStyle, AuthStyleBody)
 		},
 		New: func(c Config, o Options) (Client, error) {
-			return newRFCClient(c, o, oauth2Lifetime, nil)
+			return newRFCClient(c, o, oauth2Lifetime, nil, nil)
 		},
 	})
 }

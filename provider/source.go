@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"net/http"
 	"strings"
 	"time"
 )
@@ -36,17 +37,36 @@ func init() {
 		},
 		Validate: refuseEncodedBasic("source", "the site"),
 		New: func(c Config, o Options) (Client, error) {
-			return newRFCClient(c, o, sourceLifetime, sourceHints)
+			return newRFCClient(c, o, sourceLifetime, sourceHints, sourceRefine)
 		},
 	})
 }
 
 func sourceHints(code string, _ int) string {
-	switch code {
-	case "invalid_client":
-		return "client_id/client_secret rejected by the site; check the consumer under Configuration > Simple OAuth > Clients"
-	case "invalid_scope":
+	if code == "invalid_scope" {
 		return "the consumer may not request these scopes; fix scopes on the role or config"
 	}
 	return ""
+}
+
+// sourceGrants names the grant each token endpoint operation uses, as the
+// consumer's settings name them.
+var sourceGrants = map[string]string{"token request": "Client Credentials", "code exchange": "Authorization Code",
+	"token refresh": "Refresh Token"}
+
+// sourceRefine gives the site's two misleading answers a hint that names
+// the fix: league/oauth2-server's invalid_client also means the consumer
+// may not use the grant, and simple_oauth's 500 "Invalid default user for
+// client." is a consumer setting, not an outage, and will not pass by
+// retrying.
+func sourceRefine(op string, e *Error) {
+	switch {
+	case e.Status == http.StatusInternalServerError && strings.Contains(e.Detail, "Invalid default user for client"):
+		e.Retryable = false
+		e.Hint = "the consumer has no default user, which the client credentials grant needs: set one on the consumer " +
+			"(Configuration > Simple OAuth > Clients), or use authorization_code roles"
+	case e.Code == "invalid_client":
+		e.Hint = "the site refused the client: check client_secret, and that the consumer may use the " + sourceGrants[op] +
+			" grant (its grant types under Configuration > Simple OAuth > Clients)"
+	}
 }

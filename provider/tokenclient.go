@@ -26,6 +26,10 @@ type oauthClient struct {
 	lifetime time.Duration // used when the answer carries no expiry
 	// hints turns an upstream error code into advice for the operator.
 	hints func(code string, status int) string
+	// refine, where set, adjusts a token endpoint error of operation op
+	// once hints have run: for advice that needs the operation or the
+	// upstream's description.
+	refine func(op string, e *Error)
 	// rawBasic sends Basic credentials as they are, not form-encoded:
 	// for servers that do not decode them.
 	rawBasic bool
@@ -161,6 +165,9 @@ func (c *oauthClient) tokenError(op string, err error, also ...string) error {
 		}
 		if e.Hint == "" {
 			e.Hint = genericHint(code, e.Status, c.host())
+		}
+		if c.refine != nil {
+			c.refine(op, e)
 		}
 		return e
 	}
