@@ -50,6 +50,11 @@ type cloudService struct {
 	// Guarded by e.mu.
 	clients    map[string]CloudClient
 	oktaErrors bool
+	// The unverified: whether token answers repeat the scope (zero: they
+	// do), and the status of the federated-organization refusal (zero:
+	// 403).
+	noScopeEcho     bool
+	federatedStatus int
 }
 
 func init() {
@@ -77,6 +82,43 @@ func (c *cloudService) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+adminPrefix+"cloud/clients", c.adminAddClient)
 	mux.HandleFunc("DELETE "+adminPrefix+"cloud/clients/{id}", c.adminRemoveClient)
 	mux.HandleFunc("POST "+adminPrefix+"cloud/okta-errors", adminSwitch(c.e.SetOktaErrors))
+	mux.HandleFunc("POST "+adminPrefix+"cloud/scope-echo", adminSwitch(c.e.SetCloudScopeEcho))
+	mux.HandleFunc("POST "+adminPrefix+"cloud/federated-status", c.adminFederatedStatus)
+}
+
+// SetCloudScopeEcho makes token answers repeat the granted scope (the
+// default) or not: whether the real one does is unverified.
+func (e *Emulator) SetCloudScopeEcho(on bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.cloud().noScopeEcho = !on
+}
+
+// SetCloudFederatedStatus sets the status of /api/account's
+// additional_authentication_required answer: 403 by default, which the
+// vendor's page does not state. A status outside 400-499 is ignored.
+func (e *Emulator) SetCloudFederatedStatus(status int) {
+	if status < 400 || status > 499 {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.cloud().federatedStatus = status
+}
+
+func (c *cloudService) adminFederatedStatus(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Status int `json:"status"`
+	}
+	if !decodeAdmin(w, r, &in) {
+		return
+	}
+	if in.Status < 400 || in.Status > 499 {
+		writeAPIError(w, http.StatusBadRequest, "validation_failed", "status must be 400-499.")
+		return
+	}
+	c.e.SetCloudFederatedStatus(in.Status)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // AddCloudClient adds an API key, replacing any key with the same ID (as a
@@ -131,7 +173,7 @@ func (c *cloudService) grant(w http.ResponseWriter, r *http.Request) (map[string
 		"token_type":   "Bearer",
 		"expires_in":   int(lifetime / time.Second),
 	}
-	if scope != "" {
+	if scope != "" && !c.e.switchOn(&c.noScopeEcho) {
 		resp["scope"] = scope
 	}
 	return resp, nil
@@ -177,11 +219,12 @@ func (c *cloudService) account(w http.ResponseWriter, r *http.Request) {
 
 	c.e.mu.Lock()
 	client, known := c.clients[t.ClientID]
+	status := cmp.Or(c.federatedStatus, http.StatusForbidden)
 	c.e.mu.Unlock()
 	if known && len(client.FederatedOrgs) > 0 && !slices.ContainsFunc(client.FederatedOrgs, func(org string) bool {
 		return t.Scope == cloudScopePrefix+org
 	}) {
-		writeAPIError(w, http.StatusForbidden, "additional_authentication_required", "This resource requires additional authentication.")
+		writeAPIError(w, status, "additional_authentication_required", "This resource requires additional authentication.")
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{

@@ -12,7 +12,9 @@
 //     /api/token, with Basic credentials compared without url-decoding as
 //     upstream does; /api/account answers 403 for a federated organization
 //     the token's scope does not name. Switches: SetOktaErrors (Okta-shaped
-//     error bodies); RemoveCloudClient makes a key fail.
+//     error bodies), SetCloudScopeEcho (token answers repeat the scope or
+//     not), SetCloudFederatedStatus (the status of that refusal, 403 by
+//     default); RemoveCloudClient makes a key fail.
 //   - source, an Acquia Source (Drupal simple_oauth) site: /oauth/authorize
 //     (code flow with S256 PKCE), /oauth/token (client credentials,
 //     authorization code, refresh with rotation and replay detection),
@@ -20,9 +22,10 @@
 //     answers do not repeat the scope. SourceClient's Grants (another
 //     grant is invalid_client) and NoDefaultUser (client credentials get
 //     simple_oauth's 500 "Invalid default user for client."). Switches:
-//     SetSourceDeny (the user refuses), SetSourceRevocation (no revocation
-//     endpoint: a JSON 404), SetSourceRevocationCascades (revoking an
-//     access token revokes its grant, RFC 7009 §2.1),
+//     SetSourceDeny (the user refuses), SetSourcePKCE (off: the site
+//     ignores code_challenge and code_verifier), SetSourceRevocation (no
+//     revocation endpoint: a JSON 404), SetSourceRevocationCascades
+//     (revoking an access token revokes its grant, RFC 7009 §2.1),
 //     SetSourceRevocationRefreshOnly (access tokens get 400
 //     unsupported_token_type), SetSourceLifetimes; counters
 //     SourceRefreshReuses and SourceRefreshTokens.
@@ -47,7 +50,8 @@
 //   - oauth2, a generic RFC 6749 server that follows the RFCs to the
 //     letter (Basic credentials url-decoded): /oauth2/token, RFC 7009
 //     /oauth2/revoke and the RFC 6750 resource /oauth2/resource.
-//     Switch: SetOAuth2RevocationRefreshOnly.
+//     Switches: SetOAuth2RevocationRefreshOnly, SetOAuth2OmitTokenType (no
+//     token_type in token answers, as many servers).
 //
 // They share the token store (tokens.go: every issue, revoke and extend,
 // and Tokens, LiveTokens, Token, TokenLive for tests), the clock
@@ -67,8 +71,11 @@
 //	POST   /_emulator/cloud/clients                AddCloudClient
 //	DELETE /_emulator/cloud/clients/{id}           RemoveCloudClient
 //	POST   /_emulator/cloud/okta-errors            {"on": bool}
+//	POST   /_emulator/cloud/scope-echo             {"on": bool}
+//	POST   /_emulator/cloud/federated-status       {"status": 400-499}
 //	POST   /_emulator/source/clients               AddSourceClient
 //	POST   /_emulator/source/deny                  {"on": bool}
+//	POST   /_emulator/source/pkce                  {"on": bool}
 //	POST   /_emulator/source/revocation            {"on": bool}
 //	POST   /_emulator/source/revocation-cascades   {"on": bool}
 //	POST   /_emulator/source/revocation-refresh-only {"on": bool}
@@ -84,6 +91,7 @@
 //	POST   /_emulator/cdp/answer                   a CDPAnswer as JSON
 //	POST   /_emulator/oauth2/clients               AddOAuth2Client
 //	POST   /_emulator/oauth2/revocation-refresh-only {"on": bool}
+//	POST   /_emulator/oauth2/omit-token-type       {"on": bool}
 package emulator
 
 import (

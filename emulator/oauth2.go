@@ -40,8 +40,9 @@ const (
 type oauth2Service struct {
 	e *Emulator
 	// Guarded by e.mu.
-	clients     map[string]OAuth2Client
-	refreshOnly bool
+	clients       map[string]OAuth2Client
+	refreshOnly   bool
+	omitTokenType bool
 }
 
 func init() {
@@ -65,7 +66,12 @@ func (o *oauth2Service) register(mux *http.ServeMux) {
 
 	mux.HandleFunc("POST "+adminPrefix+"oauth2/clients", o.adminAddClient)
 	mux.HandleFunc("POST "+adminPrefix+"oauth2/revocation-refresh-only", adminSwitch(o.e.SetOAuth2RevocationRefreshOnly))
+	mux.HandleFunc("POST "+adminPrefix+"oauth2/omit-token-type", adminSwitch(o.e.SetOAuth2OmitTokenType))
 }
+
+// SetOAuth2OmitTokenType leaves token_type out of token answers, as many
+// servers do although RFC 6749 §5.1 requires it.
+func (e *Emulator) SetOAuth2OmitTokenType(on bool) { e.setSwitch(&e.oauth2().omitTokenType, on) }
 
 // SetOAuth2RevocationRefreshOnly makes the revocation endpoint answer
 // every access token 400 unsupported_token_type (RFC 7009 §2.2.1), as a
@@ -111,6 +117,9 @@ func (o *oauth2Service) grant(w http.ResponseWriter, r *http.Request) (map[strin
 	}
 	if scope != "" {
 		resp["scope"] = scope
+	}
+	if o.e.switchOn(&o.omitTokenType) {
+		delete(resp, "token_type")
 	}
 	return resp, nil
 }

@@ -80,6 +80,7 @@ type sourceService struct {
 	revokedFamilies map[string]bool
 	deny            bool
 	revocation      bool
+	noPKCE          bool // the site ignores PKCE parameters
 	cascade         bool // revoking an access token revokes its grant
 	refreshOnly     bool // revocation takes refresh tokens only
 	accessTTL       time.Duration
@@ -126,6 +127,7 @@ func (s *sourceService) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+adminPrefix+"source/clients", s.adminAddClient)
 	mux.HandleFunc("POST "+adminPrefix+"source/deny", adminSwitch(s.e.SetSourceDeny))
 	mux.HandleFunc("POST "+adminPrefix+"source/revocation", adminSwitch(s.e.SetSourceRevocation))
+	mux.HandleFunc("POST "+adminPrefix+"source/pkce", adminSwitch(s.e.SetSourcePKCE))
 	mux.HandleFunc("POST "+adminPrefix+"source/revocation-cascades", adminSwitch(s.e.SetSourceRevocationCascades))
 	mux.HandleFunc("POST "+adminPrefix+"source/revocation-refresh-only", adminSwitch(s.e.SetSourceRevocationRefreshOnly))
 	mux.HandleFunc("GET "+adminPrefix+"source/stats", s.adminStats)
@@ -167,6 +169,15 @@ func (e *Emulator) SetSourceDeny(on bool) { e.setSwitch(&e.source().deny, on) }
 // off, /oauth/revoke is a 404 and the metadata no longer advertises it, as
 // on a site without the revocation module.
 func (e *Emulator) SetSourceRevocation(on bool) { e.setSwitch(&e.source().revocation, on) }
+
+// SetSourcePKCE turns PKCE (RFC 7636) on, the default, or off: off, the
+// site ignores code_challenge and code_verifier as a server without PKCE
+// does. Whether Source supports it is unverified.
+func (e *Emulator) SetSourcePKCE(on bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.source().noPKCE = !on
+}
 
 // SetSourceRevocationCascades makes revoking an access token issued from a
 // user's authorization revoke that authorization too (its refresh token

@@ -64,6 +64,9 @@ func (s *sourceService) codeGrant(client SourceClient, form url.Values) (map[str
 		return nil, sourceInvalidRequest("redirect_uri")
 	}
 	verifier, hasVerifier := form["code_verifier"]
+	if s.e.switchOn(&s.noPKCE) {
+		hasVerifier = false
+	}
 	if hasVerifier && (len(verifier[0]) < 43 || len(verifier[0]) > 128 || !sourcePKCEValue(verifier[0])) {
 		return nil, sourceErr(http.StatusBadRequest, "invalid_request", sourceDescInvalidRequest,
 			"Code Verifier must follow the specifications of RFC-7636.")

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -37,6 +38,11 @@ type oauthClient struct {
 	// token itself as the Bearer credential.
 	bearerRevoke bool
 }
+
+// noTokenTypeHosts are the token endpoints whose answers without
+// token_type were logged: once per endpoint and process, since a config's
+// clients are rebuilt on every write.
+var noTokenTypeHosts sync.Map
 
 func newOAuthClient(c Config, o Options, lifetime time.Duration) (*oauthClient, error) {
 	h, err := newHTTPClients(c, o)
@@ -106,6 +112,14 @@ func (c *oauthClient) convert(t *oauth2.Token, requested []string, start time.Ti
 	if !strings.EqualFold(t.TokenType, "bearer") && t.TokenType != "" {
 		return nil, &Error{Op: "token request", Host: c.host(), Detail: "unsupported token_type " + strconv.Quote(t.TokenType),
 			Hint: "the plugin hands out bearer tokens only"}
+	}
+	if t.TokenType == "" {
+		// RFC 6749 §5.1 requires it, but many servers leave it out: taken
+		// as bearer, and said once.
+		if _, logged := noTokenTypeHosts.LoadOrStore(c.cfg.TokenURL, true); !logged {
+			c.opts.logger().Debug("the token endpoint's answers carry no token_type (RFC 6749 §5.1 requires one); "+
+				"their tokens are taken as bearer tokens", "host", c.host())
+		}
 	}
 	tok := &Token{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken}
 	// Acronis sends expires_on (unix seconds), most others expires_in;
