@@ -58,7 +58,8 @@
 // (SetClock, Advance), the fault layer (faults.go: InjectFault holds a
 // status, Retry-After, delay or raw body for the next requests under a
 // path prefix; Requests counts them), the OAuth request and error
-// helpers (oauth.go), the switches (switches.go) and the admin API.
+// helpers (oauth.go), the switches (switches.go; SetStrictest sets each
+// to its least forgiving reading) and the admin API.
 //
 // The admin API, under /_emulator/ and exempt from faults and counting,
 // lets a test or demo in another process drive all of this:
@@ -68,6 +69,7 @@
 //	DELETE /_emulator/faults                       drop queued faults
 //	POST   /_emulator/clock/advance?seconds=N      Advance
 //	GET    /_emulator/requests[?path_prefix=]      Requests
+//	POST   /_emulator/strictest                    SetStrictest
 //	POST   /_emulator/cloud/clients                AddCloudClient
 //	DELETE /_emulator/cloud/clients/{id}           RemoveCloudClient
 //	POST   /_emulator/cloud/okta-errors            {"on": bool}

@@ -68,3 +68,20 @@ func TestOAuth2OmitTokenType(t *testing.T) {
 		t.Fatalf("default: %s", r.raw)
 	}
 }
+
+// TestStrictest: the admin route sets the least forgiving readings.
+func TestStrictest(t *testing.T) {
+	e, base := start(t)
+	if r := mustCall(t, "POST", base+"/_emulator/strictest", "", "", "", ""); r.status != 204 {
+		t.Fatalf("admin strictest: %d", r.status)
+	}
+	wantCDPError(t, mustCall(t, "POST", base+cdpCreate, cdpJSON, "{}", cdpBasic, ""), 400, "INVALID_REQUEST")
+	initial := e.CDPInitialToken(emulator.DemoCDPUsername)
+	if r := mustCall(t, "POST", base+cdpCreate, cdpJSON, "", cdpBasic, ""); r.status != 200 || e.TokenLive(initial) ||
+		r.body["expires_in"] != "15552000" {
+		t.Fatalf("strictest create: %d %s, initial live %v", r.status, r.raw, e.TokenLive(initial))
+	}
+	if r := mustCall(t, "POST", base+oauth2TokenPath, formType, oauth2BodyForm(), "", ""); r.body["token_type"] != nil {
+		t.Fatalf("strictest oauth2 token: %s", r.raw)
+	}
+}
