@@ -187,7 +187,7 @@ func (c *cdpClient) Verify(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, nil // 200 without a token: the user holds none
 	}
-	warnings := []string{fmt.Sprintf("CDP's retrieve call shows user %s already holds a live token (expiring %s); "+
+	warnings := []string{fmt.Sprintf("CDP's retrieve call shows user %s already holds at least 1 live token (the newest expiring %s); "+
 		"CDP counts every token of the user toward its limit (3 on PROD and UAT, 5 on Customer Sandbox) and disables "+
 		"older tokens past it, on some tenants every earlier one: max_tokens (%d) plus the tokens held outside Vault "+
 		"must stay within the limit", c.cfg.Username, tok.ExpiresAt.UTC().Format(time.RFC3339), c.cfg.MaxTokens)}
