@@ -19,17 +19,28 @@ const (
 	cdpPass = "p@ss:word+/=with spaces"
 )
 
+// cdpSetup adds a CDP user whose tenant allows maxTokens+1 tokens: the
+// one CDP made when it created the user, and maxTokens for the plugin.
 func (h *harness) cdpSetup(maxTokens int, expiry time.Time) {
 	h.t.Helper()
 	h.emu.AddCDPUser(emulator.CDPUser{Username: cdpUser, Password: cdpPass, TenantID: "tenant-7", UserType: "CLIENT",
-		PasswordExpiry: expiry, MaxTokens: maxTokens})
+		PasswordExpiry: expiry, MaxTokens: maxTokens + 1})
 	h.secrets = append(h.secrets, cdpPass)
 	h.mustWrite("config/cdp", map[string]any{"provider": "cdp", "username": cdpUser, "password": cdpPass,
 		"base_url": h.emu.URL(), "api_url": "https://api6.agilone.com", "max_tokens": maxTokens})
 	h.mustWrite("roles/sync", map[string]any{"config": "cdp", "ttl": "1h", "max_ttl": "3h"})
 }
 
-func (h *harness) cdpLive() int { return len(h.emu.LiveTokens("cdp")) }
+// cdpLive counts the user's live tokens but the one CDP made for it.
+func (h *harness) cdpLive() int {
+	n := 0
+	for _, t := range h.emu.LiveTokens("cdp") {
+		if t.Value != h.emu.CDPInitialToken(t.ClientID) {
+			n++
+		}
+	}
+	return n
+}
 
 func TestCDPConfigValidation(t *testing.T) {
 	h := newHarness(t)
@@ -68,13 +79,13 @@ func TestCDPConfigValidation(t *testing.T) {
 			}
 		})
 	}
-	// verify creates nothing upstream: 404 (no token yet) proves the credentials.
+	// verify creates nothing upstream.
 	h.mustWrite("config/cdp", good())
-	if n := len(h.emu.Tokens("cdp")); n != 0 {
-		t.Errorf("verify created %d tokens", n)
+	if n := len(h.emu.Tokens("cdp")); n != 1 {
+		t.Errorf("verify created %d tokens", n-1)
 	}
 	d := h.mustRead("config/cdp").Data
-	if d["base_url"] != h.emu.URL() || d["max_tokens"] != 3 || d["username"] != cdpUser {
+	if d["base_url"] != h.emu.URL() || d["max_tokens"] != 2 || d["username"] != cdpUser {
 		t.Errorf("read: %#v", d)
 	}
 	if _, ok := d["password"]; ok {
@@ -286,8 +297,8 @@ func TestCDPNoLeakWhenTheRequestFails(t *testing.T) {
 	if err := read(); err == nil {
 		t.Fatal("want the injected failure")
 	}
-	if h.cdpLive() != 0 || len(h.emu.Tokens("cdp")) != 1 {
-		t.Fatalf("token leaked: %d live of %d", h.cdpLive(), len(h.emu.Tokens("cdp")))
+	if h.cdpLive() != 0 || len(h.emu.Tokens("cdp")) != 2 {
+		t.Fatalf("token leaked: %d live of %d", h.cdpLive(), len(h.emu.Tokens("cdp"))-1)
 	}
 	// Also the delete fails: the WAL entry stays and the rollback deletes it.
 	h.emu.InjectFault(emulator.Fault{PathPrefix: "/token", Method: "DELETE", Status: 500, Times: 100})

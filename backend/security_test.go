@@ -100,7 +100,7 @@ func TestReadOnlyNodeCallsNothingUpstream(t *testing.T) {
 		}},
 		"cdp creds": {func(h *harness) (func() *logical.Request, func(*harness, *logical.Response)) {
 			h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
-			return credsOf("sync"), liveAfter("cdp", 1)
+			return credsOf("sync"), liveAfter("cdp", 2) // the user's own token, and the read's
 		}},
 		"acronis creds": {func(h *harness) (func() *logical.Request, func(*harness, *logical.Response)) {
 			h.acronisSetup(nil)

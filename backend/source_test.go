@@ -413,7 +413,7 @@ func (h *harness) storedRefreshToken() string {
 
 func TestSourceAuthorizingAgainRetiresTheOldRefreshToken(t *testing.T) {
 	h := newHarness(t)
-	h.sourceSetup(map[string]any{"revocation_url": h.emu.URL() + "/oauth/revoke"})
+	h.sourceSetup(map[string]any{"revocation_url": h.emu.URL() + "/oauth/revoke", "revoke_user_access_tokens": true})
 	h.codeRole()
 	for i := 0; i < 2; i++ {
 		if cb, err := h.callback(h.authorizeRole(), logical.ReadOperation); err != nil || cb.IsError() {

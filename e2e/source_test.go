@@ -125,9 +125,18 @@ func TestSourceUserAuthorizationThroughRealVault(t *testing.T) {
 		t.Errorf("Vault presented a rotated refresh token %d times (invalid_grant)", r)
 	}
 
-	// Revoking a lease revokes its token at the site (RFC 7009): use a
-	// fresh one, since every refresh retires the previous access token.
+	// By default a lease revoke leaves a user role's token to expire, so
+	// a site whose revocation cascades (RFC 7009 §2.1) cannot take the
+	// role's authorization with it.
 	s := v.readJSON("acquia/creds/editor")
+	v.mustCLI("lease", "revoke", "-sync", s.LeaseID)
+	if code := testutil.BearerStatus(t, httpClient, v.emu.URL()+"/jsonapi", s.Data["access_token"].(string)); code != 200 {
+		t.Errorf("by default, after lease revoke the site answers %d, want the token left to expire", code)
+	}
+	// Opted in, revoking a lease revokes its token at the site: use a
+	// fresh one, since every refresh retires the previous access token.
+	v.mustCLI("write", "acquia/config/site", "revoke_user_access_tokens=true")
+	s = v.readJSON("acquia/creds/editor")
 	tok := s.Data["access_token"].(string)
 	v.mustCLI("lease", "revoke", "-sync", s.LeaseID)
 	if code := testutil.BearerStatus(t, httpClient, v.emu.URL()+"/jsonapi", tok); code != http.StatusUnauthorized {

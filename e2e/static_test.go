@@ -72,7 +72,7 @@ func TestStaticRolesThroughRealVault(t *testing.T) {
 	}
 
 	// CDP: the previous token lives for the grace period, then is deleted.
-	v.cdpConfig("3")
+	v.cdpConfig("2")
 	v.mustCLI("write", "acquia/static-roles/feed", "config=cdp-prod", "rotation_period=1h", "grace_period=3s")
 	old := v.staticToken("feed")
 	v.mustCLI("write", "-f", "acquia/rotate-role/feed")

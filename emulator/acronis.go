@@ -11,8 +11,8 @@ import (
 )
 
 // Demo credentials for the Acronis Cyber Platform, seeded by AddDemo. The
-// secret holds + / = : on purpose: whether Acronis url-decodes Basic
-// credentials is unverified, so both encodings must reach it intact.
+// secret holds + / = : on purpose: Acronis' examples send Basic credentials
+// raw (not form-encoded), and a client that encodes them fails.
 const (
 	DemoAcronisClientID     = "demo-acronis-client"
 	DemoAcronisClientSecret = "demo+Acr/Secret=:x"
@@ -41,6 +41,7 @@ type acronisService struct {
 	clients        map[string]AcronisClient
 	disabled       map[string]bool
 	expiresIn      bool
+	revokeBearer   bool
 	unknownRevokes int
 }
 
@@ -70,6 +71,7 @@ func (a *acronisService) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+adminPrefix+"acronis/clients", a.adminAddClient)
 	mux.HandleFunc("POST "+adminPrefix+"acronis/clients/{id}/disable", a.adminDisableClient)
 	mux.HandleFunc("POST "+adminPrefix+"acronis/expires-in", adminSwitch(a.e.SetAcronisExpiresIn))
+	mux.HandleFunc("POST "+adminPrefix+"acronis/revoke-with-bearer", adminSwitch(a.e.SetAcronisRevokeWithBearer))
 }
 
 // AddAcronisClient adds an API client, replacing any with the same ID (as
@@ -101,6 +103,13 @@ func (e *Emulator) DisableAcronisClient(id string) {
 // expires_on, as some deployments do; off by default, since the documented
 // response has only expires_on.
 func (e *Emulator) SetAcronisExpiresIn(on bool) { e.setSwitch(&e.acronis().expiresIn, on) }
+
+// SetAcronisRevokeWithBearer switches how /api/2/idp/revoke_token
+// authenticates: off (the default), the client's Basic credentials; on,
+// the token being revoked as the Bearer credential, as a public API
+// collection models it, and Basic gets a 401. Which one the data center
+// takes is unverified.
+func (e *Emulator) SetAcronisRevokeWithBearer(on bool) { e.setSwitch(&e.acronis().revokeBearer, on) }
 
 // AcronisUnknownRevokes counts revocation requests that revoked nothing:
 // unknown, dead or another client's tokens. They still get 200 (RFC 7009
@@ -155,10 +164,10 @@ func (a *acronisService) grant(w http.ResponseWriter, r *http.Request) (map[stri
 	return resp, nil
 }
 
-// authenticate accepts HTTP Basic only, as the CyberApp docs show it. The
-// credentials are tried both as sent and url-decoded (RFC 6749 §2.3.1):
-// which one Acronis does is unverified, and a strict emulator that picked
-// one would fail clients that are right about the other.
+// authenticate accepts HTTP Basic only, as the CyberApp docs show it, with
+// the credentials compared as sent: the docs' example encodes
+// "client_id:client_secret" raw, so a client that form-encodes them first
+// (RFC 6749 §2.3.1) fails when the secret holds + / = or :.
 func (a *acronisService) authenticate(r *http.Request, form url.Values) (AcronisClient, *oauthError) {
 	unauthorized := &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: acronisClientFailed}
 	if r.Header.Get("Authorization") == "" {
@@ -173,23 +182,9 @@ func (a *acronisService) authenticate(r *http.Request, form url.Values) (Acronis
 		return AcronisClient{}, badRequest("invalid_request", "The client used more than one authentication method.")
 	}
 
-	type reading struct{ id, secret string }
-	readings := []reading{{user, pass}}
-	du, errU := url.QueryUnescape(user)
-	dp, errP := url.QueryUnescape(pass)
-	if errU == nil && errP == nil && (du != user || dp != pass) {
-		readings = append(readings, reading{du, dp})
-	}
-
 	a.e.mu.Lock()
-	var client AcronisClient
-	matched := false
-	for _, rd := range readings {
-		c, known := a.clients[rd.id]
-		if known && subtle.ConstantTimeCompare([]byte(c.Secret), []byte(rd.secret)) == 1 {
-			client, matched = c, true
-		}
-	}
+	client, known := a.clients[user]
+	matched := known && subtle.ConstantTimeCompare([]byte(client.Secret), []byte(pass)) == 1
 	disabled := matched && a.disabled[client.ID]
 	a.e.mu.Unlock()
 
@@ -225,16 +220,58 @@ func acronisIDToken(issuer string, c AcronisClient, t Token) string {
 }
 
 func (a *acronisService) revokeToken(w http.ResponseWriter, r *http.Request) {
+	if a.e.switchOn(&a.revokeBearer) {
+		a.revokeWithBearer(w, r)
+		return
+	}
 	client, form, ok := revocationRequest(w, r, acronisOAuth, "The revocation endpoint", a.authenticate,
 		badRequest("invalid_request", "The request is missing the token parameter."))
 	if !ok {
 		return
 	}
-	value := form.Get("token")
+	a.revoke(w, client.ID, form.Get("token"))
+}
 
+// revokeWithBearer is revocation authenticated by a live token of the
+// client, the one being revoked as a public API collection sends it; a
+// request without one gets 401, and one whose token is dead 401
+// invalid_token.
+func (a *acronisService) revokeWithBearer(w http.ResponseWriter, r *http.Request) {
+	if !acronisOAuth.postOnly(w, r, "The revocation endpoint") {
+		return
+	}
+	form, oerr := tokenForm(w, r)
+	if oerr != nil {
+		acronisOAuth.fail(w, r, oerr)
+		return
+	}
+	presented, hasBearer := bearerToken(r)
+	t, live := a.e.bearerLive(r, serviceAcronis)
+	a.e.mu.Lock()
+	live = live && !a.disabled[t.ClientID]
+	a.e.mu.Unlock()
+	if !live {
+		challenge := `Bearer realm="acronis"`
+		if hasBearer && presented != "" {
+			challenge = `Bearer realm="acronis", error="invalid_token"`
+		}
+		w.Header().Set("WWW-Authenticate", challenge)
+		writeAcronisError(w, http.StatusUnauthorized, "unauthorized", "Access token is invalid or expired")
+		return
+	}
+	if form.Get("token") == "" {
+		acronisOAuth.fail(w, r, badRequest("invalid_request", "The request is missing the token parameter."))
+		return
+	}
+	a.revoke(w, t.ClientID, form.Get("token"))
+}
+
+// revoke revokes value if it is a live token of clientID, and answers 200
+// either way (RFC 7009 §2.2).
+func (a *acronisService) revoke(w http.ResponseWriter, clientID, value string) {
 	now := a.e.now()
 	a.e.mu.Lock()
-	if t, live := a.e.liveTokenLocked(serviceAcronis, value, now); live && t.ClientID == client.ID {
+	if t, live := a.e.liveTokenLocked(serviceAcronis, value, now); live && t.ClientID == clientID {
 		a.e.revokeLocked(serviceAcronis, value)
 	} else {
 		// Another client's token is left alone and answered like an

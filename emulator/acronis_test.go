@@ -78,8 +78,8 @@ func TestAcronisTokenEndpoint(t *testing.T) {
 	}{
 		{"raw Basic, CyberApp path", "POST", acronisTokenPath, formType, acronisGrant, acronisRawBasic, 200, "", ""},
 		{"raw Basic, account API path", "POST", "/api/2/idp/token", formType, acronisGrant, acronisRawBasic, 200, "", ""},
-		{"RFC-encoded Basic, CyberApp path", "POST", acronisTokenPath, formType, acronisGrant, acronisEncBasic, 200, "", ""},
-		{"RFC-encoded Basic, account API path", "POST", "/api/2/idp/token", formType, acronisGrant, acronisEncBasic, 200, "", ""},
+		{"RFC-encoded Basic, CyberApp path", "POST", acronisTokenPath, formType, acronisGrant, acronisEncBasic, 401, "invalid_client", ""},
+		{"RFC-encoded Basic, account API path", "POST", "/api/2/idp/token", formType, acronisGrant, acronisEncBasic, 401, "invalid_client", ""},
 		{"with scope", "POST", acronisTokenPath, formType, form("grant_type", "client_credentials", "scope", "openid urn:x"), acronisRawBasic, 200, "", "openid urn:x"},
 		{"client_id in body too", "POST", acronisTokenPath, formType, form("grant_type", "client_credentials", "client_id", emulator.DemoAcronisClientID), acronisRawBasic, 200, "", ""},
 		{"body creds only", "POST", acronisTokenPath, formType, form("grant_type", "client_credentials",
@@ -223,7 +223,7 @@ func TestAcronisClientEndpoint(t *testing.T) {
 func TestAcronisExpiry(t *testing.T) {
 	e, base := start(t)
 	e.SetClock(func() time.Time { return acronisT0 })
-	tok := acronisToken(t, base, acronisEncBasic)
+	tok := acronisToken(t, base, acronisRawBasic)
 	u := acronisClientURL(base, emulator.DemoAcronisClientID)
 
 	e.Advance(acronisLifetime - time.Second)
@@ -256,7 +256,8 @@ func TestAcronisRevoke(t *testing.T) {
 		}
 	}
 
-	wantEmpty200(t, revoke(t, form("token", tok), acronisEncBasic))
+	wantRFC6749Error(t, revoke(t, form("token", tok), acronisEncBasic), 401, "invalid_client")
+	wantEmpty200(t, revoke(t, form("token", tok), acronisRawBasic))
 	if e.TokenLive(tok) || !e.TokenLive(keep) {
 		t.Fatalf("after revoke: revoked live %v, other live %v", e.TokenLive(tok), e.TokenLive(keep))
 	}
@@ -306,6 +307,35 @@ func TestAcronisRevoke(t *testing.T) {
 	wantRFC6749Error(t, r, 405, "invalid_request")
 	if r.header.Get("Allow") != "POST" {
 		t.Fatalf("Allow %q", r.header.Get("Allow"))
+	}
+}
+
+// TestAcronisRevokeWithBearer: the revocation endpoint authenticated by the
+// token being revoked, the other unverified reading.
+func TestAcronisRevokeWithBearer(t *testing.T) {
+	e, base := start(t)
+	e.SetAcronisRevokeWithBearer(true)
+	tok := acronisToken(t, base, acronisRawBasic)
+	r := mustCall(t, "POST", base+acronisRevokePath, formType, form("token", tok), acronisRawBasic, "")
+	wantAcronisError(t, r, 401, "unauthorized")
+	if ch := r.header.Get("WWW-Authenticate"); !strings.HasPrefix(ch, "Bearer") || strings.Contains(ch, "invalid_token") {
+		t.Fatalf("Basic in bearer mode: challenge %q", ch)
+	}
+	if r := mustCall(t, "POST", base+acronisRevokePath, formType, form("token", tok), "", tok); r.status != 200 || e.TokenLive(tok) {
+		t.Fatalf("Bearer revoke: %d %s, live %v", r.status, r.raw, e.TokenLive(tok))
+	}
+	// The token is gone: presenting it again is invalid_token.
+	r = mustCall(t, "POST", base+acronisRevokePath, formType, form("token", tok), "", tok)
+	wantAcronisError(t, r, 401, "unauthorized")
+	if !strings.Contains(r.header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+		t.Fatalf("dead bearer: challenge %q", r.header.Get("WWW-Authenticate"))
+	}
+	if r := mustCall(t, "POST", base+"/_emulator/acronis/revoke-with-bearer", "application/json", `{"on":false}`, "", ""); r.status != 204 {
+		t.Fatalf("admin switch: %d", r.status)
+	}
+	tok = acronisToken(t, base, acronisRawBasic)
+	if r := mustCall(t, "POST", base+acronisRevokePath, formType, form("token", tok), "", tok); r.status != 401 || !e.TokenLive(tok) {
+		t.Fatalf("Bearer in Basic mode: %d %s", r.status, r.raw)
 	}
 }
 

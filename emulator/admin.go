@@ -19,6 +19,10 @@ func (e *Emulator) registerAdmin(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE "+adminPrefix+"faults", e.adminClearFaults)
 	mux.HandleFunc("POST "+adminPrefix+"clock/advance", e.adminAdvance)
 	mux.HandleFunc("GET "+adminPrefix+"requests", e.adminRequests)
+	mux.HandleFunc("POST "+adminPrefix+"strictest", func(w http.ResponseWriter, r *http.Request) {
+		e.SetStrictest()
+		w.WriteHeader(http.StatusNoContent)
+	})
 	mux.HandleFunc(adminPrefix, func(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, http.StatusNotFound, "not_found", "No such admin endpoint.")
 	})

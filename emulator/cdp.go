@@ -1,12 +1,15 @@
 package emulator
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
+	"io"
 	"mime"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -19,7 +22,10 @@ const (
 	DemoCDPTenant   = "demo-tenant"
 )
 
-// CDPUser is an Acquia CDP integration user (Integrations > Instances).
+// CDPUser is an Acquia CDP integration user (Integrations > Instances). A
+// new user starts with one live token, as "After you create a user, CDP
+// generates an authorized bearer token" says: a token nobody in Vault made,
+// which counts toward MaxTokens like any other.
 type CDPUser struct {
 	Username, Password string
 	TenantID           string
@@ -41,12 +47,19 @@ type cdpService struct {
 	// Guarded by e.mu.
 	users           map[string]CDPUser
 	disabled        map[string]bool
+	initial         map[string]string // the token each user was created with
 	disabledByLimit int
+	// The unverified corners of CDP, one setting each (SetCDP...).
+	createDisablesAll bool
+	noTokenStatus     int
+	refuseBody        bool
+	answer            CDPAnswer
 }
 
 func init() {
 	serviceFactories = append(serviceFactories, func(e *Emulator) service {
-		return &cdpService{e: e, users: map[string]CDPUser{}, disabled: map[string]bool{}}
+		return &cdpService{e: e, users: map[string]CDPUser{}, disabled: map[string]bool{}, initial: map[string]string{},
+			noTokenStatus: http.StatusNotFound}
 	})
 }
 
@@ -62,16 +75,23 @@ func (c *cdpService) register(mux *http.ServeMux) {
 	mux.HandleFunc("/authentication", c.authentication)
 	mux.HandleFunc("/token", c.token)
 	mux.HandleFunc("POST "+adminPrefix+"cdp/users", c.adminAddUser)
+	mux.HandleFunc("POST "+adminPrefix+"cdp/create-disables-all", adminSwitch(c.e.SetCDPCreateDisablesAll))
+	mux.HandleFunc("POST "+adminPrefix+"cdp/refuse-body", adminSwitch(c.e.SetCDPRefuseBody))
+	mux.HandleFunc("POST "+adminPrefix+"cdp/no-token-status", c.adminNoTokenStatus)
+	mux.HandleFunc("POST "+adminPrefix+"cdp/answer", c.adminAnswer)
 }
 
 // AddCDPUser adds an integration user, replacing any with the same
-// username (as a password reset would). Zero fields get the defaults.
+// username (as a password reset would, keeping its tokens). Zero fields get
+// the defaults. A new user gets its first token at once, as CDP makes one
+// when it creates the user.
 func (e *Emulator) AddCDPUser(u CDPUser) {
+	now := e.now()
 	if u.UserType == "" {
 		u.UserType = "CLIENT"
 	}
 	if u.PasswordExpiry.IsZero() {
-		u.PasswordExpiry = e.now().Add(365 * 24 * time.Hour)
+		u.PasswordExpiry = now.Add(365 * 24 * time.Hour)
 	}
 	if u.Lifetime <= 0 {
 		u.Lifetime = 180 * 24 * time.Hour
@@ -79,9 +99,71 @@ func (e *Emulator) AddCDPUser(u CDPUser) {
 	if u.MaxTokens <= 0 {
 		u.MaxTokens = 3
 	}
+	value := randomUUID()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.cdp().users[u.Username] = u
+	c := e.cdp()
+	if _, known := c.users[u.Username]; !known {
+		e.issueLocked(serviceCDP, value, u.Username, "", now, u.Lifetime)
+		c.initial[u.Username] = value
+	}
+	c.users[u.Username] = u
+}
+
+// CDPInitialToken is the token CDP made when it created username: another
+// consumer's token, as far as Vault is concerned.
+func (e *Emulator) CDPInitialToken(username string) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.cdp().initial[username]
+}
+
+// DeleteCDPTokens deletes every token of username, as the user's own
+// revoke-all would, so a test can start from a user that holds none.
+func (e *Emulator) DeleteCDPTokens(username string) { e.revokeAllOf(serviceCDP, username) }
+
+// SetCDPCreateDisablesAll switches what a create does to earlier tokens:
+// off (the default), only the oldest tokens past MaxTokens are disabled;
+// on, every earlier token of the user is, which is the other reading of
+// "When you request a new token, CDP disables the previously used tokens".
+func (e *Emulator) SetCDPCreateDisablesAll(on bool) { e.setSwitch(&e.cdp().createDisablesAll, on) }
+
+// SetCDPNoTokenStatus sets what retrieve (GET /token, Basic) and delete
+// all (DELETE /token, Basic) answer for a user who holds no live token,
+// which no document says: 404 NOT_FOUND (the default), 200 with an empty
+// body, or 401 INVALID_TOKEN. Other values are ignored.
+func (e *Emulator) SetCDPNoTokenStatus(status int) {
+	switch status {
+	case http.StatusNotFound, http.StatusOK, http.StatusUnauthorized:
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.cdp().noTokenStatus = status
+	}
+}
+
+// SetCDPRefuseBody makes POST and DELETE calls that carry a body a 400:
+// the vendor's requests send none, and a server may refuse what it does
+// not expect.
+func (e *Emulator) SetCDPRefuseBody(on bool) { e.setSwitch(&e.cdp().refuseBody, on) }
+
+// CDPAnswer is the shape of CDP token answers. Only access_token is
+// confirmed by more than one source; the zero value is the vendor's
+// example (expires_in a number, tenantId a string, passwordExpiryDate
+// local time without a zone).
+type CDPAnswer struct {
+	ExpiresInString bool // "expires_in":"15552000"
+	OmitExpiresIn   bool // no expires_in at all
+	NumericTenantID bool // tenantId as a JSON number, when TenantID is digits
+	// PasswordExpiryLayout formats passwordExpiryDate (a Go layout, in
+	// UTC); "2006-01-02T15:04:05" when empty.
+	PasswordExpiryLayout string
+}
+
+// SetCDPAnswer sets the shape of token answers from now on.
+func (e *Emulator) SetCDPAnswer(a CDPAnswer) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.cdp().answer = a
 }
 
 // SetCDPUserDisabled disables a user: its Basic logins and its tokens get
@@ -104,12 +186,13 @@ func writeCDPError(w http.ResponseWriter, status int, code, message string) {
 	writeJSON(w, status, map[string]string{"errorCode": code, "userMessage": message, "developerMessage": randomUUID()})
 }
 
-// cdpPrecheck applies what every CDP call is checked for, in order:
-// scheme, method, content type, a single action.
-func cdpPrecheck(w http.ResponseWriter, r *http.Request, methods ...string) bool {
+// precheck applies what every CDP call is checked for, in order:
+// scheme (optional where the vendor's request sends none), method, content
+// type, no body where the switch refuses one, a single action.
+func (c *cdpService) precheck(w http.ResponseWriter, r *http.Request, schemeOptional bool, methods ...string) bool {
 	w.Header().Set("Cache-Control", "no-store")
 	q := r.URL.Query()
-	if s := q["scheme"]; len(s) != 1 || (s[0] != "a1user" && s[0] != "a1webtag") {
+	if s, has := q["scheme"]; (has || !schemeOptional) && (len(s) != 1 || (s[0] != "a1user" && s[0] != "a1webtag")) {
 		writeCDPError(w, http.StatusBadRequest, "INVALID_REQUEST", "The scheme parameter must be a1user or a1webtag.")
 		return false
 	}
@@ -123,6 +206,13 @@ func cdpPrecheck(w http.ResponseWriter, r *http.Request, methods ...string) bool
 			writeCDPError(w, http.StatusUnsupportedMediaType, "INVALID_REQUEST", "Content-Type must be application/json.")
 			return false
 		}
+		if c.e.switchOn(&c.refuseBody) {
+			b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<10))
+			if len(b) > 0 {
+				writeCDPError(w, http.StatusBadRequest, "INVALID_REQUEST", "This call takes no request body.")
+				return false
+			}
+		}
 	}
 	if len(q["action"]) > 1 {
 		writeCDPError(w, http.StatusBadRequest, "INVALID_REQUEST", "The action parameter was sent more than once.")
@@ -131,8 +221,10 @@ func cdpPrecheck(w http.ResponseWriter, r *http.Request, methods ...string) bool
 	return true
 }
 
+// authentication is login and logout; the vendor's login request names no
+// scheme.
 func (c *cdpService) authentication(w http.ResponseWriter, r *http.Request) {
-	if !cdpPrecheck(w, r, http.MethodPost) {
+	if !c.precheck(w, r, true, http.MethodPost) {
 		return
 	}
 	switch r.URL.Query().Get("action") {
@@ -146,7 +238,7 @@ func (c *cdpService) authentication(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *cdpService) token(w http.ResponseWriter, r *http.Request) {
-	if !cdpPrecheck(w, r, http.MethodGet, http.MethodPost, http.MethodDelete) {
+	if !c.precheck(w, r, false, http.MethodGet, http.MethodPost, http.MethodDelete) {
 		return
 	}
 	action := r.URL.Query().Get("action")
@@ -225,21 +317,52 @@ func (c *cdpService) bearerAuth(w http.ResponseWriter, r *http.Request, service 
 	return t, u, true
 }
 
-func cdpTokenJSON(w http.ResponseWriter, t Token, u CDPUser, now time.Time) {
-	writeJSON(w, http.StatusOK, map[string]any{
-		"access_token":       t.Value,
-		"token_type":         "bearer",
-		"expires_in":         int64(t.ExpiresAt.Sub(now) / time.Second),
-		"tenantId":           u.TenantID,
-		"username":           u.Username,
-		"userType":           u.UserType,
-		"passwordExpiryDate": u.PasswordExpiry.UTC().Format(cdpDateLayout),
-	})
+func (c *cdpService) tokenJSON(w http.ResponseWriter, t Token, u CDPUser, now time.Time) {
+	c.e.mu.Lock()
+	a := c.answer
+	c.e.mu.Unlock()
+	body := map[string]any{
+		"access_token": t.Value,
+		"token_type":   "bearer",
+		"tenantId":     u.TenantID,
+		"username":     u.Username,
+		"userType":     u.UserType,
+	}
+	in := int64(t.ExpiresAt.Sub(now) / time.Second)
+	switch {
+	case a.OmitExpiresIn:
+	case a.ExpiresInString:
+		body["expires_in"] = strconv.FormatInt(in, 10)
+	default:
+		body["expires_in"] = in
+	}
+	if n, err := strconv.ParseInt(u.TenantID, 10, 64); err == nil && a.NumericTenantID {
+		body["tenantId"] = n
+	}
+	body["passwordExpiryDate"] = u.PasswordExpiry.UTC().Format(cmp.Or(a.PasswordExpiryLayout, cdpDateLayout))
+	writeJSON(w, http.StatusOK, body)
+}
+
+// noToken answers a Basic call that found no live token of the user, as
+// SetCDPNoTokenStatus says.
+func (c *cdpService) noToken(w http.ResponseWriter) {
+	c.e.mu.Lock()
+	status := c.noTokenStatus
+	c.e.mu.Unlock()
+	switch status {
+	case http.StatusOK:
+		w.WriteHeader(http.StatusOK)
+	case http.StatusUnauthorized:
+		writeCDPError(w, http.StatusUnauthorized, "INVALID_TOKEN", cdpInvalidToken)
+	default:
+		writeCDPError(w, http.StatusNotFound, "NOT_FOUND", "No token found for the user.")
+	}
 }
 
 // issueFor serves login (a session token) and create (a "cdp" token).
-// Create past MaxTokens revokes the oldest live tokens first, in the same
-// critical section, so concurrent creates cannot overshoot the limit.
+// Create past MaxTokens revokes the oldest live tokens first (or, with
+// SetCDPCreateDisablesAll, every earlier one), in the same critical
+// section, so concurrent creates cannot overshoot the limit.
 func (c *cdpService) issueFor(w http.ResponseWriter, r *http.Request, service string) {
 	u, ok := c.basicAuth(w, r)
 	if !ok {
@@ -250,14 +373,18 @@ func (c *cdpService) issueFor(w http.ResponseWriter, r *http.Request, service st
 	c.e.mu.Lock()
 	if service == serviceCDP {
 		live := c.e.liveTokensOfLocked(service, u.Username, now)
-		for ; len(live) >= u.MaxTokens; live = live[1:] {
+		keep := u.MaxTokens - 1
+		if c.createDisablesAll {
+			keep = 0
+		}
+		for ; len(live) > keep; live = live[1:] {
 			c.e.revokeLocked(service, live[0].Value)
 			c.disabledByLimit++
 		}
 	}
 	t := c.e.issueLocked(service, value, u.Username, "", now, u.Lifetime)
 	c.e.mu.Unlock()
-	cdpTokenJSON(w, t, u, now)
+	c.tokenJSON(w, t, u, now)
 }
 
 func (c *cdpService) retrieve(w http.ResponseWriter, r *http.Request) {
@@ -270,10 +397,10 @@ func (c *cdpService) retrieve(w http.ResponseWriter, r *http.Request) {
 	live := c.e.liveTokensOfLocked(serviceCDP, u.Username, now)
 	c.e.mu.Unlock()
 	if len(live) == 0 {
-		writeCDPError(w, http.StatusNotFound, "NOT_FOUND", "No token found for the user.")
+		c.noToken(w)
 		return
 	}
-	cdpTokenJSON(w, live[len(live)-1], u, now)
+	c.tokenJSON(w, live[len(live)-1], u, now)
 }
 
 func (c *cdpService) extend(w http.ResponseWriter, r *http.Request) {
@@ -283,7 +410,7 @@ func (c *cdpService) extend(w http.ResponseWriter, r *http.Request) {
 		return t
 	})
 	if ok {
-		cdpTokenJSON(w, t, u, now)
+		c.tokenJSON(w, t, u, now)
 	}
 }
 
@@ -300,6 +427,14 @@ func (c *cdpService) revokeOne(w http.ResponseWriter, r *http.Request, service s
 func (c *cdpService) revokeAll(w http.ResponseWriter, r *http.Request) {
 	u, ok := c.basicAuth(w, r)
 	if !ok {
+		return
+	}
+	now := c.e.now()
+	c.e.mu.Lock()
+	none := len(c.e.liveTokensOfLocked(serviceCDP, u.Username, now)) == 0
+	c.e.mu.Unlock()
+	if none {
+		c.noToken(w)
 		return
 	}
 	c.e.revokeAllOf(serviceCDP, u.Username)
@@ -346,5 +481,36 @@ func (c *cdpService) adminAddUser(w http.ResponseWriter, r *http.Request) {
 		Username: in.Username, Password: in.Password, TenantID: in.TenantID, UserType: in.UserType,
 		PasswordExpiry: expiry, Lifetime: lifetime, MaxTokens: in.MaxTokens,
 	})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (c *cdpService) adminNoTokenStatus(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Status int `json:"status"`
+	}
+	if !decodeAdmin(w, r, &in) {
+		return
+	}
+	if in.Status != http.StatusNotFound && in.Status != http.StatusOK && in.Status != http.StatusUnauthorized {
+		writeAPIError(w, http.StatusBadRequest, "validation_failed", "status must be 404, 200 or 401.")
+		return
+	}
+	c.e.SetCDPNoTokenStatus(in.Status)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type cdpAnswerJSON struct {
+	ExpiresInString      bool   `json:"expires_in_string"`
+	OmitExpiresIn        bool   `json:"omit_expires_in"`
+	NumericTenantID      bool   `json:"numeric_tenant_id"`
+	PasswordExpiryLayout string `json:"password_expiry_layout"`
+}
+
+func (c *cdpService) adminAnswer(w http.ResponseWriter, r *http.Request) {
+	var in cdpAnswerJSON
+	if !decodeAdmin(w, r, &in) {
+		return
+	}
+	c.e.SetCDPAnswer(CDPAnswer(in))
 	w.WriteHeader(http.StatusNoContent)
 }

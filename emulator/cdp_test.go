@@ -79,7 +79,8 @@ func TestCDPRequestChecks(t *testing.T) {
 		{"retrieve with Bearer", "GET", cdpTok, "", "", cdpTokenOf, 401, "INVALID_CREDENTIALS"},
 		{"logout with Basic", "POST", "/authentication?scheme=a1user&action=logout", cdpJSON, cdpBasic, nil, 401, "INVALID_TOKEN"},
 		{"missing scheme", "POST", "/token?action=create", cdpJSON, cdpBasic, nil, 400, "INVALID_REQUEST"},
-		{"login missing scheme", "POST", "/authentication?action=login", cdpJSON, cdpBasic, nil, 400, "INVALID_REQUEST"},
+		{"login as the vendor sends it", "POST", "/authentication?action=login", cdpJSON, cdpBasic, nil, 200, ""},
+		{"login other scheme", "POST", "/authentication?scheme=oauth&action=login", cdpJSON, cdpBasic, nil, 400, "INVALID_REQUEST"},
 		{"other scheme", "GET", "/token?scheme=oauth", "", cdpBasic, nil, 400, "INVALID_REQUEST"},
 		{"wrong content type", "POST", cdpCreate, formType, cdpBasic, nil, 415, "INVALID_REQUEST"},
 		{"no content type on DELETE", "DELETE", cdpTok, "", cdpBasic, nil, 415, "INVALID_REQUEST"},
@@ -134,7 +135,7 @@ func TestCDPExtend(t *testing.T) {
 	if r.status != 200 || r.body["access_token"] != tok || r.body["expires_in"] != float64(cdpLifetime/time.Second) {
 		t.Fatalf("extend: %d %s", r.status, r.raw)
 	}
-	if got, want := e.Tokens("cdp")[0].ExpiresAt, t0.Add(30*24*time.Hour+cdpLifetime); !got.Equal(want) {
+	if got, want := e.Tokens("cdp")[1].ExpiresAt, t0.Add(30*24*time.Hour+cdpLifetime); !got.Equal(want) {
 		t.Fatalf("expiry %v, want %v", got, want)
 	}
 
@@ -149,9 +150,10 @@ func TestCDPExtend(t *testing.T) {
 
 func TestCDPRetrieve(t *testing.T) {
 	e, base := start(t)
-	wantCDPError(t, mustCall(t, "GET", base+cdpTok, "", "", cdpBasic, ""), 404, "NOT_FOUND")
-	if n := len(e.Tokens("cdp")); n != 0 {
-		t.Fatalf("retrieve created %d tokens", n)
+	// CDP made a token when it created the user.
+	initial := e.CDPInitialToken(emulator.DemoCDPUsername)
+	if r := mustCall(t, "GET", base+cdpTok, "", "", cdpBasic, ""); r.status != 200 || r.body["access_token"] != initial || initial == "" {
+		t.Fatalf("retrieve of a new user: %d %s, want its first token", r.status, r.raw)
 	}
 	cdpToken(t, base, cdpBasic)
 	newest := cdpToken(t, base, cdpBasic)
@@ -159,12 +161,24 @@ func TestCDPRetrieve(t *testing.T) {
 	if r.status != 200 || r.body["access_token"] != newest {
 		t.Fatalf("retrieve: %d %s, want %s", r.status, r.raw, newest)
 	}
-	if n := len(e.Tokens("cdp")); n != 2 {
+	if n := len(e.Tokens("cdp")); n != 3 {
 		t.Fatalf("retrieve created tokens: %d", n)
 	}
-	// Expired tokens are not current.
+	// Expired tokens are not current; what a user without tokens gets is
+	// a setting.
 	e.Advance(cdpLifetime)
 	wantCDPError(t, mustCall(t, "GET", base+cdpTok, "", "", cdpBasic, ""), 404, "NOT_FOUND")
+	e.SetCDPNoTokenStatus(401)
+	wantCDPError(t, mustCall(t, "GET", base+cdpTok, "", "", cdpBasic, ""), 401, "INVALID_TOKEN")
+	e.SetCDPNoTokenStatus(200)
+	if r := mustCall(t, "GET", base+cdpTok, "", "", cdpBasic, ""); r.status != 200 || r.raw != "" {
+		t.Fatalf("retrieve without a token, 200 mode: %d %q", r.status, r.raw)
+	}
+	// Wrong credentials stay a 401 INVALID_CREDENTIALS in every mode.
+	wantCDPError(t, mustCall(t, "GET", base+cdpTok, "", "", emulator.DemoCDPUsername+":bad", ""), 401, "INVALID_CREDENTIALS")
+	if n := len(e.Tokens("cdp")); n != 3 {
+		t.Fatalf("retrieve created tokens: %d", n)
+	}
 }
 
 func TestCDPRevoke(t *testing.T) {
@@ -186,17 +200,20 @@ func TestCDPRevoke(t *testing.T) {
 	if r.status != 200 || strings.TrimSpace(r.raw) != "{}" {
 		t.Fatalf("revoke all: %d %s", r.status, r.raw)
 	}
-	if e.TokenLive(b) || !e.TokenLive(other) {
+	if e.TokenLive(b) || e.TokenLive(e.CDPInitialToken(emulator.DemoCDPUsername)) || !e.TokenLive(other) {
 		t.Fatalf("after revoke all: b live %v, other user's live %v", e.TokenLive(b), e.TokenLive(other))
 	}
+	// Nothing left to delete: the no-token answer.
+	wantCDPError(t, mustCall(t, "DELETE", base+cdpTok, cdpJSON, "", cdpBasic, ""), 404, "NOT_FOUND")
 	wantCDPError(t, mustCall(t, "DELETE", base+cdpTok, cdpJSON, "", emulator.DemoCDPUsername+":bad", ""), 401, "INVALID_CREDENTIALS")
 }
 
 func TestCDPTokenLimit(t *testing.T) {
 	e, base := start(t)
 	e.AddCDPUser(emulator.CDPUser{Username: "lim", Password: "pw", MaxTokens: 3})
-	var toks []string
-	for range 3 {
+	// The user holds the token CDP made for it, and two more fit.
+	toks := []string{e.CDPInitialToken("lim")}
+	for range 2 {
 		toks = append(toks, cdpToken(t, base, "lim:pw"))
 	}
 	if n := e.CDPDisabledByLimit(); n != 0 {
@@ -204,10 +221,10 @@ func TestCDPTokenLimit(t *testing.T) {
 	}
 	fourth := cdpToken(t, base, "lim:pw")
 	if e.TokenLive(toks[0]) || !e.TokenLive(toks[1]) || !e.TokenLive(toks[2]) || !e.TokenLive(fourth) {
-		t.Fatal("the oldest token, and only it, should be disabled")
+		t.Fatal("the oldest token, the user's first, and only it, should be disabled")
 	}
-	if n, live := e.CDPDisabledByLimit(), len(e.LiveTokens("cdp")); n != 1 || live != 3 {
-		t.Fatalf("disabled %d, live %d; want 1, 3", n, live)
+	if n, live := e.CDPDisabledByLimit(), len(e.LiveTokens("cdp")); n != 1 || live != 4 {
+		t.Fatalf("disabled %d, live %d; want 1, 4 (3 of lim, 1 of the demo user)", n, live)
 	}
 	// An expired token does not count toward the limit.
 	e.Advance(cdpLifetime)
@@ -219,11 +236,98 @@ func TestCDPTokenLimit(t *testing.T) {
 	}
 }
 
+// TestCDPCreateDisablesAll: the other reading of the vendor's "CDP
+// disables the previously used tokens": every create disables every
+// earlier token of the user, whatever the limit.
+func TestCDPCreateDisablesAll(t *testing.T) {
+	e, base := start(t)
+	e.SetCDPCreateDisablesAll(true)
+	e.AddCDPUser(emulator.CDPUser{Username: "all", Password: "pw", MaxTokens: 3})
+	initial := e.CDPInitialToken("all")
+	a := cdpToken(t, base, "all:pw")
+	if e.TokenLive(initial) || !e.TokenLive(a) || e.CDPDisabledByLimit() != 1 {
+		t.Fatalf("first create: initial live %v, new live %v, disabled %d", e.TokenLive(initial), e.TokenLive(a), e.CDPDisabledByLimit())
+	}
+	b := cdpToken(t, base, "all:pw")
+	if e.TokenLive(a) || !e.TokenLive(b) || e.CDPDisabledByLimit() != 2 {
+		t.Fatal("second create left the first live")
+	}
+	// Another user's tokens are not touched.
+	if !e.TokenLive(e.CDPInitialToken(emulator.DemoCDPUsername)) {
+		t.Error("a create disabled another user's token")
+	}
+	if r := mustCall(t, "POST", base+"/_emulator/cdp/create-disables-all", cdpJSON, `{"on":false}`, "", ""); r.status != 204 {
+		t.Fatalf("admin switch: %d %s", r.status, r.raw)
+	}
+	cdpToken(t, base, "all:pw")
+	if !e.TokenLive(b) {
+		t.Error("switched off, a create below the limit disabled a token")
+	}
+}
+
+// TestCDPRefuseBody: the vendor's POST and DELETE requests carry no body;
+// with the switch on, one that does is refused.
+func TestCDPRefuseBody(t *testing.T) {
+	e, base := start(t)
+	if r := mustCall(t, "POST", base+cdpCreate, cdpJSON, "{}", cdpBasic, ""); r.status != 200 {
+		t.Fatalf("switch off, a {} body: %d %s", r.status, r.raw)
+	}
+	e.SetCDPRefuseBody(true)
+	before := len(e.Tokens("cdp"))
+	wantCDPError(t, mustCall(t, "POST", base+cdpCreate, cdpJSON, "{}", cdpBasic, ""), 400, "INVALID_REQUEST")
+	wantCDPError(t, mustCall(t, "DELETE", base+cdpTok, cdpJSON, "{}", cdpBasic, ""), 400, "INVALID_REQUEST")
+	if n := len(e.Tokens("cdp")); n != before || e.CDPDisabledByLimit() != 0 {
+		t.Fatal("a refused call changed tokens")
+	}
+	if r := mustCall(t, "POST", base+cdpCreate, cdpJSON, "", cdpBasic, ""); r.status != 200 {
+		t.Fatalf("no body: %d %s", r.status, r.raw)
+	}
+	if r := mustCall(t, "GET", base+cdpTok, "", "", cdpBasic, ""); r.status != 200 {
+		t.Fatalf("retrieve: %d %s", r.status, r.raw)
+	}
+}
+
+// TestCDPAnswerShapes: the token answer's fields beyond access_token in
+// each form the setting gives them.
+func TestCDPAnswerShapes(t *testing.T) {
+	e, base := start(t)
+	e.AddCDPUser(emulator.CDPUser{Username: "n", Password: "pw", TenantID: "7123",
+		PasswordExpiry: time.Date(2030, 1, 6, 0, 0, 0, 0, time.UTC)})
+	for _, tc := range []struct {
+		admin string
+		check func(body map[string]any) bool
+	}{
+		{`{}`, func(b map[string]any) bool {
+			return b["tenantId"] == "7123" && b["passwordExpiryDate"] == "2030-01-06T00:00:00" && b["expires_in"] == float64(cdpLifetime/time.Second)
+		}},
+		{`{"expires_in_string":true,"numeric_tenant_id":true}`, func(b map[string]any) bool {
+			return b["tenantId"] == float64(7123) && b["expires_in"] == "15552000"
+		}},
+		{`{"omit_expires_in":true,"password_expiry_layout":"2006-01-02T15:04:05.000Z07:00"}`, func(b map[string]any) bool {
+			_, has := b["expires_in"]
+			return !has && b["passwordExpiryDate"] == "2030-01-06T00:00:00.000Z"
+		}},
+	} {
+		if r := mustCall(t, "POST", base+"/_emulator/cdp/answer", cdpJSON, tc.admin, "", ""); r.status != 204 {
+			t.Fatalf("admin %s: %d %s", tc.admin, r.status, r.raw)
+		}
+		if r := mustCall(t, "POST", base+cdpCreate, cdpJSON, "", "n:pw", ""); r.status != 200 || !tc.check(r.body) {
+			t.Errorf("answer with %s: %d %s", tc.admin, r.status, r.raw)
+		}
+	}
+	for _, body := range []string{`{"status":500}`, `{"status":"404"}`} {
+		if r := mustCall(t, "POST", base+"/_emulator/cdp/no-token-status", cdpJSON, body, "", ""); r.status != 400 {
+			t.Errorf("admin no-token-status %s: %d", body, r.status)
+		}
+	}
+	_ = e
+}
+
 func TestCDPLoginLogoutAndDisabled(t *testing.T) {
 	e, base := start(t)
 	r := mustCall(t, "POST", base+"/authentication?scheme=a1user&action=login", cdpJSON, "", cdpBasic, "")
 	session, _ := r.body["access_token"].(string)
-	if r.status != 200 || len(e.Tokens("cdp-session")) != 1 || len(e.Tokens("cdp")) != 0 {
+	if r.status != 200 || len(e.Tokens("cdp-session")) != 1 || len(e.Tokens("cdp")) != 1 {
 		t.Fatalf("login: %d %s", r.status, r.raw)
 	}
 	logout := base + "/authentication?scheme=a1user&action=logout"

@@ -65,6 +65,11 @@ type cloudService struct {
 	// propagation is how many token requests a key created through the
 	// API refuses before it works.
 	propagation int
+	// The unverified: whether token answers repeat the scope (zero: they
+	// do), and the status of the federated-organization refusal (zero:
+	// 403).
+	noScopeEcho     bool
+	federatedStatus int
 }
 
 // cloudKey is what the key API knows of a key besides its credentials.
@@ -110,6 +115,43 @@ func (c *cloudService) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+adminPrefix+"cloud/revoke-on-key-delete", adminSwitch(c.e.SetCloudRevokeOnKeyDelete))
 	mux.HandleFunc("POST "+adminPrefix+"cloud/key-propagation", c.adminKeyPropagation)
 	mux.HandleFunc("GET "+adminPrefix+"cloud/keys", c.adminKeys)
+	mux.HandleFunc("POST "+adminPrefix+"cloud/scope-echo", adminSwitch(c.e.SetCloudScopeEcho))
+	mux.HandleFunc("POST "+adminPrefix+"cloud/federated-status", c.adminFederatedStatus)
+}
+
+// SetCloudScopeEcho makes token answers repeat the granted scope (the
+// default) or not: whether the real one does is unverified.
+func (e *Emulator) SetCloudScopeEcho(on bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.cloud().noScopeEcho = !on
+}
+
+// SetCloudFederatedStatus sets the status of /api/account's
+// additional_authentication_required answer: 403 by default, which the
+// vendor's page does not state. A status outside 400-499 is ignored.
+func (e *Emulator) SetCloudFederatedStatus(status int) {
+	if status < 400 || status > 499 {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.cloud().federatedStatus = status
+}
+
+func (c *cloudService) adminFederatedStatus(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Status int `json:"status"`
+	}
+	if !decodeAdmin(w, r, &in) {
+		return
+	}
+	if in.Status < 400 || in.Status > 499 {
+		writeAPIError(w, http.StatusBadRequest, "validation_failed", "status must be 400-499.")
+		return
+	}
+	c.e.SetCloudFederatedStatus(in.Status)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // AddCloudClient adds an API key, replacing any key with the same ID (as a
@@ -224,7 +266,7 @@ func (c *cloudService) grant(w http.ResponseWriter, r *http.Request) (map[string
 		"token_type":   "Bearer",
 		"expires_in":   int(lifetime / time.Second),
 	}
-	if scope != "" {
+	if scope != "" && !c.e.switchOn(&c.noScopeEcho) {
 		resp["scope"] = scope
 	}
 	return resp, nil
@@ -295,11 +337,12 @@ func (c *cloudService) apiUser(w http.ResponseWriter, r *http.Request) (Token, s
 	if _, k := c.keyOfLocked(t.ClientID); k != nil {
 		user = k.user
 	}
+	status := cmp.Or(c.federatedStatus, http.StatusForbidden)
 	c.e.mu.Unlock()
 	if known && len(client.FederatedOrgs) > 0 && !slices.ContainsFunc(client.FederatedOrgs, func(org string) bool {
 		return t.Scope == cloudScopePrefix+org
 	}) {
-		writeAPIError(w, http.StatusForbidden, "additional_authentication_required", "This resource requires additional authentication.")
+		writeAPIError(w, status, "additional_authentication_required", "This resource requires additional authentication.")
 		return Token{}, "", false
 	}
 	return t, user, true

@@ -21,37 +21,57 @@
 //     secret is refused (invalid_client) at once. Every key has a uuid
 //     (CloudClient.KeyUUID; DemoCloudKeyUUID for the demo key); CloudKeys
 //     lists the live ones. Switches: SetOktaErrors (Okta-shaped error
-//     bodies); SetCloudRevokeOnKeyDelete (a deleted key's tokens die with
+//     bodies); SetCloudScopeEcho (token answers repeat the scope or not);
+//     SetCloudFederatedStatus (the status of the federated refusal, 403 by
+//     default); SetCloudRevokeOnKeyDelete (a deleted key's tokens die with
 //     it; off by default: they live until they expire, as Acquia does not
 //     say); SetCloudKeyPropagation (new keys refuse their first n token
 //     requests); RemoveCloudClient deletes a key as the API does.
 //   - source, an Acquia Source (Drupal simple_oauth) site: /oauth/authorize
 //     (code flow with S256 PKCE), /oauth/token (client credentials,
 //     authorization code, refresh with rotation and replay detection),
-//     RFC 7009 /oauth/revoke, RFC 8414 metadata and /jsonapi. Switches:
-//     SetSourceDeny (the user refuses), SetSourceRevocation (no revocation
-//     endpoint), SetSourceLifetimes; counters SourceRefreshReuses and
-//     SourceRefreshTokens.
-//   - acronis, an Acronis data center: client credentials with Basic only
-//     at /bc/idp/token and /api/2/idp/token, revocation at
-//     /api/2/idp/revoke_token, /api/2/clients/{client_id} and OpenID
-//     discovery. Switches: SetAcronisExpiresIn, DisableAcronisClient;
-//     counter AcronisUnknownRevokes.
+//     RFC 7009 /oauth/revoke, RFC 8414 metadata and /jsonapi. Token
+//     answers do not repeat the scope. SourceClient's Grants (another
+//     grant is invalid_client) and NoDefaultUser (client credentials get
+//     simple_oauth's 500 "Invalid default user for client."). Switches:
+//     SetSourceDeny (the user refuses), SetSourcePKCE (off: the site
+//     ignores code_challenge and code_verifier), SetSourceRevocation (no
+//     revocation endpoint: a JSON 404), SetSourceRevocationCascades
+//     (revoking an access token revokes its grant, RFC 7009 §2.1),
+//     SetSourceRevocationRefreshOnly (access tokens get 400
+//     unsupported_token_type), SetSourceLifetimes; counters
+//     SourceRefreshReuses and SourceRefreshTokens.
+//   - acronis, an Acronis data center: client credentials with raw (not
+//     url-encoded) Basic only at /bc/idp/token and /api/2/idp/token,
+//     revocation at /api/2/idp/revoke_token, /api/2/clients/{client_id}
+//     and OpenID discovery. Switches: SetAcronisExpiresIn,
+//     SetAcronisRevokeWithBearer (revocation takes the token itself as
+//     Bearer, not Basic), DisableAcronisClient; counter
+//     AcronisUnknownRevokes.
 //   - cdp, Acquia CDP: /authentication (login, logout: "cdp-session"
 //     tokens) and /token (create, retrieve, extend, revoke one or all:
-//     "cdp" tokens), with a per-user token cap that revokes the oldest.
-//     Switches: SetCDPUserDisabled, and CDPUser's MaxTokens and
-//     PasswordExpiry; counter CDPDisabledByLimit.
+//     "cdp" tokens), with a per-user token cap that revokes the oldest. A
+//     new user holds one token already (CDPInitialToken), as upstream.
+//     Switches: SetCDPUserDisabled, SetCDPCreateDisablesAll (a create
+//     disables every earlier token), SetCDPNoTokenStatus (what retrieve
+//     and delete-all answer a user without tokens: 404, 200 empty, 401),
+//     SetCDPRefuseBody (POST/DELETE with a body is a 400), SetCDPAnswer
+//     (expires_in as a string or missing, numeric tenantId, the
+//     passwordExpiryDate layout), and CDPUser's MaxTokens and
+//     PasswordExpiry; DeleteCDPTokens; counter CDPDisabledByLimit.
 //   - oauth2, a generic RFC 6749 server that follows the RFCs to the
 //     letter (Basic credentials url-decoded): /oauth2/token, RFC 7009
 //     /oauth2/revoke and the RFC 6750 resource /oauth2/resource.
+//     Switches: SetOAuth2RevocationRefreshOnly, SetOAuth2OmitTokenType (no
+//     token_type in token answers, as many servers).
 //
 // They share the token store (tokens.go: every issue, revoke and extend,
 // and Tokens, LiveTokens, Token, TokenLive for tests), the clock
 // (SetClock, Advance), the fault layer (faults.go: InjectFault holds a
 // status, Retry-After, delay or raw body for the next requests under a
 // path prefix; Requests counts them), the OAuth request and error
-// helpers (oauth.go), the switches (switches.go) and the admin API.
+// helpers (oauth.go), the switches (switches.go; SetStrictest sets each
+// to its least forgiving reading) and the admin API.
 //
 // The admin API, under /_emulator/ and exempt from faults and counting,
 // lets a test or demo in another process drive all of this:
@@ -61,21 +81,34 @@
 //	DELETE /_emulator/faults                       drop queued faults
 //	POST   /_emulator/clock/advance?seconds=N      Advance
 //	GET    /_emulator/requests[?path_prefix=]      Requests
+//	POST   /_emulator/strictest                    SetStrictest
 //	POST   /_emulator/cloud/clients                AddCloudClient
 //	DELETE /_emulator/cloud/clients/{id}           RemoveCloudClient
 //	POST   /_emulator/cloud/okta-errors            {"on": bool}
 //	POST   /_emulator/cloud/revoke-on-key-delete   {"on": bool}
 //	POST   /_emulator/cloud/key-propagation        {"refusals": n}
 //	GET    /_emulator/cloud/keys                   every key, deleted too; no secrets
+//	POST   /_emulator/cloud/scope-echo             {"on": bool}
+//	POST   /_emulator/cloud/federated-status       {"status": 400-499}
 //	POST   /_emulator/source/clients               AddSourceClient
 //	POST   /_emulator/source/deny                  {"on": bool}
+//	POST   /_emulator/source/pkce                  {"on": bool}
 //	POST   /_emulator/source/revocation            {"on": bool}
+//	POST   /_emulator/source/revocation-cascades   {"on": bool}
+//	POST   /_emulator/source/revocation-refresh-only {"on": bool}
 //	GET    /_emulator/source/stats                 the Source counters
 //	POST   /_emulator/acronis/clients              AddAcronisClient
 //	POST   /_emulator/acronis/clients/{id}/disable DisableAcronisClient
 //	POST   /_emulator/acronis/expires-in           {"on": bool}
+//	POST   /_emulator/acronis/revoke-with-bearer   {"on": bool}
 //	POST   /_emulator/cdp/users                    AddCDPUser
+//	POST   /_emulator/cdp/create-disables-all      {"on": bool}
+//	POST   /_emulator/cdp/no-token-status          {"status": 404|200|401}
+//	POST   /_emulator/cdp/refuse-body              {"on": bool}
+//	POST   /_emulator/cdp/answer                   a CDPAnswer as JSON
 //	POST   /_emulator/oauth2/clients               AddOAuth2Client
+//	POST   /_emulator/oauth2/revocation-refresh-only {"on": bool}
+//	POST   /_emulator/oauth2/omit-token-type       {"on": bool}
 package emulator
 
 import (

@@ -527,7 +527,7 @@ func TestAdminAPI(t *testing.T) {
 		list[0]["issued_at"] == nil || list[0]["expires_at"] == nil {
 		t.Errorf("tokens %v", list)
 	}
-	if r := admin("GET", "tokens?service=cdp", "", 200); strings.TrimSpace(r.raw) != "[]" {
+	if r := admin("GET", "tokens?service=oauth2", "", 200); strings.TrimSpace(r.raw) != "[]" {
 		t.Errorf("other service: %s", r.raw)
 	}
 

@@ -40,7 +40,9 @@ const (
 type oauth2Service struct {
 	e *Emulator
 	// Guarded by e.mu.
-	clients map[string]OAuth2Client
+	clients       map[string]OAuth2Client
+	refreshOnly   bool
+	omitTokenType bool
 }
 
 func init() {
@@ -63,7 +65,18 @@ func (o *oauth2Service) register(mux *http.ServeMux) {
 	mux.HandleFunc("/oauth2/resource", o.resource)
 
 	mux.HandleFunc("POST "+adminPrefix+"oauth2/clients", o.adminAddClient)
+	mux.HandleFunc("POST "+adminPrefix+"oauth2/revocation-refresh-only", adminSwitch(o.e.SetOAuth2RevocationRefreshOnly))
+	mux.HandleFunc("POST "+adminPrefix+"oauth2/omit-token-type", adminSwitch(o.e.SetOAuth2OmitTokenType))
 }
+
+// SetOAuth2OmitTokenType leaves token_type out of token answers, as many
+// servers do although RFC 6749 §5.1 requires it.
+func (e *Emulator) SetOAuth2OmitTokenType(on bool) { e.setSwitch(&e.oauth2().omitTokenType, on) }
+
+// SetOAuth2RevocationRefreshOnly makes the revocation endpoint answer
+// every access token 400 unsupported_token_type (RFC 7009 §2.2.1), as a
+// server that revokes only refresh tokens does; this server issues none.
+func (e *Emulator) SetOAuth2RevocationRefreshOnly(on bool) { e.setSwitch(&e.oauth2().refreshOnly, on) }
 
 // AddOAuth2Client adds a client, replacing any with the same ID.
 func (e *Emulator) AddOAuth2Client(c OAuth2Client) {
@@ -104,6 +117,9 @@ func (o *oauth2Service) grant(w http.ResponseWriter, r *http.Request) (map[strin
 	}
 	if scope != "" {
 		resp["scope"] = scope
+	}
+	if o.e.switchOn(&o.omitTokenType) {
+		delete(resp, "token_type")
 	}
 	return resp, nil
 }
@@ -183,6 +199,15 @@ func (o *oauth2Service) revokeToken(w http.ResponseWriter, r *http.Request) {
 	default:
 		oauth2OAuth.fail(w, r, badRequest("unsupported_token_type", "The token type hint is not supported."))
 		return
+	}
+	if o.e.switchOn(&o.refreshOnly) {
+		o.e.mu.Lock()
+		_, access := o.e.tokenLocked(serviceOAuth2, value)
+		o.e.mu.Unlock()
+		if access {
+			oauth2OAuth.fail(w, r, badRequest("unsupported_token_type", "Only refresh tokens can be revoked."))
+			return
+		}
 	}
 
 	o.e.mu.Lock()

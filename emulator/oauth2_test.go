@@ -226,6 +226,27 @@ func TestOAuth2Revoke(t *testing.T) {
 	}
 }
 
+// TestOAuth2RevocationRefreshOnly: a server that revokes refresh tokens
+// only refuses an access token with unsupported_token_type.
+func TestOAuth2RevocationRefreshOnly(t *testing.T) {
+	e, base := start(t)
+	e.SetOAuth2RevocationRefreshOnly(true)
+	tok := oauth2Token(t, base)
+	r := mustCall(t, "POST", base+oauth2RevokePath, formType, form("token", tok), oauth2EncBasic, "")
+	wantRFC6749Error(t, r, 400, "unsupported_token_type")
+	wantOAuth2Resource(t, base, tok, true)
+	if r := mustCall(t, "POST", base+oauth2RevokePath, formType, form("token", "unknown", "token_type_hint", "refresh_token"), oauth2EncBasic, ""); r.status != 200 {
+		t.Fatalf("unknown refresh token: %d %s", r.status, r.raw)
+	}
+	if r := mustCall(t, "POST", base+"/_emulator/oauth2/revocation-refresh-only", "application/json", `{"on":false}`, "", ""); r.status != 204 {
+		t.Fatalf("admin switch: %d", r.status)
+	}
+	if r := mustCall(t, "POST", base+oauth2RevokePath, formType, form("token", tok), oauth2EncBasic, ""); r.status != 200 {
+		t.Fatalf("switched off: %d %s", r.status, r.raw)
+	}
+	wantOAuth2Resource(t, base, tok, false)
+}
+
 // oauth2TokenFor gets an oauth2 token for any client with body credentials.
 func oauth2TokenFor(t *testing.T, base, id, secret string) string {
 	t.Helper()

@@ -32,6 +32,14 @@ type SourceClient struct {
 	// RedirectURIs are the redirect_uri values allowed at /oauth/authorize,
 	// compared exactly. Empty allows any http loopback URI and any https URI.
 	RedirectURIs []string
+	// Grants the consumer may use (client_credentials,
+	// authorization_code, refresh_token); empty allows all three. Any
+	// other answers invalid_client, as league/oauth2-server does.
+	Grants []string
+	// NoDefaultUser: the consumer has no default user, which simple_oauth
+	// needs for client_credentials and checks before the secret: 500
+	// server_error "Invalid default user for client."
+	NoDefaultUser bool
 }
 
 const (
@@ -72,6 +80,9 @@ type sourceService struct {
 	revokedFamilies map[string]bool
 	deny            bool
 	revocation      bool
+	noPKCE          bool // the site ignores PKCE parameters
+	cascade         bool // revoking an access token revokes its grant
+	refreshOnly     bool // revocation takes refresh tokens only
 	accessTTL       time.Duration
 	refreshTTL      time.Duration
 	codeTTL         time.Duration
@@ -116,6 +127,9 @@ func (s *sourceService) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+adminPrefix+"source/clients", s.adminAddClient)
 	mux.HandleFunc("POST "+adminPrefix+"source/deny", adminSwitch(s.e.SetSourceDeny))
 	mux.HandleFunc("POST "+adminPrefix+"source/revocation", adminSwitch(s.e.SetSourceRevocation))
+	mux.HandleFunc("POST "+adminPrefix+"source/pkce", adminSwitch(s.e.SetSourcePKCE))
+	mux.HandleFunc("POST "+adminPrefix+"source/revocation-cascades", adminSwitch(s.e.SetSourceRevocationCascades))
+	mux.HandleFunc("POST "+adminPrefix+"source/revocation-refresh-only", adminSwitch(s.e.SetSourceRevocationRefreshOnly))
 	mux.HandleFunc("GET "+adminPrefix+"source/stats", s.adminStats)
 }
 
@@ -124,6 +138,7 @@ func (s *sourceService) register(mux *http.ServeMux) {
 func (e *Emulator) AddSourceClient(c SourceClient) {
 	c.Scopes = slices.Clone(c.Scopes)
 	c.RedirectURIs = slices.Clone(c.RedirectURIs)
+	c.Grants = slices.Clone(c.Grants)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.source().clients[c.ID] = c
@@ -154,6 +169,25 @@ func (e *Emulator) SetSourceDeny(on bool) { e.setSwitch(&e.source().deny, on) }
 // off, /oauth/revoke is a 404 and the metadata no longer advertises it, as
 // on a site without the revocation module.
 func (e *Emulator) SetSourceRevocation(on bool) { e.setSwitch(&e.source().revocation, on) }
+
+// SetSourcePKCE turns PKCE (RFC 7636) on, the default, or off: off, the
+// site ignores code_challenge and code_verifier as a server without PKCE
+// does. Whether Source supports it is unverified.
+func (e *Emulator) SetSourcePKCE(on bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.source().noPKCE = !on
+}
+
+// SetSourceRevocationCascades makes revoking an access token issued from a
+// user's authorization revoke that authorization too (its refresh token
+// and every token descended from the same code), as RFC 7009 §2.1 allows.
+func (e *Emulator) SetSourceRevocationCascades(on bool) { e.setSwitch(&e.source().cascade, on) }
+
+// SetSourceRevocationRefreshOnly makes the revocation endpoint refuse
+// access tokens with 400 unsupported_token_type (RFC 7009 §2.2.1), as a
+// server that revokes only refresh tokens does.
+func (e *Emulator) SetSourceRevocationRefreshOnly(on bool) { e.setSwitch(&e.source().refreshOnly, on) }
 
 // SourceRefreshReuses counts refresh requests that presented a refresh
 // token already rotated away: each one is a client that failed to store
@@ -216,13 +250,29 @@ func (s *sourceService) client(id string) (SourceClient, bool) {
 // authenticate checks a token or revoke request's client credentials, sent
 // in the body or as raw (not url-decoded) Basic, as Cloud's are.
 func (s *sourceService) authenticate(r *http.Request, form url.Values) (SourceClient, *oauthError) {
+	return s.authenticateFor(r, form, "")
+}
+
+// authenticateFor is authenticate for a token request of grant, in
+// simple_oauth's order: the consumer, its default user where the grant
+// needs one, the secret, the consumer's grant types. A grant the consumer
+// may not use is invalid_client, league/oauth2-server's answer.
+func (s *sourceService) authenticateFor(r *http.Request, form url.Values, grant string) (SourceClient, *oauthError) {
 	id, secret, oerr := clientCredentials(r, form)
 	if oerr != nil {
 		return SourceClient{}, oerr
 	}
+	invalid := sourceErr(http.StatusUnauthorized, "invalid_client", cloudClientFailed, "")
 	c, ok := s.client(id)
-	if !ok || subtle.ConstantTimeCompare([]byte(c.Secret), []byte(secret)) != 1 {
-		return SourceClient{}, sourceErr(http.StatusUnauthorized, "invalid_client", cloudClientFailed, "")
+	switch {
+	case !ok:
+		return SourceClient{}, invalid
+	case grant == "client_credentials" && c.NoDefaultUser:
+		return SourceClient{}, sourceErr(http.StatusInternalServerError, "server_error", sourceDescServerError+"Invalid default user for client.", "")
+	case subtle.ConstantTimeCompare([]byte(c.Secret), []byte(secret)) != 1:
+		return SourceClient{}, invalid
+	case grant != "" && len(c.Grants) > 0 && !slices.Contains(c.Grants, grant):
+		return SourceClient{}, invalid
 	}
 	return c, nil
 }

@@ -5,10 +5,12 @@ import (
 )
 
 type sourceClientJSON struct {
-	ID           string   `json:"id"`
-	Secret       string   `json:"secret"`
-	Scopes       []string `json:"scopes"`
-	RedirectURIs []string `json:"redirect_uris"`
+	ID            string   `json:"id"`
+	Secret        string   `json:"secret"`
+	Scopes        []string `json:"scopes"`
+	RedirectURIs  []string `json:"redirect_uris"`
+	Grants        []string `json:"grants"`
+	NoDefaultUser bool     `json:"no_default_user"`
 }
 
 func (s *sourceService) adminAddClient(w http.ResponseWriter, r *http.Request) {

@@ -29,10 +29,18 @@ func (s *sourceService) revoke(w http.ResponseWriter, r *http.Request) {
 			rt.revoked = true
 			s.e.revokeLocked(serviceSource, rt.access)
 		}
+	} else if s.refreshOnly {
+		s.e.mu.Unlock()
+		sourceOAuth.fail(w, r, sourceErr(http.StatusBadRequest, "unsupported_token_type",
+			"The authorization server does not support the revocation of the presented token type.", ""))
+		return
 	} else if t, ok := s.e.tokenLocked(serviceSource, value); ok {
 		owner = t.ClientID
 		if owner == client.ID {
 			s.e.revokeLocked(serviceSource, value)
+			if g, fromUser := s.access[value]; fromUser && s.cascade {
+				s.revokeFamily(g.family)
+			}
 		}
 	}
 	s.e.mu.Unlock()

@@ -65,6 +65,9 @@ func (s *sourceService) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	challenge, method := q.Get("code_challenge"), q.Get("code_challenge_method")
+	if s.e.switchOn(&s.noPKCE) {
+		challenge, method = "", ""
+	}
 	switch {
 	case challenge == "" && method == "":
 	case challenge == "":

@@ -12,6 +12,7 @@ const (
 	sourceDescInvalidRefresh = "The refresh token is invalid."
 	sourceDescInvalidScope   = "The requested scope is invalid, unknown, or malformed"
 	sourceDescAccessDenied   = "The resource owner or authorization server denied the request."
+	sourceDescServerError    = "The authorization server encountered an unexpected condition which prevented it from fulfilling the request: "
 )
 
 // sourceOAuth is the site's error style: a 401 after a failed Basic

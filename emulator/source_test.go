@@ -238,8 +238,12 @@ func TestSourceClientCredentials(t *testing.T) {
 			if _, has := r.body["refresh_token"]; has {
 				t.Fatalf("client_credentials returned a refresh token: %s", r.raw)
 			}
-			if got, has := r.body["scope"]; tc.scope == "" && has || tc.scope != "" && got != tc.scope {
-				t.Fatalf("scope %v, want %q", got, tc.scope)
+			// simple_oauth does not repeat the scope; the token holds it.
+			if got, has := r.body["scope"]; has {
+				t.Fatalf("the answer repeats scope %v", got)
+			}
+			if et, _ := e.Token(tok); et.Scope != tc.scope {
+				t.Fatalf("scope %q, want %q", et.Scope, tc.scope)
 			}
 			if who, _ := srcMe(t, base, tok); who != id {
 				t.Fatalf("jsonapi says %q, want the client", who)
@@ -268,7 +272,7 @@ func TestSourceCodeFlowPKCE(t *testing.T) {
 	access, _ := tr.body["access_token"].(string)
 	refresh, _ := tr.body["refresh_token"].(string)
 	if tr.status != 200 || access == "" || refresh == "" || tr.body["token_type"] != "Bearer" || tr.body["expires_in"] != float64(300) ||
-		tr.body["scope"] != emulator.DemoSourceScope || tr.header.Get("Cache-Control") != "no-store" {
+		tr.body["scope"] != nil || tr.header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("exchange: %d %v %s", tr.status, tr.header, tr.raw)
 	}
 	if who, _ := srcMe(t, base, access); who != emulator.DemoSourceUser {
@@ -501,7 +505,8 @@ func TestSourceRefreshRotation(t *testing.T) {
 
 	rr := srcRefresh(t, base, r1)
 	a2, r2 := srcField(t, rr, "access_token"), srcField(t, rr, "refresh_token")
-	if rr.status != 200 || a2 == a1 || r2 == r1 || srcGet(rr, "scope") != emulator.DemoSourceScope || rr.body["expires_in"] != float64(300) {
+	if et, _ := e.Token(a2); rr.status != 200 || a2 == a1 || r2 == r1 || et.Scope != emulator.DemoSourceScope || rr.body["scope"] != nil ||
+		rr.body["expires_in"] != float64(300) {
 		t.Fatalf("refresh: %d %s", rr.status, rr.raw)
 	}
 	if _, status := srcMe(t, base, a1); status != 401 || e.SourceRefreshLive(r1) {
@@ -527,12 +532,13 @@ func TestSourceRefreshRotation(t *testing.T) {
 
 	// A narrower access token does not narrow the refresh token (RFC 6749 §6).
 	narrow := srcRefresh(t, base, r2, "scope", "content:read")
-	if narrow.status != 200 || srcGet(narrow, "scope") != "content:read" {
+	scopeOf := func(r reply) string { et, _ := e.Token(srcGet(r, "access_token")); return et.Scope }
+	if narrow.status != 200 || scopeOf(narrow) != "content:read" {
 		t.Fatalf("narrow refresh: %d %s", narrow.status, narrow.raw)
 	}
 	r3 := srcField(t, narrow, "refresh_token")
 	wide := srcRefresh(t, base, r3, "scope", "content:write")
-	if wide.status != 200 || srcGet(wide, "scope") != "content:write" {
+	if wide.status != 200 || scopeOf(wide) != "content:write" {
 		t.Fatalf("refresh after narrowing: %d %s", wide.status, wide.raw)
 	}
 	r4 := srcField(t, wide, "refresh_token")
@@ -649,6 +655,81 @@ func TestSourceRevocation(t *testing.T) {
 	}
 }
 
+// TestSourceClientGrants: a consumer may use only its grant types
+// (league/oauth2-server answers invalid_client for another), and
+// simple_oauth refuses client_credentials for a consumer without a default
+// user with a 500, before it looks at the secret.
+func TestSourceClientGrants(t *testing.T) {
+	e, base := start(t)
+	e.AddSourceClient(emulator.SourceClient{ID: "users", Secret: "pw", Grants: []string{"authorization_code", "refresh_token"},
+		NoDefaultUser: true})
+	e.AddSourceClient(emulator.SourceClient{ID: "server", Secret: "pw", Grants: []string{"client_credentials"}})
+	cc := func(id, secret string) reply {
+		return srcPost(t, base, form("grant_type", "client_credentials", "client_id", id, "client_secret", secret))
+	}
+	refresh := func(id, secret string) reply {
+		return srcPost(t, base, form("grant_type", "refresh_token", "refresh_token", "bogus", "client_id", id, "client_secret", secret))
+	}
+	for _, secret := range []string{"pw", "wrong"} {
+		r := cc("users", secret)
+		wantSourceError(t, r, 500, "server_error")
+		if !strings.HasSuffix(r.body["error_description"].(string), "Invalid default user for client.") {
+			t.Fatalf("no default user: %s", r.raw)
+		}
+	}
+	wantSourceError(t, refresh("users", "pw"), 400, "invalid_grant")
+	wantSourceError(t, refresh("users", "wrong"), 401, "invalid_client")
+	if r := cc("server", "pw"); r.status != 200 {
+		t.Fatalf("client credentials of a consumer allowed them: %d %s", r.status, r.raw)
+	}
+	wantSourceError(t, refresh("server", "pw"), 401, "invalid_client")
+	if r := mustCall(t, "POST", base+"/_emulator/source/clients", "application/json",
+		`{"id":"adm","secret":"s","grants":["refresh_token"],"no_default_user":true}`, "", ""); r.status != 204 {
+		t.Fatalf("admin add: %d %s", r.status, r.raw)
+	}
+	wantSourceError(t, cc("adm", "s"), 500, "server_error")
+}
+
+// TestSourceRevocationVariants: a server that revokes the whole grant with
+// an access token (RFC 7009 §2.1 allows it), and one that revokes refresh
+// tokens only.
+func TestSourceRevocationVariants(t *testing.T) {
+	e, base := start(t)
+	revoke := func(body string) reply {
+		t.Helper()
+		return mustCall(t, "POST", base+"/oauth/revoke", formType, body, "", "")
+	}
+	e.SetSourceRevocationCascades(true)
+	a1, r1 := srcUserTokens(t, base)
+	cc := srcPostField(t, base, srcCreds("grant_type", "client_credentials"), "access_token")
+	if r := revoke(srcCreds("token", a1, "token_type_hint", "access_token")); r.status != 200 {
+		t.Fatalf("revoke: %d %s", r.status, r.raw)
+	}
+	if e.TokenLive(a1) || e.SourceRefreshLive(r1) {
+		t.Fatal("cascading: revoking the access token left its refresh token live")
+	}
+	wantSourceError(t, srcRefresh(t, base, r1), 400, "invalid_grant", r1)
+	if !e.TokenLive(cc) {
+		t.Fatal("cascading revoked a client credentials token")
+	}
+	e.SetSourceRevocationCascades(false)
+
+	e.SetSourceRevocationRefreshOnly(true)
+	a2, r2 := srcUserTokens(t, base)
+	wantSourceError(t, revoke(srcCreds("token", a2, "token_type_hint", "access_token")), 400, "unsupported_token_type", a2)
+	if !e.TokenLive(a2) {
+		t.Fatal("refused revocation revoked the access token")
+	}
+	if r := revoke(srcCreds("token", r2)); r.status != 200 || e.SourceRefreshLive(r2) {
+		t.Fatalf("refresh-only: revoking the refresh token: %d %s", r.status, r.raw)
+	}
+	for _, sw := range []string{"revocation-cascades", "revocation-refresh-only"} {
+		if r := mustCall(t, "POST", base+"/_emulator/source/"+sw, "application/json", `{"on":false}`, "", ""); r.status != 204 {
+			t.Fatalf("admin %s: %d", sw, r.status)
+		}
+	}
+}
+
 func TestSourceMetadataAndDisabledRevocation(t *testing.T) {
 	e, base := start(t)
 	meta := func() map[string]any {
@@ -742,7 +823,7 @@ func TestSourceLifetimes(t *testing.T) {
 }
 
 func TestSourceAdmin(t *testing.T) {
-	_, base := start(t)
+	e, base := start(t)
 	admin := func(path, body string, want int) {
 		t.Helper()
 		if r := mustCall(t, "POST", base+"/_emulator/source/"+path, "application/json", body, "", ""); r.status != want {
@@ -756,7 +837,7 @@ func TestSourceAdmin(t *testing.T) {
 	code := srcCode(t, base, "response_type", "code", "client_id", "app", "redirect_uri", "https://app.example.com/cb", "scope", "content:read")
 	r := srcPost(t, base, form("grant_type", "authorization_code", "code", code, "redirect_uri", "https://app.example.com/cb",
 		"client_id", "app", "client_secret", "a+b/c="))
-	if r.status != 200 || srcGet(r, "scope") != "content:read" {
+	if et, _ := e.Token(srcGet(r, "access_token")); r.status != 200 || et.Scope != "content:read" {
 		t.Fatalf("admin client exchange: %d %s", r.status, r.raw)
 	}
 

@@ -31,7 +31,7 @@ func (s *sourceService) grant(w http.ResponseWriter, r *http.Request) (map[strin
 		return nil, sourceErr(http.StatusBadRequest, "unsupported_grant_type",
 			"The authorization grant type is not supported by the authorization server.", "Check that all required parameters have been provided")
 	}
-	client, se := s.authenticate(r, form)
+	client, se := s.authenticateFor(r, form, gt)
 	if se != nil {
 		return nil, se
 	}
@@ -64,6 +64,9 @@ func (s *sourceService) codeGrant(client SourceClient, form url.Values) (map[str
 		return nil, sourceInvalidRequest("redirect_uri")
 	}
 	verifier, hasVerifier := form["code_verifier"]
+	if s.e.switchOn(&s.noPKCE) {
+		hasVerifier = false
+	}
 	if hasVerifier && (len(verifier[0]) < 43 || len(verifier[0]) > 128 || !sourcePKCEValue(verifier[0])) {
 		return nil, sourceErr(http.StatusBadRequest, "invalid_request", sourceDescInvalidRequest,
 			"Code Verifier must follow the specifications of RFC-7636.")
@@ -183,13 +186,12 @@ func (s *sourceService) mint(clientID, user, accessScope, refreshScope, family s
 	s.e.mu.Unlock()
 
 	t := s.e.issue(serviceSource, clientID, accessScope, accessTTL)
+	// No scope: simple_oauth does not repeat it, so a client must not
+	// count on it (RFC 6749 §5.1 makes it optional when unchanged).
 	resp := map[string]any{
 		"token_type":   "Bearer",
 		"expires_in":   int64(accessTTL / time.Second),
 		"access_token": t.Value,
-	}
-	if accessScope != "" {
-		resp["scope"] = accessScope
 	}
 	if !withRefresh {
 		return resp

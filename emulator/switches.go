@@ -35,3 +35,22 @@ func adminSwitch(set func(on bool)) http.HandlerFunc {
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
+
+// SetStrictest sets every setting to its least forgiving reading, the mode
+// the plugin's contract test runs in: CDP refuses a request body, answers
+// a user without tokens 401, disables every earlier token on create and
+// sends expires_in as a string, tenantId as a number and
+// passwordExpiryDate with a zone and fractions; Cloud token answers repeat
+// no scope; Source revocation of an access token takes its grant with it;
+// the generic server omits token_type. Readings that are alternatives
+// rather than stricter (Acronis' revocation by Bearer, a server revoking
+// refresh tokens only) stay as they are.
+func (e *Emulator) SetStrictest() {
+	e.SetCDPRefuseBody(true)
+	e.SetCDPNoTokenStatus(http.StatusUnauthorized)
+	e.SetCDPCreateDisablesAll(true)
+	e.SetCDPAnswer(CDPAnswer{ExpiresInString: true, NumericTenantID: true, PasswordExpiryLayout: "2006-01-02T15:04:05.000Z07:00"})
+	e.SetCloudScopeEcho(false)
+	e.SetSourceRevocationCascades(true)
+	e.SetOAuth2OmitTokenType(true)
+}

@@ -107,11 +107,16 @@ func (e *Env) callback(ctx context.Context, req *logical.Request, d *framework.F
 		}
 		return nil, err
 	}
-	// The access token from the exchange is leased to no one.
-	defer e.revokeQuietly(ctx, cg, p.Role, tok.AccessToken, "")
 	if tok.RefreshToken == "" {
+		// No grant to keep: the unleased access token goes.
+		e.revokeQuietly(ctx, cg, p.Role, tok.AccessToken, "")
 		return nil, userErr("the provider issued no refresh token, so Vault cannot mint tokens for role %q later; "+
 			"enable the refresh_token grant for the client upstream", name)
+	}
+	// The access token from the exchange is leased to no one: revoked
+	// where that cannot cost the role the refresh token stored below.
+	if !spareUserGrant(provider.GrantAuthorizationCode, cfg) {
+		defer e.revokeQuietly(ctx, cg, p.Role, tok.AccessToken, "")
 	}
 	now := e.Now().UTC()
 	eff, err := provider.Effective(cfg.Config)

@@ -356,6 +356,15 @@ func validateEffective(c *provider.Config) error {
 			}
 		}
 	}
+	if spec.Validate != nil {
+		if err := spec.Validate(*c); err != nil {
+			var fe *provider.FieldError
+			if errors.As(err, &fe) {
+				return badField(fe.Field, "%s", fe.Msg)
+			}
+			return userErr("%s", err)
+		}
+	}
 	if spec.ValidateScopes != nil && len(c.Scopes) > 0 {
 		if err := spec.ValidateScopes(c.Scopes); err != nil {
 			return badField(fScopes, "%s", err)

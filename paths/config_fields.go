@@ -33,6 +33,7 @@ const (
 	fAuthStyle      = "auth_style"
 	fScopes         = "scopes"
 	fMaxTokens      = "max_tokens"
+	fRevokeUser     = "revoke_user_access_tokens"
 	fKeyUUID        = "key_uuid"
 	fRequestTimeout = "request_timeout"
 	fCACert         = "ca_cert"
@@ -137,7 +138,8 @@ var configTable = []configField{
 		apply:       func(c *provider.Config, v any) error { c.Scopes = cleanScopes(v.([]string)); return nil },
 		read:        func(c provider.Config) any { return listOrEmpty(c.Scopes) }},
 	{name: fMaxTokens, display: "Max tokens", typ: framework.TypeInt,
-		description: "cdp: upstream tokens the integration user may hold (default 3).",
+		description: "cdp: upstream tokens the plugin may hold for the integration user (default 2: CDP allows 3 per user " +
+			"on PROD and UAT and made one when it created the user).",
 		apply: func(c *provider.Config, v any) error {
 			if v.(int) < 1 {
 				return badField(fMaxTokens, "must be at least 1 (got %d)", v)
@@ -146,6 +148,13 @@ var configTable = []configField{
 			return nil
 		},
 		read: func(c provider.Config) any { return c.MaxTokens }},
+	{name: fRevokeUser, display: "Revoke user access tokens", typ: framework.TypeBool, def: false,
+		description: "source, oauth2: revoke upstream the access tokens of authorization_code roles (on lease revoke, and the " +
+			"one the code exchange returns). Off by default: RFC 7009 lets a server revoke the refresh token with its access " +
+			"token, which would cost the role its authorization; the tokens then expire by themselves. Turn on only where " +
+			"revocation_url is set and the server is known not to do that.",
+		apply: func(c *provider.Config, v any) error { c.RevokeUserAccessTokens = v.(bool); return nil },
+		read:  func(c provider.Config) any { return c.RevokeUserAccessTokens }},
 	{name: fKeyUUID, display: "Key UUID", typ: framework.TypeString, check: checkUUID,
 		description: "cloud: uuid of the current API key, so rotate can delete it.",
 		str:         func(c *provider.Config) *string { return &c.KeyUUID }},

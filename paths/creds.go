@@ -78,6 +78,7 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 	// refreshedBefore: this read's refresh followed an earlier one, whose
 	// access token the upstream may now have retired.
 	refreshedBefore := false
+	spare := spareUserGrant(role.GrantType, cfg)
 	if role.GrantType == provider.GrantAuthorizationCode {
 		cg, err := e.codeGranter(role.Config, cfg)
 		if err != nil {
@@ -88,7 +89,8 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 			return tok, err
 		}
 	}
-	tok, err := e.mint(ctx, req.Storage, mintRequest{config: role.Config, roleName: roleName, cfg: cfg, client: client, obtain: obtain})
+	tok, err := e.mint(ctx, req.Storage, mintRequest{config: role.Config, roleName: roleName, cfg: cfg, client: client, obtain: obtain,
+		unrevocable: spare})
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +98,7 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 	now := e.Now()
 	ttl, maxTTL, warnings := e.leaseTTLs(role, start, now, tok.ExpiresAt)
 	if ttl <= 0 {
-		if _, revocable := client.(provider.Revoker); revocable {
+		if _, revocable := client.(provider.Revoker); revocable && !spare {
 			if err := e.revokeUpstream(ctx, req.Storage, role.Config, tok.AccessToken, issuerOf(eff), now); err != nil {
 				e.Logger.Warn("could not revoke a token that was issued already expired", "config", role.Config, "error", err)
 			}
@@ -113,9 +115,11 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 		idExpiresAt:  tok.ExpiresAt.UTC().Format(time.RFC3339Nano),
 		idIssuer:     issuerOf(eff),
 		idGeneration: fmt.Sprint(cfg.Generation),
+		idGrant:      role.GrantType,
 	}
 	// Keep the token only where revoke or renew needs it upstream.
 	_, revokes := client.(provider.Revoker)
+	revokes = revokes && !spare
 	_, renews := client.(provider.Renewer)
 	if revokes || renews {
 		internal[idAccessToken] = tok.AccessToken

@@ -27,7 +27,19 @@ const (
 	// idGeneration is the config generation it was minted with.
 	idIssuer     = "issuer"
 	idGeneration = "config_generation"
+	// idGrant is the grant type of the role the lease was read from.
+	idGrant = "grant_type"
 )
+
+// spareUserGrant reports whether the access tokens a role of grant mints
+// from cfg are left to expire rather than revoked upstream: RFC 7009 §2.1
+// lets a server revoke the refresh token with its access token, and an
+// authorization_code role must not lose its authorization to a lease
+// revoke. The config's revoke_user_access_tokens says the server does not
+// do that.
+func spareUserGrant(grant string, cfg *configEntry) bool {
+	return grant == provider.GrantAuthorizationCode && !cfg.RevokeUserAccessTokens
+}
 
 func (e *Env) tokenSecret() *framework.Secret {
 	return &framework.Secret{
@@ -177,10 +189,40 @@ func (e *Env) tokenRevoke(ctx context.Context, req *logical.Request, _ *framewor
 		// to do.
 		return nil, e.forgetToken(ctx, req.Storage, cfgName, token)
 	}
+	if spare, err := e.leaseSparesGrant(ctx, req); err != nil || spare {
+		if spare {
+			e.Logger.Info("not revoking the access token of an authorization_code role's lease upstream, so the role keeps "+
+				"its refresh token (config revoke_user_access_tokens is off); it expires by itself", "config", cfgName,
+				"expires_at", req.Secret.InternalData[idExpiresAt])
+			err = e.forgetToken(ctx, req.Storage, cfgName, token)
+		}
+		return nil, err
+	}
 	// An error makes Vault retry the revoke with backoff; a token the
 	// upstream no longer knows counts as revoked.
 	issuer, _ := req.Secret.InternalData[idIssuer].(string)
 	return nil, e.revokeUpstream(ctx, req.Storage, cfgName, token, issuer, req.Secret.IssueTime)
+}
+
+// leaseSparesGrant is spareUserGrant for a lease that holds its token: one
+// issued while the config allowed revoking it, or before the choice
+// existed (then the role's grant decides).
+func (e *Env) leaseSparesGrant(ctx context.Context, req *logical.Request) (bool, error) {
+	grant, recorded := req.Secret.InternalData[idGrant].(string)
+	if !recorded {
+		roleName, _ := req.Secret.InternalData[idRole].(string)
+		role, err := e.loadRole(ctx, req.Storage, roleName)
+		if err != nil || role == nil {
+			return false, err
+		}
+		grant = role.GrantType
+	}
+	cfgName, _ := req.Secret.InternalData[idConfig].(string)
+	cfg, err := e.loadConfig(ctx, req.Storage, cfgName)
+	if err != nil || cfg == nil {
+		return false, err
+	}
+	return spareUserGrant(grant, cfg), nil
 }
 
 // revokeUpstream deletes a token at the issuer that minted it and forgets
@@ -211,8 +253,28 @@ func (e *Env) revokeUpstream(ctx context.Context, s logical.Storage, config, tok
 	}
 	if rv, ok := client.(provider.Revoker); ok {
 		if err := rv.Revoke(ctx, token); err != nil {
-			return fmt.Errorf("revoking upstream token of config %q: %w", config, err)
+			if !provider.NotRevocable(err) {
+				return fmt.Errorf("revoking upstream token of config %q: %w", config, err)
+			}
+			e.notRevocable(ctx, s, config, token)
 		}
 	}
 	return e.forgetToken(ctx, s, config, token)
+}
+
+// notRevocable logs a token the revocation endpoint will not revoke
+// (unsupported_token_type): the revoke is done, since nothing more can be,
+// and the token stays valid until it expires. Once a day per config at
+// warning level, at debug level otherwise.
+func (e *Env) notRevocable(ctx context.Context, s logical.Storage, config, token string) {
+	var expires any = "unknown"
+	if h, err := getJSON[heldToken](ctx, s, heldKey(config, tokenID(token)), "token record"); err == nil && h != nil {
+		expires = h.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	log := e.Logger.Debug
+	if e.firstToday(config + "\x00unrevocable") {
+		log = e.Logger.Warn
+	}
+	log("the revocation endpoint does not revoke access tokens (unsupported_token_type): the token cannot be revoked "+
+		"and stays valid until it expires", "config", config, "expires_at", expires)
 }

@@ -24,6 +24,9 @@ type mintRequest struct {
 	// current token) while the WAL entry still covers it; if it fails the
 	// token is deleted.
 	commit func(context.Context, *provider.Token) error
+	// unrevocable: the token is never revoked upstream, even where the
+	// client could (spareUserGrant), so nothing tracks it.
+	unrevocable bool
 }
 
 // mint creates an upstream token for a lease or static role. A revocable token is covered
@@ -44,7 +47,7 @@ func (e *Env) mint(ctx context.Context, s logical.Storage, m mintRequest) (*prov
 		}
 		defer unlock()
 	}
-	if _, revocable := m.client.(provider.Revoker); !revocable {
+	if _, revocable := m.client.(provider.Revoker); !revocable || m.unrevocable {
 		tok, err := m.obtain(ctx)
 		if err == nil && m.commit != nil {
 			err = m.commit(ctx, tok)

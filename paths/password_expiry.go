@@ -39,15 +39,23 @@ func (e *Env) passwordExpiry(ctx context.Context, s logical.Storage, config stri
 		}
 	}
 	warnings := provider.PasswordExpiryWarnings(date, e.Now())
-	if len(warnings) > 0 {
-		day := e.Now().UTC().Format("2006-01-02")
-		e.expiryMu.Lock()
-		first := e.expiryLogged[config] != day
-		e.expiryLogged[config] = day
-		e.expiryMu.Unlock()
-		if first {
-			e.Logger.Warn("integration user password expires soon", "config", config, "password_expiry_date", date)
-		}
+	if _, readable := provider.ParseCDPDate(date); !readable && e.firstToday(config+"\x00unreadable") {
+		// Not silently: without a date there is no warning ahead of it.
+		e.Logger.Warn("cannot read the integration user's passwordExpiryDate; no password expiry warning is given",
+			"config", config, "password_expiry_date", date)
+	}
+	if len(warnings) > 0 && e.firstToday(config) {
+		e.Logger.Warn("integration user password expires soon", "config", config, "password_expiry_date", date)
 	}
 	return warnings
+}
+
+// firstToday reports whether key is logged for the first time today.
+func (e *Env) firstToday(key string) bool {
+	day := e.Now().UTC().Format("2006-01-02")
+	e.expiryMu.Lock()
+	defer e.expiryMu.Unlock()
+	first := e.expiryLogged[key] != day
+	e.expiryLogged[key] = day
+	return first
 }

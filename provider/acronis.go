@@ -10,8 +10,9 @@ import (
 )
 
 // Acronis Cyber Platform CyberApp API clients: client credentials with HTTP
-// Basic client authentication, 2 h tokens whose expiry comes as expires_on
-// (unix seconds), an id_token beside the access token, and revocation.
+// Basic client authentication (raw, as Acronis' examples encode it), 2 h
+// tokens whose expiry comes as expires_on (unix seconds), an id_token
+// beside the access token, and revocation.
 // Each CyberApp lives in one data center (base_url): it authenticates
 // against and calls that data center only.
 const (
@@ -38,6 +39,10 @@ func init() {
 				return nil, err
 			}
 			oc.hints = acronisHints
+			// Acronis' own examples send Basic raw, and a public API
+			// collection revokes with the token as Bearer: both, in
+			// that order, since which one the server takes is unverified.
+			oc.rawBasic, oc.bearerRevoke = true, true
 			return &acronisClient{oauthClient: oc}, nil
 		},
 	})
@@ -68,19 +73,19 @@ func (c *acronisClient) Revoke(ctx context.Context, accessToken string) error {
 }
 
 // Verify fetches a token, proves the data center accepts it with
-// GET /api/2/clients/{client_id}, and revokes it again: a check leaves no
-// token behind.
+// GET /api/2/clients/{client_id}, and revokes it again, which proves
+// revocation_url: a check leaves no token behind.
 func (c *acronisClient) Verify(ctx context.Context) ([]string, error) {
 	tok, err := c.clientCredentials(ctx, c.cfg.Scopes)
 	if err != nil {
 		return nil, err
 	}
 	checkErr := c.checkClient(ctx, tok.AccessToken)
-	if err := c.revokeToken(ctx, tok.AccessToken, "access_token"); err != nil && checkErr == nil {
-		return []string{"the verification token could not be revoked (" + err.Error() + "); it expires by itself at " +
-			tok.ExpiresAt.UTC().Format(time.RFC3339)}, nil
+	warnings, err := verifyRevocation(c.revokeToken(ctx, tok.AccessToken, "access_token"), tok)
+	if checkErr != nil {
+		return nil, checkErr
 	}
-	return nil, checkErr
+	return warnings, err
 }
 
 func (c *acronisClient) checkClient(ctx context.Context, token string) error {

@@ -13,13 +13,22 @@ import (
 
 // Acquia CDP (formerly AgilOne): an integration user's username and password
 // (Basic) create long-lived tokens; a token extends and deletes itself
-// (Bearer); Basic DELETE deletes every token of the user.
+// (Bearer); Basic DELETE deletes every token of the user. The vendor's
+// requests carry no body, only Content-Type: application/json.
 const (
-	CDPAuthURL       = "https://auth.agilone.com"
-	CDPDefaultTokens = 3
-	cdpLifetime      = 180 * 24 * time.Hour
-	cdpScheme        = "scheme=a1user"
-	// CDPExpiryLayout is passwordExpiryDate's format: local time, no zone.
+	CDPAuthURL = "https://auth.agilone.com"
+	// CDPDefaultTokens is max_tokens' default: CDP allows 3 tokens per
+	// user on PROD and UAT, and made one when it created the user.
+	CDPDefaultTokens = 2
+	// cdpLifetime is assumed when an answer has no expires_in: the
+	// shortest documented lifetime (Customer Sandbox; 180 days on UAT and
+	// PROD), so a lease never outlives its token.
+	cdpLifetime  = 90 * 24 * time.Hour
+	cdpTokenPath = "/token?scheme=a1user"
+	cdpLogin     = "/authentication?action=login"
+	cdpLogout    = "/authentication?action=logout"
+	// CDPExpiryLayout is passwordExpiryDate's documented format: local
+	// time, no zone. ParseCDPDate accepts the other ISO 8601 forms too.
 	CDPExpiryLayout = "2006-01-02T15:04:05"
 )
 
@@ -81,17 +90,14 @@ const (
 	bearerAuth
 )
 
-// call makes one CDP call and returns the status and body. A non-2xx answer
-// is an *Error, except for the statuses listed in ok.
-func (c *cdpClient) call(ctx context.Context, op, method, query string, auth cdpAuth, token string, client *http.Client, ok ...int) (int, []byte, error) {
+// call makes one CDP call to path (with its query) on the auth host and
+// returns the status and body. A non-2xx answer is an *Error, except for
+// the statuses listed in ok.
+func (c *cdpClient) call(ctx context.Context, op, method, path string, auth cdpAuth, token string, client *http.Client, ok ...int) (int, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
-	u := strings.TrimSuffix(c.cfg.BaseURL, "/") + "/token?" + cdpScheme + query
-	var body io.Reader
-	if method != http.MethodGet {
-		body = strings.NewReader("{}")
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	u := strings.TrimSuffix(c.cfg.BaseURL, "/") + path
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -155,52 +161,111 @@ func (c *cdpClient) parse(op string, body []byte, start time.Time) (*Token, erro
 // retried after a transport error: the create may have happened.
 func (c *cdpClient) Token(ctx context.Context, _ []string) (*Token, error) {
 	start := c.opts.now()
-	_, body, err := c.call(ctx, "token create", http.MethodPost, "&action=create", basicAuth, "", c.http.creating)
+	_, body, err := c.call(ctx, "token create", http.MethodPost, cdpTokenPath+"&action=create", basicAuth, "", c.http.creating)
 	if err != nil {
 		return nil, err
 	}
 	return c.parse("token create", body, start)
 }
 
-// Verify uses the retrieve call, which creates nothing: 200 and 404 (the
-// user holds no token) both prove the credentials.
+// Verify uses the retrieve call, which creates nothing. What it answers for
+// a user without a token is undocumented: 404, or 200 without a token,
+// prove the credentials; a 401 may mean either wrong credentials or no
+// token, so the login call decides (see credentialsValid). A token in the
+// answer is one the user already holds, which counts toward CDP's limit:
+// the operator hears of it.
 func (c *cdpClient) Verify(ctx context.Context) ([]string, error) {
-	status, body, err := c.call(ctx, "credential check", http.MethodGet, "", basicAuth, "", c.http.retrying, http.StatusNotFound)
+	status, body, err := c.call(ctx, "credential check", http.MethodGet, cdpTokenPath, basicAuth, "", c.http.retrying,
+		http.StatusNotFound, http.StatusUnauthorized)
 	if err != nil || status == http.StatusNotFound {
 		return nil, err
 	}
-	if tok, err := c.parse("credential check", body, c.opts.now()); err == nil {
-		return PasswordExpiryWarnings(tok.Data["password_expiry_date"], c.opts.now()), nil
+	if status == http.StatusUnauthorized {
+		return nil, c.credentialsValid(ctx)
 	}
-	return nil, nil
+	tok, err := c.parse("credential check", body, c.opts.now())
+	if err != nil {
+		return nil, nil // 200 without a token: the user holds none
+	}
+	warnings := []string{fmt.Sprintf("CDP's retrieve call shows user %s already holds at least 1 live token (the newest expiring %s); "+
+		"CDP counts every token of the user toward its limit (3 on PROD and UAT, 5 on Customer Sandbox) and disables "+
+		"older tokens past it, on some tenants every earlier one: max_tokens (%d) plus the tokens held outside Vault "+
+		"must stay within the limit", c.cfg.Username, tok.ExpiresAt.UTC().Format(time.RFC3339), c.cfg.MaxTokens)}
+	return append(warnings, c.passwordWarnings(tok.Data["password_expiry_date"])...), nil
+}
+
+// credentialsValid tells wrong credentials from a user without tokens
+// after a Basic call answered 401: the login call (Basic, no scheme, as
+// the vendor sends it) creates no API token, and its session is ended at
+// once. nil means the credentials are good; otherwise the error is the
+// original 401, hinting at the credentials.
+func (c *cdpClient) credentialsValid(ctx context.Context) error {
+	_, login, err := c.call(ctx, "login", http.MethodPost, cdpLogin, basicAuth, "", c.http.retrying)
+	if err != nil {
+		if IsStatus(err, http.StatusUnauthorized) {
+			return err
+		}
+		return fmt.Errorf("%w; the login call that tells wrong credentials from a user without tokens failed too", err)
+	}
+	var session struct {
+		AccessToken string `json:"access_token"`
+	}
+	if json.Unmarshal(login, &session) == nil && session.AccessToken != "" {
+		if _, _, err := c.call(ctx, "logout", http.MethodPost, cdpLogout, bearerAuth, session.AccessToken, c.http.retrying,
+			http.StatusUnauthorized); err != nil {
+			c.opts.logger().Warn("could not end the CDP login session of a credential check; it expires by itself", "error", err)
+		}
+	}
+	return nil
+}
+
+// passwordWarnings are the password expiry warnings for date, logging a
+// date that cannot be read instead of dropping the warning silently.
+func (c *cdpClient) passwordWarnings(date string) []string {
+	if _, ok := ParseCDPDate(date); !ok && date != "" {
+		c.opts.logger().Warn("cannot read the CDP integration user's passwordExpiryDate; no expiry warning is given",
+			"password_expiry_date", scrub(date, c.cfg.Secrets()))
+	}
+	return PasswordExpiryWarnings(date, c.opts.now())
 }
 
 // Renew extends the token upstream (action=extend, Bearer).
 func (c *cdpClient) Renew(ctx context.Context, accessToken string) (*Token, error) {
 	start := c.opts.now()
-	_, body, err := c.call(ctx, "token extend", http.MethodPost, "&action=extend", bearerAuth, accessToken, c.http.retrying)
+	_, body, err := c.call(ctx, "token extend", http.MethodPost, cdpTokenPath+"&action=extend", bearerAuth, accessToken, c.http.retrying)
 	if err != nil {
 		return nil, err
 	}
+	// The vendor shows extend answering with access_token, the token it
+	// extended: parse requires one, and another token is refused, since
+	// the lease holds only the one it extended.
 	tok, err := c.parse("token extend", body, start)
 	if err != nil {
 		return nil, err
 	}
-	// Some answers may not repeat the token; it is the same token.
-	tok.AccessToken = accessToken
+	if tok.AccessToken != accessToken {
+		return nil, &Error{Op: "token extend", Host: hostOf(c.cfg.BaseURL), Status: 200, Code: "unexpected_token",
+			Detail: "the answer names another token than the one extended", Hint: "read creds again for a new token"}
+	}
 	return tok, nil
 }
 
 // Revoke deletes one token (Bearer). 401 and 404 mean it is already gone.
 func (c *cdpClient) Revoke(ctx context.Context, accessToken string) error {
-	_, _, err := c.call(ctx, "token delete", http.MethodDelete, "", bearerAuth, accessToken, c.http.retrying,
+	_, _, err := c.call(ctx, "token delete", http.MethodDelete, cdpTokenPath, bearerAuth, accessToken, c.http.retrying,
 		http.StatusUnauthorized, http.StatusNotFound)
 	return err
 }
 
-// RevokeAll deletes every token of the user (Basic): the kill switch.
+// RevokeAll deletes every token of the user (Basic): the kill switch. A
+// user without tokens is done already, whatever CDP answers for one (404,
+// or a 401 that the login call shows is not about the credentials).
 func (c *cdpClient) RevokeAll(ctx context.Context) error {
-	_, _, err := c.call(ctx, "delete all tokens", http.MethodDelete, "", basicAuth, "", c.http.retrying)
+	status, _, err := c.call(ctx, "delete all tokens", http.MethodDelete, cdpTokenPath, basicAuth, "", c.http.retrying,
+		http.StatusNotFound, http.StatusUnauthorized)
+	if err == nil && status == http.StatusUnauthorized {
+		err = c.credentialsValid(ctx)
+	}
 	return err
 }
 
@@ -208,13 +273,31 @@ func (c *cdpClient) RevokeAll(ctx context.Context) error {
 // password expiry operators are warned.
 const PasswordExpiryWarningWindow = 14 * 24 * time.Hour
 
-// PasswordExpiryWarnings warns when a CDP passwordExpiryDate is near or past.
+// cdpDateLayouts are the ISO 8601 forms passwordExpiryDate may take:
+// local time (documented), with a zone, date only. Fractional seconds are
+// accepted after the seconds by time.Parse itself.
+var cdpDateLayouts = []string{CDPExpiryLayout, time.RFC3339, "2006-01-02T15:04:05Z0700", "2006-01-02T15:04:05Z07",
+	"2006-01-02T15:04", "2006-01-02T15:04Z07:00", "2006-01-02 15:04:05", "2006-01-02 15:04:05Z07:00", "2006-01-02"}
+
+// ParseCDPDate reads a passwordExpiryDate; a time without a zone is taken
+// as UTC.
+func ParseCDPDate(date string) (time.Time, bool) {
+	for _, layout := range cdpDateLayouts {
+		if t, err := time.Parse(layout, date); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// PasswordExpiryWarnings warns when a CDP passwordExpiryDate is near or
+// past. A date it cannot read gives no warning: callers log it.
 func PasswordExpiryWarnings(date string, now time.Time) []string {
 	if date == "" {
 		return nil
 	}
-	t, err := time.Parse(CDPExpiryLayout, date)
-	if err != nil {
+	t, ok := ParseCDPDate(date)
+	if !ok {
 		return nil
 	}
 	left := t.Sub(now)

@@ -1,7 +1,10 @@
 package provider
 
 import (
+	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"testing"
 	"time"
@@ -52,5 +55,58 @@ func TestCDPParseRefusesAnswerWithoutToken(t *testing.T) {
 		if tok != nil || !errors.As(err, &e) || e.Code != "malformed_response" || e.Host != "cs-auth.example" || !e.Retryable {
 			t.Errorf("parse(%q) = (%v, %v), want a retryable malformed_response *Error", body, tok, err)
 		}
+	}
+}
+
+// TestCDPLifetimeFallback: an answer without expires_in lives 90 days, the
+// shortest documented lifetime (Customer Sandbox), not UAT/PROD's 180.
+func TestCDPLifetimeFallback(t *testing.T) {
+	start := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	c := &cdpClient{cfg: Config{BaseURL: "https://auth.example"}}
+	tok, err := c.parse("token create", []byte(`{"access_token":"tok"}`), start)
+	if err != nil || !tok.ExpiresAt.Equal(start.AddDate(0, 0, 90)) {
+		t.Fatalf("parse = (%v, %v), want expiry 90 days on", tok, err)
+	}
+}
+
+// TestParseCDPDate: passwordExpiryDate in the ISO 8601 forms a tenant may
+// use; a time without a zone reads as UTC.
+func TestParseCDPDate(t *testing.T) {
+	want := time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC)
+	for _, s := range []string{"2025-01-06T00:00:00", "2025-01-06T00:00:00.000", "2025-01-06T00:00:00Z",
+		"2025-01-06T00:00:00.123456Z", "2025-01-06T01:00:00+01:00", "2025-01-06T01:00:00+0100", "2025-01-06T01:00:00+01",
+		"2025-01-06", "2025-01-06T00:00", "2025-01-06 00:00:00"} {
+		got, ok := ParseCDPDate(s)
+		if !ok || !got.Truncate(time.Second).Equal(want) {
+			t.Errorf("ParseCDPDate(%q) = %v, %v; want %v", s, got, ok, want)
+		}
+	}
+	for _, s := range []string{"", "06/01/2025", "tomorrow", "2025-13-06"} {
+		if _, ok := ParseCDPDate(s); ok {
+			t.Errorf("ParseCDPDate(%q) accepted", s)
+		}
+	}
+}
+
+// TestCDPRenewAnswer: extend answers with the token it extended, as the
+// vendor shows; an answer without one, or naming another, is refused.
+func TestCDPRenewAnswer(t *testing.T) {
+	for body, ok := range map[string]bool{
+		`{"access_token":"tok","expires_in":60}`:   true,
+		`{"expires_in":60}`:                        false,
+		`{"access_token":"other","expires_in":60}`: false,
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write([]byte(body))
+		}))
+		c, err := New(Config{Provider: "cdp", Username: "u", Password: "p", BaseURL: srv.URL}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := c.(Renewer).Renew(context.Background(), "tok")
+		if ok != (err == nil) || (ok && tok.AccessToken != "tok") {
+			t.Errorf("extend answering %s: (%v, %v)", body, tok, err)
+		}
+		srv.Close()
 	}
 }

@@ -37,6 +37,7 @@ func init() {
 			def(&c.AuthStyle, AuthStyleBody)
 		},
 		ValidateScopes: validateCloudScopes,
+		Validate:       validateCloud,
 		New: func(c Config, o Options) (Client, error) {
 			oc, err := newOAuthClient(c, o, cloudLifetime)
 			if err != nil {
@@ -142,7 +143,8 @@ func (c *cloudClient) apiCall(ctx context.Context, hc *http.Client, op, method, 
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-	status, raw, err := c.send(ctx, hc, op, req, secrets)
+	a, err := c.send(ctx, hc, op, req, secrets)
+	status, raw := a.status, a.body
 	return status, raw, secrets, err
 }
 

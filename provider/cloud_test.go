@@ -83,7 +83,7 @@ func keyServer(t *testing.T, api http.HandlerFunc) (*cloudClient, *atomic.Int64)
 	return c.(*cloudClient), &n
 }
 
-func answer(status int, body string) http.HandlerFunc {
+func respondWith(status int, body string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
@@ -101,29 +101,29 @@ func TestCloudCreateKeyAnswers(t *testing.T) {
 		code     string
 		hint     string
 	}{
-		{"201", answer(201, `{"client_id":"new-id","client_secret":"new+secret=","_links":{"self":{"href":"https://x/api/account/tokens/`+uuid+`"}}}`),
+		{"201", respondWith(201, `{"client_id":"new-id","client_secret":"new+secret=","_links":{"self":{"href":"https://x/api/account/tokens/`+uuid+`"}}}`),
 			1, 0, "", ""},
-		{"no self link", answer(201, `{"client_id":"new-id","client_secret":"new+secret="}`), 1, 201, "malformed_response", "may have been created"},
-		{"self link without a uuid", answer(201, `{"client_id":"new-id","client_secret":"new+secret=","_links":{"self":{"href":"https://x/api/account/tokens/new-id"}}}`),
+		{"no self link", respondWith(201, `{"client_id":"new-id","client_secret":"new+secret="}`), 1, 201, "malformed_response", "may have been created"},
+		{"self link without a uuid", respondWith(201, `{"client_id":"new-id","client_secret":"new+secret=","_links":{"self":{"href":"https://x/api/account/tokens/new-id"}}}`),
 			1, 201, "malformed_response", "Account settings > API Tokens"},
-		{"500 is not retried", answer(500, `{"error":"system","message":"boom"}`), 1, 500, "system", ""},
+		{"500 is not retried", respondWith(500, `{"error":"system","message":"boom"}`), 1, 500, "system", ""},
 		{"503 is retried", func() http.HandlerFunc {
 			var first atomic.Bool
 			return func(w http.ResponseWriter, r *http.Request) {
 				if !first.Swap(true) {
-					answer(503, `{"error":"system"}`)(w, r)
+					respondWith(503, `{"error":"system"}`)(w, r)
 					return
 				}
-				answer(201, `{"client_id":"new-id","client_secret":"s","_links":{"self":{"href":"/api/account/tokens/`+uuid+`"}}}`)(w, r)
+				respondWith(201, `{"client_id":"new-id","client_secret":"s","_links":{"self":{"href":"/api/account/tokens/`+uuid+`"}}}`)(w, r)
 			}
 		}(), 2, 0, "", ""},
 		{"no answer is not retried", func(w http.ResponseWriter, r *http.Request) {
 			conn, _, _ := w.(http.Hijacker).Hijack()
 			conn.Close()
 		}, 1, 0, "", "may have been created"},
-		{"403", answer(403, `{"error":"forbidden","message":"the-access-token is not allowed"}`), 1, 403, "forbidden", "may not manage API tokens"},
-		{"federated", answer(403, `{"error":"additional_authentication_required","message":"x"}`), 1, 403, "additional_authentication_required", "scopes=organization:<uuid>"},
-		{"404", answer(404, `<html>not here</html>`), 1, 404, "", "check api_url"},
+		{"403", respondWith(403, `{"error":"forbidden","message":"the-access-token is not allowed"}`), 1, 403, "forbidden", "may not manage API tokens"},
+		{"federated", respondWith(403, `{"error":"additional_authentication_required","message":"x"}`), 1, 403, "additional_authentication_required", "scopes=organization:<uuid>"},
+		{"404", respondWith(404, `<html>not here</html>`), 1, 404, "", "check api_url"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, n := keyServer(t, tc.api)
@@ -159,19 +159,19 @@ func TestCloudDeleteKeyAnswers(t *testing.T) {
 		done     bool
 		hint     string
 	}{
-		{"200", answer(200, `{"message":"revoked"}`), 1, true, ""},
-		{"404 from the Cloud API", answer(404, `{"error":"not_found","message":"x"}`), 1, true, ""},
-		{"409 already revoked", answer(409, `{"error":"conflict","message":"x"}`), 1, true, ""},
-		{"404 from another server", answer(404, `<html>not here</html>`), 1, false, "check api_url"},
-		{"403", answer(403, `{"error":"forbidden","message":"x"}`), 1, false, "by hand"},
+		{"200", respondWith(200, `{"message":"revoked"}`), 1, true, ""},
+		{"404 from the Cloud API", respondWith(404, `{"error":"not_found","message":"x"}`), 1, true, ""},
+		{"409 already revoked", respondWith(409, `{"error":"conflict","message":"x"}`), 1, true, ""},
+		{"404 from another server", respondWith(404, `<html>not here</html>`), 1, false, "check api_url"},
+		{"403", respondWith(403, `{"error":"forbidden","message":"x"}`), 1, false, "by hand"},
 		{"500 is retried", func() http.HandlerFunc {
 			var first atomic.Bool
 			return func(w http.ResponseWriter, r *http.Request) {
 				if !first.Swap(true) {
-					answer(500, `{"error":"system"}`)(w, r)
+					respondWith(500, `{"error":"system"}`)(w, r)
 					return
 				}
-				answer(200, `{}`)(w, r)
+				respondWith(200, `{}`)(w, r)
 			}
 		}(), 2, true, ""},
 	} {

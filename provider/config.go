@@ -11,22 +11,25 @@ import (
 // the provider's defaults (see Spec.Defaults); they are stored empty so that
 // a changed default, or a changed base_url, flows into derived URLs.
 type Config struct {
-	Provider       string        `json:"provider"`
-	ClientID       string        `json:"client_id,omitempty"`
-	ClientSecret   string        `json:"client_secret,omitempty"`
-	Username       string        `json:"username,omitempty"`
-	Password       string        `json:"password,omitempty"`
-	BaseURL        string        `json:"base_url,omitempty"`
-	APIURL         string        `json:"api_url,omitempty"`
-	TokenURL       string        `json:"token_url,omitempty"`
-	AuthorizeURL   string        `json:"authorize_url,omitempty"`
-	RevocationURL  string        `json:"revocation_url,omitempty"`
-	AuthStyle      string        `json:"auth_style,omitempty"`
-	Scopes         []string      `json:"scopes,omitempty"`
-	MaxTokens      int           `json:"max_tokens,omitempty"`
-	KeyUUID        string        `json:"key_uuid,omitempty"`
-	RequestTimeout time.Duration `json:"request_timeout,omitempty"`
-	CACert         string        `json:"ca_cert,omitempty"`
+	Provider      string   `json:"provider"`
+	ClientID      string   `json:"client_id,omitempty"`
+	ClientSecret  string   `json:"client_secret,omitempty"`
+	Username      string   `json:"username,omitempty"`
+	Password      string   `json:"password,omitempty"`
+	BaseURL       string   `json:"base_url,omitempty"`
+	APIURL        string   `json:"api_url,omitempty"`
+	TokenURL      string   `json:"token_url,omitempty"`
+	AuthorizeURL  string   `json:"authorize_url,omitempty"`
+	RevocationURL string   `json:"revocation_url,omitempty"`
+	AuthStyle     string   `json:"auth_style,omitempty"`
+	Scopes        []string `json:"scopes,omitempty"`
+	MaxTokens     int      `json:"max_tokens,omitempty"`
+	// RevokeUserAccessTokens lets the plugin revoke access tokens minted
+	// from a user's authorization; see paths' config field of that name.
+	RevokeUserAccessTokens bool          `json:"revoke_user_access_tokens,omitempty"`
+	KeyUUID                string        `json:"key_uuid,omitempty"`
+	RequestTimeout         time.Duration `json:"request_timeout,omitempty"`
+	CACert                 string        `json:"ca_cert,omitempty"`
 }
 
 // Secrets lists the values that must never reach a log line, an error or a

@@ -189,6 +189,8 @@ var opURLField = map[string]string{
 	"token delete":      "base_url",
 	"credential check":  "base_url",
 	"delete all tokens": "base_url",
+	"login":             "base_url",
+	"logout":            "base_url",
 }
 
 // transportError describes a call that got no usable HTTP answer.

@@ -14,15 +14,16 @@ const oauth2Lifetime = 5 * time.Minute
 
 func init() {
 	Register(&Spec{
-		Name:       "oauth2",
-		Fields:     []string{"client_id", "client_secret", "token_url", "authorize_url", "revocation_url", "auth_style"},
+		Name: "oauth2",
+		Fields: []string{"client_id", "client_secret", "token_url", "authorize_url", "revocation_url", "auth_style",
+			"revoke_user_access_tokens"},
 		Required:   []string{"client_id", "client_secret", "token_url"},
 		GrantTypes: []string{GrantClientCredentials, GrantAuthorizationCode},
 		Defaults: func(c *Config) {
 			def(&c.AuthStyle, AuthStyleBody)
 		},
 		New: func(c Config, o Options) (Client, error) {
-			return newRFCClient(c, o, oauth2Lifetime, nil)
+			return newRFCClient(c, o, oauth2Lifetime, nil, nil)
 		},
 	})
 }

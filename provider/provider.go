@@ -134,6 +134,9 @@ type Spec struct {
 	Defaults func(c *Config)
 	// ValidateScopes checks scopes a config or role would send.
 	ValidateScopes func(scopes []string) error
+	// Validate checks a defaulted config against the provider's own
+	// rules; a *FieldError names the field at fault.
+	Validate func(c Config) error
 	// RefreshRetiresAccess marks upstreams that revoke the previous access
 	// token on every refresh, so a user role's earlier leases stop working.
 	RefreshRetiresAccess bool

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -26,7 +27,22 @@ type oauthClient struct {
 	lifetime time.Duration // used when the answer carries no expiry
 	// hints turns an upstream error code into advice for the operator.
 	hints func(code string, status int) string
+	// refine, where set, adjusts a token endpoint error of operation op
+	// once hints have run: for advice that needs the operation or the
+	// upstream's description.
+	refine func(op string, e *Error)
+	// rawBasic sends Basic credentials as they are, not form-encoded:
+	// for servers that do not decode them.
+	rawBasic bool
+	// bearerRevoke retries a revocation refused with 401 once, with the
+	// token itself as the Bearer credential.
+	bearerRevoke bool
 }
+
+// noTokenTypeHosts are the token endpoints whose answers without
+// token_type were logged: once per endpoint and process, since a config's
+// clients are rebuilt on every write.
+var noTokenTypeHosts sync.Map
 
 func newOAuthClient(c Config, o Options, lifetime time.Duration) (*oauthClient, error) {
 	h, err := newHTTPClients(c, o)
@@ -63,6 +79,10 @@ func (c *oauthClient) clientCredentials(ctx context.Context, scopes []string) (*
 	if c.cfg.RevocationURL != "" {
 		hc = c.http.creating
 	}
+	if c.rawBasic && c.cfg.AuthStyle == AuthStyleBasic {
+		hc = &http.Client{Transport: rawBasic{next: hc.Transport, id: c.cfg.ClientID, secret: c.cfg.ClientSecret},
+			CheckRedirect: hc.CheckRedirect}
+	}
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, hc)
 	start := c.opts.now()
 	t, err := cc.Token(ctx)
@@ -72,12 +92,34 @@ func (c *oauthClient) clientCredentials(ctx context.Context, scopes []string) (*
 	return c.convert(t, scopes, start)
 }
 
+// rawBasic replaces the form-encoded Basic credentials x/oauth2 sends
+// (RFC 6749 §2.3.1) with the raw ones, for a server that does not decode
+// them: there a secret holding + / = or : would not match.
+type rawBasic struct {
+	next       http.RoundTripper
+	id, secret string
+}
+
+func (t rawBasic) RoundTrip(req *http.Request) (*http.Response, error) {
+	r := req.Clone(req.Context())
+	r.SetBasicAuth(t.id, t.secret)
+	return t.next.RoundTrip(r)
+}
+
 // convert maps an oauth2 token to ours. Expiry is counted from when the
 // request was sent, so it is never later than the upstream's.
 func (c *oauthClient) convert(t *oauth2.Token, requested []string, start time.Time) (*Token, error) {
 	if !strings.EqualFold(t.TokenType, "bearer") && t.TokenType != "" {
 		return nil, &Error{Op: "token request", Host: c.host(), Detail: "unsupported token_type " + strconv.Quote(t.TokenType),
 			Hint: "the plugin hands out bearer tokens only"}
+	}
+	if t.TokenType == "" {
+		// RFC 6749 §5.1 requires it, but many servers leave it out: taken
+		// as bearer, and said once.
+		if _, logged := noTokenTypeHosts.LoadOrStore(c.cfg.TokenURL, true); !logged {
+			c.opts.logger().Debug("the token endpoint's answers carry no token_type (RFC 6749 §5.1 requires one); "+
+				"their tokens are taken as bearer tokens", "host", c.host())
+		}
 	}
 	tok := &Token{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken}
 	// Acronis sends expires_on (unix seconds), most others expires_in;
@@ -138,6 +180,9 @@ func (c *oauthClient) tokenError(op string, err error, also ...string) error {
 		if e.Hint == "" {
 			e.Hint = genericHint(code, e.Status, c.host())
 		}
+		if c.refine != nil {
+			c.refine(op, e)
+		}
 		return e
 	}
 	var ue *url.Error
@@ -154,21 +199,29 @@ func (c *oauthClient) tokenError(op string, err error, also ...string) error {
 // transport errors, 429 and 5xx within request_timeout) and returns the
 // status and body. A failure without an HTTP answer is an *Error.
 func (c *oauthClient) call(ctx context.Context, op string, req *http.Request, secrets []string) (int, []byte, error) {
-	return c.send(ctx, c.http.retrying, op, req, secrets)
+	a, err := c.send(ctx, c.http.retrying, op, req, secrets)
+	return a.status, a.body, err
 }
 
-// send is call with the HTTP client of the caller's choosing: creating for
-// a request that makes something upstream.
-func (c *oauthClient) send(ctx context.Context, hc *http.Client, op string, req *http.Request, secrets []string) (int, []byte, error) {
+// answer is an upstream's HTTP answer, read.
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// send is call with the HTTP client of the caller's choosing (creating for
+// a request that makes something upstream), keeping the answer's headers.
+func (c *oauthClient) send(ctx context.Context, hc *http.Client, op string, req *http.Request, secrets []string) (answer, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
 	resp, err := hc.Do(req.WithContext(ctx))
 	if err != nil {
-		return 0, nil, transportError(op, req.URL.Host, err, c.cfg.RequestTimeout.String(), secrets)
+		return answer{}, transportError(op, req.URL.Host, err, c.cfg.RequestTimeout.String(), secrets)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	return resp.StatusCode, body, nil
+	return answer{status: resp.StatusCode, header: resp.Header, body: body}, nil
 }
 
 func genericHint(code string, status int, host string) string {
@@ -194,43 +247,94 @@ func genericHint(code string, status int, host string) string {
 }
 
 // revokeToken calls the RFC 7009 revocation endpoint with the config's
-// client authentication. The server answers 200 for a token it does not
-// know (§2.2), and some answer 400 invalid_token or 404 instead: all mean
-// the token is no longer usable, which is what a lease revoke needs.
+// client authentication. 200 means revoked, also for a token the server
+// does not know (§2.2), and 400 invalid_token that the token is unusable
+// already. A 404 is no such success: no service the plugin knows answers it
+// for an unknown token, while a wrong or disabled revocation_url does (a
+// JSON 404 too), and counting it as revoked would report live tokens gone.
+// unsupported_token_type (§2.2.1) comes back as an *Error NotRevocable
+// recognises. Where the server may instead take the token itself as a
+// Bearer credential (bearerRevoke), a 401 to the client's credentials is
+// tried once more that way.
 func (c *oauthClient) revokeToken(ctx context.Context, token, hint string) error {
-	form := url.Values{"token": {token}, "token_type_hint": {hint}}
-	if c.cfg.AuthStyle != AuthStyleBasic {
-		form.Set("client_id", c.cfg.ClientID)
-		form.Set("client_secret", c.cfg.ClientSecret)
-	}
-	req, err := http.NewRequest(http.MethodPost, c.cfg.RevocationURL, strings.NewReader(form.Encode()))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if c.cfg.AuthStyle == AuthStyleBasic {
-		// RFC 6749 §2.3.1: both parts form-encoded, as x/oauth2 does for
-		// the token request, so a secret holding ':' or '+' survives.
-		req.SetBasicAuth(url.QueryEscape(c.cfg.ClientID), url.QueryEscape(c.cfg.ClientSecret))
-	}
-	// Revocation is idempotent, so transport errors and 5xx retry too.
 	secrets := append(c.cfg.Secrets(), token)
-	status, body, err := c.call(ctx, "token revocation", req, secrets)
-	if err != nil || status/100 == 2 {
+	a, err := c.sendRevocation(ctx, token, hint, false, secrets)
+	if err != nil || a.status/100 == 2 {
 		return err
 	}
-	e := answerError("token revocation", req.URL.Host, status, body, secrets)
-	if status == http.StatusNotFound && e.Code != "" || status == http.StatusBadRequest && e.Code == "invalid_token" {
-		return nil
+	host := hostOf(c.cfg.RevocationURL)
+	e := answerError("token revocation", host, a.status, a.body, secrets)
+	if a.status == http.StatusUnauthorized && c.bearerRevoke {
+		b, err := c.sendRevocation(ctx, token, hint, true, secrets)
+		if err != nil {
+			return err
+		}
+		// As the token's own credential, a 401 invalid_token is the
+		// server saying that token is gone.
+		if b.status/100 == 2 || b.status == http.StatusUnauthorized &&
+			strings.Contains(b.header.Get("WWW-Authenticate"), "invalid_token") {
+			return nil
+		}
+		if b.status != http.StatusUnauthorized {
+			a, e = b, answerError("token revocation", host, b.status, b.body, secrets)
+		}
 	}
 	switch {
-	case status == http.StatusUnauthorized || e.Code == "invalid_client":
+	case a.status == http.StatusBadRequest && e.Code == "invalid_token":
+		return nil
+	case e.Code == "unsupported_token_type":
+		e.Hint = "the server does not revoke this type of token; it stays valid until it expires"
+	case a.status == http.StatusUnauthorized || e.Code == "invalid_client":
 		e.Hint = "client_id/client_secret rejected by " + e.Host + "; Vault retries the revoke, fix the config's credentials"
-	case status == http.StatusNotFound || status == http.StatusMethodNotAllowed:
-		e.Hint = "no revocation endpoint there; check revocation_url"
+		if c.bearerRevoke {
+			e.Hint = "the revocation endpoint refused the client's credentials and the token itself; Vault retries the revoke, " +
+				"fix the config's credentials or revocation_url"
+		}
+	case a.status == http.StatusNotFound || a.status == http.StatusMethodNotAllowed:
+		e.Hint = "no revocation endpoint there, or it is turned off; check revocation_url"
 	case e.Retryable:
 		e.Hint = e.Host + " is failing; Vault retries the revoke"
 	}
 	return e
 }
+
+// sendRevocation sends one revocation request, authenticated by the
+// client's credentials as auth_style says, or with bearer by the token
+// itself.
+func (c *oauthClient) sendRevocation(ctx context.Context, token, hint string, bearer bool, secrets []string) (answer, error) {
+	form := url.Values{"token": {token}, "token_type_hint": {hint}}
+	if !bearer && c.cfg.AuthStyle != AuthStyleBasic {
+		form.Set("client_id", c.cfg.ClientID)
+		form.Set("client_secret", c.cfg.ClientSecret)
+	}
+	req, err := http.NewRequest(http.MethodPost, c.cfg.RevocationURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return answer{}, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	switch {
+	case bearer:
+		req.Header.Set("Authorization", "Bearer "+token)
+	case c.cfg.AuthStyle == AuthStyleBasic:
+		c.setBasic(req)
+	}
+	// Revocation is idempotent, so transport errors and 5xx retry too.
+	return c.send(ctx, c.http.retrying, "token revocation", req, secrets)
+}
+
+// setBasic puts the client's credentials in HTTP Basic: form-encoded
+// first, as RFC 6749 §2.3.1 asks and x/oauth2 does, or as they are where
+// the server does not decode them (rawBasic).
+func (c *oauthClient) setBasic(req *http.Request) {
+	if c.rawBasic {
+		req.SetBasicAuth(c.cfg.ClientID, c.cfg.ClientSecret)
+		return
+	}
+	req.SetBasicAuth(url.QueryEscape(c.cfg.ClientID), url.QueryEscape(c.cfg.ClientSecret))
+}
+
+// NotRevocable reports whether err is a revocation endpoint saying it does
+// not revoke this type of token (RFC 7009 unsupported_token_type): the
+// token cannot be revoked and stays valid until it expires.
+func NotRevocable(err error) bool { return HasCode(err, "unsupported_token_type") }

@@ -1,0 +1,149 @@
+package backend_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/testutil"
+)
+
+// RFC 7009 revocation as servers vary in it, each variant an emulator
+// setting the plugin is run against.
+
+// TestCascadingRevocationKeepsTheAuthorization: a server may revoke the
+// refresh token with its access token (RFC 7009 §2.1). By default the
+// plugin never revokes an access token minted from a role's authorization
+// (the code exchange's, a lease's), so the role keeps it; with
+// revoke_user_access_tokens the operator says the server does not cascade.
+func TestCascadingRevocationKeepsTheAuthorization(t *testing.T) {
+	h := newHarness(t)
+	h.emu.SetSourceRevocationCascades(true)
+	h.sourceSetup(map[string]any{"revocation_url": h.emu.URL() + "/oauth/revoke"})
+	if v := h.mustRead("config/site").Data["revoke_user_access_tokens"]; v != false {
+		t.Errorf("revoke_user_access_tokens reads %v, want false by default", v)
+	}
+	h.codeRole()
+	if cb, err := h.callback(h.authorizeRole(), logical.ReadOperation); err != nil || cb.IsError() {
+		t.Fatalf("callback: %v %v", err, errText(cb))
+	}
+	first := h.mustRead("creds/user")
+	if _, held := first.Secret.InternalData["access_token"]; held {
+		t.Error("the lease keeps a token it will not revoke")
+	}
+	if r, err := h.revoke(first); err != nil || (r != nil && r.IsError()) {
+		t.Fatalf("revoke: %v %v", err, errText(r))
+	}
+	h.mustRead("creds/user")
+	if n := h.emu.SourceRefreshTokens(); n != 1 {
+		t.Fatalf("%d live refresh tokens, want the role's one", n)
+	}
+
+	// Opted in, on a server that does not cascade: the lease's token is
+	// revoked upstream and the role keeps its authorization.
+	h.emu.SetSourceRevocationCascades(false)
+	h.mustWrite("config/site", map[string]any{"revoke_user_access_tokens": true})
+	lease := h.mustRead("creds/user")
+	tok := lease.Data["access_token"].(string)
+	if r, err := h.revoke(lease); err != nil || (r != nil && r.IsError()) {
+		t.Fatalf("revoke: %v %v", err, errText(r))
+	}
+	if testutil.BearerStatus(h.t, httpClient, h.emu.URL()+"/jsonapi", tok) != http.StatusUnauthorized {
+		t.Error("opted in, the lease's token was not revoked")
+	}
+	held := h.mustRead("creds/user")
+
+	// A lease that holds its token, revoked after the operator turned the
+	// choice off again on a cascading server: not revoked upstream.
+	h.mustWrite("config/site", map[string]any{"revoke_user_access_tokens": false})
+	h.emu.SetSourceRevocationCascades(true)
+	if r, err := h.revoke(held); err != nil || (r != nil && r.IsError()) {
+		t.Fatalf("revoke: %v %v", err, errText(r))
+	}
+	h.mustRead("creds/user")
+}
+
+// TestRevocationEndpointAnswering404: a 404 is a wrong or disabled
+// revocation_url, not a revoked token: verify refuses the config, and a
+// lease revoke fails (Vault retries) rather than report a live token gone.
+func TestRevocationEndpointAnswering404(t *testing.T) {
+	h := newHarness(t)
+	h.emu.SetSourceRevocation(false) // the site answers a JSON 404
+	h.emu.AddSourceClient(emulator.SourceClient{ID: sourceID, Secret: sourceSecret})
+	h.secrets = append(h.secrets, sourceSecret)
+	d := map[string]any{"provider": "source", "client_id": sourceID, "client_secret": sourceSecret, "base_url": h.emu.URL(),
+		"revocation_url": h.emu.URL() + "/oauth/revoke"}
+	msg, ok := badRequest(h.write("config/site", d))
+	if !ok || !strings.Contains(msg, "404") || !strings.Contains(msg, "revocation_url") {
+		t.Errorf("verify with a revocation endpoint that is off: %s", msg)
+	}
+	if h.stored("config/site") {
+		t.Error("stored a config whose revocation_url answers 404")
+	}
+
+	h.oauth2Client()
+	h.mustWrite("config/gen", h.oauth2Data(map[string]any{"verify": false, "revocation_url": h.emu.URL() + "/oauth2/nowhere"}))
+	h.mustWrite("roles/r", map[string]any{"config": "gen"})
+	resp := h.mustRead("creds/r")
+	if _, err := h.revoke(resp); err == nil || !strings.Contains(err.Error(), "revocation_url") {
+		t.Errorf("revoke against a 404: %v, want an error naming revocation_url", err)
+	}
+	if !h.emu.TokenLive(resp.Data["access_token"].(string)) {
+		t.Fatal("the token died: the test proves nothing")
+	}
+}
+
+// TestRevocationOfAccessTokensUnsupported: a server that revokes refresh
+// tokens only answers unsupported_token_type; the lease revoke succeeds,
+// and the log says the token lives until it expires, once.
+func TestRevocationOfAccessTokensUnsupported(t *testing.T) {
+	h := newHarness(t)
+	h.emu.SetOAuth2RevocationRefreshOnly(true)
+	h.oauth2Client()
+	resp := h.mustWrite("config/gen", h.oauth2Data(map[string]any{"revocation_url": h.emu.URL() + "/oauth2/revoke"}))
+	if resp == nil || !strings.Contains(strings.Join(resp.Warnings, " "), "does not revoke access tokens") {
+		t.Errorf("verify: %v, want a warning", resp)
+	}
+	h.mustWrite("roles/r", map[string]any{"config": "gen"})
+	for i := 0; i < 2; i++ {
+		lease := h.mustRead("creds/r")
+		if r, err := h.revoke(lease); err != nil || (r != nil && r.IsError()) {
+			t.Fatalf("revoke %d: %v %v", i, err, errText(r))
+		}
+	}
+	logs := h.logs.String()
+	if n := strings.Count(logs, "[WARN]  the revocation endpoint does not revoke access tokens"); n != 1 ||
+		!strings.Contains(logs, "expires_at=") {
+		t.Errorf("logged at warning level %d times, want once, with the expiry:\n%s", n, logs)
+	}
+	// Nothing holds the config: the records are gone.
+	h.do(logical.DeleteOperation, "roles/r", nil)
+	if r, err := h.do(logical.DeleteOperation, "config/gen", nil); err != nil || (r != nil && r.IsError()) {
+		t.Errorf("delete: %v %v", err, errText(r))
+	}
+}
+
+// TestAcronisRevocationWithBearer: where the data center takes the token
+// itself as the revocation request's credential, the plugin's Basic
+// attempt gets 401 and one retry with Bearer revokes it.
+func TestAcronisRevocationWithBearer(t *testing.T) {
+	h := newHarness(t)
+	h.emu.SetAcronisRevokeWithBearer(true)
+	h.acronisSetup(nil) // verify revokes its own token
+	if n := len(h.emu.LiveTokens("acronis")); n != 0 {
+		t.Errorf("verify left %d tokens live", n)
+	}
+	resp := h.mustRead("creds/backup")
+	tok := resp.Data["access_token"].(string)
+	for i := 0; i < 2; i++ { // the second finds it gone: 401 invalid_token
+		if r, err := h.revoke(resp); err != nil || (r != nil && r.IsError()) {
+			t.Fatalf("revoke %d: %v %v", i, err, errText(r))
+		}
+	}
+	if h.emu.TokenLive(tok) {
+		t.Error("token live after lease revoke")
+	}
+}
