@@ -570,6 +570,7 @@ func TestGuardAloneStopsUpstreamCalls(t *testing.T) {
 	q := h.authorizeRole()
 	h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
 	lease := h.mustRead("creds/sync")
+	h.mustWrite("static-roles/feed", map[string]any{"config": "cdp"})
 	n := h.node(0, false)
 	n.storage = readOnlyStorage{h.storage}
 	n.b.Env().Writable = func() bool { return false }
@@ -588,6 +589,10 @@ func TestGuardAloneStopsUpstreamCalls(t *testing.T) {
 		"role delete": {Operation: logical.DeleteOperation, Path: "roles/user"},
 		"renew":       {Operation: logical.RenewOperation, Path: "creds/sync", Secret: &s},
 		"revoke":      {Operation: logical.RevokeOperation, Path: "creds/sync", Secret: &s},
+		"static role": {Operation: logical.CreateOperation, Path: "static-roles/other", Data: map[string]any{"config": "cdp"}},
+		"rotate-role": {Operation: logical.UpdateOperation, Path: "rotate-role/feed"},
+		"static del":  {Operation: logical.DeleteOperation, Path: "static-roles/feed"},
+		"rotate root": {Operation: logical.UpdateOperation, Path: "config/cdp/rotate"},
 	}
 	for name, req := range reqs {
 		before := h.emu.Requests("")
@@ -620,6 +625,9 @@ func TestForwardedOperations(t *testing.T) {
 		"roles/x":             {logical.CreateOperation, logical.UpdateOperation, logical.DeleteOperation},
 		"authorize/x":         {logical.UpdateOperation},
 		"callback":            {logical.ReadOperation, logical.UpdateOperation},
+		"static-roles/x":      {logical.CreateOperation, logical.UpdateOperation, logical.DeleteOperation},
+		"rotate-role/x":       {logical.UpdateOperation},
+		"config/x/rotate":     {logical.UpdateOperation},
 	}
 	for path, ops := range want {
 		p := h.b.Route(path)

@@ -2,6 +2,7 @@ package backend_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -287,5 +288,97 @@ func TestStaticUserAuthorization(t *testing.T) {
 	h.do(logical.DeleteOperation, "static-roles/editor", nil)
 	if h.stored("role-tokens/static:editor") || h.emu.SourceRefreshTokens() != 0 {
 		t.Errorf("the deleted static role's authorization lives on (%d live refresh tokens)", h.emu.SourceRefreshTokens())
+	}
+}
+
+// The previous token of a user's-grant static role is never revoked on a
+// site that may cascade the revoke to the grant: the grant survives the
+// grace period and the next rotation works.
+func TestStaticUserGrantSurvivesCascade(t *testing.T) {
+	h := newHarness(t)
+	h.emu.SetSourceRevocationCascades(true)
+	h.sourceSetup(map[string]any{"revocation_url": h.emu.URL() + "/oauth/revoke"})
+	h.mustWrite("static-roles/editor", map[string]any{"config": "site", "grant_type": "authorization_code",
+		"redirect_url": sourceCallback, "scopes": "content:read", "rotation_period": "60s"})
+	q := h.browse(h.mustWrite("authorize/editor", nil).Data["url"].(string))
+	if cb, err := h.callback(q, logical.ReadOperation); err != nil || cb.IsError() {
+		t.Fatal(err, errText(cb))
+	}
+	h.staticToken("editor")
+	h.mustWrite("rotate-role/editor", nil)
+	h.clock.Advance(61 * time.Second)
+	h.rotateDue()
+	if n := h.emu.SourceRefreshTokens(); n != 1 {
+		t.Fatalf("%d live refresh tokens after the grace period, want the grant's 1", n)
+	}
+	h.mustWrite("rotate-role/editor", nil)
+	h.staticToken("editor")
+
+	// New scopes, same authorization: the next token comes from it at once.
+	h.mustWrite("static-roles/editor", map[string]any{"scopes": "content:write"})
+	tok := h.staticToken("editor")
+	if testutil.BearerStatus(h.t, httpClient, h.emu.URL()+"/jsonapi", tok) != 200 || h.emu.SourceRefreshTokens() != 1 {
+		t.Error("after a scope change the static role must serve a working token from the same grant")
+	}
+}
+
+// A static role moved to another config revokes its old token at the old
+// config's issuer, not the new one's.
+func TestStaticConfigChangeRevokesAtTheOldIssuer(t *testing.T) {
+	h := newHarness(t)
+	h.acronisSetup(nil)
+	h.emu.AddAcronisClient(emulator.AcronisClient{ID: "other-client", Secret: "other+secret", TenantID: acronisTenant})
+	h.secrets = append(h.secrets, "other+secret")
+	h.mustWrite("config/acr2", map[string]any{"provider": "acronis", "client_id": "other-client", "client_secret": "other+secret",
+		"base_url": h.emu.URL()})
+	h.mustWrite("static-roles/s", map[string]any{"config": "acr"})
+	old := h.staticToken("s")
+	h.mustWrite("static-roles/s", map[string]any{"config": "acr2"})
+	h.clock.Advance(61 * time.Second)
+	h.rotateDue()
+	if h.emu.TokenLive(old) {
+		t.Error("the old config's token lives past the grace period")
+	}
+	if keys, _ := h.storage.List(context.Background(), "tokens/acr/"); len(keys) != 0 {
+		t.Errorf("%d records of the old config's tokens left", len(keys))
+	}
+	h.do(logical.DeleteOperation, "roles/backup", nil)
+	if resp, err := h.do(logical.DeleteOperation, "config/acr", nil); err != nil || resp.IsError() {
+		t.Errorf("the old config cannot be deleted: %v %v", err, errText(resp))
+	}
+}
+
+// walDeleteFails fails WAL deletes.
+type walDeleteFails struct{ logical.Storage }
+
+func (w walDeleteFails) Delete(ctx context.Context, k string) error {
+	if strings.HasPrefix(k, framework.WALPrefix) {
+		return errors.New("injected storage failure")
+	}
+	return w.Storage.Delete(ctx, k)
+}
+
+// A rotation whose WAL entry cannot be cleared keeps the token it stored
+// and serves: the entry rolls forward.
+func TestStaticRotationKeepsItsTokenWhenTheWALStays(t *testing.T) {
+	h := newHarness(t)
+	h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
+	h.mustWrite("static-roles/feed", map[string]any{"config": "cdp"})
+	h.staticToken("feed")
+	_, _ = h.b.HandleRequest(context.Background(), &logical.Request{Operation: logical.UpdateOperation, Path: "rotate-role/feed",
+		Storage: walDeleteFails{h.storage}})
+	tok := h.staticToken("feed")
+	if !h.emu.TokenLive(tok) {
+		t.Fatal("static-creds serves a token that is dead upstream")
+	}
+	ids, _ := framework.ListWAL(context.Background(), h.storage)
+	for _, id := range ids {
+		w, _ := framework.GetWAL(context.Background(), h.storage, id)
+		if err := h.b.Env().WALRollback(context.Background(), &logical.Request{Storage: h.storage}, w.Kind, w.Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !h.emu.TokenLive(tok) {
+		t.Error("the rollback revoked the token the static role serves")
 	}
 }

@@ -80,9 +80,12 @@ func (e *Env) mint(ctx context.Context, s logical.Storage, m mintRequest) (*prov
 			return nil, e.discard(ctx, s, w, walID, err)
 		}
 	}
-	if err := framework.DeleteWAL(ctx, s, walID); err != nil {
-		// A WAL left behind would revoke a leased token later (a static
-		// role's current token is rolled forward instead).
+	if err := framework.DeleteWAL(ctx, s, walID); err != nil && m.static != "" {
+		// The static role already holds and serves the token: the entry
+		// left behind rolls forward, it does not revoke it.
+		e.Logger.Warn("could not clear a WAL entry; its rollback will keep the token", "static_role", m.static, "error", err)
+	} else if err != nil {
+		// A WAL left behind would revoke a leased token later.
 		return nil, e.discard(ctx, s, w, walID, fmt.Errorf("clearing WAL: %w", err))
 	}
 	return tok, nil

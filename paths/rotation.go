@@ -1,6 +1,7 @@
 package paths
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -27,7 +28,10 @@ type staticToken struct {
 	IssuedAt    time.Time         `json:"issued_at"`
 	Scopes      []string          `json:"scopes,omitempty"`
 	Data        map[string]string `json:"data,omitempty"`
-	Issuer      string            `json:"issuer,omitempty"`
+	// Config and Issuer minted the token: its revoke goes there, even
+	// after the role moved to another config.
+	Config string `json:"config,omitempty"`
+	Issuer string `json:"issuer,omitempty"`
 
 	LastRotated  time.Time `json:"last_rotated"`
 	NextRotation time.Time `json:"next_rotation"`
@@ -36,14 +40,17 @@ type staticToken struct {
 	LastErrorAt time.Time `json:"last_error_at,omitempty"`
 	Failures    int       `json:"failures,omitempty"`
 
-	// Previous is the rotated-out token in its grace period.
-	Previous *graceToken `json:"previous,omitempty"`
+	// Retired are rotated-out tokens in their grace period, or whose
+	// revoke failed and is retried.
+	Retired []graceToken `json:"retired,omitempty"`
 }
 
 type graceToken struct {
 	AccessToken string    `json:"access_token"`
 	ExpiresAt   time.Time `json:"expires_at"`
 	RevokeAt    time.Time `json:"revoke_at"`
+	Config      string    `json:"config"`
+	Issuer      string    `json:"issuer,omitempty"`
 }
 
 func (st *staticToken) lifetime() time.Duration { return st.ExpiresAt.Sub(st.IssuedAt) }
@@ -51,23 +58,28 @@ func (st *staticToken) lifetime() time.Duration { return st.ExpiresAt.Sub(st.Iss
 // due is when the role needs the rotation loop next.
 func (st *staticToken) due() time.Time {
 	d := st.NextRotation
-	if st.Previous != nil && st.Previous.RevokeAt.Before(d) {
-		d = st.Previous.RevokeAt
+	for _, g := range st.Retired {
+		if g.RevokeAt.Before(d) {
+			d = g.RevokeAt
+		}
 	}
 	return d
 }
 
 // rotation is the schedule of one mount, and the cache static-creds reads.
 type rotation struct {
-	mu     sync.Mutex
-	queue  *queue.PriorityQueue
-	cache  map[string]*staticToken
+	mu    sync.Mutex
+	queue *queue.PriorityQueue
+	cache map[string]*staticToken
+	// gen bumps on every change of a name's token, so that a read which
+	// loaded it before never puts its stale copy in cache (as cache.go).
+	gen    map[string]uint64
 	stop   chan struct{}
 	ticker sync.WaitGroup
 }
 
 func newRotation() *rotation {
-	return &rotation{queue: queue.New(), cache: map[string]*staticToken{}}
+	return &rotation{queue: queue.New(), cache: map[string]*staticToken{}, gen: map[string]uint64{}}
 }
 
 func (e *Env) loadStaticToken(ctx context.Context, s logical.Storage, name string) (*staticToken, error) {
@@ -78,6 +90,7 @@ func (e *Env) loadStaticToken(ctx context.Context, s logical.Storage, name strin
 func (e *Env) cachedStaticToken(ctx context.Context, s logical.Storage, name string) (*staticToken, error) {
 	e.rot.mu.Lock()
 	st, ok := e.rot.cache[name]
+	g := e.rot.gen[name]
 	e.rot.mu.Unlock()
 	if ok {
 		return st, nil
@@ -87,7 +100,9 @@ func (e *Env) cachedStaticToken(ctx context.Context, s logical.Storage, name str
 		return st, err
 	}
 	e.rot.mu.Lock()
-	e.rot.cache[name] = st
+	if e.rot.gen[name] == g {
+		e.rot.cache[name] = st
+	}
 	e.rot.mu.Unlock()
 	return st, nil
 }
@@ -105,6 +120,7 @@ func (e *Env) storeStaticToken(ctx context.Context, s logical.Storage, name stri
 	e.rot.mu.Lock()
 	defer e.rot.mu.Unlock()
 	cp := *st
+	e.rot.gen[name]++
 	e.rot.cache[name] = &cp
 	e.scheduleLocked(name, st.due())
 	return nil
@@ -115,6 +131,7 @@ func (e *Env) storeStaticToken(ctx context.Context, s logical.Storage, name stri
 func (e *Env) staticChanged(name string) {
 	e.rot.mu.Lock()
 	defer e.rot.mu.Unlock()
+	e.rot.gen[name]++
 	delete(e.rot.cache, name)
 	_, _ = e.rot.queue.PopByKey(name)
 }
@@ -152,7 +169,9 @@ type rotationCheck struct {
 // the WAL entry goes (mint's commit), so a rotation that stops half way
 // rolls forward (token stored) or back (token deleted). The old token stays
 // valid for the grace period where the upstream can revoke it, and is
-// revoked then; elsewhere it expires by itself.
+// revoked then, at the config and issuer that minted it; elsewhere, and
+// for a user's grant on a site that may cascade a revoke to the grant, it
+// expires by itself.
 func (e *Env) rotateStatic(ctx context.Context, s logical.Storage, name string, role *staticRole, check rotationCheck) error {
 	issuerLock := locksFor(e.issuerLocks, role.Config)
 	issuerLock.RLock()
@@ -178,6 +197,7 @@ func (e *Env) rotateStatic(ctx context.Context, s logical.Storage, name string, 
 		return err
 	}
 	_, revocable := client.(provider.Revoker)
+	spare := spareUserGrant(role.grantType(), cfg)
 	scopes := role.Scopes
 	if len(scopes) == 0 {
 		scopes = cfg.Scopes
@@ -186,7 +206,7 @@ func (e *Env) rotateStatic(ctx context.Context, s logical.Storage, name string, 
 	next := &staticToken{}
 	commit := func(ctx context.Context, tok *provider.Token) error {
 		*next = staticToken{AccessToken: tok.AccessToken, ExpiresAt: tok.ExpiresAt, IssuedAt: now, Scopes: tok.Scopes,
-			Data: tok.Data, Issuer: issuerOf(eff), LastRotated: now}
+			Data: tok.Data, Config: role.Config, Issuer: issuerOf(eff), LastRotated: now}
 		if !tok.ExpiresAt.After(now) {
 			return &provider.Error{Op: "token request", Host: hostOf(eff.TokenURL, eff.BaseURL),
 				Detail: "issued a token that already expired", Hint: "check the Vault server's clock"}
@@ -195,15 +215,11 @@ func (e *Env) rotateStatic(ctx context.Context, s logical.Storage, name string, 
 			return err
 		}
 		next.NextRotation = now.Add(role.rotationPeriod(next.lifetime()))
-		if old != nil && old.AccessToken != "" && revocable && now.Before(old.ExpiresAt) {
-			next.Previous = &graceToken{AccessToken: old.AccessToken, ExpiresAt: old.ExpiresAt,
-				RevokeAt: now.Add(role.gracePeriod(true))}
-		}
-		if old != nil && old.Previous != nil {
-			// A rotation inside the last one's grace period: that token
-			// goes now.
-			if err := e.revokeUpstream(ctx, s, role.Config, old.Previous.AccessToken, old.Issuer, time.Time{}); err != nil {
-				return err
+		if old != nil {
+			next.Retired = old.Retired
+			if old.AccessToken != "" && now.Before(old.ExpiresAt) && e.retiredRevocable(ctx, s, old, role, revocable, spare) {
+				next.Retired = append(next.Retired, graceToken{AccessToken: old.AccessToken, ExpiresAt: old.ExpiresAt,
+					RevokeAt: now.Add(role.gracePeriod(true)), Config: cmp.Or(old.Config, role.Config), Issuer: old.Issuer})
 			}
 		}
 		if check.entry != nil {
@@ -225,29 +241,56 @@ func (e *Env) rotateStatic(ctx context.Context, s logical.Storage, name string, 
 		}
 	}
 	if _, err := e.mint(ctx, s, mintRequest{config: role.Config, static: name, cfg: cfg, client: client,
-		obtain: obtain, commit: commit}); err != nil {
+		obtain: obtain, commit: commit, unrevocable: spare}); err != nil {
 		return err
 	}
-	if next.Previous != nil && !next.Previous.RevokeAt.After(now) {
-		e.endGrace(ctx, s, name, role, next)
-	}
+	e.endGrace(ctx, s, name, next)
 	e.Logger.Info("static role rotated", "static_role", name, "config", role.Config, "next_rotation", next.NextRotation)
 	return nil
 }
 
-// endGrace revokes a rotated-out token whose grace period is over. A
-// failure keeps it, and the loop tries again.
-func (e *Env) endGrace(ctx context.Context, s logical.Storage, name string, role *staticRole, st *staticToken) {
-	p := st.Previous
-	if p == nil {
+// retiredRevocable reports whether a static role's rotated-out token is
+// revoked at all: its own config's upstream can, and it is not a user's
+// grant on a site that may cascade. revocable and spare answer for the
+// role's current config.
+func (e *Env) retiredRevocable(ctx context.Context, s logical.Storage, old *staticToken, role *staticRole, revocable, spare bool) bool {
+	if old.Config == "" || old.Config == role.Config {
+		return revocable && !spare
+	}
+	cfg, err := e.loadConfig(ctx, s, old.Config)
+	if err != nil || cfg == nil {
+		return false
+	}
+	return e.revocable(old.Config, cfg) && !spareUserGrant(role.grantType(), cfg)
+}
+
+// endGrace revokes the retired tokens whose grace period is over, each at
+// the config and issuer that minted it. A failed revoke keeps the token
+// for a retry, without holding up rotations; an expired one is forgotten.
+func (e *Env) endGrace(ctx context.Context, s logical.Storage, name string, st *staticToken) {
+	now := e.Now()
+	changed := false
+	kept := st.Retired[:0:0]
+	for _, g := range st.Retired {
+		switch {
+		case now.Before(g.RevokeAt):
+			kept = append(kept, g)
+			continue
+		case !now.Before(g.ExpiresAt):
+			_ = e.forgetToken(ctx, s, g.Config, g.AccessToken)
+		default:
+			if err := e.revokeUpstream(ctx, s, g.Config, g.AccessToken, g.Issuer, time.Time{}); err != nil {
+				e.Logger.Warn("could not revoke a static role's retired token; retrying", "static_role", name, "error", err)
+				g.RevokeAt = now.Add(e.retryWait(2))
+				kept = append(kept, g)
+			}
+		}
+		changed = true
+	}
+	if !changed {
 		return
 	}
-	if err := e.revokeUpstream(ctx, s, role.Config, p.AccessToken, st.Issuer, time.Time{}); err != nil {
-		e.Logger.Warn("could not revoke a static role's previous token; retrying", "static_role", name, "error", err)
-		p.RevokeAt = e.Now().Add(e.retryWait(st.Failures + 1))
-	} else {
-		st.Previous = nil
-	}
+	st.Retired = kept
 	if err := e.storeStaticToken(ctx, s, name, st); err != nil {
 		e.Logger.Error("could not store a static role's token state", "static_role", name, "error", err)
 	}
@@ -305,8 +348,8 @@ func (e *Env) rotateOne(ctx context.Context, s logical.Storage, name string) {
 		return
 	}
 	now := e.Now()
-	if st != nil && st.Previous != nil && !now.Before(st.Previous.RevokeAt) {
-		e.endGrace(ctx, s, name, role, st)
+	if st != nil {
+		e.endGrace(ctx, s, name, st)
 	}
 	if st != nil && st.AccessToken != "" && now.Before(st.NextRotation) {
 		e.schedule(name, st.due())
@@ -424,7 +467,15 @@ func (e *Env) replaceDeadStatic(ctx context.Context, s logical.Storage, name str
 		return err
 	}
 	if st != nil {
-		st.AccessToken, st.Previous, st.NextRotation = "", nil, e.Now()
+		// Every token of the config's user is gone; retired ones of
+		// another config (the role moved) are not.
+		kept := st.Retired[:0:0]
+		for _, g := range st.Retired {
+			if g.Config != role.Config {
+				kept = append(kept, g)
+			}
+		}
+		st.AccessToken, st.Retired, st.NextRotation = "", kept, e.Now()
 		if err := e.storeStaticToken(ctx, s, name, st); err != nil {
 			return err
 		}
@@ -440,22 +491,32 @@ func (e *Env) replaceDeadStatic(ctx context.Context, s logical.Storage, name str
 	return err
 }
 
-// retireStatic revokes a static role's tokens upstream, where the provider
-// can, and forgets them: the role is deleted, or waits for a user's
-// authorization. A failed revoke keeps everything for a retry.
+// retireStatic revokes a static role's tokens upstream, where they are
+// revoked at all, each at the config and issuer that minted it, and
+// forgets them: the role is deleted, or waits for a user's authorization.
+// A failed revoke keeps everything for a retry.
 func (e *Env) retireStatic(ctx context.Context, s logical.Storage, name string, role *staticRole) error {
 	st, err := e.loadStaticToken(ctx, s, name)
 	if err != nil || st == nil {
 		return err
 	}
-	if st.Previous != nil {
-		if err := e.revokeUpstream(ctx, s, role.Config, st.Previous.AccessToken, st.Issuer, time.Time{}); err != nil {
-			return err
+	for _, g := range st.Retired {
+		if e.Now().Before(g.ExpiresAt) {
+			if err := e.revokeUpstream(ctx, s, g.Config, g.AccessToken, g.Issuer, time.Time{}); err != nil {
+				return err
+			}
 		}
 	}
+	config := cmp.Or(st.Config, role.Config)
 	if st.AccessToken != "" && e.Now().Before(st.ExpiresAt) {
-		if err := e.revokeUpstream(ctx, s, role.Config, st.AccessToken, st.Issuer, time.Time{}); err != nil {
+		cfg, err := e.loadConfig(ctx, s, config)
+		if err != nil {
 			return err
+		}
+		if cfg != nil && !spareUserGrant(role.grantType(), cfg) {
+			if err := e.revokeUpstream(ctx, s, config, st.AccessToken, st.Issuer, time.Time{}); err != nil {
+				return err
+			}
 		}
 	}
 	if err := s.Delete(ctx, staticTokenPrefix+name); err != nil {

@@ -220,11 +220,11 @@ func (e *Env) staticRoleWrite(ctx context.Context, req *logical.Request, d *fram
 
 	rotateNow := existing == nil || existing.Config != role.Config || existing.grantType() != role.grantType() ||
 		strings.Join(existing.Scopes, " ") != strings.Join(role.Scopes, " ")
-	var st *staticToken
+	st, err := e.loadStaticToken(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
 	if !rotateNow {
-		if st, err = e.loadStaticToken(ctx, req.Storage, name); err != nil {
-			return nil, err
-		}
 		if err := checkRotationPeriod(&role, st); err != nil {
 			return nil, err
 		}
@@ -234,19 +234,26 @@ func (e *Env) staticRoleWrite(ctx context.Context, req *logical.Request, d *fram
 		return nil, err
 	}
 	switch {
+	case rotateNow && userGrant && existing != nil && !dropAuthorization:
+		// Same authorization, new scopes: the next token comes from it
+		// now; the current one is served until then.
+		if err := req.Storage.Put(ctx, entry); err != nil {
+			return nil, fmt.Errorf("storing static role %q: %w", name, err)
+		}
+		e.rotateOrRecord(ctx, req.Storage, name, &role, st)
 	case rotateNow && userGrant:
 		// Nothing to mint before a user authorizes: the first token comes
 		// with the callback of authorize/<name>.
+		if existing != nil {
+			if err := e.retireStatic(ctx, req.Storage, name, existing); err != nil {
+				return nil, err
+			}
+		}
 		if err := req.Storage.Put(ctx, entry); err != nil {
 			return nil, fmt.Errorf("storing static role %q: %w", name, err)
 		}
 		if dropAuthorization {
 			if err := e.dropRoleToken(ctx, req, staticHolder(name)); err != nil {
-				return nil, err
-			}
-		}
-		if existing != nil {
-			if err := e.retireStatic(ctx, req.Storage, name, existing); err != nil {
 				return nil, err
 			}
 		}

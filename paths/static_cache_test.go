@@ -1,0 +1,30 @@
+package paths
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+// TestStaticCacheNeverKeepsADeletedToken: a read that loaded a static
+// token just before its role was deleted does not put it back in memory.
+func TestStaticCacheNeverKeepsADeletedToken(t *testing.T) {
+	ctx := context.Background()
+	e := NewEnv(nil, nil)
+	s := &logical.InmemStorage{}
+	st := &staticToken{AccessToken: "old", ExpiresAt: time.Now().Add(time.Hour)}
+	if err := e.storeStaticToken(ctx, s, "r", st); err != nil {
+		t.Fatal(err)
+	}
+	e.staticChanged("r") // a cold cache: a restart, or Invalidate
+	hs := &hookStorage{Storage: s, after: func() {
+		_ = s.Delete(ctx, staticTokenPrefix+"r")
+		e.staticChanged("r")
+	}}
+	_, _ = e.cachedStaticToken(ctx, hs, "r")
+	if got, _ := e.cachedStaticToken(ctx, s, "r"); got != nil {
+		t.Fatalf("a deleted static role's token is still served: %q", got.AccessToken)
+	}
+}
