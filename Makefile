@@ -61,6 +61,18 @@ test-long: vault
 	  $(GO) test -tags e2e -run '^TestLong$$' -count=1 -timeout 25m -v ./e2e/; \
 	status=$$?; echo; echo "make test-long:"; cat "$$table"; exit $$status
 
+## fuzz: every Fuzz target of every package for FUZZTIME each (default
+## 60s), one after another. A crash stops it, with the input written to
+## the package's testdata/fuzz/; make test runs those corpora already.
+FUZZTIME ?= 60s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for name in $$($(GO) test -list '^Fuzz' "$$pkg" | grep '^Fuzz'); do \
+	    echo "== $$name ($$pkg) for $(FUZZTIME)"; \
+	    $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) "$$pkg" || exit 1; \
+	  done; \
+	done
+
 vault:
 	@scripts/install-vault >/dev/null
 
