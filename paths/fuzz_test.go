@@ -111,7 +111,7 @@ func FuzzConfigFields(f *testing.F) {
 				t.Fatalf("max_tokens %d stored as %d, read %v", n, c.MaxTokens, got)
 			}
 		case fRequestTimeout:
-			if c.RequestTimeout <= 0 || c.RequestTimeout > 5*time.Minute {
+			if n < 1 || n > 300 || c.RequestTimeout != time.Duration(n)*time.Second {
 				t.Fatalf("request_timeout %d stored as %s", n, c.RequestTimeout)
 			}
 		case fScopes:
