@@ -2,7 +2,7 @@
 VERSION ?= v0.1.0-dev
 GO      ?= go
 
-.PHONY: all build test lint fmt fmt-check vet staticcheck actionlint test-unit e2e dev vault tools clean bench release release-check
+.PHONY: all build test lint fmt fmt-check vet staticcheck actionlint test-unit e2e dev vault tools clean bench release release-check test-long fuzz
 
 all: build
 
@@ -50,6 +50,28 @@ e2e: tools
 	VAULT_BIN="$$(scripts/install-vault)" TOFU_BIN="$$(scripts/install-tofu)" \
 	TF_PROVIDER_VAULT_DIR="$$(scripts/install-terraform-provider-vault)" \
 	$(GO) test -tags e2e -count=1 -timeout 30m ./e2e/...
+
+## test-long: reliability runs on the real vault (e2e/long_*_test.go), about
+## 7 minutes on two cores: a fault storm, a crash and restart on file and
+## raft storage, a three-node raft cluster losing its leader, an upgrade
+## with live leases; then one table of counts. Not part of make test.
+test-long: vault
+	@table="$$(mktemp)"; trap 'rm -f "$$table"' EXIT; \
+	ACQUIA_LONG=1 ACQUIA_LONG_TABLE="$$table" VAULT_BIN="$$(scripts/install-vault)" \
+	  $(GO) test -tags e2e -run '^TestLong$$' -count=1 -timeout 25m -v ./e2e/; \
+	status=$$?; echo; echo "make test-long:"; cat "$$table"; exit $$status
+
+## fuzz: every Fuzz target of every package for FUZZTIME each (default
+## 60s), one after another. A crash stops it, with the input written to
+## the package's testdata/fuzz/; make test runs those corpora already.
+FUZZTIME ?= 60s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for name in $$($(GO) test -list '^Fuzz' "$$pkg" | grep '^Fuzz'); do \
+	    echo "== $$name ($$pkg) for $(FUZZTIME)"; \
+	    $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) "$$pkg" || exit 1; \
+	  done; \
+	done
 
 vault:
 	@scripts/install-vault >/dev/null

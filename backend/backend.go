@@ -64,6 +64,8 @@ func New(conf *logical.BackendConfig) *Backend {
 		// Vault's rotation manager (Enterprise) calls this when a config's
 		// automated rotation is due; on Vault Community periodic does.
 		RotateCredential: b.env.RotateCredential,
+		// 0 is Vault's default (10m); crash tests shorten it (wal_age.go).
+		WALRollbackMinAge: walRollbackMinAge(conf.Logger),
 		Clean: func(context.Context) {
 			b.env.StopRotation()
 			b.env.Reset()

@@ -148,6 +148,7 @@ type Emulator struct {
 	byValue map[string]*Token
 
 	faults   []*faultState
+	storm    *stormState    // storm.go
 	requests map[string]int // by exact path
 
 	services map[string]service // by name; read-only after New

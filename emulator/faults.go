@@ -21,7 +21,10 @@ type Fault struct {
 	RetryAfter string        // Retry-After header value: seconds or an HTTP date
 	Delay      time.Duration // sleep before answering; a client that gives up ends it
 	Body       string        // raw body to send instead; with Status 0, sent with 200
-	Times      int
+	Location   string        // Location header value (for a 3xx)
+	// Reset hangs up without answering (a TCP reset), after Delay.
+	Reset bool
+	Times int
 }
 
 type faultState struct {
@@ -67,6 +70,7 @@ func (e *Emulator) Requests(pathPrefix string) int {
 
 // takeFault counts the request and claims the first matching fault, in one
 // critical section so concurrent requests never share a single-use fault.
+// A request no queued fault matches may draw one from the storm (storm.go).
 func (e *Emulator) takeFault(r *http.Request) (Fault, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -81,7 +85,7 @@ func (e *Emulator) takeFault(r *http.Request) (Fault, bool) {
 		}
 		return f.Fault, true
 	}
-	return Fault{}, false
+	return e.stormLocked(r)
 }
 
 func (e *Emulator) applyFaults(next http.Handler) http.Handler {
@@ -118,8 +122,15 @@ func (e *Emulator) applyFaults(next http.Handler) http.Handler {
 				panic(http.ErrAbortHandler)
 			}
 		}
+		if f.Reset {
+			resetConn(w)
+			return
+		}
 		if f.RetryAfter != "" {
 			w.Header().Set("Retry-After", f.RetryAfter)
+		}
+		if f.Location != "" {
+			w.Header().Set("Location", f.Location)
 		}
 		switch {
 		case f.Status == 0 && f.Body == "":

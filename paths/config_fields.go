@@ -161,7 +161,9 @@ var configTable = []configField{
 	{name: fRequestTimeout, display: "Request timeout", typ: framework.TypeDurationSecond,
 		description: "Bound on a whole upstream call, retries included. Default 25s.",
 		apply: func(c *provider.Config, v any) error {
-			t := time.Duration(v.(int)) * time.Second
+			// Clamped first: billions of seconds overflow a Duration and
+			// could wrap into the allowed range.
+			t := time.Duration(min(max(v.(int), 0), 301)) * time.Second
 			if t <= 0 {
 				return badField(fRequestTimeout, "must be positive, e.g. 25s")
 			}

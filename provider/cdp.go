@@ -143,7 +143,7 @@ func (c *cdpClient) parse(op string, body []byte, start time.Time) (*Token, erro
 	}
 	tok := &Token{AccessToken: t.AccessToken, Data: map[string]string{}}
 	if n, err := t.ExpiresIn.Int64(); err == nil && n > 0 {
-		tok.ExpiresAt = start.Add(time.Duration(n) * time.Second)
+		tok.ExpiresAt = expiresAfter(start, n)
 	} else {
 		tok.ExpiresAt = start.Add(cdpLifetime)
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 )
 
 // Error is an upstream call that failed. Its text names the operation, the
@@ -168,7 +169,12 @@ func scrub(s string, secrets []string) string {
 	}
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > maxDetail {
-		s = s[:maxDetail] + "…"
+		// Cut between characters, or the error is not valid UTF-8.
+		cut := maxDetail
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
 	}
 	return s
 }

@@ -128,7 +128,7 @@ func (c *oauthClient) convert(t *oauth2.Token, requested []string, start time.Ti
 	// Expiry on the wall clock, so read the raw answer.
 	var exp time.Time
 	if in := max(t.ExpiresIn, extraInt(t, "expires_in")); in > 0 {
-		exp = start.Add(time.Duration(in) * time.Second)
+		exp = expiresAfter(start, in)
 	}
 	if on := extraInt(t, "expires_on"); on > 0 && (exp.IsZero() || time.Unix(on, 0).Before(exp)) {
 		exp = time.Unix(on, 0)
