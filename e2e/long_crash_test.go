@@ -133,6 +133,8 @@ func testCrash(t *testing.T, tab *longTable, storage string) {
 	deadline := time.Now().Add(150 * time.Second)
 	for time.Now().Before(deadline) {
 		if storage == "file" && walFiles(t, v) == 0 && rollbackLines() >= 2 || storage != "file" && rollbackLines() >= 2 {
+			// One pass rolls back every entry; let it finish.
+			time.Sleep(5 * time.Second)
 			break
 		}
 		time.Sleep(2 * time.Second)
@@ -175,9 +177,21 @@ func testCrash(t *testing.T, tab *longTable, storage string) {
 		t.Logf("%s: a %s token issued %s before the kill lives upstream; no lease holds it",
 			part, tok.Service, killedAt.Sub(tok.IssuedAt).Round(time.Millisecond))
 	}
-	// Each such token is a create whose answer the kill cut off, and so a
-	// token-less WAL entry the rollback reported; two are the hung requests.
-	unexplained := max(0, cutOff-max(0, tokenless-2))
+	// Such a token is either a create whose answer the kill cut off (a
+	// token-less WAL entry the rollback reported; two of those are the hung
+	// requests), or one the plugin answered and holds a record of, whose
+	// lease Vault was killed before storing: no lease is left to revoke it.
+	// A config still holding records refuses to be deleted and says how
+	// many.
+	for _, role := range []string{"cloud", "source", "cdp", "acronis", "oauth2", "acronis-hang", "editor"} {
+		v.mustCLI("delete", "acquia/roles/"+role)
+	}
+	heldNoLease := 0
+	for _, cfg := range []string{"source", "cdp", "acronis", "oauth2"} {
+		heldNoLease += v.heldTokens(cfg)
+	}
+	unread := min(cutOff-min(cutOff, heldNoLease), max(0, tokenless-2))
+	unexplained := cutOff - min(cutOff, heldNoLease) - unread
 
 	tab.info(t, part, "leases issued before the kill", len(reads))
 	tab.count(t, part, "leases lost across the kill", lost, 0)
@@ -190,13 +204,35 @@ func testCrash(t *testing.T, tab *longTable, storage string) {
 		itoa(tokenless)+" / "+itoa(v.logCount("rolled back an upstream token whose lease was never created")), "≥ 2 / any", rollbackLines() >= 2)
 	tab.count(t, part, "expired leases whose token lives upstream", expiredLive, 0)
 	tab.count(t, part, "revoked leases whose token lives upstream", leakedLeased, 0)
-	tab.info(t, part, "tokens issued upstream whose answer the kill cut off", cutOff)
-	tab.count(t, part, "live upstream tokens no lease or WAL entry accounts for", unexplained, 0)
+	tab.info(t, part, "live upstream tokens no client received", cutOff)
+	tab.info(t, part, "... answer cut off by the kill (token-less WAL entry)", unread)
+	tab.info(t, part, "... answered, lease not yet stored by Vault (record held)", heldNoLease)
+	tab.count(t, part, "... none of those", unexplained, 0)
 	tab.count(t, part, "pending authorizations completed after the restart (of 2)", completed, 2)
 	tab.count(t, part, "user role mints after the restart (of 1)", map[bool]int{true: 1}[status == http.StatusOK], 1)
 	tab.count(t, part, "panics in the vault log", v.panics(), 0)
 	t.Logf("%s: restart took %s", part, restarted.Sub(killedAt).Round(100*time.Millisecond))
 	v.assertLogClean()
+}
+
+// heldTokens is how many live revocable tokens config holds records of
+// once its leases are gone: deleting it is refused while any live, and the
+// refusal counts them. A config holding none is deleted.
+func (v *vault) heldTokens(config string) int {
+	v.t.Helper()
+	_, errOut, err := v.cli("delete", "acquia/config/"+config)
+	if err == nil {
+		return 0
+	}
+	var n int
+	i := strings.Index(errOut, "still holds ")
+	if i < 0 {
+		v.t.Fatalf("deleting config %s: %s", config, errOut)
+	}
+	if _, serr := fmt.Sscanf(errOut[i:], "still holds %d live", &n); serr != nil {
+		v.t.Fatalf("deleting config %s: %s", config, errOut)
+	}
+	return n
 }
 
 // walFiles counts the WAL entries of every mount in a file storage.
