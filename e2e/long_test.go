@@ -401,6 +401,8 @@ disable_mlock    = true
 	if err := os.WriteFile(v.cfgPath, []byte(hcl), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A failed test shows the log's tail; ACQUIA_LONG_KEEP_LOGS=dir keeps
+	// the whole log there.
 	t.Cleanup(func() {
 		failed := t.Failed()
 		if failed && os.Getenv("ACQUIA_LONG_KEEP_LOGS") != "" {

@@ -176,6 +176,11 @@ func (e *Env) capPendingStates(ctx context.Context, s logical.Storage, role stri
 	var mine []pending
 	for _, k := range keys {
 		p, err := getJSON[pendingAuth](ctx, s, statePrefix+k, "authorization state")
+		if unreadable(err) {
+			e.Logger.Warn("skipping an authorization state that cannot be read (an interrupted storage write leaves one)",
+				"error", err)
+			continue
+		}
 		if err != nil {
 			return err
 		}

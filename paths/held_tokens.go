@@ -67,6 +67,11 @@ func (e *Env) loadRecords(ctx context.Context, s logical.Storage, config string)
 	idx := make(map[string]heldToken, len(ids))
 	for _, id := range ids {
 		h, err := getJSON[heldToken](ctx, s, heldKey(config, id), "token record")
+		if unreadable(err) {
+			e.Logger.Warn("skipping a token record that cannot be read (an interrupted storage write leaves one)",
+				"config", config, "error", err)
+			continue
+		}
 		if err != nil {
 			return err
 		}
