@@ -71,7 +71,10 @@
 // status, Retry-After, delay or raw body for the next requests under a
 // path prefix; Requests counts them), the OAuth request and error
 // helpers (oauth.go), the switches (switches.go; SetStrictest sets each
-// to its least forgiving reading) and the admin API.
+// to its least forgiving reading) and the admin API. SetStorm (storm.go)
+// fails a set share of all upstream requests at random, drawing from
+// 5xx, 429 with Retry-After, connection resets, slow, truncated, malformed
+// and oversized answers and redirects; StormCounts says what it injected.
 //
 // The admin API, under /_emulator/ and exempt from faults and counting,
 // lets a test or demo in another process drive all of this:
