@@ -285,18 +285,34 @@ func (e *Env) roleDelete(ctx context.Context, req *logical.Request, d *framework
 
 // rolesUsing names the roles that use config name, as "role a, role b".
 func (e *Env) rolesUsing(ctx context.Context, s logical.Storage, config string) ([]string, error) {
-	names, err := s.List(ctx, rolePrefix)
+	names, err := usersOf(ctx, s, rolePrefix, config, func(n string) (string, error) {
+		r, err := e.loadRole(ctx, s, n)
+		if r == nil {
+			return "", err
+		}
+		return r.Config, err
+	})
+	for i := range names {
+		names[i] = "role " + names[i]
+	}
+	return names, err
+}
+
+// usersOf lists the entries under prefix whose config (as configOf reads
+// it; "" for none) is config.
+func usersOf(ctx context.Context, s logical.Storage, prefix, config string, configOf func(name string) (string, error)) ([]string, error) {
+	names, err := s.List(ctx, prefix)
 	if err != nil {
 		return nil, err
 	}
 	var users []string
 	for _, n := range names {
-		r, err := e.loadRole(ctx, s, n)
+		c, err := configOf(n)
 		if err != nil {
 			return nil, err
 		}
-		if r != nil && r.Config == config {
-			users = append(users, "role "+n)
+		if c == config {
+			users = append(users, n)
 		}
 	}
 	return users, nil

@@ -370,21 +370,13 @@ func (e *Env) staticRoleDelete(ctx context.Context, req *logical.Request, d *fra
 
 // staticRolesUsing names the static roles that use config.
 func (e *Env) staticRolesUsing(ctx context.Context, s logical.Storage, config string) ([]string, error) {
-	names, err := s.List(ctx, staticRolePrefix)
-	if err != nil {
-		return nil, err
-	}
-	var users []string
-	for _, n := range names {
+	return usersOf(ctx, s, staticRolePrefix, config, func(n string) (string, error) {
 		r, err := e.loadStaticRole(ctx, s, n)
-		if err != nil {
-			return nil, err
+		if r == nil {
+			return "", err
 		}
-		if r != nil && r.Config == config {
-			users = append(users, n)
-		}
-	}
-	return users, nil
+		return r.Config, err
+	})
 }
 
 func formatTime(t time.Time) string {
