@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -220,14 +219,7 @@ const floorBinary = "floorplugin"
 
 // do calls Vault's HTTP API and fails on anything but a 2xx.
 func (v *vault) do(c *http.Client, method, path string, body any) error {
-	var r io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		r = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, v.addr+"/v1/"+path, r)
-	req.Header.Set("X-Vault-Token", v.token)
-	resp, err := c.Do(req)
+	resp, err := c.Do(v.request(method, path, body))
 	if err != nil {
 		return err
 	}

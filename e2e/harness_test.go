@@ -350,9 +350,9 @@ type secretJSON struct {
 	Warnings      []string       `json:"warnings"`
 }
 
-// api calls Vault's HTTP API.
-func (v *vault) api(method, path string, body any) (int, map[string]any) {
-	v.t.Helper()
+// request is a call of Vault's HTTP API with this server's token and body
+// as JSON.
+func (v *vault) request(method, path string, body any) *http.Request {
 	var r io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -360,7 +360,13 @@ func (v *vault) api(method, path string, body any) (int, map[string]any) {
 	}
 	req, _ := http.NewRequest(method, v.addr+"/v1/"+path, r)
 	req.Header.Set("X-Vault-Token", v.token)
-	resp, err := httpClient.Do(req)
+	return req
+}
+
+// api calls Vault's HTTP API.
+func (v *vault) api(method, path string, body any) (int, map[string]any) {
+	v.t.Helper()
+	resp, err := httpClient.Do(v.request(method, path, body))
 	if err != nil {
 		v.t.Fatal(err)
 	}

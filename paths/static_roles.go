@@ -147,11 +147,7 @@ func (e *Env) staticRoleWrite(ctx context.Context, req *logical.Request, d *fram
 	if err := e.ensureWritable(); err != nil {
 		return nil, err
 	}
-	e.graph.Lock()
-	defer e.graph.Unlock()
-	lock := locksFor(e.staticLocks, name)
-	lock.Lock()
-	defer lock.Unlock()
+	defer e.lockStaticRole(name)()
 
 	existing, err := e.loadStaticRole(ctx, req.Storage, name)
 	if err != nil {
@@ -343,11 +339,7 @@ func (e *Env) staticRoleDelete(ctx context.Context, req *logical.Request, d *fra
 	if err := e.ensureWritable(); err != nil {
 		return nil, err
 	}
-	e.graph.Lock()
-	defer e.graph.Unlock()
-	lock := locksFor(e.staticLocks, name)
-	lock.Lock()
-	defer lock.Unlock()
+	defer e.lockStaticRole(name)()
 	role, err := e.loadStaticRole(ctx, req.Storage, name)
 	if err != nil || role == nil {
 		return nil, err
@@ -384,4 +376,17 @@ func formatTime(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// lockStaticRole takes what a write or delete of a static role needs, in
+// lock order: graph (its config must not go meanwhile), then the role's
+// own lock; the returned func releases both.
+func (e *Env) lockStaticRole(name string) (unlock func()) {
+	e.graph.Lock()
+	lock := locksFor(e.staticLocks, name)
+	lock.Lock()
+	return func() {
+		lock.Unlock()
+		e.graph.Unlock()
+	}
 }
