@@ -31,6 +31,7 @@ are minted, then read creds/<role>.
 type Backend struct {
 	*framework.Backend
 	env *paths.Env
+	sys *cachedSystemView
 }
 
 // Factory is the plugin's logical.Factory.
@@ -44,8 +45,8 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 
 // New builds an unconfigured backend; Factory calls Setup on it.
 func New(conf *logical.BackendConfig) *Backend {
-	b := &Backend{}
 	sys := &cachedSystemView{SystemView: conf.System, now: time.Now}
+	b := &Backend{sys: sys}
 	b.env = paths.NewEnv(conf.Logger, func() logical.SystemView { return sys })
 	b.Backend = &framework.Backend{
 		Help:           strings.TrimSpace(help),
@@ -76,6 +77,16 @@ func New(conf *logical.BackendConfig) *Backend {
 	}
 	b.env.Writable = sys.writable
 	return b
+}
+
+// Setup hands the framework the cached system view: the framework asks
+// for the replication state on every request it routes (whether to refuse
+// an operation marked for the active node), and for an external plugin each
+// ask is a gRPC round trip to Vault.
+func (b *Backend) Setup(ctx context.Context, conf *logical.BackendConfig) error {
+	c := *conf
+	c.System = b.sys
+	return b.Backend.Setup(ctx, &c)
 }
 
 // periodic is Vault's periodic call (about once a minute, on every node):

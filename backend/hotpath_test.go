@@ -3,9 +3,11 @@ package backend_test
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
@@ -72,5 +74,60 @@ func TestCredsHotPathStorageCalls(t *testing.T) {
 	if later.gets+later.lists != 0 || later.puts != first.puts || later.puts > 3 {
 		t.Errorf("cdp creds with 2 then 102 tokens held: %d/%d gets, %d/%d lists, %d/%d puts; want no reads and the same few writes",
 			first.gets, later.gets, first.lists, later.lists, first.puts, later.puts)
+	}
+}
+
+// countingSystemView counts the system view questions a request asks that
+// are a gRPC round trip to Vault for an external plugin.
+type countingSystemView struct {
+	communitySystemView
+	calls atomic.Int64
+}
+
+func (c *countingSystemView) ReplicationState() consts.ReplicationState {
+	c.calls.Add(1)
+	return c.communitySystemView.ReplicationState()
+}
+
+func (c *countingSystemView) LocalMount() bool {
+	c.calls.Add(1)
+	return c.communitySystemView.LocalMount()
+}
+
+func (c *countingSystemView) DefaultLeaseTTL() time.Duration {
+	c.calls.Add(1)
+	return c.communitySystemView.DefaultLeaseTTL()
+}
+
+func (c *countingSystemView) MaxLeaseTTL() time.Duration {
+	c.calls.Add(1)
+	return c.communitySystemView.MaxLeaseTTL()
+}
+
+// TestHotPathAsksVaultAtMostOncePerSecond: the system view questions of a
+// creds or static-creds read (the framework's replication check before an
+// operation marked for the active node included) come from a snapshot at
+// most a second old, not from Vault on every read.
+func TestHotPathAsksVaultAtMostOncePerSecond(t *testing.T) {
+	sys := &countingSystemView{}
+	h := newHarness(t, func(c *logical.BackendConfig) {
+		sys.communitySystemView = *c.System.(*communitySystemView)
+		c.System = sys
+	})
+	h.cloudConfig("c", nil)
+	h.mustWrite("roles/r", map[string]any{"config": "c"})
+	h.mustWrite("static-roles/s", map[string]any{"config": "c"})
+	const reads = 50
+	start := time.Now()
+	before := sys.calls.Load()
+	for range reads {
+		h.mustRead("creds/r")
+		h.mustRead("static-creds/s")
+	}
+	calls := sys.calls.Load() - before
+	// One snapshot asks 4 questions; one may be taken per second elapsed.
+	if limit := 4 * (int64(time.Since(start)/time.Second) + 1); calls > limit {
+		t.Errorf("%d creds and %d static-creds reads asked the system view %d times in %s; want at most %d",
+			reads, reads, calls, time.Since(start).Round(time.Millisecond), limit)
 	}
 }

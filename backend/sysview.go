@@ -45,6 +45,12 @@ func (c *cachedSystemView) snapshot() sysSnapshot {
 	return *c.cur
 }
 
+// ReplicationState is what the framework checks on every request before
+// calling an operation marked for the active node.
+func (c *cachedSystemView) ReplicationState() consts.ReplicationState { return c.snapshot().state }
+
+func (c *cachedSystemView) LocalMount() bool { return c.snapshot().local }
+
 func (c *cachedSystemView) DefaultLeaseTTL() time.Duration { return c.snapshot().defTTL }
 
 func (c *cachedSystemView) MaxLeaseTTL() time.Duration { return c.snapshot().maxTTL }
