@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -59,30 +60,27 @@ func TestBenchTable(t *testing.T) {
 	vaultGet := func(path string) func() error {
 		return func() error { return v.do(c, http.MethodGet, path, nil) }
 	}
-	directToken := func() error {
-		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {emulator.DemoCloudClientID},
-			"client_secret": {emulator.DemoCloudClientSecret}}
-		resp, err := c.PostForm(v.emu.URL()+"/api/auth/oauth/token", form)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		_, _ = io.Copy(io.Discard, resp.Body)
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("direct token call: %d", resp.StatusCode)
-		}
-		return nil
-	}
+	// The direct token call is made from another process, as the plugin
+	// makes it: a call between two goroutines of this process (where the
+	// emulator runs) would skip the cross-process wake-ups every real
+	// call pays, and make the floor a fraction of what it is.
+	tokenClient := startBenchClient(t, v.emu.URL()+"/api/auth/oauth/token", url.Values{"grant_type": {"client_credentials"},
+		"client_id": {emulator.DemoCloudClientID}, "client_secret": {emulator.DemoCloudClientSecret}})
 
 	var rows []benchRow
 	// 1, 2: a creds read, against a leased read of the floor plugin plus
 	// one direct token call.
-	lat := interleave(t, rounds, perRound, map[string]func() error{
-		"creds": vaultGet("acquia/creds/cloud"), "floor": vaultGet("floor/creds/x"), "token": directToken})
+	lat := interleave(t, rounds, perRound, map[string]func() (time.Duration, error){
+		"creds": timed(vaultGet("acquia/creds/cloud")), "floor": timed(vaultGet("floor/creds/x")), "token": tokenClient})
 	p := func(name string, q float64) time.Duration { return percentile(lat[name], q) }
-	rows = append(rows,
-		ratioRow("creds (cloud) p50 ÷ floor p50", p("creds", .5), p("floor", .5)+p("token", .5), "≤ 1.10", true),
-		ratioRow("creds (cloud) p99 ÷ floor p99", p("creds", .99), p("floor", .99)+p("token", .99), "≤ 1.25", true))
+	parts := func(q float64) string {
+		return fmt.Sprintf("ms; floor = leased read %.2f + token call %.2f", ms(p("floor", q)), ms(p("token", q)))
+	}
+	p50 := ratioRow("creds (cloud) p50 ÷ floor p50", p("creds", .5), p("floor", .5)+p("token", .5), "≤ 1.10", true)
+	p50.Note = parts(.5)
+	p99 := ratioRow("creds (cloud) p99 ÷ floor p99", p("creds", .99), p("floor", .99)+p("token", .99), "≤ 1.25", true)
+	p99.Note = parts(.99)
+	rows = append(rows, p50, p99)
 
 	// 3: revoking CDP leases with revoke -prefix, against the floor
 	// plugin's revoke rate combined with one direct DELETE per token.
@@ -191,7 +189,11 @@ func TestBenchTable(t *testing.T) {
 	rows = append(rows, benchRow{Figure: "static-creds reads/s at 32 clients ÷ KV v2", Value: static, Floor: kv, Ratio: static / kv,
 		Goal: "≥ 0.90, 0 upstream calls", Met: static/kv >= 0.90 && upstream == 0, Note: fmt.Sprintf("%d upstream calls", upstream)},
 		benchRow{Figure: "static-creds reads/s ÷ an external plugin's plain read", Value: static, Floor: plain, Ratio: static / plain,
-			Goal: "≥ 0.90", Met: static/plain >= 0.90})
+			Goal: "≥ 0.90", Met: static/plain >= 0.90},
+		// Context, not a goal: what the gRPC hop to any external plugin
+		// leaves of KV v2's rate on this machine.
+		benchRow{Figure: "an external plugin's plain read ÷ KV v2", Value: plain, Floor: kv, Ratio: plain / kv,
+			Goal: "(context)", Met: true, Context: true})
 
 	printBench(t, rows, rounds*perRound)
 }
@@ -231,9 +233,83 @@ func (v *vault) do(c *http.Client, method, path string, body any) error {
 	return nil
 }
 
+// timed is a target of interleave whose latency is its call's.
+func timed(f func() error) func() (time.Duration, error) {
+	return func() (time.Duration, error) {
+		start := time.Now()
+		err := f()
+		return time.Since(start), err
+	}
+}
+
+// startBenchClient starts this test binary again as a client that POSTs
+// form to target once per line it reads, on one kept-alive connection, and
+// answers each with the call's own latency. It returns a target of
+// interleave.
+func startBenchClient(t *testing.T, target string, form url.Values) func() (time.Duration, error) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), benchClientEnv+"="+target, benchClientForm+"="+form.Encode())
+	cmd.Stderr = os.Stderr
+	in, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close(); _ = cmd.Wait() })
+	answers := bufio.NewScanner(out)
+	call := func() (time.Duration, error) {
+		if _, err := io.WriteString(in, "call\n"); err != nil {
+			return 0, err
+		}
+		if !answers.Scan() {
+			return 0, fmt.Errorf("bench client: %v", answers.Err())
+		}
+		line := answers.Text()
+		ns, err := strconv.ParseInt(line, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("bench client: %s", line)
+		}
+		return time.Duration(ns), nil
+	}
+	if _, err := call(); err != nil { // the connection, not measured
+		t.Fatal(err)
+	}
+	return call
+}
+
+const (
+	benchClientEnv  = "ACQUIA_BENCH_CLIENT_URL"
+	benchClientForm = "ACQUIA_BENCH_CLIENT_FORM"
+)
+
+// benchClient is the process startBenchClient starts (TestMain runs it).
+func benchClient(target string) int {
+	form, _ := url.ParseQuery(os.Getenv(benchClientForm))
+	c := &http.Client{Timeout: time.Minute}
+	lines := bufio.NewScanner(os.Stdin)
+	for lines.Scan() {
+		start := time.Now()
+		resp, err := c.PostForm(target, form)
+		if err != nil {
+			fmt.Println(err)
+			continue
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		took := time.Since(start)
+		if resp.StatusCode != http.StatusOK {
+			fmt.Printf("status %d\n", resp.StatusCode)
+			continue
+		}
+		fmt.Println(took.Nanoseconds())
+	}
+	return 0
+}
+
 // interleave runs each target perRound times per round, round after round,
 // and returns every latency by target.
-func interleave(t *testing.T, rounds, perRound int, targets map[string]func() error) map[string][]time.Duration {
+func interleave(t *testing.T, rounds, perRound int, targets map[string]func() (time.Duration, error)) map[string][]time.Duration {
 	t.Helper()
 	names := make([]string, 0, len(targets))
 	for n := range targets {
@@ -245,11 +321,11 @@ func interleave(t *testing.T, rounds, perRound int, targets map[string]func() er
 		for i := range names {
 			name := names[(i+r)%len(names)] // rotate the order too
 			for range perRound {
-				start := time.Now()
-				if err := targets[name](); err != nil {
+				took, err := targets[name]()
+				if err != nil {
 					t.Fatal(err)
 				}
-				out[name] = append(out[name], time.Since(start))
+				out[name] = append(out[name], took)
 			}
 		}
 	}
@@ -350,7 +426,11 @@ type benchRow struct {
 	Goal   string  `json:"goal"`
 	Met    bool    `json:"met"`
 	Note   string  `json:"note,omitempty"`
+	// Context rows have no goal: they show a bound the others live under.
+	Context bool `json:"context,omitempty"`
 }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func ratioRow(figure string, value, floor time.Duration, goal string, lowerBetter bool) benchRow {
 	r := float64(value) / float64(floor)
@@ -359,7 +439,7 @@ func ratioRow(figure string, value, floor time.Duration, goal string, lowerBette
 	if !lowerBetter {
 		met = r >= limit
 	}
-	return benchRow{Figure: figure, Value: float64(value.Microseconds()) / 1000, Floor: float64(floor.Microseconds()) / 1000,
+	return benchRow{Figure: figure, Value: ms(value), Floor: ms(floor),
 		Ratio: r, Goal: goal, Met: met, Note: "ms"}
 }
 
@@ -368,7 +448,9 @@ func printBench(t *testing.T, rows []benchRow, samples int) {
 	fmt.Fprintf(&b, "\n%-50s %10s %10s %7s  %-32s %s\n", "figure", "value", "floor", "ratio", "goal", "")
 	for _, r := range rows {
 		mark := "met"
-		if !r.Met {
+		if r.Context {
+			mark = "context"
+		} else if !r.Met {
 			mark = "NOT MET"
 		}
 		fmt.Fprintf(&b, "%-50s %10.2f %10.2f %7.2f  %-32s %s %s\n", r.Figure, r.Value, r.Floor, r.Ratio, r.Goal, mark, r.Note)

@@ -47,6 +47,9 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	if target := os.Getenv(benchClientEnv); target != "" {
+		return benchClient(target)
+	}
 	wd, _ := os.Getwd()
 	repoRoot = filepath.Dir(wd)
 	vaultBin = os.Getenv("VAULT_BIN")
