@@ -85,7 +85,10 @@ func New(conf *logical.BackendConfig) *Backend {
 // ask is a gRPC round trip to Vault.
 func (b *Backend) Setup(ctx context.Context, conf *logical.BackendConfig) error {
 	c := *conf
-	c.System = b.sys
+	if conf.System != nil {
+		b.sys.SystemView = conf.System
+		c.System = b.sys
+	}
 	return b.Backend.Setup(ctx, &c)
 }
 

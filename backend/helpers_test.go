@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/sdk/helper/automatedrotationutil"
+	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/helper/errutil"
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/hashicorp/vault/sdk/rotation"
@@ -76,7 +77,9 @@ func newHarness(t testing.TB, opts ...func(*logical.BackendConfig)) *harness {
 	conf := logical.TestBackendConfig()
 	conf.Logger = hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Trace})
 	conf.StorageView = &logical.InmemStorage{}
-	conf.System = &communitySystemView{logical.StaticSystemView{DefaultLeaseTTLVal: time.Hour, MaxLeaseTTLVal: 24 * time.Hour}}
+	// What Vault Community answers for a mount on its active node.
+	conf.System = &communitySystemView{logical.StaticSystemView{DefaultLeaseTTLVal: time.Hour, MaxLeaseTTLVal: 24 * time.Hour,
+		ReplicationStateVal: consts.ReplicationDRDisabled | consts.ReplicationPerformanceDisabled}}
 	for _, o := range opts {
 		o(conf)
 	}

@@ -2,13 +2,17 @@ package backend_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/backend"
 )
 
 // countingStorage counts the storage calls a request makes: each is a gRPC
@@ -129,5 +133,63 @@ func TestHotPathAsksVaultAtMostOncePerSecond(t *testing.T) {
 	if limit := 4 * (int64(time.Since(start)/time.Second) + 1); calls > limit {
 		t.Errorf("%d creds and %d static-creds reads asked the system view %d times in %s; want at most %d",
 			reads, reads, calls, time.Since(start).Round(time.Millisecond), limit)
+	}
+}
+
+// switchingSystemView answers the replication state it is set to.
+type switchingSystemView struct {
+	communitySystemView
+	state atomic.Uint32
+}
+
+func (s *switchingSystemView) ReplicationState() consts.ReplicationState {
+	return consts.ReplicationState(s.state.Load())
+}
+
+// TestUnknownReplicationStateIsAskedAgain: the gRPC system view answers
+// ReplicationUnknown when it could not ask Vault. That answer serves its
+// request, as it would the framework's, but is not kept: the next request
+// asks again and sees the node it runs on.
+func TestUnknownReplicationStateIsAskedAgain(t *testing.T) {
+	sys := &switchingSystemView{}
+	sys.state.Store(uint32(consts.ReplicationDRDisabled | consts.ReplicationPerformanceDisabled))
+	h := newHarness(t, func(c *logical.BackendConfig) {
+		sys.communitySystemView = *c.System.(*communitySystemView)
+		c.System = sys
+	})
+	h.cloudConfig("c", nil)
+	h.mustWrite("roles/r", map[string]any{"config": "c"})
+	// A new mount: no snapshot yet, and Vault cannot be asked.
+	b, err := backend.Factory(context.Background(), &logical.BackendConfig{Logger: hclog.NewNullLogger(),
+		StorageView: h.storage, System: sys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.(*backend.Backend).Env().Now = h.clock.Now
+	read := func() (*logical.Response, error) {
+		return b.HandleRequest(context.Background(), &logical.Request{Operation: logical.ReadOperation, Path: "creds/r", Storage: h.storage})
+	}
+	sys.state.Store(uint32(consts.ReplicationUnknown))
+	if resp, err := read(); err != nil || resp.IsError() {
+		t.Fatalf("creds with the state unknown: %v %v", err, errText(resp))
+	} else {
+		h.secrets = append(h.secrets, resp.Data["access_token"].(string))
+	}
+	sys.state.Store(uint32(consts.ReplicationPerformanceStandby))
+	calls := h.emu.Requests("/api/auth/oauth/token")
+	if _, err := read(); !errors.Is(err, logical.ErrReadOnly) {
+		t.Errorf("creds on a performance standby right after an unknown state: %v; want ErrReadOnly", err)
+	}
+	if n := h.emu.Requests("/api/auth/oauth/token") - calls; n != 0 {
+		t.Errorf("%d upstream token calls on a performance standby; want 0", n)
+	}
+}
+
+// TestFactoryWithoutSystemView: a config without a system view (as some
+// tools build one) still sets a backend up.
+func TestFactoryWithoutSystemView(t *testing.T) {
+	if _, err := backend.Factory(context.Background(), &logical.BackendConfig{Logger: hclog.NewNullLogger(),
+		StorageView: &logical.InmemStorage{}}); err != nil {
+		t.Fatal(err)
 	}
 }

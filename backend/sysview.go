@@ -11,21 +11,28 @@ import (
 // sysViewTTL bounds how old the answers of cachedSystemView may be.
 const sysViewTTL = time.Second
 
-// cachedSystemView answers the system view questions every creds read asks
-// (can this node write? the mount's lease TTLs) from a snapshot at most a
-// second old. For an external plugin each is a gRPC round trip to Vault:
-// three of them cost a creds read about a third of what the plugin adds to
-// a leased read. A tune or a replication change reaches the plugin within a
-// second; meanwhile Vault's own forwarding of the operations marked for the
-// active node, and storage refusing writes where it is read-only, still
-// hold.
+// cachedSystemView answers the system view questions asked on every
+// request (the framework's replication check before an operation marked
+// for the active node; the plugin's own "can this node write"; the mount's
+// lease TTLs) from a snapshot at most a second old. For an external plugin
+// each is a gRPC round trip to Vault.
+//
+// Staleness is bounded by what Vault does around a replication change: it
+// tears the mount down and sets it up again, and a new mount starts with
+// no snapshot. A tune reaches the plugin within a second. A state Vault
+// could not be asked for (the gRPC client answers ReplicationUnknown on an
+// error; Vault itself never stores it) is used for that request only and
+// asked again on the next, as the framework would. Storage refusing writes
+// where it is read-only still holds whatever the snapshot says, and every
+// upstream create is preceded by a WAL write.
 type cachedSystemView struct {
 	logical.SystemView
 	now func() time.Time
 
-	mu  sync.Mutex
-	at  time.Time
-	cur *sysSnapshot
+	mu         sync.Mutex
+	at         time.Time
+	cur        *sysSnapshot
+	refreshing bool
 }
 
 type sysSnapshot struct {
@@ -34,15 +41,30 @@ type sysSnapshot struct {
 	local          bool
 }
 
+// snapshot returns the current answers. While one caller refreshes a stale
+// snapshot, the others keep the one they have rather than wait on Vault.
 func (c *cachedSystemView) snapshot() sysSnapshot {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.cur == nil || c.now().Sub(c.at) >= sysViewTTL {
-		c.cur = &sysSnapshot{defTTL: c.SystemView.DefaultLeaseTTL(), maxTTL: c.SystemView.MaxLeaseTTL(),
-			state: c.SystemView.ReplicationState(), local: c.SystemView.LocalMount()}
-		c.at = c.now()
+	if c.cur != nil && (c.now().Sub(c.at) < sysViewTTL || c.refreshing) {
+		s := *c.cur
+		c.mu.Unlock()
+		return s
 	}
-	return *c.cur
+	c.refreshing = true
+	c.mu.Unlock()
+
+	s := &sysSnapshot{defTTL: c.SystemView.DefaultLeaseTTL(), maxTTL: c.SystemView.MaxLeaseTTL(),
+		state: c.SystemView.ReplicationState(), local: c.SystemView.LocalMount()}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.refreshing = false
+	if s.state == consts.ReplicationUnknown {
+		c.cur = nil // ask again next time
+		return *s
+	}
+	c.cur, c.at = s, c.now()
+	return *s
 }
 
 // ReplicationState is what the framework checks on every request before
