@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -71,7 +72,8 @@ func TestBenchTable(t *testing.T) {
 	// 1, 2: a creds read, against a leased read of the floor plugin plus
 	// one direct token call.
 	lat := interleave(t, rounds, perRound, map[string]func() (time.Duration, error){
-		"creds": timed(vaultGet("acquia/creds/cloud")), "floor": timed(vaultGet("floor/creds/x")), "token": tokenClient})
+		"creds": timed(vaultGet("acquia/creds/cloud")), "floor": timed(vaultGet("floor/creds/x")), "token": tokenClient,
+		"lean": timed(vaultGet("floor-lean/creds/x"))})
 	p := func(name string, q float64) time.Duration { return percentile(lat[name], q) }
 	parts := func(q float64) string {
 		return fmt.Sprintf("ms; floor = leased read %.2f + token call %.2f", ms(p("floor", q)), ms(p("token", q)))
@@ -80,10 +82,17 @@ func TestBenchTable(t *testing.T) {
 	p50.Note = parts(.5)
 	p99 := ratioRow("creds (cloud) p99 ÷ floor p99", p("creds", .99), p("floor", .99)+p("token", .99), "≤ 1.25", true)
 	p99.Note = parts(.99)
-	rows = append(rows, p50, p99)
+	// Context: the same against the lean floor, which also skips the
+	// framework's per-request replication-state call.
+	lean := ratioRow("(context) creds p50 ÷ lean floor p50", p("creds", .5), p("lean", .5)+p("token", .5), "(context)", true)
+	lean.Note, lean.Context, lean.Met = fmt.Sprintf("ms; lean leased read %.2f", ms(p("lean", .5))), true, false
+	rows = append(rows, p50, p99, lean)
 
 	// 3: revoking CDP leases with revoke -prefix, against the floor
-	// plugin's revoke rate combined with one direct DELETE per token.
+	// plugin's revoke rate combined with one direct DELETE per token. The
+	// direct calls of 3 and 4 are made from this process, where they cost
+	// less than from the plugin's: the floor rate of 3 is higher than a
+	// fair one, and the own times of 4 longer, at both counts alike.
 	const leases = 300
 	before := map[string]bool{} // the user's own token, made with the user
 	for _, tok := range v.emu.LiveTokens("cdp") {
@@ -179,21 +188,25 @@ func TestBenchTable(t *testing.T) {
 	// read through an external plugin's gRPC hop, which the first ratio
 	// includes and the second does not.
 	calls := v.emu.Requests("/api/auth/oauth/token")
-	var kv, static, plain float64
+	var kv, static, plain, leanPlain float64
 	for range 3 { // interleaved, best of three each
 		kv = max(kv, throughput(t, 32, 2000, vaultGet("kv/data/floor")))
 		static = max(static, throughput(t, 32, 2000, vaultGet("acquia/static-creds/shared")))
 		plain = max(plain, throughput(t, 32, 2000, vaultGet("floor/static/x")))
+		leanPlain = max(leanPlain, throughput(t, 32, 2000, vaultGet("floor-lean/static/x")))
 	}
 	upstream := v.emu.Requests("/api/auth/oauth/token") - calls
 	rows = append(rows, benchRow{Figure: "static-creds reads/s at 32 clients ÷ KV v2", Value: static, Floor: kv, Ratio: static / kv,
 		Goal: "≥ 0.90, 0 upstream calls", Met: static/kv >= 0.90 && upstream == 0, Note: fmt.Sprintf("%d upstream calls", upstream)},
 		benchRow{Figure: "static-creds reads/s ÷ an external plugin's plain read", Value: static, Floor: plain, Ratio: static / plain,
 			Goal: "≥ 0.90", Met: static/plain >= 0.90},
-		// Context, not a goal: what the gRPC hop to any external plugin
-		// leaves of KV v2's rate on this machine.
-		benchRow{Figure: "an external plugin's plain read ÷ KV v2", Value: plain, Floor: kv, Ratio: plain / kv,
-			Goal: "(context)", Met: true, Context: true})
+		// Context, not goals: static-creds against the lean floor's plain
+		// read, and what the gRPC hop to any external plugin leaves of KV
+		// v2's rate on this machine.
+		benchRow{Figure: "(context) static-creds ÷ lean plain read", Value: static, Floor: leanPlain, Ratio: static / leanPlain,
+			Goal: "(context)", Context: true},
+		benchRow{Figure: "(context) lean plain read ÷ KV v2", Value: leanPlain, Floor: kv, Ratio: leanPlain / kv,
+			Goal: "(context)", Context: true})
 
 	printBench(t, rows, rounds*perRound)
 }
@@ -215,6 +228,7 @@ func (v *vault) registerFloor() {
 	sum := sha256.Sum256(b)
 	v.mustCLI("plugin", "register", "-sha256="+hex.EncodeToString(sum[:]), "-command="+floorBinary, "secret", "floor")
 	v.mustCLI("secrets", "enable", "-path=floor", "floor")
+	v.mustCLI("secrets", "enable", "-path=floor-lean", "-options=lean=true", "floor")
 }
 
 const floorBinary = "floorplugin"
@@ -248,14 +262,26 @@ func timed(f func() error) func() (time.Duration, error) {
 // interleave.
 func startBenchClient(t *testing.T, target string, form url.Values) func() (time.Duration, error) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0])
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self)
 	cmd.Env = append(os.Environ(), benchClientEnv+"="+target, benchClientForm+"="+form.Encode())
 	cmd.Stderr = os.Stderr
-	in, _ := cmd.StdinPipe()
-	out, _ := cmd.StdoutPipe()
+	cmd.SysProcAttr = procAttr(false)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// Closing its input ends the client.
 	t.Cleanup(func() { in.Close(); _ = cmd.Wait() })
 	answers := bufio.NewScanner(out)
 	call := func() (time.Duration, error) {
@@ -263,7 +289,10 @@ func startBenchClient(t *testing.T, target string, form url.Values) func() (time
 			return 0, err
 		}
 		if !answers.Scan() {
-			return 0, fmt.Errorf("bench client: %v", answers.Err())
+			if err := answers.Err(); err != nil {
+				return 0, fmt.Errorf("bench client: %w", err)
+			}
+			return 0, errors.New("bench client: exited (its error is above)")
 		}
 		line := answers.Text()
 		ns, err := strconv.ParseInt(line, 10, 64)
@@ -272,7 +301,7 @@ func startBenchClient(t *testing.T, target string, form url.Values) func() (time
 		}
 		return time.Duration(ns), nil
 	}
-	if _, err := call(); err != nil { // the connection, not measured
+	if _, err := call(); err != nil { // opens the connection; not measured
 		t.Fatal(err)
 	}
 	return call
