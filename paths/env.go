@@ -187,5 +187,6 @@ func (e *Env) Reset() {
 		e.held.gen[config]++
 	}
 	e.held.byConfig = map[string]map[string]heldToken{}
+	e.held.first = map[string]time.Time{}
 	e.held.mu.Unlock()
 }

@@ -40,14 +40,28 @@ func heldKey(config, id string) string { return tokenPrefix + config + "/" + id 
 // there are. It changes with every record this node writes or deletes, and
 // a config's index is dropped when Invalidate reports a record written
 // elsewhere; a load that raced a change does not fill it (as in cache.go).
+//
+// first is, per loaded config, no later than the earliest expiry among its
+// records (zero when none expires): until then every record is live, and
+// counting them is len (liveCount). Inserts lower it; deletes leave it
+// early, which costs one full visit that sets it again.
 type heldIndex struct {
 	mu       sync.Mutex
 	byConfig map[string]map[string]heldToken
+	first    map[string]time.Time
 	gen      map[string]uint64
 }
 
 func newHeldIndex() *heldIndex {
-	return &heldIndex{byConfig: map[string]map[string]heldToken{}, gen: map[string]uint64{}}
+	return &heldIndex{byConfig: map[string]map[string]heldToken{}, first: map[string]time.Time{}, gen: map[string]uint64{}}
+}
+
+// earlier is the earlier of two expiries, zero meaning never.
+func earlier(a, b time.Time) time.Time {
+	if a.IsZero() || !b.IsZero() && b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // loadRecords reads config's records into the index, once.
@@ -65,6 +79,7 @@ func (e *Env) loadRecords(ctx context.Context, s logical.Storage, config string)
 		return fmt.Errorf("listing tokens of config %q: %w", config, err)
 	}
 	idx := make(map[string]heldToken, len(ids))
+	var first time.Time
 	for _, id := range ids {
 		h, err := getJSON[heldToken](ctx, s, heldKey(config, id), "token record")
 		if unreadable(err) {
@@ -77,11 +92,12 @@ func (e *Env) loadRecords(ctx context.Context, s logical.Storage, config string)
 		}
 		if h != nil {
 			idx[id] = *h
+			first = earlier(first, h.ExpiresAt)
 		}
 	}
 	x.mu.Lock()
 	if x.gen[config] == g {
-		x.byConfig[config] = idx
+		x.byConfig[config], x.first[config] = idx, first
 	}
 	x.mu.Unlock()
 	return nil
@@ -98,15 +114,20 @@ func (e *Env) visitLive(ctx context.Context, s logical.Storage, config string, p
 		}
 		now := e.Now()
 		var expired []string
+		var first time.Time
 		x := e.held
 		x.mu.Lock()
 		idx, ok := x.byConfig[config]
 		for id, h := range idx {
 			if h.ExpiresAt.IsZero() || now.Before(h.ExpiresAt) {
 				visit(id, h)
+				first = earlier(first, h.ExpiresAt)
 			} else {
 				expired = append(expired, id)
 			}
+		}
+		if ok && (len(expired) == 0 || prune) { // the expired are about to go
+			x.first[config] = first
 		}
 		x.mu.Unlock()
 		if !ok {
@@ -142,6 +163,7 @@ func (e *Env) dropHeldIndex(config string) {
 	defer e.held.mu.Unlock()
 	e.held.gen[config]++
 	delete(e.held.byConfig, config)
+	delete(e.held.first, config)
 }
 
 // liveHeld returns the records of config whose token has not expired, keyed
@@ -152,8 +174,23 @@ func (e *Env) liveHeld(ctx context.Context, s logical.Storage, config string, pr
 	return live, err
 }
 
-// liveCount counts the records of config whose token has not expired.
+// liveCount counts the records of config whose token has not expired:
+// without a visit while none can have expired yet, so a cdp mint costs the
+// same with 2 or 20,000 tokens held.
 func (e *Env) liveCount(ctx context.Context, s logical.Storage, config string) (int, error) {
+	if err := e.loadRecords(ctx, s, config); err != nil {
+		return 0, err
+	}
+	x := e.held
+	x.mu.Lock()
+	idx, ok := x.byConfig[config]
+	first := x.first[config]
+	if ok && (first.IsZero() || e.Now().Before(first)) {
+		n := len(idx)
+		x.mu.Unlock()
+		return n, nil
+	}
+	x.mu.Unlock()
 	n := 0
 	err := e.visitLive(ctx, s, config, true, func(string, heldToken) { n++ })
 	return n, err
@@ -178,7 +215,10 @@ func (e *Env) trackToken(ctx context.Context, s logical.Storage, config, token s
 		err = s.Put(ctx, entry)
 	}
 	if err == nil {
-		e.indexed(config, func(idx map[string]heldToken) { idx[id] = h })
+		e.indexed(config, func(idx map[string]heldToken) {
+			idx[id] = h
+			e.held.first[config] = earlier(e.held.first[config], h.ExpiresAt)
+		})
 	} else {
 		e.dropHeldIndex(config)
 	}
