@@ -372,14 +372,15 @@ func (c *cdpService) issueFor(w http.ResponseWriter, r *http.Request, service st
 	value := randomUUID()
 	c.e.mu.Lock()
 	if service == serviceCDP {
-		live := c.e.liveTokensOfLocked(service, u.Username, now)
 		keep := u.MaxTokens - 1
 		if c.createDisablesAll {
 			keep = 0
 		}
-		for ; len(live) > keep; live = live[1:] {
-			c.e.revokeLocked(service, live[0].Value)
-			c.disabledByLimit++
+		if c.e.liveCountOfLocked(service, u.Username, now) > keep {
+			for live := c.e.liveTokensOfLocked(service, u.Username, now); len(live) > keep; live = live[1:] {
+				c.e.revokeLocked(service, live[0].Value)
+				c.disabledByLimit++
+			}
 		}
 	}
 	t := c.e.issueLocked(service, value, u.Username, "", now, u.Lifetime)
@@ -431,7 +432,7 @@ func (c *cdpService) revokeAll(w http.ResponseWriter, r *http.Request) {
 	}
 	now := c.e.now()
 	c.e.mu.Lock()
-	none := len(c.e.liveTokensOfLocked(serviceCDP, u.Username, now)) == 0
+	none := c.e.liveCountOfLocked(serviceCDP, u.Username, now) == 0
 	c.e.mu.Unlock()
 	if none {
 		c.noToken(w)

@@ -142,6 +142,18 @@ func (e *Emulator) liveTokensOfLocked(service, clientID string, now time.Time) [
 	return out
 }
 
+// liveCountOfLocked counts what liveTokensOfLocked would return, without
+// copying: a CDP create counts on every call.
+func (e *Emulator) liveCountOfLocked(service, clientID string, now time.Time) int {
+	n := 0
+	for _, t := range e.tokens[service] {
+		if t.ClientID == clientID && t.live(now) {
+			n++
+		}
+	}
+	return n
+}
+
 // allTokens returns a copy of every token of every service, oldest first.
 func (e *Emulator) allTokens() []Token {
 	e.mu.Lock()
