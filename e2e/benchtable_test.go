@@ -49,7 +49,9 @@ func TestBenchTable(t *testing.T) {
 	v.emu.AddCDPUser(cdpUser)
 	v.remember(cdpUser.Password)
 	v.cloudConfig()
-	v.mustCLI("write", "acquia/roles/cloud", "config=cloud-demo", "ttl=60s")
+	// Leases outlive the run (the floor's too: 4m), so that no expiry
+	// lands inside a later figure's window; a cloud token lives 300 s.
+	v.mustCLI("write", "acquia/roles/cloud", "config=cloud-demo", "ttl=4m")
 	v.mustCLI("write", "acquia/config/cdp-bench", "provider=cdp", "username="+cdpUser.Username, "password="+cdpUser.Password,
 		"base_url="+v.emu.URL(), "max_tokens=1000000")
 	v.mustCLI("write", "acquia/roles/cdp", "config=cdp-bench", "ttl=1h")
@@ -87,6 +89,41 @@ func TestBenchTable(t *testing.T) {
 	lean := ratioRow("(context) creds p50 ÷ lean floor p50", p("creds", .5), p("lean", .5)+p("token", .5), "(context)", true)
 	lean.Note, lean.Context, lean.Met = fmt.Sprintf("ms; lean leased read %.2f", ms(p("lean", .5))), true, false
 	rows = append(rows, p50, p99, lean)
+
+	// 4 (measured before 3): the cdp creds rate does not fall with the
+	// tokens held. Before 3, because a mass delete of lease files slows
+	// the file storage's creates for a while after it, which would fall on
+	// the first count alone. The emulator's own create slows as a user
+	// holds more tokens, so each rate is taken relative to direct creates
+	// at the same count.
+	rates := func(n int) (plugin, direct float64) {
+		start := time.Now()
+		for range n {
+			if err := v.do(c, http.MethodGet, "acquia/creds/cdp", nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		plugin = float64(n) / time.Since(start).Seconds()
+		start = time.Now()
+		for range n {
+			cdpCall(t, c, v.emu.URL(), http.MethodPost, "&action=create", cdpUser, "")
+		}
+		return plugin, float64(n) / time.Since(start).Seconds()
+	}
+	p0, d0 := rates(200)
+	for range 1600 {
+		if err := v.do(c, http.MethodGet, "acquia/creds/cdp", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pN, dN := rates(200)
+	// The plugin's own time per read is the read's time less one direct
+	// create's; its rate at 2,000 held ÷ at 0 is own(0) ÷ own(2,000).
+	own0, ownN := 1000/p0-1000/d0, 1000/pN-1000/dN // ms
+	rows = append(rows, benchRow{Figure: "cdp creds rate at 2,000 held ÷ at 0 (own time)", Value: ownN, Floor: own0,
+		Ratio: own0 / ownN, Goal: "≥ 0.90 (does not fall with N)", Met: own0/ownN >= 0.90,
+		Note: fmt.Sprintf("ms; reads %.0f/s then %.0f/s, direct creates %.0f/s then %.0f/s", p0, pN, d0, dN)})
+	v.mustCLI("lease", "revoke", "-sync", "-prefix", "acquia/creds/cdp")
 
 	// 3: revoking CDP leases with revoke -prefix, against the floor
 	// plugin's revoke rate combined with one direct DELETE per token. The
@@ -135,38 +172,6 @@ func TestBenchTable(t *testing.T) {
 	rows = append(rows, benchRow{Figure: "lease revoke -prefix (cdp): deletes/s ÷ floor", Value: rate, Floor: floorRate,
 		Ratio: rate / floorRate, Goal: "≥ 0.80", Met: rate/floorRate >= 0.80 && left == 0,
 		Note: fmt.Sprintf("%d leases, %d tokens left upstream", leases, left)})
-
-	// 4: the cdp creds rate does not fall with the tokens held. The
-	// emulator's own create slows as a user holds more tokens, so each
-	// rate is taken relative to direct creates at the same count.
-	rates := func(n int) (plugin, direct float64) {
-		start := time.Now()
-		for range n {
-			if err := v.do(c, http.MethodGet, "acquia/creds/cdp", nil); err != nil {
-				t.Fatal(err)
-			}
-		}
-		plugin = float64(n) / time.Since(start).Seconds()
-		start = time.Now()
-		for range n {
-			cdpCall(t, c, v.emu.URL(), http.MethodPost, "&action=create", cdpUser, "")
-		}
-		return plugin, float64(n) / time.Since(start).Seconds()
-	}
-	p0, d0 := rates(200)
-	for range 1600 {
-		if err := v.do(c, http.MethodGet, "acquia/creds/cdp", nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pN, dN := rates(200)
-	// The plugin's own time per read is the read's time less one direct
-	// create's; its rate at 2,000 held ÷ at 0 is own(0) ÷ own(2,000).
-	own0, ownN := 1000/p0-1000/d0, 1000/pN-1000/dN // ms
-	rows = append(rows, benchRow{Figure: "cdp creds rate at 2,000 held ÷ at 0 (own time)", Value: ownN, Floor: own0,
-		Ratio: own0 / ownN, Goal: "≥ 0.90 (does not fall with N)", Met: own0/ownN >= 0.90,
-		Note: fmt.Sprintf("ms; reads %.0f/s then %.0f/s, direct creates %.0f/s then %.0f/s", p0, pN, d0, dN)})
-	v.mustCLI("lease", "revoke", "-sync", "-prefix", "acquia/creds/cdp")
 
 	// 5: memory after 10,000 leases, against the floor plugin's.
 	for range 10000 {
