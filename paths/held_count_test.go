@@ -2,6 +2,7 @@ package paths
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -66,5 +67,31 @@ func TestLiveCountAcrossExpiries(t *testing.T) {
 	now = now.Add(2 * time.Minute)
 	wantVisit("e expired, visited where nothing may be deleted", 1)
 	want("e expired and still stored", 1)
+
+	// A prune whose delete fails leaves its other expired records
+	// counted for nothing: the next count visits and prunes again.
+	track("f", now.Add(time.Minute))
+	track("g", now.Add(time.Minute))
+	wantVisit("f and g held", 3)
+	now = now.Add(2 * time.Minute)
+	failing := &failDelete{Storage: s, left: 1}
+	if _, err := e.liveCount(ctx, failing, config); err == nil {
+		t.Fatal("a count whose prune failed reported no error")
+	}
+	want("after a failed prune", 1)
+}
+
+// failDelete fails its first left deletes.
+type failDelete struct {
+	logical.Storage
+	left int
+}
+
+func (f *failDelete) Delete(ctx context.Context, k string) error {
+	if f.left > 0 {
+		f.left--
+		return errors.New("storage unavailable")
+	}
+	return f.Storage.Delete(ctx, k)
 
 }

@@ -44,7 +44,8 @@ func heldKey(config, id string) string { return tokenPrefix + config + "/" + id 
 // first is, per loaded config, no later than the earliest expiry among its
 // records (zero when none expires): until then every record is live, and
 // counting them is len (liveCount). Inserts lower it; deletes leave it
-// early, which costs one full visit that sets it again.
+// early; a visit that finds no expired record sets it. So each expiry
+// costs two visits: one that prunes, one that sets the bound again.
 type heldIndex struct {
 	mu       sync.Mutex
 	byConfig map[string]map[string]heldToken
@@ -126,7 +127,7 @@ func (e *Env) visitLive(ctx context.Context, s logical.Storage, config string, p
 				expired = append(expired, id)
 			}
 		}
-		if ok && (len(expired) == 0 || prune) { // the expired are about to go
+		if ok && len(expired) == 0 { // else the next visit, after the prune, sets it
 			x.first[config] = first
 		}
 		x.mu.Unlock()
