@@ -8,22 +8,29 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
-// sysViewTTL is the age at which a snapshot is refreshed.
-const sysViewTTL = time.Second
+// sysViewTTL is the age at which a snapshot is refreshed, in the
+// background while it is younger than sysViewMaxStale, before the answer
+// beyond it.
+const (
+	sysViewTTL      = time.Second
+	sysViewMaxStale = 5 * time.Second
+)
 
 // cachedSystemView answers the system view questions asked on every
 // request (the framework's replication check before an operation marked
 // for the active node; the plugin's own "can this node write"; the mount's
-// lease TTLs) from a snapshot refreshed in the background once it is a
-// second old. For an external plugin each is a gRPC round trip to Vault.
+// lease TTLs) from a snapshot. For an external plugin each question is a
+// gRPC round trip to Vault.
 //
-// Staleness is bounded by what Vault does around a replication change: it
-// tears the mount down and sets it up again, and a new mount starts with
-// no snapshot. A tune reaches the plugin a second later, on the request
-// after the one that starts the refresh. A state Vault could not be asked
-// for (the gRPC client answers ReplicationUnknown on an error; Vault itself
-// never stores it) is used for that request only and asked again on the
-// next, as the framework would. Storage refusing writes where it is
+// A snapshot a second old is refreshed in the background: the request that
+// notices, and those during the refresh, get the one there is. Past five
+// seconds (a mount idle that long, or a refresh that hangs), the request
+// asks Vault itself. Staleness is bounded by what Vault does around a
+// replication change too: it tears the mount down and sets it up again,
+// and a new mount starts with no snapshot. A state Vault could not be
+// asked for (the gRPC client answers ReplicationUnknown on an error; Vault
+// itself never stores it) is used for that request only and asked again on
+// the next, as the framework would. Storage refusing writes where it is
 // read-only still holds whatever the snapshot says, and every upstream
 // create is preceded by a WAL write.
 type cachedSystemView struct {
@@ -42,37 +49,43 @@ type sysSnapshot struct {
 	local          bool
 }
 
-// snapshot returns the current answers. A stale snapshot is still
-// returned while one refresh runs in the background, so no request waits
-// on the four gRPC calls of a refresh; only the first ask of a mount (or
-// the one after an unknown answer) does.
+// snapshot returns the current answers.
 func (c *cachedSystemView) snapshot() sysSnapshot {
 	c.mu.Lock()
 	if c.cur != nil {
-		s := *c.cur
-		if c.now().Sub(c.at) >= sysViewTTL && !c.refreshing {
-			c.refreshing = true
-			go c.refresh()
+		age := c.now().Sub(c.at)
+		if age < sysViewMaxStale {
+			s := *c.cur
+			if age >= sysViewTTL && !c.refreshing {
+				c.refreshing = true
+				go c.refresh(true)
+			}
+			c.mu.Unlock()
+			return s
 		}
-		c.mu.Unlock()
-		return s
 	}
 	c.mu.Unlock()
-	return c.refresh()
+	return c.refresh(false)
 }
 
-// refresh asks Vault and keeps the answers unless the state is unknown.
-func (c *cachedSystemView) refresh() sysSnapshot {
+// refresh asks Vault and keeps the answers unless the state is unknown or
+// a later answer is already kept. Only the background refresh clears
+// refreshing, so that one runs at a time.
+func (c *cachedSystemView) refresh(background bool) sysSnapshot {
+	asked := c.now()
 	s := &sysSnapshot{defTTL: c.SystemView.DefaultLeaseTTL(), maxTTL: c.SystemView.MaxLeaseTTL(),
 		state: c.SystemView.ReplicationState(), local: c.SystemView.LocalMount()}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.refreshing = false
-	if s.state == consts.ReplicationUnknown {
-		c.cur = nil // ask again next time
-		return *s
+	if background {
+		c.refreshing = false
 	}
-	c.cur, c.at = s, c.now()
+	switch {
+	case s.state == consts.ReplicationUnknown:
+		c.cur = nil // ask again next time
+	case c.cur == nil || !asked.Before(c.at):
+		c.cur, c.at = s, asked
+	}
 	return *s
 }
 
