@@ -47,8 +47,8 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	if target := os.Getenv(benchClientEnv); target != "" && os.Getenv("ACQUIA_BENCH") == "1" {
-		return benchClient(target)
+	if os.Getenv(benchClientEnv) == "1" && os.Getenv("ACQUIA_BENCH") == "1" {
+		return benchClient()
 	}
 	wd, _ := os.Getwd()
 	repoRoot = filepath.Dir(wd)
