@@ -75,7 +75,9 @@ func New(conf *logical.BackendConfig) *Backend {
 			return b.env.StartRotation(ctx, req.Storage)
 		},
 	}
-	b.env.Writable = sys.writable
+	// The framework's check, on the snapshot Setup hands it: the active
+	// node of a primary, or a local mount on a performance secondary.
+	b.env.Writable = b.WriteSafeReplicationState
 	return b
 }
 

@@ -98,13 +98,3 @@ func (c *cachedSystemView) LocalMount() bool { return c.snapshot().local }
 func (c *cachedSystemView) DefaultLeaseTTL() time.Duration { return c.snapshot().defTTL }
 
 func (c *cachedSystemView) MaxLeaseTTL() time.Duration { return c.snapshot().maxTTL }
-
-// writable is framework.Backend.WriteSafeReplicationState on the snapshot:
-// the active node of a primary, or a local mount on a performance
-// secondary.
-func (c *cachedSystemView) writable() bool {
-	s := c.snapshot()
-	return (s.local || !s.state.HasState(consts.ReplicationPerformanceSecondary)) &&
-		!s.state.HasState(consts.ReplicationDRSecondary) &&
-		!s.state.HasState(consts.ReplicationPerformanceStandby)
-}
