@@ -45,6 +45,23 @@ func destinationValues(c provider.Config) map[string]string {
 	return stringValues(c, func(f *configField) bool { return f.destination })
 }
 
+// configAction is the path config/<name>/<action>: one update, forwarded
+// to the active node.
+func configAction(action, verb, suffix string, callback framework.OperationFunc, summary, synopsis, description string) *framework.Path {
+	return &framework.Path{
+		Pattern:      configPrefix + framework.GenericNameRegex("name") + "/" + action + "$",
+		DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationVerb: verb, OperationSuffix: suffix},
+		Fields: map[string]*framework.FieldSchema{
+			"name": {Type: framework.TypeString, Required: true, Description: "Name of the config."},
+		},
+		Operations: map[logical.Operation]framework.OperationHandler{
+			logical.UpdateOperation: forwarded(&framework.PathOperation{Callback: callback, Summary: summary}),
+		},
+		HelpSynopsis:    synopsis,
+		HelpDescription: description,
+	}
+}
+
 func (e *Env) configPaths() []*framework.Path {
 	return []*framework.Path{
 		{
@@ -68,22 +85,13 @@ several. Secrets (client_secret, password) are write-only and seal-wrapped.
 With verify=true (the default) a write first proves the credentials upstream
 and stores nothing when they fail.`,
 		},
-		{
-			Pattern:      configPrefix + framework.GenericNameRegex("name") + "/revoke-all$",
-			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationVerb: "revoke-all", OperationSuffix: "tokens"},
-			Fields: map[string]*framework.FieldSchema{
-				"name": {Type: framework.TypeString, Required: true, Description: "Name of the config."},
-			},
-			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.UpdateOperation: forwarded(&framework.PathOperation{Callback: strict(e.configRevokeAll),
-					Summary: "Delete every upstream token of the config's user (cdp)."}),
-			},
-			HelpSynopsis: "The kill switch: delete every upstream token of a CDP integration user.",
-			HelpDescription: `Calls CDP's DELETE /token with the user's credentials, which deletes every
+		configAction("revoke-all", "revoke-all", "tokens", strict(e.configRevokeAll),
+			"Delete every upstream token of the config's user (cdp).",
+			"The kill switch: delete every upstream token of a CDP integration user.",
+			`Calls CDP's DELETE /token with the user's credentials, which deletes every
 token of that user, including any made outside Vault, and forgets the tokens
 the plugin held. The Vault-side companion is
-vault lease revoke -prefix <mount>/creds/<role>, which ends the leases.`,
-		},
+vault lease revoke -prefix <mount>/creds/<role>, which ends the leases.`),
 		e.configRotatePath(),
 		{
 			Pattern:      configPrefix + "?$",

@@ -46,26 +46,17 @@ type rootRotation struct {
 }
 
 func (e *Env) configRotatePath() *framework.Path {
-	return &framework.Path{
-		Pattern:      configPrefix + framework.GenericNameRegex("name") + "/rotate$",
-		DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationVerb: "rotate", OperationSuffix: "root"},
-		Fields: map[string]*framework.FieldSchema{
-			"name": {Type: framework.TypeString, Required: true, Description: "Name of the config."},
-		},
-		Operations: map[logical.Operation]framework.OperationHandler{
-			logical.UpdateOperation: forwarded(&framework.PathOperation{Callback: strict(e.configRotate),
-				Summary: "Replace the config's API key with a new one and delete the old one (cloud)."}),
-		},
-		HelpSynopsis: "Rotate the config's own credential: a new Acquia Cloud API key replaces the old one.",
-		HelpDescription: `Creates a new API key through the Cloud API (POST /account/tokens) with the
+	return configAction("rotate", "rotate", "root", strict(e.configRotate),
+		"Replace the config's API key with a new one and delete the old one (cloud).",
+		"Rotate the config's own credential: a new Acquia Cloud API key replaces the old one.",
+		`Creates a new API key through the Cloud API (POST /account/tokens) with the
 current key, checks that it can fetch a token, stores it in the config, then
 deletes the previous key by its key_uuid. Answers the new client_id, key_uuid
 and rotated_at, never the secret. If the new key does not work it is deleted
 and the config is unchanged; if the previous key cannot be deleted the new one
 stays in use and a warning names the key to delete by hand. Automated
 rotation: rotation_period (and, with Vault's rotation manager,
-rotation_schedule) on the config.`,
-	}
+rotation_schedule) on the config.`)
 }
 
 func (e *Env) configRotate(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
