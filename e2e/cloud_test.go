@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"bytes"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +89,10 @@ func TestCloudThroughRealVault(t *testing.T) {
 		t.Errorf("leases left after prefix revoke: %d %v", code, body)
 	}
 	v.assertLogClean()
+	// The log assertLogClean scanned holds the plugin's debug lines too.
+	if b, _ := os.ReadFile(v.logPath); !bytes.Contains(b, []byte("upstream call")) {
+		t.Errorf("the plugin's debug lines are missing from the server log (run at trace)")
+	}
 }
 
 func TestBadInputThroughRealVault(t *testing.T) {
