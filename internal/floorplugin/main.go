@@ -1,7 +1,10 @@
 // Command floorplugin is the floor `make bench` measures the Acquia plugin
 // against: a minimal external Vault secrets plugin written with the SDK's
 // defaults. creds/<name> returns a fixed secret with a lease (renew and
-// revoke do nothing); static/<name> returns it without one.
+// revoke do nothing); static/<name> returns it without one; tracked/<name>
+// is creds/<name> for a plugin that remembers what it issued: one storage
+// record written per lease, deleted by its revoke (as the Acquia plugin
+// keeps a record of each upstream token until the token is revoked).
 //
 // With the SDK's defaults the framework asks Vault for the replication
 // state before every request it routes, a gRPC round trip; the Acquia
@@ -12,6 +15,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"os"
 	"sync"
 	"time"
@@ -34,11 +38,20 @@ func factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 			return nil, nil
 		},
 	}
+	tracked := &framework.Secret{
+		Type:   "floor-tracked",
+		Fields: secret.Fields,
+		Renew:  secret.Renew,
+		Revoke: func(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+			id, _ := req.Secret.InternalData["id"].(string)
+			return nil, req.Storage.Delete(ctx, "held/"+id)
+		},
+	}
 	var b *framework.Backend
 	b = &framework.Backend{
 		Help:        "The floor of a leased read.",
 		BackendType: logical.TypeLogical,
-		Secrets:     []*framework.Secret{secret},
+		Secrets:     []*framework.Secret{secret, tracked},
 		Paths: []*framework.Path{{
 			// static/<name>: a plain read, no lease: the floor of static-creds.
 			Pattern: "static/" + framework.GenericNameRegex("name"),
@@ -58,6 +71,23 @@ func factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 					Callback: func(context.Context, *logical.Request, *framework.FieldData) (*logical.Response, error) {
 						resp := b.Secret("floor").Response(map[string]any{"access_token": "floor", "token_type": "Bearer"}, nil)
 						resp.Secret.TTL = 4 * time.Minute // the bench's cloud role's
+						return resp, nil
+					},
+				},
+			},
+		}, {
+			Pattern: "tracked/" + framework.GenericNameRegex("name"),
+			Fields:  map[string]*framework.FieldSchema{"name": {Type: framework.TypeString, Description: "Any name."}},
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.ReadOperation: &framework.PathOperation{
+					Callback: func(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+						id := rand.Text()
+						if err := req.Storage.Put(ctx, &logical.StorageEntry{Key: "held/" + id, Value: []byte("{}")}); err != nil {
+							return nil, err
+						}
+						resp := b.Secret("floor-tracked").Response(map[string]any{"access_token": "floor", "token_type": "Bearer"},
+							map[string]any{"id": id})
+						resp.Secret.TTL = 4 * time.Minute
 						return resp, nil
 					},
 				},

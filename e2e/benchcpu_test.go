@@ -1,0 +1,69 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// userHZ is the unit of utime and stime in /proc/<pid>/stat: 100 on every
+// Linux this runs on (USER_HZ is fixed by the kernel's ABI).
+const userHZ = 100
+
+// cpuTimes is the CPU time (user + system) each named process has used so
+// far, keyed by the base name of its executable; "self" is this process.
+// It is empty where there is no /proc.
+func cpuTimes(names ...string) map[string]time.Duration {
+	out := map[string]time.Duration{}
+	read := func(dir, name string) {
+		b, err := os.ReadFile(filepath.Join(dir, "stat"))
+		if err != nil {
+			return
+		}
+		s := string(b)
+		end := strings.LastIndexByte(s, ')')
+		if end < 0 || end+2 > len(s) {
+			return
+		}
+		f := strings.Fields(s[end+2:]) // from the state field on
+		if len(f) < 13 {
+			return
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		out[name] += time.Duration(u+st) * time.Second / userHZ
+	}
+	read("/proc/self", "self")
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		cmd, err := os.ReadFile(filepath.Join(d, "cmdline"))
+		if err != nil {
+			continue
+		}
+		base := filepath.Base(strings.SplitN(string(cmd), "\x00", 2)[0])
+		for _, n := range names {
+			if base == n {
+				read(d, n)
+			}
+		}
+	}
+	return out
+}
+
+// cpuPer is the CPU each process used between two cpuTimes, per operation,
+// as "name 0.12 ms" parts in the order of names.
+func cpuPer(before, after map[string]time.Duration, ops int, names ...string) string {
+	if len(after) == 0 || ops == 0 {
+		return ""
+	}
+	var parts []string
+	for _, n := range names {
+		parts = append(parts, fmt.Sprintf("%s %.2f", n, ms((after[n]-before[n])/time.Duration(ops))))
+	}
+	return strings.Join(parts, " + ")
+}
