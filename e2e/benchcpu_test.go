@@ -55,9 +55,10 @@ func cpuTimes(names ...string) map[string]time.Duration {
 	return out
 }
 
-// cpuPer is the CPU each process used between two cpuTimes, per operation,
-// as "name 0.12 ms" parts in the order of names.
-func cpuPer(before, after map[string]time.Duration, ops int, names ...string) string {
+// cpuPer is the CPU each process used between two cpuTimes, per
+// operation: "CPU ms per <op>: name 0.12 + …" in the order of names, or ""
+// where there is no /proc.
+func cpuPer(op string, before, after map[string]time.Duration, ops int, names ...string) string {
 	if len(after) == 0 || ops == 0 {
 		return ""
 	}
@@ -65,5 +66,13 @@ func cpuPer(before, after map[string]time.Duration, ops int, names ...string) st
 	for _, n := range names {
 		parts = append(parts, fmt.Sprintf("%s %.2f", n, ms((after[n]-before[n])/time.Duration(ops))))
 	}
-	return strings.Join(parts, " + ")
+	return "CPU ms per " + op + ": " + strings.Join(parts, " + ")
+}
+
+// also is prefix and s, or "" when s is.
+func also(prefix, s string) string {
+	if s == "" {
+		return ""
+	}
+	return prefix + s
 }
