@@ -39,18 +39,27 @@ func cpuTimes(names ...string) map[string]time.Duration {
 		out[name] += time.Duration(u+st) * time.Second / userHZ
 	}
 	read("/proc/self", "self")
+	procs := processDirs()
+	for _, n := range names {
+		for _, d := range procs[n] {
+			read(d, n)
+		}
+	}
+	return out
+}
+
+// processDirs lists the /proc directories of the running processes by the
+// base name of their executable (argv[0]).
+func processDirs() map[string][]string {
+	out := map[string][]string{}
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
 		cmd, err := os.ReadFile(filepath.Join(d, "cmdline"))
-		if err != nil {
+		if err != nil || len(cmd) == 0 {
 			continue
 		}
 		base := filepath.Base(strings.SplitN(string(cmd), "\x00", 2)[0])
-		for _, n := range names {
-			if base == n {
-				read(d, n)
-			}
-		}
+		out[base] = append(out[base], d)
 	}
 	return out
 }

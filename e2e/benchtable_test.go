@@ -501,16 +501,11 @@ func cdpCall(t *testing.T, c *http.Client, base, method, action string, u emulat
 	return body.AccessToken
 }
 
-// processRSS is the resident memory of the running process whose command
-// ends in name.
+// processRSS is the resident memory of the running process whose
+// executable is named name.
 func processRSS(t *testing.T, name string) int64 {
 	t.Helper()
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, d := range dirs {
-		cmd, err := os.ReadFile(filepath.Join(d, "cmdline"))
-		if err != nil || !strings.HasSuffix(strings.SplitN(string(cmd), "\x00", 2)[0], "/"+name) {
-			continue
-		}
+	for _, d := range processDirs()[name] {
 		status, _ := os.ReadFile(filepath.Join(d, "status"))
 		for _, line := range strings.Split(string(status), "\n") {
 			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
