@@ -48,6 +48,7 @@ func New(conf *logical.BackendConfig) *Backend {
 	sys := &cachedSystemView{SystemView: conf.System, now: time.Now}
 	b := &Backend{sys: sys}
 	b.env = paths.NewEnv(conf.Logger, func() logical.SystemView { return sys })
+	b.env.MountID = conf.BackendUUID
 	b.Backend = &framework.Backend{
 		Help:           strings.TrimSpace(help),
 		BackendType:    logical.TypeLogical,

@@ -173,7 +173,7 @@ func TestRotateRootVerification(t *testing.T) {
 	h.emu.SetCloudKeyPropagation(1000)
 	start := time.Now()
 	resp, err := h.rotate("c")
-	if err == nil || !strings.Contains(err.Error(), "could not fetch a token") || !strings.Contains(err.Error(), "the new API key was deleted") {
+	if err == nil || !strings.Contains(err.Error(), "could not fetch a token") || !strings.Contains(err.Error(), "no new API key is left") {
 		t.Fatalf("want a verification failure, got err=%v resp=%v", err, errText(resp))
 	}
 	if ce, ok := err.(logical.HTTPCodedError); !ok || ce.Code() != http.StatusBadGateway {
@@ -229,23 +229,17 @@ func TestRotateRootOldKeyDeleteFails(t *testing.T) {
 	}
 }
 
-// Without key_uuid the old key cannot be deleted: the warning says where
-// to delete it.
+// Without key_uuid, and where the API cannot tell which key is the
+// config's, rotate is a 400 naming key_uuid and creates nothing.
 func TestRotateRootWithoutKeyUUID(t *testing.T) {
 	h := newHarness(t)
 	h.cloudConfig("c", map[string]any{"scopes": "organization:" + fedOrgUUID})
-	resp, err := h.rotate("c")
-	if err != nil || resp.IsError() {
-		t.Fatalf("err=%v resp=%v", err, errText(resp))
+	msg, ok := badRequest(h.rotate("c"))
+	if !ok || !strings.HasPrefix(msg, "key_uuid: ") || !strings.Contains(msg, "Account settings > API Tokens") {
+		t.Errorf("got %q, want a 400 naming key_uuid", msg)
 	}
-	if len(resp.Warnings) != 1 || !strings.Contains(resp.Warnings[0], cloudID) || !strings.Contains(resp.Warnings[0], "Account settings > API Tokens") {
-		t.Errorf("warnings %v", resp.Warnings)
-	}
-	if _, ok := h.cloudKey(cloudID); !ok {
-		t.Error("the old key was deleted without its uuid")
-	}
-	if h.mustRead("config/c").Data["key_uuid"] != resp.Data["key_uuid"] {
-		t.Error("key_uuid not stored")
+	if len(h.emu.CloudKeys()) != 1 || h.wals() != 0 {
+		t.Errorf("%d keys, %d WAL entries after a refused rotate", len(h.emu.CloudKeys()), h.wals())
 	}
 }
 
@@ -253,7 +247,8 @@ func TestRotateRootRefusals(t *testing.T) {
 	h := newHarness(t)
 	h.mustWrite("config/o", map[string]any{"provider": "oauth2", "client_id": "x", "client_secret": "y",
 		"token_url": h.emu.URL() + "/oauth2/token", "verify": false})
-	h.cloudConfig("fed", nil) // a federated key without the organization scope
+	fedKey, _ := h.cloudKey(cloudID)
+	h.cloudConfig("fed", map[string]any{"key_uuid": fedKey.KeyUUID}) // a federated key without the organization scope
 	cases := []struct{ name, path, want string }{
 		{"another provider", "config/o/rotate", "rotate is for cloud configs: oauth2 has no API to create keys"},
 		{"no such config", "config/nope/rotate", `config "nope" does not exist`},

@@ -65,6 +65,7 @@ type cloudService struct {
 	// propagation is how many token requests a key created through the
 	// API refuses before it works.
 	propagation int
+	keyVariants CloudKeyVariants
 	// The unverified: whether token answers repeat the scope (zero: they
 	// do), and the status of the federated-organization refusal (zero:
 	// 403).
@@ -80,6 +81,7 @@ type cloudKey struct {
 	user      string
 	createdAt time.Time
 	deleted   bool
+	deletedAt time.Time
 	// refusals left before a new key works at the token endpoint.
 	refusals int
 }
@@ -115,6 +117,7 @@ func (c *cloudService) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+adminPrefix+"cloud/revoke-on-key-delete", adminSwitch(c.e.SetCloudRevokeOnKeyDelete))
 	mux.HandleFunc("POST "+adminPrefix+"cloud/key-propagation", c.adminKeyPropagation)
 	mux.HandleFunc("GET "+adminPrefix+"cloud/keys", c.adminKeys)
+	mux.HandleFunc("POST "+adminPrefix+"cloud/key-variants", c.adminKeyVariants)
 	mux.HandleFunc("POST "+adminPrefix+"cloud/scope-echo", adminSwitch(c.e.SetCloudScopeEcho))
 	mux.HandleFunc("POST "+adminPrefix+"cloud/federated-status", c.adminFederatedStatus)
 }
@@ -227,6 +230,7 @@ func (c *cloudService) deleteKeyLocked(uuid string) {
 		return
 	}
 	k.deleted = true
+	k.deletedAt = c.e.clock().Add(c.e.offset)
 	delete(c.clients, k.clientID)
 	if c.revokeOnKeyDelete {
 		c.e.revokeAllOfLocked(serviceCloud, k.clientID)

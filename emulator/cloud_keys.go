@@ -5,50 +5,105 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"time"
 )
 
 // Cloud API keys ("API tokens" in the Cloud UI), managed through the Cloud
-// API with a Bearer token, as rotate-root uses them:
+// API with a Bearer token, as rotate-root uses them. By default each call
+// answers as Acquia's published OpenAPI spec of the Cloud API shows it:
 //
-//	POST   /api/account/tokens         {"label"} → 201 with client_id, client_secret and _links.self.href
-//	GET    /api/account/tokens         the user's live keys: uuid, label, client_id; never a secret
-//	GET    /api/account/tokens/{uuid}  one of them
+//	POST   /api/account/tokens         {"label"} (JSON or form) → 201 with client_id, client_secret,
+//	                                   their deprecated twins api_key/api_secret, and _links whose
+//	                                   self.href is the collection: no uuid
+//	GET    /api/account/tokens         the user's keys: uuid, label, active, flags, created_at;
+//	                                   never a client id or a secret
+//	GET    /api/account/tokens/{uuid}  one of them; 404 not_found
 //	DELETE /api/account/tokens/{uuid}  200; 404 unknown; 409 already revoked
 //
-// A key's uuid is never its client id: a client must take it from
-// _links.self.href. A deleted key's secret is refused at the token
-// endpoint at once.
+// A revoked key stays in the list, inactive. What the spec leaves open has
+// a switch each (CloudKeyVariants): a self.href naming the new key, a
+// key's uuid equal to its client id, a limit on keys per user, an answer
+// with only the deprecated field names. A deleted key's secret is refused
+// at the token endpoint at once.
 
 const maxKeyLabel = 255
 
-// keyJSON is a key as the API shows it: never its secret.
+// CloudKeyVariants are the readings of the key API that its spec leaves
+// open. The zero value is the spec's reading.
+type CloudKeyVariants struct {
+	// SelfHrefItem: the create answer's _links.self.href names the new
+	// key (…/account/tokens/{uuid}) instead of the collection.
+	SelfHrefItem bool `json:"self_href_item"`
+	// UUIDIsClientID: a key created through the API has its client id as
+	// its uuid, so GET /api/account/tokens/{client_id} finds it.
+	UUIDIsClientID bool `json:"uuid_is_client_id"`
+	// KeyLimit refuses a create while the user holds this many live keys
+	// (0: no limit). Acquia documents no limit and no error for it: the
+	// refusal is a 400 {"error":"limit_exceeded","message":…}.
+	KeyLimit int `json:"key_limit"`
+	// LegacyFieldsOnly: the create answer carries api_key/api_secret and
+	// not client_id/client_secret.
+	LegacyFieldsOnly bool `json:"legacy_fields_only"`
+}
+
+// SetCloudKeyVariants sets how the key API answers from now on.
+func (e *Emulator) SetCloudKeyVariants(v CloudKeyVariants) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.cloud().keyVariants = v
+}
+
+// keyJSON is a key as the API shows it: never its client id or secret.
 type keyJSON struct {
-	UUID      string    `json:"uuid"`
-	Label     string    `json:"label"`
-	ClientID  string    `json:"client_id"`
-	CreatedAt time.Time `json:"created_at"`
-	Links     linksJSON `json:"_links"`
+	UUID       string    `json:"uuid"`
+	Label      string    `json:"label"`
+	Active     bool      `json:"active"`
+	Revocation any       `json:"revocation"`
+	Flags      keyFlags  `json:"flags"`
+	CreatedAt  time.Time `json:"created_at"`
+	Links      linksJSON `json:"_links"`
+}
+
+type keyFlags struct {
+	Active bool `json:"active"`
+}
+
+type hrefJSON struct {
+	Href string `json:"href"`
 }
 
 type linksJSON struct {
-	Self struct {
-		Href string `json:"href"`
-	} `json:"self"`
+	Self hrefJSON `json:"self"`
 }
 
-func keyLinks(r *http.Request, uuid string) linksJSON {
-	var l linksJSON
+func baseURL(r *http.Request) string {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	l.Self.Href = scheme + "://" + r.Host + "/api/account/tokens/" + uuid
+	return scheme + "://" + r.Host
+}
+
+func keyLinks(r *http.Request, uuid string) linksJSON {
+	var l linksJSON
+	l.Self.Href = baseURL(r) + "/api/account/tokens/" + uuid
 	return l
+}
+
+func (k *cloudKey) json(r *http.Request, uuid string) keyJSON {
+	out := keyJSON{UUID: uuid, Label: k.label, Active: !k.deleted, Flags: keyFlags{Active: !k.deleted},
+		CreatedAt: k.createdAt.UTC(), Links: keyLinks(r, uuid)}
+	if k.deleted {
+		out.Revocation = map[string]any{"revoked_at": k.deletedAt.UTC()}
+	}
+	return out
 }
 
 // apiKeys serves the collection: create and list.
@@ -63,28 +118,62 @@ func (c *cloudService) apiKeys(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// keyLabel reads the create's label from a JSON or a form body.
+func keyLabel(w http.ResponseWriter, r *http.Request) (string, bool) {
+	b, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	var label *string
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
+		form, err := url.ParseQuery(string(b))
+		if err != nil {
+			writeAPIError(w, http.StatusBadRequest, "invalid_form", "The request body is not a form.")
+			return "", false
+		}
+		if form.Has("label") {
+			v := form.Get("label")
+			label = &v
+		}
+	} else {
+		var in struct {
+			Label *string `json:"label"`
+		}
+		if err := json.Unmarshal(b, &in); err != nil {
+			writeAPIError(w, http.StatusBadRequest, "invalid_json", "The request body is not a JSON object.")
+			return "", false
+		}
+		label = in.Label
+	}
+	if label == nil || *label == "" || len(*label) > maxKeyLabel {
+		writeAPIError(w, http.StatusBadRequest, "validation_failed", "label: a label of 1 to 255 characters is required.")
+		return "", false
+	}
+	return *label, true
+}
+
 func (c *cloudService) createKey(w http.ResponseWriter, r *http.Request) {
 	t, user, ok := c.apiUser(w, r)
 	if !ok {
 		return
 	}
-	var in struct {
-		Label *string `json:"label"`
-	}
-	b, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
-	if err := json.Unmarshal(b, &in); err != nil {
-		writeAPIError(w, http.StatusBadRequest, "invalid_json", "The request body is not a JSON object.")
-		return
-	}
-	if in.Label == nil || *in.Label == "" || len(*in.Label) > maxKeyLabel {
-		writeAPIError(w, http.StatusBadRequest, "validation_failed", "label: a label of 1 to 255 characters is required.")
+	label, ok := keyLabel(w, r)
+	if !ok {
 		return
 	}
 
 	now := c.e.now()
-	uuid := randomUUID()
-	key := CloudClient{ID: randomUUID(), Secret: randomCloudSecret(), KeyUUID: uuid, Label: *in.Label}
 	c.e.mu.Lock()
+	v := c.keyVariants
+	if v.KeyLimit > 0 && c.liveKeysLocked(user) >= v.KeyLimit {
+		c.e.mu.Unlock()
+		writeAPIError(w, http.StatusBadRequest, "limit_exceeded",
+			fmt.Sprintf("You have reached the limit of %d API tokens. Revoke one before creating another.", v.KeyLimit))
+		return
+	}
+	uuid := randomUUID()
+	id := randomUUID()
+	if v.UUIDIsClientID {
+		id = uuid
+	}
+	key := CloudClient{ID: id, Secret: randomCloudSecret(), KeyUUID: uuid, Label: label}
 	// The new key may do what the key that asked for it may.
 	if creator, ok := c.clients[t.ClientID]; ok {
 		key.Orgs, key.FederatedOrgs = slices.Clone(creator.Orgs), slices.Clone(creator.FederatedOrgs)
@@ -94,13 +183,35 @@ func (c *cloudService) createKey(w http.ResponseWriter, r *http.Request) {
 	c.keys[uuid] = &cloudKey{clientID: key.ID, label: key.Label, user: user, createdAt: now, refusals: c.propagation}
 	c.e.mu.Unlock()
 
-	writeJSON(w, http.StatusCreated, map[string]any{
-		"client_id":     key.ID,
-		"client_secret": key.Secret,
-		"label":         key.Label,
-		"created_at":    now.UTC(),
-		"_links":        keyLinks(r, uuid),
-	})
+	base := baseURL(r)
+	self := base + "/api/account/tokens"
+	if v.SelfHrefItem {
+		self += "/" + uuid
+	}
+	out := map[string]any{
+		"api_key":    key.ID,
+		"api_secret": key.Secret,
+		"_links": map[string]any{
+			"self":         hrefJSON{self},
+			"parent":       hrefJSON{base + "/api/account"},
+			"notification": hrefJSON{base + "/api/notifications/" + randomUUID()},
+		},
+	}
+	if !v.LegacyFieldsOnly {
+		out["client_id"], out["client_secret"] = key.ID, key.Secret
+	}
+	writeJSON(w, http.StatusCreated, out)
+}
+
+// liveKeysLocked counts the user's keys that are not deleted.
+func (c *cloudService) liveKeysLocked(user string) int {
+	n := 0
+	for _, k := range c.keys {
+		if k.user == user && !k.deleted {
+			n++
+		}
+	}
+	return n
 }
 
 func (c *cloudService) listKeys(w http.ResponseWriter, r *http.Request) {
@@ -111,9 +222,8 @@ func (c *cloudService) listKeys(w http.ResponseWriter, r *http.Request) {
 	c.e.mu.Lock()
 	items := []keyJSON{}
 	for uuid, k := range c.keys {
-		if k.user == user && !k.deleted {
-			items = append(items, keyJSON{UUID: uuid, Label: k.label, ClientID: k.clientID, CreatedAt: k.createdAt.UTC(),
-				Links: keyLinks(r, uuid)})
+		if k.user == user {
+			items = append(items, k.json(r, uuid))
 		}
 	}
 	c.e.mu.Unlock()
@@ -122,11 +232,12 @@ func (c *cloudService) listKeys(w http.ResponseWriter, r *http.Request) {
 	})
 	writeJSON(w, http.StatusOK, map[string]any{
 		"total":     len(items),
+		"_links":    map[string]any{"self": hrefJSON{baseURL(r) + "/api/account/tokens"}, "parent": hrefJSON{baseURL(r) + "/api/account"}},
 		"_embedded": map[string]any{"items": items},
 	})
 }
 
-// apiKey serves one key: read and delete.
+// apiKey serves one key: read and delete, by uuid only.
 func (c *cloudService) apiKey(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodDelete {
 		methodNotAllowed(w, "GET, DELETE")
@@ -146,13 +257,14 @@ func (c *cloudService) apiKey(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case !found:
 		status, body = http.StatusNotFound, map[string]string{"error": "not_found", "message": "The API token does not exist."}
+	case r.Method == http.MethodGet:
+		status, body = http.StatusOK, k.json(r, uuid)
 	case k.deleted:
 		status, body = http.StatusConflict, map[string]string{"error": "conflict", "message": "The API token has already been revoked."}
-	case r.Method == http.MethodGet:
-		status, body = http.StatusOK, keyJSON{UUID: uuid, Label: k.label, ClientID: k.clientID, CreatedAt: k.createdAt.UTC(), Links: keyLinks(r, uuid)}
 	default:
 		c.deleteKeyLocked(uuid)
-		status, body = http.StatusOK, map[string]string{"message": "The API token has been revoked."}
+		status, body = http.StatusOK, map[string]any{"message": "The API token has been revoked.",
+			"_links": map[string]any{"self": hrefJSON{baseURL(r) + "/api/account/tokens/" + uuid}}}
 	}
 	c.e.mu.Unlock()
 	writeJSON(w, status, body)
@@ -182,6 +294,19 @@ func (c *cloudService) adminKeyPropagation(w http.ResponseWriter, r *http.Reques
 		return
 	}
 	c.e.SetCloudKeyPropagation(in.Refusals)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (c *cloudService) adminKeyVariants(w http.ResponseWriter, r *http.Request) {
+	var in CloudKeyVariants
+	if !decodeAdmin(w, r, &in) {
+		return
+	}
+	if in.KeyLimit < 0 {
+		writeAPIError(w, http.StatusBadRequest, "validation_failed", "key_limit must not be negative.")
+		return
+	}
+	c.e.SetCloudKeyVariants(in)
 	w.WriteHeader(http.StatusNoContent)
 }
 

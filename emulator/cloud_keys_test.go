@@ -1,8 +1,11 @@
 package emulator_test
 
 import (
+	"context"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
 )
@@ -15,17 +18,29 @@ func createKey(t *testing.T, base, bearer, label string) reply {
 	return mustCall(t, "POST", base+"/api/account/tokens", jsonType, `{"label":"`+label+`"}`, "", bearer)
 }
 
-// keyUUID is the last segment of _links.self.href.
-func keyUUID(t *testing.T, r reply) string {
+// keyUUID finds the uuid of the key labelled label in the list, as the
+// create answer does not carry it.
+func keyUUID(t *testing.T, base, bearer, label string) string {
 	t.Helper()
+	list := mustCall(t, "GET", base+"/api/account/tokens", "", "", "", bearer)
+	emb, _ := list.body["_embedded"].(map[string]any)
+	items, _ := emb["items"].([]any)
+	for _, it := range items {
+		m, _ := it.(map[string]any)
+		if m["label"] == label {
+			return m["uuid"].(string)
+		}
+	}
+	t.Fatalf("no key labelled %q in %s", label, list.raw)
+	return ""
+}
+
+// selfHref is the create answer's _links.self.href.
+func selfHref(r reply) string {
 	links, _ := r.body["_links"].(map[string]any)
 	self, _ := links["self"].(map[string]any)
 	href, _ := self["href"].(string)
-	i := strings.LastIndex(href, "/account/tokens/")
-	if i < 0 {
-		t.Fatalf("no _links.self.href in %s", r.raw)
-	}
-	return href[i+len("/account/tokens/"):]
+	return href
 }
 
 func keyForm(id, secret string) string {
@@ -44,12 +59,17 @@ func TestCloudKeyLifecycle(t *testing.T) {
 	if r.status != 201 || id == "" || secret == "" {
 		t.Fatalf("create: %d %s", r.status, r.raw)
 	}
-	uuid := keyUUID(t, r)
-	if uuid == id || !strings.HasPrefix(r.body["_links"].(map[string]any)["self"].(map[string]any)["href"].(string), base+"/api/account/tokens/") {
-		t.Fatalf("uuid %q, client_id %q: the uuid must be its own, from an absolute href", uuid, id)
+	// As the spec shows it: the deprecated twins too, and a self link
+	// naming the collection, so no uuid anywhere.
+	if r.body["api_key"] != id || r.body["api_secret"] != secret || selfHref(r) != base+"/api/account/tokens" {
+		t.Errorf("create answer %s, want api_key/api_secret and the collection as self", r.raw)
 	}
 	if _, ok := r.body["uuid"]; ok {
-		t.Error("the create answer names the uuid outside _links; clients must not come to rely on it")
+		t.Error("the create answer names a uuid; the spec's has none")
+	}
+	uuid := keyUUID(t, base, demoTok, "vault rotation")
+	if uuid == id || strings.Contains(r.raw, uuid) {
+		t.Fatalf("uuid %q, client_id %q: the uuid must be its own and absent from the create answer", uuid, id)
 	}
 	if !strings.Contains(secret, "=") {
 		t.Errorf("secret %q is not base64-shaped", secret)
@@ -68,14 +88,19 @@ func TestCloudKeyLifecycle(t *testing.T) {
 	if list.status != 200 || list.body["total"] != float64(2) {
 		t.Fatalf("list: %d %s", list.status, list.raw)
 	}
-	if strings.Contains(list.raw, secret) || strings.Contains(list.raw, emulator.DemoCloudClientSecret) || strings.Contains(list.raw, "client_secret") {
-		t.Error("the list shows a secret")
+	if strings.Contains(list.raw, secret) || strings.Contains(list.raw, emulator.DemoCloudClientSecret) || strings.Contains(list.raw, "client_secret") ||
+		strings.Contains(list.raw, id) || strings.Contains(list.raw, "client_id") {
+		t.Error("the list shows a secret or a client id")
 	}
 	if !strings.Contains(list.raw, emulator.DemoCloudKeyUUID) || !strings.Contains(list.raw, uuid) || !strings.Contains(list.raw, `"label":"vault rotation"`) {
 		t.Errorf("list misses a key: %s", list.raw)
 	}
-	if one := mustCall(t, "GET", base+"/api/account/tokens/"+uuid, "", "", "", demoTok); one.status != 200 || one.body["client_id"] != id {
+	if one := mustCall(t, "GET", base+"/api/account/tokens/"+uuid, "", "", "", demoTok); one.status != 200 || one.body["uuid"] != uuid ||
+		one.body["label"] != "vault rotation" || one.body["active"] != true || strings.Contains(one.raw, id) {
 		t.Errorf("get one: %d %s", one.status, one.raw)
+	}
+	if one := mustCall(t, "GET", base+"/api/account/tokens/"+id, "", "", "", demoTok); one.status != 404 || one.body["error"] != "not_found" {
+		t.Errorf("get by client id: %d %s, want 404 (the uuid is its own)", one.status, one.raw)
 	}
 
 	// The new key deletes the old one.
@@ -99,8 +124,13 @@ func TestCloudKeyLifecycle(t *testing.T) {
 	if len(keys) != 1 || keys[0].ID != id || keys[0].KeyUUID != uuid || keys[0].Secret != secret {
 		t.Errorf("CloudKeys after delete: %+v", keys)
 	}
-	if list := mustCall(t, "GET", base+"/api/account/tokens", "", "", "", newTok); list.body["total"] != float64(1) {
+	// The revoked key stays listed, inactive.
+	if list := mustCall(t, "GET", base+"/api/account/tokens", "", "", "", newTok); list.body["total"] != float64(2) ||
+		strings.Count(list.raw, `"active":false`) != 2 {
 		t.Errorf("list after delete: %s", list.raw)
+	}
+	if one := mustCall(t, "GET", base+"/api/account/tokens/"+emulator.DemoCloudKeyUUID, "", "", "", newTok); one.status != 200 || one.body["active"] != false {
+		t.Errorf("get a revoked key: %d %s", one.status, one.raw)
 	}
 }
 
@@ -120,6 +150,7 @@ func TestCloudKeyRequests(t *testing.T) {
 		{"create with an empty label", "POST", "/api/account/tokens", jsonType, `{"label":""}`, demoTok, 400, "validation_failed"},
 		{"create with a long label", "POST", "/api/account/tokens", jsonType, `{"label":"` + strings.Repeat("x", 256) + `"}`, demoTok, 400, "validation_failed"},
 		{"create with a bad body", "POST", "/api/account/tokens", jsonType, `label=x`, demoTok, 400, "invalid_json"},
+		{"create with a form without a label", "POST", "/api/account/tokens", formType, `name=x`, demoTok, 400, "validation_failed"},
 		{"put on the collection", "PUT", "/api/account/tokens", jsonType, `{}`, demoTok, 405, "method_not_allowed"},
 		{"delete without a token", "DELETE", "/api/account/tokens/" + emulator.DemoCloudKeyUUID, "", "", "", 401, "invalid_token"},
 		{"delete another user's key", "DELETE", "/api/account/tokens/" + emulator.DemoCloudKeyUUID, "", "", otherTok, 404, "not_found"},
@@ -220,5 +251,115 @@ func TestCloudKeyAdmin(t *testing.T) {
 	r := mustCall(t, "GET", base+"/_emulator/cloud/keys", "", "", "", "")
 	if r.status != 200 || !strings.Contains(r.raw, kuuid) || !strings.Contains(r.raw, `"deleted":true`) || strings.Contains(r.raw, "secret") {
 		t.Errorf("admin keys: %d %s", r.status, r.raw)
+	}
+}
+
+// A form body works as JSON does.
+func TestCloudKeyCreateForm(t *testing.T) {
+	_, base := start(t)
+	tok := token(t, base, demoForm())
+	if r := mustCall(t, "POST", base+"/api/account/tokens", formType, "label=from+a+form", "", tok); r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.raw)
+	}
+	keyUUID(t, base, tok, "from a form")
+}
+
+// Each reading the spec leaves open, by its switch.
+func TestCloudKeyVariants(t *testing.T) {
+	t.Run("self href names the key", func(t *testing.T) {
+		e, base := start(t)
+		e.SetCloudKeyVariants(emulator.CloudKeyVariants{SelfHrefItem: true})
+		tok := token(t, base, demoForm())
+		r := createKey(t, base, tok, "item")
+		if uuid := keyUUID(t, base, tok, "item"); selfHref(r) != base+"/api/account/tokens/"+uuid {
+			t.Errorf("self %q, want the key %s", selfHref(r), uuid)
+		}
+	})
+	t.Run("uuid is the client id", func(t *testing.T) {
+		e, base := start(t)
+		e.SetCloudKeyVariants(emulator.CloudKeyVariants{UUIDIsClientID: true})
+		tok := token(t, base, demoForm())
+		r := createKey(t, base, tok, "same")
+		id := r.body["client_id"].(string)
+		if uuid := keyUUID(t, base, tok, "same"); uuid != id {
+			t.Errorf("uuid %s, want the client id %s", uuid, id)
+		}
+		if one := mustCall(t, "GET", base+"/api/account/tokens/"+id, "", "", "", tok); one.status != 200 || one.body["label"] != "same" {
+			t.Errorf("get by client id: %d %s", one.status, one.raw)
+		}
+	})
+	t.Run("limit on keys", func(t *testing.T) {
+		e, base := start(t)
+		e.SetCloudKeyVariants(emulator.CloudKeyVariants{KeyLimit: 2})
+		tok := token(t, base, demoForm())
+		if r := createKey(t, base, tok, "second"); r.status != 201 {
+			t.Fatalf("second key: %d %s", r.status, r.raw)
+		}
+		r := createKey(t, base, tok, "third")
+		if r.status != 400 || r.body["error"] != "limit_exceeded" || r.body["message"] == nil {
+			t.Errorf("third key: %d %s, want 400 limit_exceeded", r.status, r.raw)
+		}
+		if len(e.CloudKeys()) != 2 {
+			t.Error("a refused create made a key")
+		}
+		mustCall(t, "DELETE", base+"/api/account/tokens/"+emulator.DemoCloudKeyUUID, "", "", "", tok)
+		if r := createKey(t, base, tok, "third"); r.status != 201 {
+			t.Errorf("after a delete: %d %s", r.status, r.raw)
+		}
+	})
+	t.Run("deprecated names only", func(t *testing.T) {
+		e, base := start(t)
+		e.SetCloudKeyVariants(emulator.CloudKeyVariants{LegacyFieldsOnly: true})
+		r := createKey(t, base, token(t, base, demoForm()), "legacy")
+		if _, ok := r.body["client_id"]; ok || r.body["api_key"] == nil || r.body["api_secret"] == nil {
+			t.Errorf("answer %s", r.raw)
+		}
+	})
+	t.Run("admin", func(t *testing.T) {
+		_, base := start(t)
+		if r := mustCall(t, "POST", base+"/_emulator/cloud/key-variants", jsonType, `{"key_limit":-1}`, "", ""); r.status != 400 {
+			t.Errorf("negative limit: %d", r.status)
+		}
+		if r := mustCall(t, "POST", base+"/_emulator/cloud/key-variants", jsonType, `{"uuid_is_client_id":true,"key_limit":3}`, "", ""); r.status != 204 {
+			t.Fatalf("variants: %d %s", r.status, r.raw)
+		}
+		tok := token(t, base, demoForm())
+		r := createKey(t, base, tok, "via admin")
+		if keyUUID(t, base, tok, "via admin") != r.body["client_id"] {
+			t.Error("the admin switch did not take")
+		}
+	})
+}
+
+// A lost answer still made its key; a late one is never read by a client
+// that gave up, and the key exists all the same.
+func TestCloudKeyCreateAnswerLost(t *testing.T) {
+	e, base := start(t)
+	tok := token(t, base, demoForm())
+	e.InjectFault(emulator.Fault{PathPrefix: "/api/account/tokens", Method: "POST", Lose: true})
+	req, _ := http.NewRequest("POST", base+"/api/account/tokens", strings.NewReader(`{"label":"lost"}`))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", jsonType)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("a lost answer arrived: %d", resp.StatusCode)
+	}
+	keyUUID(t, base, tok, "lost")
+
+	e.InjectFault(emulator.Fault{PathPrefix: "/api/account/tokens", Method: "POST", Late: time.Minute})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req, _ = http.NewRequestWithContext(ctx, "POST", base+"/api/account/tokens", strings.NewReader(`{"label":"late"}`))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", jsonType)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("a late answer arrived in time: %d", resp.StatusCode)
+	}
+	keyUUID(t, base, tok, "late")
+
+	e.InjectFault(emulator.Fault{PathPrefix: "/api/account/tokens", Method: "POST", Late: 10 * time.Millisecond})
+	if r := createKey(t, base, tok, "slow"); r.status != 201 {
+		t.Errorf("a late answer waited for: %d %s", r.status, r.raw)
 	}
 }

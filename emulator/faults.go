@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"time"
 )
@@ -24,6 +25,12 @@ type Fault struct {
 	Location   string        // Location header value (for a 3xx)
 	// Reset hangs up without answering (a TCP reset), after Delay.
 	Reset bool
+	// Lose handles the request, so whatever it creates exists, and then
+	// hangs up without the answer: a create whose answer never arrives.
+	Lose bool
+	// Late handles the request at once and holds its answer this long:
+	// an answer that arrives after the client gave up is never read.
+	Late  time.Duration
 	Times int
 }
 
@@ -99,6 +106,10 @@ func (e *Emulator) applyFaults(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		if f.Lose || f.Late > 0 {
+			e.serveLate(w, r, next, f)
+			return
+		}
 		if f.Delay > 0 {
 			// net/http notices a client hanging up only once the request
 			// body has been read to EOF, so read it first.
@@ -147,6 +158,31 @@ func (e *Emulator) applyFaults(next http.Handler) http.Handler {
 			writeJSON(w, f.Status, map[string]string{"error": statusSlug(f.Status), "message": http.StatusText(f.Status)})
 		}
 	})
+}
+
+// serveLate runs the request's handler at once and answers only after
+// f.Late, or never (f.Lose): the upstream has acted either way.
+func (e *Emulator) serveLate(w http.ResponseWriter, r *http.Request, next http.Handler, f Fault) {
+	rec := httptest.NewRecorder()
+	next.ServeHTTP(rec, r)
+	if f.Lose {
+		resetConn(w)
+		return
+	}
+	t := time.NewTimer(f.Late)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+		panic(http.ErrAbortHandler)
+	case <-e.closing:
+		panic(http.ErrAbortHandler)
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
 }
 
 // statusSlug names a status the way Acquia's error slugs look

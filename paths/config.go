@@ -168,6 +168,9 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 		if err := secretFollowsDestination(oldEff, eff, req); err != nil {
 			return nil, err
 		}
+		if err := keyUUIDFollowsSecret(existing, cfg, req); err != nil {
+			return nil, err
+		}
 		// Checked again under the issuer lock; here so that a refused
 		// write does not verify upstream first.
 		if err := e.issuerChangeRefusal(ctx, req.Storage, name, oldEff, eff); err != nil {
@@ -310,6 +313,28 @@ func secretFollowsDestination(old, new provider.Config, req *logical.Request) er
 	}
 	return badField(secret, "required when %s changes: the stored %s is never sent to a new destination "+
 		"unless written again with the change", f, secret)
+}
+
+// keyUUIDFollowsSecret binds key_uuid to the key's secret: rotate deletes
+// the key key_uuid names, so only a writer who knows the secret may say
+// which key that is. A write of a new client_id without key_uuid forgets
+// the old key's uuid, which no longer names the config's key.
+func keyUUIDFollowsSecret(existing, cfg *configEntry, req *logical.Request) error {
+	if !takesRotation(cfg.Provider) {
+		return nil
+	}
+	_, uuidGiven := req.Data[fKeyUUID]
+	if _, secretGiven := req.Data[fClientSecret]; !secretGiven {
+		if uuidGiven && cfg.KeyUUID != existing.KeyUUID {
+			return badField(fClientSecret, "required when key_uuid changes: rotate deletes the key key_uuid names, "+
+				"so key_uuid is written with the secret of that key")
+		}
+		return nil
+	}
+	if !uuidGiven && cfg.ClientID != existing.ClientID {
+		cfg.KeyUUID = ""
+	}
+	return nil
 }
 
 // applyConfigFields copies the given fields onto cfg, checking each. On

@@ -2,6 +2,8 @@ package paths
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,11 +17,26 @@ import (
 )
 
 // rotate-root: a config replaces its own credential through the upstream's
-// key API (provider.KeyRotator: Acquia Cloud's /account/tokens). The new
-// key is created with the old one, proven by fetching a token with it,
-// stored, and only then is the old key deleted with the new one. Until the
-// new config is stored the old key is untouched, so a failure at any step
-// before leaves the config working as it was.
+// key API (provider.KeyRotator: Acquia Cloud's /account/tokens).
+//
+// One rotation, each step recorded before the next so that a crash at any
+// point leaves a key nothing tracks nowhere:
+//
+//  1. a WAL entry names the new key's label (unique to the mount, the
+//     config and the attempt) and the old key's uuid, before the create;
+//  2. the key is created with the old key; its answer carries no uuid;
+//  3. its uuid is found by its label (GET /account/tokens/{client_id}
+//     where the uuid is the client id, else the list) and written to the
+//     WAL entry;
+//  4. it fetches a token (a new key may take a moment upstream);
+//  5. the config is stored with it;
+//  6. the old key is deleted with the new one; the WAL entry goes once the
+//     old key is confirmed gone (200, 404 or 409).
+//
+// settleRotation finishes an entry left behind, from the stored config:
+// until the config holds the new key, the new key (found by its label) is
+// deleted; after, the old key is. The rollback runs it, and so does the
+// next rotation of the config before it creates anything.
 
 // keyPropagationWait bounds how long a new key may take to work upstream:
 // its verification is retried until then.
@@ -28,14 +45,21 @@ const keyPropagationWait = 5 * time.Second
 // keysUIHint says where an operator deletes an Acquia Cloud key by hand.
 const keysUIHint = "the Cloud Platform UI (Account settings > API Tokens)"
 
-// walKindKey marks a WAL entry written once a new API key exists and
-// cleared once the config holds it or the key is deleted: an entry left
-// behind names a key nothing uses, which the rollback deletes.
+// walKindKey marks the WAL entry of one rotation of a config's key.
 const walKindKey = "api_key"
 
 type walKey struct {
-	Config  string `json:"config"`
-	KeyUUID string `json:"key_uuid"`
+	Config string `json:"config"`
+	// Label is the new key's label; the only way to find a key whose
+	// create answer was lost.
+	Label string `json:"label,omitempty"`
+	// OldClientID and OldUUID are the key the rotation replaces.
+	OldClientID string `json:"old_client_id,omitempty"`
+	OldUUID     string `json:"old_key_uuid,omitempty"`
+	// NewClientID and KeyUUID are the new key's, once known. An entry
+	// of an earlier version holds only KeyUUID.
+	NewClientID string `json:"new_client_id,omitempty"`
+	KeyUUID     string `json:"key_uuid,omitempty"`
 }
 
 // rootRotation is what one rotation did.
@@ -109,20 +133,54 @@ func (e *Env) rotateRoot(ctx context.Context, s logical.Storage, name string, on
 	if !ok {
 		return nil, userErr("rotate is for cloud configs: %s has no API to create keys", existing.Provider)
 	}
+	// A retry never makes a second key while an earlier one is unresolved.
+	if err := e.settleRotations(ctx, s, name); err != nil {
+		return nil, fmt.Errorf("an earlier rotation of config %q is not finished (%w); no new API key was created: "+
+			"try again later (Vault's rollback retries it too)", name, err)
+	}
+	oldUUID, warnings, err := configuredKeyUUID(ctx, kr, existing)
+	if err != nil {
+		return nil, err
+	}
 	oldEff, err := provider.Effective(existing.Config)
 	if err != nil {
 		return nil, err
 	}
 
 	now := e.Now().UTC()
-	key, err := kr.CreateKey(ctx, fmt.Sprintf("vault %s %s", name, now.Format(time.RFC3339)))
+	w := &walKey{Config: name, Label: e.keyLabel(name), OldClientID: existing.ClientID, OldUUID: oldUUID}
+	walID, err := framework.PutWAL(ctx, s, walKindKey, w)
 	if err != nil {
-		return nil, fmt.Errorf("%w; the config is unchanged", err)
+		return nil, fmt.Errorf("writing the rotation's WAL entry: %w; no API key was created and the config is unchanged", err)
 	}
-	walID, err := framework.PutWAL(ctx, s, walKindKey, &walKey{Config: name, KeyUUID: key.UUID})
+	e.rotateStep("wal")
+
+	key, err := kr.CreateKey(ctx, w.Label)
 	if err != nil {
-		return nil, e.abandonKey(ctx, s, kr, key.UUID, "", fmt.Errorf("writing WAL: %w", err))
+		var pe *provider.Error
+		if errors.As(err, &pe) && pe.Status/100 != 0 && pe.Status/100 != 2 {
+			// Refused: no key was made.
+			_ = framework.DeleteWAL(ctx, s, walID)
+			return nil, fmt.Errorf("%w; the config is unchanged", err)
+		}
+		return nil, e.abandonRotation(ctx, s, walID, w, err)
 	}
+	e.rotateStep("created")
+
+	found, err := findKey(ctx, kr, key.ClientID, w.Label)
+	if err == nil && (found == nil || !found.Active) {
+		err = fmt.Errorf("no live API key labelled %q among the user's keys", w.Label)
+	}
+	if err != nil {
+		return nil, e.abandonRotation(ctx, s, walID, w, fmt.Errorf("finding the new API key's uuid: %w", err))
+	}
+	key.UUID = found.UUID
+	w.NewClientID, w.KeyUUID = key.ClientID, key.UUID
+	if err := rewriteWAL(ctx, s, walID, walKindKey, w); err != nil {
+		w.NewClientID = "" // not recorded: the config cannot come to hold it
+		return nil, e.abandonRotation(ctx, s, walID, w, fmt.Errorf("recording the new API key in the WAL entry: %w", err))
+	}
+	e.rotateStep("found")
 
 	cfg := *existing
 	cfg.Scopes = append([]string(nil), existing.Scopes...)
@@ -133,38 +191,281 @@ func (e *Env) rotateRoot(ctx context.Context, s logical.Storage, name string, on
 		err = validateEffective(&eff)
 	}
 	if err != nil {
-		return nil, e.abandonKey(ctx, s, kr, key.UUID, walID, fmt.Errorf("the new API key is not usable: %w", err))
+		return nil, e.abandonRotation(ctx, s, walID, w, fmt.Errorf("the new API key is not usable: %w", err))
 	}
 	next, err := provider.New(cfg.Config, e.providerOptions())
 	if err != nil {
-		return nil, e.abandonKey(ctx, s, kr, key.UUID, walID, err)
+		return nil, e.abandonRotation(ctx, s, walID, w, err)
 	}
 	if err := verifyNewKey(ctx, next, eff.Scopes); err != nil {
-		return nil, e.abandonKey(ctx, s, kr, key.UUID, walID,
+		return nil, e.abandonRotation(ctx, s, walID, w,
 			fmt.Errorf("the new API key %s could not fetch a token within %s: %w", key.UUID, keyPropagationWait, err))
 	}
-	warnings, err := e.storeConfig(ctx, s, name, existing, &cfg, oldEff, eff)
+	e.rotateStep("verified")
+	stored, err := e.storeConfig(ctx, s, name, existing, &cfg, oldEff, eff)
 	if err != nil {
-		return nil, e.abandonKey(ctx, s, kr, key.UUID, walID, err)
+		return nil, e.abandonRotation(ctx, s, walID, w, err)
 	}
-	// The config holds the key now: a WAL entry left behind by a failed
-	// delete is rolled forward, not back.
-	_ = framework.DeleteWAL(ctx, s, walID)
+	e.rotateStep("stored")
 
-	r := &rootRotation{clientID: key.ClientID, keyUUID: key.UUID, rotatedAt: now, warnings: warnings}
-	switch {
-	case existing.KeyUUID == "":
-		r.warnings = append(r.warnings, fmt.Sprintf("the previous API key (client_id %s) was not deleted: the config had no "+
-			"key_uuid to delete it by; delete it in %s", existing.ClientID, keysUIHint))
-	default:
-		if err := next.(provider.KeyRotator).DeleteKey(ctx, existing.KeyUUID); err != nil {
-			r.warnings = append(r.warnings, fmt.Sprintf("the new API key is in use, but the previous one, %s, could not be "+
-				"deleted (%s); delete it in %s", existing.KeyUUID, err, keysUIHint))
-			break
-		}
-		r.warnings = append(r.warnings, e.reissueStatics(ctx, s, name)...)
+	r := &rootRotation{clientID: key.ClientID, keyUUID: key.UUID, rotatedAt: now, warnings: append(warnings, stored...)}
+	if err := next.(provider.KeyRotator).DeleteKey(ctx, oldUUID); err != nil {
+		// The WAL entry stays: the rollback, or the next rotation, deletes it.
+		r.warnings = append(r.warnings, fmt.Sprintf("the new API key is in use, but the previous one, %s, is not deleted yet (%s): "+
+			"Vault's rollback deletes it, and so does the next rotate of this config", oldUUID, err))
+		return r, nil
 	}
+	e.rotateStep("old deleted")
+	_ = framework.DeleteWAL(ctx, s, walID)
+	r.warnings = append(r.warnings, e.reissueStatics(ctx, s, name)...)
 	return r, nil
+}
+
+// rotateStep marks a step of a rotation for crash tests.
+func (e *Env) rotateStep(step string) {
+	if e.RotateRootStep != nil {
+		e.RotateRootStep(step)
+	}
+}
+
+// keyLabel is a new key's label: unique to the mount (its backend UUID,
+// which the rollback and periodic work know too), the config and the
+// attempt, and within the 255 characters the API takes.
+func (e *Env) keyLabel(name string) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	mount := e.MountID
+	if mount == "" {
+		mount = "mount"
+	}
+	label := fmt.Sprintf("vault %s %s %s", mount, name, hex.EncodeToString(b))
+	if len(label) > 255 {
+		label = fmt.Sprintf("vault %s %s %s", mount[:min(len(mount), 36)], name[:min(len(name), 128)], hex.EncodeToString(b))
+	}
+	return label
+}
+
+// configuredKeyUUID is the uuid of the key the config holds, the one a
+// rotation deletes. Where a key's uuid is its client id (the reading
+// Acquia CLI relies on) the API says so, and that key is the one, whatever
+// key_uuid says. Otherwise only key_uuid can tell: the list shows no
+// client ids.
+func configuredKeyUUID(ctx context.Context, kr provider.KeyRotator, cfg *configEntry) (string, []string, error) {
+	if provider.IsUUID(cfg.ClientID) {
+		k, err := kr.GetKey(ctx, cfg.ClientID)
+		if err != nil {
+			return "", nil, fmt.Errorf("reading the config's API key: %w; no API key was created", err)
+		}
+		if k != nil && k.Active {
+			var warnings []string
+			if cfg.KeyUUID != "" && cfg.KeyUUID != k.UUID {
+				warnings = append(warnings, fmt.Sprintf("key_uuid %s does not name the config's API key, whose uuid is its "+
+					"client_id: that key was replaced, and the key %s left alone", cfg.KeyUUID, cfg.KeyUUID))
+			}
+			return k.UUID, warnings, nil
+		}
+	}
+	if cfg.KeyUUID == "" {
+		return "", nil, badField(fKeyUUID, "rotate needs the uuid of the config's current API key, to delete it once the "+
+			"new one is stored: write key_uuid with client_secret (the uuid is in "+keysUIHint+")")
+	}
+	return cfg.KeyUUID, nil, nil
+}
+
+// findKey finds the key labelled label: by GET /account/tokens/{client_id}
+// where that answers with the label (the uuid is the client id), else in
+// the list. nil, nil when no key has the label.
+func findKey(ctx context.Context, kr provider.KeyRotator, clientID, label string) (*provider.APIKey, error) {
+	if provider.IsUUID(clientID) {
+		k, err := kr.GetKey(ctx, clientID)
+		if err != nil {
+			return nil, err
+		}
+		if k != nil && k.Label == label {
+			return k, nil
+		}
+	}
+	keys, err := kr.ListKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var found *provider.APIKey
+	for i, k := range keys {
+		if k.Label != label {
+			continue
+		}
+		switch {
+		case found == nil || (k.Active && !found.Active):
+			found = &keys[i]
+		case k.Active && found.Active:
+			return nil, fmt.Errorf("two live API keys are labelled %q", label)
+		}
+	}
+	return found, nil
+}
+
+// settleRotations finishes every rotation of config name that a WAL entry
+// says is unfinished. The caller holds the config's lock.
+func (e *Env) settleRotations(ctx context.Context, s logical.Storage, name string) error {
+	ids, err := framework.ListWAL(ctx, s)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		entry, err := framework.GetWAL(ctx, s, id)
+		if err != nil {
+			return err
+		}
+		if entry == nil || entry.Kind != walKindKey {
+			continue
+		}
+		w, err := decodeWALKey(entry.Data)
+		if err != nil || w.Config != name {
+			continue
+		}
+		if _, err := e.settleRotation(ctx, s, w); err != nil {
+			return err
+		}
+		if err := framework.DeleteWAL(ctx, s, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Outcomes of settleRotation.
+const (
+	rolledBack    = "rolled back"
+	rolledForward = "rolled forward"
+	settledAlone  = "config gone"
+)
+
+// settleRotation finishes the rotation w from the stored config: until
+// the config holds the new key, it deletes the new key; after, the old
+// one. An error keeps the entry for another try. The caller holds the
+// config's lock.
+func (e *Env) settleRotation(ctx context.Context, s logical.Storage, w *walKey) (string, error) {
+	cfg, err := e.loadConfig(ctx, s, w.Config)
+	if err != nil {
+		return "", err
+	}
+	if cfg == nil {
+		e.Logger.Warn("a rotation left an API key behind and its config is gone; delete the key by hand in "+keysUIHint,
+			"config", w.Config, "label", w.Label, "key_uuid", w.KeyUUID)
+		return settledAlone, nil
+	}
+	client, err := e.client(w.Config, cfg)
+	if err != nil {
+		return "", err
+	}
+	kr, ok := client.(provider.KeyRotator)
+	if !ok {
+		return settledAlone, nil
+	}
+	if w.Label == "" {
+		// An entry of an earlier version: the new key's uuid alone.
+		if cfg.KeyUUID == w.KeyUUID {
+			return rolledForward, nil
+		}
+		if err := kr.DeleteKey(ctx, w.KeyUUID); err != nil {
+			return "", err
+		}
+		return rolledBack, nil
+	}
+	if w.NewClientID != "" && cfg.ClientID == w.NewClientID {
+		if w.OldUUID != "" && w.OldUUID != cfg.KeyUUID {
+			if err := kr.DeleteKey(ctx, w.OldUUID); err != nil {
+				return "", err
+			}
+		}
+		for _, warning := range e.reissueStatics(ctx, s, w.Config) {
+			e.Logger.Warn("after finishing a rotation of the config's API key", "config", w.Config, "warning", warning)
+		}
+		e.Logger.Info("finished a rotation of the config's API key: the previous key is deleted", "config", w.Config, "key_uuid", w.OldUUID)
+		return rolledForward, nil
+	}
+	uuid := w.KeyUUID
+	if uuid == "" {
+		k, err := findKey(ctx, kr, w.NewClientID, w.Label)
+		if err != nil {
+			return "", err
+		}
+		if k == nil {
+			// The create never happened, or was refused.
+			return rolledBack, nil
+		}
+		uuid = k.UUID
+	}
+	if uuid == cfg.KeyUUID {
+		// Written into the config by hand after all.
+		return rolledForward, nil
+	}
+	if err := kr.DeleteKey(ctx, uuid); err != nil {
+		return "", err
+	}
+	e.Logger.Info("deleted an API key a rotation made but did not store", "config", w.Config, "key_uuid", uuid)
+	return rolledBack, nil
+}
+
+func decodeWALKey(data any) (*walKey, error) {
+	var w walKey
+	raw, err := json.Marshal(data)
+	if err == nil {
+		err = json.Unmarshal(raw, &w)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("decoding WAL entry: %v", err)
+	}
+	return &w, nil
+}
+
+// abandonRotation ends a rotation that failed before its config was
+// stored, and returns cause saying what became of the new key. If that
+// cannot be settled now, the WAL entry stays for the rollback and the
+// next rotation.
+func (e *Env) abandonRotation(ctx context.Context, s logical.Storage, walID string, w *walKey, cause error) error {
+	outcome, err := e.settleRotation(ctx, s, w)
+	if err != nil {
+		e.Logger.Error("could not delete a new API key that is not used; Vault's rollback tries again",
+			"config", w.Config, "label", w.Label, "error", err)
+		return fmt.Errorf("%w; the config is unchanged, but the new API key (labelled %q) could not be deleted yet (%v): "+
+			"Vault's rollback deletes it, and so does the next rotate of this config", cause, w.Label, err)
+	}
+	_ = framework.DeleteWAL(ctx, s, walID)
+	if outcome == rolledForward {
+		return fmt.Errorf("%w; the config holds the new API key all the same, and the previous one is deleted", cause)
+	}
+	return fmt.Errorf("%w; no new API key is left and the config is unchanged", cause)
+}
+
+// reissueStatics gives the static roles of a config new tokens after its
+// previous key was deleted: whether a deleted key's tokens keep working
+// upstream is not documented, and static-creds must not serve a dead one.
+func (e *Env) reissueStatics(ctx context.Context, s logical.Storage, name string) []string {
+	statics, err := e.staticRolesUsing(ctx, s, name)
+	if err != nil {
+		return []string{fmt.Sprintf("the static roles of config %s could not be listed to give them tokens of the new key (%s)", name, err)}
+	}
+	var warnings []string
+	for _, st := range statics {
+		if err := e.replaceDeadStatic(ctx, s, st); err != nil {
+			warnings = append(warnings, fmt.Sprintf("static role %s could not take a token of the new key yet (%s); Vault retries", st, err))
+		}
+	}
+	return warnings
+}
+
+// rollbackKey finishes a rotation a WAL entry says stopped half way.
+func (e *Env) rollbackKey(ctx context.Context, s logical.Storage, data any) error {
+	w, err := decodeWALKey(data)
+	if err != nil {
+		return err
+	}
+	lock := locksFor(e.configLocks, w.Config)
+	lock.Lock()
+	defer lock.Unlock()
+	_, err = e.settleRotation(ctx, s, w)
+	return err // on error the entry is kept; the rollback manager tries again
 }
 
 // logRotation logs a rotation and its warnings; by says what asked for it.
@@ -199,78 +500,4 @@ func verifyNewKey(ctx context.Context, c provider.Client, scopes []string) error
 		}
 		wait *= 2
 	}
-}
-
-// abandonKey deletes a new key that will not be used, with the config's
-// current credentials, and returns cause saying what became of it. If the
-// delete fails, the WAL entry (when there is one) stays for the rollback
-// to try again.
-func (e *Env) abandonKey(ctx context.Context, s logical.Storage, kr provider.KeyRotator, uuid, walID string, cause error) error {
-	if err := kr.DeleteKey(ctx, uuid); err != nil {
-		e.Logger.Error("could not delete a new API key that is not used", "key_uuid", uuid, "error", err)
-		return fmt.Errorf("%w; the config is unchanged, but deleting the new API key %s failed too (%v): "+
-			"delete it in %s", cause, uuid, err, keysUIHint)
-	}
-	if walID != "" {
-		_ = framework.DeleteWAL(ctx, s, walID)
-	}
-	return fmt.Errorf("%w; the new API key was deleted and the config is unchanged", cause)
-}
-
-// reissueStatics gives the static roles of a config new tokens after its
-// previous key was deleted: whether a deleted key's tokens keep working
-// upstream is not documented, and static-creds must not serve a dead one.
-func (e *Env) reissueStatics(ctx context.Context, s logical.Storage, name string) []string {
-	statics, err := e.staticRolesUsing(ctx, s, name)
-	if err != nil {
-		return []string{fmt.Sprintf("the static roles of config %s could not be listed to give them tokens of the new key (%s)", name, err)}
-	}
-	var warnings []string
-	for _, st := range statics {
-		if err := e.replaceDeadStatic(ctx, s, st); err != nil {
-			warnings = append(warnings, fmt.Sprintf("static role %s could not take a token of the new key yet (%s); Vault retries", st, err))
-		}
-	}
-	return warnings
-}
-
-// rollbackKey deletes a new API key that a rotation made but did not
-// store, unless the config holds it after all.
-func (e *Env) rollbackKey(ctx context.Context, s logical.Storage, data any) error {
-	var w walKey
-	raw, err := json.Marshal(data)
-	if err == nil {
-		err = json.Unmarshal(raw, &w)
-	}
-	if err != nil {
-		return fmt.Errorf("decoding WAL entry: %v", err)
-	}
-	lock := locksFor(e.configLocks, w.Config)
-	lock.Lock()
-	defer lock.Unlock()
-	cfg, err := e.loadConfig(ctx, s, w.Config)
-	if err != nil {
-		return err
-	}
-	if cfg == nil {
-		e.Logger.Warn("a rotation left an API key behind and its config is gone; delete the key by hand in "+keysUIHint,
-			"config", w.Config, "key_uuid", w.KeyUUID)
-		return nil
-	}
-	if cfg.KeyUUID == w.KeyUUID {
-		return nil
-	}
-	client, err := e.client(w.Config, cfg)
-	if err != nil {
-		return err
-	}
-	kr, ok := client.(provider.KeyRotator)
-	if !ok {
-		return nil
-	}
-	if err := kr.DeleteKey(ctx, w.KeyUUID); err != nil {
-		return err // kept; the rollback manager tries again
-	}
-	e.Logger.Info("deleted an API key a rotation made but did not store", "config", w.Config, "key_uuid", w.KeyUUID)
-	return nil
 }

@@ -21,6 +21,13 @@ type Env struct {
 	Now func() time.Time
 	// System is the mount's system view (default and max lease TTLs).
 	System func() logical.SystemView
+	// MountID is the mount's backend UUID: it makes the labels of the API
+	// keys a rotation creates unique to the mount.
+	MountID string
+	// RotateRootStep, when set, is called after each step of a rotation
+	// of a config's key with the step's name (config_rotate.go): crash
+	// tests stop a rotation there.
+	RotateRootStep func(step string)
 	// Writable reports whether this node can write the mount's storage
 	// (framework.Backend.WriteSafeReplicationState). Nothing is called
 	// upstream where it cannot.

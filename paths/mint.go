@@ -68,7 +68,7 @@ func (e *Env) mint(ctx context.Context, s logical.Storage, m mintRequest) (*prov
 		return nil, err
 	}
 	w.Token, w.ExpiresAt = tok.AccessToken, tok.ExpiresAt
-	if err := rewriteWAL(ctx, s, walID, w); err != nil {
+	if err := rewriteWAL(ctx, s, walID, walKindToken, w); err != nil {
 		return nil, e.discard(ctx, s, w, walID, fmt.Errorf("writing WAL: %w", err))
 	}
 	if err := e.trackToken(ctx, s, m.config, tok.AccessToken,

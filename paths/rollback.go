@@ -30,17 +30,18 @@ type walToken struct {
 }
 
 // rewriteWAL replaces the data of WAL entry id in place, so one entry
-// covers a create from before the call to the tracked token.
-func rewriteWAL(ctx context.Context, s logical.Storage, id string, w *walToken) error {
-	raw, err := json.Marshal(&framework.WALEntry{Kind: walKindToken, Data: w, CreatedAt: time.Now().UTC().Unix()})
+// covers a create from before the call to its end (a tracked token, a
+// stored key).
+func rewriteWAL(ctx context.Context, s logical.Storage, id, kind string, data any) error {
+	raw, err := json.Marshal(&framework.WALEntry{Kind: kind, Data: data, CreatedAt: time.Now().UTC().Unix()})
 	if err != nil {
 		return err
 	}
 	return s.Put(ctx, &logical.StorageEntry{Key: framework.WALPrefix + id, Value: raw})
 }
 
-// WALRollback undoes a half-done token creation, or deletes an API key a
-// rotation made but never stored (config_rotate.go). Where this node cannot
+// WALRollback undoes a half-done token creation, or finishes a rotation
+// of a config's API key that stopped half way (config_rotate.go). Where this node cannot
 // write (a performance standby or secondary) it does nothing upstream and
 // keeps the entry for the node that can.
 func (e *Env) WALRollback(ctx context.Context, req *logical.Request, kind string, data any) error {

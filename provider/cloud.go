@@ -2,14 +2,13 @@ package provider
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"path"
 	"strings"
 	"time"
 )
@@ -166,10 +165,10 @@ func (c *cloudClient) keyAPIError(op, host string, status int, body []byte, secr
 	return e
 }
 
-// CreateKey calls POST {api_url}/account/tokens. The key's uuid is taken
-// from _links.self.href: whether it equals the client id is not
-// documented. The request is not retried after a transport error, since
-// the key may have been made.
+// CreateKey calls POST {api_url}/account/tokens. The answer carries the
+// key's credentials (client_id/client_secret, or their deprecated twins
+// api_key/api_secret) and no uuid. The request is not retried after a
+// transport error, since the key may have been made.
 func (c *cloudClient) CreateKey(ctx context.Context, label string) (*APIKey, error) {
 	const op = "key create"
 	body, err := json.Marshal(map[string]string{"label": label})
@@ -181,7 +180,7 @@ func (c *cloudClient) CreateKey(ctx context.Context, label string) (*APIKey, err
 	if err != nil {
 		var pe *Error
 		if errors.As(err, &pe) && pe.Op == op && pe.Status == 0 {
-			pe.Hint = fmt.Sprintf("the key may have been created without an answer: look for a key labelled %q in %s and delete it", label, keyUIHint)
+			pe.Hint = fmt.Sprintf("the key may have been created without an answer: it is labelled %q", label)
 		}
 		return nil, err
 	}
@@ -191,32 +190,96 @@ func (c *cloudClient) CreateKey(ctx context.Context, label string) (*APIKey, err
 	var out struct {
 		ClientID     string `json:"client_id"`
 		ClientSecret string `json:"client_secret"`
-		Links        struct {
-			Self struct {
-				Href string `json:"href"`
-			} `json:"self"`
-		} `json:"_links"`
+		APIKey       string `json:"api_key"`
+		APISecret    string `json:"api_secret"`
 	}
 	_ = json.Unmarshal(raw, &out)
-	key := &APIKey{UUID: uuidOfHref(out.Links.Self.Href), ClientID: out.ClientID, ClientSecret: out.ClientSecret}
-	if key.ClientID == "" || key.ClientSecret == "" || key.UUID == "" {
+	key := &APIKey{ClientID: cmp.Or(out.ClientID, out.APIKey), ClientSecret: cmp.Or(out.ClientSecret, out.APISecret), Label: label, Active: true}
+	if key.ClientID == "" || key.ClientSecret == "" {
 		return nil, &Error{Op: op, Host: hostOf(u), Status: status, Code: "malformed_response",
-			Detail: "the answer lacks client_id, client_secret, or a _links.self.href ending in the key's uuid",
-			Hint:   fmt.Sprintf("a key labelled %q may have been created: delete it in %s; check api_url", label, keyUIHint)}
+			Detail: "the answer lacks client_id and client_secret (or api_key and api_secret)",
+			Hint:   fmt.Sprintf("a key labelled %q may have been created; check api_url", label)}
 	}
 	return key, nil
 }
 
-// uuidOfHref is the uuid ending a key's self link, "" if it ends otherwise.
-func uuidOfHref(href string) string {
-	u, err := url.Parse(href)
+// keyItem is a key as GET /account/tokens shows it.
+type keyItem struct {
+	UUID   string `json:"uuid"`
+	Label  string `json:"label"`
+	Active *bool  `json:"active"`
+	Flags  struct {
+		Active *bool `json:"active"`
+	} `json:"flags"`
+}
+
+func (k keyItem) key() APIKey {
+	// A key is live unless the answer says otherwise.
+	active := true
+	switch {
+	case k.Active != nil:
+		active = *k.Active
+	case k.Flags.Active != nil:
+		active = *k.Flags.Active
+	}
+	return APIKey{UUID: k.UUID, Label: k.Label, Active: active}
+}
+
+// GetKey calls GET {api_url}/account/tokens/{uuid}; a 404 in the Cloud
+// API's error shape is nil, nil.
+func (c *cloudClient) GetKey(ctx context.Context, uuid string) (*APIKey, error) {
+	const op = "key read"
+	if !IsUUID(uuid) {
+		return nil, fmt.Errorf("%q is not an API key uuid", uuid)
+	}
+	u := c.keysURL() + "/" + uuid
+	status, raw, secrets, err := c.apiCall(ctx, c.http.retrying, op, http.MethodGet, u, nil)
 	if err != nil {
-		return ""
+		return nil, err
 	}
-	if id := path.Base(u.Path); IsUUID(id) {
-		return id
+	if status/100 != 2 {
+		e := c.keyAPIError(op, hostOf(u), status, raw, secrets)
+		if status == http.StatusNotFound && e.Code != "" {
+			return nil, nil
+		}
+		return nil, e
 	}
-	return ""
+	var item keyItem
+	if err := json.Unmarshal(raw, &item); err != nil || item.UUID == "" {
+		return nil, &Error{Op: op, Host: hostOf(u), Status: status, Code: "malformed_response",
+			Detail: "the answer is not an API token with a uuid", Hint: "check api_url"}
+	}
+	k := item.key()
+	return &k, nil
+}
+
+// ListKeys calls GET {api_url}/account/tokens.
+func (c *cloudClient) ListKeys(ctx context.Context) ([]APIKey, error) {
+	const op = "key list"
+	u := c.keysURL()
+	status, raw, secrets, err := c.apiCall(ctx, c.http.retrying, op, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	if status/100 != 2 {
+		return nil, c.keyAPIError(op, hostOf(u), status, raw, secrets)
+	}
+	var out struct {
+		Embedded *struct {
+			Items []keyItem `json:"items"`
+		} `json:"_embedded"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil || out.Embedded == nil {
+		return nil, &Error{Op: op, Host: hostOf(u), Status: status, Code: "malformed_response",
+			Detail: "the answer has no _embedded.items", Hint: "check api_url"}
+	}
+	keys := make([]APIKey, 0, len(out.Embedded.Items))
+	for _, it := range out.Embedded.Items {
+		if it.UUID != "" {
+			keys = append(keys, it.key())
+		}
+	}
+	return keys, nil
 }
 
 // DeleteKey calls DELETE {api_url}/account/tokens/{uuid}. A 404 or 409 in

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -23,11 +24,19 @@ func cloudAt(t *testing.T, base, id, secret string) *cloudClient {
 	return c.(*cloudClient)
 }
 
-// Against the emulator: a key is created with the uuid of its self link,
-// works, deletes the old key, and deleting a gone or unknown key is done.
+// Against the emulator, under each reading of the key API: a key is
+// created, found by its label, works, deletes the old key, and deleting a
+// gone or unknown key is done.
 func TestCloudKeyRotation(t *testing.T) {
+	for _, v := range []emulator.CloudKeyVariants{{}, {SelfHrefItem: true}, {UUIDIsClientID: true}, {LegacyFieldsOnly: true}} {
+		t.Run(fmt.Sprintf("%+v", v), func(t *testing.T) { testCloudKeyRotation(t, v) })
+	}
+}
+
+func testCloudKeyRotation(t *testing.T, v emulator.CloudKeyVariants) {
 	e := emulator.New()
 	e.AddDemo()
+	e.SetCloudKeyVariants(v)
 	base, err := e.Start()
 	if err != nil {
 		t.Fatal(err)
@@ -40,8 +49,24 @@ func TestCloudKeyRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !IsUUID(key.UUID) || key.UUID == key.ClientID || key.ClientSecret == "" {
+	if key.UUID != "" || key.ClientID == "" || key.ClientSecret == "" {
 		t.Fatalf("key %+v", key)
+	}
+	keys, err := old.ListKeys(ctx)
+	if err != nil || len(keys) != 2 {
+		t.Fatalf("list: %+v, %v", keys, err)
+	}
+	for _, k := range keys {
+		if k.Label == "vault test" {
+			key.UUID = k.UUID
+		}
+	}
+	if !IsUUID(key.UUID) || (key.UUID == key.ClientID) != v.UUIDIsClientID {
+		t.Fatalf("listed uuid %q for client id %q", key.UUID, key.ClientID)
+	}
+	byID, err := old.GetKey(ctx, key.ClientID)
+	if err != nil || (byID != nil) != v.UUIDIsClientID {
+		t.Errorf("GET by client id: %+v, %v", byID, err)
 	}
 	next := cloudAt(t, base, key.ClientID, key.ClientSecret)
 	if _, err := next.Token(ctx, nil); err != nil {
@@ -101,11 +126,13 @@ func TestCloudCreateKeyAnswers(t *testing.T) {
 		code     string
 		hint     string
 	}{
-		{"201", respondWith(201, `{"client_id":"new-id","client_secret":"new+secret=","_links":{"self":{"href":"https://x/api/account/tokens/`+uuid+`"}}}`),
+		{"201 as the spec shows it", respondWith(201, `{"client_id":"new-id","client_secret":"new+secret=","api_key":"new-id","api_secret":"new+secret=",`+
+			`"_links":{"self":{"href":"https://x/api/account/tokens"}}}`), 1, 0, "", ""},
+		{"201 with a self link naming the key", respondWith(201, `{"client_id":"new-id","client_secret":"new+secret=","_links":{"self":{"href":"https://x/api/account/tokens/`+uuid+`"}}}`),
 			1, 0, "", ""},
-		{"no self link", respondWith(201, `{"client_id":"new-id","client_secret":"new+secret="}`), 1, 201, "malformed_response", "may have been created"},
-		{"self link without a uuid", respondWith(201, `{"client_id":"new-id","client_secret":"new+secret=","_links":{"self":{"href":"https://x/api/account/tokens/new-id"}}}`),
-			1, 201, "malformed_response", "Account settings > API Tokens"},
+		{"201 with the deprecated names only", respondWith(201, `{"api_key":"new-id","api_secret":"new+secret="}`), 1, 0, "", ""},
+		{"201 without credentials", respondWith(201, `{"_links":{"self":{"href":"https://x/api/account/tokens"}}}`), 1, 201, "malformed_response", "may have been created"},
+		{"201 without a secret", respondWith(201, `{"client_id":"new-id"}`), 1, 201, "malformed_response", "may have been created"},
 		{"500 is not retried", respondWith(500, `{"error":"system","message":"boom"}`), 1, 500, "system", ""},
 		{"503 is retried", func() http.HandlerFunc {
 			var first atomic.Bool
@@ -114,7 +141,7 @@ func TestCloudCreateKeyAnswers(t *testing.T) {
 					respondWith(503, `{"error":"system"}`)(w, r)
 					return
 				}
-				respondWith(201, `{"client_id":"new-id","client_secret":"s","_links":{"self":{"href":"/api/account/tokens/`+uuid+`"}}}`)(w, r)
+				respondWith(201, `{"client_id":"new-id","client_secret":"s","_links":{"self":{"href":"/api/account/tokens"}}}`)(w, r)
 			}
 		}(), 2, 0, "", ""},
 		{"no answer is not retried", func(w http.ResponseWriter, r *http.Request) {
@@ -132,7 +159,9 @@ func TestCloudCreateKeyAnswers(t *testing.T) {
 				t.Errorf("%d attempts, want %d", n.Load(), tc.attempts)
 			}
 			if tc.code == "" && tc.hint == "" {
-				if err != nil || key.UUID != uuid || key.ClientID != "new-id" {
+				// The uuid is never taken from the answer, not even from a
+				// self link that names it.
+				if err != nil || key.UUID != "" || key.ClientID != "new-id" || key.ClientSecret == "" {
 					t.Fatalf("key %+v, err %v", key, err)
 				}
 				return
@@ -147,6 +176,65 @@ func TestCloudCreateKeyAnswers(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestCloudGetAndListKeyAnswers(t *testing.T) {
+	const uuid = "8a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+	item := `{"uuid":"` + uuid + `","label":"l","active":true,"revocation":null,"flags":{"active":true},"created_at":"2026-01-01T00:00:00Z","_links":{}}`
+	gone := `{"uuid":"` + uuid + `","label":"l","flags":{"active":false}}`
+	for _, tc := range []struct {
+		name   string
+		api    http.HandlerFunc
+		get    *APIKey // nil: none
+		getErr string
+		list   []APIKey
+		lstErr string
+	}{
+		{"the spec's shapes", func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/api/account/tokens" {
+				respondWith(200, `{"total":1,"_links":{},"_embedded":{"items":[`+item+`]}}`)(w, r)
+				return
+			}
+			respondWith(200, item)(w, r)
+		}, &APIKey{UUID: uuid, Label: "l", Active: true}, "", []APIKey{{UUID: uuid, Label: "l", Active: true}}, ""},
+		{"inactive by its flags", func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/api/account/tokens" {
+				respondWith(200, `{"total":1,"_embedded":{"items":[`+gone+`]}}`)(w, r)
+				return
+			}
+			respondWith(200, gone)(w, r)
+		}, &APIKey{UUID: uuid, Label: "l"}, "", []APIKey{{UUID: uuid, Label: "l"}}, ""},
+		{"404 from the Cloud API", respondWith(404, `{"error":"not_found","message":"x"}`), nil, "", nil, "not_found"},
+		{"404 from another server", respondWith(404, `<html>no</html>`), nil, "check api_url", nil, "check api_url"},
+		{"not JSON", respondWith(200, `<html>`), nil, "malformed_response", nil, "malformed_response"},
+		{"403", respondWith(403, `{"error":"forbidden","message":"x"}`), nil, "may not manage API tokens", nil, "may not manage API tokens"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _ := keyServer(t, tc.api)
+			got, err := c.GetKey(context.Background(), uuid)
+			switch {
+			case tc.getErr != "":
+				if err == nil || !strings.Contains(err.Error(), tc.getErr) {
+					t.Errorf("get: %+v, %v; want an error with %q", got, err, tc.getErr)
+				}
+			case err != nil || (got == nil) != (tc.get == nil) || got != nil && *got != *tc.get:
+				t.Errorf("get: %+v, %v; want %+v", got, err, tc.get)
+			}
+			list, err := c.ListKeys(context.Background())
+			switch {
+			case tc.lstErr != "":
+				if err == nil || !strings.Contains(err.Error(), tc.lstErr) {
+					t.Errorf("list: %+v, %v; want an error with %q", list, err, tc.lstErr)
+				}
+			case err != nil || !slices.Equal(list, tc.list):
+				t.Errorf("list: %+v, %v; want %+v", list, err, tc.list)
+			}
+		})
+	}
+	c, n := keyServer(t, respondWith(200, item))
+	if _, err := c.GetKey(context.Background(), "../account"); err == nil || n.Load() != 0 {
+		t.Error("a path was taken for a uuid")
 	}
 }
 

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/http/httptest"
@@ -84,6 +86,8 @@ type call struct {
 	contentType string // the body's media type; "" no body
 	form        map[string]string
 	jsonNoBody  bool // Content-Type: application/json and no body (CDP)
+	// jsonBody is every field of a JSON object body, exactly.
+	jsonBody map[string]string
 }
 
 // check compares the calls made with the contract, in order.
@@ -107,6 +111,11 @@ func check(t *testing.T, got []sent, id, secret string, want ...call) {
 		case w.jsonNoBody:
 			if mt != "application/json" || len(g.body) != 0 {
 				t.Errorf("%s: Content-Type %q, body %q; want application/json and no body", w.name, mt, g.body)
+			}
+		case w.jsonBody != nil:
+			var body map[string]string
+			if err := json.Unmarshal(g.body, &body); mt != "application/json" || err != nil || !maps.Equal(body, w.jsonBody) {
+				t.Errorf("%s: Content-Type %q, body %s; want application/json %v", w.name, mt, g.body, w.jsonBody)
 			}
 		case w.contentType == "":
 			if len(g.body) != 0 {
@@ -213,6 +222,49 @@ func TestContractCloud(t *testing.T) {
 	delete(token.form, "scope")
 	check(t, rec.take(), id, secret, token,
 		call{name: "cloud account check", method: "GET", path: "/api/account", auth: bearer, bearer: "*"})
+
+	// The key API (rotate-root), answering as the spec shows it.
+	kr := c.(provider.KeyRotator)
+	key, err := kr.CreateKey(ctx, "contract key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, rec.take(), id, secret, token,
+		call{name: "cloud key create", method: "POST", path: "/api/account/tokens", auth: bearer, bearer: "*",
+			jsonBody: map[string]string{"label": "contract key"}})
+	if key.ClientID == "" || key.ClientSecret == "" || key.UUID != "" {
+		t.Errorf("cloud key create read %+v: want the credentials and no uuid", provider.APIKey{ClientID: key.ClientID, UUID: key.UUID})
+	}
+	keys, err := kr.ListKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, rec.take(), id, secret, token, call{name: "cloud key list", method: "GET", path: "/api/account/tokens", auth: bearer, bearer: "*"})
+	var uuid string
+	for _, k := range keys {
+		if k.Label == "contract key" && k.Active {
+			uuid = k.UUID
+		}
+	}
+	if !provider.IsUUID(uuid) || uuid == key.ClientID {
+		t.Fatalf("cloud key list read %+v: no live key labelled as created", keys)
+	}
+	got, err := kr.GetKey(ctx, uuid)
+	if err != nil || got == nil || got.UUID != uuid || got.Label != "contract key" || !got.Active {
+		t.Fatalf("cloud key read: %+v, %v", got, err)
+	}
+	check(t, rec.take(), id, secret, token, call{name: "cloud key read", method: "GET", path: "/api/account/tokens/" + uuid, auth: bearer, bearer: "*"})
+	if err := kr.DeleteKey(ctx, uuid); err != nil {
+		t.Fatal(err)
+	}
+	check(t, rec.take(), id, secret, token, call{name: "cloud key delete", method: "DELETE", path: "/api/account/tokens/" + uuid, auth: bearer, bearer: "*"})
+	if got, err := kr.GetKey(ctx, uuid); err != nil || got == nil || got.Active {
+		t.Errorf("a deleted key reads %+v, %v; want it inactive", got, err)
+	}
+	rec.take()
+	if got, err := kr.GetKey(ctx, key.ClientID); err == nil && got != nil {
+		t.Errorf("the client id %s found a key: the spec's uuids are their own", key.ClientID)
+	}
 }
 
 func TestContractSource(t *testing.T) {

@@ -69,17 +69,27 @@ type UserRevoker interface {
 type KeyRotator interface {
 	// CreateKey creates an API key labelled label, authenticating with a
 	// fresh access token from the client's credentials. It is sent once:
-	// a create that got no answer may have made a key.
+	// a create that got no answer may have made a key. The answer holds
+	// no uuid (the spec's self link names the collection): the key's
+	// uuid is learnt with GetKey or ListKeys, by its label.
 	CreateKey(ctx context.Context, label string) (*APIKey, error)
+	// GetKey reads the API key uuid; nil, nil when the upstream does not
+	// know it.
+	GetKey(ctx context.Context, uuid string) (*APIKey, error)
+	// ListKeys lists the user's API keys, without client ids or secrets.
+	ListKeys(ctx context.Context) ([]APIKey, error)
 	// DeleteKey deletes the API key uuid. A key the upstream does not
 	// know, or reports revoked already, counts as deleted.
 	DeleteKey(ctx context.Context, uuid string) error
 }
 
-// APIKey is a key CreateKey made. ClientSecret is shown by the upstream
-// this once.
+// APIKey is an API key. CreateKey fills ClientID and ClientSecret (the
+// upstream shows the secret this once); GetKey and ListKeys fill UUID,
+// Label and Active.
 type APIKey struct {
 	UUID, ClientID, ClientSecret string
+	Label                        string
+	Active                       bool
 }
 
 // CodeGranter is a Client that can run the authorization code grant
