@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/testutil"
@@ -72,4 +73,97 @@ func (v *vault) readJSONWrite(path string) map[string]any {
 		v.t.Fatalf("%s: %d %v", path, code, body)
 	}
 	return data
+}
+
+// A SIGKILL at three points of a rotation, on file storage: after the
+// create answered upstream (its answer held, so the kill cuts it off),
+// while the new key is being looked up by its label, and after the config
+// stored the new key but before the old one was deleted. After a restart
+// Vault's rollback, or the next rotate, finishes the rotation: the account
+// holds the config's key only, the demo secret is refused, creds work.
+func TestRotateRootSIGKILL(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault emulator.Fault
+		// killWhen reports that the rotation reached the point to kill at.
+		killWhen func(emu *emulator.Emulator) bool
+		// byRollback: wait for Vault's own rollback before rotating again.
+		byRollback bool
+	}{
+		{"create answer cut off", emulator.Fault{PathPrefix: "/api/account/tokens", Method: "POST", Late: 2 * time.Minute},
+			func(emu *emulator.Emulator) bool { return len(emu.CloudKeys()) == 2 }, true},
+		{"looking the key up", emulator.Fault{PathPrefix: "/api/account/tokens", Method: "GET", Delay: 2 * time.Minute},
+			func(emu *emulator.Emulator) bool {
+				return len(emu.CloudKeys()) == 2 && emu.Requests("/api/account/tokens") >= 2
+			}, false},
+		{"old key not deleted yet", emulator.Fault{PathPrefix: "/api/account/tokens/", Method: "DELETE", Delay: 2 * time.Minute},
+			func(emu *emulator.Emulator) bool { return emu.Requests("/api/account/tokens/") >= 1 }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			emu := newEmulator(t)
+			v := newServer(t, emu, "file", "rotate", freePort(t), nil)
+			v.launch()
+			v.initServer()
+			v.waitReady()
+			v.mountPlugin("ACQUIA_WAL_ROLLBACK_MIN_AGE=5s")
+			v.cloudConfig()
+			v.mustCLI("write", "acquia/config/cloud-demo", "key_uuid="+emulator.DemoCloudKeyUUID,
+				"client_secret="+emulator.DemoCloudClientSecret, "request_timeout=4s")
+			v.mustCLI("write", "acquia/roles/deploy", "config=cloud-demo", "ttl=60s")
+
+			emu.InjectFault(tc.fault)
+			go func() { _, _, _ = v.cli("write", "-f", "acquia/config/cloud-demo/rotate") }()
+			deadline := time.Now().Add(30 * time.Second)
+			for !tc.killWhen(emu) {
+				if time.Now().After(deadline) {
+					t.Fatal("the rotation never reached the point to kill at")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			v.kill()
+			emu.ClearFaults()
+			for _, k := range emu.CloudKeys() {
+				v.remember(k.Secret)
+			}
+			atKill := len(emu.CloudKeys())
+			v.relaunch(v.waitReady)
+
+			if tc.byRollback {
+				// Vault's rollback runs about once a minute.
+				deadline := time.Now().Add(150 * time.Second)
+				for len(emu.CloudKeys()) != 1 {
+					if time.Now().After(deadline) {
+						t.Fatalf("%d live keys 150 s after the restart, want the rollback to leave 1", len(emu.CloudKeys()))
+					}
+					time.Sleep(time.Second)
+				}
+			}
+			afterRollback := len(emu.CloudKeys())
+			out := v.readJSONWrite("acquia/config/cloud-demo/rotate")
+			for _, k := range emu.CloudKeys() {
+				v.remember(k.Secret)
+			}
+			keys := emu.CloudKeys()
+			if len(keys) != 1 || keys[0].ID != out["client_id"] {
+				t.Fatalf("%d live keys after the next rotate, want the config's only", len(keys))
+			}
+			t.Logf("%s: live keys at the kill %d, after the restart%s %d, after the next rotate %d",
+				tc.name, atKill, map[bool]string{true: " and rollback"}[tc.byRollback], afterRollback, len(keys))
+			resp, err := httpClient.PostForm(emu.URL()+"/api/auth/oauth/token", url.Values{"grant_type": {"client_credentials"},
+				"client_id": {emulator.DemoCloudClientID}, "client_secret": {emulator.DemoCloudClientSecret}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 401 {
+				t.Errorf("the demo secret answered %d, want 401", resp.StatusCode)
+			}
+			tok := v.readJSON("acquia/creds/deploy").Data["access_token"].(string)
+			if et, ok := emu.Token(tok); !ok || et.ClientID != keys[0].ID {
+				t.Errorf("creds came from %q, want the config's key", et.ClientID)
+			}
+			v.assertLogClean()
+		})
+	}
 }
