@@ -363,3 +363,20 @@ func TestCloudKeyCreateAnswerLost(t *testing.T) {
 		t.Errorf("a late answer waited for: %d %s", r.status, r.raw)
 	}
 }
+
+func TestFaultAdminLoseAndLate(t *testing.T) {
+	e, base := start(t)
+	if r := mustCall(t, "POST", base+"/_emulator/faults", jsonType, `{"path_prefix":"/api/account/tokens","late_ms":-1}`, "", ""); r.status != 400 {
+		t.Errorf("negative late_ms: %d", r.status)
+	}
+	if r := mustCall(t, "POST", base+"/_emulator/faults", jsonType, `{"path_prefix":"/api/account/tokens","method":"POST","lose":true}`, "", ""); r.status != 204 {
+		t.Fatalf("lose: %d %s", r.status, r.raw)
+	}
+	tok := token(t, base, demoForm())
+	if _, err := call(t, context.Background(), "POST", base+"/api/account/tokens", jsonType, `{"label":"x"}`, "", tok); err == nil {
+		t.Error("the answer arrived")
+	}
+	if len(e.CloudKeys()) != 2 {
+		t.Error("the lost create made no key")
+	}
+}

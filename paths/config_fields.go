@@ -156,8 +156,9 @@ var configTable = []configField{
 		apply: func(c *provider.Config, v any) error { c.RevokeUserAccessTokens = v.(bool); return nil },
 		read:  func(c provider.Config) any { return c.RevokeUserAccessTokens }},
 	{name: fKeyUUID, display: "Key UUID", typ: framework.TypeString, check: checkUUID,
-		description: "cloud: uuid of the current API key, so rotate can delete it.",
-		str:         func(c *provider.Config) *string { return &c.KeyUUID }},
+		description: "cloud: uuid of the current API key (Cloud UI > API Tokens), so rotate can delete it; changing it needs " +
+			"client_secret in the same write. Rotate sets it itself.",
+		str: func(c *provider.Config) *string { return &c.KeyUUID }},
 	{name: fRequestTimeout, display: "Request timeout", typ: framework.TypeDurationSecond,
 		description: "Bound on a whole upstream call, retries included. Default 25s.",
 		apply: func(c *provider.Config, v any) error {
