@@ -443,3 +443,27 @@ func TestRotateRootOldKeyDeletedLater(t *testing.T) {
 		})
 	}
 }
+
+// A config whose rotation stopped half way finishes it before it is
+// deleted, or is not deleted.
+func TestConfigDeleteFinishesARotation(t *testing.T) {
+	h := newHarness(t)
+	h.rotatableConfig("c", nil)
+	h.rotateCrashingAt("c", "found")
+	for _, k := range h.emu.CloudKeys() {
+		h.secrets = append(h.secrets, k.Secret)
+	}
+	h.emu.InjectFault(emulator.Fault{PathPrefix: "/api/account/tokens/", Method: http.MethodDelete, Status: http.StatusForbidden})
+	if _, err := h.do(logical.DeleteOperation, "config/c", nil); err == nil || !strings.Contains(err.Error(), "not finished") {
+		t.Fatalf("err %v, want the delete refused while the new key cannot be deleted", err)
+	}
+	if !h.stored("config/c") || len(h.emu.CloudKeys()) != 2 {
+		t.Fatal("the refused delete changed something")
+	}
+	if resp, err := h.do(logical.DeleteOperation, "config/c", nil); err != nil || resp.IsError() {
+		t.Fatalf("delete: %v %v", err, errText(resp))
+	}
+	if keys := h.emu.CloudKeys(); len(keys) != 1 || keys[0].ID != cloudID || h.wals() != 0 {
+		t.Errorf("%d live keys and %d WAL entries after the delete, want the config's last key only", len(keys), h.wals())
+	}
+}

@@ -479,6 +479,13 @@ func (e *Env) configDelete(ctx context.Context, req *logical.Request, d *framewo
 		return nil, userErr("config %q still holds %d live revocable upstream token(s), and their revokes need it; "+
 			"revoke their leases first (vault lease revoke -prefix <mount>/creds/)%s, or wait for them to expire", name, len(live), hint)
 	}
+	// A rotation of its key that stopped half way is finished first, with
+	// the config's credentials: deleted, the config could not delete the
+	// key the rotation left.
+	if err := e.settleRotations(ctx, req.Storage, name); err != nil {
+		return nil, fmt.Errorf("config %q has a rotation of its API key that is not finished (%w); deleting the config "+
+			"now would leave an API key behind: try again", name, err)
+	}
 	// Read raw: a config of a provider this version does not know can
 	// still be deleted.
 	gone, _ := getJSON[configEntry](ctx, req.Storage, configPrefix+name, "config")
