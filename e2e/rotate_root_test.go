@@ -64,6 +64,49 @@ func TestRotateRootThroughRealVault(t *testing.T) {
 	v.assertLogClean()
 }
 
+// Under the reading where a key's uuid is its client id, and with a self
+// link naming the key, on a real vault: a config without key_uuid rotates
+// (the API shows which key is the config's), and three rotations leave
+// one live key with every earlier secret refused.
+func TestRotateRootUUIDIsClientIDThroughRealVault(t *testing.T) {
+	v := startVault(t)
+	const id, secret = "7e6d5c4b-3a29-4817-8615-0f1e2d3c4b5a", "uuid+reading/secret=="
+	v.emu.SetCloudKeyVariants(emulator.CloudKeyVariants{UUIDIsClientID: true, SelfHrefItem: true})
+	v.emu.AddCloudClient(emulator.CloudClient{ID: id, Secret: secret, KeyUUID: id})
+	v.emu.RemoveCloudClient(emulator.DemoCloudClientID)
+	v.remember(secret)
+	v.mustCLI("write", "acquia/config/c", "provider=cloud", "client_id="+id, "client_secret="+secret,
+		"token_url="+v.emu.URL()+"/api/auth/oauth/token", "api_url="+v.emu.URL()+"/api")
+	earlier := map[string]string{id: secret}
+	for i := range 3 {
+		out := v.readJSONWrite("acquia/config/c/rotate")
+		newID, _ := out["client_id"].(string)
+		if out["key_uuid"] != newID {
+			t.Fatalf("rotation %d answered %v: want the uuid equal to the client id", i+1, out)
+		}
+		keys := v.emu.CloudKeys()
+		for _, k := range keys {
+			v.remember(k.Secret)
+		}
+		if len(keys) != 1 || keys[0].ID != newID {
+			t.Fatalf("rotation %d: %d live keys, want the config's only", i+1, len(keys))
+		}
+		for oldID, oldSecret := range earlier {
+			resp, err := httpClient.PostForm(v.emu.URL()+"/api/auth/oauth/token", url.Values{"grant_type": {"client_credentials"},
+				"client_id": {oldID}, "client_secret": {oldSecret}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 401 {
+				t.Errorf("rotation %d: an earlier secret answered %d, want 401", i+1, resp.StatusCode)
+			}
+		}
+		earlier[newID] = keys[0].Secret
+	}
+	v.assertLogClean()
+}
+
 // readJSONWrite writes nothing to path (vault write -f) and returns the data.
 func (v *vault) readJSONWrite(path string) map[string]any {
 	v.t.Helper()
