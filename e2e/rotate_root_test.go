@@ -17,7 +17,7 @@ import (
 func TestRotateRootThroughRealVault(t *testing.T) {
 	v := startVault(t)
 	v.cloudConfig()
-	v.mustCLI("write", "acquia/config/cloud-demo", "key_uuid="+emulator.DemoCloudKeyUUID)
+	v.mustCLI("write", "acquia/config/cloud-demo", "key_uuid="+emulator.DemoCloudKeyUUID, "client_secret="+emulator.DemoCloudClientSecret)
 	v.mustCLI("write", "acquia/roles/deploy", "config=cloud-demo", "ttl=60s")
 
 	out := v.readJSONWrite("acquia/config/cloud-demo/rotate")
