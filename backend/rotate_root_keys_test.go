@@ -2,12 +2,15 @@ package backend_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/backend"
@@ -174,9 +177,7 @@ func TestRotateRootKeyUUIDNeedsTheSecret(t *testing.T) {
 func TestRotateRootChecksTheKeyItDeletes(t *testing.T) {
 	h := newHarness(t)
 	id, secret := h.keyConfig("c", keyReadings[2])
-	const ci = "c1c1c1c1-0000-4000-8000-00000000c1c1"
-	h.emu.AddCloudClient(emulator.CloudClient{ID: ci, Secret: "ci+pipeline=", KeyUUID: ci})
-	h.secrets = append(h.secrets, "ci+pipeline=")
+	ci := h.sameUserKey(id, secret)
 	h.mustWrite("config/c", map[string]any{"key_uuid": ci, "client_secret": secret})
 	resp, err := h.rotate("c")
 	if err != nil || resp.IsError() {
@@ -199,6 +200,30 @@ func TestRotateRootChecksTheKeyItDeletes(t *testing.T) {
 	if n := len(h.emu.CloudKeys()); n != 2 {
 		t.Errorf("%d live keys, want the config's and the CI key", n)
 	}
+}
+
+// sameUserKey creates, through the key API with key id, another key of
+// the same user (a CI pipeline's), and returns its uuid.
+func (h *harness) sameUserKey(id, secret string) string {
+	h.t.Helper()
+	tok := h.bearer(id, secret, "organization:"+fedOrgUUID)
+	req, _ := http.NewRequest(http.MethodPost, h.emu.URL()+"/api/account/tokens", strings.NewReader(`{"label":"ci pipeline"}`))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := httpClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		h.t.Fatalf("creating the CI key: %v %v", err, resp)
+	}
+	var out struct {
+		ClientID string `json:"client_id"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	k, ok := h.cloudKey(out.ClientID)
+	if !ok {
+		h.t.Fatal("the CI key is not live")
+	}
+	return k.KeyUUID
 }
 
 // newestSecret is the secret of the config c's key.
@@ -274,6 +299,15 @@ func TestRotateRootCrashAtEachStep(t *testing.T) {
 						h.secrets = append(h.secrets, k.Secret)
 					}
 					h.restart()
+					if step == "wal" {
+						// Nothing with the label upstream does not yet prove
+						// that the create will not land.
+						if _, err := h.rotate("c"); err == nil || !strings.Contains(err.Error(), "may still land") {
+							t.Fatalf("rotate right after the crash: %v, want a refusal while the create may land", err)
+						}
+					}
+					// Vault's rollback acts on entries ten minutes old.
+					h.clock.Advance(10 * time.Minute)
 					if by == "rollback" {
 						h.rollback()
 						if n := len(h.emu.CloudKeys()); n != 1 {
@@ -465,5 +499,134 @@ func TestConfigDeleteFinishesARotation(t *testing.T) {
 	}
 	if keys := h.emu.CloudKeys(); len(keys) != 1 || keys[0].ID != cloudID || h.wals() != 0 {
 		t.Errorf("%d live keys and %d WAL entries after the delete, want the config's last key only", len(keys), h.wals())
+	}
+}
+
+// A gateway's 5xx after the create did its work: the key is found by its
+// label and deleted, never taken for a refusal.
+func TestRotateRootCreate5xxAfterTheWork(t *testing.T) {
+	for _, status := range []int{http.StatusInternalServerError, http.StatusBadGateway, http.StatusGatewayTimeout} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			h := newHarness(t)
+			h.rotatableConfig("c", nil)
+			h.emu.InjectFault(emulator.Fault{PathPrefix: "/api/account/tokens", Method: http.MethodPost, Status: status, Handled: true})
+			_, err := h.rotate("c")
+			if err == nil || !strings.Contains(err.Error(), "no new API key is left") {
+				t.Fatalf("err %v, want the key found and deleted", err)
+			}
+			h.oneLiveKey("c", nil)
+		})
+	}
+}
+
+// A 503 after the work, retried: two keys carry the label, and both go.
+func TestRotateRootCreateRetriedAfterTheWork(t *testing.T) {
+	h := newHarness(t)
+	h.rotatableConfig("c", nil)
+	h.emu.InjectFault(emulator.Fault{PathPrefix: "/api/account/tokens", Method: http.MethodPost, Status: http.StatusServiceUnavailable, Handled: true})
+	resp, err := h.rotate("c")
+	for _, k := range h.emu.CloudKeys() {
+		h.secrets = append(h.secrets, k.Secret)
+	}
+	if err != nil || resp.IsError() {
+		// Under the spec's reading two live keys with the label cannot
+		// be told apart: both are deleted.
+		if !strings.Contains(err.Error(), "two live API keys") {
+			t.Fatalf("err %v", err)
+		}
+		h.oneLiveKey("c", nil)
+	} else {
+		h.oneLiveKey("c", map[string]string{cloudID: cloudSecret})
+	}
+	if resp, err := h.rotate("c"); err != nil || resp.IsError() {
+		t.Fatalf("the next rotate: %v %v", err, errText(resp))
+	}
+	h.oneLiveKey("c", map[string]string{cloudID: cloudSecret})
+}
+
+// A create the upstream carries out after the plugin gave up on it: the
+// entry stays until the key appears or the create can no longer land, and
+// the rollback then deletes the key.
+func TestRotateRootCreateLandsLate(t *testing.T) {
+	h := newHarness(t)
+	h.rotatableConfig("c", map[string]any{"request_timeout": "1s"})
+	h.emu.InjectFault(emulator.Fault{PathPrefix: "/api/account/tokens", Method: http.MethodPost, HandleAfter: 1500 * time.Millisecond})
+	_, err := h.rotate("c")
+	if err == nil || !strings.Contains(err.Error(), "may still land") || h.wals() != 1 {
+		t.Fatalf("err %v with %d WAL entries, want the entry kept while the create may land", err, h.wals())
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(h.emu.CloudKeys()) != 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the late create never landed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, k := range h.emu.CloudKeys() {
+		h.secrets = append(h.secrets, k.Secret)
+	}
+	h.rollback()
+	h.oneLiveKey("c", nil)
+}
+
+// Vault's rollback read an entry before a rotation rewrote it, and runs
+// it after the rotation stored the new key and failed to delete the old
+// one: the entry is read again, and the old key goes.
+func TestRotateRootStaleRollbackEntry(t *testing.T) {
+	h := newHarness(t)
+	h.rotatableConfig("c", nil)
+	var id string
+	var stale any
+	h.b.Env().RotateRootStep = func(step string) {
+		if step == "wal" {
+			ids, _ := framework.ListWAL(context.Background(), h.storage)
+			id = ids[0]
+			e, _ := framework.GetWAL(context.Background(), h.storage, id)
+			stale = e.Data
+		}
+	}
+	h.emu.InjectFault(emulator.Fault{PathPrefix: "/api/account/tokens/", Method: http.MethodDelete, Status: http.StatusServiceUnavailable, Times: 10})
+	if resp, err := h.rotate("c"); err != nil || len(resp.Warnings) != 1 {
+		t.Fatalf("rotate: %v %v", err, resp)
+	}
+	h.b.Env().RotateRootStep = nil
+	h.emu.ClearFaults()
+	for _, k := range h.emu.CloudKeys() {
+		h.secrets = append(h.secrets, k.Secret)
+	}
+	if err := h.b.Env().WALRollback(context.Background(), &logical.Request{Storage: h.storage}, "api_key", stale); err != nil {
+		t.Fatal(err)
+	}
+	if err := framework.DeleteWAL(context.Background(), h.storage, id); err != nil {
+		t.Fatal(err)
+	}
+	h.oneLiveKey("c", map[string]string{cloudID: cloudSecret})
+}
+
+// key_uuid written with a wrong secret does not survive the owner's fix
+// of the secret: rotate then asks for key_uuid instead of deleting the
+// key a writer without the secret named.
+func TestRotateRootKeyUUIDClearedWithANewSecret(t *testing.T) {
+	h := newHarness(t)
+	h.rotatableConfig("c", nil)
+	ci := h.sameUserKey(cloudID, cloudSecret)
+	h.secrets = append(h.secrets, "not-the-secret")
+	h.mustWrite("config/c", map[string]any{"key_uuid": ci, "client_secret": "not-the-secret", "verify": false})
+	resp := h.mustWrite("config/c", map[string]any{"client_secret": cloudSecret})
+	if resp == nil || len(resp.Warnings) != 1 || !strings.Contains(resp.Warnings[0], "key_uuid was cleared") {
+		t.Errorf("warnings %v, want key_uuid cleared", resp.Warnings)
+	}
+	if msg, ok := badRequest(h.rotate("c")); !ok || !strings.HasPrefix(msg, "key_uuid: ") {
+		t.Fatalf("rotate: %q, want a 400 naming key_uuid", msg)
+	}
+	if len(h.emu.CloudKeys()) != 2 {
+		t.Error("a key was created or deleted")
+	}
+	// Rewriting the same secret keeps key_uuid.
+	own, _ := h.cloudKey(cloudID)
+	h.mustWrite("config/c", map[string]any{"key_uuid": own.KeyUUID, "client_secret": cloudSecret})
+	if resp := h.mustWrite("config/c", map[string]any{"client_secret": cloudSecret}); resp != nil && len(resp.Warnings) != 0 ||
+		h.mustRead("config/c").Data["key_uuid"] != own.KeyUUID {
+		t.Errorf("the same secret cleared key_uuid: %v", resp.Warnings)
 	}
 }

@@ -129,18 +129,23 @@ func TestRotateRootSIGKILL(t *testing.T) {
 		name  string
 		fault emulator.Fault
 		// killWhen reports that the rotation reached the point to kill at.
-		killWhen func(emu *emulator.Emulator) bool
+		killWhen func(v *vault, emu *emulator.Emulator) bool
 		// byRollback: wait for Vault's own rollback before rotating again.
 		byRollback bool
 	}{
 		{"create answer cut off", emulator.Fault{PathPrefix: "/api/account/tokens", Method: "POST", Late: 2 * time.Minute},
-			func(emu *emulator.Emulator) bool { return len(emu.CloudKeys()) == 2 }, true},
+			func(_ *vault, emu *emulator.Emulator) bool { return len(emu.CloudKeys()) == 2 }, true},
 		{"looking the key up", emulator.Fault{PathPrefix: "/api/account/tokens", Method: "GET", Delay: 2 * time.Minute},
-			func(emu *emulator.Emulator) bool {
+			func(_ *vault, emu *emulator.Emulator) bool {
 				return len(emu.CloudKeys()) == 2 && emu.Requests("/api/account/tokens") >= 2
 			}, false},
 		{"old key not deleted yet", emulator.Fault{PathPrefix: "/api/account/tokens/", Method: "DELETE", Delay: 2 * time.Minute},
-			func(emu *emulator.Emulator) bool { return emu.Requests("/api/account/tokens/") >= 1 }, true},
+			// The config holds the new key, and the old key's DELETE hangs.
+			func(v *vault, _ *emulator.Emulator) bool {
+				code, body := v.api("GET", "acquia/config/cloud-demo", nil)
+				data, _ := body["data"].(map[string]any)
+				return code == 200 && data["client_id"] != emulator.DemoCloudClientID
+			}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -158,7 +163,7 @@ func TestRotateRootSIGKILL(t *testing.T) {
 			emu.InjectFault(tc.fault)
 			go func() { _, _, _ = v.cli("write", "-f", "acquia/config/cloud-demo/rotate") }()
 			deadline := time.Now().Add(30 * time.Second)
-			for !tc.killWhen(emu) {
+			for !tc.killWhen(v, emu) {
 				if time.Now().After(deadline) {
 					t.Fatal("the rotation never reached the point to kill at")
 				}

@@ -67,6 +67,8 @@ type faultJSON struct {
 	Body       string `json:"body"`
 	Lose       bool   `json:"lose"`
 	LateMS     int64  `json:"late_ms"`
+	Handled    bool   `json:"handled"`
+	AfterMS    int64  `json:"handle_after_ms"`
 	Times      int    `json:"times"`
 }
 
@@ -75,14 +77,15 @@ func (e *Emulator) adminInjectFault(w http.ResponseWriter, r *http.Request) {
 	if !decodeAdmin(w, r, &in) {
 		return
 	}
-	if in.Status != 0 && (in.Status < 100 || in.Status > 999) || in.DelayMS < 0 || in.LateMS < 0 || in.Times < 0 {
-		writeAPIError(w, http.StatusBadRequest, "validation_failed", "status must be 0 or 100-999; delay_ms, late_ms and times must not be negative.")
+	if in.Status != 0 && (in.Status < 100 || in.Status > 999) || in.DelayMS < 0 || in.LateMS < 0 || in.AfterMS < 0 || in.Times < 0 {
+		writeAPIError(w, http.StatusBadRequest, "validation_failed", "status must be 0 or 100-999; delay_ms, late_ms, handle_after_ms and times must not be negative.")
 		return
 	}
 	e.InjectFault(Fault{
 		PathPrefix: in.PathPrefix, Method: in.Method, Status: in.Status, RetryAfter: in.RetryAfter,
 		Delay: time.Duration(in.DelayMS) * time.Millisecond, Body: in.Body, Times: in.Times,
 		Lose: in.Lose, Late: time.Duration(in.LateMS) * time.Millisecond,
+		Handled: in.Handled, HandleAfter: time.Duration(in.AfterMS) * time.Millisecond,
 	})
 	w.WriteHeader(http.StatusNoContent)
 }

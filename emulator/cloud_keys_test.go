@@ -380,3 +380,34 @@ func TestFaultAdminLoseAndLate(t *testing.T) {
 		t.Error("the lost create made no key")
 	}
 }
+
+// A 5xx after the work, and work done after the client gave up: the key
+// exists either way.
+func TestFaultHandledAndHandleAfter(t *testing.T) {
+	e, base := start(t)
+	tok := token(t, base, demoForm())
+	if r := mustCall(t, "POST", base+"/_emulator/faults", jsonType, `{"path_prefix":"/api/account/tokens","method":"POST","status":504,"handled":true}`, "", ""); r.status != 204 {
+		t.Fatalf("handled: %d %s", r.status, r.raw)
+	}
+	if r := createKey(t, base, tok, "gateway"); r.status != 504 {
+		t.Errorf("answer %d, want the fault's 504", r.status)
+	}
+	keyUUID(t, base, tok, "gateway")
+
+	e.InjectFault(emulator.Fault{PathPrefix: "/api/account/tokens", Method: "POST", HandleAfter: 300 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := call(t, ctx, "POST", base+"/api/account/tokens", jsonType, `{"label":"after"}`, "", tok); err == nil {
+		t.Fatal("an answer arrived before the work was done")
+	}
+	if n := len(e.CloudKeys()); n != 2 {
+		t.Fatalf("%d keys before the work, want 2", n)
+	}
+	time.Sleep(600 * time.Millisecond)
+	keyUUID(t, base, tok, "after")
+
+	e.InjectFault(emulator.Fault{PathPrefix: "/api/account/tokens", Method: "POST", HandleAfter: 10 * time.Millisecond})
+	if r := createKey(t, base, tok, "waited"); r.status != 201 {
+		t.Errorf("a client that waits gets %d", r.status)
+	}
+}

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -30,8 +31,15 @@ type Fault struct {
 	Lose bool
 	// Late handles the request at once and holds its answer this long:
 	// an answer that arrives after the client gave up is never read.
-	Late  time.Duration
-	Times int
+	Late time.Duration
+	// Handled, with Status (and Body), handles the request first and then
+	// answers the fault instead: a gateway's 5xx after the work was done.
+	Handled bool
+	// HandleAfter handles the request this long after it arrived, whether
+	// or not the client is still waiting, as a server that took a request
+	// finishes it; a client still there gets the answer.
+	HandleAfter time.Duration
+	Times       int
 }
 
 type faultState struct {
@@ -110,6 +118,13 @@ func (e *Emulator) applyFaults(next http.Handler) http.Handler {
 			e.serveLate(w, r, next, f)
 			return
 		}
+		if f.HandleAfter > 0 {
+			e.serveAfter(w, r, next, f.HandleAfter)
+			return
+		}
+		if f.Handled {
+			next.ServeHTTP(httptest.NewRecorder(), r)
+		}
 		if f.Delay > 0 {
 			// net/http notices a client hanging up only once the request
 			// body has been read to EOF, so read it first.
@@ -176,6 +191,42 @@ func (e *Emulator) serveLate(w http.ResponseWriter, r *http.Request, next http.H
 	case <-r.Context().Done():
 		panic(http.ErrAbortHandler)
 	case <-e.closing:
+		panic(http.ErrAbortHandler)
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
+}
+
+// serveAfter handles r after d in the background, whether or not its
+// client waits that long, and answers a client still there.
+func (e *Emulator) serveAfter(w http.ResponseWriter, r *http.Request, next http.Handler, d time.Duration) {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	later := r.Clone(context.WithoutCancel(r.Context()))
+	rec := httptest.NewRecorder()
+	done := make(chan struct{})
+	ran := false
+	go func() {
+		defer close(done)
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-e.closing:
+			return
+		}
+		later.Body = io.NopCloser(bytes.NewReader(body))
+		next.ServeHTTP(rec, later)
+		ran = true
+	}()
+	select {
+	case <-done:
+	case <-r.Context().Done():
+		panic(http.ErrAbortHandler)
+	}
+	if !ran {
 		panic(http.ErrAbortHandler)
 	}
 	for k, v := range rec.Header() {

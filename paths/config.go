@@ -161,6 +161,7 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 		return nil, err
 	}
 	var oldEff provider.Config
+	var uuidWarning string
 	if existing != nil {
 		if oldEff, err = provider.Effective(existing.Config); err != nil {
 			return nil, err
@@ -168,7 +169,7 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 		if err := secretFollowsDestination(oldEff, eff, req); err != nil {
 			return nil, err
 		}
-		if err := keyUUIDFollowsSecret(existing, cfg, req); err != nil {
+		if uuidWarning, err = keyUUIDFollowsSecret(existing, cfg, req); err != nil {
 			return nil, err
 		}
 		// Checked again under the issuer lock; here so that a refused
@@ -188,6 +189,9 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 		if err != nil {
 			return nil, userErr("verify: %s; nothing was stored (fix the credentials, or write with verify=false to store them unchecked)", err)
 		}
+	}
+	if uuidWarning != "" {
+		warnings = append(warnings, uuidWarning)
 	}
 
 	if takesRotation(cfg.Provider) {
@@ -317,24 +321,27 @@ func secretFollowsDestination(old, new provider.Config, req *logical.Request) er
 
 // keyUUIDFollowsSecret binds key_uuid to the key's secret: rotate deletes
 // the key key_uuid names, so only a writer who knows the secret may say
-// which key that is. A write of a new client_id without key_uuid forgets
-// the old key's uuid, which no longer names the config's key.
-func keyUUIDFollowsSecret(existing, cfg *configEntry, req *logical.Request) error {
+// which key that is. A write of another secret without key_uuid forgets
+// it: it was written with the secret replaced (perhaps by a writer who did
+// not know the right one), and may name another key. The warning says so.
+func keyUUIDFollowsSecret(existing, cfg *configEntry, req *logical.Request) (string, error) {
 	if !takesRotation(cfg.Provider) {
-		return nil
+		return "", nil
 	}
 	_, uuidGiven := req.Data[fKeyUUID]
 	if _, secretGiven := req.Data[fClientSecret]; !secretGiven {
 		if uuidGiven && cfg.KeyUUID != existing.KeyUUID {
-			return badField(fClientSecret, "required when key_uuid changes: rotate deletes the key key_uuid names, "+
+			return "", badField(fClientSecret, "required when key_uuid changes: rotate deletes the key key_uuid names, "+
 				"so key_uuid is written with the secret of that key")
 		}
-		return nil
+		return "", nil
 	}
-	if !uuidGiven && cfg.ClientID != existing.ClientID {
-		cfg.KeyUUID = ""
+	if uuidGiven || existing.KeyUUID == "" || cfg.ClientID == existing.ClientID && cfg.ClientSecret == existing.ClientSecret {
+		return "", nil
 	}
-	return nil
+	cfg.KeyUUID = ""
+	return "key_uuid was cleared: it was written with another client_id or client_secret; write it again with this " +
+		"secret so that rotate can delete this key", nil
 }
 
 // applyConfigFields copies the given fields onto cfg, checking each. On

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
@@ -60,6 +61,20 @@ type walKey struct {
 	// of an earlier version holds only KeyUUID.
 	NewClientID string `json:"new_client_id,omitempty"`
 	KeyUUID     string `json:"key_uuid,omitempty"`
+	// Written is when the entry was first written: a create may still
+	// land upstream for a while after its caller gave up.
+	Written time.Time `json:"written,omitempty"`
+}
+
+// createLandingWait is how long after a rotation began a key that its
+// create may have made can still appear upstream: until then, no key with
+// the label does not prove that none will.
+func createLandingWait(cfg *configEntry) time.Duration {
+	timeout := cfg.RequestTimeout
+	if timeout <= 0 {
+		timeout = provider.DefaultRequestTimeout
+	}
+	return max(2*time.Minute, 2*timeout)
 }
 
 // rootRotation is what one rotation did.
@@ -150,7 +165,7 @@ func (e *Env) rotateRoot(ctx context.Context, s logical.Storage, name string, on
 	}
 
 	now := e.Now().UTC()
-	w := &walKey{Config: name, Label: e.keyLabel(name), OldClientID: existing.ClientID, OldUUID: oldUUID}
+	w := &walKey{Config: name, Label: e.keyLabel(name), OldClientID: existing.ClientID, OldUUID: oldUUID, Written: now}
 	walID, err := framework.PutWAL(ctx, s, walKindKey, w)
 	if err != nil {
 		return nil, fmt.Errorf("writing the rotation's WAL entry: %w; no API key was created and the config is unchanged", err)
@@ -160,8 +175,9 @@ func (e *Env) rotateRoot(ctx context.Context, s logical.Storage, name string, on
 	key, err := kr.CreateKey(ctx, w.Label)
 	if err != nil {
 		var pe *provider.Error
-		if errors.As(err, &pe) && pe.Status/100 != 0 && pe.Status/100 != 2 {
-			// Refused: no key was made.
+		if errors.As(err, &pe) && pe.Status/100 == 4 {
+			// Refused: no key was made. A 5xx (a gateway's, after the
+			// work) or no answer may have made one.
 			_ = framework.DeleteWAL(ctx, s, walID)
 			return nil, fmt.Errorf("%w; the config is unchanged", err)
 		}
@@ -386,27 +402,63 @@ func (e *Env) settleRotation(ctx context.Context, s logical.Storage, w *walKey) 
 		e.Logger.Info("finished a rotation of the config's API key: the previous key is deleted", "config", w.Config, "key_uuid", w.OldUUID)
 		return rolledForward, nil
 	}
-	uuid := w.KeyUUID
-	if uuid == "" {
-		k, err := findKey(ctx, kr, w.NewClientID, w.Label)
-		if err != nil {
-			return "", err
-		}
-		if k == nil {
-			// The create never happened, or was refused.
-			return rolledBack, nil
-		}
-		uuid = k.UUID
-	}
-	if uuid == cfg.KeyUUID {
-		// Written into the config by hand after all.
-		return rolledForward, nil
-	}
-	if err := kr.DeleteKey(ctx, uuid); err != nil {
+	// The config does not hold the new key: every key with the label goes
+	// (a create retried after a 5xx may have made two), never the config's.
+	uuids, err := labelledKeys(ctx, kr, w.NewClientID, w.Label)
+	if err != nil {
 		return "", err
 	}
-	e.Logger.Info("deleted an API key a rotation made but did not store", "config", w.Config, "key_uuid", uuid)
-	return rolledBack, nil
+	if w.KeyUUID != "" && !slices.Contains(uuids, w.KeyUUID) {
+		uuids = append(uuids, w.KeyUUID)
+	}
+	if len(uuids) == 0 && e.Now().Sub(w.Written) < createLandingWait(cfg) {
+		return "", fmt.Errorf("no API key labelled %q yet, but its create may still land upstream", w.Label)
+	}
+	outcome := rolledBack
+	for _, uuid := range uuids {
+		if uuid == cfg.KeyUUID {
+			// Written into the config by hand after all: the old key is
+			// the one to go.
+			outcome = rolledForward
+			if w.OldUUID != "" && w.OldUUID != cfg.KeyUUID {
+				if err := kr.DeleteKey(ctx, w.OldUUID); err != nil {
+					return "", err
+				}
+			}
+			continue
+		}
+		if err := kr.DeleteKey(ctx, uuid); err != nil {
+			return "", err
+		}
+		e.Logger.Info("deleted an API key a rotation made but did not store", "config", w.Config, "key_uuid", uuid)
+	}
+	return outcome, nil
+}
+
+// labelledKeys are the uuids of the live keys labelled label: by GET
+// /account/tokens/{client_id} where that answers with the label, and in
+// the list.
+func labelledKeys(ctx context.Context, kr provider.KeyRotator, clientID, label string) ([]string, error) {
+	var uuids []string
+	if provider.IsUUID(clientID) {
+		k, err := kr.GetKey(ctx, clientID)
+		if err != nil {
+			return nil, err
+		}
+		if k != nil && k.Label == label && k.Active {
+			uuids = append(uuids, k.UUID)
+		}
+	}
+	keys, err := kr.ListKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if k.Label == label && k.Active && !slices.Contains(uuids, k.UUID) {
+			uuids = append(uuids, k.UUID)
+		}
+	}
+	return uuids, nil
 }
 
 func decodeWALKey(data any) (*walKey, error) {
@@ -458,6 +510,9 @@ func (e *Env) reissueStatics(ctx context.Context, s logical.Storage, name string
 }
 
 // rollbackKey finishes a rotation a WAL entry says stopped half way.
+// Vault's rollback read the entry before it took the config's lock, and a
+// rotation may have rewritten or settled it since: the entry with the same
+// label is read again under the lock, and one gone is done.
 func (e *Env) rollbackKey(ctx context.Context, s logical.Storage, data any) error {
 	w, err := decodeWALKey(data)
 	if err != nil {
@@ -466,8 +521,34 @@ func (e *Env) rollbackKey(ctx context.Context, s logical.Storage, data any) erro
 	lock := locksFor(e.configLocks, w.Config)
 	lock.Lock()
 	defer lock.Unlock()
+	if w.Label != "" {
+		if w, err = currentWALKey(ctx, s, w.Label); err != nil || w == nil {
+			return err
+		}
+	}
 	_, err = e.settleRotation(ctx, s, w)
 	return err // on error the entry is kept; the rollback manager tries again
+}
+
+// currentWALKey is the stored rotation entry labelled label, nil if none.
+func currentWALKey(ctx context.Context, s logical.Storage, label string) (*walKey, error) {
+	ids, err := framework.ListWAL(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		entry, err := framework.GetWAL(ctx, s, id)
+		if err != nil {
+			return nil, err
+		}
+		if entry == nil || entry.Kind != walKindKey {
+			continue
+		}
+		if w, err := decodeWALKey(entry.Data); err == nil && w.Label == label {
+			return w, nil
+		}
+	}
+	return nil, nil
 }
 
 // logRotation logs a rotation and its warnings; by says what asked for it.
