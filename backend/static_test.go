@@ -382,3 +382,27 @@ func TestStaticRotationKeepsItsTokenWhenTheWALStays(t *testing.T) {
 		t.Error("the rollback revoked the token the static role serves")
 	}
 }
+
+// An authorization_code static role has no token state until a user
+// authorizes it: updating one of its settings then stores the setting,
+// and the first token still comes with the callback.
+func TestStaticUserGrantSettingBeforeAuthorization(t *testing.T) {
+	h := newHarness(t)
+	h.sourceSetup(map[string]any{"revocation_url": h.emu.URL() + "/oauth/revoke"})
+	h.mustWrite("static-roles/editor", map[string]any{"config": "site", "grant_type": "authorization_code",
+		"redirect_url": sourceCallback, "scopes": "content:read"})
+	for _, d := range []map[string]any{{"rotation_period": "60s"}, {"grace_period": "10s"}, {"redirect_url": sourceCallback}} {
+		h.mustWrite("static-roles/editor", d)
+	}
+	if got := h.mustRead("static-roles/editor").Data["rotation_period"]; got != int64(60) {
+		t.Errorf("rotation_period reads %v, want 60", got)
+	}
+	q := h.browse(h.mustWrite("authorize/editor", nil).Data["url"].(string))
+	if cb, err := h.callback(q, logical.ReadOperation); err != nil || cb.IsError() {
+		t.Fatal(err, errText(cb))
+	}
+	h.staticToken("editor")
+	if ttl := h.mustRead("static-creds/editor").Data["ttl"].(int64); ttl <= 0 || ttl > 60 {
+		t.Errorf("ttl %d, want (0, 60] from the updated rotation_period", ttl)
+	}
+}

@@ -269,6 +269,11 @@ func (e *Env) staticRoleWrite(ctx context.Context, req *logical.Request, d *fram
 		if err := req.Storage.Put(ctx, entry); err != nil {
 			return nil, fmt.Errorf("storing static role %q: %w", name, err)
 		}
+		if st == nil {
+			// No token yet (an authorization_code role waiting for its
+			// user): the first one is scheduled when it is minted.
+			break
+		}
 		st.NextRotation = st.LastRotated.Add(role.rotationPeriod(st.lifetime()))
 		if err := e.storeStaticToken(ctx, req.Storage, name, st); err != nil {
 			return nil, err
