@@ -24,6 +24,7 @@
 //	password_expiry.go     cdp integration-user password expiry warnings
 //	replication.go         which node may act upstream
 //	errors.go              errors mapped to statuses, once, at the edge
+//	panics.go              a recovered panic: its stack logged, a 500
 //	storage.go             every storage prefix; seal-wrapped and local ones
 //	validate.go            URL, name and duration rules
 //	cache.go               roles, configs and metas kept in memory, exactly

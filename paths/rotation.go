@@ -324,9 +324,27 @@ func (e *Env) RotateDue(ctx context.Context, s logical.Storage) {
 		if err != nil {
 			return
 		}
-		e.rotateOne(ctx, s, item.Key)
+		e.rotateOneGuarded(ctx, s, item.Key)
 	}
 }
+
+// rotateOneGuarded is rotateOne, where a panic is logged (Panicked) and
+// the role tried again in panicRetry: the other due roles still rotate, and
+// the ticker, whose goroutine nothing else would recover, keeps running.
+func (e *Env) rotateOneGuarded(ctx context.Context, s logical.Storage, name string) {
+	defer func() {
+		if v := recover(); v != nil {
+			_ = e.Panicked(fmt.Sprintf("the rotation of static role %q", name), v)
+			e.schedule(name, e.Now().Add(panicRetry))
+		}
+	}()
+	e.rotateOne(ctx, s, name)
+}
+
+// panicRetry is how long a rotation that panicked waits for its next try:
+// short enough to come before a cloud token's last minute ends, long enough
+// that a rotation which always panics logs its stack only twice a minute.
+const panicRetry = 30 * time.Second
 
 // rotateOne does what is due for one static role and reschedules it.
 func (e *Env) rotateOne(ctx context.Context, s logical.Storage, name string) {
@@ -413,11 +431,21 @@ func (e *Env) StartRotation(ctx context.Context, s logical.Storage) error {
 			case <-stop:
 				return
 			case <-t.C:
-				e.RotateDue(context.Background(), s)
+				e.tick(context.Background(), s)
 			}
 		}
 	}()
 	return nil
+}
+
+// tick is one run of the ticker; a panic is logged and the ticker goes on.
+func (e *Env) tick(ctx context.Context, s logical.Storage) {
+	defer func() {
+		if v := recover(); v != nil {
+			_ = e.Panicked("the static rotation ticker", v)
+		}
+	}()
+	e.RotateDue(ctx, s)
 }
 
 // StopRotation stops the ticker (mount unload).
