@@ -166,9 +166,7 @@ func (e *Env) Invalidate(_ context.Context, key string) {
 	}
 	for _, prefix := range []string{staticTokenPrefix, staticRolePrefix} {
 		if name, ok := strings.CutPrefix(key, prefix); ok {
-			e.rot.mu.Lock()
-			delete(e.rot.cache, name)
-			e.rot.mu.Unlock()
+			e.staticForget(name)
 		}
 	}
 }

@@ -126,14 +126,27 @@ func (e *Env) storeStaticToken(ctx context.Context, s logical.Storage, name stri
 	return nil
 }
 
-// staticChanged forgets a static role's cached token and schedule (deleted,
-// or changed by another node).
+// staticChanged forgets a static role's cached token and schedule: it was
+// deleted.
 func (e *Env) staticChanged(name string) {
 	e.rot.mu.Lock()
 	defer e.rot.mu.Unlock()
+	e.staticForgetLocked(name)
+	_, _ = e.rot.queue.PopByKey(name)
+}
+
+// staticForget forgets a static role's cached token (another node changed
+// it: Invalidate). Its generation moves on, so that a read which loaded the
+// old token before does not cache it again.
+func (e *Env) staticForget(name string) {
+	e.rot.mu.Lock()
+	defer e.rot.mu.Unlock()
+	e.staticForgetLocked(name)
+}
+
+func (e *Env) staticForgetLocked(name string) {
 	e.rot.gen[name]++
 	delete(e.rot.cache, name)
-	_, _ = e.rot.queue.PopByKey(name)
 }
 
 func (e *Env) scheduleLocked(name string, at time.Time) {
