@@ -406,3 +406,43 @@ func TestStaticUserGrantSettingBeforeAuthorization(t *testing.T) {
 		t.Errorf("ttl %d, want (0, 60] from the updated rotation_period", ttl)
 	}
 }
+
+// Cleanup (unmount, reload, seal, step-down) does not wait for the due
+// rotations: it cancels the one in flight and runs no other.
+func TestCleanupDoesNotWaitForDueRotations(t *testing.T) {
+	h := newHarness(t)
+	h.cloudConfig("c", nil)
+	for _, n := range []string{"a", "b", "c"} {
+		h.mustWrite("static-roles/"+n, map[string]any{"config": "c", "scopes": "organization:" + fedOrgUUID, "rotation_period": "60s"})
+		h.staticToken(n)
+	}
+	ctx := context.Background()
+	if err := h.b.Initialize(ctx, &logical.InitializationRequest{Storage: h.storage}); err != nil {
+		t.Fatal(err)
+	}
+	calls := h.emu.Requests("/api/auth/oauth/token")
+	h.emu.InjectFault(emulator.Fault{PathPrefix: "/api/auth/oauth/token", Delay: 20 * time.Second, Times: 10})
+	h.clock.Advance(61 * time.Second)
+	waitFor(t, "a rotation's upstream call", func() bool { return h.emu.Requests("/api/auth/oauth/token") > calls })
+
+	start := time.Now()
+	done := make(chan struct{})
+	go func() {
+		h.b.Cleanup(ctx)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		t.Error("Cleanup waits for the rotations the upstream holds open")
+		h.emu.ClearFaults()
+		<-done
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Logf("Cleanup took %s", d)
+	}
+	// A rotation cut short by Cleanup did not fail: nothing to report.
+	if logs := h.logs.String(); strings.Contains(logs, "rotation failed") || strings.Contains(logs, "could not record") {
+		t.Errorf("a rotation stopped by Cleanup was reported as failed:\n%s", logs)
+	}
+}

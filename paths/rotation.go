@@ -75,6 +75,7 @@ type rotation struct {
 	// loaded it before never puts its stale copy in cache (as cache.go).
 	gen    map[string]uint64
 	stop   chan struct{}
+	cancel context.CancelFunc
 	ticker sync.WaitGroup
 }
 
@@ -320,13 +321,13 @@ func (e *Env) retryWait(failures int) time.Duration {
 }
 
 // RotateDue rotates the static roles whose time has come and ends grace
-// periods. It does nothing where storage cannot be written.
+// periods, until ctx ends. It does nothing where storage cannot be written.
 func (e *Env) RotateDue(ctx context.Context, s logical.Storage) {
 	if e.ensureWritable() != nil {
 		return
 	}
 	now := e.Now()
-	for {
+	for ctx.Err() == nil {
 		e.rot.mu.Lock()
 		item, err := e.rot.queue.Pop()
 		if err == nil && item.Priority > now.UnixNano() {
@@ -402,6 +403,12 @@ func (e *Env) rotateOrRecord(ctx context.Context, s logical.Storage, name string
 		// rotates then).
 		return
 	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		// Stopped, not failed (StopRotation, or the caller went away):
+		// no error to record or back off from; the role stays due.
+		e.schedule(name, e.Now())
+		return
+	}
 	e.Logger.Warn("static role rotation failed; the current token is served until it expires", "static_role", name,
 		"config", role.Config, "error", err)
 	if st == nil {
@@ -432,7 +439,13 @@ func (e *Env) StartRotation(ctx context.Context, s logical.Storage) error {
 		return nil
 	}
 	stop := make(chan struct{})
-	e.rot.stop = stop
+	// Cancelled by StopRotation: the rotation in flight gives up its
+	// upstream call, and RotateDue starts no other, so that Cleanup
+	// (unmount, reload, seal, step-down) does not wait for each due role's
+	// request_timeout. What was cut short is recorded as a failed rotation
+	// (or left to its WAL entry) and runs again on the next active node.
+	ctx, cancel := context.WithCancel(context.Background())
+	e.rot.stop, e.rot.cancel = stop, cancel
 	e.rot.mu.Unlock()
 	e.rot.ticker.Add(1)
 	go func() {
@@ -444,7 +457,7 @@ func (e *Env) StartRotation(ctx context.Context, s logical.Storage) error {
 			case <-stop:
 				return
 			case <-t.C:
-				e.tick(context.Background(), s)
+				e.tick(ctx, s)
 			}
 		}
 	}()
@@ -464,10 +477,11 @@ func (e *Env) tick(ctx context.Context, s logical.Storage) {
 // StopRotation stops the ticker (mount unload).
 func (e *Env) StopRotation() {
 	e.rot.mu.Lock()
-	stop := e.rot.stop
-	e.rot.stop = nil
+	stop, cancel := e.rot.stop, e.rot.cancel
+	e.rot.stop, e.rot.cancel = nil, nil
 	e.rot.mu.Unlock()
 	if stop != nil {
+		cancel()
 		close(stop)
 		e.rot.ticker.Wait()
 	}
