@@ -327,3 +327,51 @@ func TestCDPNoLeakWhenTheRequestFails(t *testing.T) {
 		h.secrets = append(h.secrets, et.Value)
 	}
 }
+
+// listHook runs once, on the first List under prefix, before it lists.
+type listHook struct {
+	logical.Storage
+	prefix string
+	once   sync.Once
+	run    func()
+}
+
+func (l *listHook) List(ctx context.Context, prefix string) ([]string, error) {
+	if strings.HasPrefix(prefix, l.prefix) {
+		l.once.Do(l.run)
+	}
+	return l.Storage.List(ctx, prefix)
+}
+
+// A static role that rotates after revoke-all killed its token, and before
+// revoke-all gets to it, keeps the token it just minted: that token is
+// live, held and served, and revoke-all mints no other.
+func TestCDPRevokeAllRacingARotation(t *testing.T) {
+	h := newHarness(t)
+	h.cdpSetup(3, h.clock.Now().Add(200*24*time.Hour))
+	h.mustWrite("static-roles/feed", map[string]any{"config": "cdp"})
+	killed := h.staticToken("feed")
+	s := &listHook{Storage: h.storage, prefix: "static-roles/", run: func() {
+		// revoke-all has deleted every token upstream and not yet
+		// turned to the static roles: the ticker rotates now.
+		h.mustWrite("rotate-role/feed", nil)
+	}}
+	resp, err := h.b.HandleRequest(context.Background(), &logical.Request{Operation: logical.UpdateOperation,
+		Path: "config/cdp/revoke-all", Storage: s})
+	if err != nil || resp.IsError() {
+		t.Fatal(err, errText(resp))
+	}
+	served := h.staticToken("feed")
+	if served == killed || !h.emu.TokenLive(served) {
+		t.Fatal("static-creds serves a token revoke-all deleted")
+	}
+	if n := h.cdpLive(); n != 1 {
+		t.Errorf("%d plugin tokens live upstream after revoke-all, want the one static-creds serves", n)
+	}
+	// Nothing is left that holds up deleting the config.
+	h.do(logical.DeleteOperation, "static-roles/feed", nil)
+	h.do(logical.DeleteOperation, "roles/sync", nil)
+	if resp, err := h.do(logical.DeleteOperation, "config/cdp", nil); err != nil || resp.IsError() {
+		t.Errorf("the config cannot be deleted: %v %v", err, errText(resp))
+	}
+}

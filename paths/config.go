@@ -504,9 +504,13 @@ func (e *Env) configRevokeAll(ctx context.Context, req *logical.Request, d *fram
 	if err != nil {
 		return nil, err
 	}
+	killed := make(map[string]bool, len(held))
+	for _, id := range held {
+		killed[id] = true
+	}
 	var warnings []string
 	for _, s := range statics {
-		if err := e.replaceDeadStatic(ctx, req.Storage, s); err != nil {
+		if err := e.replaceKilledStatic(ctx, req.Storage, s, killed); err != nil {
 			warnings = append(warnings, fmt.Sprintf("static role %s could not rotate yet (%s); Vault retries", s, err))
 		}
 	}

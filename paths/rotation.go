@@ -507,9 +507,19 @@ func (e *Env) loadSchedule(ctx context.Context, s logical.Storage) error {
 	return nil
 }
 
-// replaceDeadStatic forgets a static role's tokens, deleted upstream (by
-// revoke-all), so static-creds never serves them, and rotates it now.
+// replaceDeadStatic forgets a static role's tokens of its config, dead
+// upstream (the config's key was deleted), so static-creds never serves
+// them, and rotates it now.
 func (e *Env) replaceDeadStatic(ctx context.Context, s logical.Storage, name string) error {
+	return e.replaceKilledStatic(ctx, s, name, nil)
+}
+
+// replaceKilledStatic is replaceDeadStatic for the tokens revoke-all
+// deleted upstream: killed are the IDs (tokenID) of the tokens the plugin
+// held when it ran (nil: every token of the config). A rotation that ran
+// after revoke-all, before this, minted a live token that is held and
+// served: it is kept, and no other is minted.
+func (e *Env) replaceKilledStatic(ctx context.Context, s logical.Storage, name string, killed map[string]bool) error {
 	lock := locksFor(e.staticLocks, name)
 	lock.Lock()
 	defer lock.Unlock()
@@ -521,14 +531,26 @@ func (e *Env) replaceDeadStatic(ctx context.Context, s logical.Storage, name str
 	if err != nil {
 		return err
 	}
+	dead := func(config, token string) bool {
+		return config == role.Config && (killed == nil || killed[tokenID(token)])
+	}
 	if st != nil {
-		// Every token of the config's user is gone; retired ones of
-		// another config (the role moved) are not.
+		// Every token of the config's user that the plugin held is gone;
+		// retired ones of another config (the role moved), or minted
+		// since, are not.
 		kept := st.Retired[:0:0]
 		for _, g := range st.Retired {
-			if g.Config != role.Config {
+			if !dead(g.Config, g.AccessToken) {
 				kept = append(kept, g)
 			}
+		}
+		if killed != nil && st.AccessToken != "" && !dead(cmp.Or(st.Config, role.Config), st.AccessToken) {
+			// The current token was minted since: live, held, served.
+			if len(kept) == len(st.Retired) {
+				return nil
+			}
+			st.Retired = kept
+			return e.storeStaticToken(ctx, s, name, st)
 		}
 		st.AccessToken, st.Retired, st.NextRotation = "", kept, e.Now()
 		if err := e.storeStaticToken(ctx, s, name, st); err != nil {
