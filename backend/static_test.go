@@ -170,8 +170,9 @@ func TestStaticUpstreamDown(t *testing.T) {
 }
 
 // TestStaticRotationRollsForwardOrBack: a rotation that cannot store its
-// token deletes it; a WAL entry of a stored rotation keeps the token, one
-// of an unstored rotation deletes it.
+// token deletes it; a WAL entry of a stored rotation keeps the token, also
+// once retired (its grace period's end revokes it), one of a token the
+// role does not hold deletes it.
 func TestStaticRotationRollsForwardOrBack(t *testing.T) {
 	h := newHarness(t)
 	h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
@@ -197,11 +198,25 @@ func TestStaticRotationRollsForwardOrBack(t *testing.T) {
 	}
 	h.mustWrite("rotate-role/feed", nil)
 	next := h.staticToken("feed")
-	if err := rollback(cur); err != nil || h.emu.TokenLive(cur) {
-		t.Errorf("roll back: %v; a token the role no longer holds must go", err)
+	if err := rollback(cur); err != nil || !h.emu.TokenLive(cur) {
+		t.Errorf("roll forward of a retired token: %v; it must stay live for its grace period", err)
+	}
+	h.clock.Advance(61 * time.Second)
+	h.rotateDue()
+	if h.emu.TokenLive(cur) {
+		t.Error("the retired token lives past its grace period")
+	}
+	if err := rollback(cur); err != nil {
+		t.Errorf("roll back of a token the role no longer holds: %v", err)
 	}
 	if !h.emu.TokenLive(next) {
 		t.Error("the current token died")
+	}
+	// A token the role never held goes.
+	stray := h.mustRead("creds/sync").Data["access_token"].(string)
+	h.secrets = append(h.secrets, stray)
+	if err := rollback(stray); err != nil || h.emu.TokenLive(stray) {
+		t.Errorf("roll back: %v; a token the role does not hold must go", err)
 	}
 }
 
@@ -444,5 +459,40 @@ func TestCleanupDoesNotWaitForDueRotations(t *testing.T) {
 	// A rotation cut short by Cleanup did not fail: nothing to report.
 	if logs := h.logs.String(); strings.Contains(logs, "rotation failed") || strings.Contains(logs, "could not record") {
 		t.Errorf("a rotation stopped by Cleanup was reported as failed:\n%s", logs)
+	}
+}
+
+// A WAL entry left by a rotation rolls forward also once a later rotation
+// moved its token to the retired ones: the token stays valid for its grace
+// period, then the grace's end revokes it.
+func TestStaticRollbackKeepsARetiredTokensGrace(t *testing.T) {
+	h := newHarness(t)
+	h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
+	h.mustWrite("static-roles/feed", map[string]any{"config": "cdp"})
+	h.staticToken("feed")
+	_, _ = h.b.HandleRequest(context.Background(), &logical.Request{Operation: logical.UpdateOperation, Path: "rotate-role/feed",
+		Storage: walDeleteFails{h.storage}})
+	tok := h.staticToken("feed")
+	h.mustWrite("rotate-role/feed", nil)
+	if h.staticToken("feed") == tok {
+		t.Fatal("no rotation")
+	}
+	ids, _ := framework.ListWAL(context.Background(), h.storage)
+	if len(ids) == 0 {
+		t.Fatal("no WAL entry left behind")
+	}
+	for _, id := range ids {
+		w, _ := framework.GetWAL(context.Background(), h.storage, id)
+		if err := h.b.Env().WALRollback(context.Background(), &logical.Request{Storage: h.storage}, w.Kind, w.Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !h.emu.TokenLive(tok) {
+		t.Fatal("the rollback revoked a retired token before its grace period ended")
+	}
+	h.clock.Advance(61 * time.Second)
+	h.rotateDue()
+	if h.emu.TokenLive(tok) {
+		t.Error("the retired token lives past its grace period")
 	}
 }

@@ -72,13 +72,21 @@ func (e *Env) WALRollback(ctx context.Context, req *logical.Request, kind string
 	}
 	if w.Static != "" {
 		// A rotation that stored its token before it stopped rolls
-		// forward: the token is the role's, and stays.
+		// forward: the token is the role's, and stays until the role
+		// revokes it.
 		st, err := e.loadStaticToken(ctx, req.Storage, w.Static)
 		if err != nil {
 			return err
 		}
 		if st != nil && st.AccessToken == w.Token {
 			return nil
+		}
+		// A later rotation retired it: its grace period's end revokes it
+		// (endGrace), not this.
+		for _, g := range st.retired() {
+			if g.AccessToken == w.Token {
+				return nil
+			}
 		}
 	}
 	if err := e.revokeUpstream(ctx, req.Storage, w.Config, w.Token, w.Issuer, time.Time{}); err != nil {

@@ -55,6 +55,14 @@ type graceToken struct {
 
 func (st *staticToken) lifetime() time.Duration { return st.ExpiresAt.Sub(st.IssuedAt) }
 
+// retired is st's rotated-out tokens; none when st is nil.
+func (st *staticToken) retired() []graceToken {
+	if st == nil {
+		return nil
+	}
+	return st.Retired
+}
+
 // due is when the role needs the rotation loop next.
 func (st *staticToken) due() time.Time {
 	d := st.NextRotation
