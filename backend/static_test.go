@@ -496,3 +496,63 @@ func TestStaticRollbackKeepsARetiredTokensGrace(t *testing.T) {
 		t.Error("the retired token lives past its grace period")
 	}
 }
+
+// retiredRevokeAt is when the rotation loop next tries to revoke the
+// static role's retired tokens, as stored.
+func (h *harness) retiredRevokeAt(name string) []time.Time {
+	h.t.Helper()
+	e, err := h.storage.Get(context.Background(), "static-tokens/"+name)
+	if err != nil || e == nil {
+		h.t.Fatal("no token state", err)
+	}
+	var st struct {
+		Retired []struct {
+			RevokeAt time.Time `json:"revoke_at"`
+		} `json:"retired"`
+	}
+	if err := e.DecodeJSON(&st); err != nil {
+		h.t.Fatal(err)
+	}
+	var at []time.Time
+	for _, g := range st.Retired {
+		at = append(at, g.RevokeAt)
+	}
+	return at
+}
+
+// A retired token whose revoke keeps failing is tried again with a
+// growing wait, capped, as a failed rotation is.
+func TestStaticRetiredRevokeBacksOff(t *testing.T) {
+	h := newHarness(t)
+	h.acronisSetup(nil)
+	h.mustWrite("static-roles/s", map[string]any{"config": "acr"})
+	old := h.staticToken("s")
+	h.mustWrite("rotate-role/s", nil)
+	h.staticToken("s")
+	h.emu.InjectFault(emulator.Fault{PathPrefix: "/api/2/idp/revoke_token", Status: 403, Body: `{"error":"forbidden"}`, Times: 1000})
+	h.clock.Advance(61 * time.Second)
+	var waits []time.Duration
+	for range 8 {
+		h.rotateDue()
+		at := h.retiredRevokeAt("s")
+		if len(at) != 1 {
+			t.Fatalf("%d retired tokens, want the one whose revoke fails", len(at))
+		}
+		waits = append(waits, at[0].Sub(h.clock.Now()))
+		h.clock.Advance(at[0].Sub(h.clock.Now()))
+	}
+	for i := 1; i < len(waits); i++ {
+		if waits[i] < waits[i-1] || waits[i] > 5*time.Minute {
+			t.Fatalf("retry waits %v: want them growing, capped at 5m", waits)
+		}
+	}
+	if waits[len(waits)-1] <= waits[0] {
+		t.Errorf("retry waits %v: no backoff", waits)
+	}
+	h.emu.ClearFaults()
+	h.clock.Advance(5 * time.Minute)
+	h.rotateDue()
+	if h.emu.TokenLive(old) {
+		t.Error("the retired token lives once its revoke succeeds")
+	}
+}

@@ -51,6 +51,9 @@ type graceToken struct {
 	RevokeAt    time.Time `json:"revoke_at"`
 	Config      string    `json:"config"`
 	Issuer      string    `json:"issuer,omitempty"`
+	// Failures counts the failed revokes since the grace period ended:
+	// each waits longer for the next try (retryWait).
+	Failures int `json:"failures,omitempty"`
 }
 
 func (st *staticToken) lifetime() time.Duration { return st.ExpiresAt.Sub(st.IssuedAt) }
@@ -302,8 +305,10 @@ func (e *Env) endGrace(ctx context.Context, s logical.Storage, name string, st *
 			_ = e.forgetToken(ctx, s, g.Config, g.AccessToken)
 		default:
 			if err := e.revokeUpstream(ctx, s, g.Config, g.AccessToken, g.Issuer, time.Time{}); err != nil {
-				e.Logger.Warn("could not revoke a static role's retired token; retrying", "static_role", name, "error", err)
-				g.RevokeAt = now.Add(e.retryWait(2))
+				g.Failures++
+				g.RevokeAt = now.Add(e.retryWait(g.Failures + 1))
+				e.Logger.Warn("could not revoke a static role's retired token; retrying", "static_role", name,
+					"failures", g.Failures, "next_try", g.RevokeAt, "error", err)
 				kept = append(kept, g)
 			}
 		}
