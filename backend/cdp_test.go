@@ -375,3 +375,48 @@ func TestCDPRevokeAllRacingARotation(t *testing.T) {
 		t.Errorf("the config cannot be deleted: %v %v", err, errText(resp))
 	}
 }
+
+// CDP static settings that could never rotate are refused when written:
+// a grace period as long as the rotation period (explicit or the default
+// 80% of the token's lifetime), or a max_tokens without room for the
+// current token and the next.
+func TestCDPStaticRoleThatCouldNeverRotate(t *testing.T) {
+	h := newHarness(t)
+	h.cdpSetup(2, h.clock.Now().Add(365*24*time.Hour))
+	// The default period: 80% of 180 days, 3456h.
+	for _, d := range []map[string]any{
+		{"config": "cdp", "grace_period": "3456h"},
+		{"config": "cdp", "grace_period": "4000h"},
+		{"config": "cdp", "rotation_period": "30s"}, // the default grace is 1m
+	} {
+		msg, ok := badRequest(h.write("static-roles/bad", d))
+		if !ok || !strings.HasPrefix(msg, "grace_period:") {
+			t.Errorf("static role %v: %s; want a 400 naming grace_period", d, msg)
+		}
+		if h.stored("static-roles/bad") {
+			t.Fatalf("static role %v was stored", d)
+		}
+	}
+	h.mustWrite("static-roles/feed", map[string]any{"config": "cdp"})
+	if msg, ok := badRequest(h.write("static-roles/feed", map[string]any{"grace_period": "3500h"})); !ok ||
+		!strings.HasPrefix(msg, "grace_period:") {
+		t.Errorf("updating grace_period past the default period: %s; want a 400 naming grace_period", msg)
+	}
+	h.mustWrite("static-roles/feed", map[string]any{"grace_period": "24h"})
+	h.mustWrite("rotate-role/feed", nil)
+
+	// max_tokens 1 holds the token, but no rotation could ever mint the next.
+	if msg, ok := badRequest(h.write("config/cdp", map[string]any{"max_tokens": 1, "verify": false})); !ok ||
+		!strings.HasPrefix(msg, "max_tokens:") {
+		t.Errorf("max_tokens 1 under a static role: %s; want a 400 naming max_tokens", msg)
+	}
+	h.do(logical.DeleteOperation, "static-roles/feed", nil)
+	h.mustWrite("config/cdp", map[string]any{"max_tokens": 1, "verify": false})
+	msg, ok := badRequest(h.write("static-roles/one", map[string]any{"config": "cdp"}))
+	if !ok || !strings.HasPrefix(msg, "max_tokens:") {
+		t.Errorf("a static role on max_tokens 1: %s; want a 400 naming max_tokens", msg)
+	}
+	if h.cdpLive() != 0 {
+		t.Errorf("%d tokens live after the refused static role", h.cdpLive())
+	}
+}

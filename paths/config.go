@@ -160,6 +160,9 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 	if err := validateEffective(&eff); err != nil {
 		return nil, err
 	}
+	if err := e.checkStaticsFit(ctx, req.Storage, name, existing, eff); err != nil {
+		return nil, err
+	}
 	var oldEff provider.Config
 	if existing != nil {
 		if oldEff, err = provider.Effective(existing.Config); err != nil {
@@ -260,6 +263,21 @@ func (e *Env) storeConfig(ctx context.Context, s logical.Storage, name string, e
 	}
 	return []string{fmt.Sprintf("the issuer changed: the user authorizations of %s were revoked at the "+
 		"previous issuer and dropped; run authorize/<role> again for each", strings.Join(dropped, ", "))}, nil
+}
+
+// checkStaticsFit refuses a max_tokens under which the config's static
+// roles could not rotate (checkStaticRoom).
+func (e *Env) checkStaticsFit(ctx context.Context, s logical.Storage, name string, existing *configEntry, eff provider.Config) error {
+	spec, _ := provider.Lookup(eff.Provider)
+	if existing == nil || !spec.TokenLimit || eff.MaxTokens >= staticSlots {
+		return nil
+	}
+	statics, err := e.staticRolesUsing(ctx, s, name)
+	if err != nil || len(statics) == 0 {
+		return err
+	}
+	return badField(fMaxTokens, "static role(s) %s need at least %d: each holds its token and, while it rotates, the next",
+		strings.Join(statics, ", "), staticSlots)
 }
 
 // issuerChangeRefusal refuses a change of the config's issuer while

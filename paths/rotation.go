@@ -222,6 +222,7 @@ func (e *Env) rotateStatic(ctx context.Context, s logical.Storage, name string, 
 		return err
 	}
 	_, revocable := client.(provider.Revoker)
+	spec, _ := provider.Lookup(cfg.Provider)
 	spare := spareUserGrant(role.grantType(), cfg)
 	scopes := role.Scopes
 	if len(scopes) == 0 {
@@ -238,6 +239,12 @@ func (e *Env) rotateStatic(ctx context.Context, s logical.Storage, name string, 
 		}
 		if err := checkRotationPeriod(role, next); err != nil {
 			return err
+		}
+		if check.entry != nil {
+			// A role being written; one already stored keeps rotating.
+			if err := checkGracePeriod(role, next, spec.TokenLimit); err != nil {
+				return err
+			}
 		}
 		next.NextRotation = now.Add(role.rotationPeriod(next.lifetime()))
 		if old != nil {
