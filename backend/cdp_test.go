@@ -420,3 +420,46 @@ func TestCDPStaticRoleThatCouldNeverRotate(t *testing.T) {
 		t.Errorf("%d tokens live after the refused static role", h.cdpLive())
 	}
 }
+
+// A renew whose upstream extend succeeded but whose record could not be
+// stored fails, and the lease keeps its old expiry. Its revoke after that
+// expiry still deletes the token, which the extend kept alive.
+func TestCDPRevokeAfterAnUnrecordedExtend(t *testing.T) {
+	h := newHarness(t)
+	h.emu.AddCDPUser(emulator.CDPUser{Username: cdpUser, Password: cdpPass, TenantID: "tenant-7", UserType: "CLIENT",
+		PasswordExpiry: h.clock.Now().Add(365 * 24 * time.Hour), MaxTokens: 4, Lifetime: 2 * time.Hour})
+	h.secrets = append(h.secrets, cdpPass)
+	h.mustWrite("config/cdp", map[string]any{"provider": "cdp", "username": cdpUser, "password": cdpPass,
+		"base_url": h.emu.URL(), "max_tokens": 3})
+	h.mustWrite("roles/sync", map[string]any{"config": "cdp", "ttl": "1h", "max_ttl": "24h"})
+	issued := h.clock.Now()
+	resp := h.mustRead("creds/sync")
+	tok := resp.Data["access_token"].(string)
+	before, _ := h.emu.Token(tok)
+
+	h.clock.Advance(50 * time.Minute)
+	// Vault hands the plugin a copy of the lease: a change the failed
+	// renew made to it is not kept.
+	s := *resp.Secret
+	s.IssueTime = issued
+	s.InternalData = map[string]any{}
+	for k, v := range resp.Secret.InternalData {
+		s.InternalData[k] = v
+	}
+	r, err := h.b.HandleRequest(context.Background(), &logical.Request{Operation: logical.RenewOperation, Path: "creds/sync",
+		Secret: &s, Storage: &failingStorage{Storage: h.storage, prefix: "tokens/"}})
+	if err == nil && !r.IsError() {
+		t.Fatal("the renew succeeded without its record")
+	}
+	if after, _ := h.emu.Token(tok); !after.ExpiresAt.After(before.ExpiresAt) {
+		t.Fatal("the extend did not reach the upstream; nothing to test")
+	}
+	// Vault revokes the lease once its old expiry has passed.
+	h.clock.Advance(71 * time.Minute)
+	if r, err := h.revoke(resp); err != nil || (r != nil && r.IsError()) {
+		t.Fatalf("revoke: %v %v", err, errText(r))
+	}
+	if h.emu.TokenLive(tok) {
+		t.Error("the revoke succeeded while the extended token lives upstream")
+	}
+}
