@@ -14,10 +14,18 @@ import (
 // task's panic does not skip the others: each periodic task, each WAL
 // entry's rollback, the rotation ticker (paths/rotation.go).
 
+// passPanic, set by tests only (export_test.go), says which recovered
+// panics are panicked again: a test that stops an operation at a step, as
+// a killed process would, must see it stop, not answer a 500.
+var passPanic func(v any) bool
+
 // guard runs f; a panic in it becomes the error it returns.
 func (b *Backend) guard(where string, f func() error) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
+			if passPanic != nil && passPanic(v) {
+				panic(v)
+			}
 			err = b.env.Panicked(where, v)
 		}
 	}()
