@@ -420,6 +420,13 @@ func (e *Env) configRead(ctx context.Context, req *logical.Request, d *framework
 	if takesRotation(cfg.Provider) {
 		readRotation(cfg, data)
 	}
+	if !spec.TokenLimit && e.revocable(name, cfg) {
+		n, err := e.lostCount(ctx, req.Storage, name)
+		if err != nil {
+			return nil, err
+		}
+		data["lost_tokens"] = n
+	}
 	if spec.TokenLimit {
 		meta, err := e.loadMeta(ctx, req.Storage, name)
 		if err != nil {

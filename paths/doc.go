@@ -15,6 +15,7 @@
 //	mint.go                one token for one lease, WAL-covered
 //	token_limit.go         where cdp max_tokens is enforced
 //	held_tokens.go         records of the revocable tokens leases hold
+//	lost_tokens.go         tokens a request whose answer was lost may have minted
 //	lease.go               the token secret: TTLs, renew, revoke
 //	issuer.go              who issued a token; revokes only go there
 //	rollback.go            WAL rollback of tokens never leased

@@ -65,7 +65,7 @@ func (e *Env) WALRollback(ctx context.Context, req *logical.Request, kind string
 		e.Logger.Warn("a token request stopped before its answer was read; if the upstream created a token, "+
 			"nothing identifies it and it expires by itself (for cdp, config/<name>/revoke-all deletes it)",
 			"config", w.Config, "role", w.Role)
-		return nil
+		return e.countLostByWAL(ctx, req.Storage, &w)
 	}
 	if !w.ExpiresAt.IsZero() && !e.Now().Before(w.ExpiresAt) {
 		return e.forgetToken(ctx, req.Storage, w.Config, w.Token)

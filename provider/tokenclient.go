@@ -54,6 +54,10 @@ func newOAuthClient(c Config, o Options, lifetime time.Duration) (*oauthClient, 
 
 func (c *oauthClient) host() string { return hostOf(c.cfg.TokenURL) }
 
+// AssumedLifetime is the lifetime a token is taken to have when the answer
+// gives none: the documented one, or the provider's assumption.
+func (c *oauthClient) AssumedLifetime() time.Duration { return c.lifetime }
+
 func (c *oauthClient) authStyle() oauth2.AuthStyle {
 	if c.cfg.AuthStyle == AuthStyleBasic {
 		return oauth2.AuthStyleInHeader
