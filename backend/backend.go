@@ -4,6 +4,7 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -32,6 +33,9 @@ type Backend struct {
 	*framework.Backend
 	env *paths.Env
 	sys *cachedSystemView
+	// hook, when set (tests only), runs first in every guarded call with
+	// its name, to inject a panic (guard.go).
+	hook func(where string)
 }
 
 // Factory is the plugin's logical.Factory.
@@ -60,21 +64,16 @@ func New(conf *logical.BackendConfig) *Backend {
 		},
 		Paths:        b.env.Paths(),
 		Secrets:      b.env.Secrets(),
-		Invalidate:   b.env.Invalidate,
-		WALRollback:  b.env.WALRollback,
+		Invalidate:   b.invalidate,
+		WALRollback:  b.walRollback,
 		PeriodicFunc: b.periodic,
 		// Vault's rotation manager (Enterprise) calls this when a config's
 		// automated rotation is due; on Vault Community periodic does.
 		RotateCredential: b.env.RotateCredential,
 		// 0 is Vault's default (10m); crash tests shorten it (wal_age.go).
 		WALRollbackMinAge: walRollbackMinAge(conf.Logger),
-		Clean: func(context.Context) {
-			b.env.StopRotation()
-			b.env.Reset()
-		},
-		InitializeFunc: func(ctx context.Context, req *logical.InitializationRequest) error {
-			return b.env.StartRotation(ctx, req.Storage)
-		},
+		Clean:             b.clean,
+		InitializeFunc:    b.initialize,
 	}
 	// The framework's check, on the snapshot Setup hands it: the active
 	// node of a primary, or a local mount on a performance secondary.
@@ -96,12 +95,22 @@ func (b *Backend) Setup(ctx context.Context, conf *logical.BackendConfig) error 
 }
 
 // periodic is Vault's periodic call (about once a minute, on every node):
-// each task skips itself where storage cannot be written.
+// each task skips itself where storage cannot be written, and a panic in
+// one (guard.go) does not skip the others.
 func (b *Backend) periodic(ctx context.Context, req *logical.Request) error {
 	// Config keys first: static roles then mint with the new one.
-	b.env.RotateRootsDue(ctx, req.Storage)
-	b.env.RotateDue(ctx, req.Storage)
-	return b.env.PruneStates(ctx, req)
+	roots := b.guard("periodic rotate-root", func() error {
+		b.env.RotateRootsDue(ctx, req.Storage)
+		return nil
+	})
+	statics := b.guard("periodic static rotation", func() error {
+		b.env.RotateDue(ctx, req.Storage)
+		return nil
+	})
+	prune := b.guard("periodic pruning of authorization states", func() error {
+		return b.env.PruneStates(ctx, req)
+	})
+	return errors.Join(roots, statics, prune)
 }
 
 // Env exposes the shared handler state, for tests (clock seam).

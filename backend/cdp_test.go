@@ -327,3 +327,139 @@ func TestCDPNoLeakWhenTheRequestFails(t *testing.T) {
 		h.secrets = append(h.secrets, et.Value)
 	}
 }
+
+// listHook runs once, on the first List under prefix, before it lists.
+type listHook struct {
+	logical.Storage
+	prefix string
+	once   sync.Once
+	run    func()
+}
+
+func (l *listHook) List(ctx context.Context, prefix string) ([]string, error) {
+	if strings.HasPrefix(prefix, l.prefix) {
+		l.once.Do(l.run)
+	}
+	return l.Storage.List(ctx, prefix)
+}
+
+// A static role that rotates after revoke-all killed its token, and before
+// revoke-all gets to it, keeps the token it just minted: that token is
+// live, held and served, and revoke-all mints no other.
+func TestCDPRevokeAllRacingARotation(t *testing.T) {
+	h := newHarness(t)
+	h.cdpSetup(3, h.clock.Now().Add(200*24*time.Hour))
+	h.mustWrite("static-roles/feed", map[string]any{"config": "cdp"})
+	killed := h.staticToken("feed")
+	s := &listHook{Storage: h.storage, prefix: "static-roles/", run: func() {
+		// revoke-all has deleted every token upstream and not yet
+		// turned to the static roles: the ticker rotates now.
+		h.mustWrite("rotate-role/feed", nil)
+	}}
+	resp, err := h.b.HandleRequest(context.Background(), &logical.Request{Operation: logical.UpdateOperation,
+		Path: "config/cdp/revoke-all", Storage: s})
+	if err != nil || resp.IsError() {
+		t.Fatal(err, errText(resp))
+	}
+	served := h.staticToken("feed")
+	if served == killed || !h.emu.TokenLive(served) {
+		t.Fatal("static-creds serves a token revoke-all deleted")
+	}
+	if n := h.cdpLive(); n != 1 {
+		t.Errorf("%d plugin tokens live upstream after revoke-all, want the one static-creds serves", n)
+	}
+	// Nothing is left that holds up deleting the config.
+	h.do(logical.DeleteOperation, "static-roles/feed", nil)
+	h.do(logical.DeleteOperation, "roles/sync", nil)
+	if resp, err := h.do(logical.DeleteOperation, "config/cdp", nil); err != nil || resp.IsError() {
+		t.Errorf("the config cannot be deleted: %v %v", err, errText(resp))
+	}
+}
+
+// CDP static settings that could never rotate are refused when written:
+// a grace period as long as the rotation period (explicit or the default
+// 80% of the token's lifetime), or a max_tokens without room for the
+// current token and the next.
+func TestCDPStaticRoleThatCouldNeverRotate(t *testing.T) {
+	h := newHarness(t)
+	h.cdpSetup(2, h.clock.Now().Add(365*24*time.Hour))
+	// The default period: 80% of 180 days, 3456h.
+	for _, d := range []map[string]any{
+		{"config": "cdp", "grace_period": "3456h"},
+		{"config": "cdp", "grace_period": "4000h"},
+		{"config": "cdp", "rotation_period": "30s"}, // the default grace is 1m
+	} {
+		msg, ok := badRequest(h.write("static-roles/bad", d))
+		if !ok || !strings.HasPrefix(msg, "grace_period:") {
+			t.Errorf("static role %v: %s; want a 400 naming grace_period", d, msg)
+		}
+		if h.stored("static-roles/bad") {
+			t.Fatalf("static role %v was stored", d)
+		}
+	}
+	h.mustWrite("static-roles/feed", map[string]any{"config": "cdp"})
+	if msg, ok := badRequest(h.write("static-roles/feed", map[string]any{"grace_period": "3500h"})); !ok ||
+		!strings.HasPrefix(msg, "grace_period:") {
+		t.Errorf("updating grace_period past the default period: %s; want a 400 naming grace_period", msg)
+	}
+	h.mustWrite("static-roles/feed", map[string]any{"grace_period": "24h"})
+	h.mustWrite("rotate-role/feed", nil)
+
+	// max_tokens 1 holds the token, but no rotation could ever mint the next.
+	if msg, ok := badRequest(h.write("config/cdp", map[string]any{"max_tokens": 1, "verify": false})); !ok ||
+		!strings.HasPrefix(msg, "max_tokens:") {
+		t.Errorf("max_tokens 1 under a static role: %s; want a 400 naming max_tokens", msg)
+	}
+	h.do(logical.DeleteOperation, "static-roles/feed", nil)
+	h.mustWrite("config/cdp", map[string]any{"max_tokens": 1, "verify": false})
+	msg, ok := badRequest(h.write("static-roles/one", map[string]any{"config": "cdp"}))
+	if !ok || !strings.HasPrefix(msg, "max_tokens:") {
+		t.Errorf("a static role on max_tokens 1: %s; want a 400 naming max_tokens", msg)
+	}
+	if h.cdpLive() != 0 {
+		t.Errorf("%d tokens live after the refused static role", h.cdpLive())
+	}
+}
+
+// A renew whose upstream extend succeeded but whose record could not be
+// stored fails, and the lease keeps its old expiry. Its revoke after that
+// expiry still deletes the token, which the extend kept alive.
+func TestCDPRevokeAfterAnUnrecordedExtend(t *testing.T) {
+	h := newHarness(t)
+	h.emu.AddCDPUser(emulator.CDPUser{Username: cdpUser, Password: cdpPass, TenantID: "tenant-7", UserType: "CLIENT",
+		PasswordExpiry: h.clock.Now().Add(365 * 24 * time.Hour), MaxTokens: 4, Lifetime: 2 * time.Hour})
+	h.secrets = append(h.secrets, cdpPass)
+	h.mustWrite("config/cdp", map[string]any{"provider": "cdp", "username": cdpUser, "password": cdpPass,
+		"base_url": h.emu.URL(), "max_tokens": 3})
+	h.mustWrite("roles/sync", map[string]any{"config": "cdp", "ttl": "1h", "max_ttl": "24h"})
+	issued := h.clock.Now()
+	resp := h.mustRead("creds/sync")
+	tok := resp.Data["access_token"].(string)
+	before, _ := h.emu.Token(tok)
+
+	h.clock.Advance(50 * time.Minute)
+	// Vault hands the plugin a copy of the lease: a change the failed
+	// renew made to it is not kept.
+	s := *resp.Secret
+	s.IssueTime = issued
+	s.InternalData = map[string]any{}
+	for k, v := range resp.Secret.InternalData {
+		s.InternalData[k] = v
+	}
+	r, err := h.b.HandleRequest(context.Background(), &logical.Request{Operation: logical.RenewOperation, Path: "creds/sync",
+		Secret: &s, Storage: &failingStorage{Storage: h.storage, prefix: "tokens/"}})
+	if err == nil && !r.IsError() {
+		t.Fatal("the renew succeeded without its record")
+	}
+	if after, _ := h.emu.Token(tok); !after.ExpiresAt.After(before.ExpiresAt) {
+		t.Fatal("the extend did not reach the upstream; nothing to test")
+	}
+	// Vault revokes the lease once its old expiry has passed.
+	h.clock.Advance(71 * time.Minute)
+	if r, err := h.revoke(resp); err != nil || (r != nil && r.IsError()) {
+		t.Fatalf("revoke: %v %v", err, errText(r))
+	}
+	if h.emu.TokenLive(tok) {
+		t.Error("the revoke succeeded while the extended token lives upstream")
+	}
+}

@@ -147,3 +147,32 @@ func TestAcronisRevocationWithBearer(t *testing.T) {
 		t.Error("token live after lease revoke")
 	}
 }
+
+// TestAcronisBearerRevokeOfADisabledClientsToken: where the data center
+// takes the token as the revocation's credential, a disabled client's
+// live token is refused as invalid_token too. That is no proof the token
+// is gone: it works again once the client is enabled. The revoke fails
+// (Vault retries) until it can tell.
+func TestAcronisBearerRevokeOfADisabledClientsToken(t *testing.T) {
+	h := newHarness(t)
+	h.emu.SetAcronisRevokeWithBearer(true)
+	h.acronisSetup(nil)
+	resp := h.mustRead("creds/backup")
+	tok := resp.Data["access_token"].(string)
+	h.emu.DisableAcronisClient(acronisID)
+	r, err := h.revoke(resp)
+	revoked := err == nil && (r == nil || !r.IsError())
+	h.emu.AddAcronisClient(emulator.AcronisClient{ID: acronisID, Secret: acronisSecret, TenantID: acronisTenant})
+	if revoked && h.emu.TokenLive(tok) {
+		t.Fatal("the revoke succeeded, and the token works again once its client is enabled")
+	}
+	if r, err := h.revoke(resp); err != nil || (r != nil && r.IsError()) {
+		t.Fatalf("revoke once the client is enabled: %v %v", err, errText(r))
+	}
+	if h.emu.TokenLive(tok) {
+		t.Error("token live after lease revoke")
+	}
+	if n := len(h.emu.LiveTokens("acronis")); n != 0 {
+		t.Errorf("%d tokens live after the revokes", n)
+	}
+}

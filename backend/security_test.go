@@ -706,3 +706,33 @@ func TestIssuerChangeDropsUserAuthorizations(t *testing.T) {
 		t.Errorf("legacy authorization after an issuer change: %s (%d calls)", msg, hits.Load())
 	}
 }
+
+// A name longer than any config or role may have is a 400 naming the
+// field on every path that takes one, reads included.
+func TestEveryPathRefusesOverlongNames(t *testing.T) {
+	h := newHarness(t)
+	long := strings.Repeat("n", 129)
+	for _, c := range []struct {
+		op   logical.Operation
+		path string
+	}{
+		{logical.ReadOperation, "creds/"},
+		{logical.ReadOperation, "static-creds/"},
+		{logical.ReadOperation, "roles/"},
+		{logical.ReadOperation, "static-roles/"},
+		{logical.ReadOperation, "config/"},
+		{logical.DeleteOperation, "roles/"},
+		{logical.DeleteOperation, "static-roles/"},
+		{logical.DeleteOperation, "config/"},
+		{logical.UpdateOperation, "rotate-role/"},
+		{logical.UpdateOperation, "authorize/"},
+	} {
+		msg, ok := badRequest(h.do(c.op, c.path+long, nil))
+		if !ok || !strings.HasPrefix(msg, "name:") || !strings.Contains(msg, "128") {
+			t.Errorf("%s %s<129 characters>: %s; want a 400 naming name and its limit", c.op, c.path, msg)
+		}
+	}
+	if msg, ok := badRequest(h.do(logical.ReadOperation, "creds/"+long[:128], nil)); !ok || strings.HasPrefix(msg, "name:") {
+		t.Errorf("a 128-character name: %s; want the role's absence", msg)
+	}
+}

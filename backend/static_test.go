@@ -170,8 +170,9 @@ func TestStaticUpstreamDown(t *testing.T) {
 }
 
 // TestStaticRotationRollsForwardOrBack: a rotation that cannot store its
-// token deletes it; a WAL entry of a stored rotation keeps the token, one
-// of an unstored rotation deletes it.
+// token deletes it; a WAL entry of a stored rotation keeps the token, also
+// once retired (its grace period's end revokes it), one of a token the
+// role does not hold deletes it.
 func TestStaticRotationRollsForwardOrBack(t *testing.T) {
 	h := newHarness(t)
 	h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
@@ -197,11 +198,25 @@ func TestStaticRotationRollsForwardOrBack(t *testing.T) {
 	}
 	h.mustWrite("rotate-role/feed", nil)
 	next := h.staticToken("feed")
-	if err := rollback(cur); err != nil || h.emu.TokenLive(cur) {
-		t.Errorf("roll back: %v; a token the role no longer holds must go", err)
+	if err := rollback(cur); err != nil || !h.emu.TokenLive(cur) {
+		t.Errorf("roll forward of a retired token: %v; it must stay live for its grace period", err)
+	}
+	h.clock.Advance(61 * time.Second)
+	h.rotateDue()
+	if h.emu.TokenLive(cur) {
+		t.Error("the retired token lives past its grace period")
+	}
+	if err := rollback(cur); err != nil {
+		t.Errorf("roll back of a token the role no longer holds: %v", err)
 	}
 	if !h.emu.TokenLive(next) {
 		t.Error("the current token died")
+	}
+	// A token the role never held goes.
+	stray := h.mustRead("creds/sync").Data["access_token"].(string)
+	h.secrets = append(h.secrets, stray)
+	if err := rollback(stray); err != nil || h.emu.TokenLive(stray) {
+		t.Errorf("roll back: %v; a token the role does not hold must go", err)
 	}
 }
 
@@ -380,5 +395,164 @@ func TestStaticRotationKeepsItsTokenWhenTheWALStays(t *testing.T) {
 	}
 	if !h.emu.TokenLive(tok) {
 		t.Error("the rollback revoked the token the static role serves")
+	}
+}
+
+// An authorization_code static role has no token state until a user
+// authorizes it: updating one of its settings then stores the setting,
+// and the first token still comes with the callback.
+func TestStaticUserGrantSettingBeforeAuthorization(t *testing.T) {
+	h := newHarness(t)
+	h.sourceSetup(map[string]any{"revocation_url": h.emu.URL() + "/oauth/revoke"})
+	h.mustWrite("static-roles/editor", map[string]any{"config": "site", "grant_type": "authorization_code",
+		"redirect_url": sourceCallback, "scopes": "content:read"})
+	for _, d := range []map[string]any{{"rotation_period": "60s"}, {"grace_period": "10s"}, {"redirect_url": sourceCallback}} {
+		h.mustWrite("static-roles/editor", d)
+	}
+	if got := h.mustRead("static-roles/editor").Data["rotation_period"]; got != int64(60) {
+		t.Errorf("rotation_period reads %v, want 60", got)
+	}
+	q := h.browse(h.mustWrite("authorize/editor", nil).Data["url"].(string))
+	if cb, err := h.callback(q, logical.ReadOperation); err != nil || cb.IsError() {
+		t.Fatal(err, errText(cb))
+	}
+	h.staticToken("editor")
+	if ttl := h.mustRead("static-creds/editor").Data["ttl"].(int64); ttl <= 0 || ttl > 60 {
+		t.Errorf("ttl %d, want (0, 60] from the updated rotation_period", ttl)
+	}
+}
+
+// Cleanup (unmount, reload, seal, step-down) does not wait for the due
+// rotations: it cancels the one in flight and runs no other.
+func TestCleanupDoesNotWaitForDueRotations(t *testing.T) {
+	h := newHarness(t)
+	h.cloudConfig("c", nil)
+	for _, n := range []string{"a", "b", "c"} {
+		h.mustWrite("static-roles/"+n, map[string]any{"config": "c", "scopes": "organization:" + fedOrgUUID, "rotation_period": "60s"})
+		h.staticToken(n)
+	}
+	ctx := context.Background()
+	if err := h.b.Initialize(ctx, &logical.InitializationRequest{Storage: h.storage}); err != nil {
+		t.Fatal(err)
+	}
+	calls := h.emu.Requests("/api/auth/oauth/token")
+	h.emu.InjectFault(emulator.Fault{PathPrefix: "/api/auth/oauth/token", Delay: 20 * time.Second, Times: 10})
+	h.clock.Advance(61 * time.Second)
+	waitFor(t, "a rotation's upstream call", func() bool { return h.emu.Requests("/api/auth/oauth/token") > calls })
+
+	start := time.Now()
+	done := make(chan struct{})
+	go func() {
+		h.b.Cleanup(ctx)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		t.Error("Cleanup waits for the rotations the upstream holds open")
+		h.emu.ClearFaults()
+		<-done
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Logf("Cleanup took %s", d)
+	}
+	// A rotation cut short by Cleanup did not fail: nothing to report.
+	if logs := h.logs.String(); strings.Contains(logs, "rotation failed") || strings.Contains(logs, "could not record") {
+		t.Errorf("a rotation stopped by Cleanup was reported as failed:\n%s", logs)
+	}
+}
+
+// A WAL entry left by a rotation rolls forward also once a later rotation
+// moved its token to the retired ones: the token stays valid for its grace
+// period, then the grace's end revokes it.
+func TestStaticRollbackKeepsARetiredTokensGrace(t *testing.T) {
+	h := newHarness(t)
+	h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
+	h.mustWrite("static-roles/feed", map[string]any{"config": "cdp"})
+	h.staticToken("feed")
+	_, _ = h.b.HandleRequest(context.Background(), &logical.Request{Operation: logical.UpdateOperation, Path: "rotate-role/feed",
+		Storage: walDeleteFails{h.storage}})
+	tok := h.staticToken("feed")
+	h.mustWrite("rotate-role/feed", nil)
+	if h.staticToken("feed") == tok {
+		t.Fatal("no rotation")
+	}
+	ids, _ := framework.ListWAL(context.Background(), h.storage)
+	if len(ids) == 0 {
+		t.Fatal("no WAL entry left behind")
+	}
+	for _, id := range ids {
+		w, _ := framework.GetWAL(context.Background(), h.storage, id)
+		if err := h.b.Env().WALRollback(context.Background(), &logical.Request{Storage: h.storage}, w.Kind, w.Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !h.emu.TokenLive(tok) {
+		t.Fatal("the rollback revoked a retired token before its grace period ended")
+	}
+	h.clock.Advance(61 * time.Second)
+	h.rotateDue()
+	if h.emu.TokenLive(tok) {
+		t.Error("the retired token lives past its grace period")
+	}
+}
+
+// retiredRevokeAt is when the rotation loop next tries to revoke the
+// static role's retired tokens, as stored.
+func (h *harness) retiredRevokeAt(name string) []time.Time {
+	h.t.Helper()
+	e, err := h.storage.Get(context.Background(), "static-tokens/"+name)
+	if err != nil || e == nil {
+		h.t.Fatal("no token state", err)
+	}
+	var st struct {
+		Retired []struct {
+			RevokeAt time.Time `json:"revoke_at"`
+		} `json:"retired"`
+	}
+	if err := e.DecodeJSON(&st); err != nil {
+		h.t.Fatal(err)
+	}
+	var at []time.Time
+	for _, g := range st.Retired {
+		at = append(at, g.RevokeAt)
+	}
+	return at
+}
+
+// A retired token whose revoke keeps failing is tried again with a
+// growing wait, capped, as a failed rotation is.
+func TestStaticRetiredRevokeBacksOff(t *testing.T) {
+	h := newHarness(t)
+	h.acronisSetup(nil)
+	h.mustWrite("static-roles/s", map[string]any{"config": "acr"})
+	old := h.staticToken("s")
+	h.mustWrite("rotate-role/s", nil)
+	h.staticToken("s")
+	h.emu.InjectFault(emulator.Fault{PathPrefix: "/api/2/idp/revoke_token", Status: 403, Body: `{"error":"forbidden"}`, Times: 1000})
+	h.clock.Advance(61 * time.Second)
+	var waits []time.Duration
+	for range 8 {
+		h.rotateDue()
+		at := h.retiredRevokeAt("s")
+		if len(at) != 1 {
+			t.Fatalf("%d retired tokens, want the one whose revoke fails", len(at))
+		}
+		waits = append(waits, at[0].Sub(h.clock.Now()))
+		h.clock.Advance(at[0].Sub(h.clock.Now()))
+	}
+	for i := 1; i < len(waits); i++ {
+		if waits[i] < waits[i-1] || waits[i] > 5*time.Minute {
+			t.Fatalf("retry waits %v: want them growing, capped at 5m", waits)
+		}
+	}
+	if waits[len(waits)-1] <= waits[0] {
+		t.Errorf("retry waits %v: no backoff", waits)
+	}
+	h.emu.ClearFaults()
+	h.clock.Advance(5 * time.Minute)
+	h.rotateDue()
+	if h.emu.TokenLive(old) {
+		t.Error("the retired token lives once its revoke succeeds")
 	}
 }

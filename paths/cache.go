@@ -17,16 +17,26 @@ import (
 // does not put its stale copy back: each name has a generation that a drop
 // bumps, and a load only fills the cache if the generation it started from
 // is still current.
+//
+// That a name is absent is remembered too (a cdp config without a meta is
+// read on every mint), but any caller may ask for any name, so those
+// answers are bounded: at most maxAbsent names, each at most maxNameLength
+// long, one forgotten at random to make room for the next.
 
 type entryCache[T any] struct {
 	prefix string
 	mu     sync.RWMutex
 	m      map[string]*T // nil value: known absent
+	// absent are the names m holds as absent.
+	absent map[string]struct{}
 	gen    map[string]uint64
 }
 
+// maxAbsent bounds the absent names one cache remembers.
+const maxAbsent = 1024
+
 func newEntryCache[T any](prefix string) *entryCache[T] {
-	return &entryCache[T]{prefix: prefix, m: map[string]*T{}, gen: map[string]uint64{}}
+	return &entryCache[T]{prefix: prefix, m: map[string]*T{}, absent: map[string]struct{}{}, gen: map[string]uint64{}}
 }
 
 // load returns the entry of name, from memory or storage. The value is a
@@ -43,7 +53,7 @@ func (c *entryCache[T]) load(ctx context.Context, s logical.Storage, name, what 
 		}
 		c.mu.Lock()
 		if c.gen[name] == g {
-			c.m[name] = v
+			c.putLocked(name, v)
 		}
 		c.mu.Unlock()
 	}
@@ -54,11 +64,34 @@ func (c *entryCache[T]) load(ctx context.Context, s logical.Storage, name, what 
 	return &cp, nil
 }
 
+// putLocked caches v (nil: absent) for name; the caller holds c.mu.
+func (c *entryCache[T]) putLocked(name string, v *T) {
+	if v != nil {
+		c.m[name] = v
+		delete(c.absent, name)
+		return
+	}
+	if len(name) > maxNameLength {
+		// No entry can have this name (checkName); not worth memory.
+		return
+	}
+	if _, ok := c.absent[name]; !ok && len(c.absent) >= maxAbsent {
+		for old := range c.absent {
+			delete(c.absent, old)
+			delete(c.m, old)
+			break
+		}
+	}
+	c.m[name] = nil
+	c.absent[name] = struct{}{}
+}
+
 // drop forgets name: its entry was written or deleted.
 func (c *entryCache[T]) drop(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.m, name)
+	delete(c.absent, name)
 	c.gen[name]++
 }
 
@@ -77,4 +110,5 @@ func (c *entryCache[T]) reset() {
 		c.gen[name]++
 	}
 	c.m = map[string]*T{}
+	c.absent = map[string]struct{}{}
 }

@@ -3,6 +3,7 @@ package paths
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,4 +129,39 @@ func (c *countingStorage) Get(ctx context.Context, key string) (*logical.Storage
 func (c *countingStorage) List(ctx context.Context, prefix string) ([]string, error) {
 	c.reads++
 	return c.Storage.List(ctx, prefix)
+}
+
+// TestCacheBoundsAbsentNames: any caller may look up any name, so the
+// names found absent take bounded memory, and never push out an entry.
+func TestCacheBoundsAbsentNames(t *testing.T) {
+	ctx := context.Background()
+	s := &logical.InmemStorage{}
+	e, _ := logical.StorageEntryJSON("roles/real", roleEntry{Config: "c"})
+	_ = s.Put(ctx, e)
+	c := newEntryCache[roleEntry](rolePrefix)
+	if got, _ := c.load(ctx, s, "real", "role"); got == nil {
+		t.Fatal("no entry")
+	}
+	if got, _ := c.load(ctx, s, strings.Repeat("x", 256<<10), "role"); got != nil {
+		t.Fatal("an absent name loaded an entry")
+	}
+	for i := range 5 * maxAbsent {
+		if got, _ := c.load(ctx, s, fmt.Sprintf("absent-%d", i), "role"); got != nil {
+			t.Fatal("an absent name loaded an entry")
+		}
+	}
+	c.mu.RLock()
+	n, long := len(c.m), 0
+	for name := range c.m {
+		long = max(long, len(name))
+	}
+	_, real := c.m["real"]
+	c.mu.RUnlock()
+	if n > maxAbsent+1 || long > maxNameLength || !real {
+		t.Errorf("%d names cached (want at most %d), the longest %d bytes, the entry kept: %v", n, maxAbsent+1, long, real)
+	}
+	// A bounded cache still answers right.
+	if got, _ := c.load(ctx, s, "real", "role"); got == nil || got.Config != "c" {
+		t.Error("the entry was lost")
+	}
 }

@@ -160,6 +160,9 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 	if err := validateEffective(&eff); err != nil {
 		return nil, err
 	}
+	if err := e.checkStaticsFit(ctx, req.Storage, name, existing, eff); err != nil {
+		return nil, err
+	}
 	var oldEff provider.Config
 	var uuidWarning string
 	if existing != nil {
@@ -267,6 +270,21 @@ func (e *Env) storeConfig(ctx context.Context, s logical.Storage, name string, e
 	}
 	return []string{fmt.Sprintf("the issuer changed: the user authorizations of %s were revoked at the "+
 		"previous issuer and dropped; run authorize/<role> again for each", strings.Join(dropped, ", "))}, nil
+}
+
+// checkStaticsFit refuses a max_tokens under which the config's static
+// roles could not rotate (checkStaticRoom).
+func (e *Env) checkStaticsFit(ctx context.Context, s logical.Storage, name string, existing *configEntry, eff provider.Config) error {
+	spec, _ := provider.Lookup(eff.Provider)
+	if existing == nil || !spec.TokenLimit || eff.MaxTokens >= staticSlots {
+		return nil
+	}
+	statics, err := e.staticRolesUsing(ctx, s, name)
+	if err != nil || len(statics) == 0 {
+		return err
+	}
+	return badField(fMaxTokens, "static role(s) %s need at least %d: each holds its token and, while it rotates, the next",
+		strings.Join(statics, ", "), staticSlots)
 }
 
 // issuerChangeRefusal refuses a change of the config's issuer while
@@ -434,6 +452,13 @@ func (e *Env) configRead(ctx context.Context, req *logical.Request, d *framework
 	if takesRotation(cfg.Provider) {
 		readRotation(cfg, data)
 	}
+	if !spec.TokenLimit && e.revocable(name, cfg) {
+		n, err := e.lostCount(ctx, req.Storage, name)
+		if err != nil {
+			return nil, err
+		}
+		data["lost_tokens"] = n
+	}
 	if spec.TokenLimit {
 		meta, err := e.loadMeta(ctx, req.Storage, name)
 		if err != nil {
@@ -543,9 +568,13 @@ func (e *Env) configRevokeAll(ctx context.Context, req *logical.Request, d *fram
 	if err != nil {
 		return nil, err
 	}
+	killed := make(map[string]bool, len(held))
+	for _, id := range held {
+		killed[id] = true
+	}
 	var warnings []string
 	for _, s := range statics {
-		if err := e.replaceDeadStatic(ctx, req.Storage, s); err != nil {
+		if err := e.replaceKilledStatic(ctx, req.Storage, s, killed); err != nil {
 			warnings = append(warnings, fmt.Sprintf("static role %s could not rotate yet (%s); Vault retries", s, err))
 		}
 	}

@@ -15,6 +15,7 @@
 //	mint.go                one token for one lease, WAL-covered
 //	token_limit.go         where cdp max_tokens is enforced
 //	held_tokens.go         records of the revocable tokens leases hold
+//	lost_tokens.go         tokens a request whose answer was lost may have minted
 //	lease.go               the token secret: TTLs, renew, revoke
 //	issuer.go              who issued a token; revokes only go there
 //	rollback.go            WAL rollback of tokens never leased
@@ -24,6 +25,7 @@
 //	password_expiry.go     cdp integration-user password expiry warnings
 //	replication.go         which node may act upstream
 //	errors.go              errors mapped to statuses, once, at the edge
+//	panics.go              a recovered panic: its stack logged, a 500
 //	storage.go             every storage prefix; seal-wrapped and local ones
 //	validate.go            URL, name and duration rules
 //	cache.go               roles, configs and metas kept in memory, exactly

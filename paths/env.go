@@ -74,6 +74,10 @@ type Env struct {
 	metas   *entryCache[configMeta]
 	// held indexes the token records of each config (held_tokens.go).
 	held *heldIndex
+	// lifetimes caches the longest token lifetime of each config
+	// (lost_tokens.go).
+	lifetimeMu sync.Mutex
+	lifetimes  map[string]time.Duration
 
 	clientsMu sync.RWMutex
 	clients   map[string]cachedClient
@@ -103,6 +107,7 @@ func NewEnv(logger hclog.Logger, system func() logical.SystemView) *Env {
 		roles:        newEntryCache[roleEntry](rolePrefix),
 		metas:        newEntryCache[configMeta](metaPrefix),
 		held:         newHeldIndex(),
+		lifetimes:    map[string]time.Duration{},
 		roleLocks:    locksutil.CreateLocks(),
 		stateLocks:   locksutil.CreateLocks(),
 		expiryLogged: map[string]string{},
@@ -171,11 +176,14 @@ func (e *Env) Invalidate(_ context.Context, key string) {
 			e.dropHeldIndex(config)
 		}
 	}
+	if name, ok := strings.CutPrefix(key, lifetimePrefix); ok {
+		e.lifetimeMu.Lock()
+		delete(e.lifetimes, name)
+		e.lifetimeMu.Unlock()
+	}
 	for _, prefix := range []string{staticTokenPrefix, staticRolePrefix} {
 		if name, ok := strings.CutPrefix(key, prefix); ok {
-			e.rot.mu.Lock()
-			delete(e.rot.cache, name)
-			e.rot.mu.Unlock()
+			e.staticForget(name)
 		}
 	}
 }
@@ -196,4 +204,7 @@ func (e *Env) Reset() {
 	e.held.byConfig = map[string]map[string]heldToken{}
 	e.held.first = map[string]time.Time{}
 	e.held.mu.Unlock()
+	e.lifetimeMu.Lock()
+	e.lifetimes = map[string]time.Duration{}
+	e.lifetimeMu.Unlock()
 }

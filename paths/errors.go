@@ -61,11 +61,27 @@ func respond(resp *logical.Response, err error) (*logical.Response, error) {
 }
 
 // edge wraps every handler and secret callback: its errors are mapped by
-// respond.
+// respond. A path's name longer than any config or role may have is a 400
+// before the handler looks anything up, on reads as on writes.
 func edge(h framework.OperationFunc) framework.OperationFunc {
 	return func(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+		if err := checkNameField(d); err != nil {
+			return respond(nil, err)
+		}
 		return respond(h(ctx, req, d))
 	}
+}
+
+// checkNameField applies checkName to the path's name, where it has one.
+func checkNameField(d *framework.FieldData) error {
+	if d == nil || d.Schema == nil || d.Schema["name"] == nil {
+		return nil
+	}
+	name, ok := d.Raw["name"].(string)
+	if !ok {
+		return nil
+	}
+	return checkName(name)
 }
 
 // strict is edge for writes: a field the path does not know is a 400, not a

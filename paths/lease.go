@@ -183,7 +183,9 @@ func (e *Env) tokenRevoke(ctx context.Context, req *logical.Request, _ *framewor
 	if err := e.ensureWritable(); err != nil {
 		return nil, err
 	}
-	if expires, err := leaseExpiry(req.Secret); err == nil && !e.Now().Before(expires) {
+	issuer, _ := req.Secret.InternalData[idIssuer].(string)
+	if expires, err := leaseExpiry(req.Secret); err == nil && !e.Now().Before(expires) &&
+		!e.mayHaveExtended(ctx, req.Storage, cfgName, issuer, req.Secret.IssueTime) {
 		// The upstream token is dead already; calling the upstream could
 		// only fail and keep Vault retrying a revoke that has nothing left
 		// to do.
@@ -200,8 +202,30 @@ func (e *Env) tokenRevoke(ctx context.Context, req *logical.Request, _ *framewor
 	}
 	// An error makes Vault retry the revoke with backoff; a token the
 	// upstream no longer knows counts as revoked.
-	issuer, _ := req.Secret.InternalData[idIssuer].(string)
 	return nil, e.revokeUpstream(ctx, req.Storage, cfgName, token, issuer, req.Secret.IssueTime)
+}
+
+// mayHaveExtended reports whether a lease's token may live past the expiry
+// the lease recorded: its upstream extends tokens (cdp), and a renew whose
+// extend succeeded may have failed after it (storing the record), leaving
+// the lease on its old expiry. Such a token is revoked upstream, where a
+// dead one counts as revoked; a config that is gone or points at another
+// issuer could not revoke it anyway.
+func (e *Env) mayHaveExtended(ctx context.Context, s logical.Storage, config, issuer string, issued time.Time) bool {
+	cfg, err := e.loadConfig(ctx, s, config)
+	if err != nil || cfg == nil {
+		return false
+	}
+	eff, err := provider.Effective(cfg.Config)
+	if err != nil || !sameIssuer(cfg, eff, issuer, issued) {
+		return false
+	}
+	client, err := e.client(config, cfg)
+	if err != nil {
+		return false
+	}
+	_, renews := client.(provider.Renewer)
+	return renews
 }
 
 // leaseSparesGrant is spareUserGrant for a lease that holds its token: one

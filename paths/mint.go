@@ -63,9 +63,19 @@ func (e *Env) mint(ctx context.Context, s logical.Storage, m mintRequest) (*prov
 	tok, err := m.obtain(ctx)
 	if err != nil {
 		// The answer was read (or never came): no token to roll back
-		// that anything could identify.
-		_ = framework.DeleteWAL(ctx, s, walID)
+		// that anything could identify. One that never came may have
+		// minted a token all the same: it is counted (lost_tokens.go),
+		// here, or by the rollback of a WAL entry that stays.
+		werr := framework.DeleteWAL(ctx, s, walID)
+		if werr == nil && provider.AnswerLost(err) && countsLost(m) {
+			if cerr := e.countLost(ctx, s, m.config, m.roleName, m.static, m.client); cerr != nil {
+				e.Logger.Error("could not count a lost token", "config", m.config, "error", cerr)
+			}
+		}
 		return nil, err
+	}
+	if countsLost(m) {
+		e.noteLifetime(ctx, s, m.config, tok.ExpiresAt.Sub(e.Now()))
 	}
 	w.Token, w.ExpiresAt = tok.AccessToken, tok.ExpiresAt
 	if err := rewriteWAL(ctx, s, walID, walKindToken, w); err != nil {

@@ -66,20 +66,28 @@ func (e *Env) WALRollback(ctx context.Context, req *logical.Request, kind string
 		e.Logger.Warn("a token request stopped before its answer was read; if the upstream created a token, "+
 			"nothing identifies it and it expires by itself (for cdp, config/<name>/revoke-all deletes it)",
 			"config", w.Config, "role", w.Role)
-		return nil
+		return e.countLostByWAL(ctx, req.Storage, &w)
 	}
 	if !w.ExpiresAt.IsZero() && !e.Now().Before(w.ExpiresAt) {
 		return e.forgetToken(ctx, req.Storage, w.Config, w.Token)
 	}
 	if w.Static != "" {
 		// A rotation that stored its token before it stopped rolls
-		// forward: the token is the role's, and stays.
+		// forward: the token is the role's, and stays until the role
+		// revokes it.
 		st, err := e.loadStaticToken(ctx, req.Storage, w.Static)
 		if err != nil {
 			return err
 		}
 		if st != nil && st.AccessToken == w.Token {
 			return nil
+		}
+		// A later rotation retired it: its grace period's end revokes it
+		// (endGrace), not this.
+		for _, g := range st.retired() {
+			if g.AccessToken == w.Token {
+				return nil
+			}
 		}
 	}
 	if err := e.revokeUpstream(ctx, req.Storage, w.Config, w.Token, w.Issuer, time.Time{}); err != nil {

@@ -51,9 +51,20 @@ type graceToken struct {
 	RevokeAt    time.Time `json:"revoke_at"`
 	Config      string    `json:"config"`
 	Issuer      string    `json:"issuer,omitempty"`
+	// Failures counts the failed revokes since the grace period ended:
+	// each waits longer for the next try (retryWait).
+	Failures int `json:"failures,omitempty"`
 }
 
 func (st *staticToken) lifetime() time.Duration { return st.ExpiresAt.Sub(st.IssuedAt) }
+
+// retired is st's rotated-out tokens; none when st is nil.
+func (st *staticToken) retired() []graceToken {
+	if st == nil {
+		return nil
+	}
+	return st.Retired
+}
 
 // due is when the role needs the rotation loop next.
 func (st *staticToken) due() time.Time {
@@ -75,6 +86,7 @@ type rotation struct {
 	// loaded it before never puts its stale copy in cache (as cache.go).
 	gen    map[string]uint64
 	stop   chan struct{}
+	cancel context.CancelFunc
 	ticker sync.WaitGroup
 }
 
@@ -126,14 +138,27 @@ func (e *Env) storeStaticToken(ctx context.Context, s logical.Storage, name stri
 	return nil
 }
 
-// staticChanged forgets a static role's cached token and schedule (deleted,
-// or changed by another node).
+// staticChanged forgets a static role's cached token and schedule: it was
+// deleted.
 func (e *Env) staticChanged(name string) {
 	e.rot.mu.Lock()
 	defer e.rot.mu.Unlock()
+	e.staticForgetLocked(name)
+	_, _ = e.rot.queue.PopByKey(name)
+}
+
+// staticForget forgets a static role's cached token (another node changed
+// it: Invalidate). Its generation moves on, so that a read which loaded the
+// old token before does not cache it again.
+func (e *Env) staticForget(name string) {
+	e.rot.mu.Lock()
+	defer e.rot.mu.Unlock()
+	e.staticForgetLocked(name)
+}
+
+func (e *Env) staticForgetLocked(name string) {
 	e.rot.gen[name]++
 	delete(e.rot.cache, name)
-	_, _ = e.rot.queue.PopByKey(name)
 }
 
 func (e *Env) scheduleLocked(name string, at time.Time) {
@@ -197,6 +222,7 @@ func (e *Env) rotateStatic(ctx context.Context, s logical.Storage, name string, 
 		return err
 	}
 	_, revocable := client.(provider.Revoker)
+	spec, _ := provider.Lookup(cfg.Provider)
 	spare := spareUserGrant(role.grantType(), cfg)
 	scopes := role.Scopes
 	if len(scopes) == 0 {
@@ -213,6 +239,12 @@ func (e *Env) rotateStatic(ctx context.Context, s logical.Storage, name string, 
 		}
 		if err := checkRotationPeriod(role, next); err != nil {
 			return err
+		}
+		if check.entry != nil {
+			// A role being written; one already stored keeps rotating.
+			if err := checkGracePeriod(role, next, spec.TokenLimit); err != nil {
+				return err
+			}
 		}
 		next.NextRotation = now.Add(role.rotationPeriod(next.lifetime()))
 		if old != nil {
@@ -280,8 +312,10 @@ func (e *Env) endGrace(ctx context.Context, s logical.Storage, name string, st *
 			_ = e.forgetToken(ctx, s, g.Config, g.AccessToken)
 		default:
 			if err := e.revokeUpstream(ctx, s, g.Config, g.AccessToken, g.Issuer, time.Time{}); err != nil {
-				e.Logger.Warn("could not revoke a static role's retired token; retrying", "static_role", name, "error", err)
-				g.RevokeAt = now.Add(e.retryWait(2))
+				g.Failures++
+				g.RevokeAt = now.Add(e.retryWait(g.Failures + 1))
+				e.Logger.Warn("could not revoke a static role's retired token; retrying", "static_role", name,
+					"failures", g.Failures, "next_try", g.RevokeAt, "error", err)
 				kept = append(kept, g)
 			}
 		}
@@ -307,13 +341,13 @@ func (e *Env) retryWait(failures int) time.Duration {
 }
 
 // RotateDue rotates the static roles whose time has come and ends grace
-// periods. It does nothing where storage cannot be written.
+// periods, until ctx ends. It does nothing where storage cannot be written.
 func (e *Env) RotateDue(ctx context.Context, s logical.Storage) {
 	if e.ensureWritable() != nil {
 		return
 	}
 	now := e.Now()
-	for {
+	for ctx.Err() == nil {
 		e.rot.mu.Lock()
 		item, err := e.rot.queue.Pop()
 		if err == nil && item.Priority > now.UnixNano() {
@@ -324,9 +358,27 @@ func (e *Env) RotateDue(ctx context.Context, s logical.Storage) {
 		if err != nil {
 			return
 		}
-		e.rotateOne(ctx, s, item.Key)
+		e.rotateOneGuarded(ctx, s, item.Key)
 	}
 }
+
+// rotateOneGuarded is rotateOne, where a panic is logged (Panicked) and
+// the role tried again in panicRetry: the other due roles still rotate, and
+// the ticker, whose goroutine nothing else would recover, keeps running.
+func (e *Env) rotateOneGuarded(ctx context.Context, s logical.Storage, name string) {
+	defer func() {
+		if v := recover(); v != nil {
+			_ = e.Panicked(fmt.Sprintf("the rotation of static role %q", name), v)
+			e.schedule(name, e.Now().Add(panicRetry))
+		}
+	}()
+	e.rotateOne(ctx, s, name)
+}
+
+// panicRetry is how long a rotation that panicked waits for its next try:
+// short enough to come before a cloud token's last minute ends, long enough
+// that a rotation which always panics logs its stack only twice a minute.
+const panicRetry = 30 * time.Second
 
 // rotateOne does what is due for one static role and reschedules it.
 func (e *Env) rotateOne(ctx context.Context, s logical.Storage, name string) {
@@ -371,6 +423,12 @@ func (e *Env) rotateOrRecord(ctx context.Context, s logical.Storage, name string
 		// rotates then).
 		return
 	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		// Stopped, not failed (StopRotation, or the caller went away):
+		// no error to record or back off from; the role stays due.
+		e.schedule(name, e.Now())
+		return
+	}
 	e.Logger.Warn("static role rotation failed; the current token is served until it expires", "static_role", name,
 		"config", role.Config, "error", err)
 	if st == nil {
@@ -401,7 +459,13 @@ func (e *Env) StartRotation(ctx context.Context, s logical.Storage) error {
 		return nil
 	}
 	stop := make(chan struct{})
-	e.rot.stop = stop
+	// Cancelled by StopRotation: the rotation in flight gives up its
+	// upstream call, and RotateDue starts no other, so that Cleanup
+	// (unmount, reload, seal, step-down) does not wait for each due role's
+	// request_timeout. What was cut short is recorded as a failed rotation
+	// (or left to its WAL entry) and runs again on the next active node.
+	ctx, cancel := context.WithCancel(context.Background())
+	e.rot.stop, e.rot.cancel = stop, cancel
 	e.rot.mu.Unlock()
 	e.rot.ticker.Add(1)
 	go func() {
@@ -413,20 +477,31 @@ func (e *Env) StartRotation(ctx context.Context, s logical.Storage) error {
 			case <-stop:
 				return
 			case <-t.C:
-				e.RotateDue(context.Background(), s)
+				e.tick(ctx, s)
 			}
 		}
 	}()
 	return nil
 }
 
+// tick is one run of the ticker; a panic is logged and the ticker goes on.
+func (e *Env) tick(ctx context.Context, s logical.Storage) {
+	defer func() {
+		if v := recover(); v != nil {
+			_ = e.Panicked("the static rotation ticker", v)
+		}
+	}()
+	e.RotateDue(ctx, s)
+}
+
 // StopRotation stops the ticker (mount unload).
 func (e *Env) StopRotation() {
 	e.rot.mu.Lock()
-	stop := e.rot.stop
-	e.rot.stop = nil
+	stop, cancel := e.rot.stop, e.rot.cancel
+	e.rot.stop, e.rot.cancel = nil, nil
 	e.rot.mu.Unlock()
 	if stop != nil {
+		cancel()
 		close(stop)
 		e.rot.ticker.Wait()
 	}
@@ -452,9 +527,19 @@ func (e *Env) loadSchedule(ctx context.Context, s logical.Storage) error {
 	return nil
 }
 
-// replaceDeadStatic forgets a static role's tokens, deleted upstream (by
-// revoke-all), so static-creds never serves them, and rotates it now.
+// replaceDeadStatic forgets a static role's tokens of its config, dead
+// upstream (the config's key was deleted), so static-creds never serves
+// them, and rotates it now.
 func (e *Env) replaceDeadStatic(ctx context.Context, s logical.Storage, name string) error {
+	return e.replaceKilledStatic(ctx, s, name, nil)
+}
+
+// replaceKilledStatic is replaceDeadStatic for the tokens revoke-all
+// deleted upstream: killed are the IDs (tokenID) of the tokens the plugin
+// held when it ran (nil: every token of the config). A rotation that ran
+// after revoke-all, before this, minted a live token that is held and
+// served: it is kept, and no other is minted.
+func (e *Env) replaceKilledStatic(ctx context.Context, s logical.Storage, name string, killed map[string]bool) error {
 	lock := locksFor(e.staticLocks, name)
 	lock.Lock()
 	defer lock.Unlock()
@@ -466,14 +551,26 @@ func (e *Env) replaceDeadStatic(ctx context.Context, s logical.Storage, name str
 	if err != nil {
 		return err
 	}
+	dead := func(config, token string) bool {
+		return config == role.Config && (killed == nil || killed[tokenID(token)])
+	}
 	if st != nil {
-		// Every token of the config's user is gone; retired ones of
-		// another config (the role moved) are not.
+		// Every token of the config's user that the plugin held is gone;
+		// retired ones of another config (the role moved), or minted
+		// since, are not.
 		kept := st.Retired[:0:0]
 		for _, g := range st.Retired {
-			if g.Config != role.Config {
+			if !dead(g.Config, g.AccessToken) {
 				kept = append(kept, g)
 			}
+		}
+		if killed != nil && st.AccessToken != "" && !dead(cmp.Or(st.Config, role.Config), st.AccessToken) {
+			// The current token was minted since: live, held, served.
+			if len(kept) == len(st.Retired) {
+				return nil
+			}
+			st.Retired = kept
+			return e.storeStaticToken(ctx, s, name, st)
 		}
 		st.AccessToken, st.Retired, st.NextRotation = "", kept, e.Now()
 		if err := e.storeStaticToken(ctx, s, name, st); err != nil {

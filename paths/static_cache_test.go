@@ -28,3 +28,36 @@ func TestStaticCacheNeverKeepsADeletedToken(t *testing.T) {
 		t.Fatalf("a deleted static role's token is still served: %q", got.AccessToken)
 	}
 }
+
+// TestStaticCacheInvalidateNeverKeepsADeletedToken: on a node that learns
+// of a write only through Invalidate (a performance standby), a read that
+// loaded a static token just before its role was deleted elsewhere does
+// not put it back in memory, whichever of the role's keys Invalidate names.
+func TestStaticCacheInvalidateNeverKeepsADeletedToken(t *testing.T) {
+	for _, key := range []string{staticTokenPrefix + "r", staticRolePrefix + "r"} {
+		t.Run(key, func(t *testing.T) {
+			ctx := context.Background()
+			e := NewEnv(nil, nil)
+			s := &logical.InmemStorage{}
+			for k, v := range map[string]any{
+				staticTokenPrefix + "r": &staticToken{AccessToken: "old", ExpiresAt: time.Now().Add(time.Hour)},
+				staticRolePrefix + "r":  &staticRole{Config: "c"},
+			} {
+				entry, _ := logical.StorageEntryJSON(k, v)
+				if err := s.Put(ctx, entry); err != nil {
+					t.Fatal(err)
+				}
+			}
+			hs := &hookStorage{Storage: s, after: func() {
+				// The active node deletes the role; this node hears of it.
+				_ = s.Delete(ctx, staticTokenPrefix+"r")
+				_ = s.Delete(ctx, staticRolePrefix+"r")
+				e.Invalidate(ctx, key)
+			}}
+			_, _ = e.cachedStaticToken(ctx, hs, "r")
+			if got, _ := e.cachedStaticToken(ctx, s, "r"); got != nil {
+				t.Fatalf("a deleted static role's token is still served: %q", got.AccessToken)
+			}
+		})
+	}
+}

@@ -206,6 +206,9 @@ func (e *Env) staticRoleWrite(ctx context.Context, req *logical.Request, d *fram
 	if err := validateRole(&asRole, spec); err != nil {
 		return nil, err
 	}
+	if err := checkStaticRoom(role.Config, cfg); err != nil {
+		return nil, err
+	}
 	userGrant := role.grantType() == provider.GrantAuthorizationCode
 	if eff, _ := provider.Effective(cfg.Config); userGrant && eff.AuthorizeURL == "" {
 		return nil, badField(fGrantType, "authorization_code needs the config's authorize_url; write authorize_url to config/%s first",
@@ -222,6 +225,9 @@ func (e *Env) staticRoleWrite(ctx context.Context, req *logical.Request, d *fram
 	}
 	if !rotateNow {
 		if err := checkRotationPeriod(&role, st); err != nil {
+			return nil, err
+		}
+		if err := checkGracePeriod(&role, st, spec.TokenLimit); err != nil {
 			return nil, err
 		}
 	}
@@ -269,6 +275,11 @@ func (e *Env) staticRoleWrite(ctx context.Context, req *logical.Request, d *fram
 		if err := req.Storage.Put(ctx, entry); err != nil {
 			return nil, fmt.Errorf("storing static role %q: %w", name, err)
 		}
+		if st == nil {
+			// No token yet (an authorization_code role waiting for its
+			// user): the first one is scheduled when it is minted.
+			break
+		}
 		st.NextRotation = st.LastRotated.Add(role.rotationPeriod(st.lifetime()))
 		if err := e.storeStaticToken(ctx, req.Storage, name, st); err != nil {
 			return nil, err
@@ -290,6 +301,40 @@ func checkRotationPeriod(role *staticRole, st *staticToken) error {
 	}
 	return nil
 }
+
+// checkGracePeriod: where the upstream caps the tokens held (cdp), a
+// token in its grace period must be revoked before the next rotation, or
+// rotations pile up tokens until max_tokens refuses them all. So the grace
+// period, its default included, is shorter than the rotation period, its
+// default (80% of the token's lifetime) included.
+func checkGracePeriod(role *staticRole, st *staticToken, limited bool) error {
+	if !limited || st == nil || st.AccessToken == "" {
+		return nil
+	}
+	period := role.rotationPeriod(st.lifetime())
+	if g := role.gracePeriod(true); g >= period {
+		return badField(fGracePeriod, "%s must be shorter than the rotation period %s (rotation_period, or 80%% of the "+
+			"upstream token's lifetime): a token still in its grace period at the next rotation takes a max_tokens slot, "+
+			"and rotations would stop", g, period)
+	}
+	return nil
+}
+
+// checkStaticRoom: a static role on a capped upstream (cdp) holds its
+// token and, while it rotates, the next; max_tokens 1 would let it mint
+// the first and never rotate.
+func checkStaticRoom(config string, cfg *configEntry) error {
+	spec, _ := provider.Lookup(cfg.Provider)
+	eff, err := provider.Effective(cfg.Config)
+	if err != nil || !spec.TokenLimit || eff.MaxTokens >= staticSlots {
+		return err
+	}
+	return badField(fMaxTokens, "config %q allows %d token(s), and a static role needs %d: its token and, while it rotates, "+
+		"the next; raise the config's max_tokens", config, eff.MaxTokens, staticSlots)
+}
+
+// staticSlots is the least max_tokens a static role can rotate under.
+const staticSlots = 2
 
 func (e *Env) staticRoleRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)

@@ -30,6 +30,13 @@ const (
 	// each revocable upstream token a lease holds (held_tokens.go). The key
 	// is a hash; the token itself lives only in the lease.
 	tokenPrefix = "tokens/"
+	// lostTokenPrefix holds lost-tokens/<config>/<random id>: a token
+	// request whose answer was lost, counted for one token lifetime
+	// (lost_tokens.go).
+	lostTokenPrefix = "lost-tokens/"
+	// lifetimePrefix holds token-lifetimes/<config>: the longest lifetime
+	// a token of the config has had, the bound on a lost one's.
+	lifetimePrefix = "token-lifetimes/"
 	// staticRolePrefix holds static-roles/<name>: a static role's settings.
 	staticRolePrefix = "static-roles/"
 	// staticTokenPrefix holds static-tokens/<name>: a static role's current

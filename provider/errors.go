@@ -59,6 +59,15 @@ func IsStatus(err error, codes ...int) bool {
 	return false
 }
 
+// AnswerLost reports whether err ends a request that creates something
+// (a token) without a usable answer: none came (a transport failure, a
+// timeout), or a success came that could not be read. The upstream may
+// have created it all the same, and nothing the client holds names it.
+func AnswerLost(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && (e.Status == 0 || e.Status/100 == 2)
+}
+
 // IsRefusal reports whether err is the upstream refusing the request (a 4xx
 // other than 429): retrying will not help, the input or credentials must
 // change.

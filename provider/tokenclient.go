@@ -54,6 +54,10 @@ func newOAuthClient(c Config, o Options, lifetime time.Duration) (*oauthClient, 
 
 func (c *oauthClient) host() string { return hostOf(c.cfg.TokenURL) }
 
+// AssumedLifetime is the lifetime a token is taken to have when the answer
+// gives none: the documented one, or the provider's assumption.
+func (c *oauthClient) AssumedLifetime() time.Duration { return c.lifetime }
+
 func (c *oauthClient) authStyle() oauth2.AuthStyle {
 	if c.cfg.AuthStyle == AuthStyleBasic {
 		return oauth2.AuthStyleInHeader
@@ -255,8 +259,15 @@ func genericHint(code string, status int, host string) string {
 // unsupported_token_type (§2.2.1) comes back as an *Error NotRevocable
 // recognises. Where the server may instead take the token itself as a
 // Bearer credential (bearerRevoke), a 401 to the client's credentials is
-// tried once more that way.
+// tried once more that way; a 401 invalid_token to that is not taken on
+// trust (confirmGone).
 func (c *oauthClient) revokeToken(ctx context.Context, token, hint string) error {
+	return c.revoke(ctx, token, hint, true)
+}
+
+// revoke is revokeToken; confirm says whether a Bearer invalid_token is
+// confirmed before it counts as gone.
+func (c *oauthClient) revoke(ctx context.Context, token, hint string, confirm bool) error {
 	secrets := append(c.cfg.Secrets(), token)
 	a, err := c.sendRevocation(ctx, token, hint, false, secrets)
 	if err != nil || a.status/100 == 2 {
@@ -269,11 +280,14 @@ func (c *oauthClient) revokeToken(ctx context.Context, token, hint string) error
 		if err != nil {
 			return err
 		}
-		// As the token's own credential, a 401 invalid_token is the
-		// server saying that token is gone.
-		if b.status/100 == 2 || b.status == http.StatusUnauthorized &&
-			strings.Contains(b.header.Get("WWW-Authenticate"), "invalid_token") {
+		if b.status/100 == 2 {
 			return nil
+		}
+		if b.status == http.StatusUnauthorized && strings.Contains(b.header.Get("WWW-Authenticate"), "invalid_token") {
+			if !confirm {
+				return nil
+			}
+			return c.confirmGone(ctx, host)
 		}
 		if b.status != http.StatusUnauthorized {
 			a, e = b, answerError("token revocation", host, b.status, b.body, secrets)
@@ -296,6 +310,29 @@ func (c *oauthClient) revokeToken(ctx context.Context, token, hint string) error
 		e.Hint = e.Host + " is failing; Vault retries the revoke"
 	}
 	return e
+}
+
+// confirmGone follows a Bearer revocation refused with 401 invalid_token:
+// the token is gone, or its client is disabled, which makes the server
+// refuse every token of the client, and those may work again once it is
+// enabled. A token request tells which: a disabled client's is refused,
+// and the revoke fails, so that Vault retries it (it succeeds at the
+// token's expiry at the latest). An enabled client's is answered with a
+// token, revoked at once, and the refused token counts as gone.
+func (c *oauthClient) confirmGone(ctx context.Context, host string) error {
+	probe, err := c.clientCredentials(ctx, c.cfg.Scopes)
+	if err != nil {
+		return &Error{Op: "token revocation", Host: host, Status: http.StatusUnauthorized, Code: "invalid_token",
+			Detail: "the token was refused as its own credential, and so was a token request of its client (" + err.Error() +
+				"), so the token may live on",
+			Hint: "the API client may be disabled; Vault retries the revoke, which succeeds once the client is enabled again " +
+				"or at the token's expiry"}
+	}
+	if err := c.revoke(ctx, probe.AccessToken, "access_token", false); err != nil && c.opts.Logger != nil {
+		c.opts.Logger.Warn("could not revoke the token requested to confirm a revoke; it expires by itself",
+			"host", host, "expires_at", probe.ExpiresAt, "error", err)
+	}
+	return nil
 }
 
 // sendRevocation sends one revocation request, authenticated by the

@@ -1,0 +1,90 @@
+package backend
+
+import (
+	"context"
+
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+// Every call Vault makes into the plugin recovers from a panic: the SDK's
+// gRPC server does not, and one process serves every mount of the plugin,
+// so a panic in one handler would end them all. The panic becomes an error
+// (a 500 for a request), its stack is logged (paths.Env.Panicked), and the
+// process keeps serving. Background work is guarded per task, so that one
+// task's panic does not skip the others: each periodic task, each WAL
+// entry's rollback, the rotation ticker (paths/rotation.go).
+
+// passPanic, set by tests only (export_test.go), says which recovered
+// panics are panicked again: a test that stops an operation at a step, as
+// a killed process would, must see it stop, not answer a 500.
+var passPanic func(v any) bool
+
+// guard runs f; a panic in it becomes the error it returns.
+func (b *Backend) guard(where string, f func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			if passPanic != nil && passPanic(v) {
+				panic(v)
+			}
+			err = b.env.Panicked(where, v)
+		}
+	}()
+	if b.hook != nil {
+		b.hook(where)
+	}
+	return f()
+}
+
+// HandleRequest serves every request: paths, lease renew and revoke,
+// Vault's periodic call and WAL rollback, the rotation manager's calls.
+func (b *Backend) HandleRequest(ctx context.Context, req *logical.Request) (resp *logical.Response, err error) {
+	where := "a request"
+	if req != nil {
+		where = string(req.Operation) + " " + req.Path
+	}
+	err = b.guard(where, func() error {
+		var err error
+		resp, err = b.Backend.HandleRequest(ctx, req)
+		return err
+	})
+	return resp, err
+}
+
+// HandleExistenceCheck is the framework's, guarded.
+func (b *Backend) HandleExistenceCheck(ctx context.Context, req *logical.Request) (checkFound, exists bool, err error) {
+	where := "an existence check"
+	if req != nil {
+		where += " of " + req.Path
+	}
+	err = b.guard(where, func() error {
+		var err error
+		checkFound, exists, err = b.Backend.HandleExistenceCheck(ctx, req)
+		return err
+	})
+	return checkFound, exists, err
+}
+
+// walRollback rolls back one WAL entry; a panic keeps the entry for the
+// next try, and the others still roll back.
+func (b *Backend) walRollback(ctx context.Context, req *logical.Request, kind string, data any) error {
+	return b.guard("WAL rollback", func() error { return b.env.WALRollback(ctx, req, kind, data) })
+}
+
+func (b *Backend) invalidate(ctx context.Context, key string) {
+	_ = b.guard("invalidate", func() error {
+		b.env.Invalidate(ctx, key)
+		return nil
+	})
+}
+
+func (b *Backend) clean(context.Context) {
+	_ = b.guard("cleanup", func() error {
+		b.env.StopRotation()
+		b.env.Reset()
+		return nil
+	})
+}
+
+func (b *Backend) initialize(ctx context.Context, req *logical.InitializationRequest) error {
+	return b.guard("initialize", func() error { return b.env.StartRotation(ctx, req.Storage) })
+}

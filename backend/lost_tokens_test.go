@@ -1,0 +1,115 @@
+package backend_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/backend"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+)
+
+// reopen builds a new backend on the same storage, as a restarted Vault
+// does; the emulator and the clock stay.
+func (h *harness) reopen() {
+	h.t.Helper()
+	conf := logical.TestBackendConfig()
+	conf.Logger = h.b.Logger()
+	conf.StorageView = h.storage
+	conf.System = h.b.System()
+	b, err := backend.Factory(context.Background(), conf)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.b = b.(*backend.Backend)
+	h.b.Env().Now = h.clock.Now
+}
+
+// lostTokens is the config's lost_tokens as a read shows it.
+func (h *harness) lostTokens(config string) int {
+	h.t.Helper()
+	n, ok := h.mustRead("config/" + config).Data["lost_tokens"].(int)
+	if !ok {
+		h.t.Fatalf("config %s reads no lost_tokens", config)
+	}
+	return n
+}
+
+// A token request whose answer is lost may have minted a token that no
+// lease holds: acronis and oauth2 cannot list tokens, so the plugin counts
+// it in lost_tokens for one token lifetime (the longest its config's
+// tokens have had), after which such a token is dead. The emulator hangs
+// up here without minting: from the plugin's side the two are the same.
+func TestLostTokensAreCountedForOneLifetime(t *testing.T) {
+	for _, c := range []struct {
+		name, config, role, tokenPath string
+		lifetime                      time.Duration
+		setup                         func(h *harness)
+	}{
+		{"acronis", "acr", "backup", "/bc/idp/token", 2 * time.Hour, func(h *harness) { h.acronisSetup(nil) }},
+		{"oauth2", "gen", "r", "/oauth2/token", time.Hour, func(h *harness) {
+			h.oauth2Client()
+			h.mustWrite("config/gen", h.oauth2Data(map[string]any{"revocation_url": h.emu.URL() + "/oauth2/revoke"}))
+			h.mustWrite("roles/r", map[string]any{"config": "gen"})
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t)
+			c.setup(h)
+			h.mustRead("creds/" + c.role)
+			// A restart forgets nothing the bound needs.
+			h.reopen()
+			if n := h.lostTokens(c.config); n != 0 {
+				t.Fatalf("lost_tokens %d before any loss", n)
+			}
+			h.emu.InjectFault(emulator.Fault{PathPrefix: c.tokenPath, Reset: true})
+			if _, err := h.read("creds/" + c.role); err == nil {
+				t.Fatal("a read whose answer was lost succeeded")
+			}
+			if n := h.lostTokens(c.config); n != 1 {
+				t.Errorf("lost_tokens %d, want 1", n)
+			}
+			// A refused request minted nothing: not counted.
+			h.emu.InjectFault(emulator.Fault{PathPrefix: c.tokenPath, Status: 503, Times: 20})
+			_, _ = h.read("creds/" + c.role)
+			h.emu.ClearFaults()
+			if n := h.lostTokens(c.config); n != 1 {
+				t.Errorf("lost_tokens %d after a refused request, want 1", n)
+			}
+			h.clock.Advance(c.lifetime - time.Minute)
+			if n := h.lostTokens(c.config); n != 1 {
+				t.Errorf("lost_tokens %d before the bound (%s), want 1", n, c.lifetime)
+			}
+			h.clock.Advance(2 * time.Minute)
+			if n := h.lostTokens(c.config); n != 0 {
+				t.Errorf("lost_tokens %d after the bound, want 0", n)
+			}
+		})
+	}
+}
+
+// A create that stopped before its answer was read (the process ended)
+// leaves a WAL entry without a token; its rollback counts the token it may
+// have minted.
+func TestLostTokenCountedByTheRollback(t *testing.T) {
+	h := newHarness(t)
+	h.acronisSetup(nil)
+	ctx := context.Background()
+	if _, err := framework.PutWAL(ctx, h.storage, "upstream_token", map[string]any{"config": "acr", "role": "backup"}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := h.b.HandleRequest(ctx, &logical.Request{Operation: logical.RollbackOperation, Storage: h.storage,
+		Data: map[string]any{"immediate": true}})
+	if err != nil || resp.IsError() {
+		t.Fatal(err, errText(resp))
+	}
+	if n := h.lostTokens("acr"); n != 1 {
+		t.Errorf("lost_tokens %d after the rollback, want 1", n)
+	}
+	if h.wals() != 0 {
+		t.Error("the WAL entry stays")
+	}
+}

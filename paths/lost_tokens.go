@@ -1,0 +1,165 @@
+package paths
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
+)
+
+// A token request whose answer is lost (a timeout that fires before the
+// answer arrives, a connection that breaks, a success that cannot be read)
+// may have minted a token that nothing names: the plugin cannot revoke it,
+// and on upstreams that cannot list a user's tokens (acronis, oauth2,
+// source) it cannot find it either. So it counts it, as lost, for one
+// token lifetime, after which the token is dead whatever it was: the
+// longest lifetime any token of the config has had (stored when it grows),
+// and at least the lifetime the provider documents or assumes. Config
+// reads show the count (lost_tokens). cdp, whose tokens take max_tokens
+// slots, is not counted here.
+
+// lostToken is the record of one request whose answer was lost.
+type lostToken struct {
+	Role   string `json:"role,omitempty"`
+	Static string `json:"static,omitempty"`
+	// LostAt is when the request failed; ExpiresAt is LostAt plus the
+	// bound, when the token, if there is one, is dead.
+	LostAt    time.Time `json:"lost_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func lostKey(config, id string) string { return lostTokenPrefix + config + "/" + id }
+
+// countsLost reports whether a config's lost tokens are counted: tokens it
+// would revoke and cannot list.
+func countsLost(m mintRequest) bool {
+	spec, _ := provider.Lookup(m.cfg.Provider)
+	_, revocable := m.client.(provider.Revoker)
+	return revocable && !m.unrevocable && !spec.TokenLimit
+}
+
+// lostBound is how long a token of config may live: the longest lifetime
+// its tokens have had, and at least what its client assumes.
+func (e *Env) lostBound(ctx context.Context, s logical.Storage, config string, client provider.Client) time.Duration {
+	bound := time.Duration(0)
+	if c, ok := client.(interface{ AssumedLifetime() time.Duration }); ok {
+		bound = c.AssumedLifetime()
+	}
+	if l, err := e.longestLifetime(ctx, s, config); err == nil {
+		bound = max(bound, l)
+	}
+	return bound
+}
+
+// tokenLifetime is the stored form of lifetimePrefix+config.
+type tokenLifetime struct {
+	Longest time.Duration `json:"longest"`
+}
+
+// longestLifetime is the longest lifetime a token of config has had, as
+// stored; the answer is kept in memory.
+func (e *Env) longestLifetime(ctx context.Context, s logical.Storage, config string) (time.Duration, error) {
+	e.lifetimeMu.Lock()
+	l, ok := e.lifetimes[config]
+	e.lifetimeMu.Unlock()
+	if ok {
+		return l, nil
+	}
+	rec, err := getJSON[tokenLifetime](ctx, s, lifetimePrefix+config, "token lifetime")
+	if err != nil {
+		return 0, err
+	}
+	if rec != nil {
+		l = rec.Longest
+	}
+	e.lifetimeMu.Lock()
+	e.lifetimes[config] = max(e.lifetimes[config], l)
+	l = e.lifetimes[config]
+	e.lifetimeMu.Unlock()
+	return l, nil
+}
+
+// noteLifetime stores lifetime as config's longest where it is longer than
+// any before: a write only when it grows, which is rare.
+func (e *Env) noteLifetime(ctx context.Context, s logical.Storage, config string, lifetime time.Duration) {
+	lifetime = lifetime.Round(time.Second)
+	known, err := e.longestLifetime(ctx, s, config)
+	if err != nil || lifetime <= known {
+		return
+	}
+	entry, err := logical.StorageEntryJSON(lifetimePrefix+config, tokenLifetime{Longest: lifetime})
+	if err == nil {
+		err = s.Put(ctx, entry)
+	}
+	if err != nil {
+		e.Logger.Warn("could not store the longest token lifetime of a config", "config", config, "error", err)
+		return
+	}
+	e.lifetimeMu.Lock()
+	e.lifetimes[config] = max(e.lifetimes[config], lifetime)
+	e.lifetimeMu.Unlock()
+}
+
+// countLost records a token request whose answer was lost.
+func (e *Env) countLost(ctx context.Context, s logical.Storage, config, role, static string, client provider.Client) error {
+	now := e.Now().UTC()
+	rec := lostToken{Role: role, Static: static, LostAt: now, ExpiresAt: now.Add(e.lostBound(ctx, s, config, client))}
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	entry, err := logical.StorageEntryJSON(lostKey(config, hex.EncodeToString(b)), rec)
+	if err == nil {
+		err = s.Put(ctx, entry)
+	}
+	if err != nil {
+		return fmt.Errorf("counting a token request of config %q whose answer was lost: %w", config, err)
+	}
+	e.Logger.Warn("a token request's answer was lost: if the upstream minted a token, nothing names it, and it lives "+
+		"until its expiry at the latest; counted in the config's lost_tokens until then", "config", config,
+		"role", role, "static_role", static, "until", rec.ExpiresAt)
+	return nil
+}
+
+// lostCount counts config's lost tokens that may still live, and forgets
+// the others.
+func (e *Env) lostCount(ctx context.Context, s logical.Storage, config string) (int, error) {
+	ids, err := s.List(ctx, lostTokenPrefix+config+"/")
+	if err != nil {
+		return 0, fmt.Errorf("listing the lost tokens of config %q: %w", config, err)
+	}
+	n := 0
+	for _, id := range ids {
+		rec, err := getJSON[lostToken](ctx, s, lostKey(config, id), "lost token record")
+		if err != nil || rec == nil {
+			continue
+		}
+		if e.Now().Before(rec.ExpiresAt) {
+			n++
+		} else if e.Writable == nil || e.Writable() {
+			_ = s.Delete(ctx, lostKey(config, id))
+		}
+	}
+	return n, nil
+}
+
+// countLostByWAL counts the token a create covered by w may have minted:
+// its request stopped before the answer was read (lost_tokens.go).
+func (e *Env) countLostByWAL(ctx context.Context, s logical.Storage, w *walToken) error {
+	cfg, err := e.loadConfig(ctx, s, w.Config)
+	if err != nil || cfg == nil {
+		return err
+	}
+	client, err := e.client(w.Config, cfg)
+	if err != nil {
+		return err
+	}
+	// A WAL entry covers only a token the plugin would revoke.
+	if !countsLost(mintRequest{cfg: cfg, client: client}) {
+		return nil
+	}
+	return e.countLost(ctx, s, w.Config, w.Role, w.Static, client)
+}
