@@ -2,6 +2,8 @@ package backend_test
 
 import (
 	"context"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,7 +67,7 @@ func TestLostTokensAreCountedForOneLifetime(t *testing.T) {
 			if n := h.lostTokens(c.config); n != 0 {
 				t.Fatalf("lost_tokens %d before any loss", n)
 			}
-			h.emu.InjectFault(emulator.Fault{PathPrefix: c.tokenPath, Reset: true})
+			h.emu.InjectFault(emulator.Fault{PathPrefix: c.tokenPath, Lose: true})
 			if _, err := h.read("creds/" + c.role); err == nil {
 				t.Fatal("a read whose answer was lost succeeded")
 			}
@@ -111,5 +113,31 @@ func TestLostTokenCountedByTheRollback(t *testing.T) {
 	}
 	if h.wals() != 0 {
 		t.Error("the WAL entry stays")
+	}
+}
+
+// Found by TestStateful: a gateway's 502 after the token endpoint minted
+// a token left that token live upstream, held by nothing and not counted.
+// A 5xx but 503 may come after the work: it counts as a lost answer; a
+// 503 says the server did nothing.
+func TestStatefulGateway5xxAfterTheMintIsCounted(t *testing.T) {
+	h := newHarness(t)
+	h.oauth2Client()
+	h.mustWrite("config/gen", h.oauth2Data(map[string]any{"revocation_url": h.emu.URL() + "/oauth2/revoke"}))
+	h.mustWrite("roles/r", map[string]any{"config": "gen"})
+	for i, status := range []int{http.StatusInternalServerError, http.StatusBadGateway, http.StatusGatewayTimeout} {
+		h.emu.InjectFault(emulator.Fault{PathPrefix: "/oauth2/token", Status: status, Handled: true})
+		if _, err := h.read("creds/r"); err == nil {
+			t.Fatalf("a read answered %d succeeded", status)
+		}
+		if live, n := len(h.emu.LiveTokens("oauth2")), h.lostTokens("gen"); live != i+1 || n != live {
+			t.Errorf("after a %d: %d live tokens upstream, lost_tokens %d; want every one counted", status, live, n)
+		}
+	}
+	h.emu.InjectFault(emulator.Fault{PathPrefix: "/oauth2/token", Status: http.StatusServiceUnavailable, Times: 20})
+	_, _ = h.read("creds/r")
+	h.emu.ClearFaults()
+	if n := h.lostTokens("gen"); n != 3 {
+		t.Errorf("lost_tokens %d after 503s, want 3", n)
 	}
 }

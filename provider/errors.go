@@ -61,11 +61,15 @@ func IsStatus(err error, codes ...int) bool {
 
 // AnswerLost reports whether err ends a request that creates something
 // (a token) without a usable answer: none came (a transport failure, a
-// timeout), or a success came that could not be read. The upstream may
-// have created it all the same, and nothing the client holds names it.
+// timeout), a success came that could not be read, or a 5xx came that a
+// gateway may send after the work was done (all but 503, which says the
+// server did nothing, as the creating client's retry policy takes it).
+// The upstream may have created it all the same, and nothing the client
+// holds names it.
 func AnswerLost(err error) bool {
 	var e *Error
-	return errors.As(err, &e) && (e.Status == 0 || e.Status/100 == 2)
+	return errors.As(err, &e) && (e.Status == 0 || e.Status/100 == 2 ||
+		e.Status >= 500 && e.Status != http.StatusServiceUnavailable)
 }
 
 // IsRefusal reports whether err is the upstream refusing the request (a 4xx
