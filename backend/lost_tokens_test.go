@@ -141,3 +141,27 @@ func TestStatefulGateway5xxAfterTheMintIsCounted(t *testing.T) {
 		t.Errorf("lost_tokens %d after 503s, want 3", n)
 	}
 }
+
+// Found by TestStateful: an answer lost before the config was ever
+// answered a token was counted for the 5 minutes an oauth2 answer without
+// expires_in is assumed to last, while the token lived an hour. Until a
+// lifetime is known the bound is a day; a longer one learnt later extends
+// the records already kept.
+func TestStatefulLostBeforeAnyLifetimeIsKnown(t *testing.T) {
+	h := newHarness(t)
+	h.oauth2Client()
+	h.mustWrite("config/gen", h.oauth2Data(map[string]any{"revocation_url": h.emu.URL() + "/oauth2/revoke"}))
+	h.mustWrite("roles/r", map[string]any{"config": "gen"})
+	h.emu.InjectFault(emulator.Fault{PathPrefix: "/oauth2/token", Lose: true})
+	if _, err := h.read("creds/r"); err == nil {
+		t.Fatal("a read whose answer was lost succeeded")
+	}
+	h.clock.Advance(30 * time.Minute)
+	if live, n := len(h.emu.LiveTokens("oauth2")), h.lostTokens("gen"); live != 1 || n != 1 {
+		t.Fatalf("%d live tokens and lost_tokens %d half an hour on, want 1 and 1", live, n)
+	}
+	h.clock.Advance(24 * time.Hour)
+	if n := h.lostTokens("gen"); n != 0 {
+		t.Errorf("lost_tokens %d a day on, want 0", n)
+	}
+}

@@ -43,17 +43,25 @@ func countsLost(m mintRequest) bool {
 	return revocable && !m.unrevocable && !spec.TokenLimit
 }
 
+// unknownLifetimeBound bounds a lost token of a config that has not yet
+// been answered a token with an expiry: the lifetime a client assumes for
+// an answer without one errs short (a lease must not outlive its token),
+// the wrong way for a bound on a token nothing can revoke.
+const unknownLifetimeBound = 24 * time.Hour
+
 // lostBound is how long a token of config may live: the longest lifetime
-// its tokens have had, and at least what its client assumes.
+// its tokens have had, and at least what its client assumes; a day while
+// no lifetime is known.
 func (e *Env) lostBound(ctx context.Context, s logical.Storage, config string, client provider.Client) time.Duration {
 	bound := time.Duration(0)
 	if c, ok := client.(interface{ AssumedLifetime() time.Duration }); ok {
 		bound = c.AssumedLifetime()
 	}
-	if l, err := e.longestLifetime(ctx, s, config); err == nil {
-		bound = max(bound, l)
+	l, err := e.longestLifetime(ctx, s, config)
+	if err != nil || l == 0 {
+		return max(bound, unknownLifetimeBound)
 	}
-	return bound
+	return max(bound, l)
 }
 
 // tokenLifetime is the stored form of lifetimePrefix+config.
@@ -137,7 +145,13 @@ func (e *Env) lostCount(ctx context.Context, s logical.Storage, config string) (
 		if err != nil || rec == nil {
 			continue
 		}
-		if e.Now().Before(rec.ExpiresAt) {
+		// A lifetime learnt since the loss may be longer than the bound
+		// the record was given.
+		until := rec.ExpiresAt
+		if l, err := e.longestLifetime(ctx, s, config); err == nil && rec.LostAt.Add(l).After(until) {
+			until = rec.LostAt.Add(l)
+		}
+		if e.Now().Before(until) {
 			n++
 		} else if e.Writable == nil || e.Writable() {
 			_ = s.Delete(ctx, lostKey(config, id))
