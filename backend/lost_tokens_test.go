@@ -165,3 +165,50 @@ func TestStatefulLostBeforeAnyLifetimeIsKnown(t *testing.T) {
 		t.Errorf("lost_tokens %d a day on, want 0", n)
 	}
 }
+
+// Found by TestStateful: a config write whose verify lost the answer to
+// its token request left that token live upstream, held by nothing and
+// not counted. The write fails and stores no config, and the token is
+// counted under the config's name.
+func TestStatefulVerifyLostAnswerIsCounted(t *testing.T) {
+	h := newHarness(t)
+	h.oauth2Client()
+	data := h.oauth2Data(map[string]any{"revocation_url": h.emu.URL() + "/oauth2/revoke"})
+	h.mustWrite("config/gen", data)
+	if live := len(h.emu.LiveTokens("oauth2")); live != 0 {
+		t.Fatalf("verify left %d live tokens", live)
+	}
+	h.emu.InjectFault(emulator.Fault{PathPrefix: "/oauth2/token", Lose: true})
+	if resp, err := h.write("config/gen", map[string]any{"request_timeout": "10s"}); err == nil && (resp == nil || !resp.IsError()) {
+		t.Fatal("a write whose verify lost its answer succeeded")
+	}
+	if got := h.mustRead("config/gen").Data["request_timeout"]; got == 10 {
+		t.Error("the failed write stored the config")
+	}
+	if live, n := len(h.emu.LiveTokens("oauth2")), h.lostTokens("gen"); live != 1 || n != 1 {
+		t.Errorf("%d live tokens, lost_tokens %d; want the token counted", live, n)
+	}
+}
+
+// Found by TestStateful: a config deleted while it counted lost tokens
+// said nothing of them. The delete warns, and the records stay.
+func TestStatefulConfigDeleteWarnsOfLostTokens(t *testing.T) {
+	h := newHarness(t)
+	h.oauth2Client()
+	h.mustWrite("config/gen", h.oauth2Data(map[string]any{"revocation_url": h.emu.URL() + "/oauth2/revoke"}))
+	h.mustWrite("roles/r", map[string]any{"config": "gen"})
+	h.emu.InjectFault(emulator.Fault{PathPrefix: "/oauth2/token", Lose: true})
+	_, _ = h.read("creds/r")
+	h.mustWrite("roles/r", map[string]any{"config": "gen"})
+	if _, err := h.do(logical.DeleteOperation, "roles/r", nil); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := h.do(logical.DeleteOperation, "config/gen", nil)
+	if err != nil || resp == nil || len(resp.Warnings) != 1 || !strings.Contains(resp.Warnings[0], "1 token request(s)") {
+		t.Fatalf("delete: %v %v, want a warning of the lost token", err, resp)
+	}
+	h.mustWrite("config/gen", h.oauth2Data(map[string]any{"revocation_url": h.emu.URL() + "/oauth2/revoke"}))
+	if n := h.lostTokens("gen"); n != 1 {
+		t.Errorf("lost_tokens %d once the config is written again, want 1", n)
+	}
+}

@@ -190,6 +190,7 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 		}
 		warnings, err = client.Verify(ctx)
 		if err != nil {
+			e.countLostByVerify(ctx, req.Storage, name, cfg, client, err)
 			return nil, userErr("verify: %s; nothing was stored (fix the credentials, or write with verify=false to store them unchecked)", err)
 		}
 	}
@@ -530,10 +531,21 @@ func (e *Env) configDelete(ctx context.Context, req *logical.Request, d *framewo
 		}
 	}
 	e.Logger.Info("config deleted", "config", name)
+	var warnings []string
+	// Tokens whose answers were lost cannot be revoked by anyone; their
+	// records stay, and count again if the config is written anew.
+	if n, err := e.lostCount(ctx, req.Storage, name); err == nil && n > 0 {
+		warnings = append(warnings, fmt.Sprintf("%d token request(s) of config %q lost their answers: if the upstream minted "+
+			"those tokens, nothing can revoke them and they live until they expire (lost_tokens counts them if the "+
+			"config is written again)", n, name))
+	}
 	if gone != nil && gone.RotationManaged {
 		if err := e.unscheduleRootRotation(ctx, req, name); err != nil {
-			return &logical.Response{Warnings: []string{err.Error()}}, nil
+			warnings = append(warnings, err.Error())
 		}
+	}
+	if len(warnings) > 0 {
+		return &logical.Response{Warnings: warnings}, nil
 	}
 	return nil, nil
 }

@@ -177,3 +177,22 @@ func (e *Env) countLostByWAL(ctx context.Context, s logical.Storage, w *walToken
 	}
 	return e.countLost(ctx, s, w.Config, w.Role, w.Static, client)
 }
+
+// countLostByVerify counts the token a config write's verify may have
+// minted when its answer was lost: verify revokes the token it fetches
+// where the provider can, and cannot revoke one it never saw. The config
+// is not stored (the write failed), but the record is the plugin's own
+// account of what happened upstream, and the config's lost_tokens shows it
+// once the config is written.
+func (e *Env) countLostByVerify(ctx context.Context, s logical.Storage, name string, cfg *configEntry, client provider.Client, err error) {
+	if !provider.AnswerLost(err) {
+		return
+	}
+	spec, _ := provider.Lookup(cfg.Provider)
+	if _, revocable := client.(provider.Revoker); !revocable || spec == nil || spec.TokenLimit {
+		return
+	}
+	if cerr := e.countLost(ctx, s, name, "", "", client); cerr != nil {
+		e.Logger.Error("could not count a lost token", "config", name, "error", cerr)
+	}
+}
