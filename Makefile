@@ -64,7 +64,10 @@ test-long: vault
 ## fuzz: every Fuzz target of every package for FUZZTIME each (default
 ## 60s), one after another. A crash stops it, with the input written to
 ## the package's testdata/fuzz/; make test runs those corpora already.
+## Then the stateful test for STATEFUL_CHECKS random sequences (make test
+## runs rapid's default, 100).
 FUZZTIME ?= 60s
+STATEFUL_CHECKS ?= 5000
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
 	  for name in $$($(GO) test -list '^Fuzz' "$$pkg" | grep '^Fuzz'); do \
@@ -72,6 +75,8 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) "$$pkg" || exit 1; \
 	  done; \
 	done
+	@echo "== TestStateful for $(STATEFUL_CHECKS) sequences"
+	$(GO) test -count=1 -run '^TestStateful$$' -timeout 60m ./backend/ -args -rapid.checks=$(STATEFUL_CHECKS)
 
 vault:
 	@scripts/install-vault >/dev/null
