@@ -54,6 +54,45 @@ type cdpService struct {
 	noTokenStatus     int
 	refuseBody        bool
 	answer            CDPAnswer
+	retrieveMode      string // CDPRetrieveNewest (""), CDPRetrieveOldest, CDPRetrieveInitial
+}
+
+// Which token the retrieve call (GET /token?scheme=a1user, Basic) answers
+// when the user holds several: the vendor says "the token", not which.
+const (
+	CDPRetrieveNewest  = "newest"
+	CDPRetrieveOldest  = "oldest"
+	CDPRetrieveInitial = "initial" // the one CDP made with the user while it lives, else the oldest
+)
+
+// SetCDPRetrieve sets which token retrieve answers; an unknown mode is
+// ignored.
+func (e *Emulator) SetCDPRetrieve(mode string) {
+	switch mode {
+	case CDPRetrieveNewest, CDPRetrieveOldest, CDPRetrieveInitial:
+	default:
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.cdp().retrieveMode = mode
+}
+
+func (c *cdpService) adminRetrieve(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Mode string `json:"mode"`
+	}
+	if !decodeAdmin(w, r, &in) {
+		return
+	}
+	switch in.Mode {
+	case CDPRetrieveNewest, CDPRetrieveOldest, CDPRetrieveInitial:
+	default:
+		writeAPIError(w, http.StatusBadRequest, "validation_failed", "mode must be newest, oldest or initial.")
+		return
+	}
+	c.e.SetCDPRetrieve(in.Mode)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func init() {
@@ -79,6 +118,7 @@ func (c *cdpService) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+adminPrefix+"cdp/refuse-body", adminSwitch(c.e.SetCDPRefuseBody))
 	mux.HandleFunc("POST "+adminPrefix+"cdp/no-token-status", c.adminNoTokenStatus)
 	mux.HandleFunc("POST "+adminPrefix+"cdp/answer", c.adminAnswer)
+	mux.HandleFunc("POST "+adminPrefix+"cdp/retrieve", c.adminRetrieve)
 }
 
 // AddCDPUser adds an integration user, replacing any with the same
@@ -396,12 +436,25 @@ func (c *cdpService) retrieve(w http.ResponseWriter, r *http.Request) {
 	now := c.e.now()
 	c.e.mu.Lock()
 	live := c.e.liveTokensOfLocked(serviceCDP, u.Username, now)
+	mode, initial := c.retrieveMode, c.initial[u.Username]
 	c.e.mu.Unlock()
 	if len(live) == 0 {
 		c.noToken(w)
 		return
 	}
-	c.tokenJSON(w, live[len(live)-1], u, now)
+	answer := live[len(live)-1]
+	switch mode {
+	case CDPRetrieveOldest:
+		answer = live[0]
+	case CDPRetrieveInitial:
+		answer = live[0]
+		for _, t := range live {
+			if t.Value == initial {
+				answer = t
+			}
+		}
+	}
+	c.tokenJSON(w, answer, u, now)
 }
 
 func (c *cdpService) extend(w http.ResponseWriter, r *http.Request) {

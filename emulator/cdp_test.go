@@ -366,3 +366,33 @@ func TestCDPAdminAddUser(t *testing.T) {
 		}
 	}
 }
+
+// Which token retrieve answers when the user holds several, by its switch.
+func TestCDPRetrieveModes(t *testing.T) {
+	e, base := start(t)
+	e.AddCDPUser(emulator.CDPUser{Username: "modes", Password: "pw", MaxTokens: 5})
+	initial := e.CDPInitialToken("modes")
+	basic := "modes:pw"
+	var made []string
+	for range 2 {
+		r := mustCall(t, "POST", base+"/token?scheme=a1user&action=create", cdpJSON, "", basic, "")
+		made = append(made, r.body["access_token"].(string))
+	}
+	for mode, want := range map[string]string{emulator.CDPRetrieveNewest: made[1], emulator.CDPRetrieveOldest: initial,
+		emulator.CDPRetrieveInitial: initial} {
+		if r := mustCall(t, "POST", base+"/_emulator/cdp/retrieve", cdpJSON, `{"mode":"`+mode+`"}`, "", ""); r.status != 204 {
+			t.Fatalf("mode %s: %d", mode, r.status)
+		}
+		if r := mustCall(t, "GET", base+"/token?scheme=a1user", cdpJSON, "", basic, ""); r.body["access_token"] != want {
+			t.Errorf("%s: retrieve answered another token", mode)
+		}
+	}
+	// With the initial token gone, "initial" answers the oldest left.
+	mustCall(t, "DELETE", base+"/token?scheme=a1user", cdpJSON, "", "", initial)
+	if r := mustCall(t, "GET", base+"/token?scheme=a1user", cdpJSON, "", basic, ""); r.body["access_token"] != made[0] {
+		t.Error("initial mode without the initial token: want the oldest")
+	}
+	if r := mustCall(t, "POST", base+"/_emulator/cdp/retrieve", cdpJSON, `{"mode":"random"}`, "", ""); r.status != 400 {
+		t.Errorf("unknown mode: %d", r.status)
+	}
+}
