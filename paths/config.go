@@ -461,6 +461,11 @@ func (e *Env) configRead(ctx context.Context, req *logical.Request, d *framework
 		data["lost_tokens"] = n
 	}
 	if spec.TokenLimit {
+		n, err := e.lostHeld(ctx, req.Storage, name)
+		if err != nil {
+			return nil, err
+		}
+		data["lost_tokens"] = n
 		meta, err := e.loadMeta(ctx, req.Storage, name)
 		if err != nil {
 			return nil, err

@@ -26,6 +26,10 @@ type heldToken struct {
 	Issuer    string    `json:"issuer,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// Lost: a create whose answer was lost may have made a token that
+	// takes a slot of a capped upstream until it expires (lost_tokens.go);
+	// the record is keyed by a random id, as no token names it.
+	Lost bool `json:"lost,omitempty"`
 }
 
 func tokenID(token string) string {
@@ -210,7 +214,11 @@ func (e *Env) heldByOthers(ctx context.Context, s logical.Storage, config, issue
 }
 
 func (e *Env) trackToken(ctx context.Context, s logical.Storage, config, token string, h heldToken) error {
-	id := tokenID(token)
+	return e.trackID(ctx, s, config, tokenID(token), h)
+}
+
+// trackID writes the record id of config.
+func (e *Env) trackID(ctx context.Context, s logical.Storage, config, id string, h heldToken) error {
 	entry, err := logical.StorageEntryJSON(heldKey(config, id), h)
 	if err == nil {
 		err = s.Put(ctx, entry)

@@ -196,3 +196,142 @@ func (e *Env) countLostByVerify(ctx context.Context, s logical.Storage, name str
 		e.Logger.Error("could not count a lost token", "config", name, "error", cerr)
 	}
 }
+
+// A capped upstream (cdp) can be asked for the account's token: its
+// retrieve call answers one of the live tokens, which one undocumented.
+// So the plugin asks before a create and again after a create whose answer
+// was lost, in the read or in its WAL rollback, and acts only on a token
+// it can prove the lost create made: not the one answered before, held by
+// no lease or static role, and issued within the lost call's window. That
+// token it deletes. Anything else takes a slot of max_tokens until the
+// token the create may have made is dead (held records marked Lost), and
+// is never deleted: it may be another consumer's. revoke-all clears them.
+
+// lostCreateSlack absorbs whole-second expires_in and clock skew in the
+// window check.
+const lostCreateSlack = 5 * time.Second
+
+// cdpLifetimes are the lifetimes CDP documents (Customer Sandbox, UAT and
+// PROD), beside the longest the config has seen.
+var cdpLifetimes = []time.Duration{90 * 24 * time.Hour, 180 * 24 * time.Hour}
+
+// noteBeforeCreate records, in w, when a create is sent and the token the
+// account's retrieve call answers just before it.
+func (e *Env) noteBeforeCreate(ctx context.Context, client provider.Client, w *walToken) {
+	w.Sent = e.Now().UTC()
+	r, ok := client.(provider.Retriever)
+	if !ok {
+		return
+	}
+	before, err := r.Retrieve(ctx)
+	if err != nil {
+		e.Logger.Debug("the retrieve call before a create failed; a token the create makes without an answer cannot be found",
+			"config", w.Config, "error", err)
+		return
+	}
+	w.BeforeKnown = true
+	if before != nil {
+		w.Before = before.AccessToken
+	}
+}
+
+// settleLostCreate deletes the token a create whose answer was lost made,
+// where it can prove which token that is, and otherwise counts it against
+// max_tokens until it is dead. until ends the window in which the create
+// could have made its token.
+func (e *Env) settleLostCreate(ctx context.Context, s logical.Storage, client provider.Client, w *walToken, until time.Time) error {
+	if tok := e.findLostCreate(ctx, s, client, w, until); tok != "" {
+		err := client.(provider.Revoker).Revoke(ctx, tok)
+		if err == nil {
+			e.Logger.Info("found and deleted the token of a create whose answer was lost", "config", w.Config, "role", w.Role)
+			return nil
+		}
+		e.Logger.Warn("could not delete the token of a create whose answer was lost; it is counted against max_tokens",
+			"config", w.Config, "error", err)
+	}
+	bound := 180 * 24 * time.Hour
+	if l, err := e.longestLifetime(ctx, s, w.Config); err == nil && l > 0 {
+		bound = l
+	}
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	now := e.Now().UTC()
+	h := heldToken{Role: w.Role, Static: w.Static, Issuer: w.Issuer, CreatedAt: now, ExpiresAt: now.Add(bound), Lost: true}
+	if err := e.trackID(ctx, s, w.Config, "lost-"+hex.EncodeToString(b), h); err != nil {
+		return err
+	}
+	e.Logger.Warn("a token create's answer was lost and its token could not be found: it takes one of max_tokens until "+
+		"it is dead; config/<name>/revoke-all deletes every token of the user and frees it", "config", w.Config,
+		"role", w.Role, "static_role", w.Static, "until", h.ExpiresAt)
+	return nil
+}
+
+// findLostCreate is the token the retrieve call answers now, if the lost
+// create provably made it; "" otherwise.
+func (e *Env) findLostCreate(ctx context.Context, s logical.Storage, client provider.Client, w *walToken, until time.Time) string {
+	r, ok := client.(provider.Retriever)
+	if _, revocable := client.(provider.Revoker); !ok || !revocable || !w.BeforeKnown || w.Sent.IsZero() {
+		return ""
+	}
+	after, err := r.Retrieve(ctx)
+	if err != nil || after == nil || after.AccessToken == w.Before {
+		return ""
+	}
+	held, err := e.liveHeld(ctx, s, w.Config, false)
+	if err != nil {
+		return ""
+	}
+	if _, ok := held[tokenID(after.AccessToken)]; ok {
+		return ""
+	}
+	lifetimes := cdpLifetimes
+	if l, err := e.longestLifetime(ctx, s, w.Config); err == nil && l > 0 {
+		lifetimes = append([]time.Duration{l}, lifetimes...)
+	}
+	for _, l := range lifetimes {
+		issued := after.ExpiresAt.Add(-l)
+		if !issued.Before(w.Sent.Add(-lostCreateSlack)) && !issued.After(until.Add(lostCreateSlack)) {
+			return after.AccessToken
+		}
+	}
+	return ""
+}
+
+// settleLostCreateByWAL settles, for a capped upstream, the create a WAL
+// entry without a token covers; done is false for other providers.
+func (e *Env) settleLostCreateByWAL(ctx context.Context, s logical.Storage, w *walToken) (bool, error) {
+	cfg, err := e.loadConfig(ctx, s, w.Config)
+	if err != nil || cfg == nil {
+		return cfg == nil && err == nil, err
+	}
+	spec, _ := provider.Lookup(cfg.Provider)
+	if spec == nil || !spec.TokenLimit {
+		return false, nil
+	}
+	client, err := e.client(w.Config, cfg)
+	if err != nil {
+		return true, err
+	}
+	eff, err := provider.Effective(cfg.Config)
+	if err != nil {
+		return true, err
+	}
+	// The create was bounded by request_timeout; a server may finish one
+	// its client gave up on a little later.
+	until := w.Sent.Add(2 * eff.RequestTimeout)
+	lock := locksFor(e.tokenLocks, w.Config)
+	lock.Lock()
+	defer lock.Unlock()
+	return true, e.settleLostCreate(ctx, s, client, w, until)
+}
+
+// lostHeld counts a capped config's live records of lost creates.
+func (e *Env) lostHeld(ctx context.Context, s logical.Storage, config string) (int, error) {
+	n := 0
+	err := e.visitLive(ctx, s, config, false, func(_ string, h heldToken) {
+		if h.Lost {
+			n++
+		}
+	})
+	return n, err
+}

@@ -56,6 +56,11 @@ func (e *Env) mint(ctx context.Context, s logical.Storage, m mintRequest) (*prov
 	}
 
 	w := &walToken{Config: m.config, Role: m.roleName, Static: m.static, Issuer: issuerOf(eff)}
+	if spec.TokenLimit {
+		// What the account holds before the create finds the token of a
+		// create whose answer is lost (lost_tokens.go).
+		e.noteBeforeCreate(ctx, m.client, w)
+	}
 	walID, err := framework.PutWAL(ctx, s, walKindToken, w)
 	if err != nil {
 		return nil, fmt.Errorf("writing WAL: %w", err)
@@ -67,14 +72,20 @@ func (e *Env) mint(ctx context.Context, s logical.Storage, m mintRequest) (*prov
 		// minted a token all the same: it is counted (lost_tokens.go),
 		// here, or by the rollback of a WAL entry that stays.
 		werr := framework.DeleteWAL(ctx, s, walID)
-		if werr == nil && provider.AnswerLost(err) && countsLost(m) {
+		switch {
+		case werr != nil || !provider.AnswerLost(err):
+		case spec.TokenLimit:
+			if cerr := e.settleLostCreate(ctx, s, m.client, w, e.Now()); cerr != nil {
+				e.Logger.Error("could not count a lost token", "config", m.config, "error", cerr)
+			}
+		case countsLost(m):
 			if cerr := e.countLost(ctx, s, m.config, m.roleName, m.static, m.client); cerr != nil {
 				e.Logger.Error("could not count a lost token", "config", m.config, "error", cerr)
 			}
 		}
 		return nil, err
 	}
-	if countsLost(m) {
+	if countsLost(m) || spec.TokenLimit {
 		e.noteLifetime(ctx, s, m.config, tok.ExpiresAt.Sub(e.Now()))
 	}
 	w.Token, w.ExpiresAt = tok.AccessToken, tok.ExpiresAt

@@ -27,6 +27,13 @@ type walToken struct {
 	// Token and ExpiresAt are set once the upstream answered.
 	Token     string    `json:"token,omitempty"`
 	ExpiresAt time.Time `json:"expires_at,omitempty"`
+	// For a capped upstream (cdp): when the create was sent, and the token
+	// the account's retrieve call answered just before it (BeforeKnown:
+	// the call answered), to find the token of a create whose answer was
+	// lost (lost_tokens.go).
+	Sent        time.Time `json:"sent,omitempty"`
+	Before      string    `json:"before,omitempty"`
+	BeforeKnown bool      `json:"before_known,omitempty"`
 }
 
 // rewriteWAL replaces the data of WAL entry id in place, so one entry
@@ -64,8 +71,11 @@ func (e *Env) WALRollback(ctx context.Context, req *logical.Request, kind string
 	}
 	if w.Token == "" {
 		e.Logger.Warn("a token request stopped before its answer was read; if the upstream created a token, "+
-			"nothing identifies it and it expires by itself (for cdp, config/<name>/revoke-all deletes it)",
+			"nothing identifies it: cdp looks for it, the others count it as lost until it expires",
 			"config", w.Config, "role", w.Role)
+		if done, err := e.settleLostCreateByWAL(ctx, req.Storage, &w); done || err != nil {
+			return err
+		}
 		return e.countLostByWAL(ctx, req.Storage, &w)
 	}
 	if !w.ExpiresAt.IsZero() && !e.Now().Before(w.ExpiresAt) {

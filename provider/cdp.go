@@ -69,6 +69,7 @@ var (
 	_ Revoker     = (*cdpClient)(nil)
 	_ Renewer     = (*cdpClient)(nil)
 	_ UserRevoker = (*cdpClient)(nil)
+	_ Retriever   = (*cdpClient)(nil)
 )
 
 // cdpToken is the token answer; only access_token is confirmed by more than
@@ -166,6 +167,25 @@ func (c *cdpClient) Token(ctx context.Context, _ []string) (*Token, error) {
 		return nil, err
 	}
 	return c.parse("token create", body, start)
+}
+
+// Retrieve asks CDP for the user's token (GET, Basic), which creates
+// nothing. Which token it answers when the user holds several is
+// undocumented (the newest, the oldest, the one CDP made with the user):
+// callers prove a token is the one they look for by other means. nil when
+// the answer holds none (404, 200 without a token, or a 401, which CDP may
+// answer for a user without tokens).
+func (c *cdpClient) Retrieve(ctx context.Context) (*Token, error) {
+	status, body, err := c.call(ctx, "token retrieve", http.MethodGet, cdpTokenPath, basicAuth, "", c.http.retrying,
+		http.StatusNotFound, http.StatusUnauthorized)
+	if err != nil || status != http.StatusOK {
+		return nil, err
+	}
+	tok, err := c.parse("token retrieve", body, c.opts.now())
+	if err != nil {
+		return nil, nil
+	}
+	return tok, nil
 }
 
 // Verify uses the retrieve call, which creates nothing. What it answers for

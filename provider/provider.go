@@ -57,6 +57,13 @@ type Renewer interface {
 	Renew(ctx context.Context, accessToken string) (*Token, error)
 }
 
+// Retriever is a Client whose upstream answers, with the account's
+// credentials, one of the tokens the account holds (CDP's retrieve call):
+// the only way to find a token whose create answer was lost.
+type Retriever interface {
+	Retrieve(ctx context.Context) (*Token, error)
+}
+
 // UserRevoker is a Client whose upstream can delete every token of the
 // account at once.
 type UserRevoker interface {
