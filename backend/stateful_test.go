@@ -425,33 +425,39 @@ func (m *statefulModel) check() {
 			m.rt.Fatalf("%d live %s tokens are held by no lease, static role or WAL entry (faults may have cut off %d)",
 				stray, svc, m.lossy[svc])
 		}
-		// oauth2 cannot list tokens: the plugin counts each whose answer it
-		// lost, until the token is dead.
-		if svc == "oauth2" && stray > 0 {
-			if n := m.lostCounted(); stray > n {
-				m.rt.Fatalf("%d live oauth2 tokens are held by nothing, and config/oauth2 counts %d lost", stray, n)
+		// The plugin counts each token whose answer it lost until the
+		// token is dead: oauth2 in lost-token records, cdp in held records
+		// that take a slot of max_tokens.
+		if stray > 0 {
+			if n := m.lostCounted(svc); stray > n {
+				m.rt.Fatalf("%d live %s tokens are held by nothing, and the plugin counts %d lost", stray, svc, n)
 			}
 		}
 	}
 	m.cachesAgree()
 }
 
-// lostCounted counts the oauth2 config's lost-token records that have not
-// expired: config reads show them as lost_tokens, and they outlive a
-// delete of the config.
-func (m *statefulModel) lostCounted() int {
+// lostCounted counts the lost tokens the plugin keeps records of, live:
+// oauth2's lost-token records (which outlive a delete of the config), and
+// cdp's held records of lost creates.
+func (m *statefulModel) lostCounted(svc string) int {
 	ctx := context.Background()
-	ids, _ := m.h.storage.List(ctx, "lost-tokens/oauth2/")
+	prefix, lostOnly := "lost-tokens/oauth2/", false
+	if svc == "cdp" {
+		prefix, lostOnly = "tokens/cdp/", true
+	}
+	ids, _ := m.h.storage.List(ctx, prefix)
 	n := 0
 	for _, id := range ids {
-		e, _ := m.h.storage.Get(ctx, "lost-tokens/oauth2/"+id)
+		e, _ := m.h.storage.Get(ctx, prefix+id)
 		if e == nil {
 			continue
 		}
 		var rec struct {
 			ExpiresAt time.Time `json:"expires_at"`
+			Lost      bool      `json:"lost"`
 		}
-		if json.Unmarshal(e.Value, &rec) == nil && m.h.clock.Now().Before(rec.ExpiresAt) {
+		if json.Unmarshal(e.Value, &rec) == nil && m.h.clock.Now().Before(rec.ExpiresAt) && (rec.Lost || !lostOnly) {
 			n++
 		}
 	}
