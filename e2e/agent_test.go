@@ -197,3 +197,57 @@ func waitToken(t *testing.T, path, not string, within time.Duration, agentDone <
 	t.Fatalf("no new token rendered within %s", within)
 	return ""
 }
+
+// A template of static-creds is re-rendered with each new token before the
+// previous one dies upstream, three rotations in a row: static-creds
+// answers rotation_period and an integer ttl, so Agent re-reads it at
+// ttl+1 s instead of its 5-minute default.
+func TestVaultAgentRerendersEachStaticRotation(t *testing.T) {
+	v := startVault(t)
+	const id, secret = "agent-static", "agent+Static/=:2"
+	v.remember(secret)
+	v.emu.AddCloudClient(emulator.CloudClient{ID: id, Secret: secret, Lifetime: 30 * time.Second})
+	v.mustCLI("write", "acquia/config/app", "provider=cloud", "client_id="+id, "client_secret="+secret,
+		"token_url="+v.emu.URL()+"/api/auth/oauth/token", "api_url="+v.emu.URL()+"/api")
+	v.mustCLI("write", "acquia/static-roles/app", "config=app", "rotation_period=15s")
+
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "vault-token"), []byte(v.token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "agent.hcl")
+	conf := strings.Replace(agentConfig(v, dir), fmt.Sprintf("%q", agentTemplate),
+		fmt.Sprintf("%q", `{{ with secret "acquia/static-creds/app" }}{{ .Data.access_token }}{{ end }}`), 1)
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "token.txt")
+	done := startAgent(t, cfg, filepath.Join(dir, "agent.log"))
+
+	prev := waitToken(t, out, "", 30*time.Second, done)
+	v.remember(prev)
+	for i := 1; i <= 3; i++ {
+		up, ok := v.emu.Token(prev)
+		if !ok {
+			t.Fatal("the emulator does not know the rendered token")
+		}
+		next := waitToken(t, out, prev, 40*time.Second, done)
+		renderedAt := time.Now()
+		v.remember(next)
+		nextUp, _ := v.emu.Token(next)
+		t.Logf("rotation %d: token minted at %s, rendered at %s (%.1f s later); the previous token dies at %s",
+			i, nextUp.IssuedAt.Format("15:04:05.000"), renderedAt.Format("15:04:05.000"),
+			renderedAt.Sub(nextUp.IssuedAt).Seconds(), up.ExpiresAt.Format("15:04:05.000"))
+		if !renderedAt.Before(up.ExpiresAt) {
+			t.Errorf("rotation %d: the new token was rendered at %s, after the previous one died at %s", i, renderedAt, up.ExpiresAt)
+		}
+		if !v.emu.TokenLive(next) {
+			t.Errorf("rotation %d: the rendered token is not live upstream", i)
+		}
+		prev = next
+	}
+	for _, tok := range v.emu.Tokens("cloud") {
+		v.remember(tok.Value)
+	}
+	v.assertLogClean()
+}

@@ -53,6 +53,10 @@ func staticCredsResponse() map[string]*framework.FieldSchema {
 	f := tokenResponseFields()
 	f["last_rotated"] = &framework.FieldSchema{Type: framework.TypeString, Description: "When the token was minted, RFC 3339."}
 	f["ttl"] = &framework.FieldSchema{Type: framework.TypeInt, Description: "Seconds until the next rotation."}
+	f["last_vault_rotation"] = &framework.FieldSchema{Type: framework.TypeString,
+		Description: "When the token was minted, RFC 3339: Vault's static-secret field, which the Secrets Operator reads."}
+	f["rotation_period"] = &framework.FieldSchema{Type: framework.TypeInt,
+		Description: "The role's rotation period in seconds: with it, Vault Agent re-renders a template at ttl+1 s."}
 	return f
 }
 
@@ -77,6 +81,13 @@ func (e *Env) staticCredsRead(ctx context.Context, req *logical.Request, d *fram
 	}
 	data := tokenData(st.AccessToken, st.ExpiresAt, st.Scopes, st.Data)
 	data["last_rotated"] = formatTime(st.LastRotated)
+	// Vault's static-secret fields, as database and openldap static-creds
+	// answer them. Vault Agent (consul-template) re-reads a lease-less
+	// secret at ttl+1 s only when rotation_period is present and ttl is an
+	// integer; the Secrets Operator takes a response as static creds when
+	// it has last_vault_rotation (RFC 3339) and rotation_period >= 1.
+	data["last_vault_rotation"] = formatTime(st.LastRotated)
+	data["rotation_period"] = max(int64(st.NextRotation.Sub(st.LastRotated)/time.Second), 1)
 	ttl := st.NextRotation.Sub(now)
 	if ttl < 0 {
 		ttl = 0
