@@ -50,6 +50,9 @@ func run(m *testing.M) int {
 	if os.Getenv(benchClientEnv) == "1" && os.Getenv("ACQUIA_BENCH") == "1" {
 		return benchClient()
 	}
+	if u := os.Getenv(bearerProbeEnv); u != "" {
+		return bearerProbe(u)
+	}
 	wd, _ := os.Getwd()
 	repoRoot = filepath.Dir(wd)
 	vaultBin = os.Getenv("VAULT_BIN")
