@@ -177,7 +177,17 @@ func testStorm(t *testing.T, tab *longTable) {
 	tab.info(t, part, "leases checked for loss", checked)
 	tab.count(t, part, "leased tokens dead upstream before revoke", dead, 0)
 	tab.count(t, part, "leases left after the final revoke", pending(), 0)
-	tab.count(t, part, "upstream tokens left alive (revocable providers)", len(left), 0)
+	// A late answer's token may live with no lease: the plugin deleted
+	// it where it could prove which it was (cdp), and counts the rest in
+	// each config's lost_tokens until they are dead.
+	lostCounted := 0
+	for _, config := range []string{"source", "cdp", "acronis", "oauth2", "cdp-tight"} {
+		if n, ok := v.readJSON("acquia/config/" + config).Data["lost_tokens"].(float64); ok {
+			lostCounted += int(n)
+		}
+	}
+	tab.info(t, part, "upstream tokens of lost answers, counted in lost_tokens", lostCounted)
+	tab.count(t, part, "upstream tokens left alive and not counted lost (revocable providers)", max(len(left)-lostCounted, 0), 0)
 	tab.count(t, part, "cdp tokens disabled by the limit", v.emu.CDPDisabledByLimit()-disabledBefore, 0)
 	unclear := readErr.kinds["unclear"] + renewErr.kinds["unclear"]
 	tab.count(t, part, "errors not a clear 4xx/5xx naming host and status", unclear, 0)

@@ -13,11 +13,12 @@ import (
 // fault kinds below, so a load test meets every kind of failure in one run.
 // Queued faults (InjectFault) still come first; the admin API is exempt.
 //
-// Each fault answers in place of the service: nothing is created, revoked
-// or extended upstream by a faulted request, as with a proxy or load
-// balancer failing in front of the real service. (An upstream that acts
-// and then loses its answer leaves a token no client can name; that case
-// is no fault the plugin can recover from, and the storm leaves it out.)
+// Each fault but one answers in place of the service: nothing is created,
+// revoked or extended upstream by a faulted request, as with a proxy or
+// load balancer failing in front of the real service. The exception is
+// StormLate: the service acts at once and its answer arrives after the
+// client gave up (Storm.Slow), so a token may exist that no client can
+// name; the plugin finds it (cdp) or counts it as lost.
 
 // Storm fault kinds.
 const (
@@ -32,12 +33,13 @@ const (
 	StormMalformed    = "malformed-json"
 	StormOversized    = "oversized-body"
 	StormRedirect     = "redirect"
+	StormLate         = "late-answer"
 	stormOversizeSize = 2 << 20
 )
 
 // StormKinds lists every storm fault kind.
 var StormKinds = []string{Storm500, Storm502, Storm503, Storm429Seconds, Storm429Date, StormReset, StormSlow,
-	StormTruncated, StormMalformed, StormOversized, StormRedirect}
+	StormTruncated, StormMalformed, StormOversized, StormRedirect, StormLate}
 
 // Storm configures random faults.
 type Storm struct {
@@ -142,6 +144,8 @@ func stormFault(kind string, r *http.Request, s *stormState) Fault {
 		return Fault{Status: bodyStatus, Body: `{"error":"x","padding":"` + strings.Repeat("A", stormOversizeSize) + `"}`}
 	case StormRedirect:
 		return Fault{Status: http.StatusTemporaryRedirect, Location: "https://elsewhere.example.com" + r.URL.Path}
+	case StormLate:
+		return Fault{Late: s.Slow}
 	}
 	return Fault{Status: http.StatusInternalServerError}
 }
