@@ -62,7 +62,7 @@ func TestPanicInAHandlerIsA500(t *testing.T) {
 
 // Every entry point Vault calls recovers: requests, existence checks, the
 // periodic tasks, WAL rollback, Invalidate, Initialize and Cleanup.
-func xTestPanicInAnyEntryPointLeavesTheMountServing(t *testing.T) {
+func TestPanicInAnyEntryPointLeavesTheMountServing(t *testing.T) {
 	h := newHarness(t)
 	h.cloudConfig("c", nil)
 	h.mustWrite("roles/r", map[string]any{"config": "c"})
