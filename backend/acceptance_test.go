@@ -14,7 +14,7 @@ import (
 
 // TestAcceptanceCloud talks to the real Acquia Cloud Platform. It runs only
 // when ACQUIA_CLOUD_CLIENT_ID and ACQUIA_CLOUD_CLIENT_SECRET are set
-// (ACQUIA_CLOUD_ORG_UUID adds the organization scope); see the README.
+// (ACQUIA_CLOUD_ORG_UUID adds the organization scope); see docs/development.md.
 func TestAcceptanceCloud(t *testing.T) {
 	id, secret := os.Getenv("ACQUIA_CLOUD_CLIENT_ID"), os.Getenv("ACQUIA_CLOUD_CLIENT_SECRET")
 	if id == "" || secret == "" {

@@ -18,7 +18,7 @@ import (
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/testutil"
 )
 
-// The README's "Acquia CLI" section is what these tests run: its agent
+// The "Acquia CLI" section of docs/consumers.md is what these tests run: its agent
 // configuration, its environment lines and its CI lines, so that the two
 // cannot drift apart. acli itself (PHP) is not needed: what it reads is the
 // two files or variables, and what it does with the token is call the Cloud
@@ -37,13 +37,13 @@ type acliReadme struct {
 
 func readAcliReadme(t *testing.T) acliReadme {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	b, err := os.ReadFile(filepath.Join(repoRoot, "docs", "consumers.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, sec, ok := strings.Cut(string(b), "\n### Acquia CLI\n")
 	if !ok {
-		t.Fatal(`README.md has no "### Acquia CLI" section`)
+		t.Fatal(`docs/consumers.md has no "### Acquia CLI" section`)
 	}
 	if i := regexp.MustCompile(`\n##+ `).FindStringIndex(sec); i != nil {
 		sec = sec[:i[0]]
@@ -64,12 +64,12 @@ func readAcliReadme(t *testing.T) acliReadme {
 		}
 	}
 	if r.agentHCL == "" || r.ci == "" || r.env["ACLI_ACCESS_TOKEN_FILE"] == "" || r.env["ACLI_ACCESS_TOKEN_EXPIRY_FILE"] == "" {
-		t.Fatalf("the README's Acquia CLI section lacks the agent configuration, the ACLI_*_FILE lines or the CI lines:\n%s", sec)
+		t.Fatalf("docs/consumers.md's Acquia CLI section lacks the agent configuration, the ACLI_*_FILE lines or the CI lines:\n%s", sec)
 	}
 	return r
 }
 
-// acliSetup gives the vault a Cloud config and the README's role, on a key
+// acliSetup gives the vault a Cloud config and the role docs/consumers.md shows, on a key
 // whose tokens live lifetime.
 func acliSetup(t *testing.T, lifetime time.Duration) *vault {
 	t.Helper()
@@ -146,7 +146,7 @@ func TestAcquiaCLIFilesFromVaultAgent(t *testing.T) {
 	tokenREADME, expiryREADME := readme.env["ACLI_ACCESS_TOKEN_FILE"], readme.env["ACLI_ACCESS_TOKEN_EXPIRY_FILE"]
 	for _, p := range []string{tokenREADME, expiryREADME} {
 		if !strings.Contains(readme.agentHCL, "destination = "+strconv.Quote(p)+"\n  perms       = \"0600\"") {
-			t.Fatalf("the README points acli at %s, which its agent configuration does not render with perms 0600", p)
+			t.Fatalf("docs/consumers.md points acli at %s, which its agent configuration does not render with perms 0600", p)
 		}
 	}
 
@@ -157,7 +157,7 @@ func TestAcquiaCLIFilesFromVaultAgent(t *testing.T) {
 	if err := os.WriteFile(vaultToken, []byte(v.token), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// The README's files go to a directory the agent has to create.
+	// The documented files go to a directory the agent has to create.
 	runDir := filepath.Join(dir, "files", "acli")
 	readmeRunDir := filepath.Dir(tokenREADME)
 	tokenPath := filepath.Join(runDir, filepath.Base(tokenREADME))
@@ -171,12 +171,12 @@ func TestAcquiaCLIFilesFromVaultAgent(t *testing.T) {
 	hcl := readme.agentHCL
 	for from, to := range replace {
 		if !strings.Contains(hcl, from) {
-			t.Fatalf("the README's agent configuration lacks %s", from)
+			t.Fatalf("the documented agent configuration lacks %s", from)
 		}
 		hcl = strings.ReplaceAll(hcl, from, to)
 	}
 	if strings.Contains(hcl, readmeRunDir+"/") {
-		t.Fatalf("the README's agent configuration names another file in %s:\n%s", readmeRunDir, readme.agentHCL)
+		t.Fatalf("the documented agent configuration names another file in %s:\n%s", readmeRunDir, readme.agentHCL)
 	}
 	cfg := filepath.Join(dir, "agent.hcl")
 	if err := os.WriteFile(cfg, []byte(hcl), 0o600); err != nil {
@@ -264,13 +264,13 @@ func TestAcquiaCLIFilesFromVaultAgent(t *testing.T) {
 	}
 }
 
-// The README's CI lines, as a CI job's shell runs them: one read, both
+// The documented CI lines, as a CI job's shell runs them: one read, both
 // variables from it.
 func TestAcquiaCLIEnvironmentForCI(t *testing.T) {
 	readme := readAcliReadme(t)
 	jq, err := exec.LookPath("jq")
 	if err != nil {
-		t.Skip("jq is not installed; the README's CI lines use it (GitHub's runners have it)")
+		t.Skip("jq is not installed; the documented CI lines use it (GitHub's runners have it)")
 	}
 	v := acliSetup(t, 0)
 
@@ -293,11 +293,11 @@ func TestAcquiaCLIEnvironmentForCI(t *testing.T) {
 	before := acliTokens(v.emu)
 	out, err := sh.Output()
 	if err != nil {
-		t.Fatalf("the README's CI lines: %v\n%s", err, stderr.String())
+		t.Fatalf("the documented CI lines: %v\n%s", err, stderr.String())
 	}
 	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
 	if len(lines) != 2 || lines[0] == "" || lines[1] == "" {
-		t.Fatalf("the README's CI lines set ACLI_ACCESS_TOKEN and ACLI_ACCESS_TOKEN_EXPIRY to %d lines, want two values", len(lines))
+		t.Fatalf("the documented CI lines set ACLI_ACCESS_TOKEN and ACLI_ACCESS_TOKEN_EXPIRY to %d lines, want two values", len(lines))
 	}
 	v.remember(lines[0])
 	checkAcliPair(t, v, lines[0], lines[1])

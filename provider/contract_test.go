@@ -25,7 +25,7 @@ import (
 // The contract test: every upstream call the clients make, against the
 // emulator in its strictest mode, checked for method, path and query, where
 // the credentials go and how they are encoded, the body's encoding and
-// every field sent, and every field read back. The README's list of calls
+// every field sent, and every field read back. The list of calls in docs/development.md
 // ("The emulator") is this file's.
 
 type sent struct {
@@ -77,7 +77,7 @@ const (
 
 // call is one upstream call as the plugin must make it.
 type call struct {
-	name        string // as the README lists it
+	name        string // as docs/development.md lists it
 	method      string
 	path        string
 	query       string // exact
