@@ -9,7 +9,7 @@ import (
 
 	"github.com/hashicorp/vault/sdk/logical"
 
-	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
 )
 
 // A CDP create whose answer is lost made a token that takes one of the

@@ -9,7 +9,7 @@ import (
 
 	"github.com/hashicorp/vault/sdk/logical"
 
-	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
 )
 
 func (h *harness) renew(resp *logical.Response, issued time.Time) (*logical.Response, error) {

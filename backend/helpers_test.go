@@ -17,7 +17,7 @@ import (
 	"github.com/hashicorp/vault/sdk/rotation"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/backend"
-	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/testutil"
 )
 

@@ -11,7 +11,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/backend"
-	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
 )
 
 // reopen builds a new backend on the same storage, as a restarted Vault

@@ -14,7 +14,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/backend"
-	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
 )
 
 // keyReading is one reading of the Cloud key API that its spec leaves

@@ -11,7 +11,7 @@ import (
 
 	"github.com/hashicorp/vault/sdk/logical"
 
-	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/testutil"
 )
 

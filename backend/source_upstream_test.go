@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
 )
 
 // TestSourceConsumerSettingsNamedInErrors: a consumer that may not use a

@@ -15,7 +15,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/backend"
-	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
 )
 
 // The stateful test: random sequences of operations over every path,

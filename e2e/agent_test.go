@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
 )
 
 const agentTemplate = `{{ with secret "acquia/creds/app" }}{{ .Data.access_token }}{{ end }}`

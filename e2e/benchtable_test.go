@@ -24,7 +24,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
 )
 
 // TestBenchTable is `make bench`: the plugin's costs through a real vault
@@ -32,7 +32,7 @@ import (
 // goal it is held to. It asserts no time: it prints the table and writes
 // it as JSON to bench/results.json. It runs only when ACQUIA_BENCH=1.
 //
-// Floors: a minimal external plugin (internal/floorplugin) returning a
+// Floors: a minimal external plugin (internal/bench/floorplugin) returning a
 // fixed leased secret is what Vault and the plugin protocol cost; a direct
 // call to the emulator is what the upstream costs. Targets are measured in
 // interleaved rounds, so that machine noise falls on all of them alike.
@@ -275,7 +275,7 @@ func TestBenchTable(t *testing.T) {
 func (v *vault) registerFloor() {
 	v.t.Helper()
 	bin := filepath.Join(pluginDir, floorBinary)
-	build := exec.Command("go", "build", "-o", bin, "./internal/floorplugin")
+	build := exec.Command("go", "build", "-o", bin, "./internal/bench/floorplugin")
 	build.Dir = repoRoot
 	if out, err := build.CombinedOutput(); err != nil {
 		v.t.Fatalf("building the floor plugin: %v\n%s", err, out)

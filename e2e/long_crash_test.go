@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
 )
 
 // walMinAge is the WAL rollback's minimum age in the crash tests

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
 )
 
 // testStorm: at least 2,000 creds reads over the five providers by 8

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/testutil"
 )
 

@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
 )
 
 func main() {

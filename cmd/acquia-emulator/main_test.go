@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
 )
 
 func TestIsLoopback(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
 )
 
 // stormCall posts a demo token request without following redirects.

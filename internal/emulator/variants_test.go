@@ -3,7 +3,7 @@ package emulator_test
 import (
 	"testing"
 
-	"github.com/acquia-vault/vault-plugin-secrets-acquia/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
 )
 
 // Settings for facts that are unverified upstream: each reading is served
