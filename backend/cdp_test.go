@@ -126,12 +126,14 @@ func TestCDPLeaseLifecycle(t *testing.T) {
 	}
 	h.clock.Advance(-30 * 24 * time.Hour)
 	h.clock.Advance(90 * time.Minute)
+	// The token has months left: the renew asks nothing upstream.
+	calls := h.emu.Requests("/token")
 	r, err = h.renew(resp, issued)
 	if err != nil || r.IsError() {
 		t.Fatalf("renew: %v %v", err, errText(r))
 	}
-	if after, _ := h.emu.Token(tok); !after.ExpiresAt.After(before.ExpiresAt) {
-		t.Errorf("renew did not extend upstream: %s -> %s", before.ExpiresAt, after.ExpiresAt)
+	if after, _ := h.emu.Token(tok); !after.ExpiresAt.Equal(before.ExpiresAt) || h.emu.Requests("/token") != calls {
+		t.Errorf("a renew the token outlives called upstream: %s -> %s", before.ExpiresAt, after.ExpiresAt)
 	}
 	if r.Secret.TTL != time.Hour {
 		t.Errorf("renewed TTL %s", r.Secret.TTL)
@@ -437,7 +439,7 @@ func TestCDPRevokeAfterAnUnrecordedExtend(t *testing.T) {
 	tok := resp.Data["access_token"].(string)
 	before, _ := h.emu.Token(tok)
 
-	h.clock.Advance(50 * time.Minute)
+	h.clock.Advance(70 * time.Minute) // 50 minutes left: a 1h lease would outlive the token
 	// Vault hands the plugin a copy of the lease: a change the failed
 	// renew made to it is not kept.
 	s := *resp.Secret

@@ -200,6 +200,8 @@ func TestReadOnlyNodeCallsNothingUpstream(t *testing.T) {
 				h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
 				lease := h.mustRead("creds/sync")
 				standby := h.node(state, false)
+				// Near the token's expiry, where a renew extends upstream.
+				h.clock.Advance(180*24*time.Hour - 30*time.Minute)
 				before := h.emu.Requests("")
 				s := *lease.Secret
 				s.IssueTime = h.clock.Now()
@@ -582,6 +584,12 @@ func TestGuardAloneStopsUpstreamCalls(t *testing.T) {
 	}
 	s := *lease.Secret
 	s.IssueTime = h.clock.Now()
+	// A lease whose token ends in 30 minutes: its renew would extend it.
+	s.InternalData = map[string]any{}
+	for k, v := range lease.Secret.InternalData {
+		s.InternalData[k] = v
+	}
+	s.InternalData["expires_at"] = h.clock.Now().Add(30 * time.Minute).UTC().Format(time.RFC3339Nano)
 	reqs := map[string]*logical.Request{
 		"creds":       {Operation: logical.ReadOperation, Path: "creds/sync"},
 		"config":      {Operation: logical.UpdateOperation, Path: "config/cdp", Data: map[string]any{"password": cdpPass}},

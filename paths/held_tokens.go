@@ -247,3 +247,21 @@ func (e *Env) forgetToken(ctx context.Context, s logical.Storage, config, token 
 	}
 	return nil
 }
+
+// holds reports whether config has a live record of token. A config whose
+// records are not indexed yet counts as holding it: the answer only ever
+// serves to say a token is gone.
+func (e *Env) holds(ctx context.Context, s logical.Storage, config, token string) (bool, error) {
+	if err := e.loadRecords(ctx, s, config); err != nil {
+		return false, err
+	}
+	x := e.held
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	idx, ok := x.byConfig[config]
+	if !ok {
+		return true, nil
+	}
+	h, ok := idx[tokenID(token)]
+	return ok && e.Now().Before(h.ExpiresAt), nil
+}

@@ -107,7 +107,15 @@ func (e *Env) tokenRenew(ctx context.Context, req *logical.Request, _ *framework
 		return nil, userErr("the lease reached the role's max_ttl %s; read creds again", role.MaxTTL)
 	}
 	var warnings []string
-	if token, _ := req.Secret.InternalData[idAccessToken].(string); token != "" {
+	// CDP extends a token "about to expire": the upstream is asked only
+	// when the renewed lease would outlive the token; otherwise the renew
+	// is answered from what the plugin knows.
+	want, _, _ := e.leaseTTLs(role, req.Secret.IssueTime, now, now.Add(100*365*24*time.Hour))
+	token, _ := req.Secret.InternalData[idAccessToken].(string)
+	if err := e.heldForRenew(ctx, req.Storage, req.Secret, token); err != nil {
+		return nil, err
+	}
+	if token != "" && now.Add(want).After(expires) {
 		if err := e.ensureWritable(); err != nil {
 			return nil, err
 		}
@@ -120,6 +128,25 @@ func (e *Env) tokenRenew(ctx context.Context, req *logical.Request, _ *framework
 	resp.Secret.TTL = ttl
 	resp.Secret.MaxTTL = maxTTL
 	return resp, nil
+}
+
+// heldForRenew refuses to renew a capped upstream's lease (cdp) whose
+// token the plugin no longer holds: revoke-all deleted it upstream and
+// forgot it, and a renew the token outlives asks the upstream nothing.
+func (e *Env) heldForRenew(ctx context.Context, s logical.Storage, secret *logical.Secret, token string) error {
+	cfgName, _ := secret.InternalData[idConfig].(string)
+	if token == "" {
+		return nil
+	}
+	spec, _ := provider.Lookup(e.providerOf(ctx, s, cfgName))
+	if spec == nil || !spec.TokenLimit {
+		return nil
+	}
+	held, err := e.holds(ctx, s, cfgName, token)
+	if err != nil || held {
+		return err
+	}
+	return userErr("the upstream token no longer exists (deleted by revoke-all or past its expiry); read creds again")
 }
 
 // extendUpstream prolongs a lease's token where the upstream can, and
@@ -149,19 +176,57 @@ func (e *Env) extendUpstream(ctx context.Context, s logical.Storage, secret *log
 		return expires, nil, nil
 	}
 	tok, err := rn.Renew(ctx, token)
-	if err != nil {
-		if provider.IsStatus(err, 401, 404) {
-			return expires, nil, userErr("the upstream token no longer exists (deleted upstream or by revoke-all); read creds again")
-		}
+	switch {
+	case err != nil && provider.IsStatus(err, 401, 404):
+		return expires, nil, userErr("the upstream token no longer exists (deleted upstream or by revoke-all); read creds again")
+	case err != nil && provider.IsRefusal(err):
+		// Extend refused, e.g. outside a window before expiry that CDP
+		// does not document: the token lives as it was.
+		return expires, []string{fmt.Sprintf("the upstream did not extend the token now (%s); the lease runs to the token's "+
+			"expiry at %s, and a later renew asks again", err, expires.UTC().Format(time.RFC3339))}, nil
+	case err != nil:
 		return expires, nil, err
+	case tok.ExpiresAt.IsZero():
+		return expires, []string{"the upstream answered the extend without saying until when; the lease keeps the token's " +
+			"known expiry at " + expires.UTC().Format(time.RFC3339)}, nil
+	}
+	held := heldToken{Role: fmt.Sprint(secret.InternalData[idRole]), Issuer: issuer, CreatedAt: secret.IssueTime, ExpiresAt: tok.ExpiresAt}
+	if tok.AccessToken != token {
+		return e.adoptExtended(ctx, s, cfgName, secret, token, tok, held)
 	}
 	secret.InternalData[idExpiresAt] = tok.ExpiresAt.UTC().Format(time.RFC3339Nano)
-	if err := e.trackToken(ctx, s, cfgName, token, heldToken{Role: fmt.Sprint(secret.InternalData[idRole]),
-		Issuer: issuer, CreatedAt: secret.IssueTime, ExpiresAt: tok.ExpiresAt}); err != nil {
+	if err := e.trackToken(ctx, s, cfgName, token, held); err != nil {
 		// The lease keeps its old TTL, within what the record covers.
 		return expires, nil, err
 	}
 	return tok.ExpiresAt, e.passwordExpiry(ctx, s, cfgName, tok), nil
+}
+
+// adoptExtended takes over the new token an extend answered in place of
+// the lease's: it is tracked before the lease holds it, and the previous
+// one is deleted upstream, or left to the WAL rollback when that fails, so
+// neither is ever untracked.
+func (e *Env) adoptExtended(ctx context.Context, s logical.Storage, cfgName string, secret *logical.Secret, old string,
+	tok *provider.Token, held heldToken) (time.Time, []string, error) {
+	expires, _ := leaseExpiry(secret)
+	if err := e.trackToken(ctx, s, cfgName, tok.AccessToken, held); err != nil {
+		// The new token is nowhere: revoke it, the lease keeps the old.
+		_ = e.revokeUpstream(ctx, s, cfgName, tok.AccessToken, held.Issuer, secret.IssueTime)
+		return expires, nil, err
+	}
+	secret.InternalData[idAccessToken] = tok.AccessToken
+	secret.InternalData[idExpiresAt] = tok.ExpiresAt.UTC().Format(time.RFC3339Nano)
+	warnings := []string{"the upstream answered the extend with a new token: the lease holds it now, and the previous one is deleted"}
+	if err := e.revokeUpstream(ctx, s, cfgName, old, held.Issuer, secret.IssueTime); err != nil {
+		w := &walToken{Config: cfgName, Role: held.Role, Issuer: held.Issuer, Token: old, ExpiresAt: expires}
+		if _, werr := framework.PutWAL(ctx, s, walKindToken, w); werr != nil {
+			e.Logger.Error("could not delete a token an extend replaced, nor leave it to the rollback; it stays counted "+
+				"until it expires", "config", cfgName, "error", err)
+		}
+		warnings = []string{"the upstream answered the extend with a new token: the lease holds it now; the previous one " +
+			"could not be deleted yet, and Vault's rollback deletes it"}
+	}
+	return tok.ExpiresAt, append(warnings, e.passwordExpiry(ctx, s, cfgName, tok)...), nil
 }
 
 func leaseExpiry(s *logical.Secret) (time.Time, error) {

@@ -89,23 +89,31 @@ func TestParseCDPDate(t *testing.T) {
 }
 
 // TestCDPRenewAnswer: extend answers with the token it extended, as the
-// vendor shows; an answer without one, or naming another, is refused.
+// vendor shows; another token replaced it (the caller adopts it); no body
+// extended it to an unsaid expiry; an answer without a token is refused.
 func TestCDPRenewAnswer(t *testing.T) {
-	for body, ok := range map[string]bool{
-		`{"access_token":"tok","expires_in":60}`:   true,
-		`{"expires_in":60}`:                        false,
-		`{"access_token":"other","expires_in":60}`: false,
+	for _, tc := range []struct {
+		body, token string
+		ok, expiry  bool
+	}{
+		{`{"access_token":"tok","expires_in":60}`, "tok", true, true},
+		{`{"access_token":"other","expires_in":60}`, "other", true, true},
+		{``, "tok", true, false},
+		{`{"expires_in":60}`, "", false, false},
 	} {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_, _ = w.Write([]byte(body))
+			_, _ = w.Write([]byte(tc.body))
 		}))
 		c, err := New(Config{Provider: "cdp", Username: "u", Password: "p", BaseURL: srv.URL}, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		tok, err := c.(Renewer).Renew(context.Background(), "tok")
-		if ok != (err == nil) || (ok && tok.AccessToken != "tok") {
-			t.Errorf("extend answering %s: (%v, %v)", body, tok, err)
+		switch {
+		case tc.ok != (err == nil):
+			t.Errorf("extend answering %q: err %v", tc.body, err)
+		case tc.ok && (tok.AccessToken != tc.token || tok.ExpiresAt.IsZero() == tc.expiry):
+			t.Errorf("extend answering %q: token %q, expiry %v", tc.body, tok.AccessToken, tok.ExpiresAt)
 		}
 		srv.Close()
 	}

@@ -55,6 +55,46 @@ type cdpService struct {
 	refuseBody        bool
 	answer            CDPAnswer
 	retrieveMode      string // CDPRetrieveNewest (""), CDPRetrieveOldest, CDPRetrieveInitial
+	extendMode        CDPExtend
+}
+
+// CDPExtend is how action=extend answers; the vendor documents extend for a
+// token "about to expire" and shows it answering the token it extended.
+// The zero value extends any live token and answers it.
+type CDPExtend struct {
+	// Window refuses (400 TOKEN_NOT_EXPIRING) to extend a token with more
+	// than this left; 0 extends any.
+	Window time.Duration `json:"window_seconds"`
+	// NewToken answers a new token that replaces the one extended, which
+	// dies.
+	NewToken bool `json:"new_token"`
+	// NoBody answers 200 with no body.
+	NoBody bool `json:"no_body"`
+}
+
+// SetCDPExtend sets how extend answers.
+func (e *Emulator) SetCDPExtend(x CDPExtend) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.cdp().extendMode = x
+}
+
+func (c *cdpService) adminExtend(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		WindowSeconds int64 `json:"window_seconds"`
+		NewToken      bool  `json:"new_token"`
+		NoBody        bool  `json:"no_body"`
+	}
+	if !decodeAdmin(w, r, &in) {
+		return
+	}
+	window, ok := adminSeconds(in.WindowSeconds)
+	if !ok {
+		writeAPIError(w, http.StatusBadRequest, "validation_failed", "window_seconds must not be negative.")
+		return
+	}
+	c.e.SetCDPExtend(CDPExtend{Window: window, NewToken: in.NewToken, NoBody: in.NoBody})
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // Which token the retrieve call (GET /token?scheme=a1user, Basic) answers
@@ -119,6 +159,7 @@ func (c *cdpService) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+adminPrefix+"cdp/no-token-status", c.adminNoTokenStatus)
 	mux.HandleFunc("POST "+adminPrefix+"cdp/answer", c.adminAnswer)
 	mux.HandleFunc("POST "+adminPrefix+"cdp/retrieve", c.adminRetrieve)
+	mux.HandleFunc("POST "+adminPrefix+"cdp/extend", c.adminExtend)
 }
 
 // AddCDPUser adds an integration user, replacing any with the same
@@ -459,11 +500,28 @@ func (c *cdpService) retrieve(w http.ResponseWriter, r *http.Request) {
 
 func (c *cdpService) extend(w http.ResponseWriter, r *http.Request) {
 	now := c.e.now()
+	refused := false
+	var x CDPExtend
 	t, u, ok := c.bearerAuth(w, r, serviceCDP, now, func(t Token, u CDPUser) Token {
+		x = c.extendMode
+		if x.Window > 0 && t.ExpiresAt.Sub(now) > x.Window {
+			refused = true
+			return t
+		}
+		if x.NewToken {
+			c.e.revokeLocked(serviceCDP, t.Value)
+			return c.e.issueLocked(serviceCDP, randomUUID(), u.Username, "", now, u.Lifetime)
+		}
 		t, _ = c.e.extendLocked(serviceCDP, t.Value, now.Add(u.Lifetime))
 		return t
 	})
-	if ok {
+	switch {
+	case !ok:
+	case refused:
+		writeCDPError(w, http.StatusBadRequest, "TOKEN_NOT_EXPIRING", "The token can be extended only when it is about to expire.")
+	case x.NoBody:
+		w.WriteHeader(http.StatusOK)
+	default:
 		c.tokenJSON(w, t, u, now)
 	}
 }

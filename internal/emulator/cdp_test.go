@@ -396,3 +396,42 @@ func TestCDPRetrieveModes(t *testing.T) {
 		t.Errorf("unknown mode: %d", r.status)
 	}
 }
+
+// How extend answers, by its switch: refused outside a window before
+// expiry, a new token that replaces the old, or no body.
+func TestCDPExtendModes(t *testing.T) {
+	e, base := start(t)
+	e.AddCDPUser(emulator.CDPUser{Username: "ext", Password: "pw", MaxTokens: 5, Lifetime: 10 * 24 * time.Hour})
+	basic := "ext:pw"
+	create := func() string {
+		r := mustCall(t, "POST", base+"/token?scheme=a1user&action=create", cdpJSON, "", basic, "")
+		return r.body["access_token"].(string)
+	}
+	extend := func(tok string) reply {
+		return mustCall(t, "POST", base+"/token?scheme=a1user&action=extend", cdpJSON, "", "", tok)
+	}
+	tok := create()
+	if r := mustCall(t, "POST", base+"/_emulator/cdp/extend", cdpJSON, `{"window_seconds":86400}`, "", ""); r.status != 204 {
+		t.Fatalf("switch: %d", r.status)
+	}
+	if r := extend(tok); r.status != 400 || r.body["errorCode"] != "TOKEN_NOT_EXPIRING" {
+		t.Errorf("extend outside the window: %d %s", r.status, r.raw)
+	}
+	e.Advance(9*24*time.Hour + time.Hour)
+	if r := extend(tok); r.status != 200 || r.body["access_token"] != tok {
+		t.Errorf("extend inside the window: %d %s", r.status, r.raw)
+	}
+	e.SetCDPExtend(emulator.CDPExtend{NewToken: true})
+	r := extend(tok)
+	next, _ := r.body["access_token"].(string)
+	if r.status != 200 || next == "" || next == tok || e.TokenLive(tok) || !e.TokenLive(next) {
+		t.Errorf("extend with a new token: %d; the old must die and the new live", r.status)
+	}
+	e.SetCDPExtend(emulator.CDPExtend{NoBody: true})
+	if r := extend(next); r.status != 200 || r.raw != "" {
+		t.Errorf("extend without a body: %d %q", r.status, r.raw)
+	}
+	if r := mustCall(t, "POST", base+"/_emulator/cdp/extend", cdpJSON, `{"window_seconds":-1}`, "", ""); r.status != 400 {
+		t.Errorf("negative window: %d", r.status)
+	}
+}
