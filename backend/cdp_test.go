@@ -21,10 +21,15 @@ const (
 
 // cdpSetup adds a CDP user whose tenant allows maxTokens+1 tokens: the
 // one CDP made when it created the user, and maxTokens for the plugin.
+// cdpTenantLimit is the tokens CDP lets a user hold on PROD and UAT
+// tenants (5 on Customer Sandbox), whatever max_tokens says: tests run
+// against the documented tenant, not one sized to the config.
+const cdpTenantLimit = 3
+
 func (h *harness) cdpSetup(maxTokens int, expiry time.Time) {
 	h.t.Helper()
 	h.emu.AddCDPUser(emulator.CDPUser{Username: cdpUser, Password: cdpPass, TenantID: "tenant-7", UserType: "CLIENT",
-		PasswordExpiry: expiry, MaxTokens: maxTokens + 1})
+		PasswordExpiry: expiry, MaxTokens: cdpTenantLimit})
 	h.secrets = append(h.secrets, cdpPass)
 	h.mustWrite("config/cdp", map[string]any{"provider": "cdp", "username": cdpUser, "password": cdpPass,
 		"base_url": h.emu.URL(), "api_url": "https://api6.agilone.com", "max_tokens": maxTokens})

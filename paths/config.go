@@ -277,12 +277,25 @@ func (e *Env) storeConfig(ctx context.Context, s logical.Storage, name string, e
 // roles could not rotate (checkStaticRoom).
 func (e *Env) checkStaticsFit(ctx context.Context, s logical.Storage, name string, existing *configEntry, eff provider.Config) error {
 	spec, _ := provider.Lookup(eff.Provider)
-	if existing == nil || !spec.TokenLimit || eff.MaxTokens >= staticSlots {
+	if existing == nil || !spec.TokenLimit {
 		return nil
 	}
 	statics, err := e.staticRolesUsing(ctx, s, name)
 	if err != nil || len(statics) == 0 {
 		return err
+	}
+	if eff.DisablesAll() {
+		roles, err := e.rolesUsing(ctx, s, name)
+		if err != nil {
+			return err
+		}
+		if len(statics)+len(roles) > 1 {
+			return badField(fTokenLimitMode, "disable_all serves one static role or leases, not both, and config %q has "+
+				"static role(s) %s and role(s) %s", name, strings.Join(statics, ", "), strings.Join(roles, ", "))
+		}
+	}
+	if eff.MaxTokens >= staticSlotsOf(eff) {
+		return nil
 	}
 	return badField(fMaxTokens, "static role(s) %s need at least %d: each holds its token and, while it rotates, the next",
 		strings.Join(statics, ", "), staticSlots)

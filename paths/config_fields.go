@@ -33,6 +33,7 @@ const (
 	fAuthStyle      = "auth_style"
 	fScopes         = "scopes"
 	fMaxTokens      = "max_tokens"
+	fTokenLimitMode = "token_limit_mode"
 	fRevokeUser     = "revoke_user_access_tokens"
 	fKeyUUID        = "key_uuid"
 	fRequestTimeout = "request_timeout"
@@ -148,6 +149,11 @@ var configTable = []configField{
 			return nil
 		},
 		read: func(c provider.Config) any { return c.MaxTokens }},
+	{name: fTokenLimitMode, display: "Token limit mode", typ: framework.TypeString,
+		description: "cdp: what the tenant does past a user's token limit: keep (default) disables only the oldest tokens " +
+			"past it; disable_all disables every earlier token on each create (max_tokens must then be 1, and the config " +
+			"serves either one static role or leases).",
+		str: func(c *provider.Config) *string { return &c.TokenLimitMode }},
 	{name: fRevokeUser, display: "Revoke user access tokens", typ: framework.TypeBool, def: false,
 		description: "source, oauth2: revoke upstream the access tokens of authorization_code roles (on lease revoke, and the " +
 			"one the code exchange returns). Off by default: RFC 7009 lets a server revoke the refresh token with its access " +

@@ -27,6 +27,10 @@ type mintRequest struct {
 	// unrevocable: the token is never revoked upstream, even where the
 	// client could (spareUserGrant), so nothing tracks it.
 	unrevocable bool
+	// replaces is the token a static rotation replaces: where each create
+	// disables every earlier token (token_limit_mode=disable_all) it dies
+	// with the create, so it takes no slot of max_tokens.
+	replaces string
 }
 
 // mint creates an upstream token for a lease or static role. A revocable token is covered
@@ -60,6 +64,9 @@ func (e *Env) mint(ctx context.Context, s logical.Storage, m mintRequest) (*prov
 		// What the account holds before the create finds the token of a
 		// create whose answer is lost (lost_tokens.go).
 		e.noteBeforeCreate(ctx, m.client, w)
+		if err := e.refuseDisablingOthers(ctx, s, m, eff, w); err != nil {
+			return nil, err
+		}
 	}
 	walID, err := framework.PutWAL(ctx, s, walKindToken, w)
 	if err != nil {
@@ -126,4 +133,21 @@ func (e *Env) discard(ctx context.Context, s logical.Storage, w *walToken, walID
 		_ = framework.DeleteWAL(ctx, s, walID)
 	}
 	return cause
+}
+
+// refuseDisablingOthers: on a tenant where each create disables every
+// earlier token (token_limit_mode=disable_all), a create is refused while
+// the retrieve call shows a live token the plugin does not hold: the one
+// CDP made with the user, or another consumer's.
+func (e *Env) refuseDisablingOthers(ctx context.Context, s logical.Storage, m mintRequest, eff provider.Config, w *walToken) error {
+	if !eff.DisablesAll() || !w.BeforeKnown || w.Before == "" || w.Before == m.replaces {
+		return nil
+	}
+	held, err := e.holds(ctx, s, m.config, w.Before)
+	if err != nil || held {
+		return err
+	}
+	return userErr("config %q has token_limit_mode=disable_all, and CDP shows user %s holds a live token Vault does not "+
+		"hold (the one CDP made with the user, or another consumer's): a create would disable it. Delete it with "+
+		"config/%s/revoke-all if nothing else uses it, or give Vault its own integration user", m.config, eff.Username, m.config)
 }

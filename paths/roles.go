@@ -130,6 +130,9 @@ func (e *Env) storeRole(ctx context.Context, req *logical.Request, d *framework.
 	if cfg == nil {
 		return nil, false, badField(fConfig, "config %q does not exist; write config/%s first", role.Config, role.Config)
 	}
+	if err := e.checkDisableAllUse(ctx, req.Storage, role.Config, cfg, "", name); err != nil {
+		return nil, false, err
+	}
 	spec, _ := provider.Lookup(cfg.Provider)
 
 	if v, ok := d.GetOk(fScopes); ok {

@@ -250,8 +250,13 @@ func (e *Env) rotateStatic(ctx context.Context, s logical.Storage, name string, 
 		if old != nil {
 			next.Retired = old.Retired
 			if old.AccessToken != "" && now.Before(old.ExpiresAt) && e.retiredRevocable(ctx, s, old, role, revocable, spare) {
+				revokeAt := now.Add(role.gracePeriod(true))
+				if eff.DisablesAll() {
+					// The create disabled it already: no grace.
+					revokeAt = now
+				}
 				next.Retired = append(next.Retired, graceToken{AccessToken: old.AccessToken, ExpiresAt: old.ExpiresAt,
-					RevokeAt: now.Add(role.gracePeriod(true)), Config: cmp.Or(old.Config, role.Config), Issuer: old.Issuer})
+					RevokeAt: revokeAt, Config: cmp.Or(old.Config, role.Config), Issuer: old.Issuer})
 			}
 		}
 		if check.entry != nil {
@@ -272,9 +277,17 @@ func (e *Env) rotateStatic(ctx context.Context, s logical.Storage, name string, 
 			return tok, err
 		}
 	}
+	replaces := ""
+	if old != nil && eff.DisablesAll() {
+		replaces = old.AccessToken
+	}
 	if _, err := e.mint(ctx, s, mintRequest{config: role.Config, static: name, cfg: cfg, client: client,
-		obtain: obtain, commit: commit, unrevocable: spare}); err != nil {
+		obtain: obtain, commit: commit, unrevocable: spare, replaces: replaces}); err != nil {
 		return err
+	}
+	if replaces != "" {
+		e.Logger.Warn("static role rotated on a disable_all tenant: CDP disabled the previous token at once, with no grace "+
+			"period", "static_role", name, "config", role.Config)
 	}
 	e.endGrace(ctx, s, name, next)
 	e.Logger.Info("static role rotated", "static_role", name, "config", role.Config, "next_rotation", next.NextRotation)

@@ -6,6 +6,8 @@ import (
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 )
 
 func (e *Env) staticCredsPaths() []*framework.Path {
@@ -116,6 +118,12 @@ func (e *Env) rotateRole(ctx context.Context, req *logical.Request, d *framework
 	}
 	if err := e.rotateStatic(ctx, req.Storage, name, role, rotationCheck{}); err != nil {
 		return nil, err
+	}
+	if cfg, err := e.loadConfig(ctx, req.Storage, role.Config); err == nil && cfg != nil {
+		if eff, err := provider.Effective(cfg.Config); err == nil && eff.DisablesAll() {
+			return &logical.Response{Warnings: []string{"config " + role.Config + " has token_limit_mode=disable_all: " +
+				"CDP disabled the previous token at once, with no grace period; readers must read static-creds again"}}, nil
+		}
 	}
 	return nil, nil
 }

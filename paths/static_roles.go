@@ -3,6 +3,7 @@ package paths
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -209,6 +210,9 @@ func (e *Env) staticRoleWrite(ctx context.Context, req *logical.Request, d *fram
 	if err := checkStaticRoom(role.Config, cfg); err != nil {
 		return nil, err
 	}
+	if err := e.checkDisableAllUse(ctx, req.Storage, role.Config, cfg, name, ""); err != nil {
+		return nil, err
+	}
 	userGrant := role.grantType() == provider.GrantAuthorizationCode
 	if eff, _ := provider.Effective(cfg.Config); userGrant && eff.AuthorizeURL == "" {
 		return nil, badField(fGrantType, "authorization_code needs the config's authorize_url; write authorize_url to config/%s first",
@@ -326,7 +330,7 @@ func checkGracePeriod(role *staticRole, st *staticToken, limited bool) error {
 func checkStaticRoom(config string, cfg *configEntry) error {
 	spec, _ := provider.Lookup(cfg.Provider)
 	eff, err := provider.Effective(cfg.Config)
-	if err != nil || !spec.TokenLimit || eff.MaxTokens >= staticSlots {
+	if err != nil || !spec.TokenLimit || eff.MaxTokens >= staticSlotsOf(eff) {
 		return err
 	}
 	return badField(fMaxTokens, "config %q allows %d token(s), and a static role needs %d: its token and, while it rotates, "+
@@ -335,6 +339,47 @@ func checkStaticRoom(config string, cfg *configEntry) error {
 
 // staticSlots is the least max_tokens a static role can rotate under.
 const staticSlots = 2
+
+// staticSlotsOf is staticSlots, or 1 where each create disables every
+// earlier token: the token a rotation replaces dies with the create.
+func staticSlotsOf(eff provider.Config) int {
+	if eff.DisablesAll() {
+		return 1
+	}
+	return staticSlots
+}
+
+// checkDisableAllUse: a cdp config whose tenant disables every earlier
+// token on each create (token_limit_mode=disable_all) serves one static
+// role, or leases, never both: a lease's create would kill the static
+// role's token, and a rotation a lease's. static or role names what is
+// being written.
+func (e *Env) checkDisableAllUse(ctx context.Context, s logical.Storage, config string, cfg *configEntry, static, role string) error {
+	eff, err := provider.Effective(cfg.Config)
+	if err != nil || !eff.DisablesAll() {
+		return err
+	}
+	roles, err := e.rolesUsing(ctx, s, config)
+	if err != nil {
+		return err
+	}
+	statics, err := e.staticRolesUsing(ctx, s, config)
+	if err != nil {
+		return err
+	}
+	roles = slices.DeleteFunc(roles, func(r string) bool { return r == role })
+	statics = slices.DeleteFunc(statics, func(r string) bool { return r == static })
+	switch {
+	case static != "" && len(roles)+len(statics) > 0:
+		return badField(fConfig, "config %q has token_limit_mode=disable_all and already serves %s: each create disables every "+
+			"earlier token of the user, so it serves one static role or leases, not both; give this static role its own "+
+			"integration user", config, strings.Join(append(roles, statics...), ", "))
+	case role != "" && len(statics) > 0:
+		return badField(fConfig, "config %q has token_limit_mode=disable_all and serves static role %s: a lease's create "+
+			"would disable its token; give this role its own integration user", config, strings.Join(statics, ", "))
+	}
+	return nil
+}
 
 func (e *Env) staticRoleRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)

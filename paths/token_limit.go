@@ -23,6 +23,11 @@ func (e *Env) reserveTokenSlot(ctx context.Context, s logical.Storage, m mintReq
 	lock := locksFor(e.tokenLocks, m.config)
 	lock.Lock()
 	live, err := e.liveCount(ctx, s, m.config)
+	if err == nil && m.replaces != "" && eff.DisablesAll() {
+		if held, herr := e.holds(ctx, s, m.config, m.replaces); herr == nil && held {
+			live--
+		}
+	}
 	if err == nil && live >= eff.MaxTokens {
 		err = userErr("config %q already holds %d live %s tokens, its max_tokens; revoke a lease "+
 			"(vault lease revoke -prefix <mount>/creds/%s) or raise max_tokens if the tenant allows more",

@@ -35,15 +35,29 @@ const (
 func init() {
 	Register(&Spec{
 		Name:       "cdp",
-		Fields:     []string{"username", "password", "base_url", "api_url", "max_tokens"},
+		Fields:     []string{"username", "password", "base_url", "api_url", "max_tokens", "token_limit_mode"},
 		Required:   []string{"username", "password"},
 		GrantTypes: []string{GrantClientCredentials},
 		TokenLimit: true,
 		Defaults: func(c *Config) {
 			def(&c.BaseURL, CDPAuthURL)
+			def(&c.TokenLimitMode, TokenLimitKeep)
 			if c.MaxTokens == 0 {
 				c.MaxTokens = CDPDefaultTokens
+				if c.DisablesAll() {
+					c.MaxTokens = 1
+				}
 			}
+		},
+		Validate: func(c Config) error {
+			switch {
+			case c.TokenLimitMode != TokenLimitKeep && c.TokenLimitMode != TokenLimitDisableAll:
+				return &FieldError{Field: "token_limit_mode", Msg: fmt.Sprintf("%q is not keep or disable_all", c.TokenLimitMode)}
+			case c.DisablesAll() && c.MaxTokens != 1:
+				return &FieldError{Field: "max_tokens", Msg: fmt.Sprintf("must be 1 with token_limit_mode=disable_all (got %d): "+
+					"on such a tenant each create disables every earlier token of the user", c.MaxTokens)}
+			}
+			return nil
 		},
 		ValidateScopes: func(scopes []string) error {
 			return fmt.Errorf("CDP tokens take no scopes")

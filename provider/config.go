@@ -24,6 +24,9 @@ type Config struct {
 	AuthStyle     string   `json:"auth_style,omitempty"`
 	Scopes        []string `json:"scopes,omitempty"`
 	MaxTokens     int      `json:"max_tokens,omitempty"`
+	// TokenLimitMode is what a cdp tenant does past its token limit
+	// (TokenLimitKeep, TokenLimitDisableAll).
+	TokenLimitMode string `json:"token_limit_mode,omitempty"`
 	// RevokeUserAccessTokens lets the plugin revoke access tokens minted
 	// from a user's authorization; see paths' config field of that name.
 	RevokeUserAccessTokens bool          `json:"revoke_user_access_tokens,omitempty"`
@@ -31,6 +34,17 @@ type Config struct {
 	RequestTimeout         time.Duration `json:"request_timeout,omitempty"`
 	CACert                 string        `json:"ca_cert,omitempty"`
 }
+
+// Token limit modes of a cdp tenant: keep disables only tokens past the
+// user's limit; disable_all disables every earlier token on each create.
+const (
+	TokenLimitKeep       = "keep"
+	TokenLimitDisableAll = "disable_all"
+)
+
+// DisablesAll reports whether each create disables every earlier token of
+// the account (a cdp tenant with token_limit_mode=disable_all).
+func (c *Config) DisablesAll() bool { return c.TokenLimitMode == TokenLimitDisableAll }
 
 // Secrets lists the values that must never reach a log line, an error or a
 // response. Error messages built from upstream answers are scrubbed of them.

@@ -1,0 +1,103 @@
+package backend_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
+)
+
+// token_limit_mode=disable_all: the tenant disables every earlier token of
+// the user on each create. max_tokens must be 1 (its default there), a
+// create is refused while CDP shows a live token Vault does not hold, and
+// the config serves leases or one static role, not both.
+func TestCDPDisableAllLeases(t *testing.T) {
+	h := newHarness(t)
+	h.emu.SetCDPCreateDisablesAll(true)
+	h.emu.AddCDPUser(emulator.CDPUser{Username: cdpUser, Password: cdpPass, MaxTokens: cdpTenantLimit,
+		PasswordExpiry: h.clock.Now().Add(365 * 24 * time.Hour)})
+	h.secrets = append(h.secrets, cdpPass)
+	base := map[string]any{"provider": "cdp", "username": cdpUser, "password": cdpPass, "base_url": h.emu.URL()}
+	with := func(extra map[string]any) map[string]any {
+		d := map[string]any{}
+		for k, v := range base {
+			d[k] = v
+		}
+		for k, v := range extra {
+			d[k] = v
+		}
+		return d
+	}
+	if msg, ok := badRequest(h.write("config/cdp", with(map[string]any{"token_limit_mode": "disable_all", "max_tokens": 2}))); !ok ||
+		!strings.HasPrefix(msg, "max_tokens: must be 1") {
+		t.Errorf("disable_all with max_tokens 2: %q", msg)
+	}
+	if msg, ok := badRequest(h.write("config/cdp", with(map[string]any{"token_limit_mode": "some"}))); !ok ||
+		!strings.HasPrefix(msg, "token_limit_mode:") {
+		t.Errorf("an unknown mode: %q", msg)
+	}
+	if h.stored("config/cdp") {
+		t.Fatal("a refused write stored the config")
+	}
+	h.mustWrite("config/cdp", with(map[string]any{"token_limit_mode": "disable_all"}))
+	if d := h.mustRead("config/cdp").Data; d["max_tokens"] != 1 || d["token_limit_mode"] != "disable_all" {
+		t.Errorf("config reads max_tokens %v, token_limit_mode %v; want 1 and disable_all", d["max_tokens"], d["token_limit_mode"])
+	}
+	h.mustWrite("roles/sync", map[string]any{"config": "cdp", "ttl": "1h"})
+
+	// CDP made a token with the user: a create would disable it.
+	initial := h.emu.CDPInitialToken(cdpUser)
+	if msg, ok := badRequest(h.read("creds/sync")); !ok || !strings.Contains(msg, "token_limit_mode=disable_all") ||
+		!strings.Contains(msg, "revoke-all") {
+		t.Errorf("a read while CDP shows another token: %q", msg)
+	}
+	if !h.emu.TokenLive(initial) {
+		t.Fatal("the refused read disabled the user's own token")
+	}
+	h.mustWrite("config/cdp/revoke-all", nil)
+	lease := h.mustRead("creds/sync")
+	if msg, ok := badRequest(h.read("creds/sync")); !ok || !strings.Contains(msg, "max_tokens") {
+		t.Errorf("a second lease: %q, want max_tokens", msg)
+	}
+	if !h.emu.TokenLive(lease.Data["access_token"].(string)) {
+		t.Error("the lease's token is not live")
+	}
+	// Leases or one static role, not both.
+	if msg, ok := badRequest(h.write("static-roles/feed", map[string]any{"config": "cdp"})); !ok || !strings.HasPrefix(msg, "config:") {
+		t.Errorf("a static role beside leases: %q", msg)
+	}
+}
+
+// A static role on a disable_all tenant: each rotation's create disables
+// the previous token, so it is retired with no grace period, the rotation
+// says so, and max_tokens 1 is enough to rotate.
+func TestCDPDisableAllStaticRole(t *testing.T) {
+	h := newHarness(t)
+	h.emu.SetCDPCreateDisablesAll(true)
+	h.emu.AddCDPUser(emulator.CDPUser{Username: cdpUser, Password: cdpPass, MaxTokens: cdpTenantLimit,
+		PasswordExpiry: h.clock.Now().Add(365 * 24 * time.Hour)})
+	h.secrets = append(h.secrets, cdpPass)
+	h.emu.DeleteCDPTokens(cdpUser)
+	h.mustWrite("config/cdp", map[string]any{"provider": "cdp", "username": cdpUser, "password": cdpPass,
+		"base_url": h.emu.URL(), "token_limit_mode": "disable_all"})
+	h.mustWrite("static-roles/feed", map[string]any{"config": "cdp"})
+	first := h.staticToken("feed")
+	if msg, ok := badRequest(h.write("roles/sync", map[string]any{"config": "cdp"})); !ok || !strings.HasPrefix(msg, "config:") {
+		t.Errorf("a role beside the static role: %q", msg)
+	}
+	for i := range 2 {
+		resp := h.mustWrite("rotate-role/feed", nil)
+		if resp == nil || !strings.Contains(strings.Join(resp.Warnings, " "), "no grace period") {
+			t.Errorf("rotation %d: warnings %v, want the previous token's end said", i+1, resp)
+		}
+		next := h.staticToken("feed")
+		if next == first || !h.emu.TokenLive(next) || h.emu.TokenLive(first) {
+			t.Fatalf("rotation %d: the new token must live and the previous be dead", i+1)
+		}
+		if n := h.cdpLive(); n != 1 {
+			t.Errorf("rotation %d: %d live tokens upstream, want 1", i+1, n)
+		}
+		first = next
+	}
+}
