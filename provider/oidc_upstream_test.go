@@ -68,3 +68,23 @@ func TestVerifyCodeOnlyClientRefusedWithInvalidRequest(t *testing.T) {
 		t.Errorf("without authorize_url, grants sent: %v", grants)
 	}
 }
+
+// TestAuthCodeURLOfflineAccessAsksConsent: an OpenID provider (OpenID
+// Connect Core §11; oidc-provider does) drops offline_access, and issues
+// no refresh token, unless the request carries prompt=consent.
+func TestAuthCodeURLOfflineAccessAsksConsent(t *testing.T) {
+	c := mustNew(t, provider.Config{Provider: "oauth2", ClientID: "web", ClientSecret: "s",
+		TokenURL: "https://idp.example.com/token", AuthorizeURL: "https://idp.example.com/auth"})
+	cg := c.(provider.CodeGranter)
+	for scopes, want := range map[string]string{"openid offline_access": "consent", "openid": "", "read write": ""} {
+		u, err := url.Parse(cg.AuthCodeURL("st4te", strings.Repeat("v", 43), "https://vault.example.com/v1/acquia/callback",
+			strings.Fields(scopes)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		if q.Get("prompt") != want || q.Get("scope") != scopes || q.Get("code_challenge_method") != "S256" {
+			t.Errorf("scopes %q: %s", scopes, u)
+		}
+	}
+}
