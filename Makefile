@@ -88,6 +88,7 @@ tools: vault
 	@scripts/install-terraform-provider-vault >/dev/null
 	@scripts/install-actionlint >/dev/null
 	@scripts/install-staticcheck >/dev/null
+	@scripts/install-oidc-provider >/dev/null || echo "no oidc-provider (needs node and npm): its e2e test will skip" >&2
 
 dev:
 	scripts/dev
