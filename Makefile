@@ -49,6 +49,7 @@ test-unit:
 e2e: tools
 	VAULT_BIN="$$(scripts/install-vault)" TOFU_BIN="$$(scripts/install-tofu)" \
 	TF_PROVIDER_VAULT_DIR="$$(scripts/install-terraform-provider-vault)" \
+	OIDC_PROVIDER_DIR="$$(scripts/install-oidc-provider)" \
 	$(GO) test -tags e2e -count=1 -timeout 30m ./e2e/...
 
 ## test-long: reliability runs on the real vault (e2e/long_*_test.go), about
@@ -88,6 +89,7 @@ tools: vault
 	@scripts/install-terraform-provider-vault >/dev/null
 	@scripts/install-actionlint >/dev/null
 	@scripts/install-staticcheck >/dev/null
+	@scripts/install-oidc-provider >/dev/null || echo "no oidc-provider (needs node and npm): its e2e test will skip" >&2
 
 dev:
 	scripts/dev

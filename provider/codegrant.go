@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -24,7 +25,13 @@ func (c *rfcClient) codeConfig(redirectURL string, scopes []string) *oauth2.Conf
 }
 
 func (c *rfcClient) AuthCodeURL(state, verifier, redirectURL string, scopes []string) string {
-	return c.codeConfig(redirectURL, scopes).AuthCodeURL(state, oauth2.S256ChallengeOption(verifier))
+	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier)}
+	// OpenID Connect Core §11: a provider ignores offline_access, and
+	// issues no refresh token, unless prompt holds consent.
+	if slices.Contains(scopes, "offline_access") {
+		opts = append(opts, oauth2.SetAuthURLParam("prompt", "consent"))
+	}
+	return c.codeConfig(redirectURL, scopes).AuthCodeURL(state, opts...)
 }
 
 // codeContext bounds a code or refresh request and gives it the client

@@ -59,7 +59,12 @@ func (c *rfcClient) Verify(ctx context.Context) ([]string, error) {
 		// 500 for a consumer without a default user: a refresh with a
 		// token that does not exist tells them apart, since the server
 		// authenticates the client first.
-		if errors.As(err, &e) && (e.Code == "invalid_client" || e.Code == "server_error") {
+		// oidc-provider answers invalid_request, not unauthorized_client,
+		// for a grant the client may not use: with an authorize_url the
+		// config may be meant for authorization_code roles only: the probe
+		// proves the credentials, and the warning names the refusal.
+		if errors.As(err, &e) && (e.Code == "invalid_client" || e.Code == "server_error" ||
+			(e.Code == "invalid_request" && c.cfg.AuthorizeURL != "")) {
 			probe := c.clientAuthenticates(ctx)
 			if probe == nil {
 				return []string{"client_credentials roles of this config will fail: the token endpoint refused the grant (HTTP " +
