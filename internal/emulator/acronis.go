@@ -42,6 +42,7 @@ type acronisService struct {
 	disabled       map[string]bool
 	expiresIn      bool
 	revokeBearer   bool
+	revokeNotFound bool
 	unknownRevokes int
 }
 
@@ -72,6 +73,7 @@ func (a *acronisService) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+adminPrefix+"acronis/clients/{id}/disable", a.adminDisableClient)
 	mux.HandleFunc("POST "+adminPrefix+"acronis/expires-in", adminSwitch(a.e.SetAcronisExpiresIn))
 	mux.HandleFunc("POST "+adminPrefix+"acronis/revoke-with-bearer", adminSwitch(a.e.SetAcronisRevokeWithBearer))
+	mux.HandleFunc("POST "+adminPrefix+"acronis/revoke-not-found", adminSwitch(a.e.SetAcronisRevokeNotFound))
 }
 
 // AddAcronisClient adds an API client, replacing any with the same ID (as
@@ -110,6 +112,12 @@ func (e *Emulator) SetAcronisExpiresIn(on bool) { e.setSwitch(&e.acronis().expir
 // collection models it, and Basic gets a 401. Which one the data center
 // takes is unverified.
 func (e *Emulator) SetAcronisRevokeWithBearer(on bool) { e.setSwitch(&e.acronis().revokeBearer, on) }
+
+// SetAcronisRevokeNotFound makes /api/2/idp/revoke_token answer a token it
+// does not revoke (unknown, expired, already revoked or another client's)
+// with 404 and a JSON error body (invalid_token), as some servers do,
+// instead of RFC 7009's 200. Off by default.
+func (e *Emulator) SetAcronisRevokeNotFound(on bool) { e.setSwitch(&e.acronis().revokeNotFound, on) }
 
 // AcronisUnknownRevokes counts revocation requests that revoked nothing:
 // unknown, dead or another client's tokens. They still get 200 (RFC 7009
@@ -229,7 +237,7 @@ func (a *acronisService) revokeToken(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	a.revoke(w, client.ID, form.Get("token"))
+	a.revoke(w, r, client.ID, form.Get("token"))
 }
 
 // revokeWithBearer is revocation authenticated by a live token of the
@@ -263,22 +271,31 @@ func (a *acronisService) revokeWithBearer(w http.ResponseWriter, r *http.Request
 		acronisOAuth.fail(w, r, badRequest("invalid_request", "The request is missing the token parameter."))
 		return
 	}
-	a.revoke(w, t.ClientID, form.Get("token"))
+	a.revoke(w, r, t.ClientID, form.Get("token"))
 }
 
 // revoke revokes value if it is a live token of clientID, and answers 200
-// either way (RFC 7009 §2.2).
-func (a *acronisService) revoke(w http.ResponseWriter, clientID, value string) {
+// either way (RFC 7009 §2.2), or, with SetAcronisRevokeNotFound, 404
+// invalid_token for a token it did not revoke.
+func (a *acronisService) revoke(w http.ResponseWriter, r *http.Request, clientID, value string) {
 	now := a.e.now()
 	a.e.mu.Lock()
+	revoked := false
 	if t, live := a.e.liveTokenLocked(serviceAcronis, value, now); live && t.ClientID == clientID {
 		a.e.revokeLocked(serviceAcronis, value)
+		revoked = true
 	} else {
 		// Another client's token is left alone and answered like an
 		// unknown one, so revocation cannot probe for tokens.
 		a.unknownRevokes++
 	}
+	notFound := a.revokeNotFound
 	a.e.mu.Unlock()
+	if !revoked && notFound {
+		acronisOAuth.fail(w, r, &oauthError{status: http.StatusNotFound, code: "invalid_token",
+			desc: "The token is unknown, expired or revoked already."})
+		return
+	}
 	w.WriteHeader(http.StatusOK)
 }
 

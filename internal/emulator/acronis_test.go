@@ -429,3 +429,36 @@ func TestAcronisFaults(t *testing.T) {
 		t.Fatalf("requests %d, want 2", n)
 	}
 }
+
+func TestAcronisRevokeNotFound(t *testing.T) {
+	e, base := start(t)
+	tok := acronisToken(t, base, acronisRawBasic)
+	revoke := func(tok string) reply {
+		return mustCall(t, "POST", base+acronisRevokePath, formType, form("token", tok), acronisRawBasic, "")
+	}
+	// Off (the default): RFC 7009's 200 for an unknown token.
+	if r := revoke("unknown"); r.status != 200 {
+		t.Fatalf("unknown token, switch off: %d %s", r.status, r.raw)
+	}
+	if r := mustCall(t, "POST", base+"/_emulator/acronis/revoke-not-found", "application/json", `{"on":true}`, "", ""); r.status != 204 {
+		t.Fatalf("admin switch: %d %s", r.status, r.raw)
+	}
+	// A live token is still revoked with 200; then it is gone: 404 with
+	// the server's JSON error body.
+	if r := revoke(tok); r.status != 200 || r.raw != "" {
+		t.Fatalf("live token: %d %s", r.status, r.raw)
+	}
+	wantRFC6749Error(t, revoke(tok), 404, "invalid_token")
+	wantRFC6749Error(t, revoke("unknown"), 404, "invalid_token")
+	// Client authentication still comes first.
+	wantRFC6749Error(t, mustCall(t, "POST", base+acronisRevokePath, formType, form("token", "unknown"), acronisEncBasic, ""), 401, "invalid_client")
+	// The same through revocation by Bearer: a live token presented as
+	// its own credential revokes another that is dead.
+	e.SetAcronisRevokeWithBearer(true)
+	live := acronisToken(t, base, acronisRawBasic)
+	wantRFC6749Error(t, mustCall(t, "POST", base+acronisRevokePath, formType, form("token", tok), "", live), 404, "invalid_token")
+	e.SetAcronisRevokeNotFound(false)
+	if r := mustCall(t, "POST", base+acronisRevokePath, formType, form("token", tok), "", live); r.status != 200 {
+		t.Fatalf("switched off: %d %s", r.status, r.raw)
+	}
+}

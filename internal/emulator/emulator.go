@@ -46,7 +46,8 @@
 //     revocation at /api/2/idp/revoke_token, /api/2/clients/{client_id}
 //     and OpenID discovery. Switches: SetAcronisExpiresIn,
 //     SetAcronisRevokeWithBearer (revocation takes the token itself as
-//     Bearer, not Basic), DisableAcronisClient; counter
+//     Bearer, not Basic), SetAcronisRevokeNotFound (a token revocation
+//     did not revoke gets a JSON 404 invalid_token), DisableAcronisClient; counter
 //     AcronisUnknownRevokes.
 //   - cdp, Acquia CDP: /authentication (login, logout: "cdp-session"
 //     tokens) and /token (create, retrieve, extend, revoke one or all:
@@ -63,7 +64,8 @@
 //     letter (Basic credentials url-decoded): /oauth2/token, RFC 7009
 //     /oauth2/revoke and the RFC 6750 resource /oauth2/resource.
 //     Switches: SetOAuth2RevocationRefreshOnly, SetOAuth2OmitTokenType (no
-//     token_type in token answers, as many servers).
+//     token_type in token answers, as many servers), SetOAuth2RevokeNotFound
+//     (a token revocation did not revoke gets a JSON 404 invalid_token).
 //
 // They share the token store (tokens.go: every issue, revoke and extend,
 // and Tokens, LiveTokens, Token, TokenLive for tests), the clock
@@ -104,6 +106,7 @@
 //	POST   /_emulator/acronis/clients/{id}/disable DisableAcronisClient
 //	POST   /_emulator/acronis/expires-in           {"on": bool}
 //	POST   /_emulator/acronis/revoke-with-bearer   {"on": bool}
+//	POST   /_emulator/acronis/revoke-not-found     {"on": bool}
 //	POST   /_emulator/cdp/users                    AddCDPUser
 //	POST   /_emulator/cdp/create-disables-all      {"on": bool}
 //	POST   /_emulator/cdp/no-token-status          {"status": 404|200|401}
@@ -112,6 +115,7 @@
 //	POST   /_emulator/oauth2/clients               AddOAuth2Client
 //	POST   /_emulator/oauth2/revocation-refresh-only {"on": bool}
 //	POST   /_emulator/oauth2/omit-token-type       {"on": bool}
+//	POST   /_emulator/oauth2/revoke-not-found      {"on": bool}
 package emulator
 
 import (

@@ -43,6 +43,7 @@ type oauth2Service struct {
 	clients       map[string]OAuth2Client
 	refreshOnly   bool
 	omitTokenType bool
+	revokeMissing bool // unknown or dead tokens get a JSON 404
 }
 
 func init() {
@@ -67,7 +68,14 @@ func (o *oauth2Service) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+adminPrefix+"oauth2/clients", o.adminAddClient)
 	mux.HandleFunc("POST "+adminPrefix+"oauth2/revocation-refresh-only", adminSwitch(o.e.SetOAuth2RevocationRefreshOnly))
 	mux.HandleFunc("POST "+adminPrefix+"oauth2/omit-token-type", adminSwitch(o.e.SetOAuth2OmitTokenType))
+	mux.HandleFunc("POST "+adminPrefix+"oauth2/revoke-not-found", adminSwitch(o.e.SetOAuth2RevokeNotFound))
 }
+
+// SetOAuth2RevokeNotFound makes the revocation endpoint answer a token it
+// does not revoke (unknown, expired, revoked already or another client's)
+// with 404 and a JSON error body (invalid_token), as some servers do,
+// instead of RFC 7009's 200. Off by default.
+func (e *Emulator) SetOAuth2RevokeNotFound(on bool) { e.setSwitch(&e.oauth2().revokeMissing, on) }
 
 // SetOAuth2OmitTokenType leaves token_type out of token answers, as many
 // servers do although RFC 6749 §5.1 requires it.
@@ -210,11 +218,20 @@ func (o *oauth2Service) revokeToken(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	now := o.e.now()
 	o.e.mu.Lock()
+	revoked := false
 	if t, found := o.e.tokenLocked(serviceOAuth2, value); found && t.ClientID == client.ID {
+		revoked = t.live(now)
 		o.e.revokeLocked(serviceOAuth2, value)
 	}
+	notFound := o.revokeMissing
 	o.e.mu.Unlock()
+	if !revoked && notFound {
+		oauth2OAuth.fail(w, r, &oauthError{status: http.StatusNotFound, code: "invalid_token",
+			desc: "The token is unknown, expired or revoked already."})
+		return
+	}
 	w.WriteHeader(http.StatusOK)
 }
 
