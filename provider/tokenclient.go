@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -253,9 +254,12 @@ func genericHint(code string, status int, host string) string {
 // revokeToken calls the RFC 7009 revocation endpoint with the config's
 // client authentication. 200 means revoked, also for a token the server
 // does not know (§2.2), and 400 invalid_token that the token is unusable
-// already. A 404 is no such success: no service the plugin knows answers it
-// for an unknown token, while a wrong or disabled revocation_url does (a
-// JSON 404 too), and counting it as revoked would report live tokens gone.
+// already. Some servers answer an unknown or already revoked token with
+// 404 instead: that counts as gone only when the answer is the server's
+// JSON error naming the token (invalid_token or invalid_grant, see
+// goneAnswer). A bare or HTML 404, or a JSON one of another kind (what a
+// wrong or disabled revocation_url gets), fails the revoke, naming the
+// URL: counting it as revoked would report live tokens gone.
 // unsupported_token_type (§2.2.1) comes back as an *Error NotRevocable
 // recognises. Where the server may instead take the token itself as a
 // Bearer credential (bearerRevoke), a 401 to the client's credentials is
@@ -296,6 +300,10 @@ func (c *oauthClient) revoke(ctx context.Context, token, hint string, confirm bo
 	switch {
 	case a.status == http.StatusBadRequest && e.Code == "invalid_token":
 		return nil
+	case a.status == http.StatusNotFound && goneAnswer(a):
+		c.opts.logger().Debug("the revocation endpoint answered 404 "+e.Code+": the token is unknown there, or revoked already",
+			"host", host)
+		return nil
 	case e.Code == "unsupported_token_type":
 		e.Hint = "the server does not revoke this type of token; it stays valid until it expires"
 	case a.status == http.StatusUnauthorized || e.Code == "invalid_client":
@@ -305,11 +313,36 @@ func (c *oauthClient) revoke(ctx context.Context, token, hint string, confirm bo
 				"fix the config's credentials or revocation_url"
 		}
 	case a.status == http.StatusNotFound || a.status == http.StatusMethodNotAllowed:
-		e.Hint = "no revocation endpoint there, or it is turned off; check revocation_url"
+		e.Hint = "no revocation endpoint at " + urlWithoutQuery(c.cfg.RevocationURL) +
+			", or it is turned off (a 404 counts as revoked only with the server's JSON invalid_token error); check revocation_url"
 	case e.Retryable:
 		e.Hint = e.Host + " is failing; Vault retries the revoke"
 	}
 	return e
+}
+
+// goneAnswer reports whether a 404 from a revocation endpoint is the
+// server saying it does not know the token: a JSON body whose error code,
+// in RFC 6749's shape or Acronis' nested one, names the token as invalid.
+// A wrong URL gets a bare 404, an HTML page or a generic not_found.
+func goneAnswer(a answer) bool {
+	mt, _, _ := mime.ParseMediaType(a.header.Get("Content-Type"))
+	if mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+		return false
+	}
+	code, _ := parseErrorBody(a.body)
+	return code == "invalid_token" || code == "invalid_grant"
+}
+
+// urlWithoutQuery names an endpoint in an error: its query, if any, is
+// left out in case it carries something private.
+func urlWithoutQuery(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return hostOf(raw)
+	}
+	u.RawQuery, u.Fragment, u.User = "", "", nil
+	return u.String()
 }
 
 // confirmGone follows a Bearer revocation refused with 401 invalid_token:
