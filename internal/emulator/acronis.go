@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -43,6 +44,7 @@ type acronisService struct {
 	expiresIn      bool
 	revokeBearer   bool
 	revokeNotFound bool
+	clientsAtBase  bool // the client API at /clients/{id}, not /api/2/clients/{id}
 	unknownRevokes int
 }
 
@@ -67,6 +69,7 @@ func (a *acronisService) register(mux *http.ServeMux) {
 	mux.HandleFunc("/api/2/idp/token", a.token)
 	mux.HandleFunc(acronisRevokePath, a.revokeToken)
 	mux.HandleFunc("/api/2/clients/{client_id}", a.client)
+	mux.HandleFunc("/clients/{client_id}", a.client)
 	mux.HandleFunc("/.well-known/openid-configuration", a.discovery)
 
 	mux.HandleFunc("POST "+adminPrefix+"acronis/clients", a.adminAddClient)
@@ -74,6 +77,7 @@ func (a *acronisService) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+adminPrefix+"acronis/expires-in", adminSwitch(a.e.SetAcronisExpiresIn))
 	mux.HandleFunc("POST "+adminPrefix+"acronis/revoke-with-bearer", adminSwitch(a.e.SetAcronisRevokeWithBearer))
 	mux.HandleFunc("POST "+adminPrefix+"acronis/revoke-not-found", adminSwitch(a.e.SetAcronisRevokeNotFound))
+	mux.HandleFunc("POST "+adminPrefix+"acronis/clients-at-base-url", adminSwitch(a.e.SetAcronisClientsAtBaseURL))
 }
 
 // AddAcronisClient adds an API client, replacing any with the same ID (as
@@ -118,6 +122,12 @@ func (e *Emulator) SetAcronisRevokeWithBearer(on bool) { e.setSwitch(&e.acronis(
 // with 404 and a JSON error body (invalid_token), as some servers do,
 // instead of RFC 7009's 200. Off by default.
 func (e *Emulator) SetAcronisRevokeNotFound(on bool) { e.setSwitch(&e.acronis().revokeNotFound, on) }
+
+// SetAcronisClientsAtBaseURL moves the client API from
+// /api/2/clients/{client_id} (the default, as the platform API names it)
+// to /clients/{client_id}, the path seed documents show under an undefined
+// {base_url}; the path not in use answers 404 not_found.
+func (e *Emulator) SetAcronisClientsAtBaseURL(on bool) { e.setSwitch(&e.acronis().clientsAtBase, on) }
 
 // AcronisUnknownRevokes counts revocation requests that revoked nothing:
 // unknown, dead or another client's tokens. They still get 200 (RFC 7009
@@ -300,6 +310,10 @@ func (a *acronisService) revoke(w http.ResponseWriter, r *http.Request, clientID
 }
 
 func (a *acronisService) client(w http.ResponseWriter, r *http.Request) {
+	if atBase := strings.HasPrefix(r.URL.Path, "/clients/"); atBase != a.e.switchOn(&a.clientsAtBase) {
+		writeAPIError(w, http.StatusNotFound, "not_found", "The requested resource was not found.")
+		return
+	}
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
 		writeAcronisError(w, http.StatusMethodNotAllowed, "method_not_allowed", "This resource only accepts GET.")

@@ -462,3 +462,28 @@ func TestAcronisRevokeNotFound(t *testing.T) {
 		t.Fatalf("switched off: %d %s", r.status, r.raw)
 	}
 }
+
+func TestAcronisClientsAtBaseURL(t *testing.T) {
+	e, base := start(t)
+	tok := acronisToken(t, base, acronisRawBasic)
+	atBase := base + "/clients/" + url.PathEscape(emulator.DemoAcronisClientID)
+	api := acronisClientURL(base, emulator.DemoAcronisClientID)
+	want := func(u string, status int) {
+		t.Helper()
+		r := mustCall(t, "GET", u, "", "", "", tok)
+		if r.status != status || status == 200 && r.body["tenant_id"] != emulator.DemoAcronisTenant {
+			t.Fatalf("GET %s: %d %s, want %d", u, r.status, r.raw, status)
+		}
+	}
+	want(api, 200)
+	want(atBase, 404)
+	if r := mustCall(t, "POST", base+"/_emulator/acronis/clients-at-base-url", "application/json", `{"on":true}`, "", ""); r.status != 204 {
+		t.Fatalf("admin switch: %d %s", r.status, r.raw)
+	}
+	want(api, 404)
+	want(atBase, 200)
+	wantAcronisError(t, mustCall(t, "GET", atBase, "", "", "", "bogus"), 401, "unauthorized")
+	e.SetAcronisClientsAtBaseURL(false)
+	want(api, 200)
+	want(atBase, 404)
+}
