@@ -45,6 +45,7 @@ type acronisService struct {
 	revokeBearer   bool
 	revokeNotFound bool
 	clientsAtBase  bool // the client API at /clients/{id}, not /api/2/clients/{id}
+	formBasic      bool // Basic credentials form-url-decoded (RFC 6749 §2.3.1)
 	unknownRevokes int
 }
 
@@ -78,6 +79,7 @@ func (a *acronisService) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+adminPrefix+"acronis/revoke-with-bearer", adminSwitch(a.e.SetAcronisRevokeWithBearer))
 	mux.HandleFunc("POST "+adminPrefix+"acronis/revoke-not-found", adminSwitch(a.e.SetAcronisRevokeNotFound))
 	mux.HandleFunc("POST "+adminPrefix+"acronis/clients-at-base-url", adminSwitch(a.e.SetAcronisClientsAtBaseURL))
+	mux.HandleFunc("POST "+adminPrefix+"acronis/form-decoded-basic", adminSwitch(a.e.SetAcronisFormDecodedBasic))
 }
 
 // AddAcronisClient adds an API client, replacing any with the same ID (as
@@ -128,6 +130,13 @@ func (e *Emulator) SetAcronisRevokeNotFound(on bool) { e.setSwitch(&e.acronis().
 // to /clients/{client_id}, the path seed documents show under an undefined
 // {base_url}; the path not in use answers 404 not_found.
 func (e *Emulator) SetAcronisClientsAtBaseURL(on bool) { e.setSwitch(&e.acronis().clientsAtBase, on) }
+
+// SetAcronisFormDecodedBasic makes the data center form-url-decode Basic
+// credentials as RFC 6749 §2.3.1 prescribes, at the token and revocation
+// endpoints: a secret holding + / = or : sent raw no longer matches, and
+// only the form-encoded one does. Off by default, as Acronis' examples
+// send Basic raw; which one every data center takes is unverified.
+func (e *Emulator) SetAcronisFormDecodedBasic(on bool) { e.setSwitch(&e.acronis().formBasic, on) }
 
 // AcronisUnknownRevokes counts revocation requests that revoked nothing:
 // unknown, dead or another client's tokens. They still get 200 (RFC 7009
@@ -185,7 +194,8 @@ func (a *acronisService) grant(w http.ResponseWriter, r *http.Request) (map[stri
 // authenticate accepts HTTP Basic only, as the CyberApp docs show it, with
 // the credentials compared as sent: the docs' example encodes
 // "client_id:client_secret" raw, so a client that form-encodes them first
-// (RFC 6749 §2.3.1) fails when the secret holds + / = or :.
+// (RFC 6749 §2.3.1) fails when the secret holds + / = or :. With
+// SetAcronisFormDecodedBasic it is the other way round.
 func (a *acronisService) authenticate(r *http.Request, form url.Values) (AcronisClient, *oauthError) {
 	unauthorized := &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: acronisClientFailed}
 	if r.Header.Get("Authorization") == "" {
@@ -198,6 +208,14 @@ func (a *acronisService) authenticate(r *http.Request, form url.Values) (Acronis
 	}
 	if form.Has("client_secret") {
 		return AcronisClient{}, badRequest("invalid_request", "The client used more than one authentication method.")
+	}
+	if a.e.switchOn(&a.formBasic) {
+		var errU, errP error
+		user, errU = url.QueryUnescape(user)
+		pass, errP = url.QueryUnescape(pass)
+		if errU != nil || errP != nil {
+			return AcronisClient{}, unauthorized
+		}
 	}
 
 	a.e.mu.Lock()

@@ -487,3 +487,31 @@ func TestAcronisClientsAtBaseURL(t *testing.T) {
 	want(api, 200)
 	want(atBase, 404)
 }
+
+func TestAcronisFormDecodedBasic(t *testing.T) {
+	e, base := start(t)
+	tokenStatus := func(basic string) int {
+		return mustCall(t, "POST", base+acronisTokenPath, formType, acronisGrant, basic, "").status
+	}
+	if tokenStatus(acronisRawBasic) != 200 || tokenStatus(acronisEncBasic) != 401 {
+		t.Fatal("default: raw Basic must pass and form-encoded Basic fail")
+	}
+	if r := mustCall(t, "POST", base+"/_emulator/acronis/form-decoded-basic", "application/json", `{"on":true}`, "", ""); r.status != 204 {
+		t.Fatalf("admin switch: %d %s", r.status, r.raw)
+	}
+	wantRFC6749Error(t, mustCall(t, "POST", base+acronisTokenPath, formType, acronisGrant, acronisRawBasic, ""), 401, "invalid_client")
+	wantRFC6749Error(t, mustCall(t, "POST", base+acronisTokenPath, formType, acronisGrant, emulator.DemoAcronisClientID+":%zz", ""), 401, "invalid_client")
+	tok := acronisToken(t, base, acronisEncBasic)
+	// Revocation decodes the same way.
+	revoke := func(basic string) reply {
+		return mustCall(t, "POST", base+acronisRevokePath, formType, form("token", tok), basic, "")
+	}
+	wantRFC6749Error(t, revoke(acronisRawBasic), 401, "invalid_client")
+	if r := revoke(acronisEncBasic); r.status != 200 || e.TokenLive(tok) {
+		t.Fatalf("revoke with form-encoded Basic: %d %s", r.status, r.raw)
+	}
+	e.SetAcronisFormDecodedBasic(false)
+	if tokenStatus(acronisRawBasic) != 200 || tokenStatus(acronisEncBasic) != 401 {
+		t.Fatal("switched off: raw Basic must pass again")
+	}
+}

@@ -49,7 +49,8 @@
 //     Bearer, not Basic), SetAcronisRevokeNotFound (a token revocation
 //     did not revoke gets a JSON 404 invalid_token),
 //     SetAcronisClientsAtBaseURL (the client API at /clients/{client_id}
-//     instead), DisableAcronisClient; counter
+//     instead), SetAcronisFormDecodedBasic (Basic credentials
+//     form-url-decoded per RFC 6749 §2.3.1), DisableAcronisClient; counter
 //     AcronisUnknownRevokes.
 //   - cdp, Acquia CDP: /authentication (login, logout: "cdp-session"
 //     tokens) and /token (create, retrieve, extend, revoke one or all:
@@ -110,6 +111,7 @@
 //	POST   /_emulator/acronis/revoke-with-bearer   {"on": bool}
 //	POST   /_emulator/acronis/revoke-not-found     {"on": bool}
 //	POST   /_emulator/acronis/clients-at-base-url  {"on": bool}
+//	POST   /_emulator/acronis/form-decoded-basic   {"on": bool}
 //	POST   /_emulator/cdp/users                    AddCDPUser
 //	POST   /_emulator/cdp/create-disables-all      {"on": bool}
 //	POST   /_emulator/cdp/no-token-status          {"status": 404|200|401}
