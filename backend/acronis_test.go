@@ -289,3 +289,45 @@ func TestAcronisClientCheckPath(t *testing.T) {
 		})
 	}
 }
+
+// Acronis' examples send Basic raw, and so does the plugin; a data center
+// that form-decodes Basic credentials (RFC 6749 §2.3.1) refuses a raw
+// secret holding + / = :, and the plugin then sends them form-encoded.
+func TestAcronisBasicEncoding(t *testing.T) {
+	if !strings.ContainsAny(acronisSecret, "+") || !strings.ContainsAny(acronisSecret, "/") ||
+		!strings.ContainsAny(acronisSecret, "=") || !strings.ContainsAny(acronisSecret, ":") {
+		t.Fatal("the test secret must hold + / = :")
+	}
+	for _, decodes := range []bool{false, true} {
+		t.Run(map[bool]string{false: "raw", true: "form-decoded"}[decodes], func(t *testing.T) {
+			h := newHarness(t)
+			h.emu.SetAcronisFormDecodedBasic(decodes)
+			h.acronisSetup(nil)
+			if n := len(h.emu.LiveTokens("acronis")); n != 0 {
+				t.Errorf("verify left %d live tokens", n)
+			}
+			before := h.emu.Requests("/bc/idp/token")
+			resp := h.mustRead("creds/backup")
+			tok := resp.Data["access_token"].(string)
+			// Once the plugin knows the encoding, one request per token.
+			if n := h.emu.Requests("/bc/idp/token") - before; n != 1 {
+				t.Errorf("%d token requests for one read, want 1", n)
+			}
+			if !h.emu.TokenLive(tok) {
+				t.Fatal("token not live")
+			}
+			if _, err := h.revoke(resp); err != nil {
+				t.Fatal(err)
+			}
+			if h.emu.TokenLive(tok) {
+				t.Error("lease revoke left the token live")
+			}
+			// A wrong secret is still refused, and the error says both
+			// encodings were tried where the first failed.
+			msg, ok := badRequest(h.write("config/bad", h.acronisConfigData(map[string]any{"client_secret": "wr+ong/=:"})))
+			if !ok || !strings.Contains(msg, "invalid_client") {
+				t.Errorf("wrong secret: %s", msg)
+			}
+		})
+	}
+}

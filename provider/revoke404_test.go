@@ -108,3 +108,33 @@ func TestRevoke404(t *testing.T) {
 		})
 	}
 }
+
+// A client that has not requested a token yet (a restart) still revokes
+// on a data center that form-decodes Basic: raw, then Bearer, then
+// form-encoded Basic.
+func TestAcronisRevokeFallsBackToFormEncodedBasic(t *testing.T) {
+	const id, secret = "acr-enc", "a+b/c=d:e"
+	emu := emulator.New()
+	base, err := emu.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emu.Close)
+	emu.SetAcronisFormDecodedBasic(true)
+	emu.AddAcronisClient(emulator.AcronisClient{ID: id, Secret: secret, TenantID: "t-1"})
+	ctx := context.Background()
+	minter := mustNew(t, provider.Config{Provider: "acronis", ClientID: id, ClientSecret: secret, BaseURL: base})
+	tok, err := minter.Token(ctx, nil)
+	if err != nil {
+		t.Fatalf("token from a form-decoding data center: %v", err)
+	}
+	// Another token_url: nothing learned for it.
+	fresh := mustNew(t, provider.Config{Provider: "acronis", ClientID: id, ClientSecret: secret, BaseURL: base,
+		TokenURL: base + "/api/2/idp/token"})
+	if err := fresh.(provider.Revoker).Revoke(ctx, tok.AccessToken); err != nil {
+		t.Fatalf("revoke: %v", err)
+	}
+	if emu.TokenLive(tok.AccessToken) {
+		t.Error("token live after revoke")
+	}
+}
