@@ -64,8 +64,13 @@
 //     passwordExpiryDate layout), and CDPUser's MaxTokens and
 //     PasswordExpiry; DeleteCDPTokens; counter CDPDisabledByLimit.
 //   - oauth2, a generic RFC 6749 server that follows the RFCs to the
-//     letter (Basic credentials url-decoded): /oauth2/token, RFC 7009
-//     /oauth2/revoke and the RFC 6750 resource /oauth2/resource.
+//     letter (Basic credentials url-decoded): /oauth2/token (client
+//     credentials; authorization code and refresh as Source's, with
+//     rotation and replay detection, oauth2_code.go), /oauth2/authorize
+//     (S256 PKCE, OAuth2Client's RedirectURIs), RFC 7009 /oauth2/revoke
+//     (access and refresh tokens) and the RFC 6750 resource
+//     /oauth2/resource; counters OAuth2RefreshTokens and
+//     OAuth2RefreshReuses.
 //     Switches: SetOAuth2RevocationRefreshOnly, SetOAuth2OmitTokenType (no
 //     token_type in token answers, as many servers), SetOAuth2RevokeNotFound
 //     (a token revocation did not revoke gets a JSON 404 invalid_token).

@@ -81,7 +81,9 @@ func TestOAuth2TokenEndpoint(t *testing.T) {
 		{"empty scope", "POST", oauth2BodyForm("scope", ""), "", 400, "invalid_scope", ""},
 		{"quote in scope", "POST", oauth2BodyForm("scope", `re"ad`), "", 400, "invalid_scope", ""},
 		{"missing grant_type", "POST", form("client_id", emulator.DemoOAuth2ClientID, "client_secret", emulator.DemoOAuth2ClientSecret), "", 400, "invalid_request", ""},
-		{"authorization_code grant", "POST", form("grant_type", "authorization_code", "code", "x",
+		{"unknown code", "POST", form("grant_type", "authorization_code", "code", "x",
+			"client_id", emulator.DemoOAuth2ClientID, "client_secret", emulator.DemoOAuth2ClientSecret), "", 400, "invalid_grant", ""},
+		{"password grant", "POST", form("grant_type", "password", "username", "u", "password", "p",
 			"client_id", emulator.DemoOAuth2ClientID, "client_secret", emulator.DemoOAuth2ClientSecret), "", 400, "unsupported_grant_type", ""},
 		{"GET", "GET", "", "", 405, "invalid_request", ""},
 	}
