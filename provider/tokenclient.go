@@ -462,7 +462,7 @@ func (c *oauthClient) confirmGone(ctx context.Context, host string) error {
 
 // revokeAuth is how one revocation request authenticates: by the token
 // itself (bearer), or by the client's credentials as auth_style says, in
-// HTTP Basic form-encoded or not (encoded; see setBasic).
+// HTTP Basic form-encoded or not (encoded; see basicCredentials).
 type revokeAuth struct{ bearer, encoded bool }
 
 // sendRevocation sends one revocation request, authenticated as auth says.
