@@ -248,3 +248,86 @@ func TestAcronisUpstreamErrors(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// The client check's path differs between documents; a data center that
+// answers 404 there has taken the credentials all the same: the write
+// succeeds with a warning. Other refusals still fail it.
+func TestAcronisClientCheckPath(t *testing.T) {
+	for _, atBase := range []bool{false, true} {
+		t.Run(map[bool]string{false: "api/2/clients", true: "clients at base_url"}[atBase], func(t *testing.T) {
+			h := newHarness(t)
+			h.emu.AddAcronisClient(emulator.AcronisClient{ID: acronisID, Secret: acronisSecret, TenantID: acronisTenant})
+			h.secrets = append(h.secrets, acronisSecret)
+			h.emu.SetAcronisClientsAtBaseURL(atBase)
+			resp := h.mustWrite("config/acr", h.acronisConfigData(nil))
+			warned := resp != nil && strings.Contains(strings.Join(resp.Warnings, " "), "client check")
+			if warned != atBase {
+				t.Fatalf("warnings %v; want a client check warning: %v", resp.Warnings, atBase)
+			}
+			if atBase && !strings.Contains(strings.Join(resp.Warnings, " "), "404") {
+				t.Errorf("the warning does not say 404: %v", resp.Warnings)
+			}
+			if !h.stored("config/acr") {
+				t.Fatal("config not stored")
+			}
+			if n := len(h.emu.LiveTokens("acronis")); n != 0 {
+				t.Errorf("verify left %d live tokens", n)
+			}
+			h.mustWrite("roles/backup", map[string]any{"config": "acr"})
+			h.mustRead("creds/backup")
+
+			// A refusal other than 404 still fails the write.
+			h.emu.InjectFault(emulator.Fault{PathPrefix: "/api/2/clients/", Status: 403, Body: `{"error":{"code":"forbidden","message":"no"}}`})
+			h.emu.InjectFault(emulator.Fault{PathPrefix: "/clients/", Status: 403, Body: `{"error":{"code":"forbidden","message":"no"}}`})
+			msg, ok := badRequest(h.write("config/acr2", h.acronisConfigData(nil)))
+			if !ok || !strings.Contains(msg, "403") {
+				t.Errorf("a 403 client check: %s", msg)
+			}
+			if h.stored("config/acr2") {
+				t.Error("a failed verify stored the config")
+			}
+		})
+	}
+}
+
+// Acronis' examples send Basic raw, and so does the plugin; a data center
+// that form-decodes Basic credentials (RFC 6749 §2.3.1) refuses a raw
+// secret holding + / = :, and the plugin then sends them form-encoded.
+func TestAcronisBasicEncoding(t *testing.T) {
+	if !strings.ContainsAny(acronisSecret, "+") || !strings.ContainsAny(acronisSecret, "/") ||
+		!strings.ContainsAny(acronisSecret, "=") || !strings.ContainsAny(acronisSecret, ":") {
+		t.Fatal("the test secret must hold + / = :")
+	}
+	for _, decodes := range []bool{false, true} {
+		t.Run(map[bool]string{false: "raw", true: "form-decoded"}[decodes], func(t *testing.T) {
+			h := newHarness(t)
+			h.emu.SetAcronisFormDecodedBasic(decodes)
+			h.acronisSetup(nil)
+			if n := len(h.emu.LiveTokens("acronis")); n != 0 {
+				t.Errorf("verify left %d live tokens", n)
+			}
+			before := h.emu.Requests("/bc/idp/token")
+			resp := h.mustRead("creds/backup")
+			tok := resp.Data["access_token"].(string)
+			// Once the plugin knows the encoding, one request per token.
+			if n := h.emu.Requests("/bc/idp/token") - before; n != 1 {
+				t.Errorf("%d token requests for one read, want 1", n)
+			}
+			if !h.emu.TokenLive(tok) {
+				t.Fatal("token not live")
+			}
+			if _, err := h.revoke(resp); err != nil {
+				t.Fatal(err)
+			}
+			if h.emu.TokenLive(tok) {
+				t.Error("lease revoke left the token live")
+			}
+			// A wrong secret is still refused, and the error says both
+			// encodings were tried where the first failed.
+			msg, ok := badRequest(h.write("config/bad", h.acronisConfigData(map[string]any{"client_secret": "wr+ong/=:"})))
+			if !ok || !strings.Contains(msg, "invalid_client") {
+				t.Errorf("wrong secret: %s", msg)
+			}
+		})
+	}
+}

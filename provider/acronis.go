@@ -74,7 +74,10 @@ func (c *acronisClient) Revoke(ctx context.Context, accessToken string) error {
 
 // Verify fetches a token, proves the data center accepts it with
 // GET /api/2/clients/{client_id}, and revokes it again, which proves
-// revocation_url: a check leaves no token behind.
+// revocation_url: a check leaves no token behind. A 404 from the client
+// check is a warning, not a failure: the token endpoint took the
+// credentials already, and some documents put the client API at
+// {base_url}/clients/{client_id} instead.
 func (c *acronisClient) Verify(ctx context.Context) ([]string, error) {
 	tok, err := c.clientCredentials(ctx, c.cfg.Scopes)
 	if err != nil {
@@ -82,15 +85,25 @@ func (c *acronisClient) Verify(ctx context.Context) ([]string, error) {
 	}
 	checkErr := c.checkClient(ctx, tok.AccessToken)
 	warnings, err := verifyRevocation(c.revokeToken(ctx, tok.AccessToken, "access_token"), tok)
+	if IsStatus(checkErr, http.StatusNotFound) {
+		warnings = append([]string{"the client check GET " + c.clientURL() + " answered 404 (" + checkErr.Error() +
+			"): the credentials are good, as the token endpoint issued a token, but this data center does not serve " +
+			"the client API there, so the tenant was not checked; check that base_url is the data center the CyberApp " +
+			"is deployed in"}, warnings...)
+		checkErr = nil
+	}
 	if checkErr != nil {
 		return nil, checkErr
 	}
 	return warnings, err
 }
 
+func (c *acronisClient) clientURL() string {
+	return strings.TrimSuffix(c.cfg.BaseURL, "/") + "/api/2/clients/" + url.PathEscape(c.cfg.ClientID)
+}
+
 func (c *acronisClient) checkClient(ctx context.Context, token string) error {
-	u := strings.TrimSuffix(c.cfg.BaseURL, "/") + "/api/2/clients/" + url.PathEscape(c.cfg.ClientID)
-	req, err := http.NewRequest(http.MethodGet, u, nil)
+	req, err := http.NewRequest(http.MethodGet, c.clientURL(), nil)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -32,7 +33,9 @@ type oauthClient struct {
 	// upstream's description.
 	refine func(op string, e *Error)
 	// rawBasic sends Basic credentials as they are, not form-encoded:
-	// for servers that do not decode them.
+	// for servers that do not decode them. Where a server refuses them
+	// raw as invalid_client, they are tried form-encoded once, and that
+	// is remembered (basicEncodedServers).
 	rawBasic bool
 	// bearerRevoke retries a revocation refused with 401 once, with the
 	// token itself as the Bearer credential.
@@ -83,17 +86,91 @@ func (c *oauthClient) clientCredentials(ctx context.Context, scopes []string) (*
 	if c.cfg.RevocationURL != "" {
 		hc = c.http.creating
 	}
-	if c.rawBasic && c.cfg.AuthStyle == AuthStyleBasic {
-		hc = &http.Client{Transport: rawBasic{next: hc.Transport, id: c.cfg.ClientID, secret: c.cfg.ClientSecret},
-			CheckRedirect: hc.CheckRedirect}
+	if !c.rawBasic || c.cfg.AuthStyle != AuthStyleBasic {
+		start := c.opts.now()
+		t, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, hc))
+		if err != nil {
+			return nil, c.tokenError("token request", err)
+		}
+		return c.convert(t, scopes, start)
 	}
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, hc)
-	start := c.opts.now()
-	t, err := cc.Token(ctx)
-	if err != nil {
-		return nil, c.tokenError("token request", err)
+	// Basic as the server was last seen to take it (raw unless learned
+	// otherwise); refused as invalid_client, the other encoding once,
+	// where the two differ. Nothing is minted on a refusal, so the retry
+	// cannot leave a token behind.
+	encoded := c.formBasic()
+	var first error
+	for attempt := 0; ; attempt++ {
+		id, secret := c.basicCredentials(encoded)
+		rc := &http.Client{Transport: rawBasic{next: hc.Transport, id: id, secret: secret}, CheckRedirect: hc.CheckRedirect}
+		start := c.opts.now()
+		t, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, rc))
+		if err == nil {
+			c.learnBasic(encoded)
+			return c.convert(t, scopes, start)
+		}
+		err = c.tokenError("token request", err)
+		if first == nil {
+			first = err
+		}
+		if attempt > 0 || !c.basicEncodingMatters() || !HasCode(err, "invalid_client") || ctx.Err() != nil {
+			if attempt > 0 && HasCode(err, "invalid_client") {
+				var e *Error
+				if errors.As(first, &e) {
+					e.Hint += "; HTTP Basic was tried both raw and form-encoded (RFC 6749 §2.3.1)"
+				}
+			}
+			return nil, first
+		}
+		encoded = !encoded
 	}
-	return c.convert(t, scopes, start)
+}
+
+// basicEncodedServers remembers, per token endpoint and client, that the
+// server took Basic credentials form-encoded where they are otherwise sent
+// raw (rawBasic): a config's clients are rebuilt on every write, and the
+// next one should not be refused first.
+var basicEncodedServers sync.Map
+
+func (c *oauthClient) basicKey() string { return c.cfg.TokenURL + "\x00" + c.cfg.ClientID }
+
+// formBasic reports whether Basic credentials go form-encoded: always
+// unless rawBasic, and there only once the server refused them raw and
+// took them encoded.
+func (c *oauthClient) formBasic() bool {
+	if !c.rawBasic {
+		return true
+	}
+	v, _ := basicEncodedServers.Load(c.basicKey())
+	enc, _ := v.(bool)
+	return enc
+}
+
+// learnBasic records which encoding the server took.
+func (c *oauthClient) learnBasic(encoded bool) {
+	if !c.rawBasic || encoded == c.formBasic() {
+		return
+	}
+	if encoded {
+		basicEncodedServers.Store(c.basicKey(), true)
+	} else {
+		basicEncodedServers.Delete(c.basicKey())
+	}
+}
+
+// basicEncodingMatters reports whether raw and form-encoded Basic
+// credentials differ, which they do when id or secret holds a character
+// form encoding changes (+ / = : and others).
+func (c *oauthClient) basicEncodingMatters() bool {
+	return c.rawBasic && (url.QueryEscape(c.cfg.ClientID) != c.cfg.ClientID || url.QueryEscape(c.cfg.ClientSecret) != c.cfg.ClientSecret)
+}
+
+// basicCredentials are the client's id and secret as Basic sends them.
+func (c *oauthClient) basicCredentials(encoded bool) (id, secret string) {
+	if encoded {
+		return url.QueryEscape(c.cfg.ClientID), url.QueryEscape(c.cfg.ClientSecret)
+	}
+	return c.cfg.ClientID, c.cfg.ClientSecret
 }
 
 // rawBasic replaces the form-encoded Basic credentials x/oauth2 sends
@@ -253,9 +330,12 @@ func genericHint(code string, status int, host string) string {
 // revokeToken calls the RFC 7009 revocation endpoint with the config's
 // client authentication. 200 means revoked, also for a token the server
 // does not know (§2.2), and 400 invalid_token that the token is unusable
-// already. A 404 is no such success: no service the plugin knows answers it
-// for an unknown token, while a wrong or disabled revocation_url does (a
-// JSON 404 too), and counting it as revoked would report live tokens gone.
+// already. Some servers answer an unknown or already revoked token with
+// 404 instead: that counts as gone only when the answer is the server's
+// JSON error naming the token (invalid_token or invalid_grant, see
+// goneAnswer). A bare or HTML 404, or a JSON one of another kind (what a
+// wrong or disabled revocation_url gets), fails the revoke, naming the
+// URL: counting it as revoked would report live tokens gone.
 // unsupported_token_type (§2.2.1) comes back as an *Error NotRevocable
 // recognises. Where the server may instead take the token itself as a
 // Bearer credential (bearerRevoke), a 401 to the client's credentials is
@@ -269,14 +349,15 @@ func (c *oauthClient) revokeToken(ctx context.Context, token, hint string) error
 // confirmed before it counts as gone.
 func (c *oauthClient) revoke(ctx context.Context, token, hint string, confirm bool) error {
 	secrets := append(c.cfg.Secrets(), token)
-	a, err := c.sendRevocation(ctx, token, hint, false, secrets)
+	encoded := c.formBasic()
+	a, err := c.sendRevocation(ctx, token, hint, revokeAuth{encoded: encoded}, secrets)
 	if err != nil || a.status/100 == 2 {
 		return err
 	}
 	host := hostOf(c.cfg.RevocationURL)
 	e := answerError("token revocation", host, a.status, a.body, secrets)
 	if a.status == http.StatusUnauthorized && c.bearerRevoke {
-		b, err := c.sendRevocation(ctx, token, hint, true, secrets)
+		b, err := c.sendRevocation(ctx, token, hint, revokeAuth{bearer: true}, secrets)
 		if err != nil {
 			return err
 		}
@@ -293,8 +374,27 @@ func (c *oauthClient) revoke(ctx context.Context, token, hint string, confirm bo
 			a, e = b, answerError("token revocation", host, b.status, b.body, secrets)
 		}
 	}
+	if a.status == http.StatusUnauthorized && c.cfg.AuthStyle == AuthStyleBasic && c.basicEncodingMatters() {
+		// The client's credentials refused as sent: the other Basic
+		// encoding, once (see clientCredentials).
+		b, err := c.sendRevocation(ctx, token, hint, revokeAuth{encoded: !encoded}, secrets)
+		if err != nil {
+			return err
+		}
+		if b.status != http.StatusUnauthorized {
+			c.learnBasic(!encoded)
+			if b.status/100 == 2 {
+				return nil
+			}
+			a, e = b, answerError("token revocation", host, b.status, b.body, secrets)
+		}
+	}
 	switch {
 	case a.status == http.StatusBadRequest && e.Code == "invalid_token":
+		return nil
+	case a.status == http.StatusNotFound && goneAnswer(a):
+		c.opts.logger().Debug("the revocation endpoint answered 404 "+e.Code+": the token is unknown there, or revoked already",
+			"host", host)
 		return nil
 	case e.Code == "unsupported_token_type":
 		e.Hint = "the server does not revoke this type of token; it stays valid until it expires"
@@ -305,11 +405,36 @@ func (c *oauthClient) revoke(ctx context.Context, token, hint string, confirm bo
 				"fix the config's credentials or revocation_url"
 		}
 	case a.status == http.StatusNotFound || a.status == http.StatusMethodNotAllowed:
-		e.Hint = "no revocation endpoint there, or it is turned off; check revocation_url"
+		e.Hint = "no revocation endpoint at " + urlWithoutQuery(c.cfg.RevocationURL) +
+			", or it is turned off (a 404 counts as revoked only with the server's JSON invalid_token error); check revocation_url"
 	case e.Retryable:
 		e.Hint = e.Host + " is failing; Vault retries the revoke"
 	}
 	return e
+}
+
+// goneAnswer reports whether a 404 from a revocation endpoint is the
+// server saying it does not know the token: a JSON body whose error code,
+// in RFC 6749's shape or Acronis' nested one, names the token as invalid.
+// A wrong URL gets a bare 404, an HTML page or a generic not_found.
+func goneAnswer(a answer) bool {
+	mt, _, _ := mime.ParseMediaType(a.header.Get("Content-Type"))
+	if mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+		return false
+	}
+	code, _ := parseErrorBody(a.body)
+	return code == "invalid_token" || code == "invalid_grant"
+}
+
+// urlWithoutQuery names an endpoint in an error: its query, if any, is
+// left out in case it carries something private.
+func urlWithoutQuery(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return hostOf(raw)
+	}
+	u.RawQuery, u.Fragment, u.User = "", "", nil
+	return u.String()
 }
 
 // confirmGone follows a Bearer revocation refused with 401 invalid_token:
@@ -335,10 +460,14 @@ func (c *oauthClient) confirmGone(ctx context.Context, host string) error {
 	return nil
 }
 
-// sendRevocation sends one revocation request, authenticated by the
-// client's credentials as auth_style says, or with bearer by the token
-// itself.
-func (c *oauthClient) sendRevocation(ctx context.Context, token, hint string, bearer bool, secrets []string) (answer, error) {
+// revokeAuth is how one revocation request authenticates: by the token
+// itself (bearer), or by the client's credentials as auth_style says, in
+// HTTP Basic form-encoded or not (encoded; see basicCredentials).
+type revokeAuth struct{ bearer, encoded bool }
+
+// sendRevocation sends one revocation request, authenticated as auth says.
+func (c *oauthClient) sendRevocation(ctx context.Context, token, hint string, auth revokeAuth, secrets []string) (answer, error) {
+	bearer := auth.bearer
 	form := url.Values{"token": {token}, "token_type_hint": {hint}}
 	if !bearer && c.cfg.AuthStyle != AuthStyleBasic {
 		form.Set("client_id", c.cfg.ClientID)
@@ -354,21 +483,10 @@ func (c *oauthClient) sendRevocation(ctx context.Context, token, hint string, be
 	case bearer:
 		req.Header.Set("Authorization", "Bearer "+token)
 	case c.cfg.AuthStyle == AuthStyleBasic:
-		c.setBasic(req)
+		req.SetBasicAuth(c.basicCredentials(auth.encoded))
 	}
 	// Revocation is idempotent, so transport errors and 5xx retry too.
 	return c.send(ctx, c.http.retrying, "token revocation", req, secrets)
-}
-
-// setBasic puts the client's credentials in HTTP Basic: form-encoded
-// first, as RFC 6749 §2.3.1 asks and x/oauth2 does, or as they are where
-// the server does not decode them (rawBasic).
-func (c *oauthClient) setBasic(req *http.Request) {
-	if c.rawBasic {
-		req.SetBasicAuth(c.cfg.ClientID, c.cfg.ClientSecret)
-		return
-	}
-	req.SetBasicAuth(url.QueryEscape(c.cfg.ClientID), url.QueryEscape(c.cfg.ClientSecret))
 }
 
 // NotRevocable reports whether err is a revocation endpoint saying it does

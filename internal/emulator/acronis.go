@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -42,6 +43,9 @@ type acronisService struct {
 	disabled       map[string]bool
 	expiresIn      bool
 	revokeBearer   bool
+	revokeNotFound bool
+	clientsAtBase  bool // the client API at /clients/{id}, not /api/2/clients/{id}
+	formBasic      bool // Basic credentials form-url-decoded (RFC 6749 §2.3.1)
 	unknownRevokes int
 }
 
@@ -66,12 +70,16 @@ func (a *acronisService) register(mux *http.ServeMux) {
 	mux.HandleFunc("/api/2/idp/token", a.token)
 	mux.HandleFunc(acronisRevokePath, a.revokeToken)
 	mux.HandleFunc("/api/2/clients/{client_id}", a.client)
+	mux.HandleFunc("/clients/{client_id}", a.client)
 	mux.HandleFunc("/.well-known/openid-configuration", a.discovery)
 
 	mux.HandleFunc("POST "+adminPrefix+"acronis/clients", a.adminAddClient)
 	mux.HandleFunc("POST "+adminPrefix+"acronis/clients/{id}/disable", a.adminDisableClient)
 	mux.HandleFunc("POST "+adminPrefix+"acronis/expires-in", adminSwitch(a.e.SetAcronisExpiresIn))
 	mux.HandleFunc("POST "+adminPrefix+"acronis/revoke-with-bearer", adminSwitch(a.e.SetAcronisRevokeWithBearer))
+	mux.HandleFunc("POST "+adminPrefix+"acronis/revoke-not-found", adminSwitch(a.e.SetAcronisRevokeNotFound))
+	mux.HandleFunc("POST "+adminPrefix+"acronis/clients-at-base-url", adminSwitch(a.e.SetAcronisClientsAtBaseURL))
+	mux.HandleFunc("POST "+adminPrefix+"acronis/form-decoded-basic", adminSwitch(a.e.SetAcronisFormDecodedBasic))
 }
 
 // AddAcronisClient adds an API client, replacing any with the same ID (as
@@ -110,6 +118,25 @@ func (e *Emulator) SetAcronisExpiresIn(on bool) { e.setSwitch(&e.acronis().expir
 // collection models it, and Basic gets a 401. Which one the data center
 // takes is unverified.
 func (e *Emulator) SetAcronisRevokeWithBearer(on bool) { e.setSwitch(&e.acronis().revokeBearer, on) }
+
+// SetAcronisRevokeNotFound makes /api/2/idp/revoke_token answer a token it
+// does not revoke (unknown, expired, already revoked or another client's)
+// with 404 and a JSON error body (invalid_token), as some servers do,
+// instead of RFC 7009's 200. Off by default.
+func (e *Emulator) SetAcronisRevokeNotFound(on bool) { e.setSwitch(&e.acronis().revokeNotFound, on) }
+
+// SetAcronisClientsAtBaseURL moves the client API from
+// /api/2/clients/{client_id} (the default, as the platform API names it)
+// to /clients/{client_id}, the path seed documents show under an undefined
+// {base_url}; the path not in use answers 404 not_found.
+func (e *Emulator) SetAcronisClientsAtBaseURL(on bool) { e.setSwitch(&e.acronis().clientsAtBase, on) }
+
+// SetAcronisFormDecodedBasic makes the data center form-url-decode Basic
+// credentials as RFC 6749 §2.3.1 prescribes, at the token and revocation
+// endpoints: a secret holding + / = or : sent raw no longer matches, and
+// only the form-encoded one does. Off by default, as Acronis' examples
+// send Basic raw; which one every data center takes is unverified.
+func (e *Emulator) SetAcronisFormDecodedBasic(on bool) { e.setSwitch(&e.acronis().formBasic, on) }
 
 // AcronisUnknownRevokes counts revocation requests that revoked nothing:
 // unknown, dead or another client's tokens. They still get 200 (RFC 7009
@@ -167,7 +194,8 @@ func (a *acronisService) grant(w http.ResponseWriter, r *http.Request) (map[stri
 // authenticate accepts HTTP Basic only, as the CyberApp docs show it, with
 // the credentials compared as sent: the docs' example encodes
 // "client_id:client_secret" raw, so a client that form-encodes them first
-// (RFC 6749 §2.3.1) fails when the secret holds + / = or :.
+// (RFC 6749 §2.3.1) fails when the secret holds + / = or :. With
+// SetAcronisFormDecodedBasic it is the other way round.
 func (a *acronisService) authenticate(r *http.Request, form url.Values) (AcronisClient, *oauthError) {
 	unauthorized := &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: acronisClientFailed}
 	if r.Header.Get("Authorization") == "" {
@@ -180,6 +208,14 @@ func (a *acronisService) authenticate(r *http.Request, form url.Values) (Acronis
 	}
 	if form.Has("client_secret") {
 		return AcronisClient{}, badRequest("invalid_request", "The client used more than one authentication method.")
+	}
+	if a.e.switchOn(&a.formBasic) {
+		var errU, errP error
+		user, errU = url.QueryUnescape(user)
+		pass, errP = url.QueryUnescape(pass)
+		if errU != nil || errP != nil {
+			return AcronisClient{}, unauthorized
+		}
 	}
 
 	a.e.mu.Lock()
@@ -229,7 +265,7 @@ func (a *acronisService) revokeToken(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	a.revoke(w, client.ID, form.Get("token"))
+	a.revoke(w, r, client.ID, form.Get("token"))
 }
 
 // revokeWithBearer is revocation authenticated by a live token of the
@@ -263,26 +299,39 @@ func (a *acronisService) revokeWithBearer(w http.ResponseWriter, r *http.Request
 		acronisOAuth.fail(w, r, badRequest("invalid_request", "The request is missing the token parameter."))
 		return
 	}
-	a.revoke(w, t.ClientID, form.Get("token"))
+	a.revoke(w, r, t.ClientID, form.Get("token"))
 }
 
 // revoke revokes value if it is a live token of clientID, and answers 200
-// either way (RFC 7009 §2.2).
-func (a *acronisService) revoke(w http.ResponseWriter, clientID, value string) {
+// either way (RFC 7009 §2.2), or, with SetAcronisRevokeNotFound, 404
+// invalid_token for a token it did not revoke.
+func (a *acronisService) revoke(w http.ResponseWriter, r *http.Request, clientID, value string) {
 	now := a.e.now()
 	a.e.mu.Lock()
+	revoked := false
 	if t, live := a.e.liveTokenLocked(serviceAcronis, value, now); live && t.ClientID == clientID {
 		a.e.revokeLocked(serviceAcronis, value)
+		revoked = true
 	} else {
 		// Another client's token is left alone and answered like an
 		// unknown one, so revocation cannot probe for tokens.
 		a.unknownRevokes++
 	}
+	notFound := a.revokeNotFound
 	a.e.mu.Unlock()
+	if !revoked && notFound {
+		acronisOAuth.fail(w, r, &oauthError{status: http.StatusNotFound, code: "invalid_token",
+			desc: "The token is unknown, expired or revoked already."})
+		return
+	}
 	w.WriteHeader(http.StatusOK)
 }
 
 func (a *acronisService) client(w http.ResponseWriter, r *http.Request) {
+	if atBase := strings.HasPrefix(r.URL.Path, "/clients/"); atBase != a.e.switchOn(&a.clientsAtBase) {
+		writeAPIError(w, http.StatusNotFound, "not_found", "The requested resource was not found.")
+		return
+	}
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
 		writeAcronisError(w, http.StatusMethodNotAllowed, "method_not_allowed", "This resource only accepts GET.")

@@ -429,3 +429,89 @@ func TestAcronisFaults(t *testing.T) {
 		t.Fatalf("requests %d, want 2", n)
 	}
 }
+
+func TestAcronisRevokeNotFound(t *testing.T) {
+	e, base := start(t)
+	tok := acronisToken(t, base, acronisRawBasic)
+	revoke := func(tok string) reply {
+		return mustCall(t, "POST", base+acronisRevokePath, formType, form("token", tok), acronisRawBasic, "")
+	}
+	// Off (the default): RFC 7009's 200 for an unknown token.
+	if r := revoke("unknown"); r.status != 200 {
+		t.Fatalf("unknown token, switch off: %d %s", r.status, r.raw)
+	}
+	if r := mustCall(t, "POST", base+"/_emulator/acronis/revoke-not-found", "application/json", `{"on":true}`, "", ""); r.status != 204 {
+		t.Fatalf("admin switch: %d %s", r.status, r.raw)
+	}
+	// A live token is still revoked with 200; then it is gone: 404 with
+	// the server's JSON error body.
+	if r := revoke(tok); r.status != 200 || r.raw != "" {
+		t.Fatalf("live token: %d %s", r.status, r.raw)
+	}
+	wantRFC6749Error(t, revoke(tok), 404, "invalid_token")
+	wantRFC6749Error(t, revoke("unknown"), 404, "invalid_token")
+	// Client authentication still comes first.
+	wantRFC6749Error(t, mustCall(t, "POST", base+acronisRevokePath, formType, form("token", "unknown"), acronisEncBasic, ""), 401, "invalid_client")
+	// The same through revocation by Bearer: a live token presented as
+	// its own credential revokes another that is dead.
+	e.SetAcronisRevokeWithBearer(true)
+	live := acronisToken(t, base, acronisRawBasic)
+	wantRFC6749Error(t, mustCall(t, "POST", base+acronisRevokePath, formType, form("token", tok), "", live), 404, "invalid_token")
+	e.SetAcronisRevokeNotFound(false)
+	if r := mustCall(t, "POST", base+acronisRevokePath, formType, form("token", tok), "", live); r.status != 200 {
+		t.Fatalf("switched off: %d %s", r.status, r.raw)
+	}
+}
+
+func TestAcronisClientsAtBaseURL(t *testing.T) {
+	e, base := start(t)
+	tok := acronisToken(t, base, acronisRawBasic)
+	atBase := base + "/clients/" + url.PathEscape(emulator.DemoAcronisClientID)
+	api := acronisClientURL(base, emulator.DemoAcronisClientID)
+	want := func(u string, status int) {
+		t.Helper()
+		r := mustCall(t, "GET", u, "", "", "", tok)
+		if r.status != status || status == 200 && r.body["tenant_id"] != emulator.DemoAcronisTenant {
+			t.Fatalf("GET %s: %d %s, want %d", u, r.status, r.raw, status)
+		}
+	}
+	want(api, 200)
+	want(atBase, 404)
+	if r := mustCall(t, "POST", base+"/_emulator/acronis/clients-at-base-url", "application/json", `{"on":true}`, "", ""); r.status != 204 {
+		t.Fatalf("admin switch: %d %s", r.status, r.raw)
+	}
+	want(api, 404)
+	want(atBase, 200)
+	wantAcronisError(t, mustCall(t, "GET", atBase, "", "", "", "bogus"), 401, "unauthorized")
+	e.SetAcronisClientsAtBaseURL(false)
+	want(api, 200)
+	want(atBase, 404)
+}
+
+func TestAcronisFormDecodedBasic(t *testing.T) {
+	e, base := start(t)
+	tokenStatus := func(basic string) int {
+		return mustCall(t, "POST", base+acronisTokenPath, formType, acronisGrant, basic, "").status
+	}
+	if tokenStatus(acronisRawBasic) != 200 || tokenStatus(acronisEncBasic) != 401 {
+		t.Fatal("default: raw Basic must pass and form-encoded Basic fail")
+	}
+	if r := mustCall(t, "POST", base+"/_emulator/acronis/form-decoded-basic", "application/json", `{"on":true}`, "", ""); r.status != 204 {
+		t.Fatalf("admin switch: %d %s", r.status, r.raw)
+	}
+	wantRFC6749Error(t, mustCall(t, "POST", base+acronisTokenPath, formType, acronisGrant, acronisRawBasic, ""), 401, "invalid_client")
+	wantRFC6749Error(t, mustCall(t, "POST", base+acronisTokenPath, formType, acronisGrant, emulator.DemoAcronisClientID+":%zz", ""), 401, "invalid_client")
+	tok := acronisToken(t, base, acronisEncBasic)
+	// Revocation decodes the same way.
+	revoke := func(basic string) reply {
+		return mustCall(t, "POST", base+acronisRevokePath, formType, form("token", tok), basic, "")
+	}
+	wantRFC6749Error(t, revoke(acronisRawBasic), 401, "invalid_client")
+	if r := revoke(acronisEncBasic); r.status != 200 || e.TokenLive(tok) {
+		t.Fatalf("revoke with form-encoded Basic: %d %s", r.status, r.raw)
+	}
+	e.SetAcronisFormDecodedBasic(false)
+	if tokenStatus(acronisRawBasic) != 200 || tokenStatus(acronisEncBasic) != 401 {
+		t.Fatal("switched off: raw Basic must pass again")
+	}
+}

@@ -46,7 +46,11 @@
 //     revocation at /api/2/idp/revoke_token, /api/2/clients/{client_id}
 //     and OpenID discovery. Switches: SetAcronisExpiresIn,
 //     SetAcronisRevokeWithBearer (revocation takes the token itself as
-//     Bearer, not Basic), DisableAcronisClient; counter
+//     Bearer, not Basic), SetAcronisRevokeNotFound (a token revocation
+//     did not revoke gets a JSON 404 invalid_token),
+//     SetAcronisClientsAtBaseURL (the client API at /clients/{client_id}
+//     instead), SetAcronisFormDecodedBasic (Basic credentials
+//     form-url-decoded per RFC 6749 §2.3.1), DisableAcronisClient; counter
 //     AcronisUnknownRevokes.
 //   - cdp, Acquia CDP: /authentication (login, logout: "cdp-session"
 //     tokens) and /token (create, retrieve, extend, revoke one or all:
@@ -60,10 +64,16 @@
 //     passwordExpiryDate layout), and CDPUser's MaxTokens and
 //     PasswordExpiry; DeleteCDPTokens; counter CDPDisabledByLimit.
 //   - oauth2, a generic RFC 6749 server that follows the RFCs to the
-//     letter (Basic credentials url-decoded): /oauth2/token, RFC 7009
-//     /oauth2/revoke and the RFC 6750 resource /oauth2/resource.
+//     letter (Basic credentials url-decoded): /oauth2/token (client
+//     credentials; authorization code and refresh as Source's, with
+//     rotation and replay detection, oauth2_code.go), /oauth2/authorize
+//     (S256 PKCE, OAuth2Client's RedirectURIs), RFC 7009 /oauth2/revoke
+//     (access and refresh tokens) and the RFC 6750 resource
+//     /oauth2/resource; counters OAuth2RefreshTokens and
+//     OAuth2RefreshReuses.
 //     Switches: SetOAuth2RevocationRefreshOnly, SetOAuth2OmitTokenType (no
-//     token_type in token answers, as many servers).
+//     token_type in token answers, as many servers), SetOAuth2RevokeNotFound
+//     (a token revocation did not revoke gets a JSON 404 invalid_token).
 //
 // They share the token store (tokens.go: every issue, revoke and extend,
 // and Tokens, LiveTokens, Token, TokenLive for tests), the clock
@@ -104,6 +114,9 @@
 //	POST   /_emulator/acronis/clients/{id}/disable DisableAcronisClient
 //	POST   /_emulator/acronis/expires-in           {"on": bool}
 //	POST   /_emulator/acronis/revoke-with-bearer   {"on": bool}
+//	POST   /_emulator/acronis/revoke-not-found     {"on": bool}
+//	POST   /_emulator/acronis/clients-at-base-url  {"on": bool}
+//	POST   /_emulator/acronis/form-decoded-basic   {"on": bool}
 //	POST   /_emulator/cdp/users                    AddCDPUser
 //	POST   /_emulator/cdp/create-disables-all      {"on": bool}
 //	POST   /_emulator/cdp/no-token-status          {"status": 404|200|401}
@@ -112,6 +125,7 @@
 //	POST   /_emulator/oauth2/clients               AddOAuth2Client
 //	POST   /_emulator/oauth2/revocation-refresh-only {"on": bool}
 //	POST   /_emulator/oauth2/omit-token-type       {"on": bool}
+//	POST   /_emulator/oauth2/revoke-not-found      {"on": bool}
 package emulator
 
 import (

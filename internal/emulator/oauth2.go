@@ -26,6 +26,10 @@ type OAuth2Client struct {
 	ID, Secret string
 	Scopes     []string      // allowed scopes; empty allows any
 	Lifetime   time.Duration // token lifetime, default 1h
+	// RedirectURIs are the redirect_uri values allowed at
+	// /oauth2/authorize, compared exactly. Empty allows any http loopback
+	// URI and any https URI.
+	RedirectURIs []string
 }
 
 const (
@@ -41,13 +45,15 @@ type oauth2Service struct {
 	e *Emulator
 	// Guarded by e.mu.
 	clients       map[string]OAuth2Client
+	code          oauth2CodeState // oauth2_code.go
 	refreshOnly   bool
 	omitTokenType bool
+	revokeMissing bool // unknown or dead tokens get a JSON 404
 }
 
 func init() {
 	serviceFactories = append(serviceFactories, func(e *Emulator) service {
-		return &oauth2Service{e: e, clients: map[string]OAuth2Client{}}
+		return &oauth2Service{e: e, clients: map[string]OAuth2Client{}, code: newOAuth2CodeState()}
 	})
 }
 
@@ -60,6 +66,7 @@ func (o *oauth2Service) seedDemo() {
 }
 
 func (o *oauth2Service) register(mux *http.ServeMux) {
+	mux.HandleFunc("/oauth2/authorize", o.authorize)
 	mux.HandleFunc("/oauth2/token", o.token)
 	mux.HandleFunc("/oauth2/revoke", o.revokeToken)
 	mux.HandleFunc("/oauth2/resource", o.resource)
@@ -67,7 +74,14 @@ func (o *oauth2Service) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+adminPrefix+"oauth2/clients", o.adminAddClient)
 	mux.HandleFunc("POST "+adminPrefix+"oauth2/revocation-refresh-only", adminSwitch(o.e.SetOAuth2RevocationRefreshOnly))
 	mux.HandleFunc("POST "+adminPrefix+"oauth2/omit-token-type", adminSwitch(o.e.SetOAuth2OmitTokenType))
+	mux.HandleFunc("POST "+adminPrefix+"oauth2/revoke-not-found", adminSwitch(o.e.SetOAuth2RevokeNotFound))
 }
+
+// SetOAuth2RevokeNotFound makes the revocation endpoint answer a token it
+// does not revoke (unknown, expired, revoked already or another client's)
+// with 404 and a JSON error body (invalid_token), as some servers do,
+// instead of RFC 7009's 200. Off by default.
+func (e *Emulator) SetOAuth2RevokeNotFound(on bool) { e.setSwitch(&e.oauth2().revokeMissing, on) }
 
 // SetOAuth2OmitTokenType leaves token_type out of token answers, as many
 // servers do although RFC 6749 §5.1 requires it.
@@ -81,6 +95,7 @@ func (e *Emulator) SetOAuth2RevocationRefreshOnly(on bool) { e.setSwitch(&e.oaut
 // AddOAuth2Client adds a client, replacing any with the same ID.
 func (e *Emulator) AddOAuth2Client(c OAuth2Client) {
 	c.Scopes = slices.Clone(c.Scopes)
+	c.RedirectURIs = slices.Clone(c.RedirectURIs)
 	if c.Lifetime <= 0 {
 		c.Lifetime = oauth2TokenTTL
 	}
@@ -97,31 +112,55 @@ func (o *oauth2Service) token(w http.ResponseWriter, r *http.Request) {
 	oauth2OAuth.serveToken(w, r, "The token endpoint", o.grant)
 }
 
-// grant checks grant type, then client, then scope, like the Cloud
-// service, so a doubly-wrong request gets a predictable error.
+// grant checks grant type, then client, then the grant's parameters, like
+// the Cloud service, so a doubly-wrong request gets a predictable error.
+// Besides client credentials it takes the authorization code and refresh
+// grants (oauth2_code.go).
 func (o *oauth2Service) grant(w http.ResponseWriter, r *http.Request) (map[string]any, *oauthError) {
-	client, form, oerr := clientCredentialsRequest(w, r, o.authenticate)
+	form, oerr := tokenForm(w, r)
 	if oerr != nil {
 		return nil, oerr
+	}
+	gt := form.Get("grant_type")
+	switch gt {
+	case "":
+		return nil, badRequest("invalid_request", "The request is missing the grant_type parameter.")
+	case "client_credentials", "authorization_code", "refresh_token":
+	default:
+		return nil, badRequest("unsupported_grant_type", "The authorization grant type is not supported by the authorization server.")
+	}
+	client, oerr := o.authenticate(r, form)
+	if oerr != nil {
+		return nil, oerr
+	}
+	switch gt {
+	case "authorization_code":
+		return o.codeGrant(client, form)
+	case "refresh_token":
+		return o.refreshGrant(client, form)
 	}
 	scope := form.Get("scope")
 	if form.Has("scope") && !client.mayRequest(scope) {
 		return nil, badRequest("invalid_scope", "The requested scope is invalid, unknown, or malformed.")
 	}
 
-	t := o.e.issue(serviceOAuth2, client.ID, scope, client.Lifetime)
+	return o.tokenAnswer(o.e.issue(serviceOAuth2, client.ID, scope, client.Lifetime), client), nil
+}
+
+// tokenAnswer is the token response for t, an access token of client.
+func (o *oauth2Service) tokenAnswer(t Token, client OAuth2Client) map[string]any {
 	resp := map[string]any{
 		"access_token": t.Value,
 		"token_type":   "Bearer",
 		"expires_in":   int64(client.Lifetime / time.Second),
 	}
-	if scope != "" {
-		resp["scope"] = scope
+	if t.Scope != "" {
+		resp["scope"] = t.Scope
 	}
 	if o.e.switchOn(&o.omitTokenType) {
 		delete(resp, "token_type")
 	}
-	return resp, nil
+	return resp
 }
 
 // authenticate takes the client from the form body or HTTP Basic, never
@@ -210,11 +249,28 @@ func (o *oauth2Service) revokeToken(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	now := o.e.now()
 	o.e.mu.Lock()
-	if t, found := o.e.tokenLocked(serviceOAuth2, value); found && t.ClientID == client.ID {
+	revoked := false
+	if rt, found := o.code.refresh[value]; found {
+		// A refresh token takes the access token issued with it along
+		// (RFC 7009 §2.1); the authorization ends.
+		if rt.clientID == client.ID {
+			revoked = rt.live(now)
+			rt.revoked = true
+			o.e.revokeLocked(serviceOAuth2, rt.access)
+		}
+	} else if t, found := o.e.tokenLocked(serviceOAuth2, value); found && t.ClientID == client.ID {
+		revoked = t.live(now)
 		o.e.revokeLocked(serviceOAuth2, value)
 	}
+	notFound := o.revokeMissing
 	o.e.mu.Unlock()
+	if !revoked && notFound {
+		oauth2OAuth.fail(w, r, &oauthError{status: http.StatusNotFound, code: "invalid_token",
+			desc: "The token is unknown, expired or revoked already."})
+		return
+	}
 	w.WriteHeader(http.StatusOK)
 }
 
@@ -242,7 +298,8 @@ func (o *oauth2Service) resource(w http.ResponseWriter, r *http.Request) {
 
 type oauth2ClientJSON struct {
 	adminClientJSON
-	Scopes []string `json:"scopes"`
+	Scopes       []string `json:"scopes"`
+	RedirectURIs []string `json:"redirect_uris"`
 }
 
 func (o *oauth2Service) adminAddClient(w http.ResponseWriter, r *http.Request) {
@@ -250,8 +307,14 @@ func (o *oauth2Service) adminAddClient(w http.ResponseWriter, r *http.Request) {
 	if !decodeAdmin(w, r, &in) {
 		return
 	}
+	for _, u := range in.RedirectURIs {
+		if _, ok := sourceRedirectURI(u); !ok {
+			writeAPIError(w, http.StatusBadRequest, "validation_failed", "redirect_uris must be absolute http(s) URIs without a fragment.")
+			return
+		}
+	}
 	if lifetime, ok := in.lifetime(w); ok {
-		o.e.AddOAuth2Client(OAuth2Client{ID: in.ID, Secret: in.Secret, Scopes: in.Scopes, Lifetime: lifetime})
+		o.e.AddOAuth2Client(OAuth2Client{ID: in.ID, Secret: in.Secret, Scopes: in.Scopes, RedirectURIs: in.RedirectURIs, Lifetime: lifetime})
 		w.WriteHeader(http.StatusNoContent)
 	}
 }

@@ -81,7 +81,9 @@ func TestOAuth2TokenEndpoint(t *testing.T) {
 		{"empty scope", "POST", oauth2BodyForm("scope", ""), "", 400, "invalid_scope", ""},
 		{"quote in scope", "POST", oauth2BodyForm("scope", `re"ad`), "", 400, "invalid_scope", ""},
 		{"missing grant_type", "POST", form("client_id", emulator.DemoOAuth2ClientID, "client_secret", emulator.DemoOAuth2ClientSecret), "", 400, "invalid_request", ""},
-		{"authorization_code grant", "POST", form("grant_type", "authorization_code", "code", "x",
+		{"unknown code", "POST", form("grant_type", "authorization_code", "code", "x",
+			"client_id", emulator.DemoOAuth2ClientID, "client_secret", emulator.DemoOAuth2ClientSecret), "", 400, "invalid_grant", ""},
+		{"password grant", "POST", form("grant_type", "password", "username", "u", "password", "p",
 			"client_id", emulator.DemoOAuth2ClientID, "client_secret", emulator.DemoOAuth2ClientSecret), "", 400, "unsupported_grant_type", ""},
 		{"GET", "GET", "", "", 405, "invalid_request", ""},
 	}
@@ -286,4 +288,29 @@ func TestOAuth2Admin(t *testing.T) {
 	r = mustCall(t, "POST", base+oauth2TokenPath, formType,
 		form("grant_type", "client_credentials", "client_id", "adm", "client_secret", "x+y", "scope", "read"), "", "")
 	wantRFC6749Error(t, r, 400, "invalid_scope")
+}
+
+func TestOAuth2RevokeNotFound(t *testing.T) {
+	e, base := start(t)
+	tok := oauth2Token(t, base)
+	revoke := func(tok string) reply {
+		return mustCall(t, "POST", base+oauth2RevokePath, formType, form("token", tok), oauth2EncBasic, "")
+	}
+	if r := revoke("unknown"); r.status != 200 {
+		t.Fatalf("unknown token, switch off: %d %s", r.status, r.raw)
+	}
+	if r := mustCall(t, "POST", base+"/_emulator/oauth2/revoke-not-found", "application/json", `{"on":true}`, "", ""); r.status != 204 {
+		t.Fatalf("admin switch: %d %s", r.status, r.raw)
+	}
+	if r := revoke(tok); r.status != 200 {
+		t.Fatalf("live token: %d %s", r.status, r.raw)
+	}
+	wantOAuth2Resource(t, base, tok, false)
+	wantRFC6749Error(t, revoke(tok), 404, "invalid_token")
+	wantRFC6749Error(t, revoke("unknown"), 404, "invalid_token")
+	wantRFC6749Error(t, mustCall(t, "POST", base+oauth2RevokePath, formType, form("token", "unknown"), oauth2RawBasic, ""), 401, "invalid_client")
+	e.SetOAuth2RevokeNotFound(false)
+	if r := revoke(tok); r.status != 200 {
+		t.Fatalf("switched off: %d %s", r.status, r.raw)
+	}
 }

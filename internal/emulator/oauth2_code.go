@@ -1,0 +1,333 @@
+package emulator
+
+import (
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The generic server's authorization code grant (RFC 6749 §4.1) with PKCE
+// S256 (RFC 7636), and refresh (§6) with rotation, the same behaviour as
+// the Source site's (source_authorize.go, source_token.go) but with this
+// server's client authentication: the form body or form-encoded Basic.
+// A code is single-use and lives a minute; a replayed one revokes every
+// token descended from it. A refresh rotates: the old refresh token and
+// its access token die, and presenting the old one again is invalid_grant.
+
+const (
+	oauth2RefreshTTL = 14 * 24 * time.Hour
+	oauth2CodeTTL    = 60 * time.Second
+	// OAuth2User is the server's built-in user: it approves every
+	// authorization request.
+	OAuth2User = "demo-user"
+)
+
+// oauth2CodeState is the code flow's state, guarded by e.mu. Codes and
+// refresh tokens have the Source site's shapes.
+type oauth2CodeState struct {
+	codes           map[string]*sourceCode
+	refresh         map[string]*sourceRefresh
+	families        map[string]string // access token → family
+	revokedFamilies map[string]bool
+	reuses          int
+}
+
+func newOAuth2CodeState() oauth2CodeState {
+	return oauth2CodeState{
+		codes:           map[string]*sourceCode{},
+		refresh:         map[string]*sourceRefresh{},
+		families:        map[string]string{},
+		revokedFamilies: map[string]bool{},
+	}
+}
+
+// OAuth2RefreshTokens counts the generic server's refresh tokens neither
+// revoked, rotated nor expired.
+func (e *Emulator) OAuth2RefreshTokens() (live int) {
+	now := e.now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, rt := range e.oauth2().code.refresh {
+		if rt.live(now) {
+			live++
+		}
+	}
+	return live
+}
+
+// OAuth2RefreshLive reports whether value is a live refresh token of the
+// generic server.
+func (e *Emulator) OAuth2RefreshLive(value string) bool {
+	now := e.now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	rt, ok := e.oauth2().code.refresh[value]
+	return ok && rt.live(now)
+}
+
+// OAuth2RefreshReuses counts refresh requests that presented a refresh
+// token already rotated away.
+func (e *Emulator) OAuth2RefreshReuses() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.oauth2().code.reuses
+}
+
+// OAuth2Credentials returns every authorization code and refresh token the
+// generic server issued, so a test can prove none reached a response.
+func (e *Emulator) OAuth2Credentials() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c := e.oauth2().code
+	out := make([]string, 0, len(c.codes)+len(c.refresh))
+	for v := range c.codes {
+		out = append(out, v)
+	}
+	for v := range c.refresh {
+		out = append(out, v)
+	}
+	return out
+}
+
+func (o *oauth2Service) client(id string) (OAuth2Client, bool) {
+	o.e.mu.Lock()
+	defer o.e.mu.Unlock()
+	c, ok := o.clients[id]
+	return c, ok
+}
+
+// allowsRedirect applies the client's list exactly or, without one, the
+// RFC 8252 rule: http only to loopback, https anywhere.
+func (c OAuth2Client) allowsRedirect(raw string, u *url.URL) bool {
+	if len(c.RedirectURIs) > 0 {
+		return slices.Contains(c.RedirectURIs, raw)
+	}
+	if u.Scheme == "https" {
+		return true
+	}
+	ip := net.ParseIP(u.Hostname())
+	return strings.EqualFold(u.Hostname(), "localhost") || ip != nil && ip.IsLoopback()
+}
+
+func (o *oauth2Service) authorize(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		methodNotAllowed(w, http.MethodGet)
+		return
+	}
+	q := r.URL.Query()
+	// Until client and redirect_uri are known good, an error must not
+	// redirect (RFC 6749 §4.1.2.1).
+	if len(q["client_id"]) != 1 || q.Get("client_id") == "" {
+		sourceAuthorizePage(w, r, "invalid_request", "The client_id parameter is missing or repeated.")
+		return
+	}
+	client, ok := o.client(q.Get("client_id"))
+	if !ok {
+		sourceAuthorizePage(w, r, "invalid_client", "Client authentication failed.")
+		return
+	}
+	if len(q["redirect_uri"]) != 1 {
+		sourceAuthorizePage(w, r, "invalid_request", "The redirect_uri parameter is missing or repeated.")
+		return
+	}
+	rawRedirect := q.Get("redirect_uri")
+	back, ok := sourceRedirectURI(rawRedirect)
+	if !ok || !client.allowsRedirect(rawRedirect, back) {
+		sourceAuthorizePage(w, r, "invalid_request", "The redirect_uri is not valid for this client.")
+		return
+	}
+
+	state := q.Get("state")
+	fail := func(code, desc string) {
+		sourceRedirect(w, back, url.Values{"error": {code}, "error_description": {desc}}, state)
+	}
+	for k, v := range q {
+		if len(v) > 1 {
+			if k == "state" {
+				state = ""
+			}
+			fail("invalid_request", "The "+safeName(k)+" parameter was sent more than once.")
+			return
+		}
+	}
+	switch q.Get("response_type") {
+	case "code":
+	case "":
+		fail("invalid_request", "The response_type parameter is missing.")
+		return
+	default:
+		fail("unsupported_response_type", "The authorization server does not support this response type.")
+		return
+	}
+	scope := q.Get("scope")
+	if q.Has("scope") && !client.mayRequest(scope) {
+		fail("invalid_scope", "The requested scope is invalid, unknown, or malformed.")
+		return
+	}
+	challenge, method := q.Get("code_challenge"), q.Get("code_challenge_method")
+	switch {
+	case challenge == "" && method == "":
+	case challenge == "":
+		fail("invalid_request", "code_challenge_method was sent without code_challenge.")
+		return
+	case method != "S256":
+		fail("invalid_request", "Only the S256 code_challenge_method is supported.")
+		return
+	case !sourcePKCEValue(challenge) || len(challenge) != 43:
+		fail("invalid_request", "The code_challenge must be a base64url SHA-256 digest without padding.")
+		return
+	}
+
+	now := o.e.now()
+	code := randomHex(32)
+	o.e.mu.Lock()
+	o.code.codes[code] = &sourceCode{
+		clientID: client.ID, redirectURI: rawRedirect, scope: scope, challenge: challenge,
+		family: randomHex(16), expires: now.Add(oauth2CodeTTL),
+	}
+	o.e.mu.Unlock()
+	sourceRedirect(w, back, url.Values{"code": {code}}, state)
+}
+
+func oauth2InvalidGrant(desc string) *oauthError { return badRequest("invalid_grant", desc) }
+
+func (o *oauth2Service) codeGrant(client OAuth2Client, form url.Values) (map[string]any, *oauthError) {
+	code := form.Get("code")
+	if code == "" {
+		return nil, badRequest("invalid_request", "The request is missing the code parameter.")
+	}
+	redirect := form.Get("redirect_uri")
+	verifier, hasVerifier := form["code_verifier"]
+	if hasVerifier && (len(verifier[0]) < 43 || len(verifier[0]) > 128 || !sourcePKCEValue(verifier[0])) {
+		return nil, badRequest("invalid_request", "The code_verifier does not follow RFC 7636.")
+	}
+
+	now := o.e.now()
+	o.e.mu.Lock()
+	c, ok := o.code.codes[code]
+	var oerr *oauthError
+	switch {
+	case !ok:
+		oerr = oauth2InvalidGrant("The authorization code is invalid.")
+	case c.clientID != client.ID:
+		oerr = oauth2InvalidGrant("The authorization code was issued to another client.")
+	case c.used:
+		// RFC 6749 §4.1.2: a replayed code leaked; what it gave is revoked.
+		o.revokeFamily(c.family)
+		oerr = oauth2InvalidGrant("The authorization code was used already.")
+	case !now.Before(c.expires):
+		oerr = oauth2InvalidGrant("The authorization code has expired.")
+	case redirect != c.redirectURI:
+		// §4.1.3: the same redirect_uri as the authorization request.
+		oerr = oauth2InvalidGrant("The redirect_uri does not match the authorization request.")
+	case c.challenge == "" && hasVerifier:
+		oerr = badRequest("invalid_request", "A code_verifier was sent, but no code_challenge with the authorization request.")
+	case c.challenge != "" && !hasVerifier:
+		oerr = oauth2InvalidGrant("The code_verifier is missing.")
+	case c.challenge != "" && !sourceS256Matches(verifier[0], c.challenge):
+		oerr = oauth2InvalidGrant("The code_verifier does not match the code_challenge.")
+	default:
+		c.used = true
+	}
+	var scope, family string
+	if oerr == nil {
+		scope, family = c.scope, c.family
+	}
+	o.e.mu.Unlock()
+	if oerr != nil {
+		return nil, oerr
+	}
+	return o.mint(client, scope, scope, family), nil
+}
+
+// refreshGrant rotates under one lock, so of two concurrent refreshes with
+// one token exactly one succeeds.
+func (o *oauth2Service) refreshGrant(client OAuth2Client, form url.Values) (map[string]any, *oauthError) {
+	value := form.Get("refresh_token")
+	if value == "" {
+		return nil, badRequest("invalid_request", "The request is missing the refresh_token parameter.")
+	}
+	requested, ok := sourceParseScope(form.Get("scope"))
+	if !ok {
+		return nil, badRequest("invalid_scope", "The requested scope is invalid, unknown, or malformed.")
+	}
+	now := o.e.now()
+	o.e.mu.Lock()
+	rt, found := o.code.refresh[value]
+	if found && rt.clientID == client.ID && rt.rotated {
+		o.code.reuses++
+	}
+	var oerr *oauthError
+	switch {
+	case !found:
+		oerr = oauth2InvalidGrant("The refresh token is invalid.")
+	case rt.clientID != client.ID:
+		oerr = oauth2InvalidGrant("The refresh token was issued to another client.")
+	case !now.Before(rt.expires):
+		oerr = oauth2InvalidGrant("The refresh token has expired.")
+	case rt.revoked:
+		oerr = oauth2InvalidGrant("The refresh token was revoked.")
+	}
+	if oerr == nil {
+		granted, _ := sourceParseScope(rt.scope)
+		if slices.ContainsFunc(requested, func(sc string) bool { return !slices.Contains(granted, sc) }) {
+			oerr = badRequest("invalid_scope", "The requested scope exceeds the scope granted.")
+		}
+	}
+	var refreshScope, family string
+	if oerr == nil {
+		rt.revoked, rt.rotated = true, true
+		o.e.revokeLocked(serviceOAuth2, rt.access)
+		refreshScope, family = rt.scope, rt.family
+	}
+	o.e.mu.Unlock()
+	if oerr != nil {
+		return nil, oerr
+	}
+	accessScope := refreshScope
+	if len(requested) > 0 {
+		accessScope = strings.Join(requested, " ")
+	}
+	// §6: the new refresh token keeps the scope originally granted.
+	return o.mint(client, accessScope, refreshScope, family), nil
+}
+
+// mint issues an access and a refresh token of one authorization and
+// returns the token response; the refresh token is recorded before the
+// response exists.
+func (o *oauth2Service) mint(client OAuth2Client, accessScope, refreshScope, family string) map[string]any {
+	t := o.e.issue(serviceOAuth2, client.ID, accessScope, client.Lifetime)
+	resp := o.tokenAnswer(t, client)
+	value := randomHex(32)
+	o.e.mu.Lock()
+	o.code.families[t.Value] = family
+	o.code.refresh[value] = &sourceRefresh{
+		clientID: client.ID, user: OAuth2User, scope: refreshScope, access: t.Value, family: family,
+		expires: t.IssuedAt.Add(oauth2RefreshTTL),
+	}
+	if o.code.revokedFamilies[family] {
+		o.revokeFamily(family)
+	}
+	o.e.mu.Unlock()
+	resp["refresh_token"] = value
+	return resp
+}
+
+// revokeFamily kills every token descended from one code. The caller
+// holds e.mu.
+func (o *oauth2Service) revokeFamily(family string) {
+	o.code.revokedFamilies[family] = true
+	for _, rt := range o.code.refresh {
+		if rt.family == family {
+			rt.revoked = true
+		}
+	}
+	for value, f := range o.code.families {
+		if f == family {
+			o.e.revokeLocked(serviceOAuth2, value)
+		}
+	}
+}
