@@ -58,12 +58,32 @@ func TestCDPThroughRealVault(t *testing.T) {
 		t.Errorf("lease duration %d, want the role's 3600", s.LeaseDuration)
 	}
 
-	// (b) renew extends it upstream.
+	// (b) a renew the token outlives calls nothing upstream; one that
+	// would outlive the token extends it there.
 	time.Sleep(1100 * time.Millisecond)
 	v.mustCLI("lease", "renew", s.LeaseID)
-	if up2, _ := v.emu.Token(tok); !up2.ExpiresAt.After(up.ExpiresAt) {
-		t.Errorf("renew did not extend upstream: %s -> %s", up.ExpiresAt, up2.ExpiresAt)
+	if up2, _ := v.emu.Token(tok); !up2.ExpiresAt.Equal(up.ExpiresAt) {
+		t.Errorf("a renew the token outlives extended it upstream: %s -> %s", up.ExpiresAt, up2.ExpiresAt)
 	}
+	short := emulator.CDPUser{Username: "short-lived", Password: "short-P@ss+/=:1", MaxTokens: 3, Lifetime: 90 * time.Second}
+	v.emu.AddCDPUser(short)
+	v.remember(short.Password)
+	v.mustCLI("write", "acquia/config/cdp-short", "provider=cdp", "username="+short.Username, "password="+short.Password,
+		"base_url="+v.emu.URL())
+	v.mustCLI("write", "acquia/roles/cdp-short", "config=cdp-short", "ttl=2m", "max_ttl=10m")
+	sh := v.readJSON("acquia/creds/cdp-short")
+	shTok := sh.Data["access_token"].(string)
+	shUp, _ := v.emu.Token(shTok)
+	time.Sleep(1100 * time.Millisecond)
+	v.mustCLI("lease", "renew", sh.LeaseID)
+	if shUp2, _ := v.emu.Token(shTok); !shUp2.ExpiresAt.After(shUp.ExpiresAt) {
+		t.Errorf("a renew that would outlive the token did not extend it upstream: %s -> %s", shUp.ExpiresAt, shUp2.ExpiresAt)
+	}
+	v.mustCLI("lease", "revoke", "-sync", sh.LeaseID)
+	if v.emu.TokenLive(shTok) {
+		t.Error("the revoke left the extended token alive")
+	}
+	v.emu.DeleteCDPTokens(short.Username) // the one CDP made with the user: not Vault's to count below
 
 	// (e) the limit: a second lease fits, a third is refused, nothing
 	// disabled: the user's own token and Vault's two fill CDP's three.
