@@ -57,7 +57,11 @@ func testCluster(t *testing.T, tab *longTable) {
 		"client_secret="+emulator.DemoCloudClientSecret, "token_url="+u+"/api/auth/oauth/token", "api_url="+u+"/api",
 		"request_timeout=5s")
 	lead.mustCLI("write", "acquia/roles/cloud", "config=cloud", "ttl=5m")
-	emu.AddCDPUser(longCDPUser)
+	// Tokens that live 10 minutes: a renew of a 30-minute lease would
+	// outlive one, so the new leader's renews extend upstream.
+	cdpUser := longCDPUser
+	cdpUser.Lifetime = 10 * time.Minute
+	emu.AddCDPUser(cdpUser)
 	lead.remember(longCDPUser.Password)
 	lead.mustCLI("write", "acquia/config/cdp", "provider=cdp", "username="+longCDPUser.Username,
 		"password="+longCDPUser.Password, "base_url="+u, "max_tokens=100", "request_timeout=5s")
