@@ -185,14 +185,18 @@ func (e *Env) rotateRoot(ctx context.Context, s logical.Storage, name string, on
 	}
 	e.rotateStep("created")
 
-	found, err := findKey(ctx, kr, key.ClientID, w.Label)
-	if err == nil && (found == nil || !found.Active) {
+	found, err := labelledKeys(ctx, kr, key.ClientID, w.Label)
+	switch {
+	case err != nil:
+	case len(found) == 0:
 		err = fmt.Errorf("no live API key labelled %q among the user's keys", w.Label)
+	case len(found) > 1:
+		err = fmt.Errorf("two live API keys, or more, are labelled %q", w.Label)
 	}
 	if err != nil {
 		return nil, e.abandonRotation(ctx, s, walID, w, fmt.Errorf("finding the new API key's uuid: %w", err))
 	}
-	key.UUID = found.UUID
+	key.UUID = found[0]
 	w.NewClientID, w.KeyUUID = key.ClientID, key.UUID
 	if err := rewriteWAL(ctx, s, walID, walKindKey, w); err != nil {
 		w.NewClientID = "" // not recorded: the config cannot come to hold it
@@ -288,38 +292,6 @@ func configuredKeyUUID(ctx context.Context, kr provider.KeyRotator, cfg *configE
 			"new one is stored: write key_uuid with client_secret (the uuid is in "+keysUIHint+")")
 	}
 	return cfg.KeyUUID, nil, nil
-}
-
-// findKey finds the key labelled label: by GET /account/tokens/{client_id}
-// where that answers with the label (the uuid is the client id), else in
-// the list. nil, nil when no key has the label.
-func findKey(ctx context.Context, kr provider.KeyRotator, clientID, label string) (*provider.APIKey, error) {
-	if provider.IsUUID(clientID) {
-		k, err := kr.GetKey(ctx, clientID)
-		if err != nil {
-			return nil, err
-		}
-		if k != nil && k.Label == label {
-			return k, nil
-		}
-	}
-	keys, err := kr.ListKeys(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var found *provider.APIKey
-	for i, k := range keys {
-		if k.Label != label {
-			continue
-		}
-		switch {
-		case found == nil || (k.Active && !found.Active):
-			found = &keys[i]
-		case k.Active && found.Active:
-			return nil, fmt.Errorf("two live API keys are labelled %q", label)
-		}
-	}
-	return found, nil
 }
 
 // settleRotations finishes every rotation of config name that a WAL entry
