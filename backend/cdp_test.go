@@ -2,7 +2,6 @@ package backend_test
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -275,24 +274,10 @@ func TestCDPPasswordExpiryWarning(t *testing.T) {
 	}
 }
 
-// failingStorage fails writes under one prefix, to break a request between
-// the upstream create and the lease.
-type failingStorage struct {
-	logical.Storage
-	prefix string
-}
-
-func (f *failingStorage) Put(ctx context.Context, e *logical.StorageEntry) error {
-	if strings.HasPrefix(e.Key, f.prefix) {
-		return errors.New("injected storage failure")
-	}
-	return f.Storage.Put(ctx, e)
-}
-
 func TestCDPNoLeakWhenTheRequestFails(t *testing.T) {
 	h := newHarness(t)
 	h.cdpSetup(3, h.clock.Now().Add(200*24*time.Hour))
-	broken := &failingStorage{Storage: h.storage, prefix: "tokens/"}
+	broken := &flakyStorage{Storage: h.storage, prefix: "tokens/", op: "put", n: 1}
 	read := func() error {
 		resp, err := h.b.HandleRequest(context.Background(), &logical.Request{Operation: logical.ReadOperation, Path: "creds/sync", Storage: broken})
 		if err == nil && resp != nil && resp.IsError() {
@@ -454,7 +439,7 @@ func TestCDPRevokeAfterAnUnrecordedExtend(t *testing.T) {
 		s.InternalData[k] = v
 	}
 	r, err := h.b.HandleRequest(context.Background(), &logical.Request{Operation: logical.RenewOperation, Path: "creds/sync",
-		Secret: &s, Storage: &failingStorage{Storage: h.storage, prefix: "tokens/"}})
+		Secret: &s, Storage: &flakyStorage{Storage: h.storage, prefix: "tokens/", op: "put", n: 1}})
 	if err == nil && !r.IsError() {
 		t.Fatal("the renew succeeded without its record")
 	}

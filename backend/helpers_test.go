@@ -216,3 +216,51 @@ func errText(resp *logical.Response) string {
 	}
 	return ""
 }
+
+// newNode is another mount on the harness's storage, on its clock: a
+// restarted Vault, or another node of the cluster.
+func (h *harness) newNode() *backend.Backend {
+	h.t.Helper()
+	conf := logical.TestBackendConfig()
+	conf.Logger = h.b.Logger()
+	conf.StorageView = h.storage
+	conf.System = h.b.System()
+	b, err := backend.Factory(context.Background(), conf)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	n := b.(*backend.Backend)
+	n.Env().Now = h.clock.Now
+	return n
+}
+
+// flakyStorage fails puts or deletes of keys under a prefix, from the
+// nth such call on (n 1: every one), to break a request between two steps.
+type flakyStorage struct {
+	logical.Storage
+	prefix  string
+	op      string // "put" or "delete"
+	n, seen int
+}
+
+func (f *flakyStorage) fail(op, key string) bool {
+	if op != f.op || !strings.HasPrefix(key, f.prefix) {
+		return false
+	}
+	f.seen++
+	return f.seen >= f.n
+}
+
+func (f *flakyStorage) Put(ctx context.Context, e *logical.StorageEntry) error {
+	if f.fail("put", e.Key) {
+		return errors.New("injected storage failure")
+	}
+	return f.Storage.Put(ctx, e)
+}
+
+func (f *flakyStorage) Delete(ctx context.Context, key string) error {
+	if f.fail("delete", key) {
+		return errors.New("injected storage failure")
+	}
+	return f.Storage.Delete(ctx, key)
+}

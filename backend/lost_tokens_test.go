@@ -10,25 +10,8 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
-	"github.com/acquia-vault/vault-plugin-secrets-acquia/backend"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
 )
-
-// reopen builds a new backend on the same storage, as a restarted Vault
-// does; the emulator and the clock stay.
-func (h *harness) reopen() {
-	h.t.Helper()
-	conf := logical.TestBackendConfig()
-	conf.Logger = h.b.Logger()
-	conf.StorageView = h.storage
-	conf.System = h.b.System()
-	b, err := backend.Factory(context.Background(), conf)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.b = b.(*backend.Backend)
-	h.b.Env().Now = h.clock.Now
-}
 
 // lostTokens is the config's lost_tokens as a read shows it.
 func (h *harness) lostTokens(config string) int {
@@ -63,7 +46,7 @@ func TestLostTokensAreCountedForOneLifetime(t *testing.T) {
 			c.setup(h)
 			h.mustRead("creds/" + c.role)
 			// A restart forgets nothing the bound needs.
-			h.reopen()
+			h.restart()
 			if n := h.lostTokens(c.config); n != 0 {
 				t.Fatalf("lost_tokens %d before any loss", n)
 			}

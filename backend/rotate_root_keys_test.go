@@ -3,7 +3,6 @@ package backend_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
-	"github.com/acquia-vault/vault-plugin-secrets-acquia/backend"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
 )
 
@@ -260,16 +258,7 @@ func (h *harness) rotateCrashingAt(name, step string) {
 // does; the emulator and the clock stay.
 func (h *harness) restart() {
 	h.t.Helper()
-	conf := logical.TestBackendConfig()
-	conf.Logger = h.b.Logger()
-	conf.StorageView = h.storage
-	conf.System = h.b.System()
-	b, err := backend.Factory(context.Background(), conf)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.b = b.(*backend.Backend)
-	h.b.Env().Now = h.clock.Now
+	h.b = h.newNode()
 }
 
 func (h *harness) rollback() {
@@ -332,37 +321,6 @@ func TestRotateRootCrashAtEachStep(t *testing.T) {
 			}
 		}
 	}
-}
-
-// flakyStorage fails puts or deletes of keys under a prefix, from the
-// nth such call on.
-type flakyStorage struct {
-	logical.Storage
-	prefix  string
-	op      string // "put" or "delete"
-	n, seen int
-}
-
-func (f *flakyStorage) fail(op, key string) bool {
-	if op != f.op || !strings.HasPrefix(key, f.prefix) {
-		return false
-	}
-	f.seen++
-	return f.seen >= f.n
-}
-
-func (f *flakyStorage) Put(ctx context.Context, e *logical.StorageEntry) error {
-	if f.fail("put", e.Key) {
-		return errors.New("injected storage failure")
-	}
-	return f.Storage.Put(ctx, e)
-}
-
-func (f *flakyStorage) Delete(ctx context.Context, key string) error {
-	if f.fail("delete", key) {
-		return errors.New("injected storage failure")
-	}
-	return f.Storage.Delete(ctx, key)
 }
 
 // A storage write that fails at each step: the rotation fails or warns,

@@ -14,7 +14,6 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 	"pgregory.net/rapid"
 
-	"github.com/acquia-vault/vault-plugin-secrets-acquia/backend"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
 )
 
@@ -305,18 +304,7 @@ func (m *statefulModel) replicatedDelete(t *rapid.T, p string) {
 }
 
 // otherNode is a second mount on the same storage.
-func (m *statefulModel) otherNode() logical.Backend {
-	conf := logical.TestBackendConfig()
-	conf.Logger = m.h.b.Logger()
-	conf.StorageView = m.h.storage
-	conf.System = m.h.b.System()
-	b, err := backend.Factory(context.Background(), conf)
-	if err != nil {
-		m.rt.Fatal(err)
-	}
-	b.(*backend.Backend).Env().Now = m.h.clock.Now
-	return b
-}
+func (m *statefulModel) otherNode() logical.Backend { return m.h.newNode() }
 
 // restart builds a new mount on the same storage; the old one is cleaned
 // up while the emulator holds one of its upstream calls open.

@@ -178,7 +178,7 @@ func TestStaticRotationRollsForwardOrBack(t *testing.T) {
 	h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
 	h.mustWrite("static-roles/feed", map[string]any{"config": "cdp"})
 	cur := h.staticToken("feed")
-	broken := &failingStorage{Storage: h.storage, prefix: "static-tokens/"}
+	broken := &flakyStorage{Storage: h.storage, prefix: "static-tokens/", op: "put", n: 1}
 	_, err := h.b.HandleRequest(context.Background(), &logical.Request{Operation: logical.UpdateOperation, Path: "rotate-role/feed", Storage: broken})
 	if err == nil {
 		t.Fatal("want the injected failure")
