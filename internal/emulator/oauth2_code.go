@@ -113,71 +113,19 @@ func (c OAuth2Client) allowsRedirect(raw string, u *url.URL) bool {
 }
 
 func (o *oauth2Service) authorize(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		methodNotAllowed(w, http.MethodGet)
+	a := startAuthorize(w, r, o.client, "Client authentication failed.")
+	if a == nil {
 		return
 	}
-	q := r.URL.Query()
-	// Until client and redirect_uri are known good, an error must not
-	// redirect (RFC 6749 §4.1.2.1).
-	if len(q["client_id"]) != 1 || q.Get("client_id") == "" {
-		sourceAuthorizePage(w, r, "invalid_request", "The client_id parameter is missing or repeated.")
-		return
-	}
-	client, ok := o.client(q.Get("client_id"))
-	if !ok {
-		sourceAuthorizePage(w, r, "invalid_client", "Client authentication failed.")
-		return
-	}
-	if len(q["redirect_uri"]) != 1 {
-		sourceAuthorizePage(w, r, "invalid_request", "The redirect_uri parameter is missing or repeated.")
-		return
-	}
-	rawRedirect := q.Get("redirect_uri")
-	back, ok := sourceRedirectURI(rawRedirect)
-	if !ok || !client.allowsRedirect(rawRedirect, back) {
-		sourceAuthorizePage(w, r, "invalid_request", "The redirect_uri is not valid for this client.")
-		return
-	}
-
-	state := q.Get("state")
-	fail := func(code, desc string) {
-		sourceRedirect(w, back, url.Values{"error": {code}, "error_description": {desc}}, state)
-	}
-	for k, v := range q {
-		if len(v) > 1 {
-			if k == "state" {
-				state = ""
-			}
-			fail("invalid_request", "The "+safeName(k)+" parameter was sent more than once.")
-			return
-		}
-	}
-	switch q.Get("response_type") {
-	case "code":
-	case "":
-		fail("invalid_request", "The response_type parameter is missing.")
-		return
-	default:
-		fail("unsupported_response_type", "The authorization server does not support this response type.")
-		return
-	}
+	q, client, rawRedirect, back, state := a.q, a.client, a.rawRedirect, a.back, a.state
+	fail := func(code, desc string) { a.fail(w, code, desc) }
 	scope := q.Get("scope")
 	if q.Has("scope") && !client.mayRequest(scope) {
 		fail("invalid_scope", "The requested scope is invalid, unknown, or malformed.")
 		return
 	}
-	challenge, method := q.Get("code_challenge"), q.Get("code_challenge_method")
-	switch {
-	case challenge == "" && method == "":
-	case challenge == "":
-		fail("invalid_request", "code_challenge_method was sent without code_challenge.")
-		return
-	case method != "S256":
-		fail("invalid_request", "Only the S256 code_challenge_method is supported.")
-		return
-	case !sourcePKCEValue(challenge) || len(challenge) != 43:
-		fail("invalid_request", "The code_challenge must be a base64url SHA-256 digest without padding.")
+	challenge := q.Get("code_challenge")
+	if !a.pkce(w, challenge, q.Get("code_challenge_method")) {
 		return
 	}
 

@@ -9,56 +9,101 @@ import (
 	"strings"
 )
 
-func (s *sourceService) authorize(w http.ResponseWriter, r *http.Request) {
+// authzRequest is an authorization request (RFC 6749 §4.1.1) whose
+// client and redirect_uri are known good: from here on, errors go back to
+// the redirect_uri.
+type authzRequest[C any] struct {
+	q           url.Values
+	client      C
+	rawRedirect string
+	back        *url.URL
+	state       string
+}
+
+// startAuthorize checks what the Source and generic servers' authorize
+// endpoints share: one client_id naming a known client and one
+// redirect_uri it allows (until then an error must not redirect: an
+// attacker could otherwise bounce users anywhere), no repeated parameter,
+// response_type=code. nil means it answered the request itself.
+func startAuthorize[C interface{ allowsRedirect(string, *url.URL) bool }](w http.ResponseWriter, r *http.Request,
+	lookup func(string) (C, bool), unknownClient string) *authzRequest[C] {
 	if r.Method != http.MethodGet {
 		methodNotAllowed(w, http.MethodGet)
-		return
+		return nil
 	}
 	q := r.URL.Query()
-	// Until client and redirect_uri are known good, an error must not
-	// redirect: an attacker could otherwise bounce users anywhere.
 	if len(q["client_id"]) != 1 || q.Get("client_id") == "" {
 		sourceAuthorizePage(w, r, "invalid_request", "The client_id parameter is missing or repeated.")
-		return
+		return nil
 	}
-	client, ok := s.client(q.Get("client_id"))
+	client, ok := lookup(q.Get("client_id"))
 	if !ok {
-		sourceAuthorizePage(w, r, "invalid_client", "Client authentication failed")
-		return
+		sourceAuthorizePage(w, r, "invalid_client", unknownClient)
+		return nil
 	}
 	if len(q["redirect_uri"]) != 1 {
 		sourceAuthorizePage(w, r, "invalid_request", "The redirect_uri parameter is missing or repeated.")
-		return
+		return nil
 	}
-	rawRedirect := q.Get("redirect_uri")
-	back, ok := sourceRedirectURI(rawRedirect)
-	if !ok || !client.allowsRedirect(rawRedirect, back) {
+	a := &authzRequest[C]{q: q, client: client, rawRedirect: q.Get("redirect_uri"), state: q.Get("state")}
+	a.back, ok = sourceRedirectURI(a.rawRedirect)
+	if !ok || !client.allowsRedirect(a.rawRedirect, a.back) {
 		sourceAuthorizePage(w, r, "invalid_request", "The redirect_uri is not valid for this client.")
-		return
-	}
-
-	state := q.Get("state")
-	fail := func(code, desc string) {
-		sourceRedirect(w, back, url.Values{"error": {code}, "error_description": {desc}}, state)
+		return nil
 	}
 	for k, v := range q {
 		if len(v) > 1 {
 			if k == "state" {
-				state = ""
+				a.state = ""
 			}
-			fail("invalid_request", "The "+safeName(k)+" parameter was sent more than once.")
-			return
+			a.fail(w, "invalid_request", "The "+safeName(k)+" parameter was sent more than once.")
+			return nil
 		}
 	}
 	switch q.Get("response_type") {
 	case "code":
 	case "":
-		fail("invalid_request", "The response_type parameter is missing.")
-		return
+		a.fail(w, "invalid_request", "The response_type parameter is missing.")
+		return nil
 	default:
-		fail("unsupported_response_type", "The authorization server does not support this response type.")
+		a.fail(w, "unsupported_response_type", "The authorization server does not support this response type.")
+		return nil
+	}
+	return a
+}
+
+// fail sends an error back to the redirect_uri (RFC 6749 §4.1.2.1).
+func (a *authzRequest[C]) fail(w http.ResponseWriter, code, desc string) {
+	sourceRedirect(w, a.back, url.Values{"error": {code}, "error_description": {desc}}, a.state)
+}
+
+// pkce accepts no challenge, or an S256 one (RFC 7636) of the right
+// shape; it sends a refusal itself.
+func (a *authzRequest[C]) pkce(w http.ResponseWriter, challenge, method string) bool {
+	switch {
+	case challenge == "" && method == "":
+	case challenge == "":
+		a.fail(w, "invalid_request", "code_challenge_method was sent without code_challenge.")
+		return false
+	case method != "S256":
+		// RFC 7636 §4.3 makes a missing method mean "plain", which this
+		// server refuses, like any method but S256.
+		a.fail(w, "invalid_request", "Only the S256 code_challenge_method is supported.")
+		return false
+	case !sourcePKCEValue(challenge) || len(challenge) != 43:
+		a.fail(w, "invalid_request", "The code_challenge must be a base64url SHA-256 digest without padding.")
+		return false
+	}
+	return true
+}
+
+func (s *sourceService) authorize(w http.ResponseWriter, r *http.Request) {
+	a := startAuthorize(w, r, s.client, "Client authentication failed")
+	if a == nil {
 		return
 	}
+	q, client, rawRedirect, back, state := a.q, a.client, a.rawRedirect, a.back, a.state
+	fail := func(code, desc string) { a.fail(w, code, desc) }
 	scopes, ok := sourceParseScope(q.Get("scope"))
 	if !ok || !client.allows(scopes) {
 		fail("invalid_scope", sourceDescInvalidScope)
@@ -68,18 +113,7 @@ func (s *sourceService) authorize(w http.ResponseWriter, r *http.Request) {
 	if s.e.switchOn(&s.noPKCE) {
 		challenge, method = "", ""
 	}
-	switch {
-	case challenge == "" && method == "":
-	case challenge == "":
-		fail("invalid_request", "code_challenge_method was sent without code_challenge.")
-		return
-	case method != "S256":
-		// RFC 7636 §4.3 makes a missing method mean "plain", which this
-		// server refuses, like any method but S256.
-		fail("invalid_request", "Only the S256 code_challenge_method is supported.")
-		return
-	case !sourcePKCEValue(challenge) || len(challenge) != 43:
-		fail("invalid_request", "The code_challenge must be a base64url SHA-256 digest without padding.")
+	if !a.pkce(w, challenge, method) {
 		return
 	}
 
