@@ -139,17 +139,18 @@ func (e *Env) lostCount(ctx context.Context, s logical.Storage, config string) (
 	if err != nil {
 		return 0, fmt.Errorf("listing the lost tokens of config %q: %w", config, err)
 	}
+	// A lifetime learnt since a loss may be longer than the bound its
+	// record was given.
+	longest, _ := e.longestLifetime(ctx, s, config)
 	n := 0
 	for _, id := range ids {
 		rec, err := getJSON[lostToken](ctx, s, lostKey(config, id), "lost token record")
 		if err != nil || rec == nil {
 			continue
 		}
-		// A lifetime learnt since the loss may be longer than the bound
-		// the record was given.
 		until := rec.ExpiresAt
-		if l, err := e.longestLifetime(ctx, s, config); err == nil && rec.LostAt.Add(l).After(until) {
-			until = rec.LostAt.Add(l)
+		if rec.LostAt.Add(longest).After(until) {
+			until = rec.LostAt.Add(longest)
 		}
 		if e.Now().Before(until) {
 			n++
