@@ -4,15 +4,12 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
 )
@@ -98,39 +95,16 @@ resource "terraform_data" "shared" {
 // the state or the plan file. The provider never revokes the lease it
 // opened (it has no Close): the role for Terraform has a short TTL.
 func TestTerraformEphemeralCreds(t *testing.T) {
-	tofu := toolPath(t, "TOFU_BIN", "install-tofu")
-	providerDir := toolPath(t, "TF_PROVIDER_VAULT_DIR", "install-terraform-provider-vault")
 	v := startVault(t)
 	v.cloudConfig()
 	v.mustCLI("write", "acquia/roles/terraform", "config=cloud-demo", "ttl=2m", "max_ttl=5m")
 	v.mustCLI("write", "acquia/static-roles/shared", "config=cloud-demo")
-
-	dir := t.TempDir()
-	cliConfig := filepath.Join(dir, "tofu.rc")
-	rc := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"hashicorp/vault\" = %q\n  }\n  direct {}\n}\n", providerDir)
-	if err := os.WriteFile(cliConfig, []byte(rc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(terraformEphemeral), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	probe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := func(args ...string) (string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, tofu, args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+cliConfig, "TF_IN_AUTOMATION=1", "TF_INPUT=0",
-			"CHECKPOINT_DISABLE=1", "NO_COLOR=1", "TF_VAR_vault_addr="+v.addr, "TF_VAR_vault_token="+v.token,
-			"TF_VAR_probe="+probe, "TF_VAR_account_url="+v.emu.URL()+"/api/account")
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		err := cmd.Run()
-		return out.String(), err
-	}
+	dir, run := tofuWorkspace(t, terraformEphemeral, map[string]string{"vault_addr": v.addr, "vault_token": v.token,
+		"probe": probe, "account_url": v.emu.URL() + "/api/account"})
 	if out, err := run("plan", "-no-color", "-out=apply.plan"); err != nil {
 		t.Fatalf("tofu plan: %v\n%s", err, out)
 	}

@@ -94,37 +94,11 @@ output "access_token" {
 `
 
 func TestTerraformVaultProvider(t *testing.T) {
-	tofu := toolPath(t, "TOFU_BIN", "install-tofu")
-	providerDir := toolPath(t, "TF_PROVIDER_VAULT_DIR", "install-terraform-provider-vault")
 	v := startVault(t)
 
-	dir := t.TempDir()
-	cliConfig := filepath.Join(dir, "tofu.rc")
-	rc := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"hashicorp/vault\" = %q\n  }\n  direct {}\n}\n", providerDir)
-	if err := os.WriteFile(cliConfig, []byte(rc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(terraformMain), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	run := func(args ...string) (string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, tofu, args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+cliConfig, "TF_IN_AUTOMATION=1", "TF_INPUT=0",
-			"CHECKPOINT_DISABLE=1", "NO_COLOR=1",
-			"TF_VAR_vault_addr="+v.addr, "TF_VAR_vault_token="+v.token, "TF_VAR_emulator="+v.emu.URL(),
-			"TF_VAR_cdp_user="+emulator.DemoCDPUsername, "TF_VAR_cdp_pass="+emulator.DemoCDPPassword,
-			"TF_VAR_client_secret="+emulator.DemoOAuth2ClientSecret)
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		err := cmd.Run()
-		if err != nil {
-			return out.String() + errOut.String(), err
-		}
-		return out.String(), nil
-	}
+	_, run := tofuWorkspace(t, terraformMain, map[string]string{"vault_addr": v.addr, "vault_token": v.token,
+		"emulator": v.emu.URL(), "cdp_user": emulator.DemoCDPUsername, "cdp_pass": emulator.DemoCDPPassword,
+		"client_secret": emulator.DemoOAuth2ClientSecret})
 
 	if out, err := run("apply", "-auto-approve", "-no-color"); err != nil {
 		t.Fatalf("tofu apply: %v\n%s", err, out)
@@ -190,6 +164,43 @@ func TestTerraformVaultProvider(t *testing.T) {
 		v.remember(tok.Value)
 	}
 	v.assertLogClean()
+}
+
+// tofuWorkspace writes mainTF into a new directory, with a CLI
+// configuration that takes the hashicorp/vault provider from the built
+// one, and returns the directory and a runner of tofu there with vars as
+// TF_VAR_s. The runner answers stdout, and stderr too when tofu fails.
+func tofuWorkspace(t *testing.T, mainTF string, vars map[string]string) (dir string, run func(args ...string) (string, error)) {
+	t.Helper()
+	tofu := toolPath(t, "TOFU_BIN", "install-tofu")
+	providerDir := toolPath(t, "TF_PROVIDER_VAULT_DIR", "install-terraform-provider-vault")
+	dir = t.TempDir()
+	cliConfig := filepath.Join(dir, "tofu.rc")
+	rc := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"hashicorp/vault\" = %q\n  }\n  direct {}\n}\n", providerDir)
+	if err := os.WriteFile(cliConfig, []byte(rc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(mainTF), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "TF_CLI_CONFIG_FILE="+cliConfig, "TF_IN_AUTOMATION=1", "TF_INPUT=0",
+		"CHECKPOINT_DISABLE=1", "NO_COLOR=1")
+	for k, v := range vars {
+		env = append(env, "TF_VAR_"+k+"="+v)
+	}
+	return dir, func(args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, tofu, args...)
+		cmd.Dir = dir
+		cmd.Env = env
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if err := cmd.Run(); err != nil {
+			return out.String() + errOut.String(), err
+		}
+		return out.String(), nil
+	}
 }
 
 // toolPath is $env when set (make e2e builds the tools first), or else
