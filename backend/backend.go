@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/paths"
 )
 
@@ -58,9 +59,9 @@ func New(conf *logical.BackendConfig) *Backend {
 		BackendType:    logical.TypeLogical,
 		RunningVersion: Version,
 		PathsSpecial: &logical.Paths{
-			SealWrapStorage: paths.SealWrapStorage(),
+			SealWrapStorage: lifecycle.SealWrapStorage(),
 			Unauthenticated: paths.Unauthenticated(),
-			LocalStorage:    paths.LocalStorage(),
+			LocalStorage:    lifecycle.LocalStorage(),
 		},
 		Paths:        b.env.Paths(),
 		Secrets:      b.env.Secrets(),

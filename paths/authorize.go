@@ -3,17 +3,15 @@ package paths
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 	"golang.org/x/oauth2"
 
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 )
 
@@ -22,18 +20,6 @@ import (
 // the browser to callback (callback.go), which exchanges the code and keeps
 // the refresh token on the role (user_authorization.go). creds/:role then
 // uses the refresh token.
-
-// StateLifetime is how long an authorize URL may be used.
-const StateLifetime = 10 * time.Minute
-
-// pendingAuth is one authorize/:role call waiting for its callback.
-type pendingAuth struct {
-	Role        string    `json:"role"`
-	Config      string    `json:"config"`
-	Verifier    string    `json:"verifier"`
-	RedirectURL string    `json:"redirect_url"`
-	ExpiresAt   time.Time `json:"expires_at"`
-}
 
 func (e *Env) authorizePaths() []*framework.Path {
 	return []*framework.Path{
@@ -90,43 +76,38 @@ changes nothing. Other parameters the provider adds are ignored.`,
 	}
 }
 
-func stateKey(state string) string {
-	sum := sha256.Sum256([]byte(state))
-	return statePrefix + hex.EncodeToString(sum[:])
-}
-
 func (e *Env) authorize(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
 	// A role of that name, or else a static role.
 	key := name
-	role, err := e.loadRole(ctx, req.Storage, name)
+	role, err := e.LoadRole(ctx, req.Storage, name)
 	if err == nil && role == nil {
-		key = staticHolder(name)
-		role, err = e.codeHolder(ctx, req.Storage, key)
+		key = lifecycle.StaticHolder(name)
+		role, err = e.CodeHolder(ctx, req.Storage, key)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if role == nil {
-		return nil, userErr("neither a role nor a static role %q exists", name)
+		return nil, lifecycle.UserErr("neither a role nor a static role %q exists", name)
 	}
-	what, _ := holder(key)
+	what, _ := lifecycle.Holder(key)
 	if role.GrantType != provider.GrantAuthorizationCode {
-		return nil, userErr("%s %q uses grant_type %s, which needs no user authorization; authorize is for authorization_code roles",
+		return nil, lifecycle.UserErr("%s %q uses grant_type %s, which needs no user authorization; authorize is for authorization_code roles",
 			what, name, role.GrantType)
 	}
-	cfg, err := e.loadConfig(ctx, req.Storage, role.Config)
+	cfg, err := e.LoadConfig(ctx, req.Storage, role.Config)
 	if err != nil {
 		return nil, err
 	}
 	if cfg == nil {
-		return nil, fmt.Errorf("role %q: %w: %q", name, errNoConfig, role.Config)
+		return nil, fmt.Errorf("role %q: %w: %q", name, lifecycle.ErrNoConfig, role.Config)
 	}
 	if eff, _ := provider.Effective(cfg.Config); eff.AuthorizeURL == "" {
-		return nil, userErr("config %q has no authorize_url; write one to config/%s before authorizing role %q",
+		return nil, lifecycle.UserErr("config %q has no authorize_url; write one to config/%s before authorizing role %q",
 			role.Config, role.Config, name)
 	}
-	cg, err := e.codeGranter(role.Config, cfg)
+	cg, err := e.CodeGranter(role.Config, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -135,19 +116,19 @@ func (e *Env) authorize(ctx context.Context, req *logical.Request, d *framework.
 		return nil, err
 	}
 	state := base64.RawURLEncoding.EncodeToString(raw)
-	p := pendingAuth{Role: key, Config: role.Config, Verifier: oauth2.GenerateVerifier(), RedirectURL: role.RedirectURL,
-		ExpiresAt: e.Now().Add(StateLifetime).UTC()}
-	entry, err := logical.StorageEntryJSON(stateKey(state), p)
+	p := lifecycle.PendingAuth{Role: key, Config: role.Config, Verifier: oauth2.GenerateVerifier(), RedirectURL: role.RedirectURL,
+		ExpiresAt: e.Now().Add(lifecycle.StateLifetime).UTC()}
+	entry, err := logical.StorageEntryJSON(lifecycle.StateKey(state), p)
 	if err != nil {
 		return nil, err
 	}
-	pendingLock := locksFor(e.stateLocks, "role/"+key)
+	pendingLock := e.StateLock("role/" + key)
 	pendingLock.Lock()
 	defer pendingLock.Unlock()
 	if err := req.Storage.Put(ctx, entry); err != nil {
 		return nil, fmt.Errorf("storing the authorization state: %w", err)
 	}
-	if err := e.capPendingStates(ctx, req.Storage, key); err != nil {
+	if err := e.CapPendingStates(ctx, req.Storage, key); err != nil {
 		return nil, err
 	}
 	e.Logger.Info("authorization started", "role", name, "config", role.Config)
@@ -156,73 +137,4 @@ func (e *Env) authorize(ctx context.Context, req *logical.Request, d *framework.
 		"state":      state,
 		"expires_at": p.ExpiresAt.Format(time.RFC3339),
 	}}, nil
-}
-
-// MaxPendingStates bounds the authorization states one role may have
-// waiting; the oldest go first.
-const MaxPendingStates = 20
-
-// capPendingStates drops a role's oldest pending states beyond
-// MaxPendingStates, so repeated authorize calls cannot fill storage.
-func (e *Env) capPendingStates(ctx context.Context, s logical.Storage, role string) error {
-	keys, err := s.List(ctx, statePrefix)
-	if err != nil {
-		return err
-	}
-	type pending struct {
-		key     string
-		expires time.Time
-	}
-	var mine []pending
-	for _, k := range keys {
-		p, err := getJSON[pendingAuth](ctx, s, statePrefix+k, "authorization state")
-		if unreadable(err) {
-			e.Logger.Warn("skipping an authorization state that cannot be read (an interrupted storage write leaves one)",
-				"error", err)
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if p != nil && p.Role == role {
-			mine = append(mine, pending{statePrefix + k, p.ExpiresAt})
-		}
-	}
-	if len(mine) <= MaxPendingStates {
-		return nil
-	}
-	sort.Slice(mine, func(i, j int) bool { return mine[i].expires.Before(mine[j].expires) })
-	for _, p := range mine[:len(mine)-MaxPendingStates] {
-		if err := s.Delete(ctx, p.key); err != nil {
-			return fmt.Errorf("dropping an old authorization state: %w", err)
-		}
-	}
-	return nil
-}
-
-// PruneStates deletes authorization states past their expiry, so abandoned
-// authorize calls do not pile up. Vault runs periodic functions on
-// performance standbys and secondaries too, which cannot write: those skip.
-func (e *Env) PruneStates(ctx context.Context, req *logical.Request) error {
-	if e.ensureWritable() != nil {
-		return nil
-	}
-	keys, err := req.Storage.List(ctx, statePrefix)
-	if err != nil {
-		return err
-	}
-	now := e.Now()
-	for _, k := range keys {
-		p, err := getJSON[pendingAuth](ctx, req.Storage, statePrefix+k, "authorization state")
-		if err != nil {
-			e.Logger.Warn("skipping an unreadable authorization state", "error", err)
-			continue
-		}
-		if p != nil && !now.Before(p.ExpiresAt) {
-			if err := req.Storage.Delete(ctx, statePrefix+k); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 )
 
@@ -17,19 +18,19 @@ import (
 func (e *Env) callback(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	state := d.Get("state").(string)
 	if state == "" {
-		return nil, userErr("state is missing; open the url from authorize/<role> to start again")
+		return nil, lifecycle.UserErr("state is missing; open the url from authorize/<role> to start again")
 	}
 	// Before the state is used up: a node that cannot write hands the
 	// request, state intact, to one that can.
-	if err := e.ensureWritable(); err != nil {
+	if err := e.EnsureWritable(); err != nil {
 		return nil, err
 	}
-	key := stateKey(state)
+	key := lifecycle.StateKey(state)
 	// One use: the state is taken under its lock before anything else, so
 	// a replay racing the first use finds nothing.
-	lock := locksFor(e.stateLocks, key)
+	lock := e.StateLock(key)
 	lock.Lock()
-	p, err := getJSON[pendingAuth](ctx, req.Storage, key, "authorization state")
+	p, err := lifecycle.GetJSON[lifecycle.PendingAuth](ctx, req.Storage, key, "authorization state")
 	if err == nil && p != nil {
 		err = req.Storage.Delete(ctx, key)
 	}
@@ -38,61 +39,61 @@ func (e *Env) callback(ctx context.Context, req *logical.Request, d *framework.F
 		return nil, err
 	}
 	if p == nil {
-		return nil, userErr("state is unknown or was used already; run authorize/<role> again for a new url")
+		return nil, lifecycle.UserErr("state is unknown or was used already; run authorize/<role> again for a new url")
 	}
-	what, name := holder(p.Role)
+	what, name := lifecycle.Holder(p.Role)
 	if !e.Now().Before(p.ExpiresAt) {
-		return nil, userErr("state expired at %s (it lives %s); run authorize/%s again",
-			p.ExpiresAt.Format(time.RFC3339), StateLifetime, name)
+		return nil, lifecycle.UserErr("state expired at %s (it lives %s); run authorize/%s again",
+			p.ExpiresAt.Format(time.RFC3339), lifecycle.StateLifetime, name)
 	}
 	if pe := d.Get("error").(string); pe != "" {
 		if pe == "access_denied" {
-			return nil, userErr("error=access_denied: the user did not authorize %s %q at the provider; "+
+			return nil, lifecycle.UserErr("error=access_denied: the user did not authorize %s %q at the provider; "+
 				"run authorize/%s again to retry", what, name, name)
 		}
-		return nil, userErr("error=%s: the provider refused the authorization of %s %q (%s)", safeCode(pe), what, name,
+		return nil, lifecycle.UserErr("error=%s: the provider refused the authorization of %s %q (%s)", safeCode(pe), what, name,
 			safeCode(d.Get("error_description").(string)))
 	}
 	code := d.Get("code").(string)
 	if code == "" {
-		return nil, userErr("code is missing from the provider's redirect; run authorize/%s again", name)
+		return nil, lifecycle.UserErr("code is missing from the provider's redirect; run authorize/%s again", name)
 	}
 
 	// From here the upstream acts: a browser that goes away must not stop
 	// Vault between the exchange and storing what it yielded.
 	ctx = context.WithoutCancel(ctx)
 	authorized := false
-	if strings.HasPrefix(p.Role, staticHolderPrefix) {
+	if strings.HasPrefix(p.Role, lifecycle.StaticHolderPrefix) {
 		// After the role lock goes: the first token comes from the new
 		// authorization.
 		defer func() {
 			if authorized {
-				e.rotateAuthorized(ctx, req.Storage, name)
+				e.RotateAuthorized(ctx, req.Storage, name)
 			}
 		}()
 	}
-	roleLock := locksFor(e.roleLocks, p.Role)
+	roleLock := e.RoleLock(p.Role)
 	roleLock.Lock()
 	defer roleLock.Unlock()
-	role, err := e.codeHolder(ctx, req.Storage, p.Role)
+	role, err := e.CodeHolder(ctx, req.Storage, p.Role)
 	if err != nil {
 		return nil, err
 	}
 	if role == nil || role.Config != p.Config || role.GrantType != provider.GrantAuthorizationCode {
-		return nil, userErr("%s %q was deleted or changed since authorize; run authorize/%s again", what, name, name)
+		return nil, lifecycle.UserErr("%s %q was deleted or changed since authorize; run authorize/%s again", what, name, name)
 	}
-	cfg, err := e.loadConfig(ctx, req.Storage, p.Config)
+	cfg, err := e.LoadConfig(ctx, req.Storage, p.Config)
 	if err != nil {
 		return nil, err
 	}
 	if cfg == nil {
-		return nil, fmt.Errorf("role %q: %w: %q", p.Role, errNoConfig, p.Config)
+		return nil, fmt.Errorf("role %q: %w: %q", p.Role, lifecycle.ErrNoConfig, p.Config)
 	}
-	cg, err := e.codeGranter(p.Config, cfg)
+	cg, err := e.CodeGranter(p.Config, cfg)
 	if err != nil {
 		return nil, err
 	}
-	previous, err := e.loadRoleToken(ctx, req.Storage, p.Role)
+	previous, err := e.LoadRoleToken(ctx, req.Storage, p.Role)
 	if err != nil {
 		return nil, err
 	}
@@ -100,37 +101,37 @@ func (e *Env) callback(ctx context.Context, req *logical.Request, d *framework.F
 	if err != nil {
 		e.Logger.Warn("code exchange failed", "role", p.Role, "config", p.Config, "error", err)
 		if tok != nil {
-			e.revokeQuietly(ctx, cg, p.Role, "", tok.RefreshToken)
+			e.RevokeQuietly(ctx, cg, p.Role, "", tok.RefreshToken)
 		}
 		if provider.IsRefusal(err) {
-			return nil, userErr("the provider refused the code: %s; run authorize/%s again", err, name)
+			return nil, lifecycle.UserErr("the provider refused the code: %s; run authorize/%s again", err, name)
 		}
 		return nil, err
 	}
 	if tok.RefreshToken == "" {
 		// No grant to keep: the unleased access token goes.
-		e.revokeQuietly(ctx, cg, p.Role, tok.AccessToken, "")
-		return nil, userErr("the provider issued no refresh token, so Vault cannot mint tokens for role %q later; "+
+		e.RevokeQuietly(ctx, cg, p.Role, tok.AccessToken, "")
+		return nil, lifecycle.UserErr("the provider issued no refresh token, so Vault cannot mint tokens for role %q later; "+
 			"enable the refresh_token grant for the client upstream", name)
 	}
 	// The access token from the exchange is leased to no one: revoked
 	// where that cannot cost the role the refresh token stored below.
-	if !spareUserGrant(provider.GrantAuthorizationCode, cfg) {
-		defer e.revokeQuietly(ctx, cg, p.Role, tok.AccessToken, "")
+	if !lifecycle.SpareUserGrant(provider.GrantAuthorizationCode, cfg) {
+		defer e.RevokeQuietly(ctx, cg, p.Role, tok.AccessToken, "")
 	}
 	now := e.Now().UTC()
 	eff, err := provider.Effective(cfg.Config)
 	if err != nil {
 		return nil, err
 	}
-	if err := e.storeRoleToken(ctx, req.Storage, p.Role, &roleToken{Config: p.Config, Issuer: issuerOf(eff),
+	if err := e.StoreRoleToken(ctx, req.Storage, p.Role, &lifecycle.RoleToken{Config: p.Config, Issuer: lifecycle.IssuerOf(eff),
 		RefreshToken: tok.RefreshToken, AuthorizedAt: now}); err != nil {
-		e.revokeQuietly(ctx, cg, p.Role, "", tok.RefreshToken)
+		e.RevokeQuietly(ctx, cg, p.Role, "", tok.RefreshToken)
 		return nil, err
 	}
 	// A new authorization replaces the old one, which must not linger.
-	if previous != nil && previous.RefreshToken != tok.RefreshToken && e.grantedBy(previous, cfg, eff) {
-		e.revokeQuietly(ctx, cg, p.Role, "", previous.RefreshToken)
+	if previous != nil && previous.RefreshToken != tok.RefreshToken && e.GrantedBy(previous, cfg, eff) {
+		e.RevokeQuietly(ctx, cg, p.Role, "", previous.RefreshToken)
 	}
 	e.Logger.Info("role authorized", "role", p.Role, "config", p.Config, "replaced", previous != nil)
 	authorized = true

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/vault/sdk/helper/automatedrotationutil"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 )
 
@@ -143,7 +144,7 @@ var configTable = []configField{
 			"on PROD and UAT and made one when it created the user).",
 		apply: func(c *provider.Config, v any) error {
 			if v.(int) < 1 {
-				return badField(fMaxTokens, "must be at least 1 (got %d)", v)
+				return lifecycle.BadField(fMaxTokens, "must be at least 1 (got %d)", v)
 			}
 			c.MaxTokens = v.(int)
 			return nil
@@ -172,10 +173,10 @@ var configTable = []configField{
 			// could wrap into the allowed range.
 			t := time.Duration(min(max(v.(int), 0), 301)) * time.Second
 			if t <= 0 {
-				return badField(fRequestTimeout, "must be positive, e.g. 25s")
+				return lifecycle.BadField(fRequestTimeout, "must be positive, e.g. 25s")
 			}
 			if t > 5*time.Minute {
-				return badField(fRequestTimeout, "must be at most 5m; Vault requests would time out first")
+				return lifecycle.BadField(fRequestTimeout, "must be at most 5m; Vault requests would time out first")
 			}
 			c.RequestTimeout = t
 			return nil
@@ -228,24 +229,17 @@ func configSchema() map[string]*framework.FieldSchema {
 	return s
 }
 
-// takesRotation reports whether configs of provider take the automated
-// rotation fields.
-func takesRotation(providerName string) bool {
-	spec, ok := provider.Lookup(providerName)
-	return ok && spec.Takes(fRootRotationPeriod)
-}
-
 // applyRotationFields sets the automated rotation fields written onto
 // cfg.Rotation and reports whether any was written. The caller has
 // refused them for providers that do not take them.
-func applyRotationFields(cfg *configEntry, req *logical.Request, d *framework.FieldData) (bool, error) {
+func applyRotationFields(cfg *lifecycle.ConfigEntry, req *logical.Request, d *framework.FieldData) (bool, error) {
 	given := func(f string) bool { _, ok := req.Data[f]; return ok }
 	if !slices.ContainsFunc(rotationFields, given) {
 		return false, nil
 	}
 	p := &cfg.Rotation
 	if err := p.ParseAutomatedRotationFields(d); err != nil {
-		return false, userErr("%s", err)
+		return false, lifecycle.UserErr("%s", err)
 	}
 	// A period written replaces a stored schedule, and the other way round.
 	if given(fRootRotationPeriod) && p.RotationPeriod != 0 && !given(fRootRotationSchedule) {
@@ -256,11 +250,11 @@ func applyRotationFields(cfg *configEntry, req *logical.Request, d *framework.Fi
 	}
 	switch {
 	case p.RotationPeriod < 0:
-		return false, badField(fRootRotationPeriod, "must not be negative")
+		return false, lifecycle.BadField(fRootRotationPeriod, "must not be negative")
 	case p.RotationPeriod > 0 && p.RotationPeriod < minRootRotationPeriod:
-		return false, badField(fRootRotationPeriod, "must be at least %s (or 0 for none)", minRootRotationPeriod)
+		return false, lifecycle.BadField(fRootRotationPeriod, "must be at least %s (or 0 for none)", minRootRotationPeriod)
 	case p.RotationWindow < 0:
-		return false, badField(fRootRotationWindow, "must not be negative")
+		return false, lifecycle.BadField(fRootRotationWindow, "must not be negative")
 	}
 	return true, nil
 }
@@ -268,7 +262,7 @@ func applyRotationFields(cfg *configEntry, req *logical.Request, d *framework.Fi
 // readRotation adds the automated rotation settings to a config read,
 // durations in whole seconds like every other read, and when the current
 // key was written or created.
-func readRotation(cfg *configEntry, data map[string]any) {
+func readRotation(cfg *lifecycle.ConfigEntry, data map[string]any) {
 	cfg.Rotation.PopulateAutomatedRotationData(data)
 	data[fRootRotationPeriod] = durationSeconds(cfg.Rotation.RotationPeriod)
 	data[fRootRotationWindow] = durationSeconds(cfg.Rotation.RotationWindow)
@@ -306,21 +300,21 @@ func (f *configField) readValue(c provider.Config) any {
 
 func notEmpty(field, v string) error {
 	if v == "" {
-		return badField(field, "must not be empty")
+		return lifecycle.BadField(field, "must not be empty")
 	}
 	return nil
 }
 
 func checkAuthStyle(field, v string) error {
 	if v != "" && v != provider.AuthStyleBody && v != provider.AuthStyleBasic {
-		return badField(field, "must be %q or %q", provider.AuthStyleBody, provider.AuthStyleBasic)
+		return lifecycle.BadField(field, "must be %q or %q", provider.AuthStyleBody, provider.AuthStyleBasic)
 	}
 	return nil
 }
 
 func checkUUID(field, v string) error {
 	if v != "" && !provider.IsUUID(v) {
-		return badField(field, "must be a uuid such as 123e4567-e89b-12d3-a456-426614174000")
+		return lifecycle.BadField(field, "must be a uuid such as 123e4567-e89b-12d3-a456-426614174000")
 	}
 	return nil
 }
@@ -330,7 +324,7 @@ func checkPEM(field, v string) error {
 		return nil
 	}
 	if _, err := provider.CertPool(v); err != nil {
-		return badField(field, "must hold PEM certificates (-----BEGIN CERTIFICATE-----)")
+		return lifecycle.BadField(field, "must hold PEM certificates (-----BEGIN CERTIFICATE-----)")
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 )
 
@@ -38,29 +39,29 @@ revokes the token upstream where the provider can.`,
 func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	start := e.Now()
 	roleName := d.Get("name").(string)
-	role, err := e.loadRole(ctx, req.Storage, roleName)
+	role, err := e.LoadRole(ctx, req.Storage, roleName)
 	if err != nil {
 		return nil, err
 	}
 	if role == nil {
-		return nil, userErr("role %q does not exist; write roles/%s first", roleName, roleName)
+		return nil, lifecycle.UserErr("role %q does not exist; write roles/%s first", roleName, roleName)
 	}
-	if err := e.ensureWritable(); err != nil {
+	if err := e.EnsureWritable(); err != nil {
 		return nil, err
 	}
 	// Held from loading the config until the token is tracked, so the
 	// config's issuer cannot change under a mint.
-	issuerLock := locksFor(e.issuerLocks, role.Config)
+	issuerLock := e.IssuerLock(role.Config)
 	issuerLock.RLock()
 	defer issuerLock.RUnlock()
-	cfg, err := e.loadConfig(ctx, req.Storage, role.Config)
+	cfg, err := e.LoadConfig(ctx, req.Storage, role.Config)
 	if err != nil {
 		return nil, err
 	}
 	if cfg == nil {
-		return nil, fmt.Errorf("role %q: %w: %q", roleName, errNoConfig, role.Config)
+		return nil, fmt.Errorf("role %q: %w: %q", roleName, lifecycle.ErrNoConfig, role.Config)
 	}
-	client, err := e.client(role.Config, cfg)
+	client, err := e.Client(role.Config, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -78,51 +79,51 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 	// refreshedBefore: this read's refresh followed an earlier one, whose
 	// access token the upstream may now have retired.
 	refreshedBefore := false
-	spare := spareUserGrant(role.GrantType, cfg)
+	spare := lifecycle.SpareUserGrant(role.GrantType, cfg)
 	if role.GrantType == provider.GrantAuthorizationCode {
-		cg, err := e.codeGranter(role.Config, cfg)
+		cg, err := e.CodeGranter(role.Config, cfg)
 		if err != nil {
 			return nil, err
 		}
 		obtain = func(ctx context.Context) (tok *provider.Token, err error) {
-			tok, refreshedBefore, err = e.refreshRoleToken(ctx, req.Storage, roleName, role.Config, cfg, cg)
+			tok, refreshedBefore, err = e.RefreshRoleToken(ctx, req.Storage, roleName, role.Config, cfg, cg)
 			return tok, err
 		}
 	}
-	tok, err := e.mint(ctx, req.Storage, mintRequest{config: role.Config, roleName: roleName, cfg: cfg, client: client, obtain: obtain,
-		unrevocable: spare})
+	tok, err := e.Mint(ctx, req.Storage, lifecycle.MintRequest{ConfigName: role.Config, RoleName: roleName, Entry: cfg, Client: client, Obtain: obtain,
+		Unrevocable: spare})
 	if err != nil {
 		return nil, err
 	}
 
 	now := e.Now()
-	ttl, maxTTL, warnings := e.leaseTTLs(role, start, now, tok.ExpiresAt)
+	ttl, maxTTL, warnings := e.LeaseTTLs(role, start, now, tok.ExpiresAt)
 	if ttl <= 0 {
 		if _, revocable := client.(provider.Revoker); revocable && !spare {
-			if err := e.revokeUpstream(ctx, req.Storage, role.Config, tok.AccessToken, issuerOf(eff), now); err != nil {
+			if err := e.RevokeUpstream(ctx, req.Storage, role.Config, tok.AccessToken, lifecycle.IssuerOf(eff), now); err != nil {
 				e.Logger.Warn("could not revoke a token that was issued already expired", "config", role.Config, "error", err)
 			}
 		}
-		return nil, &provider.Error{Op: "token request", Host: hostOf(eff.TokenURL, eff.BaseURL),
+		return nil, &provider.Error{Op: "token request", Host: lifecycle.HostOf(eff.TokenURL, eff.BaseURL),
 			Detail: "issued a token that already expired (expires_at " + tok.ExpiresAt.UTC().Format(time.RFC3339) + ")",
 			Hint:   "check the Vault server's clock"}
 	}
 
 	internal := map[string]any{
-		idConfig:     role.Config,
-		idRole:       roleName,
-		idProvider:   cfg.Provider,
-		idExpiresAt:  tok.ExpiresAt.UTC().Format(time.RFC3339Nano),
-		idIssuer:     issuerOf(eff),
-		idGeneration: fmt.Sprint(cfg.Generation),
-		idGrant:      role.GrantType,
+		lifecycle.IDConfig:     role.Config,
+		lifecycle.IDRole:       roleName,
+		lifecycle.IDProvider:   cfg.Provider,
+		lifecycle.IDExpiresAt:  tok.ExpiresAt.UTC().Format(time.RFC3339Nano),
+		lifecycle.IDIssuer:     lifecycle.IssuerOf(eff),
+		lifecycle.IDGeneration: fmt.Sprint(cfg.Generation),
+		lifecycle.IDGrant:      role.GrantType,
 	}
 	// Keep the token only where revoke or renew needs it upstream.
 	_, revokes := client.(provider.Revoker)
 	revokes = revokes && !spare
 	_, renews := client.(provider.Renewer)
 	if revokes || renews {
-		internal[idAccessToken] = tok.AccessToken
+		internal[lifecycle.IDAccessToken] = tok.AccessToken
 	}
 	data := tokenData(tok.AccessToken, tok.ExpiresAt, tok.Scopes, tok.Data)
 	resp := &logical.Response{
@@ -131,13 +132,13 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 			LeaseOptions: logical.LeaseOptions{TTL: ttl, MaxTTL: maxTTL, Renewable: true},
 			InternalData: internal,
 		},
-		Warnings: append(warnings, e.passwordExpiry(ctx, req.Storage, role.Config, tok)...),
+		Warnings: append(warnings, e.PasswordExpiry(ctx, req.Storage, role.Config, tok)...),
 	}
 	if spec, _ := provider.Lookup(cfg.Provider); refreshedBefore && spec.RefreshRetiresAccess {
 		resp.Warnings = append(resp.Warnings, fmt.Sprintf("%s retires the previous access token on every refresh: the token of "+
 			"this role's previous lease stopped working upstream with this read", cfg.Provider))
 	}
-	resp.Secret.InternalData["secret_type"] = SecretTypeToken
+	resp.Secret.InternalData["secret_type"] = lifecycle.SecretTypeToken
 	e.Logger.Debug("token issued", "role", roleName, "config", role.Config, "expires_at", tok.ExpiresAt.UTC())
 	return resp, nil
 }
@@ -177,7 +178,7 @@ func tokenData(accessToken string, expires time.Time, scopes []string, extra map
 }
 
 // roleScopes are the scopes a role requests: its own, or its config's.
-func roleScopes(role *roleEntry, cfg *configEntry) []string {
+func roleScopes(role *lifecycle.RoleEntry, cfg *lifecycle.ConfigEntry) []string {
 	if len(role.Scopes) > 0 {
 		return role.Scopes
 	}

@@ -3,13 +3,13 @@ package paths
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 )
 
@@ -18,36 +18,12 @@ import (
 // logical.ErrReadOnly passes through so Vault forwards the request, and
 // anything else is a 500. Helpers below the edge return plain errors.
 
-// userError is bad input, or a request the caller can fix: a 400 naming
-// the field (when there is one) and the fix.
-type userError struct {
-	field string
-	msg   string
-}
-
-func (u *userError) Error() string {
-	if u.field == "" {
-		return u.msg
-	}
-	return u.field + ": " + u.msg
-}
-
-// badField is a 400 about one field.
-func badField(field, format string, args ...any) error {
-	return &userError{field: field, msg: fmt.Sprintf(format, args...)}
-}
-
-// userErr is a 400 about the request as a whole.
-func userErr(format string, args ...any) error {
-	return &userError{msg: fmt.Sprintf(format, args...)}
-}
-
 // respond maps err to Vault's answer.
 func respond(resp *logical.Response, err error) (*logical.Response, error) {
 	if err == nil {
 		return resp, nil
 	}
-	var ue *userError
+	var ue *lifecycle.UserError
 	var pe *provider.Error
 	switch {
 	case errors.As(err, &ue):
@@ -114,5 +90,5 @@ func unknownFields(req *logical.Request, d *framework.FieldData) error {
 		known = append(known, k)
 	}
 	sort.Strings(known)
-	return userErr("unknown field(s) %s: this path takes %s", strings.Join(unknown, ", "), strings.Join(known, ", "))
+	return lifecycle.UserErr("unknown field(s) %s: this path takes %s", strings.Join(unknown, ", "), strings.Join(known, ", "))
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 )
 
@@ -18,12 +19,12 @@ func TestRespondMapsEachErrorOnce(t *testing.T) {
 		err    error
 		status int // 400 as an error response; else the coded status; 0 for the error itself (500)
 	}{
-		{"bad field", badField("ttl", "must not be negative"), 400},
-		{"user error", userErr("role %q does not exist", "x"), 400},
-		{"wrapped user error", fmt.Errorf("storing: %w", badField("name", "too long")), 400},
+		{"bad field", lifecycle.BadField("ttl", "must not be negative"), 400},
+		{"user error", lifecycle.UserErr("role %q does not exist", "x"), 400},
+		{"wrapped user error", fmt.Errorf("storing: %w", lifecycle.BadField("name", "too long")), 400},
 		{"upstream", upstream, 502},
 		{"wrapped upstream", fmt.Errorf("revoking upstream token of config %q: %w", "c", upstream), 502},
-		{"user error about an upstream refusal", userErr("verify: %s", upstream), 400},
+		{"user error about an upstream refusal", lifecycle.UserErr("verify: %s", upstream), 400},
 		{"read-only", fmt.Errorf("storing: %w", logical.ErrReadOnly), -1},
 		{"anything else", errors.New("storage is down"), 0},
 	}

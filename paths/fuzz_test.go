@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/vault/sdk/framework"
 
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 )
 
@@ -28,8 +29,8 @@ func FuzzCheckURL(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) {
 		err := checkURL("token_url", raw)
 		if err != nil {
-			var ue *userError
-			if !errors.As(err, &ue) || ue.field != "token_url" {
+			var ue *lifecycle.UserError
+			if !errors.As(err, &ue) || ue.Field() != "token_url" {
 				t.Fatalf("%q: %v is not a 400 naming the field", raw, err)
 			}
 			return
@@ -95,8 +96,8 @@ func FuzzConfigFields(f *testing.F) {
 		var c provider.Config
 		err := field.applyValue(&c, v)
 		if err != nil {
-			var ue *userError
-			if !errors.As(err, &ue) || ue.field != field.name {
+			var ue *lifecycle.UserError
+			if !errors.As(err, &ue) || ue.Field() != field.name {
 				t.Fatalf("%s=%v: %v is not a 400 naming the field", field.name, v, err)
 			}
 			return

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 )
 
@@ -21,20 +22,10 @@ const (
 	fMaxTTL      = "max_ttl"
 )
 
-// roleEntry is the stored form of roles/:name.
-type roleEntry struct {
-	Config      string        `json:"config"`
-	Scopes      []string      `json:"scopes,omitempty"`
-	GrantType   string        `json:"grant_type"`
-	RedirectURL string        `json:"redirect_url,omitempty"`
-	TTL         time.Duration `json:"ttl"`
-	MaxTTL      time.Duration `json:"max_ttl"`
-}
-
 func (e *Env) rolePaths() []*framework.Path {
 	return []*framework.Path{
 		{
-			Pattern:      rolePrefix + framework.GenericNameRegex("name") + "$",
+			Pattern:      lifecycle.RolePrefix + framework.GenericNameRegex("name") + "$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationSuffix: "role"},
 			Fields: map[string]*framework.FieldSchema{
 				"name": {Type: framework.TypeString, Required: true, Description: "Name of the role."},
@@ -64,10 +55,10 @@ creds/<role> mints a new upstream token as a Vault lease. A lease never
 outlives the upstream token.`,
 		},
 		{
-			Pattern:      rolePrefix + "?$",
+			Pattern:      lifecycle.RolePrefix + "?$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationSuffix: "roles"},
 			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.ListOperation: &framework.PathOperation{Callback: listKeys(rolePrefix), Summary: "List roles."},
+				logical.ListOperation: &framework.PathOperation{Callback: listKeys(lifecycle.RolePrefix), Summary: "List roles."},
 			},
 			HelpSynopsis:    "List the names of roles.",
 			HelpDescription: "Lists every role of this mount.",
@@ -75,17 +66,13 @@ outlives the upstream token.`,
 	}
 }
 
-func (e *Env) loadRole(ctx context.Context, s logical.Storage, name string) (*roleEntry, error) {
-	return e.roles.load(ctx, s, name, fmt.Sprintf("role %q", name))
-}
-
 func (e *Env) roleExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
-	r, err := e.loadRole(ctx, req.Storage, d.Get("name").(string))
+	r, err := e.LoadRole(ctx, req.Storage, d.Get("name").(string))
 	return r != nil, err
 }
 
 func (e *Env) roleWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	if err := e.ensureWritable(); err != nil {
+	if err := e.EnsureWritable(); err != nil {
 		return nil, err
 	}
 	warnings, dropAuthorization, err := e.storeRole(ctx, req, d)
@@ -106,14 +93,14 @@ func (e *Env) storeRole(ctx context.Context, req *logical.Request, d *framework.
 	if err := checkName(name); err != nil {
 		return nil, false, err
 	}
-	e.graph.Lock()
-	defer e.graph.Unlock()
+	e.Graph.Lock()
+	defer e.Graph.Unlock()
 
-	existing, err := e.loadRole(ctx, req.Storage, name)
+	existing, err := e.LoadRole(ctx, req.Storage, name)
 	if err != nil {
 		return nil, false, err
 	}
-	role := roleEntry{}
+	role := lifecycle.RoleEntry{}
 	if existing != nil {
 		role = *existing
 	}
@@ -121,14 +108,14 @@ func (e *Env) storeRole(ctx context.Context, req *logical.Request, d *framework.
 		role.Config = strings.TrimSpace(v.(string))
 	}
 	if role.Config == "" {
-		return nil, false, badField(fConfig, "required: the name of a config/ entry")
+		return nil, false, lifecycle.BadField(fConfig, "required: the name of a config/ entry")
 	}
-	cfg, err := e.loadConfig(ctx, req.Storage, role.Config)
+	cfg, err := e.LoadConfig(ctx, req.Storage, role.Config)
 	if err != nil {
 		return nil, false, err
 	}
 	if cfg == nil {
-		return nil, false, badField(fConfig, "config %q does not exist; write config/%s first", role.Config, role.Config)
+		return nil, false, lifecycle.BadField(fConfig, "config %q does not exist; write config/%s first", role.Config, role.Config)
 	}
 	if err := e.checkDisableAllUse(ctx, req.Storage, role.Config, cfg, "", name); err != nil {
 		return nil, false, err
@@ -158,7 +145,7 @@ func (e *Env) storeRole(ctx context.Context, req *logical.Request, d *framework.
 	}
 	if role.GrantType == provider.GrantAuthorizationCode {
 		if eff, _ := provider.Effective(cfg.Config); eff.AuthorizeURL == "" {
-			return nil, false, badField(fGrantType, "authorization_code needs the config's authorize_url; write authorize_url to config/%s first",
+			return nil, false, lifecycle.BadField(fGrantType, "authorization_code needs the config's authorize_url; write authorize_url to config/%s first",
 				role.Config)
 		}
 	}
@@ -170,12 +157,12 @@ func (e *Env) storeRole(ctx context.Context, req *logical.Request, d *framework.
 		warnings = append(warnings, "the new scopes apply from the next authorize/"+name+"; the stored authorization keeps the scopes the user granted")
 	}
 
-	entry, err := logical.StorageEntryJSON(rolePrefix+name, role)
+	entry, err := logical.StorageEntryJSON(lifecycle.RolePrefix+name, role)
 	if err != nil {
 		return nil, false, err
 	}
 	err = req.Storage.Put(ctx, entry)
-	e.roles.drop(name)
+	e.Roles.Drop(name)
 	if err != nil {
 		return nil, false, fmt.Errorf("storing role %q: %w", name, err)
 	}
@@ -186,41 +173,41 @@ func (e *Env) storeRole(ctx context.Context, req *logical.Request, d *framework.
 // dropRoleToken forgets a role's user authorization and, best effort,
 // revokes its refresh token upstream so it does not outlive the role.
 func (e *Env) dropRoleToken(ctx context.Context, req *logical.Request, name string) error {
-	lock := locksFor(e.roleLocks, name)
+	lock := e.RoleLock(name)
 	lock.Lock()
 	defer lock.Unlock()
-	rt, err := e.loadRoleToken(ctx, req.Storage, name)
+	rt, err := e.LoadRoleToken(ctx, req.Storage, name)
 	if err != nil || rt == nil {
 		return err
 	}
-	if cfg, err := e.loadConfig(ctx, req.Storage, rt.Config); err == nil && cfg != nil {
+	if cfg, err := e.LoadConfig(ctx, req.Storage, rt.Config); err == nil && cfg != nil {
 		eff, effErr := provider.Effective(cfg.Config)
-		if client, err := e.client(rt.Config, cfg); err == nil && effErr == nil && e.grantedBy(rt, cfg, eff) {
-			e.revokeQuietly(ctx, client, name, "", rt.RefreshToken)
+		if client, err := e.Client(rt.Config, cfg); err == nil && effErr == nil && e.GrantedBy(rt, cfg, eff) {
+			e.RevokeQuietly(ctx, client, name, "", rt.RefreshToken)
 		}
 	}
-	if err := req.Storage.Delete(ctx, roleTokenPrefix+name); err != nil {
+	if err := req.Storage.Delete(ctx, lifecycle.RoleTokenPrefix+name); err != nil {
 		return fmt.Errorf("deleting the authorization of role %q: %w", name, err)
 	}
 	e.Logger.Info("role authorization dropped", "role", name)
 	return nil
 }
 
-func validateRole(r *roleEntry, spec *provider.Spec) error {
+func validateRole(r *lifecycle.RoleEntry, spec *provider.Spec) error {
 	if !spec.AllowsGrant(r.GrantType) {
-		return badField(fGrantType, "%q is not available for provider %s; use %s", r.GrantType, spec.Name, quoteList(spec.GrantTypes))
+		return lifecycle.BadField(fGrantType, "%q is not available for provider %s; use %s", r.GrantType, spec.Name, quoteList(spec.GrantTypes))
 	}
 	if spec.ValidateScopes != nil && len(r.Scopes) > 0 {
 		if err := spec.ValidateScopes(r.Scopes); err != nil {
-			return badField(fScopes, "%s", err)
+			return lifecycle.BadField(fScopes, "%s", err)
 		}
 	}
 	if r.GrantType == provider.GrantAuthorizationCode {
 		if r.RedirectURL == "" {
-			return badField(fRedirectURL, "required for authorization_code roles, e.g. https://<vault>/v1/acquia/callback")
+			return lifecycle.BadField(fRedirectURL, "required for authorization_code roles, e.g. https://<vault>/v1/acquia/callback")
 		}
 	} else if r.RedirectURL != "" {
-		return badField(fRedirectURL, "only authorization_code roles take a redirect_url")
+		return lifecycle.BadField(fRedirectURL, "only authorization_code roles take a redirect_url")
 	}
 	if r.RedirectURL != "" {
 		if err := checkURL(fRedirectURL, r.RedirectURL); err != nil {
@@ -234,14 +221,14 @@ func validateRole(r *roleEntry, spec *provider.Spec) error {
 		return err
 	}
 	if r.MaxTTL > 0 && r.TTL > r.MaxTTL {
-		return badField(fTTL, "%s is longer than max_ttl %s; lower ttl or raise max_ttl", r.TTL, r.MaxTTL)
+		return lifecycle.BadField(fTTL, "%s is longer than max_ttl %s; lower ttl or raise max_ttl", r.TTL, r.MaxTTL)
 	}
 	return nil
 }
 
 func (e *Env) roleRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
-	r, err := e.loadRole(ctx, req.Storage, name)
+	r, err := e.LoadRole(ctx, req.Storage, name)
 	if err != nil || r == nil {
 		return nil, err
 	}
@@ -255,7 +242,7 @@ func (e *Env) roleRead(ctx context.Context, req *logical.Request, d *framework.F
 	}
 	if r.GrantType == provider.GrantAuthorizationCode {
 		// Whether the role is usable, never the refresh token itself.
-		rt, err := e.loadRoleToken(ctx, req.Storage, name)
+		rt, err := e.LoadRoleToken(ctx, req.Storage, name)
 		if err != nil {
 			return nil, err
 		}
@@ -269,13 +256,13 @@ func (e *Env) roleRead(ctx context.Context, req *logical.Request, d *framework.F
 
 func (e *Env) roleDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
-	if err := e.ensureWritable(); err != nil {
+	if err := e.EnsureWritable(); err != nil {
 		return nil, err
 	}
-	e.graph.Lock()
-	err := req.Storage.Delete(ctx, rolePrefix+name)
-	e.roles.drop(name)
-	e.graph.Unlock()
+	e.Graph.Lock()
+	err := req.Storage.Delete(ctx, lifecycle.RolePrefix+name)
+	e.Roles.Drop(name)
+	e.Graph.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("deleting role %q: %w", name, err)
 	}
@@ -284,39 +271,4 @@ func (e *Env) roleDelete(ctx context.Context, req *logical.Request, d *framework
 	}
 	e.Logger.Info("role deleted", "role", name)
 	return nil, nil
-}
-
-// rolesUsing names the roles that use config name, as "role a, role b".
-func (e *Env) rolesUsing(ctx context.Context, s logical.Storage, config string) ([]string, error) {
-	names, err := usersOf(ctx, s, rolePrefix, config, func(n string) (string, error) {
-		r, err := e.loadRole(ctx, s, n)
-		if r == nil {
-			return "", err
-		}
-		return r.Config, err
-	})
-	for i := range names {
-		names[i] = "role " + names[i]
-	}
-	return names, err
-}
-
-// usersOf lists the entries under prefix whose config (as configOf reads
-// it; "" for none) is config.
-func usersOf(ctx context.Context, s logical.Storage, prefix, config string, configOf func(name string) (string, error)) ([]string, error) {
-	names, err := s.List(ctx, prefix)
-	if err != nil {
-		return nil, err
-	}
-	var users []string
-	for _, n := range names {
-		c, err := configOf(n)
-		if err != nil {
-			return nil, err
-		}
-		if c == config {
-			users = append(users, n)
-		}
-	}
-	return users, nil
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 )
 
@@ -64,22 +65,22 @@ func staticCredsResponse() map[string]*framework.FieldSchema {
 
 func (e *Env) staticCredsRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
-	st, err := e.cachedStaticToken(ctx, req.Storage, name)
+	st, err := e.CachedStaticToken(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
 	}
 	if st == nil {
-		if role, err := e.loadStaticRole(ctx, req.Storage, name); err != nil || role == nil {
-			return nil, userErr("static role %q does not exist; write static-roles/%s first", name, name)
+		if role, err := e.LoadStaticRole(ctx, req.Storage, name); err != nil || role == nil {
+			return nil, lifecycle.UserErr("static role %q does not exist; write static-roles/%s first", name, name)
 		}
 	}
 	now := e.Now()
 	if st == nil || st.AccessToken == "" || !now.Before(st.ExpiresAt) {
 		msg := "static role %q has no valid token right now; it is being rotated"
 		if st != nil && st.LastError != "" {
-			return nil, userErr(msg+" (last error at %s: %s)", name, formatTime(st.LastErrorAt), st.LastError)
+			return nil, lifecycle.UserErr(msg+" (last error at %s: %s)", name, formatTime(st.LastErrorAt), st.LastError)
 		}
-		return nil, userErr(msg, name)
+		return nil, lifecycle.UserErr(msg, name)
 	}
 	data := tokenData(st.AccessToken, st.ExpiresAt, st.Scopes, st.Data)
 	data["last_rotated"] = formatTime(st.LastRotated)
@@ -103,23 +104,23 @@ func (e *Env) staticCredsRead(ctx context.Context, req *logical.Request, d *fram
 
 func (e *Env) rotateRole(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
-	if err := e.ensureWritable(); err != nil {
+	if err := e.EnsureWritable(); err != nil {
 		return nil, err
 	}
-	lock := locksFor(e.staticLocks, name)
+	lock := e.StaticLock(name)
 	lock.Lock()
 	defer lock.Unlock()
-	role, err := e.loadStaticRole(ctx, req.Storage, name)
+	role, err := e.LoadStaticRole(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
 	}
 	if role == nil {
-		return nil, userErr("static role %q does not exist", name)
+		return nil, lifecycle.UserErr("static role %q does not exist", name)
 	}
-	if err := e.rotateStatic(ctx, req.Storage, name, role, rotationCheck{}); err != nil {
+	if err := e.RotateStatic(ctx, req.Storage, name, role, lifecycle.RotationCheck{}); err != nil {
 		return nil, err
 	}
-	if cfg, err := e.loadConfig(ctx, req.Storage, role.Config); err == nil && cfg != nil {
+	if cfg, err := e.LoadConfig(ctx, req.Storage, role.Config); err == nil && cfg != nil {
 		if eff, err := provider.Effective(cfg.Config); err == nil && eff.DisablesAll() {
 			return &logical.Response{Warnings: []string{"config " + role.Config + " has token_limit_mode=disable_all: " +
 				"CDP disabled the previous token at once, with no grace period; readers must read static-creds again"}}, nil

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 )
 
@@ -24,40 +25,10 @@ const (
 	fGracePeriod    = "grace_period"
 )
 
-const (
-	// minRotationPeriod is the shortest rotation_period accepted.
-	minRotationPeriod = 10 * time.Second
-	// defaultGracePeriod is how long a rotated-out token stays valid where
-	// the upstream can revoke it.
-	defaultGracePeriod = time.Minute
-)
-
-// staticRole is the stored form of static-roles/:name.
-type staticRole struct {
-	Config string   `json:"config"`
-	Scopes []string `json:"scopes,omitempty"`
-	// RotationPeriod 0 means 80% of the upstream token's lifetime.
-	RotationPeriod time.Duration `json:"rotation_period,omitempty"`
-	// GracePeriod is nil when not set (the default applies).
-	GracePeriod *time.Duration `json:"grace_period,omitempty"`
-	// GrantType authorization_code (source, oauth2): the token comes from
-	// a user's authorization (authorize/<name>), refreshed at each
-	// rotation. Empty means client_credentials.
-	GrantType   string `json:"grant_type,omitempty"`
-	RedirectURL string `json:"redirect_url,omitempty"`
-}
-
-func (r *staticRole) grantType() string {
-	if r.GrantType == "" {
-		return provider.GrantClientCredentials
-	}
-	return r.GrantType
-}
-
 func (e *Env) staticRolePaths() []*framework.Path {
 	return []*framework.Path{
 		{
-			Pattern:      staticRolePrefix + framework.GenericNameRegex("name") + "$",
+			Pattern:      lifecycle.StaticRolePrefix + framework.GenericNameRegex("name") + "$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationSuffix: "static-role"},
 			Fields: map[string]*framework.FieldSchema{
 				"name": {Type: framework.TypeString, Required: true, Description: "Name of the static role."},
@@ -97,10 +68,10 @@ revoked. Use it where many readers need the same access (Vault Agent on many
 instances, Terraform plans); use creds/<role> for one token per consumer.`,
 		},
 		{
-			Pattern:      staticRolePrefix + "?$",
+			Pattern:      lifecycle.StaticRolePrefix + "?$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationSuffix: "static-roles"},
 			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.ListOperation: &framework.PathOperation{Callback: listKeys(staticRolePrefix), Summary: "List static roles."},
+				logical.ListOperation: &framework.PathOperation{Callback: listKeys(lifecycle.StaticRolePrefix), Summary: "List static roles."},
 			},
 			HelpSynopsis:    "List the names of static roles.",
 			HelpDescription: "Lists every static role of this mount.",
@@ -108,36 +79,9 @@ instances, Terraform plans); use creds/<role> for one token per consumer.`,
 	}
 }
 
-func (e *Env) loadStaticRole(ctx context.Context, s logical.Storage, name string) (*staticRole, error) {
-	return getJSON[staticRole](ctx, s, staticRolePrefix+name, fmt.Sprintf("static role %q", name))
-}
-
 func (e *Env) staticRoleExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
-	r, err := e.loadStaticRole(ctx, req.Storage, d.Get("name").(string))
+	r, err := e.LoadStaticRole(ctx, req.Storage, d.Get("name").(string))
 	return r != nil, err
-}
-
-// gracePeriod is the role's grace period, its default applied.
-func (r *staticRole) gracePeriod(revocable bool) time.Duration {
-	if !revocable {
-		return 0
-	}
-	if r.GracePeriod != nil {
-		return *r.GracePeriod
-	}
-	return defaultGracePeriod
-}
-
-// rotationPeriod is the role's rotation period for a token of lifetime.
-func (r *staticRole) rotationPeriod(lifetime time.Duration) time.Duration {
-	if r.RotationPeriod > 0 {
-		return r.RotationPeriod
-	}
-	p := lifetime * 8 / 10
-	if p < minRotationPeriod {
-		p = minRotationPeriod
-	}
-	return p.Truncate(time.Second)
 }
 
 func (e *Env) staticRoleWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -145,16 +89,16 @@ func (e *Env) staticRoleWrite(ctx context.Context, req *logical.Request, d *fram
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
-	if err := e.ensureWritable(); err != nil {
+	if err := e.EnsureWritable(); err != nil {
 		return nil, err
 	}
 	defer e.lockStaticRole(name)()
 
-	existing, err := e.loadStaticRole(ctx, req.Storage, name)
+	existing, err := e.LoadStaticRole(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
 	}
-	role := staticRole{}
+	role := lifecycle.StaticRole{}
 	if existing != nil {
 		role = *existing
 	}
@@ -162,14 +106,14 @@ func (e *Env) staticRoleWrite(ctx context.Context, req *logical.Request, d *fram
 		role.Config = strings.TrimSpace(v.(string))
 	}
 	if role.Config == "" {
-		return nil, badField(fConfig, "required: the name of a config/ entry")
+		return nil, lifecycle.BadField(fConfig, "required: the name of a config/ entry")
 	}
-	cfg, err := e.loadConfig(ctx, req.Storage, role.Config)
+	cfg, err := e.LoadConfig(ctx, req.Storage, role.Config)
 	if err != nil {
 		return nil, err
 	}
 	if cfg == nil {
-		return nil, badField(fConfig, "config %q does not exist; write config/%s first", role.Config, role.Config)
+		return nil, lifecycle.BadField(fConfig, "config %q does not exist; write config/%s first", role.Config, role.Config)
 	}
 	spec, _ := provider.Lookup(cfg.Provider)
 	if v, ok := d.GetOk(fScopes); ok {
@@ -177,25 +121,25 @@ func (e *Env) staticRoleWrite(ctx context.Context, req *logical.Request, d *fram
 	}
 	if spec.ValidateScopes != nil && len(role.Scopes) > 0 {
 		if err := spec.ValidateScopes(role.Scopes); err != nil {
-			return nil, badField(fScopes, "%s", err)
+			return nil, lifecycle.BadField(fScopes, "%s", err)
 		}
 	}
 	if v, ok := d.GetOk(fRotationPeriod); ok {
 		p := time.Duration(v.(int)) * time.Second
-		if p != 0 && p < minRotationPeriod {
-			return nil, badField(fRotationPeriod, "must be at least %s (got %s), or 0 for 80%% of the upstream lifetime", minRotationPeriod, p)
+		if p != 0 && p < lifecycle.MinRotationPeriod {
+			return nil, lifecycle.BadField(fRotationPeriod, "must be at least %s (got %s), or 0 for 80%% of the upstream lifetime", lifecycle.MinRotationPeriod, p)
 		}
 		role.RotationPeriod = p
 	}
 	if v, ok := d.GetOk(fGracePeriod); ok {
 		g := time.Duration(v.(int)) * time.Second
 		if g < 0 {
-			return nil, badField(fGracePeriod, "must not be negative (got %s)", g)
+			return nil, lifecycle.BadField(fGracePeriod, "must not be negative (got %s)", g)
 		}
 		role.GracePeriod = &g
 	}
 	if role.RotationPeriod > 0 && role.GracePeriod != nil && *role.GracePeriod >= role.RotationPeriod {
-		return nil, badField(fGracePeriod, "%s must be shorter than rotation_period %s", *role.GracePeriod, role.RotationPeriod)
+		return nil, lifecycle.BadField(fGracePeriod, "%s must be shorter than rotation_period %s", *role.GracePeriod, role.RotationPeriod)
 	}
 	if v, ok := d.GetOk(fGrantType); ok {
 		role.GrantType = strings.TrimSpace(v.(string))
@@ -203,7 +147,7 @@ func (e *Env) staticRoleWrite(ctx context.Context, req *logical.Request, d *fram
 	if v, ok := d.GetOk(fRedirectURL); ok {
 		role.RedirectURL = strings.TrimSpace(v.(string))
 	}
-	asRole := roleEntry{Config: role.Config, Scopes: role.Scopes, GrantType: role.grantType(), RedirectURL: role.RedirectURL}
+	asRole := lifecycle.RoleEntry{Config: role.Config, Scopes: role.Scopes, GrantType: role.Grant(), RedirectURL: role.RedirectURL}
 	if err := validateRole(&asRole, spec); err != nil {
 		return nil, err
 	}
@@ -213,29 +157,29 @@ func (e *Env) staticRoleWrite(ctx context.Context, req *logical.Request, d *fram
 	if err := e.checkDisableAllUse(ctx, req.Storage, role.Config, cfg, name, ""); err != nil {
 		return nil, err
 	}
-	userGrant := role.grantType() == provider.GrantAuthorizationCode
+	userGrant := role.Grant() == provider.GrantAuthorizationCode
 	if eff, _ := provider.Effective(cfg.Config); userGrant && eff.AuthorizeURL == "" {
-		return nil, badField(fGrantType, "authorization_code needs the config's authorize_url; write authorize_url to config/%s first",
+		return nil, lifecycle.BadField(fGrantType, "authorization_code needs the config's authorize_url; write authorize_url to config/%s first",
 			role.Config)
 	}
 	// A user authorization belongs to one config and grant.
-	dropAuthorization := existing != nil && (existing.Config != role.Config || existing.grantType() != role.grantType())
+	dropAuthorization := existing != nil && (existing.Config != role.Config || existing.Grant() != role.Grant())
 
-	rotateNow := existing == nil || existing.Config != role.Config || existing.grantType() != role.grantType() ||
+	rotateNow := existing == nil || existing.Config != role.Config || existing.Grant() != role.Grant() ||
 		strings.Join(existing.Scopes, " ") != strings.Join(role.Scopes, " ")
-	st, err := e.loadStaticToken(ctx, req.Storage, name)
+	st, err := e.LoadStaticToken(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
 	}
 	if !rotateNow {
-		if err := checkRotationPeriod(&role, st); err != nil {
+		if err := lifecycle.CheckRotationPeriod(&role, st); err != nil {
 			return nil, err
 		}
-		if err := checkGracePeriod(&role, st, spec.TokenLimit); err != nil {
+		if err := lifecycle.CheckGracePeriod(&role, st, spec.TokenLimit); err != nil {
 			return nil, err
 		}
 	}
-	entry, err := logical.StorageEntryJSON(staticRolePrefix+name, role)
+	entry, err := logical.StorageEntryJSON(lifecycle.StaticRolePrefix+name, role)
 	if err != nil {
 		return nil, err
 	}
@@ -246,12 +190,12 @@ func (e *Env) staticRoleWrite(ctx context.Context, req *logical.Request, d *fram
 		if err := req.Storage.Put(ctx, entry); err != nil {
 			return nil, fmt.Errorf("storing static role %q: %w", name, err)
 		}
-		e.rotateOrRecord(ctx, req.Storage, name, &role, st)
+		e.RotateOrRecord(ctx, req.Storage, name, &role, st)
 	case rotateNow && userGrant:
 		// Nothing to mint before a user authorizes: the first token comes
 		// with the callback of authorize/<name>.
 		if existing != nil {
-			if err := e.retireStatic(ctx, req.Storage, name, existing); err != nil {
+			if err := e.RetireStatic(ctx, req.Storage, name, existing); err != nil {
 				return nil, err
 			}
 		}
@@ -259,7 +203,7 @@ func (e *Env) staticRoleWrite(ctx context.Context, req *logical.Request, d *fram
 			return nil, fmt.Errorf("storing static role %q: %w", name, err)
 		}
 		if dropAuthorization {
-			if err := e.dropRoleToken(ctx, req, staticHolder(name)); err != nil {
+			if err := e.dropRoleToken(ctx, req, lifecycle.StaticHolder(name)); err != nil {
 				return nil, err
 			}
 		}
@@ -267,11 +211,11 @@ func (e *Env) staticRoleWrite(ctx context.Context, req *logical.Request, d *fram
 		// The first token (or one for the new config or scopes) is minted
 		// before the role is stored: a role that cannot mint, or whose
 		// rotation_period does not fit the token, stores nothing.
-		if err := e.rotateStatic(ctx, req.Storage, name, &role, rotationCheck{entry: entry}); err != nil {
+		if err := e.RotateStatic(ctx, req.Storage, name, &role, lifecycle.RotationCheck{Entry: entry}); err != nil {
 			return nil, err
 		}
 		if dropAuthorization {
-			if err := e.dropRoleToken(ctx, req, staticHolder(name)); err != nil {
+			if err := e.dropRoleToken(ctx, req, lifecycle.StaticHolder(name)); err != nil {
 				return nil, err
 			}
 		}
@@ -284,8 +228,8 @@ func (e *Env) staticRoleWrite(ctx context.Context, req *logical.Request, d *fram
 			// user): the first one is scheduled when it is minted.
 			break
 		}
-		st.NextRotation = st.LastRotated.Add(role.rotationPeriod(st.lifetime()))
-		if err := e.storeStaticToken(ctx, req.Storage, name, st); err != nil {
+		st.NextRotation = st.LastRotated.Add(role.Period(st.Lifetime()))
+		if err := e.StoreStaticToken(ctx, req.Storage, name, st); err != nil {
 			return nil, err
 		}
 	}
@@ -293,47 +237,16 @@ func (e *Env) staticRoleWrite(ctx context.Context, req *logical.Request, d *fram
 	return nil, nil
 }
 
-// checkRotationPeriod: at least 10s and at most 80% of the token's
-// lifetime, so that a reader never gets an expired token.
-func checkRotationPeriod(role *staticRole, st *staticToken) error {
-	if st == nil || role.RotationPeriod == 0 {
-		return nil
-	}
-	if limit := (st.lifetime() * 8 / 10).Truncate(time.Second); role.RotationPeriod > limit {
-		return badField(fRotationPeriod, "%s is more than 80%% of the upstream token's lifetime %s; use at most %s",
-			role.RotationPeriod, st.lifetime().Truncate(time.Second), limit)
-	}
-	return nil
-}
-
-// checkGracePeriod: where the upstream caps the tokens held (cdp), a
-// token in its grace period must be revoked before the next rotation, or
-// rotations pile up tokens until max_tokens refuses them all. So the grace
-// period, its default included, is shorter than the rotation period, its
-// default (80% of the token's lifetime) included.
-func checkGracePeriod(role *staticRole, st *staticToken, limited bool) error {
-	if !limited || st == nil || st.AccessToken == "" {
-		return nil
-	}
-	period := role.rotationPeriod(st.lifetime())
-	if g := role.gracePeriod(true); g >= period {
-		return badField(fGracePeriod, "%s must be shorter than the rotation period %s (rotation_period, or 80%% of the "+
-			"upstream token's lifetime): a token still in its grace period at the next rotation takes a max_tokens slot, "+
-			"and rotations would stop", g, period)
-	}
-	return nil
-}
-
 // checkStaticRoom: a static role on a capped upstream (cdp) holds its
 // token and, while it rotates, the next; max_tokens 1 would let it mint
 // the first and never rotate.
-func checkStaticRoom(config string, cfg *configEntry) error {
+func checkStaticRoom(config string, cfg *lifecycle.ConfigEntry) error {
 	spec, _ := provider.Lookup(cfg.Provider)
 	eff, err := provider.Effective(cfg.Config)
 	if err != nil || !spec.TokenLimit || eff.MaxTokens >= staticSlotsOf(eff) {
 		return err
 	}
-	return badField(fMaxTokens, "config %q allows %d token(s), and a static role needs %d: its token and, while it rotates, "+
+	return lifecycle.BadField(fMaxTokens, "config %q allows %d token(s), and a static role needs %d: its token and, while it rotates, "+
 		"the next; raise the config's max_tokens", config, eff.MaxTokens, staticSlots)
 }
 
@@ -354,16 +267,16 @@ func staticSlotsOf(eff provider.Config) int {
 // role, or leases, never both: a lease's create would kill the static
 // role's token, and a rotation a lease's. static or role names what is
 // being written.
-func (e *Env) checkDisableAllUse(ctx context.Context, s logical.Storage, config string, cfg *configEntry, static, role string) error {
+func (e *Env) checkDisableAllUse(ctx context.Context, s logical.Storage, config string, cfg *lifecycle.ConfigEntry, static, role string) error {
 	eff, err := provider.Effective(cfg.Config)
 	if err != nil || !eff.DisablesAll() {
 		return err
 	}
-	roles, err := e.rolesUsing(ctx, s, config)
+	roles, err := e.RolesUsing(ctx, s, config)
 	if err != nil {
 		return err
 	}
-	statics, err := e.staticRolesUsing(ctx, s, config)
+	statics, err := e.StaticRolesUsing(ctx, s, config)
 	if err != nil {
 		return err
 	}
@@ -371,11 +284,11 @@ func (e *Env) checkDisableAllUse(ctx context.Context, s logical.Storage, config 
 	statics = slices.DeleteFunc(statics, func(r string) bool { return r == static })
 	switch {
 	case static != "" && len(roles)+len(statics) > 0:
-		return badField(fConfig, "config %q has token_limit_mode=disable_all and already serves %s: each create disables every "+
+		return lifecycle.BadField(fConfig, "config %q has token_limit_mode=disable_all and already serves %s: each create disables every "+
 			"earlier token of the user, so it serves one static role or leases, not both; give this static role its own "+
 			"integration user", config, strings.Join(append(roles, statics...), ", "))
 	case role != "" && len(statics) > 0:
-		return badField(fConfig, "config %q has token_limit_mode=disable_all and serves static role %s: a lease's create "+
+		return lifecycle.BadField(fConfig, "config %q has token_limit_mode=disable_all and serves static role %s: a lease's create "+
 			"would disable its token; give this role its own integration user", config, strings.Join(statics, ", "))
 	}
 	return nil
@@ -383,29 +296,29 @@ func (e *Env) checkDisableAllUse(ctx context.Context, s logical.Storage, config 
 
 func (e *Env) staticRoleRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
-	role, err := e.loadStaticRole(ctx, req.Storage, name)
+	role, err := e.LoadStaticRole(ctx, req.Storage, name)
 	if err != nil || role == nil {
 		return nil, err
 	}
-	st, err := e.loadStaticToken(ctx, req.Storage, name)
+	st, err := e.LoadStaticToken(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := e.loadConfig(ctx, req.Storage, role.Config)
+	cfg, err := e.LoadConfig(ctx, req.Storage, role.Config)
 	if err != nil {
 		return nil, err
 	}
-	revocable := cfg != nil && e.revocable(role.Config, cfg)
+	revocable := cfg != nil && e.Revocable(role.Config, cfg)
 	data := map[string]any{
 		fConfig:         role.Config,
 		fScopes:         listOrEmpty(role.Scopes),
 		fRotationPeriod: durationSeconds(role.RotationPeriod),
-		fGracePeriod:    durationSeconds(role.gracePeriod(revocable)),
-		fGrantType:      role.grantType(),
+		fGracePeriod:    durationSeconds(role.Grace(revocable)),
+		fGrantType:      role.Grant(),
 		fRedirectURL:    role.RedirectURL,
 	}
-	if role.grantType() == provider.GrantAuthorizationCode {
-		rt, err := e.loadRoleToken(ctx, req.Storage, staticHolder(name))
+	if role.Grant() == provider.GrantAuthorizationCode {
+		rt, err := e.LoadRoleToken(ctx, req.Storage, lifecycle.StaticHolder(name))
 		if err != nil {
 			return nil, err
 		}
@@ -413,7 +326,7 @@ func (e *Env) staticRoleRead(ctx context.Context, req *logical.Request, d *frame
 	}
 	if st != nil {
 		if role.RotationPeriod == 0 {
-			data[fRotationPeriod] = durationSeconds(role.rotationPeriod(st.lifetime()))
+			data[fRotationPeriod] = durationSeconds(role.Period(st.Lifetime()))
 		}
 		data["last_rotated"] = formatTime(st.LastRotated)
 		data["next_rotation"] = formatTime(st.NextRotation)
@@ -426,39 +339,28 @@ func (e *Env) staticRoleRead(ctx context.Context, req *logical.Request, d *frame
 
 func (e *Env) staticRoleDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
-	if err := e.ensureWritable(); err != nil {
+	if err := e.EnsureWritable(); err != nil {
 		return nil, err
 	}
 	defer e.lockStaticRole(name)()
-	role, err := e.loadStaticRole(ctx, req.Storage, name)
+	role, err := e.LoadStaticRole(ctx, req.Storage, name)
 	if err != nil || role == nil {
 		return nil, err
 	}
 	// Its tokens go upstream first: a failure keeps the role, so nothing is
 	// left that no one can revoke.
-	if err := e.retireStatic(ctx, req.Storage, name, role); err != nil {
+	if err := e.RetireStatic(ctx, req.Storage, name, role); err != nil {
 		return nil, err
 	}
-	if err := req.Storage.Delete(ctx, staticRolePrefix+name); err != nil {
+	if err := req.Storage.Delete(ctx, lifecycle.StaticRolePrefix+name); err != nil {
 		return nil, fmt.Errorf("deleting static role %q: %w", name, err)
 	}
-	e.staticChanged(name)
-	if err := e.dropRoleToken(ctx, req, staticHolder(name)); err != nil {
+	e.StaticChanged(name)
+	if err := e.dropRoleToken(ctx, req, lifecycle.StaticHolder(name)); err != nil {
 		return nil, err
 	}
 	e.Logger.Info("static role deleted", "static_role", name)
 	return nil, nil
-}
-
-// staticRolesUsing names the static roles that use config.
-func (e *Env) staticRolesUsing(ctx context.Context, s logical.Storage, config string) ([]string, error) {
-	return usersOf(ctx, s, staticRolePrefix, config, func(n string) (string, error) {
-		r, err := e.loadStaticRole(ctx, s, n)
-		if r == nil {
-			return "", err
-		}
-		return r.Config, err
-	})
 }
 
 func formatTime(t time.Time) string {
@@ -472,11 +374,11 @@ func formatTime(t time.Time) string {
 // lock order: graph (its config must not go meanwhile), then the role's
 // own lock; the returned func releases both.
 func (e *Env) lockStaticRole(name string) (unlock func()) {
-	e.graph.Lock()
-	lock := locksFor(e.staticLocks, name)
+	e.Graph.Lock()
+	lock := e.StaticLock(name)
 	lock.Lock()
 	return func() {
 		lock.Unlock()
-		e.graph.Unlock()
+		e.Graph.Unlock()
 	}
 }

@@ -1,4 +1,4 @@
-package paths
+package lifecycle
 
 import (
 	"context"
@@ -48,7 +48,7 @@ func (c *entryCache[T]) load(ctx context.Context, s logical.Storage, name, what 
 	c.mu.RUnlock()
 	if !ok {
 		var err error
-		if v, err = getJSON[T](ctx, s, c.prefix+name, what); err != nil {
+		if v, err = GetJSON[T](ctx, s, c.prefix+name, what); err != nil {
 			return nil, err
 		}
 		c.mu.Lock()
@@ -71,7 +71,7 @@ func (c *entryCache[T]) putLocked(name string, v *T) {
 		delete(c.absent, name)
 		return
 	}
-	if len(name) > maxNameLength {
+	if len(name) > MaxNameLength {
 		// No entry can have this name (checkName); not worth memory.
 		return
 	}
@@ -86,8 +86,8 @@ func (c *entryCache[T]) putLocked(name string, v *T) {
 	c.absent[name] = struct{}{}
 }
 
-// drop forgets name: its entry was written or deleted.
-func (c *entryCache[T]) drop(name string) {
+// Drop forgets name: its entry was written or deleted.
+func (c *entryCache[T]) Drop(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.m, name)
@@ -98,7 +98,7 @@ func (c *entryCache[T]) drop(name string) {
 // invalidate drops the entry a storage key names, if it is one of c's.
 func (c *entryCache[T]) invalidate(key string) {
 	if name, ok := strings.CutPrefix(key, c.prefix); ok {
-		c.drop(name)
+		c.Drop(name)
 	}
 }
 

@@ -1,4 +1,4 @@
-package paths
+package lifecycle
 
 import (
 	"context"
@@ -11,18 +11,18 @@ import (
 // Storage layout of a mount: every key prefix, and which of them hold
 // credentials (seal-wrapped) or belong to one cluster (local).
 const (
-	// configPrefix holds config/<name>: an upstream account's credentials.
-	configPrefix = "config/"
-	// metaPrefix holds config-meta/<name>: what the plugin last learned
+	// ConfigPrefix holds config/<name>: an upstream account's credentials.
+	ConfigPrefix = "config/"
+	// MetaPrefix holds config-meta/<name>: what the plugin last learned
 	// from the upstream about a config (CDP passwordExpiryDate), apart from
 	// the seal-wrapped credentials so that recording it never rewrites them.
-	metaPrefix = "config-meta/"
-	// rolePrefix holds roles/<name>.
-	rolePrefix = "roles/"
-	// roleTokenPrefix holds role-tokens/<role>: the refresh token of an
+	MetaPrefix = "config-meta/"
+	// RolePrefix holds roles/<name>.
+	RolePrefix = "roles/"
+	// RoleTokenPrefix holds role-tokens/<role>: the refresh token of an
 	// authorization_code role, apart from the role so that reading or
 	// rewriting the role never touches it.
-	roleTokenPrefix = "role-tokens/"
+	RoleTokenPrefix = "role-tokens/"
 	// statePrefix holds pending authorizations under the sha256 of their
 	// state, so the state itself is never a storage key.
 	statePrefix = "oauth-state/"
@@ -37,8 +37,8 @@ const (
 	// lifetimePrefix holds token-lifetimes/<config>: the longest lifetime
 	// a token of the config has had, the bound on a lost one's.
 	lifetimePrefix = "token-lifetimes/"
-	// staticRolePrefix holds static-roles/<name>: a static role's settings.
-	staticRolePrefix = "static-roles/"
+	// StaticRolePrefix holds static-roles/<name>: a static role's settings.
+	StaticRolePrefix = "static-roles/"
 	// staticTokenPrefix holds static-tokens/<name>: a static role's current
 	// token and the one in its grace period (rotation.go).
 	staticTokenPrefix = "static-tokens/"
@@ -46,7 +46,7 @@ const (
 
 // SealWrapStorage lists storage prefixes holding credentials.
 func SealWrapStorage() []string {
-	return []string{configPrefix, roleTokenPrefix, statePrefix, staticTokenPrefix, framework.WALPrefix}
+	return []string{ConfigPrefix, RoleTokenPrefix, statePrefix, staticTokenPrefix, framework.WALPrefix}
 }
 
 // LocalStorage lists prefixes that are not replicated: a WAL entry belongs
@@ -55,9 +55,9 @@ func LocalStorage() []string {
 	return []string{framework.WALPrefix}
 }
 
-// getJSON reads the JSON entry at key; nil when there is none. what names
+// GetJSON reads the JSON entry at key; nil when there is none. what names
 // the entry in errors.
-func getJSON[T any](ctx context.Context, s logical.Storage, key, what string) (*T, error) {
+func GetJSON[T any](ctx context.Context, s logical.Storage, key, what string) (*T, error) {
 	raw, err := s.Get(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", what, err)
@@ -72,13 +72,5 @@ func getJSON[T any](ctx context.Context, s logical.Storage, key, what string) (*
 	return v, nil
 }
 
-// listKeys is the handler of a LIST path over one storage prefix.
-func listKeys(prefix string) framework.OperationFunc {
-	return func(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
-		names, err := req.Storage.List(ctx, prefix)
-		if err != nil {
-			return nil, err
-		}
-		return logical.ListResponse(names), nil
-	}
-}
+// MaxNameLength bounds config and role names.
+const MaxNameLength = 128

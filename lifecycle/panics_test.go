@@ -1,4 +1,4 @@
-package paths
+package lifecycle
 
 import (
 	"errors"
@@ -15,7 +15,7 @@ import (
 // carry a secret, so only its type is logged.
 func TestPanickedLogsTheStackNotTheValue(t *testing.T) {
 	logs := &testutil.SyncBuffer{}
-	e := NewEnv(hclog.New(&hclog.LoggerOptions{Output: logs}), nil)
+	e := NewMount(hclog.New(&hclog.LoggerOptions{Output: logs}), nil)
 	err := e.Panicked("read creds/r", "token s3cr3t-value")
 	var coded interface{ Code() int }
 	if !errors.As(err, &coded) || coded.Code() != 500 || strings.Contains(err.Error(), "s3cr3t") {

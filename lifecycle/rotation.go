@@ -1,4 +1,4 @@
-package paths
+package lifecycle
 
 import (
 	"cmp"
@@ -56,7 +56,7 @@ type graceToken struct {
 	Failures int `json:"failures,omitempty"`
 }
 
-func (st *staticToken) lifetime() time.Duration { return st.ExpiresAt.Sub(st.IssuedAt) }
+func (st *staticToken) Lifetime() time.Duration { return st.ExpiresAt.Sub(st.IssuedAt) }
 
 // retired is st's rotated-out tokens; none when st is nil.
 func (st *staticToken) retired() []graceToken {
@@ -94,12 +94,12 @@ func newRotation() *rotation {
 	return &rotation{queue: queue.New(), cache: map[string]*staticToken{}, gen: map[string]uint64{}}
 }
 
-func (e *Env) loadStaticToken(ctx context.Context, s logical.Storage, name string) (*staticToken, error) {
-	return getJSON[staticToken](ctx, s, staticTokenPrefix+name, fmt.Sprintf("token of static role %q", name))
+func (e *Mount) LoadStaticToken(ctx context.Context, s logical.Storage, name string) (*staticToken, error) {
+	return GetJSON[staticToken](ctx, s, staticTokenPrefix+name, fmt.Sprintf("token of static role %q", name))
 }
 
-// cachedStaticToken serves static-creds: from memory, else from storage.
-func (e *Env) cachedStaticToken(ctx context.Context, s logical.Storage, name string) (*staticToken, error) {
+// CachedStaticToken serves static-creds: from memory, else from storage.
+func (e *Mount) CachedStaticToken(ctx context.Context, s logical.Storage, name string) (*staticToken, error) {
 	e.rot.mu.Lock()
 	st, ok := e.rot.cache[name]
 	g := e.rot.gen[name]
@@ -107,7 +107,7 @@ func (e *Env) cachedStaticToken(ctx context.Context, s logical.Storage, name str
 	if ok {
 		return st, nil
 	}
-	st, err := e.loadStaticToken(ctx, s, name)
+	st, err := e.LoadStaticToken(ctx, s, name)
 	if err != nil || st == nil {
 		return st, err
 	}
@@ -119,9 +119,9 @@ func (e *Env) cachedStaticToken(ctx context.Context, s logical.Storage, name str
 	return st, nil
 }
 
-// storeStaticToken writes a static role's token state, refreshes the cache
+// StoreStaticToken writes a static role's token state, refreshes the cache
 // and reschedules the role.
-func (e *Env) storeStaticToken(ctx context.Context, s logical.Storage, name string, st *staticToken) error {
+func (e *Mount) StoreStaticToken(ctx context.Context, s logical.Storage, name string, st *staticToken) error {
 	entry, err := logical.StorageEntryJSON(staticTokenPrefix+name, st)
 	if err != nil {
 		return err
@@ -138,9 +138,9 @@ func (e *Env) storeStaticToken(ctx context.Context, s logical.Storage, name stri
 	return nil
 }
 
-// staticChanged forgets a static role's cached token and schedule: it was
+// StaticChanged forgets a static role's cached token and schedule: it was
 // deleted.
-func (e *Env) staticChanged(name string) {
+func (e *Mount) StaticChanged(name string) {
 	e.rot.mu.Lock()
 	defer e.rot.mu.Unlock()
 	e.staticForgetLocked(name)
@@ -150,31 +150,31 @@ func (e *Env) staticChanged(name string) {
 // staticForget forgets a static role's cached token (another node changed
 // it: Invalidate). Its generation moves on, so that a read which loaded the
 // old token before does not cache it again.
-func (e *Env) staticForget(name string) {
+func (e *Mount) staticForget(name string) {
 	e.rot.mu.Lock()
 	defer e.rot.mu.Unlock()
 	e.staticForgetLocked(name)
 }
 
-func (e *Env) staticForgetLocked(name string) {
+func (e *Mount) staticForgetLocked(name string) {
 	e.rot.gen[name]++
 	delete(e.rot.cache, name)
 }
 
-func (e *Env) scheduleLocked(name string, at time.Time) {
+func (e *Mount) scheduleLocked(name string, at time.Time) {
 	_, _ = e.rot.queue.PopByKey(name)
 	_ = e.rot.queue.Push(&queue.Item{Key: name, Priority: at.UnixNano()})
 }
 
-func (e *Env) schedule(name string, at time.Time) {
+func (e *Mount) schedule(name string, at time.Time) {
 	e.rot.mu.Lock()
 	defer e.rot.mu.Unlock()
 	e.scheduleLocked(name, at)
 }
 
-// revocable reports whether cfg's upstream can revoke one token.
-func (e *Env) revocable(name string, cfg *configEntry) bool {
-	c, err := e.client(name, cfg)
+// Revocable reports whether cfg's upstream can revoke one token.
+func (e *Mount) Revocable(name string, cfg *ConfigEntry) bool {
+	c, err := e.Client(name, cfg)
 	if err != nil {
 		return false
 	}
@@ -182,14 +182,14 @@ func (e *Env) revocable(name string, cfg *configEntry) bool {
 	return ok
 }
 
-// rotationCheck is what a rotation started by a static role write must
+// RotationCheck is what a rotation started by a static role write must
 // store with the new token: the role itself, once the token shows its
 // rotation_period fits.
-type rotationCheck struct {
-	entry *logical.StorageEntry
+type RotationCheck struct {
+	Entry *logical.StorageEntry
 }
 
-// rotateStatic replaces a static role's token. The caller holds the static
+// RotateStatic replaces a static role's token. The caller holds the static
 // role's lock. The new token is minted under a WAL entry and stored before
 // the WAL entry goes (mint's commit), so a rotation that stops half way
 // rolls forward (token stored) or back (token deleted). The old token stays
@@ -197,33 +197,33 @@ type rotationCheck struct {
 // revoked then, at the config and issuer that minted it; elsewhere, and
 // for a user's grant on a site that may cascade a revoke to the grant, it
 // expires by itself.
-func (e *Env) rotateStatic(ctx context.Context, s logical.Storage, name string, role *staticRole, check rotationCheck) error {
-	issuerLock := locksFor(e.issuerLocks, role.Config)
+func (e *Mount) RotateStatic(ctx context.Context, s logical.Storage, name string, role *StaticRole, check RotationCheck) error {
+	issuerLock := e.IssuerLock(role.Config)
 	issuerLock.RLock()
 	defer issuerLock.RUnlock()
 	// Reload under the lock: the issuer cannot change from here on.
-	cfg, err := e.loadConfig(ctx, s, role.Config)
+	cfg, err := e.LoadConfig(ctx, s, role.Config)
 	if err != nil {
 		return err
 	}
 	if cfg == nil {
-		return fmt.Errorf("static role %q: %w: %q", name, errNoConfig, role.Config)
+		return fmt.Errorf("static role %q: %w: %q", name, ErrNoConfig, role.Config)
 	}
 	eff, err := provider.Effective(cfg.Config)
 	if err != nil {
 		return err
 	}
-	client, err := e.client(role.Config, cfg)
+	client, err := e.Client(role.Config, cfg)
 	if err != nil {
 		return err
 	}
-	old, err := e.loadStaticToken(ctx, s, name)
+	old, err := e.LoadStaticToken(ctx, s, name)
 	if err != nil {
 		return err
 	}
 	_, revocable := client.(provider.Revoker)
 	spec, _ := provider.Lookup(cfg.Provider)
-	spare := spareUserGrant(role.grantType(), cfg)
+	spare := SpareUserGrant(role.Grant(), cfg)
 	scopes := role.Scopes
 	if len(scopes) == 0 {
 		scopes = cfg.Scopes
@@ -232,25 +232,25 @@ func (e *Env) rotateStatic(ctx context.Context, s logical.Storage, name string, 
 	next := &staticToken{}
 	commit := func(ctx context.Context, tok *provider.Token) error {
 		*next = staticToken{AccessToken: tok.AccessToken, ExpiresAt: tok.ExpiresAt, IssuedAt: now, Scopes: tok.Scopes,
-			Data: tok.Data, Config: role.Config, Issuer: issuerOf(eff), LastRotated: now}
+			Data: tok.Data, Config: role.Config, Issuer: IssuerOf(eff), LastRotated: now}
 		if !tok.ExpiresAt.After(now) {
-			return &provider.Error{Op: "token request", Host: hostOf(eff.TokenURL, eff.BaseURL),
+			return &provider.Error{Op: "token request", Host: HostOf(eff.TokenURL, eff.BaseURL),
 				Detail: "issued a token that already expired", Hint: "check the Vault server's clock"}
 		}
-		if err := checkRotationPeriod(role, next); err != nil {
+		if err := CheckRotationPeriod(role, next); err != nil {
 			return err
 		}
-		if check.entry != nil {
+		if check.Entry != nil {
 			// A role being written; one already stored keeps rotating.
-			if err := checkGracePeriod(role, next, spec.TokenLimit); err != nil {
+			if err := CheckGracePeriod(role, next, spec.TokenLimit); err != nil {
 				return err
 			}
 		}
-		next.NextRotation = now.Add(role.rotationPeriod(next.lifetime()))
+		next.NextRotation = now.Add(role.Period(next.Lifetime()))
 		if old != nil {
 			next.Retired = old.Retired
 			if old.AccessToken != "" && now.Before(old.ExpiresAt) && e.retiredRevocable(ctx, s, old, role, revocable, spare) {
-				revokeAt := now.Add(role.gracePeriod(true))
+				revokeAt := now.Add(role.Grace(true))
 				if eff.DisablesAll() {
 					// The create disabled it already: no grace.
 					revokeAt = now
@@ -259,21 +259,21 @@ func (e *Env) rotateStatic(ctx context.Context, s logical.Storage, name string, 
 					RevokeAt: revokeAt, Config: cmp.Or(old.Config, role.Config), Issuer: old.Issuer})
 			}
 		}
-		if check.entry != nil {
-			if err := s.Put(ctx, check.entry); err != nil {
+		if check.Entry != nil {
+			if err := s.Put(ctx, check.Entry); err != nil {
 				return fmt.Errorf("storing static role %q: %w", name, err)
 			}
 		}
-		return e.storeStaticToken(ctx, s, name, next)
+		return e.StoreStaticToken(ctx, s, name, next)
 	}
 	obtain := func(ctx context.Context) (*provider.Token, error) { return client.Token(ctx, scopes) }
-	if role.grantType() == provider.GrantAuthorizationCode {
-		cg, err := e.codeGranter(role.Config, cfg)
+	if role.Grant() == provider.GrantAuthorizationCode {
+		cg, err := e.CodeGranter(role.Config, cfg)
 		if err != nil {
 			return err
 		}
 		obtain = func(ctx context.Context) (*provider.Token, error) {
-			tok, _, err := e.refreshRoleToken(ctx, s, staticHolder(name), role.Config, cfg, cg)
+			tok, _, err := e.RefreshRoleToken(ctx, s, StaticHolder(name), role.Config, cfg, cg)
 			return tok, err
 		}
 	}
@@ -281,8 +281,8 @@ func (e *Env) rotateStatic(ctx context.Context, s logical.Storage, name string, 
 	if old != nil && eff.DisablesAll() {
 		replaces = old.AccessToken
 	}
-	if _, err := e.mint(ctx, s, mintRequest{config: role.Config, static: name, cfg: cfg, client: client,
-		obtain: obtain, commit: commit, unrevocable: spare, replaces: replaces}); err != nil {
+	if _, err := e.Mint(ctx, s, MintRequest{ConfigName: role.Config, static: name, Entry: cfg, Client: client,
+		Obtain: obtain, commit: commit, Unrevocable: spare, replaces: replaces}); err != nil {
 		return err
 	}
 	if replaces != "" {
@@ -298,21 +298,21 @@ func (e *Env) rotateStatic(ctx context.Context, s logical.Storage, name string, 
 // revoked at all: its own config's upstream can, and it is not a user's
 // grant on a site that may cascade. revocable and spare answer for the
 // role's current config.
-func (e *Env) retiredRevocable(ctx context.Context, s logical.Storage, old *staticToken, role *staticRole, revocable, spare bool) bool {
+func (e *Mount) retiredRevocable(ctx context.Context, s logical.Storage, old *staticToken, role *StaticRole, revocable, spare bool) bool {
 	if old.Config == "" || old.Config == role.Config {
 		return revocable && !spare
 	}
-	cfg, err := e.loadConfig(ctx, s, old.Config)
+	cfg, err := e.LoadConfig(ctx, s, old.Config)
 	if err != nil || cfg == nil {
 		return false
 	}
-	return e.revocable(old.Config, cfg) && !spareUserGrant(role.grantType(), cfg)
+	return e.Revocable(old.Config, cfg) && !SpareUserGrant(role.Grant(), cfg)
 }
 
 // endGrace revokes the retired tokens whose grace period is over, each at
 // the config and issuer that minted it. A failed revoke keeps the token
 // for a retry, without holding up rotations; an expired one is forgotten.
-func (e *Env) endGrace(ctx context.Context, s logical.Storage, name string, st *staticToken) {
+func (e *Mount) endGrace(ctx context.Context, s logical.Storage, name string, st *staticToken) {
 	now := e.Now()
 	changed := false
 	kept := st.Retired[:0:0]
@@ -324,7 +324,7 @@ func (e *Env) endGrace(ctx context.Context, s logical.Storage, name string, st *
 		case !now.Before(g.ExpiresAt):
 			_ = e.forgetToken(ctx, s, g.Config, g.AccessToken)
 		default:
-			if err := e.revokeUpstream(ctx, s, g.Config, g.AccessToken, g.Issuer, time.Time{}); err != nil {
+			if err := e.RevokeUpstream(ctx, s, g.Config, g.AccessToken, g.Issuer, time.Time{}); err != nil {
 				g.Failures++
 				g.RevokeAt = now.Add(e.retryWait(g.Failures + 1))
 				e.Logger.Warn("could not revoke a static role's retired token; retrying", "static_role", name,
@@ -338,14 +338,14 @@ func (e *Env) endGrace(ctx context.Context, s logical.Storage, name string, st *
 		return
 	}
 	st.Retired = kept
-	if err := e.storeStaticToken(ctx, s, name, st); err != nil {
+	if err := e.StoreStaticToken(ctx, s, name, st); err != nil {
 		e.Logger.Error("could not store a static role's token state", "static_role", name, "error", err)
 	}
 }
 
 // retryWait is how long a failed rotation waits before the next try:
 // capped exponential backoff.
-func (e *Env) retryWait(failures int) time.Duration {
+func (e *Mount) retryWait(failures int) time.Duration {
 	w := 5 * time.Second
 	for i := 1; i < failures && w < 5*time.Minute; i++ {
 		w *= 2
@@ -355,8 +355,8 @@ func (e *Env) retryWait(failures int) time.Duration {
 
 // RotateDue rotates the static roles whose time has come and ends grace
 // periods, until ctx ends. It does nothing where storage cannot be written.
-func (e *Env) RotateDue(ctx context.Context, s logical.Storage) {
-	if e.ensureWritable() != nil {
+func (e *Mount) RotateDue(ctx context.Context, s logical.Storage) {
+	if e.EnsureWritable() != nil {
 		return
 	}
 	now := e.Now()
@@ -378,7 +378,7 @@ func (e *Env) RotateDue(ctx context.Context, s logical.Storage) {
 // rotateOneGuarded is rotateOne, where a panic is logged (Panicked) and
 // the role tried again in panicRetry: the other due roles still rotate, and
 // the ticker, whose goroutine nothing else would recover, keeps running.
-func (e *Env) rotateOneGuarded(ctx context.Context, s logical.Storage, name string) {
+func (e *Mount) rotateOneGuarded(ctx context.Context, s logical.Storage, name string) {
 	defer func() {
 		if v := recover(); v != nil {
 			_ = e.Panicked(fmt.Sprintf("the rotation of static role %q", name), v)
@@ -394,11 +394,11 @@ func (e *Env) rotateOneGuarded(ctx context.Context, s logical.Storage, name stri
 const panicRetry = 30 * time.Second
 
 // rotateOne does what is due for one static role and reschedules it.
-func (e *Env) rotateOne(ctx context.Context, s logical.Storage, name string) {
-	lock := locksFor(e.staticLocks, name)
+func (e *Mount) rotateOne(ctx context.Context, s logical.Storage, name string) {
+	lock := e.StaticLock(name)
 	lock.Lock()
 	defer lock.Unlock()
-	role, err := e.loadStaticRole(ctx, s, name)
+	role, err := e.LoadStaticRole(ctx, s, name)
 	if err != nil || role == nil {
 		if err != nil {
 			e.Logger.Error("reading a static role to rotate", "static_role", name, "error", err)
@@ -406,7 +406,7 @@ func (e *Env) rotateOne(ctx context.Context, s logical.Storage, name string) {
 		}
 		return
 	}
-	st, err := e.loadStaticToken(ctx, s, name)
+	st, err := e.LoadStaticToken(ctx, s, name)
 	if err != nil {
 		e.Logger.Error("reading a static role's token", "static_role", name, "error", err)
 		e.schedule(name, e.Now().Add(e.retryWait(1)))
@@ -420,13 +420,13 @@ func (e *Env) rotateOne(ctx context.Context, s logical.Storage, name string) {
 		e.schedule(name, st.due())
 		return
 	}
-	e.rotateOrRecord(ctx, s, name, role, st)
+	e.RotateOrRecord(ctx, s, name, role, st)
 }
 
-// rotateOrRecord rotates, or records why it could not and when it tries
+// RotateOrRecord rotates, or records why it could not and when it tries
 // again; the still-valid token keeps being served meanwhile.
-func (e *Env) rotateOrRecord(ctx context.Context, s logical.Storage, name string, role *staticRole, st *staticToken) {
-	err := e.rotateStatic(ctx, s, name, role, rotationCheck{})
+func (e *Mount) RotateOrRecord(ctx context.Context, s logical.Storage, name string, role *StaticRole, st *staticToken) {
+	err := e.RotateStatic(ctx, s, name, role, RotationCheck{})
 	if err == nil {
 		return
 	}
@@ -453,7 +453,7 @@ func (e *Env) rotateOrRecord(ctx context.Context, s logical.Storage, name string
 	if !st.ExpiresAt.IsZero() && st.NextRotation.After(st.ExpiresAt) && e.Now().Before(st.ExpiresAt) {
 		st.NextRotation = st.ExpiresAt
 	}
-	if serr := e.storeStaticToken(ctx, s, name, st); serr != nil {
+	if serr := e.StoreStaticToken(ctx, s, name, st); serr != nil {
 		e.Logger.Error("could not record a failed rotation", "static_role", name, "error", serr)
 		e.schedule(name, st.NextRotation)
 	}
@@ -462,7 +462,7 @@ func (e *Env) rotateOrRecord(ctx context.Context, s logical.Storage, name string
 // StartRotation loads the schedule from storage and runs RotateDue every
 // second until StopRotation. Vault calls it when the mount starts on a node
 // that can write (InitializeFunc); the periodic function is the backstop.
-func (e *Env) StartRotation(ctx context.Context, s logical.Storage) error {
+func (e *Mount) StartRotation(ctx context.Context, s logical.Storage) error {
 	if err := e.loadSchedule(ctx, s); err != nil {
 		return err
 	}
@@ -498,7 +498,7 @@ func (e *Env) StartRotation(ctx context.Context, s logical.Storage) error {
 }
 
 // tick is one run of the ticker; a panic is logged and the ticker goes on.
-func (e *Env) tick(ctx context.Context, s logical.Storage) {
+func (e *Mount) tick(ctx context.Context, s logical.Storage) {
 	defer func() {
 		if v := recover(); v != nil {
 			_ = e.Panicked("the static rotation ticker", v)
@@ -508,7 +508,7 @@ func (e *Env) tick(ctx context.Context, s logical.Storage) {
 }
 
 // StopRotation stops the ticker (mount unload).
-func (e *Env) StopRotation() {
+func (e *Mount) StopRotation() {
 	e.rot.mu.Lock()
 	stop, cancel := e.rot.stop, e.rot.cancel
 	e.rot.stop, e.rot.cancel = nil, nil
@@ -521,13 +521,13 @@ func (e *Env) StopRotation() {
 }
 
 // loadSchedule queues every static role at its due time.
-func (e *Env) loadSchedule(ctx context.Context, s logical.Storage) error {
-	names, err := s.List(ctx, staticRolePrefix)
+func (e *Mount) loadSchedule(ctx context.Context, s logical.Storage) error {
+	names, err := s.List(ctx, StaticRolePrefix)
 	if err != nil {
 		return err
 	}
 	for _, n := range names {
-		st, err := e.loadStaticToken(ctx, s, n)
+		st, err := e.LoadStaticToken(ctx, s, n)
 		if err != nil {
 			return err
 		}
@@ -543,24 +543,24 @@ func (e *Env) loadSchedule(ctx context.Context, s logical.Storage) error {
 // replaceDeadStatic forgets a static role's tokens of its config, dead
 // upstream (the config's key was deleted), so static-creds never serves
 // them, and rotates it now.
-func (e *Env) replaceDeadStatic(ctx context.Context, s logical.Storage, name string) error {
-	return e.replaceKilledStatic(ctx, s, name, nil)
+func (e *Mount) replaceDeadStatic(ctx context.Context, s logical.Storage, name string) error {
+	return e.ReplaceKilledStatic(ctx, s, name, nil)
 }
 
-// replaceKilledStatic is replaceDeadStatic for the tokens revoke-all
+// ReplaceKilledStatic is replaceDeadStatic for the tokens revoke-all
 // deleted upstream: killed are the IDs (tokenID) of the tokens the plugin
 // held when it ran (nil: every token of the config). A rotation that ran
 // after revoke-all, before this, minted a live token that is held and
 // served: it is kept, and no other is minted.
-func (e *Env) replaceKilledStatic(ctx context.Context, s logical.Storage, name string, killed map[string]bool) error {
-	lock := locksFor(e.staticLocks, name)
+func (e *Mount) ReplaceKilledStatic(ctx context.Context, s logical.Storage, name string, killed map[string]bool) error {
+	lock := e.StaticLock(name)
 	lock.Lock()
 	defer lock.Unlock()
-	role, err := e.loadStaticRole(ctx, s, name)
+	role, err := e.LoadStaticRole(ctx, s, name)
 	if err != nil || role == nil {
 		return err
 	}
-	st, err := e.loadStaticToken(ctx, s, name)
+	st, err := e.LoadStaticToken(ctx, s, name)
 	if err != nil {
 		return err
 	}
@@ -583,15 +583,15 @@ func (e *Env) replaceKilledStatic(ctx context.Context, s logical.Storage, name s
 				return nil
 			}
 			st.Retired = kept
-			return e.storeStaticToken(ctx, s, name, st)
+			return e.StoreStaticToken(ctx, s, name, st)
 		}
 		st.AccessToken, st.Retired, st.NextRotation = "", kept, e.Now()
-		if err := e.storeStaticToken(ctx, s, name, st); err != nil {
+		if err := e.StoreStaticToken(ctx, s, name, st); err != nil {
 			return err
 		}
 	}
-	e.rotateOrRecord(ctx, s, name, role, st)
-	st, err = e.loadStaticToken(ctx, s, name)
+	e.RotateOrRecord(ctx, s, name, role, st)
+	st, err = e.LoadStaticToken(ctx, s, name)
 	if err == nil && (st == nil || st.AccessToken == "") {
 		err = fmt.Errorf("no new token")
 		if st != nil && st.LastError != "" {
@@ -601,30 +601,30 @@ func (e *Env) replaceKilledStatic(ctx context.Context, s logical.Storage, name s
 	return err
 }
 
-// retireStatic revokes a static role's tokens upstream, where they are
+// RetireStatic revokes a static role's tokens upstream, where they are
 // revoked at all, each at the config and issuer that minted it, and
 // forgets them: the role is deleted, or waits for a user's authorization.
 // A failed revoke keeps everything for a retry.
-func (e *Env) retireStatic(ctx context.Context, s logical.Storage, name string, role *staticRole) error {
-	st, err := e.loadStaticToken(ctx, s, name)
+func (e *Mount) RetireStatic(ctx context.Context, s logical.Storage, name string, role *StaticRole) error {
+	st, err := e.LoadStaticToken(ctx, s, name)
 	if err != nil || st == nil {
 		return err
 	}
 	for _, g := range st.Retired {
 		if e.Now().Before(g.ExpiresAt) {
-			if err := e.revokeUpstream(ctx, s, g.Config, g.AccessToken, g.Issuer, time.Time{}); err != nil {
+			if err := e.RevokeUpstream(ctx, s, g.Config, g.AccessToken, g.Issuer, time.Time{}); err != nil {
 				return err
 			}
 		}
 	}
 	config := cmp.Or(st.Config, role.Config)
 	if st.AccessToken != "" && e.Now().Before(st.ExpiresAt) {
-		cfg, err := e.loadConfig(ctx, s, config)
+		cfg, err := e.LoadConfig(ctx, s, config)
 		if err != nil {
 			return err
 		}
-		if cfg != nil && !spareUserGrant(role.grantType(), cfg) {
-			if err := e.revokeUpstream(ctx, s, config, st.AccessToken, st.Issuer, time.Time{}); err != nil {
+		if cfg != nil && !SpareUserGrant(role.Grant(), cfg) {
+			if err := e.RevokeUpstream(ctx, s, config, st.AccessToken, st.Issuer, time.Time{}); err != nil {
 				return err
 			}
 		}
@@ -632,20 +632,20 @@ func (e *Env) retireStatic(ctx context.Context, s logical.Storage, name string, 
 	if err := s.Delete(ctx, staticTokenPrefix+name); err != nil {
 		return fmt.Errorf("deleting the token of static role %q: %w", name, err)
 	}
-	e.staticChanged(name)
+	e.StaticChanged(name)
 	return nil
 }
 
-// rotateAuthorized mints a static role's first token once a user has
+// RotateAuthorized mints a static role's first token once a user has
 // authorized it (callback), outside the callback's locks.
-func (e *Env) rotateAuthorized(ctx context.Context, s logical.Storage, name string) {
-	lock := locksFor(e.staticLocks, name)
+func (e *Mount) RotateAuthorized(ctx context.Context, s logical.Storage, name string) {
+	lock := e.StaticLock(name)
 	lock.Lock()
 	defer lock.Unlock()
-	role, err := e.loadStaticRole(ctx, s, name)
+	role, err := e.LoadStaticRole(ctx, s, name)
 	if err != nil || role == nil {
 		return
 	}
-	st, _ := e.loadStaticToken(ctx, s, name)
-	e.rotateOrRecord(ctx, s, name, role, st)
+	st, _ := e.LoadStaticToken(ctx, s, name)
+	e.RotateOrRecord(ctx, s, name, role, st)
 }

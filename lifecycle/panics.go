@@ -1,4 +1,4 @@
-package paths
+package lifecycle
 
 import (
 	"fmt"
@@ -20,7 +20,7 @@ import (
 // index out of range), whose text holds no data; any other value may carry
 // a secret, so only its type is logged. The stack holds function names,
 // files and lines, and argument words, never the bytes behind them.
-func (e *Env) Panicked(where string, v any) error {
+func (e *Mount) Panicked(where string, v any) error {
 	what := fmt.Sprintf("a value of type %T", v)
 	if re, ok := v.(runtime.Error); ok {
 		what = re.Error()

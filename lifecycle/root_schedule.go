@@ -1,4 +1,4 @@
-package paths
+package lifecycle
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 	"github.com/hashicorp/vault/sdk/helper/automatedrotationutil"
 	"github.com/hashicorp/vault/sdk/logical"
 	sdkrotation "github.com/hashicorp/vault/sdk/rotation"
@@ -22,7 +23,7 @@ import (
 
 // rotationJobPath is the path a config's rotation job is registered
 // under; the rotation manager hands it back in RotateCredential.
-func rotationJobPath(name string) string { return configPrefix + name }
+func rotationJobPath(name string) string { return ConfigPrefix + name }
 
 // rotationManagerUnsupported reports whether err is Vault Community's
 // answer to a rotation manager call. Across the plugin's gRPC connection
@@ -32,16 +33,16 @@ func rotationManagerUnsupported(err error) bool {
 		strings.Contains(err.Error(), automatedrotationutil.ErrRotationManagerUnsupported.Error()))
 }
 
-// scheduleRootRotation hands cfg's automated rotation settings, just
+// ScheduleRootRotation hands cfg's automated rotation settings, just
 // written, to Vault's rotation manager, or leaves them to the plugin where
 // Vault has none; it sets cfg.RotationManaged accordingly. Called before
-// cfg is stored, so a refusal stores nothing.
-func (e *Env) scheduleRootRotation(ctx context.Context, req *logical.Request, name string, existing, cfg *configEntry) error {
+// entry is stored, so a refusal stores nothing.
+func (e *Mount) ScheduleRootRotation(ctx context.Context, req *logical.Request, name string, existing, cfg *ConfigEntry) error {
 	p := &cfg.Rotation
 	if p.ShouldDeregisterRotationJob() {
 		cfg.RotationManaged = false
 		if existing != nil && existing.RotationManaged {
-			return e.unscheduleRootRotation(ctx, req, name)
+			return e.UnscheduleRootRotation(ctx, req, name)
 		}
 		return nil
 	}
@@ -62,22 +63,22 @@ func (e *Env) scheduleRootRotation(ctx context.Context, req *logical.Request, na
 		return fmt.Errorf("registering the rotation of config %q with Vault's rotation manager: %w", name, err)
 	}
 	cfg.RotationManaged = false
-	for _, f := range []struct{ name, value string }{{fRootRotationSchedule, p.RotationSchedule}, {fRootRotationPolicy, p.RotationPolicy}} {
+	for _, f := range []struct{ name, value string }{{"rotation_schedule", p.RotationSchedule}, {"rotation_policy", p.RotationPolicy}} {
 		if f.value != "" {
-			return badField(f.name, "needs Vault's rotation manager, which this Vault does not have (Vault Community); "+
+			return BadField(f.name, "needs Vault's rotation manager, which this Vault does not have (Vault Community); "+
 				"use rotation_period, which the plugin runs itself")
 		}
 	}
 	if existing != nil && existing.RotationManaged {
 		// Registered once on a Vault that had a rotation manager.
-		return e.unscheduleRootRotation(ctx, req, name)
+		return e.UnscheduleRootRotation(ctx, req, name)
 	}
 	return nil
 }
 
-// unscheduleRootRotation removes a config's job from Vault's rotation
+// UnscheduleRootRotation removes a config's job from Vault's rotation
 // manager. Vault Community has none to remove it from.
-func (e *Env) unscheduleRootRotation(ctx context.Context, req *logical.Request, name string) error {
+func (e *Mount) UnscheduleRootRotation(ctx context.Context, req *logical.Request, name string) error {
 	err := e.System().DeregisterRotationJob(ctx, &sdkrotation.RotationJobDeregisterRequest{
 		MountPoint: req.MountPoint,
 		ReqPath:    rotationJobPath(name),
@@ -91,16 +92,16 @@ func (e *Env) unscheduleRootRotation(ctx context.Context, req *logical.Request, 
 // RotateCredential is the rotation manager's call (framework.Backend's
 // RotateCredential): the rotation of the config at req.Path is due. An
 // error makes the rotation manager try again.
-func (e *Env) RotateCredential(ctx context.Context, req *logical.Request) error {
-	name, ok := strings.CutPrefix(strings.TrimSuffix(req.Path, "/rotate"), configPrefix)
+func (e *Mount) RotateCredential(ctx context.Context, req *logical.Request) error {
+	name, ok := strings.CutPrefix(strings.TrimSuffix(req.Path, "/rotate"), ConfigPrefix)
 	if !ok || name == "" || strings.Contains(name, "/") {
 		return fmt.Errorf("rotation requested for %q, which is not a config", req.Path)
 	}
-	if err := e.ensureWritable(); err != nil {
+	if err := e.EnsureWritable(); err != nil {
 		return err
 	}
-	r, err := e.rotateRoot(ctx, req.Storage, name, nil)
-	var ue *userError
+	r, err := e.RotateRoot(ctx, req.Storage, name, nil)
+	var ue *UserError
 	if errors.As(err, &ue) {
 		// The config is gone or changed provider: nothing to retry.
 		e.Logger.Warn("automated rotation skipped", "config", name, "reason", err)
@@ -110,7 +111,7 @@ func (e *Env) RotateCredential(ctx context.Context, req *logical.Request) error 
 		e.Logger.Error("automated rotation failed; Vault's rotation manager retries", "config", name, "error", err)
 		return err
 	}
-	e.logRotation(name, r, "rotation manager")
+	e.LogRotation(name, r, "rotation manager")
 	return nil
 }
 
@@ -129,9 +130,9 @@ type rootFailure struct {
 // rootRotationDue is when the plugin itself should next rotate cfg's key,
 // and false when it should not: no rotation_period, rotation paused, or
 // Vault's rotation manager in charge.
-func rootRotationDue(cfg *configEntry) (time.Time, bool) {
+func rootRotationDue(cfg *ConfigEntry) (time.Time, bool) {
 	p := cfg.Rotation
-	if cfg.RotationManaged || p.DisableAutomatedRotation || p.RotationPeriod <= 0 || !takesRotation(cfg.Provider) {
+	if cfg.RotationManaged || p.DisableAutomatedRotation || p.RotationPeriod <= 0 || !TakesRotation(cfg.Provider) {
 		return time.Time{}, false
 	}
 	since := cfg.LastRotated
@@ -145,11 +146,11 @@ func rootRotationDue(cfg *configEntry) (time.Time, bool) {
 // passed since its last rotation and that Vault's rotation manager does
 // not rotate (Vault Community). Called from the periodic function; it does
 // nothing where this node cannot write.
-func (e *Env) RotateRootsDue(ctx context.Context, s logical.Storage) {
-	if e.ensureWritable() != nil {
+func (e *Mount) RotateRootsDue(ctx context.Context, s logical.Storage) {
+	if e.EnsureWritable() != nil {
 		return
 	}
-	names, err := s.List(ctx, configPrefix)
+	names, err := s.List(ctx, ConfigPrefix)
 	if err != nil {
 		e.Logger.Error("listing configs for automated rotation", "error", err)
 		return
@@ -158,7 +159,7 @@ func (e *Env) RotateRootsDue(ctx context.Context, s logical.Storage) {
 		if strings.HasSuffix(name, "/") {
 			continue
 		}
-		cfg, err := e.loadConfig(ctx, s, name)
+		cfg, err := e.LoadConfig(ctx, s, name)
 		if err != nil || cfg == nil {
 			continue
 		}
@@ -168,7 +169,7 @@ func (e *Env) RotateRootsDue(ctx context.Context, s logical.Storage) {
 		}
 		// Checked again under the config's lock: a rotate or write may
 		// have come first.
-		r, err := e.rotateRoot(ctx, s, name, func(c *configEntry) bool {
+		r, err := e.RotateRoot(ctx, s, name, func(c *ConfigEntry) bool {
 			due, ok := rootRotationDue(c)
 			return ok && !now.Before(due)
 		})
@@ -179,12 +180,12 @@ func (e *Env) RotateRootsDue(ctx context.Context, s logical.Storage) {
 		}
 		e.rootSucceeded(name)
 		if r != nil {
-			e.logRotation(name, r, "rotation_period")
+			e.LogRotation(name, r, "rotation_period")
 		}
 	}
 }
 
-func (e *Env) rootBackingOff(name string, now time.Time) bool {
+func (e *Mount) rootBackingOff(name string, now time.Time) bool {
 	e.rootMu.Lock()
 	defer e.rootMu.Unlock()
 	f, ok := e.rootFailures[name]
@@ -192,7 +193,7 @@ func (e *Env) rootBackingOff(name string, now time.Time) bool {
 }
 
 // rootFailed records a failed rotation and returns when to try again.
-func (e *Env) rootFailed(name string, now time.Time) time.Time {
+func (e *Mount) rootFailed(name string, now time.Time) time.Time {
 	e.rootMu.Lock()
 	defer e.rootMu.Unlock()
 	f := e.rootFailures[name]
@@ -206,8 +207,15 @@ func (e *Env) rootFailed(name string, now time.Time) time.Time {
 	return f.next
 }
 
-func (e *Env) rootSucceeded(name string) {
+func (e *Mount) rootSucceeded(name string) {
 	e.rootMu.Lock()
 	defer e.rootMu.Unlock()
 	delete(e.rootFailures, name)
+}
+
+// TakesRotation reports whether configs of provider take the automated
+// rotation fields.
+func TakesRotation(providerName string) bool {
+	spec, ok := provider.Lookup(providerName)
+	return ok && spec.Takes("rotation_period")
 }

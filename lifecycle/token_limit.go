@@ -1,4 +1,4 @@
-package paths
+package lifecycle
 
 import (
 	"context"
@@ -19,19 +19,19 @@ import (
 // reserveTokenSlot takes the config's token lock and checks there is room
 // for one more token; the caller releases the lock with unlock once the new
 // token is tracked (or failed).
-func (e *Env) reserveTokenSlot(ctx context.Context, s logical.Storage, m mintRequest, eff provider.Config) (unlock func(), err error) {
-	lock := locksFor(e.tokenLocks, m.config)
+func (e *Mount) reserveTokenSlot(ctx context.Context, s logical.Storage, m MintRequest, eff provider.Config) (unlock func(), err error) {
+	lock := e.TokenLock(m.ConfigName)
 	lock.Lock()
-	live, err := e.liveCount(ctx, s, m.config)
+	live, err := e.liveCount(ctx, s, m.ConfigName)
 	if err == nil && m.replaces != "" && eff.DisablesAll() {
-		if held, herr := e.holds(ctx, s, m.config, m.replaces); herr == nil && held {
+		if held, herr := e.holds(ctx, s, m.ConfigName, m.replaces); herr == nil && held {
 			live--
 		}
 	}
 	if err == nil && live >= eff.MaxTokens {
-		err = userErr("config %q already holds %d live %s tokens, its max_tokens; revoke a lease "+
+		err = UserErr("config %q already holds %d live %s tokens, its max_tokens; revoke a lease "+
 			"(vault lease revoke -prefix <mount>/creds/%s) or raise max_tokens if the tenant allows more",
-			m.config, live, m.cfg.Provider, m.roleName)
+			m.ConfigName, live, m.Entry.Provider, m.RoleName)
 	}
 	if err != nil {
 		lock.Unlock()

@@ -1,4 +1,4 @@
-package paths
+package lifecycle
 
 import (
 	"context"
@@ -12,19 +12,19 @@ import (
 // token just before its role was deleted does not put it back in memory.
 func TestStaticCacheNeverKeepsADeletedToken(t *testing.T) {
 	ctx := context.Background()
-	e := NewEnv(nil, nil)
+	e := NewMount(nil, nil)
 	s := &logical.InmemStorage{}
 	st := &staticToken{AccessToken: "old", ExpiresAt: time.Now().Add(time.Hour)}
-	if err := e.storeStaticToken(ctx, s, "r", st); err != nil {
+	if err := e.StoreStaticToken(ctx, s, "r", st); err != nil {
 		t.Fatal(err)
 	}
-	e.staticChanged("r") // a cold cache: a restart, or Invalidate
+	e.StaticChanged("r") // a cold cache: a restart, or Invalidate
 	hs := &hookStorage{Storage: s, after: func() {
 		_ = s.Delete(ctx, staticTokenPrefix+"r")
-		e.staticChanged("r")
+		e.StaticChanged("r")
 	}}
-	_, _ = e.cachedStaticToken(ctx, hs, "r")
-	if got, _ := e.cachedStaticToken(ctx, s, "r"); got != nil {
+	_, _ = e.CachedStaticToken(ctx, hs, "r")
+	if got, _ := e.CachedStaticToken(ctx, s, "r"); got != nil {
 		t.Fatalf("a deleted static role's token is still served: %q", got.AccessToken)
 	}
 }
@@ -34,14 +34,14 @@ func TestStaticCacheNeverKeepsADeletedToken(t *testing.T) {
 // loaded a static token just before its role was deleted elsewhere does
 // not put it back in memory, whichever of the role's keys Invalidate names.
 func TestStaticCacheInvalidateNeverKeepsADeletedToken(t *testing.T) {
-	for _, key := range []string{staticTokenPrefix + "r", staticRolePrefix + "r"} {
+	for _, key := range []string{staticTokenPrefix + "r", StaticRolePrefix + "r"} {
 		t.Run(key, func(t *testing.T) {
 			ctx := context.Background()
-			e := NewEnv(nil, nil)
+			e := NewMount(nil, nil)
 			s := &logical.InmemStorage{}
 			for k, v := range map[string]any{
 				staticTokenPrefix + "r": &staticToken{AccessToken: "old", ExpiresAt: time.Now().Add(time.Hour)},
-				staticRolePrefix + "r":  &staticRole{Config: "c"},
+				StaticRolePrefix + "r":  &StaticRole{Config: "c"},
 			} {
 				entry, _ := logical.StorageEntryJSON(k, v)
 				if err := s.Put(ctx, entry); err != nil {
@@ -51,11 +51,11 @@ func TestStaticCacheInvalidateNeverKeepsADeletedToken(t *testing.T) {
 			hs := &hookStorage{Storage: s, after: func() {
 				// The active node deletes the role; this node hears of it.
 				_ = s.Delete(ctx, staticTokenPrefix+"r")
-				_ = s.Delete(ctx, staticRolePrefix+"r")
+				_ = s.Delete(ctx, StaticRolePrefix+"r")
 				e.Invalidate(ctx, key)
 			}}
-			_, _ = e.cachedStaticToken(ctx, hs, "r")
-			if got, _ := e.cachedStaticToken(ctx, s, "r"); got != nil {
+			_, _ = e.CachedStaticToken(ctx, hs, "r")
+			if got, _ := e.CachedStaticToken(ctx, s, "r"); got != nil {
 				t.Fatalf("a deleted static role's token is still served: %q", got.AccessToken)
 			}
 		})

@@ -1,4 +1,4 @@
-package paths
+package lifecycle
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 func TestLiveCountAcrossExpiries(t *testing.T) {
 	ctx := context.Background()
 	now := time.Unix(1_800_000_000, 0).UTC()
-	e := NewEnv(hclog.NewNullLogger(), nil)
+	e := NewMount(hclog.NewNullLogger(), nil)
 	e.Now = func() time.Time { return now }
 	s := &logical.InmemStorage{}
 	const config = "c"

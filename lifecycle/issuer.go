@@ -1,8 +1,9 @@
-package paths
+package lifecycle
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"net/url"
 	"strings"
 	"time"
 
@@ -18,16 +19,38 @@ import (
 // Policy: a config's issuer fields cannot change, and the config cannot be
 // deleted, while revocable tokens it issued live (see heldByOthers).
 
-// issuerFields are the config fields that make up the issuer (configTable's
-// issuer rows), in the order a refusal names them.
-var issuerFields = fieldsWhere(func(f *configField) bool { return f.issuer })
-
-func issuerValues(c provider.Config) map[string]string {
-	return stringValues(c, func(f *configField) bool { return f.issuer })
+// issuerParts are the config fields that make up the issuer, in the order
+// a refusal names them; the config field table marks the same rows.
+var issuerParts = []struct {
+	name  string
+	value func(c provider.Config) string
+}{
+	{"client_id", func(c provider.Config) string { return c.ClientID }},
+	{"username", func(c provider.Config) string { return c.Username }},
+	{"base_url", func(c provider.Config) string { return c.BaseURL }},
+	{"token_url", func(c provider.Config) string { return c.TokenURL }},
+	{"revocation_url", func(c provider.Config) string { return c.RevocationURL }},
 }
 
-// issuerOf fingerprints the issuer of an effective (defaulted) config.
-func issuerOf(c provider.Config) string {
+// issuerFields names issuerParts.
+var issuerFields = func() []string {
+	names := make([]string, len(issuerParts))
+	for i, p := range issuerParts {
+		names[i] = p.name
+	}
+	return names
+}()
+
+func issuerValues(c provider.Config) map[string]string {
+	v := make(map[string]string, len(issuerParts))
+	for _, p := range issuerParts {
+		v[p.name] = p.value(c)
+	}
+	return v
+}
+
+// IssuerOf fingerprints the issuer of an effective (defaulted) config.
+func IssuerOf(c provider.Config) string {
 	v := issuerValues(c)
 	parts := []string{c.Provider}
 	for _, f := range issuerFields {
@@ -41,9 +64,9 @@ func issuerOf(c provider.Config) string {
 // sent to cfg (effective eff). A token from before issuers were recorded
 // (issuer "") may, unless an issuer field changed since it was minted; a
 // zero issued time counts as before any change.
-func sameIssuer(cfg *configEntry, eff provider.Config, issuer string, issued time.Time) bool {
+func sameIssuer(cfg *ConfigEntry, eff provider.Config, issuer string, issued time.Time) bool {
 	if issuer != "" {
-		return issuerOf(eff) == issuer
+		return IssuerOf(eff) == issuer
 	}
 	return cfg.IssuerChangedAt.IsZero() || (!issued.IsZero() && issued.After(cfg.IssuerChangedAt))
 }
@@ -58,4 +81,14 @@ func issuerChange(old, new provider.Config) string {
 		}
 	}
 	return ""
+}
+
+// HostOf is the host of the first URL that has one, for error messages.
+func HostOf(urls ...string) string {
+	for _, raw := range urls {
+		if u, err := url.Parse(raw); err == nil && u.Host != "" {
+			return u.Host
+		}
+	}
+	return "the upstream"
 }

@@ -1,4 +1,4 @@
-package paths
+package lifecycle
 
 import (
 	"context"
@@ -11,36 +11,36 @@ import (
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 )
 
-// mintRequest is one token for one lease, or for a static role.
-type mintRequest struct {
-	config   string // the config's name
-	roleName string
+// MintRequest is one token for one lease, or for a static role.
+type MintRequest struct {
+	ConfigName string // the config's name
+	RoleName   string
 	// static names the static role the token is for; "" for a lease.
 	static string
-	cfg    *configEntry
-	client provider.Client
-	obtain func(context.Context) (*provider.Token, error)
+	Entry  *ConfigEntry
+	Client provider.Client
+	Obtain func(context.Context) (*provider.Token, error)
 	// commit, when set, stores what refers to the token (a static role's
 	// current token) while the WAL entry still covers it; if it fails the
 	// token is deleted.
 	commit func(context.Context, *provider.Token) error
 	// unrevocable: the token is never revoked upstream, even where the
-	// client could (spareUserGrant), so nothing tracks it.
-	unrevocable bool
+	// client could (SpareUserGrant), so nothing tracks it.
+	Unrevocable bool
 	// replaces is the token a static rotation replaces: where each create
 	// disables every earlier token (token_limit_mode=disable_all) it dies
 	// with the create, so it takes no slot of max_tokens.
 	replaces string
 }
 
-// mint creates an upstream token for a lease or static role. A revocable token is covered
+// Mint creates an upstream token for a lease or static role. A revocable token is covered
 // by a WAL entry from before the upstream call until it is tracked, so a
 // crash in between ends with the token deleted, not leaked. For capped
 // upstreams a slot is reserved first (token_limit.go). The caller holds the
 // config's issuer lock for reading.
-func (e *Env) mint(ctx context.Context, s logical.Storage, m mintRequest) (*provider.Token, error) {
-	spec, _ := provider.Lookup(m.cfg.Provider)
-	eff, err := provider.Effective(m.cfg.Config)
+func (e *Mount) Mint(ctx context.Context, s logical.Storage, m MintRequest) (*provider.Token, error) {
+	spec, _ := provider.Lookup(m.Entry.Provider)
+	eff, err := provider.Effective(m.Entry.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -51,19 +51,19 @@ func (e *Env) mint(ctx context.Context, s logical.Storage, m mintRequest) (*prov
 		}
 		defer unlock()
 	}
-	if _, revocable := m.client.(provider.Revoker); !revocable || m.unrevocable {
-		tok, err := m.obtain(ctx)
+	if _, revocable := m.Client.(provider.Revoker); !revocable || m.Unrevocable {
+		tok, err := m.Obtain(ctx)
 		if err == nil && m.commit != nil {
 			err = m.commit(ctx, tok)
 		}
 		return tok, err
 	}
 
-	w := &walToken{Config: m.config, Role: m.roleName, Static: m.static, Issuer: issuerOf(eff)}
+	w := &walToken{Config: m.ConfigName, Role: m.RoleName, Static: m.static, Issuer: IssuerOf(eff)}
 	if spec.TokenLimit {
 		// What the account holds before the create finds the token of a
 		// create whose answer is lost (lost_tokens.go).
-		e.noteBeforeCreate(ctx, m.client, w)
+		e.noteBeforeCreate(ctx, m.Client, w)
 		if err := e.refuseDisablingOthers(ctx, s, m, eff, w); err != nil {
 			return nil, err
 		}
@@ -72,7 +72,7 @@ func (e *Env) mint(ctx context.Context, s logical.Storage, m mintRequest) (*prov
 	if err != nil {
 		return nil, fmt.Errorf("writing WAL: %w", err)
 	}
-	tok, err := m.obtain(ctx)
+	tok, err := m.Obtain(ctx)
 	if err != nil {
 		// The answer was read (or never came): no token to roll back
 		// that anything could identify. One that never came may have
@@ -82,25 +82,25 @@ func (e *Env) mint(ctx context.Context, s logical.Storage, m mintRequest) (*prov
 		switch {
 		case werr != nil || !provider.AnswerLost(err):
 		case spec.TokenLimit:
-			if cerr := e.settleLostCreate(ctx, s, m.client, w, e.Now()); cerr != nil {
-				e.Logger.Error("could not count a lost token", "config", m.config, "error", cerr)
+			if cerr := e.settleLostCreate(ctx, s, m.Client, w, e.Now()); cerr != nil {
+				e.Logger.Error("could not count a lost token", "config", m.ConfigName, "error", cerr)
 			}
 		case countsLost(m):
-			if cerr := e.countLost(ctx, s, m.config, m.roleName, m.static, m.client); cerr != nil {
-				e.Logger.Error("could not count a lost token", "config", m.config, "error", cerr)
+			if cerr := e.countLost(ctx, s, m.ConfigName, m.RoleName, m.static, m.Client); cerr != nil {
+				e.Logger.Error("could not count a lost token", "config", m.ConfigName, "error", cerr)
 			}
 		}
 		return nil, err
 	}
 	if countsLost(m) || spec.TokenLimit {
-		e.noteLifetime(ctx, s, m.config, tok.ExpiresAt.Sub(e.Now()))
+		e.noteLifetime(ctx, s, m.ConfigName, tok.ExpiresAt.Sub(e.Now()))
 	}
 	w.Token, w.ExpiresAt = tok.AccessToken, tok.ExpiresAt
 	if err := rewriteWAL(ctx, s, walID, walKindToken, w); err != nil {
 		return nil, e.discard(ctx, s, w, walID, fmt.Errorf("writing WAL: %w", err))
 	}
-	if err := e.trackToken(ctx, s, m.config, tok.AccessToken,
-		heldToken{Role: m.roleName, Static: m.static, Issuer: w.Issuer, CreatedAt: e.Now().UTC(), ExpiresAt: tok.ExpiresAt}); err != nil {
+	if err := e.trackToken(ctx, s, m.ConfigName, tok.AccessToken,
+		heldToken{Role: m.RoleName, Static: m.static, Issuer: w.Issuer, CreatedAt: e.Now().UTC(), ExpiresAt: tok.ExpiresAt}); err != nil {
 		return nil, e.discard(ctx, s, w, walID, err)
 	}
 	if m.commit != nil {
@@ -123,8 +123,8 @@ func (e *Env) mint(ctx context.Context, s logical.Storage, m mintRequest) (*prov
 // the WAL entry makes the rollback try again, provided it holds the token
 // (it does unless rewriting it was what failed: then the token expires by
 // itself, and the log says so).
-func (e *Env) discard(ctx context.Context, s logical.Storage, w *walToken, walID string, cause error) error {
-	if err := e.revokeUpstream(ctx, s, w.Config, w.Token, w.Issuer, time.Time{}); err != nil {
+func (e *Mount) discard(ctx context.Context, s logical.Storage, w *walToken, walID string, cause error) error {
+	if err := e.RevokeUpstream(ctx, s, w.Config, w.Token, w.Issuer, time.Time{}); err != nil {
 		e.Logger.Error("could not delete an unleased upstream token; the WAL rollback retries where the WAL entry "+
 			"holds it, otherwise it expires by itself", "config", w.Config, "expires_at", w.ExpiresAt, "error", err)
 		return cause
@@ -139,15 +139,15 @@ func (e *Env) discard(ctx context.Context, s logical.Storage, w *walToken, walID
 // earlier token (token_limit_mode=disable_all), a create is refused while
 // the retrieve call shows a live token the plugin does not hold: the one
 // CDP made with the user, or another consumer's.
-func (e *Env) refuseDisablingOthers(ctx context.Context, s logical.Storage, m mintRequest, eff provider.Config, w *walToken) error {
+func (e *Mount) refuseDisablingOthers(ctx context.Context, s logical.Storage, m MintRequest, eff provider.Config, w *walToken) error {
 	if !eff.DisablesAll() || !w.BeforeKnown || w.Before == "" || w.Before == m.replaces {
 		return nil
 	}
-	held, err := e.holds(ctx, s, m.config, w.Before)
+	held, err := e.holds(ctx, s, m.ConfigName, w.Before)
 	if err != nil || held {
 		return err
 	}
-	return userErr("config %q has token_limit_mode=disable_all, and CDP shows user %s holds a live token Vault does not "+
+	return UserErr("config %q has token_limit_mode=disable_all, and CDP shows user %s holds a live token Vault does not "+
 		"hold (the one CDP made with the user, or another consumer's): a create would disable it. Delete it with "+
-		"config/%s/revoke-all if nothing else uses it, or give Vault its own integration user", m.config, eff.Username, m.config)
+		"config/%s/revoke-all if nothing else uses it, or give Vault its own integration user", m.ConfigName, eff.Username, m.ConfigName)
 }

@@ -1,4 +1,4 @@
-package paths
+package lifecycle
 
 import (
 	"context"
@@ -12,27 +12,27 @@ type configMeta struct {
 	PasswordExpiryDate string `json:"password_expiry_date,omitempty"`
 }
 
-func (e *Env) loadMeta(ctx context.Context, s logical.Storage, config string) (configMeta, error) {
-	m, err := e.metas.load(ctx, s, config, "config meta")
+func (e *Mount) LoadMeta(ctx context.Context, s logical.Storage, config string) (configMeta, error) {
+	m, err := e.Metas.load(ctx, s, config, "config meta")
 	if err != nil || m == nil {
 		return configMeta{}, err
 	}
 	return *m, nil
 }
 
-// passwordExpiry records the password expiry a token answer carried and
+// PasswordExpiry records the password expiry a token answer carried and
 // returns warnings when it is near. The server log says so once a day per
 // config; never the password.
-func (e *Env) passwordExpiry(ctx context.Context, s logical.Storage, config string, tok *provider.Token) []string {
+func (e *Mount) PasswordExpiry(ctx context.Context, s logical.Storage, config string, tok *provider.Token) []string {
 	date := tok.Data["password_expiry_date"]
 	if date == "" {
 		return nil
 	}
-	if m, err := e.loadMeta(ctx, s, config); err == nil && m.PasswordExpiryDate != date {
+	if m, err := e.LoadMeta(ctx, s, config); err == nil && m.PasswordExpiryDate != date {
 		m.PasswordExpiryDate = date
-		if entry, err := logical.StorageEntryJSON(metaPrefix+config, m); err == nil {
+		if entry, err := logical.StorageEntryJSON(MetaPrefix+config, m); err == nil {
 			err := s.Put(ctx, entry)
-			e.metas.drop(config)
+			e.Metas.Drop(config)
 			if err != nil {
 				e.Logger.Warn("could not record the password expiry date", "config", config, "error", err)
 			}
@@ -51,7 +51,7 @@ func (e *Env) passwordExpiry(ctx context.Context, s logical.Storage, config stri
 }
 
 // firstToday reports whether key is logged for the first time today.
-func (e *Env) firstToday(key string) bool {
+func (e *Mount) firstToday(key string) bool {
 	day := e.Now().UTC().Format("2006-01-02")
 	e.expiryMu.Lock()
 	defer e.expiryMu.Unlock()

@@ -1,4 +1,4 @@
-package paths
+package lifecycle
 
 import (
 	"context"
@@ -33,12 +33,12 @@ func TestCacheNeverKeepsAStaleEntry(t *testing.T) {
 	ctx := context.Background()
 	s := &logical.InmemStorage{}
 	put := func(v string) {
-		e, _ := logical.StorageEntryJSON("roles/r", roleEntry{Config: v})
+		e, _ := logical.StorageEntryJSON("roles/r", RoleEntry{Config: v})
 		_ = s.Put(ctx, e)
 	}
-	c := newEntryCache[roleEntry](rolePrefix)
+	c := newEntryCache[RoleEntry](RolePrefix)
 	put("old")
-	hs := &hookStorage{Storage: s, after: func() { put("new"); c.drop("r") }}
+	hs := &hookStorage{Storage: s, after: func() { put("new"); c.Drop("r") }}
 	got, err := c.load(ctx, hs, "r", "role")
 	if err != nil || got.Config != "old" {
 		t.Fatalf("the racing load: %v %v", got, err)
@@ -66,9 +66,9 @@ func TestCacheNeverKeepsAStaleEntry(t *testing.T) {
 	if got, _ := c.load(ctx, s, "gone", "role"); got != nil {
 		t.Fatal("absent entry")
 	}
-	e, _ := logical.StorageEntryJSON("roles/gone", roleEntry{Config: "x"})
+	e, _ := logical.StorageEntryJSON("roles/gone", RoleEntry{Config: "x"})
 	_ = s.Put(ctx, e)
-	c.drop("gone")
+	c.Drop("gone")
 	if got, _ := c.load(ctx, s, "gone", "role"); got == nil {
 		t.Fatal("a dropped absence kept")
 	}
@@ -79,7 +79,7 @@ func TestCacheNeverKeepsAStaleEntry(t *testing.T) {
 // costs no storage call once loaded.
 func TestHeldIndexFollowsEveryChange(t *testing.T) {
 	ctx := context.Background()
-	e := NewEnv(nil, nil)
+	e := NewMount(nil, nil)
 	s := &countingStorage{Storage: &logical.InmemStorage{}}
 	now := time.Now()
 	e.Now = func() time.Time { return now }
@@ -88,12 +88,12 @@ func TestHeldIndexFollowsEveryChange(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if live, _ := e.liveHeld(ctx, s, "c", true); len(live) != 50 {
+	if live, _ := e.LiveHeld(ctx, s, "c", true); len(live) != 50 {
 		t.Fatalf("%d live", len(live))
 	}
 	s.reads = 0
 	for range 10 {
-		_, _ = e.liveHeld(ctx, s, "c", true)
+		_, _ = e.LiveHeld(ctx, s, "c", true)
 	}
 	if s.reads != 0 {
 		t.Errorf("counting 50 records 10 times made %d storage reads", s.reads)
@@ -101,7 +101,7 @@ func TestHeldIndexFollowsEveryChange(t *testing.T) {
 	_ = e.forgetToken(ctx, s, "c", "tok0")
 	_ = e.trackToken(ctx, s, "c", "short", heldToken{ExpiresAt: now.Add(time.Minute)})
 	now = now.Add(2 * time.Minute)
-	if live, _ := e.liveHeld(ctx, s, "c", true); len(live) != 49 {
+	if live, _ := e.LiveHeld(ctx, s, "c", true); len(live) != 49 {
 		t.Fatalf("after forget and expiry: %d live, want 49", len(live))
 	}
 	if keys, _ := s.List(ctx, "tokens/c/"); len(keys) != 49 {
@@ -111,7 +111,7 @@ func TestHeldIndexFollowsEveryChange(t *testing.T) {
 	entry, _ := logical.StorageEntryJSON(heldKey("c", "other"), heldToken{ExpiresAt: now.Add(time.Hour)})
 	_ = s.Put(ctx, entry)
 	e.Invalidate(ctx, heldKey("c", "other"))
-	if live, _ := e.liveHeld(ctx, s, "c", true); len(live) != 50 {
+	if live, _ := e.LiveHeld(ctx, s, "c", true); len(live) != 50 {
 		t.Errorf("after Invalidate: %d live, want 50", len(live))
 	}
 }
@@ -136,9 +136,9 @@ func (c *countingStorage) List(ctx context.Context, prefix string) ([]string, er
 func TestCacheBoundsAbsentNames(t *testing.T) {
 	ctx := context.Background()
 	s := &logical.InmemStorage{}
-	e, _ := logical.StorageEntryJSON("roles/real", roleEntry{Config: "c"})
+	e, _ := logical.StorageEntryJSON("roles/real", RoleEntry{Config: "c"})
 	_ = s.Put(ctx, e)
-	c := newEntryCache[roleEntry](rolePrefix)
+	c := newEntryCache[RoleEntry](RolePrefix)
 	if got, _ := c.load(ctx, s, "real", "role"); got == nil {
 		t.Fatal("no entry")
 	}
@@ -157,7 +157,7 @@ func TestCacheBoundsAbsentNames(t *testing.T) {
 	}
 	_, real := c.m["real"]
 	c.mu.RUnlock()
-	if n > maxAbsent+1 || long > maxNameLength || !real {
+	if n > maxAbsent+1 || long > MaxNameLength || !real {
 		t.Errorf("%d names cached (want at most %d), the longest %d bytes, the entry kept: %v", n, maxAbsent+1, long, real)
 	}
 	// A bounded cache still answers right.

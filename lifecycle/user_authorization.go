@@ -1,4 +1,4 @@
-package paths
+package lifecycle
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 )
 
-// roleToken is the user authorization an authorization_code role holds.
-type roleToken struct {
+// RoleToken is the user authorization an authorization_code role holds.
+type RoleToken struct {
 	Config string `json:"config"`
 	// Issuer is the config's issuer (issuerOf) that granted it: the
 	// refresh token is never sent anywhere else.
@@ -22,12 +22,12 @@ type roleToken struct {
 	RefreshedAt  time.Time `json:"refreshed_at,omitempty"`
 }
 
-func (e *Env) loadRoleToken(ctx context.Context, s logical.Storage, role string) (*roleToken, error) {
-	return getJSON[roleToken](ctx, s, roleTokenPrefix+role, fmt.Sprintf("authorization of role %q", role))
+func (e *Mount) LoadRoleToken(ctx context.Context, s logical.Storage, role string) (*RoleToken, error) {
+	return GetJSON[RoleToken](ctx, s, RoleTokenPrefix+role, fmt.Sprintf("authorization of role %q", role))
 }
 
-func (e *Env) storeRoleToken(ctx context.Context, s logical.Storage, role string, t *roleToken) error {
-	entry, err := logical.StorageEntryJSON(roleTokenPrefix+role, t)
+func (e *Mount) StoreRoleToken(ctx context.Context, s logical.Storage, role string, t *RoleToken) error {
+	entry, err := logical.StorageEntryJSON(RoleTokenPrefix+role, t)
 	if err != nil {
 		return err
 	}
@@ -37,7 +37,7 @@ func (e *Env) storeRoleToken(ctx context.Context, s logical.Storage, role string
 	return nil
 }
 
-// refreshRoleToken obtains an access token with the role's refresh token
+// RefreshRoleToken obtains an access token with the role's refresh token
 // and stores the rotated refresh token before anything is returned, under
 // the role's lock: parallel reads never present one refresh token twice.
 //
@@ -45,55 +45,55 @@ func (e *Env) storeRoleToken(ctx context.Context, s logical.Storage, role string
 // call, i.e. an earlier read's access token may now be retired upstream.
 // A user authorization is held by a role, or by a static role under the
 // key "static:<name>" (a name cannot hold a colon, so the two never meet).
-const staticHolderPrefix = "static:"
+const StaticHolderPrefix = "static:"
 
-func staticHolder(name string) string { return staticHolderPrefix + name }
+func StaticHolder(name string) string { return StaticHolderPrefix + name }
 
-// holder names the holder of key for messages: ("role", "x") or
+// Holder names the holder of key for messages: ("role", "x") or
 // ("static role", "x"); authorize/<name> serves both.
-func holder(key string) (what, name string) {
-	if n, ok := strings.CutPrefix(key, staticHolderPrefix); ok {
+func Holder(key string) (what, name string) {
+	if n, ok := strings.CutPrefix(key, StaticHolderPrefix); ok {
 		return "static role", n
 	}
 	return "role", key
 }
 
-// codeHolder is what authorize and callback need of a holder: a role, or
+// CodeHolder is what authorize and callback need of a holder: a role, or
 // a static role seen as one.
-func (e *Env) codeHolder(ctx context.Context, s logical.Storage, key string) (*roleEntry, error) {
-	name, static := strings.CutPrefix(key, staticHolderPrefix)
+func (e *Mount) CodeHolder(ctx context.Context, s logical.Storage, key string) (*RoleEntry, error) {
+	name, static := strings.CutPrefix(key, StaticHolderPrefix)
 	if !static {
-		return e.loadRole(ctx, s, key)
+		return e.LoadRole(ctx, s, key)
 	}
-	sr, err := e.loadStaticRole(ctx, s, name)
+	sr, err := e.LoadStaticRole(ctx, s, name)
 	if err != nil || sr == nil {
 		return nil, err
 	}
-	return &roleEntry{Config: sr.Config, Scopes: sr.Scopes, GrantType: sr.grantType(), RedirectURL: sr.RedirectURL}, nil
+	return &RoleEntry{Config: sr.Config, Scopes: sr.Scopes, GrantType: sr.Grant(), RedirectURL: sr.RedirectURL}, nil
 }
 
-func (e *Env) refreshRoleToken(ctx context.Context, s logical.Storage, roleName string, cfgName string, cfg *configEntry, cg provider.CodeGranter) (tok *provider.Token, refreshedBefore bool, err error) {
+func (e *Mount) RefreshRoleToken(ctx context.Context, s logical.Storage, roleName string, cfgName string, cfg *ConfigEntry, cg provider.CodeGranter) (tok *provider.Token, refreshedBefore bool, err error) {
 	// A caller that hangs up must not stop Vault between the upstream's
 	// rotation and storing the new refresh token: the old one is dead.
 	ctx = context.WithoutCancel(ctx)
-	lock := locksFor(e.roleLocks, roleName)
+	lock := e.RoleLock(roleName)
 	lock.Lock()
 	defer lock.Unlock()
-	rt, err := e.loadRoleToken(ctx, s, roleName)
+	rt, err := e.LoadRoleToken(ctx, s, roleName)
 	if err != nil {
 		return nil, false, err
 	}
-	what, name := holder(roleName)
+	what, name := Holder(roleName)
 	if rt == nil || rt.Config != cfgName {
-		return nil, false, &notAuthorized{userErr("%s %q holds no user authorization yet; run vault write -f <mount>/authorize/%s "+
+		return nil, false, &notAuthorized{UserErr("%s %q holds no user authorization yet; run vault write -f <mount>/authorize/%s "+
 			"and open the url it returns", what, name, name)}
 	}
 	eff, err := provider.Effective(cfg.Config)
 	if err != nil {
 		return nil, false, err
 	}
-	if !e.grantedBy(rt, cfg, eff) {
-		return nil, false, userErr("%s %q was authorized at another issuer than config %q points at now; run authorize/%s again",
+	if !e.GrantedBy(rt, cfg, eff) {
+		return nil, false, UserErr("%s %q was authorized at another issuer than config %q points at now; run authorize/%s again",
 			what, name, cfgName, name)
 	}
 	refreshedBefore = !rt.RefreshedAt.IsZero()
@@ -101,14 +101,14 @@ func (e *Env) refreshRoleToken(ctx context.Context, s logical.Storage, roleName 
 	if err != nil && tok != nil && tok.RefreshToken != "" && tok.RefreshToken != rt.RefreshToken {
 		// The answer was unusable but rotated the refresh token.
 		rt.RefreshToken, rt.RefreshedAt = tok.RefreshToken, e.Now().UTC()
-		if serr := e.storeRoleToken(ctx, s, roleName, rt); serr != nil {
+		if serr := e.StoreRoleToken(ctx, s, roleName, rt); serr != nil {
 			e.Logger.Error("could not store the rotated refresh token; the role must be authorized again", "role", roleName, "error", serr)
 		}
 	}
 	if err != nil {
 		e.Logger.Warn("token refresh failed", "role", roleName, "config", cfgName, "error", err)
 		if provider.HasCode(err, "invalid_grant") {
-			return nil, false, userErr("the provider refused the role's refresh token (expired, revoked, or the user's "+
+			return nil, false, UserErr("the provider refused the role's refresh token (expired, revoked, or the user's "+
 				"access was withdrawn): %s; run authorize/%s again", err, name)
 		}
 		return nil, false, err
@@ -116,42 +116,42 @@ func (e *Env) refreshRoleToken(ctx context.Context, s logical.Storage, roleName 
 	if tok.RefreshToken != "" && tok.RefreshToken != rt.RefreshToken {
 		rt.RefreshToken = tok.RefreshToken
 		rt.RefreshedAt = e.Now().UTC()
-		if err := e.storeRoleToken(ctx, s, roleName, rt); err != nil {
+		if err := e.StoreRoleToken(ctx, s, roleName, rt); err != nil {
 			// The new refresh token is lost with this error and the old one
 			// is dead upstream: the role needs a new authorization.
 			e.Logger.Error("could not store the rotated refresh token; the role must be authorized again", "role", roleName, "error", err)
-			e.revokeQuietly(ctx, cg, roleName, tok.AccessToken, tok.RefreshToken)
+			e.RevokeQuietly(ctx, cg, roleName, tok.AccessToken, tok.RefreshToken)
 			return nil, false, err
 		}
 	}
 	return tok, refreshedBefore, nil
 }
 
-// grantedBy reports whether the issuer of cfg granted rt, so its refresh
+// GrantedBy reports whether the issuer of cfg granted rt, so its refresh
 // token may be sent there.
-func (e *Env) grantedBy(rt *roleToken, cfg *configEntry, eff provider.Config) bool {
+func (e *Mount) GrantedBy(rt *RoleToken, cfg *ConfigEntry, eff provider.Config) bool {
 	return sameIssuer(cfg, eff, rt.Issuer, rt.AuthorizedAt)
 }
 
 // dropAuthorizations revokes, at the previous issuer (old), and forgets the
 // user authorizations of the roles of config, whose issuer just changed.
 // It returns the roles whose authorization went.
-func (e *Env) dropAuthorizations(ctx context.Context, s logical.Storage, config string, old *configEntry) ([]string, error) {
-	names, err := s.List(ctx, roleTokenPrefix)
+func (e *Mount) dropAuthorizations(ctx context.Context, s logical.Storage, config string, old *ConfigEntry) ([]string, error) {
+	names, err := s.List(ctx, RoleTokenPrefix)
 	if err != nil {
 		return nil, err
 	}
-	oldClient, clientErr := provider.New(old.Config, e.providerOptions())
+	oldClient, clientErr := provider.New(old.Config, e.ProviderOptions())
 	var dropped []string
 	for _, name := range names {
-		lock := locksFor(e.roleLocks, name)
+		lock := e.RoleLock(name)
 		lock.Lock()
-		rt, err := e.loadRoleToken(ctx, s, name)
+		rt, err := e.LoadRoleToken(ctx, s, name)
 		if err == nil && rt != nil && rt.Config == config {
 			if clientErr == nil {
-				e.revokeQuietly(ctx, oldClient, name, "", rt.RefreshToken)
+				e.RevokeQuietly(ctx, oldClient, name, "", rt.RefreshToken)
 			}
-			if err = s.Delete(ctx, roleTokenPrefix+name); err == nil {
+			if err = s.Delete(ctx, RoleTokenPrefix+name); err == nil {
 				dropped = append(dropped, "role "+name)
 			}
 		}
@@ -163,10 +163,10 @@ func (e *Env) dropAuthorizations(ctx context.Context, s logical.Storage, config 
 	return dropped, nil
 }
 
-// revokeQuietly revokes, best effort, tokens that Vault will not hand out
+// RevokeQuietly revokes, best effort, tokens that Vault will not hand out
 // or keep, where the upstream can; failures are logged (never the token)
 // and left to expiry.
-func (e *Env) revokeQuietly(ctx context.Context, client any, role, accessToken, refreshToken string) {
+func (e *Mount) RevokeQuietly(ctx context.Context, client any, role, accessToken, refreshToken string) {
 	if rv, ok := client.(provider.Revoker); ok && accessToken != "" {
 		if err := rv.Revoke(ctx, accessToken); err != nil {
 			e.Logger.Warn("could not revoke an unused access token; it expires by itself", "role", role, "error", err)
@@ -179,8 +179,8 @@ func (e *Env) revokeQuietly(ctx context.Context, client any, role, accessToken, 
 	}
 }
 
-func (e *Env) codeGranter(name string, cfg *configEntry) (provider.CodeGranter, error) {
-	client, err := e.client(name, cfg)
+func (e *Mount) CodeGranter(name string, cfg *ConfigEntry) (provider.CodeGranter, error) {
+	client, err := e.Client(name, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package paths
+package lifecycle
 
 import (
 	"context"
@@ -70,7 +70,7 @@ func earlier(a, b time.Time) time.Time {
 }
 
 // loadRecords reads config's records into the index, once.
-func (e *Env) loadRecords(ctx context.Context, s logical.Storage, config string) error {
+func (e *Mount) loadRecords(ctx context.Context, s logical.Storage, config string) error {
 	x := e.held
 	x.mu.Lock()
 	_, ok := x.byConfig[config]
@@ -86,7 +86,7 @@ func (e *Env) loadRecords(ctx context.Context, s logical.Storage, config string)
 	idx := make(map[string]heldToken, len(ids))
 	var first time.Time
 	for _, id := range ids {
-		h, err := getJSON[heldToken](ctx, s, heldKey(config, id), "token record")
+		h, err := GetJSON[heldToken](ctx, s, heldKey(config, id), "token record")
 		if unreadable(err) {
 			e.Logger.Warn("skipping a token record that cannot be read (an interrupted storage write leaves one)",
 				"config", config, "error", err)
@@ -112,7 +112,7 @@ func (e *Env) loadRecords(ctx context.Context, s logical.Storage, config string)
 // expired, without copying the index, and deletes expired records when
 // prune is set (the caller can write). A record written elsewhere since
 // Invalidate is read first.
-func (e *Env) visitLive(ctx context.Context, s logical.Storage, config string, prune bool, visit func(id string, h heldToken)) error {
+func (e *Mount) visitLive(ctx context.Context, s logical.Storage, config string, prune bool, visit func(id string, h heldToken)) error {
 	for {
 		if err := e.loadRecords(ctx, s, config); err != nil {
 			return err
@@ -152,7 +152,7 @@ func (e *Env) visitLive(ctx context.Context, s logical.Storage, config string, p
 }
 
 // indexed applies one change to config's index, if it is loaded.
-func (e *Env) indexed(config string, change func(idx map[string]heldToken)) {
+func (e *Mount) indexed(config string, change func(idx map[string]heldToken)) {
 	x := e.held
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -163,7 +163,7 @@ func (e *Env) indexed(config string, change func(idx map[string]heldToken)) {
 }
 
 // dropHeldIndex forgets config's index (a record changed elsewhere).
-func (e *Env) dropHeldIndex(config string) {
+func (e *Mount) dropHeldIndex(config string) {
 	e.held.mu.Lock()
 	defer e.held.mu.Unlock()
 	e.held.gen[config]++
@@ -171,9 +171,9 @@ func (e *Env) dropHeldIndex(config string) {
 	delete(e.held.first, config)
 }
 
-// liveHeld returns the records of config whose token has not expired, keyed
+// LiveHeld returns the records of config whose token has not expired, keyed
 // by id. Expired records are deleted when prune is set.
-func (e *Env) liveHeld(ctx context.Context, s logical.Storage, config string, prune bool) (map[string]heldToken, error) {
+func (e *Mount) LiveHeld(ctx context.Context, s logical.Storage, config string, prune bool) (map[string]heldToken, error) {
 	live := map[string]heldToken{}
 	err := e.visitLive(ctx, s, config, prune, func(id string, h heldToken) { live[id] = h })
 	return live, err
@@ -182,7 +182,7 @@ func (e *Env) liveHeld(ctx context.Context, s logical.Storage, config string, pr
 // liveCount counts the records of config whose token has not expired:
 // without a visit while none can have expired yet, so a cdp mint costs the
 // same with 2 or 20,000 tokens held.
-func (e *Env) liveCount(ctx context.Context, s logical.Storage, config string) (int, error) {
+func (e *Mount) liveCount(ctx context.Context, s logical.Storage, config string) (int, error) {
 	if err := e.loadRecords(ctx, s, config); err != nil {
 		return 0, err
 	}
@@ -203,7 +203,7 @@ func (e *Env) liveCount(ctx context.Context, s logical.Storage, config string) (
 
 // heldByOthers counts the live tokens of config that an issuer other than
 // issuer minted. A record from before issuers were recorded counts too.
-func (e *Env) heldByOthers(ctx context.Context, s logical.Storage, config, issuer string) (int, error) {
+func (e *Mount) heldByOthers(ctx context.Context, s logical.Storage, config, issuer string) (int, error) {
 	n := 0
 	err := e.visitLive(ctx, s, config, true, func(_ string, h heldToken) {
 		if h.Issuer != issuer {
@@ -213,12 +213,12 @@ func (e *Env) heldByOthers(ctx context.Context, s logical.Storage, config, issue
 	return n, err
 }
 
-func (e *Env) trackToken(ctx context.Context, s logical.Storage, config, token string, h heldToken) error {
+func (e *Mount) trackToken(ctx context.Context, s logical.Storage, config, token string, h heldToken) error {
 	return e.trackID(ctx, s, config, tokenID(token), h)
 }
 
 // trackID writes the record id of config.
-func (e *Env) trackID(ctx context.Context, s logical.Storage, config, id string, h heldToken) error {
+func (e *Mount) trackID(ctx context.Context, s logical.Storage, config, id string, h heldToken) error {
 	entry, err := logical.StorageEntryJSON(heldKey(config, id), h)
 	if err == nil {
 		err = s.Put(ctx, entry)
@@ -238,7 +238,7 @@ func (e *Env) trackID(ctx context.Context, s logical.Storage, config, id string,
 }
 
 // forgetToken drops a token's record.
-func (e *Env) forgetToken(ctx context.Context, s logical.Storage, config, token string) error {
+func (e *Mount) forgetToken(ctx context.Context, s logical.Storage, config, token string) error {
 	id := tokenID(token)
 	err := s.Delete(ctx, heldKey(config, id))
 	e.indexed(config, func(idx map[string]heldToken) { delete(idx, id) })
@@ -251,7 +251,7 @@ func (e *Env) forgetToken(ctx context.Context, s logical.Storage, config, token 
 // holds reports whether config has a live record of token. A config whose
 // records are not indexed yet counts as holding it: the answer only ever
 // serves to say a token is gone.
-func (e *Env) holds(ctx context.Context, s logical.Storage, config, token string) (bool, error) {
+func (e *Mount) holds(ctx context.Context, s logical.Storage, config, token string) (bool, error) {
 	if err := e.loadRecords(ctx, s, config); err != nil {
 		return false, err
 	}

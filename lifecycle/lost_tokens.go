@@ -1,4 +1,4 @@
-package paths
+package lifecycle
 
 import (
 	"context"
@@ -37,10 +37,10 @@ func lostKey(config, id string) string { return lostTokenPrefix + config + "/" +
 
 // countsLost reports whether a config's lost tokens are counted: tokens it
 // would revoke and cannot list.
-func countsLost(m mintRequest) bool {
-	spec, _ := provider.Lookup(m.cfg.Provider)
-	_, revocable := m.client.(provider.Revoker)
-	return revocable && !m.unrevocable && !spec.TokenLimit
+func countsLost(m MintRequest) bool {
+	spec, _ := provider.Lookup(m.Entry.Provider)
+	_, revocable := m.Client.(provider.Revoker)
+	return revocable && !m.Unrevocable && !spec.TokenLimit
 }
 
 // unknownLifetimeBound bounds a lost token of a config that has not yet
@@ -52,7 +52,7 @@ const unknownLifetimeBound = 24 * time.Hour
 // lostBound is how long a token of config may live: the longest lifetime
 // its tokens have had, and at least what its client assumes; a day while
 // no lifetime is known.
-func (e *Env) lostBound(ctx context.Context, s logical.Storage, config string, client provider.Client) time.Duration {
+func (e *Mount) lostBound(ctx context.Context, s logical.Storage, config string, client provider.Client) time.Duration {
 	bound := time.Duration(0)
 	if c, ok := client.(interface{ AssumedLifetime() time.Duration }); ok {
 		bound = c.AssumedLifetime()
@@ -71,14 +71,14 @@ type tokenLifetime struct {
 
 // longestLifetime is the longest lifetime a token of config has had, as
 // stored; the answer is kept in memory.
-func (e *Env) longestLifetime(ctx context.Context, s logical.Storage, config string) (time.Duration, error) {
+func (e *Mount) longestLifetime(ctx context.Context, s logical.Storage, config string) (time.Duration, error) {
 	e.lifetimeMu.Lock()
 	l, ok := e.lifetimes[config]
 	e.lifetimeMu.Unlock()
 	if ok {
 		return l, nil
 	}
-	rec, err := getJSON[tokenLifetime](ctx, s, lifetimePrefix+config, "token lifetime")
+	rec, err := GetJSON[tokenLifetime](ctx, s, lifetimePrefix+config, "token lifetime")
 	if err != nil {
 		return 0, err
 	}
@@ -94,7 +94,7 @@ func (e *Env) longestLifetime(ctx context.Context, s logical.Storage, config str
 
 // noteLifetime stores lifetime as config's longest where it is longer than
 // any before: a write only when it grows, which is rare.
-func (e *Env) noteLifetime(ctx context.Context, s logical.Storage, config string, lifetime time.Duration) {
+func (e *Mount) noteLifetime(ctx context.Context, s logical.Storage, config string, lifetime time.Duration) {
 	lifetime = lifetime.Round(time.Second)
 	known, err := e.longestLifetime(ctx, s, config)
 	if err != nil || lifetime <= known {
@@ -114,7 +114,7 @@ func (e *Env) noteLifetime(ctx context.Context, s logical.Storage, config string
 }
 
 // countLost records a token request whose answer was lost.
-func (e *Env) countLost(ctx context.Context, s logical.Storage, config, role, static string, client provider.Client) error {
+func (e *Mount) countLost(ctx context.Context, s logical.Storage, config, role, static string, client provider.Client) error {
 	now := e.Now().UTC()
 	rec := lostToken{Role: role, Static: static, LostAt: now, ExpiresAt: now.Add(e.lostBound(ctx, s, config, client))}
 	b := make([]byte, 16)
@@ -132,9 +132,9 @@ func (e *Env) countLost(ctx context.Context, s logical.Storage, config, role, st
 	return nil
 }
 
-// lostCount counts config's lost tokens that may still live, and forgets
+// LostCount counts config's lost tokens that may still live, and forgets
 // the others.
-func (e *Env) lostCount(ctx context.Context, s logical.Storage, config string) (int, error) {
+func (e *Mount) LostCount(ctx context.Context, s logical.Storage, config string) (int, error) {
 	ids, err := s.List(ctx, lostTokenPrefix+config+"/")
 	if err != nil {
 		return 0, fmt.Errorf("listing the lost tokens of config %q: %w", config, err)
@@ -144,7 +144,7 @@ func (e *Env) lostCount(ctx context.Context, s logical.Storage, config string) (
 	longest, _ := e.longestLifetime(ctx, s, config)
 	n := 0
 	for _, id := range ids {
-		rec, err := getJSON[lostToken](ctx, s, lostKey(config, id), "lost token record")
+		rec, err := GetJSON[lostToken](ctx, s, lostKey(config, id), "lost token record")
 		if err != nil || rec == nil {
 			continue
 		}
@@ -163,29 +163,29 @@ func (e *Env) lostCount(ctx context.Context, s logical.Storage, config string) (
 
 // countLostByWAL counts the token a create covered by w may have minted:
 // its request stopped before the answer was read (lost_tokens.go).
-func (e *Env) countLostByWAL(ctx context.Context, s logical.Storage, w *walToken) error {
-	cfg, err := e.loadConfig(ctx, s, w.Config)
+func (e *Mount) countLostByWAL(ctx context.Context, s logical.Storage, w *walToken) error {
+	cfg, err := e.LoadConfig(ctx, s, w.Config)
 	if err != nil || cfg == nil {
 		return err
 	}
-	client, err := e.client(w.Config, cfg)
+	client, err := e.Client(w.Config, cfg)
 	if err != nil {
 		return err
 	}
 	// A WAL entry covers only a token the plugin would revoke.
-	if !countsLost(mintRequest{cfg: cfg, client: client}) {
+	if !countsLost(MintRequest{Entry: cfg, Client: client}) {
 		return nil
 	}
 	return e.countLost(ctx, s, w.Config, w.Role, w.Static, client)
 }
 
-// countLostByVerify counts the token a config write's verify may have
+// CountLostByVerify counts the token a config write's verify may have
 // minted when its answer was lost: verify revokes the token it fetches
 // where the provider can, and cannot revoke one it never saw. The config
 // is not stored (the write failed), but the record is the plugin's own
 // account of what happened upstream, and the config's lost_tokens shows it
 // once the config is written.
-func (e *Env) countLostByVerify(ctx context.Context, s logical.Storage, name string, cfg *configEntry, client provider.Client, err error) {
+func (e *Mount) CountLostByVerify(ctx context.Context, s logical.Storage, name string, cfg *ConfigEntry, client provider.Client, err error) {
 	if !provider.AnswerLost(err) {
 		return
 	}
@@ -218,7 +218,7 @@ var cdpLifetimes = []time.Duration{90 * 24 * time.Hour, 180 * 24 * time.Hour}
 
 // noteBeforeCreate records, in w, when a create is sent and the token the
 // account's retrieve call answers just before it.
-func (e *Env) noteBeforeCreate(ctx context.Context, client provider.Client, w *walToken) {
+func (e *Mount) noteBeforeCreate(ctx context.Context, client provider.Client, w *walToken) {
 	w.Sent = e.Now().UTC()
 	r, ok := client.(provider.Retriever)
 	if !ok {
@@ -240,7 +240,7 @@ func (e *Env) noteBeforeCreate(ctx context.Context, client provider.Client, w *w
 // where it can prove which token that is, and otherwise counts it against
 // max_tokens until it is dead. until ends the window in which the create
 // could have made its token.
-func (e *Env) settleLostCreate(ctx context.Context, s logical.Storage, client provider.Client, w *walToken, until time.Time) error {
+func (e *Mount) settleLostCreate(ctx context.Context, s logical.Storage, client provider.Client, w *walToken, until time.Time) error {
 	if tok := e.findLostCreate(ctx, s, client, w, until); tok != "" {
 		err := client.(provider.Revoker).Revoke(ctx, tok)
 		if err == nil {
@@ -269,7 +269,7 @@ func (e *Env) settleLostCreate(ctx context.Context, s logical.Storage, client pr
 
 // findLostCreate is the token the retrieve call answers now, if the lost
 // create provably made it; "" otherwise.
-func (e *Env) findLostCreate(ctx context.Context, s logical.Storage, client provider.Client, w *walToken, until time.Time) string {
+func (e *Mount) findLostCreate(ctx context.Context, s logical.Storage, client provider.Client, w *walToken, until time.Time) string {
 	r, ok := client.(provider.Retriever)
 	if _, revocable := client.(provider.Revoker); !ok || !revocable || !w.BeforeKnown || w.Sent.IsZero() {
 		return ""
@@ -278,7 +278,7 @@ func (e *Env) findLostCreate(ctx context.Context, s logical.Storage, client prov
 	if err != nil || after == nil || after.AccessToken == w.Before {
 		return ""
 	}
-	held, err := e.liveHeld(ctx, s, w.Config, false)
+	held, err := e.LiveHeld(ctx, s, w.Config, false)
 	if err != nil {
 		return ""
 	}
@@ -300,8 +300,8 @@ func (e *Env) findLostCreate(ctx context.Context, s logical.Storage, client prov
 
 // settleLostCreateByWAL settles, for a capped upstream, the create a WAL
 // entry without a token covers; done is false for other providers.
-func (e *Env) settleLostCreateByWAL(ctx context.Context, s logical.Storage, w *walToken) (bool, error) {
-	cfg, err := e.loadConfig(ctx, s, w.Config)
+func (e *Mount) settleLostCreateByWAL(ctx context.Context, s logical.Storage, w *walToken) (bool, error) {
+	cfg, err := e.LoadConfig(ctx, s, w.Config)
 	if err != nil || cfg == nil {
 		return cfg == nil && err == nil, err
 	}
@@ -309,7 +309,7 @@ func (e *Env) settleLostCreateByWAL(ctx context.Context, s logical.Storage, w *w
 	if spec == nil || !spec.TokenLimit {
 		return false, nil
 	}
-	client, err := e.client(w.Config, cfg)
+	client, err := e.Client(w.Config, cfg)
 	if err != nil {
 		return true, err
 	}
@@ -320,14 +320,14 @@ func (e *Env) settleLostCreateByWAL(ctx context.Context, s logical.Storage, w *w
 	// The create was bounded by request_timeout; a server may finish one
 	// its client gave up on a little later.
 	until := w.Sent.Add(2 * eff.RequestTimeout)
-	lock := locksFor(e.tokenLocks, w.Config)
+	lock := e.TokenLock(w.Config)
 	lock.Lock()
 	defer lock.Unlock()
 	return true, e.settleLostCreate(ctx, s, client, w, until)
 }
 
-// lostHeld counts a capped config's live records of lost creates.
-func (e *Env) lostHeld(ctx context.Context, s logical.Storage, config string) (int, error) {
+// LostHeld counts a capped config's live records of lost creates.
+func (e *Mount) LostHeld(ctx context.Context, s logical.Storage, config string) (int, error) {
 	n := 0
 	err := e.visitLive(ctx, s, config, false, func(_ string, h heldToken) {
 		if h.Lost {

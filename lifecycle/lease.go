@@ -1,4 +1,4 @@
-package paths
+package lifecycle
 
 import (
 	"context"
@@ -16,51 +16,30 @@ const SecretTypeToken = "acquia_token"
 
 // Internal data kept with a lease (stored by Vault, never returned).
 const (
-	idConfig    = "config"
-	idRole      = "role"
-	idProvider  = "provider"
-	idExpiresAt = "expires_at"
-	// idAccessToken is the upstream access token, kept where revoke or renew
+	IDConfig    = "config"
+	IDRole      = "role"
+	IDProvider  = "provider"
+	IDExpiresAt = "expires_at"
+	// IDAccessToken is the upstream access token, kept where revoke or renew
 	// needs it.
-	idAccessToken = "access_token"
-	// idIssuer fingerprints the issuer that minted the token (issuerOf);
-	// idGeneration is the config generation it was minted with.
-	idIssuer     = "issuer"
-	idGeneration = "config_generation"
-	// idGrant is the grant type of the role the lease was read from.
-	idGrant = "grant_type"
+	IDAccessToken = "access_token"
+	// IDIssuer fingerprints the issuer that minted the token (issuerOf);
+	// IDGeneration is the config generation it was minted with.
+	IDIssuer     = "issuer"
+	IDGeneration = "config_generation"
+	// IDGrant is the grant type of the role the lease was read from.
+	IDGrant = "grant_type"
 )
-
-// spareUserGrant reports whether the access tokens a role of grant mints
-// from cfg are left to expire rather than revoked upstream: RFC 7009 §2.1
-// lets a server revoke the refresh token with its access token, and an
-// authorization_code role must not lose its authorization to a lease
-// revoke. The config's revoke_user_access_tokens says the server does not
-// do that.
-func spareUserGrant(grant string, cfg *configEntry) bool {
-	return grant == provider.GrantAuthorizationCode && !cfg.RevokeUserAccessTokens
-}
-
-func (e *Env) tokenSecret() *framework.Secret {
-	return &framework.Secret{
-		Type: SecretTypeToken,
-		Fields: map[string]*framework.FieldSchema{
-			"access_token": {Type: framework.TypeString, Description: "The bearer token."},
-		},
-		Renew:  edge(e.tokenRenew),
-		Revoke: edge(e.tokenRevoke),
-	}
-}
 
 // ttlCutSlack is how far a role's ttl may pass its token's full lifetime
 // without a warning: an expires_on stated by the upstream's clock may be a
 // few seconds off Vault's.
 const ttlCutSlack = 5 * time.Second
 
-// leaseTTLs gives the TTL and max TTL of a lease issued at issued (for a
+// LeaseTTLs gives the TTL and max TTL of a lease issued at issued (for a
 // new lease: when its request started) and (re)computed at now, so that
 // it never outlives the upstream token.
-func (e *Env) leaseTTLs(role *roleEntry, issued, now, expires time.Time) (ttl, maxTTL time.Duration, warnings []string) {
+func (e *Mount) LeaseTTLs(role *RoleEntry, issued, now, expires time.Time) (ttl, maxTTL time.Duration, warnings []string) {
 	ttl = role.TTL
 	if ttl == 0 {
 		ttl = e.System().DefaultLeaseTTL()
@@ -86,44 +65,44 @@ func (e *Env) leaseTTLs(role *roleEntry, issued, now, expires time.Time) (ttl, m
 	return ttl.Truncate(time.Second), maxTTL.Truncate(time.Second), warnings
 }
 
-func (e *Env) tokenRenew(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+func (e *Mount) Renew(ctx context.Context, req *logical.Request) (*logical.Response, error) {
 	expires, err := leaseExpiry(req.Secret)
 	if err != nil {
 		return nil, err
 	}
 	now := e.Now()
 	if !now.Before(expires) {
-		return nil, userErr("the upstream token expired at %s; read creds again for a new one", expires.UTC().Format(time.RFC3339))
+		return nil, UserErr("the upstream token expired at %s; read creds again for a new one", expires.UTC().Format(time.RFC3339))
 	}
-	roleName, _ := req.Secret.InternalData[idRole].(string)
-	role, err := e.loadRole(ctx, req.Storage, roleName)
+	roleName, _ := req.Secret.InternalData[IDRole].(string)
+	role, err := e.LoadRole(ctx, req.Storage, roleName)
 	if err != nil {
 		return nil, err
 	}
 	if role == nil {
-		return nil, userErr("role %q was deleted; its leases cannot be renewed", roleName)
+		return nil, UserErr("role %q was deleted; its leases cannot be renewed", roleName)
 	}
 	if role.MaxTTL > 0 && !now.Before(req.Secret.IssueTime.Add(role.MaxTTL)) {
-		return nil, userErr("the lease reached the role's max_ttl %s; read creds again", role.MaxTTL)
+		return nil, UserErr("the lease reached the role's max_ttl %s; read creds again", role.MaxTTL)
 	}
 	var warnings []string
 	// CDP extends a token "about to expire": the upstream is asked only
 	// when the renewed lease would outlive the token; otherwise the renew
 	// is answered from what the plugin knows.
-	want, _, _ := e.leaseTTLs(role, req.Secret.IssueTime, now, now.Add(100*365*24*time.Hour))
-	token, _ := req.Secret.InternalData[idAccessToken].(string)
+	want, _, _ := e.LeaseTTLs(role, req.Secret.IssueTime, now, now.Add(100*365*24*time.Hour))
+	token, _ := req.Secret.InternalData[IDAccessToken].(string)
 	if err := e.heldForRenew(ctx, req.Storage, req.Secret, token); err != nil {
 		return nil, err
 	}
 	if token != "" && now.Add(want).After(expires) {
-		if err := e.ensureWritable(); err != nil {
+		if err := e.EnsureWritable(); err != nil {
 			return nil, err
 		}
 		if expires, warnings, err = e.extendUpstream(ctx, req.Storage, req.Secret, token); err != nil {
 			return nil, err
 		}
 	}
-	ttl, maxTTL, cut := e.leaseTTLs(role, req.Secret.IssueTime, now, expires)
+	ttl, maxTTL, cut := e.LeaseTTLs(role, req.Secret.IssueTime, now, expires)
 	resp := &logical.Response{Secret: req.Secret, Warnings: append(warnings, cut...)}
 	resp.Secret.TTL = ttl
 	resp.Secret.MaxTTL = maxTTL
@@ -133,12 +112,12 @@ func (e *Env) tokenRenew(ctx context.Context, req *logical.Request, _ *framework
 // heldForRenew refuses to renew a capped upstream's lease (cdp) whose
 // token the plugin no longer holds: revoke-all deleted it upstream and
 // forgot it, and a renew the token outlives asks the upstream nothing.
-func (e *Env) heldForRenew(ctx context.Context, s logical.Storage, secret *logical.Secret, token string) error {
-	cfgName, _ := secret.InternalData[idConfig].(string)
+func (e *Mount) heldForRenew(ctx context.Context, s logical.Storage, secret *logical.Secret, token string) error {
+	cfgName, _ := secret.InternalData[IDConfig].(string)
 	if token == "" {
 		return nil
 	}
-	spec, _ := provider.Lookup(e.providerOf(ctx, s, cfgName))
+	spec, _ := provider.Lookup(e.ProviderOf(ctx, s, cfgName))
 	if spec == nil || !spec.TokenLimit {
 		return nil
 	}
@@ -146,15 +125,15 @@ func (e *Env) heldForRenew(ctx context.Context, s logical.Storage, secret *logic
 	if err != nil || held {
 		return err
 	}
-	return userErr("the upstream token no longer exists (deleted by revoke-all or past its expiry); read creds again")
+	return UserErr("the upstream token no longer exists (deleted by revoke-all or past its expiry); read creds again")
 }
 
 // extendUpstream prolongs a lease's token where the upstream can, and
 // returns its new expiry.
-func (e *Env) extendUpstream(ctx context.Context, s logical.Storage, secret *logical.Secret, token string) (time.Time, []string, error) {
+func (e *Mount) extendUpstream(ctx context.Context, s logical.Storage, secret *logical.Secret, token string) (time.Time, []string, error) {
 	expires, _ := leaseExpiry(secret)
-	cfgName, _ := secret.InternalData[idConfig].(string)
-	cfg, err := e.loadConfig(ctx, s, cfgName)
+	cfgName, _ := secret.InternalData[IDConfig].(string)
+	cfg, err := e.LoadConfig(ctx, s, cfgName)
 	if err != nil || cfg == nil {
 		return expires, nil, err
 	}
@@ -162,12 +141,12 @@ func (e *Env) extendUpstream(ctx context.Context, s logical.Storage, secret *log
 	if err != nil {
 		return expires, nil, err
 	}
-	issuer, _ := secret.InternalData[idIssuer].(string)
+	issuer, _ := secret.InternalData[IDIssuer].(string)
 	if !sameIssuer(cfg, eff, issuer, secret.IssueTime) {
-		return expires, nil, userErr("config %q no longer points at the issuer of this token; "+
+		return expires, nil, UserErr("config %q no longer points at the issuer of this token; "+
 			"the lease cannot be extended there: read creds again", cfgName)
 	}
-	client, err := e.client(cfgName, cfg)
+	client, err := e.Client(cfgName, cfg)
 	if err != nil {
 		return expires, nil, err
 	}
@@ -178,7 +157,7 @@ func (e *Env) extendUpstream(ctx context.Context, s logical.Storage, secret *log
 	tok, err := rn.Renew(ctx, token)
 	switch {
 	case err != nil && provider.IsStatus(err, 401, 404):
-		return expires, nil, userErr("the upstream token no longer exists (deleted upstream or by revoke-all); read creds again")
+		return expires, nil, UserErr("the upstream token no longer exists (deleted upstream or by revoke-all); read creds again")
 	case err != nil && provider.IsRefusal(err):
 		// Extend refused, e.g. outside a window before expiry that CDP
 		// does not document: the token lives as it was.
@@ -190,34 +169,34 @@ func (e *Env) extendUpstream(ctx context.Context, s logical.Storage, secret *log
 		return expires, []string{"the upstream answered the extend without saying until when; the lease keeps the token's " +
 			"known expiry at " + expires.UTC().Format(time.RFC3339)}, nil
 	}
-	held := heldToken{Role: fmt.Sprint(secret.InternalData[idRole]), Issuer: issuer, CreatedAt: secret.IssueTime, ExpiresAt: tok.ExpiresAt}
+	held := heldToken{Role: fmt.Sprint(secret.InternalData[IDRole]), Issuer: issuer, CreatedAt: secret.IssueTime, ExpiresAt: tok.ExpiresAt}
 	if tok.AccessToken != token {
 		return e.adoptExtended(ctx, s, cfgName, secret, token, tok, held)
 	}
-	secret.InternalData[idExpiresAt] = tok.ExpiresAt.UTC().Format(time.RFC3339Nano)
+	secret.InternalData[IDExpiresAt] = tok.ExpiresAt.UTC().Format(time.RFC3339Nano)
 	if err := e.trackToken(ctx, s, cfgName, token, held); err != nil {
 		// The lease keeps its old TTL, within what the record covers.
 		return expires, nil, err
 	}
-	return tok.ExpiresAt, e.passwordExpiry(ctx, s, cfgName, tok), nil
+	return tok.ExpiresAt, e.PasswordExpiry(ctx, s, cfgName, tok), nil
 }
 
 // adoptExtended takes over the new token an extend answered in place of
 // the lease's: it is tracked before the lease holds it, and the previous
 // one is deleted upstream, or left to the WAL rollback when that fails, so
 // neither is ever untracked.
-func (e *Env) adoptExtended(ctx context.Context, s logical.Storage, cfgName string, secret *logical.Secret, old string,
+func (e *Mount) adoptExtended(ctx context.Context, s logical.Storage, cfgName string, secret *logical.Secret, old string,
 	tok *provider.Token, held heldToken) (time.Time, []string, error) {
 	expires, _ := leaseExpiry(secret)
 	if err := e.trackToken(ctx, s, cfgName, tok.AccessToken, held); err != nil {
 		// The new token is nowhere: revoke it, the lease keeps the old.
-		_ = e.revokeUpstream(ctx, s, cfgName, tok.AccessToken, held.Issuer, secret.IssueTime)
+		_ = e.RevokeUpstream(ctx, s, cfgName, tok.AccessToken, held.Issuer, secret.IssueTime)
 		return expires, nil, err
 	}
-	secret.InternalData[idAccessToken] = tok.AccessToken
-	secret.InternalData[idExpiresAt] = tok.ExpiresAt.UTC().Format(time.RFC3339Nano)
+	secret.InternalData[IDAccessToken] = tok.AccessToken
+	secret.InternalData[IDExpiresAt] = tok.ExpiresAt.UTC().Format(time.RFC3339Nano)
 	warnings := []string{"the upstream answered the extend with a new token: the lease holds it now, and the previous one is deleted"}
-	if err := e.revokeUpstream(ctx, s, cfgName, old, held.Issuer, secret.IssueTime); err != nil {
+	if err := e.RevokeUpstream(ctx, s, cfgName, old, held.Issuer, secret.IssueTime); err != nil {
 		w := &walToken{Config: cfgName, Role: held.Role, Issuer: held.Issuer, Token: old, ExpiresAt: expires}
 		if _, werr := framework.PutWAL(ctx, s, walKindToken, w); werr != nil {
 			e.Logger.Error("could not delete a token an extend replaced, nor leave it to the rollback; it stays counted "+
@@ -226,11 +205,11 @@ func (e *Env) adoptExtended(ctx context.Context, s logical.Storage, cfgName stri
 		warnings = []string{"the upstream answered the extend with a new token: the lease holds it now; the previous one " +
 			"could not be deleted yet, and Vault's rollback deletes it"}
 	}
-	return tok.ExpiresAt, append(warnings, e.passwordExpiry(ctx, s, cfgName, tok)...), nil
+	return tok.ExpiresAt, append(warnings, e.PasswordExpiry(ctx, s, cfgName, tok)...), nil
 }
 
 func leaseExpiry(s *logical.Secret) (time.Time, error) {
-	v, _ := s.InternalData[idExpiresAt].(string)
+	v, _ := s.InternalData[IDExpiresAt].(string)
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("lease holds no upstream expiry: %w", err)
@@ -238,17 +217,17 @@ func leaseExpiry(s *logical.Secret) (time.Time, error) {
 	return t, nil
 }
 
-func (e *Env) tokenRevoke(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
-	token, _ := req.Secret.InternalData[idAccessToken].(string)
+func (e *Mount) Revoke(ctx context.Context, req *logical.Request) (*logical.Response, error) {
+	token, _ := req.Secret.InternalData[IDAccessToken].(string)
 	if token == "" {
 		// The provider has no revocation: the token just expires.
 		return nil, nil
 	}
-	cfgName, _ := req.Secret.InternalData[idConfig].(string)
-	if err := e.ensureWritable(); err != nil {
+	cfgName, _ := req.Secret.InternalData[IDConfig].(string)
+	if err := e.EnsureWritable(); err != nil {
 		return nil, err
 	}
-	issuer, _ := req.Secret.InternalData[idIssuer].(string)
+	issuer, _ := req.Secret.InternalData[IDIssuer].(string)
 	if expires, err := leaseExpiry(req.Secret); err == nil && !e.Now().Before(expires) &&
 		!e.mayHaveExtended(ctx, req.Storage, cfgName, issuer, req.Secret.IssueTime) {
 		// The upstream token is dead already; calling the upstream could
@@ -260,14 +239,14 @@ func (e *Env) tokenRevoke(ctx context.Context, req *logical.Request, _ *framewor
 		if spare {
 			e.Logger.Info("not revoking the access token of an authorization_code role's lease upstream, so the role keeps "+
 				"its refresh token (config revoke_user_access_tokens is off); it expires by itself", "config", cfgName,
-				"expires_at", req.Secret.InternalData[idExpiresAt])
+				"expires_at", req.Secret.InternalData[IDExpiresAt])
 			err = e.forgetToken(ctx, req.Storage, cfgName, token)
 		}
 		return nil, err
 	}
 	// An error makes Vault retry the revoke with backoff; a token the
 	// upstream no longer knows counts as revoked.
-	return nil, e.revokeUpstream(ctx, req.Storage, cfgName, token, issuer, req.Secret.IssueTime)
+	return nil, e.RevokeUpstream(ctx, req.Storage, cfgName, token, issuer, req.Secret.IssueTime)
 }
 
 // mayHaveExtended reports whether a lease's token may live past the expiry
@@ -276,8 +255,8 @@ func (e *Env) tokenRevoke(ctx context.Context, req *logical.Request, _ *framewor
 // the lease on its old expiry. Such a token is revoked upstream, where a
 // dead one counts as revoked; a config that is gone or points at another
 // issuer could not revoke it anyway.
-func (e *Env) mayHaveExtended(ctx context.Context, s logical.Storage, config, issuer string, issued time.Time) bool {
-	cfg, err := e.loadConfig(ctx, s, config)
+func (e *Mount) mayHaveExtended(ctx context.Context, s logical.Storage, config, issuer string, issued time.Time) bool {
+	cfg, err := e.LoadConfig(ctx, s, config)
 	if err != nil || cfg == nil {
 		return false
 	}
@@ -285,7 +264,7 @@ func (e *Env) mayHaveExtended(ctx context.Context, s logical.Storage, config, is
 	if err != nil || !sameIssuer(cfg, eff, issuer, issued) {
 		return false
 	}
-	client, err := e.client(config, cfg)
+	client, err := e.Client(config, cfg)
 	if err != nil {
 		return false
 	}
@@ -296,74 +275,20 @@ func (e *Env) mayHaveExtended(ctx context.Context, s logical.Storage, config, is
 // leaseSparesGrant is spareUserGrant for a lease that holds its token: one
 // issued while the config allowed revoking it, or before the choice
 // existed (then the role's grant decides).
-func (e *Env) leaseSparesGrant(ctx context.Context, req *logical.Request) (bool, error) {
-	grant, recorded := req.Secret.InternalData[idGrant].(string)
+func (e *Mount) leaseSparesGrant(ctx context.Context, req *logical.Request) (bool, error) {
+	grant, recorded := req.Secret.InternalData[IDGrant].(string)
 	if !recorded {
-		roleName, _ := req.Secret.InternalData[idRole].(string)
-		role, err := e.loadRole(ctx, req.Storage, roleName)
+		roleName, _ := req.Secret.InternalData[IDRole].(string)
+		role, err := e.LoadRole(ctx, req.Storage, roleName)
 		if err != nil || role == nil {
 			return false, err
 		}
 		grant = role.GrantType
 	}
-	cfgName, _ := req.Secret.InternalData[idConfig].(string)
-	cfg, err := e.loadConfig(ctx, req.Storage, cfgName)
+	cfgName, _ := req.Secret.InternalData[IDConfig].(string)
+	cfg, err := e.LoadConfig(ctx, req.Storage, cfgName)
 	if err != nil || cfg == nil {
 		return false, err
 	}
-	return spareUserGrant(grant, cfg), nil
-}
-
-// revokeUpstream deletes a token at the issuer that minted it and forgets
-// it. It fails, and Vault retries, when that issuer is no longer reachable
-// through the config: a revoke sent elsewhere would be reported done while
-// the token lives. issuer is empty for leases from before issuers were
-// recorded: those go to the config unless its issuer changed since issued.
-func (e *Env) revokeUpstream(ctx context.Context, s logical.Storage, config, token, issuer string, issued time.Time) error {
-	cfg, err := e.loadConfig(ctx, s, config)
-	if err != nil {
-		return err
-	}
-	if cfg == nil {
-		return fmt.Errorf("config %q, whose account issued this token, was deleted: the token cannot be revoked and lives "+
-			"upstream until it expires; Vault retries this revoke, which succeeds at the token's expiry", config)
-	}
-	eff, err := provider.Effective(cfg.Config)
-	if err != nil {
-		return err
-	}
-	if !sameIssuer(cfg, eff, issuer, issued) {
-		return fmt.Errorf("config %q no longer points at the issuer of this token (its URLs or account changed): the token "+
-			"cannot be revoked there and lives upstream until it expires; Vault retries this revoke", config)
-	}
-	client, err := e.client(config, cfg)
-	if err != nil {
-		return err
-	}
-	if rv, ok := client.(provider.Revoker); ok {
-		if err := rv.Revoke(ctx, token); err != nil {
-			if !provider.NotRevocable(err) {
-				return fmt.Errorf("revoking upstream token of config %q: %w", config, err)
-			}
-			e.notRevocable(ctx, s, config, token)
-		}
-	}
-	return e.forgetToken(ctx, s, config, token)
-}
-
-// notRevocable logs a token the revocation endpoint will not revoke
-// (unsupported_token_type): the revoke is done, since nothing more can be,
-// and the token stays valid until it expires. Once a day per config at
-// warning level, at debug level otherwise.
-func (e *Env) notRevocable(ctx context.Context, s logical.Storage, config, token string) {
-	var expires any = "unknown"
-	if h, err := getJSON[heldToken](ctx, s, heldKey(config, tokenID(token)), "token record"); err == nil && h != nil {
-		expires = h.ExpiresAt.UTC().Format(time.RFC3339)
-	}
-	log := e.Logger.Debug
-	if e.firstToday(config + "\x00unrevocable") {
-		log = e.Logger.Warn
-	}
-	log("the revocation endpoint does not revoke access tokens (unsupported_token_type): the token cannot be revoked "+
-		"and stays valid until it expires", "config", config, "expires_at", expires)
+	return SpareUserGrant(grant, cfg), nil
 }

@@ -1,4 +1,4 @@
-package paths
+package lifecycle
 
 import (
 	"context"
@@ -51,11 +51,11 @@ func rewriteWAL(ctx context.Context, s logical.Storage, id, kind string, data an
 // of a config's API key that stopped half way (config_rotate.go). Where this node cannot
 // write (a performance standby or secondary) it does nothing upstream and
 // keeps the entry for the node that can.
-func (e *Env) WALRollback(ctx context.Context, req *logical.Request, kind string, data any) error {
+func (e *Mount) WALRollback(ctx context.Context, req *logical.Request, kind string, data any) error {
 	if kind != walKindToken && kind != walKindKey {
 		return fmt.Errorf("unknown WAL kind %q", kind)
 	}
-	if err := e.ensureWritable(); err != nil {
+	if err := e.EnsureWritable(); err != nil {
 		return err
 	}
 	if kind == walKindKey {
@@ -85,7 +85,7 @@ func (e *Env) WALRollback(ctx context.Context, req *logical.Request, kind string
 		// A rotation that stored its token before it stopped rolls
 		// forward: the token is the role's, and stays until the role
 		// revokes it.
-		st, err := e.loadStaticToken(ctx, req.Storage, w.Static)
+		st, err := e.LoadStaticToken(ctx, req.Storage, w.Static)
 		if err != nil {
 			return err
 		}
@@ -100,7 +100,7 @@ func (e *Env) WALRollback(ctx context.Context, req *logical.Request, kind string
 			}
 		}
 	}
-	if err := e.revokeUpstream(ctx, req.Storage, w.Config, w.Token, w.Issuer, time.Time{}); err != nil {
+	if err := e.RevokeUpstream(ctx, req.Storage, w.Config, w.Token, w.Issuer, time.Time{}); err != nil {
 		return err // kept; the rollback manager tries again
 	}
 	e.Logger.Info("rolled back an upstream token whose lease was never created", "config", w.Config)

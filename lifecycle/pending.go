@@ -1,0 +1,98 @@
+package lifecycle
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+// StateLifetime is how long an authorize URL may be used.
+const StateLifetime = 10 * time.Minute
+
+// PendingAuth is one authorize/:role call waiting for its callback.
+type PendingAuth struct {
+	Role        string    `json:"role"`
+	Config      string    `json:"config"`
+	Verifier    string    `json:"verifier"`
+	RedirectURL string    `json:"redirect_url"`
+	ExpiresAt   time.Time `json:"expires_at"`
+}
+
+func StateKey(state string) string {
+	sum := sha256.Sum256([]byte(state))
+	return statePrefix + hex.EncodeToString(sum[:])
+}
+
+// MaxPendingStates bounds the authorization states one role may have
+// waiting; the oldest go first.
+const MaxPendingStates = 20
+
+// CapPendingStates drops a role's oldest pending states beyond
+// MaxPendingStates, so repeated authorize calls cannot fill storage.
+func (e *Mount) CapPendingStates(ctx context.Context, s logical.Storage, role string) error {
+	keys, err := s.List(ctx, statePrefix)
+	if err != nil {
+		return err
+	}
+	type pending struct {
+		key     string
+		expires time.Time
+	}
+	var mine []pending
+	for _, k := range keys {
+		p, err := GetJSON[PendingAuth](ctx, s, statePrefix+k, "authorization state")
+		if unreadable(err) {
+			e.Logger.Warn("skipping an authorization state that cannot be read (an interrupted storage write leaves one)",
+				"error", err)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if p != nil && p.Role == role {
+			mine = append(mine, pending{statePrefix + k, p.ExpiresAt})
+		}
+	}
+	if len(mine) <= MaxPendingStates {
+		return nil
+	}
+	sort.Slice(mine, func(i, j int) bool { return mine[i].expires.Before(mine[j].expires) })
+	for _, p := range mine[:len(mine)-MaxPendingStates] {
+		if err := s.Delete(ctx, p.key); err != nil {
+			return fmt.Errorf("dropping an old authorization state: %w", err)
+		}
+	}
+	return nil
+}
+
+// PruneStates deletes authorization states past their expiry, so abandoned
+// authorize calls do not pile up. Vault runs periodic functions on
+// performance standbys and secondaries too, which cannot write: those skip.
+func (e *Mount) PruneStates(ctx context.Context, req *logical.Request) error {
+	if e.EnsureWritable() != nil {
+		return nil
+	}
+	keys, err := req.Storage.List(ctx, statePrefix)
+	if err != nil {
+		return err
+	}
+	now := e.Now()
+	for _, k := range keys {
+		p, err := GetJSON[PendingAuth](ctx, req.Storage, statePrefix+k, "authorization state")
+		if err != nil {
+			e.Logger.Warn("skipping an unreadable authorization state", "error", err)
+			continue
+		}
+		if p != nil && !now.Before(p.ExpiresAt) {
+			if err := req.Storage.Delete(ctx, statePrefix+k); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,158 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+// RoleEntry is the stored form of roles/:name.
+type RoleEntry struct {
+	Config      string        `json:"config"`
+	Scopes      []string      `json:"scopes,omitempty"`
+	GrantType   string        `json:"grant_type"`
+	RedirectURL string        `json:"redirect_url,omitempty"`
+	TTL         time.Duration `json:"ttl"`
+	MaxTTL      time.Duration `json:"max_ttl"`
+}
+
+func (e *Mount) LoadRole(ctx context.Context, s logical.Storage, name string) (*RoleEntry, error) {
+	return e.Roles.load(ctx, s, name, fmt.Sprintf("role %q", name))
+}
+
+const (
+	// MinRotationPeriod is the shortest rotation_period accepted.
+	MinRotationPeriod = 10 * time.Second
+	// defaultGracePeriod is how long a rotated-out token stays valid where
+	// the upstream can revoke it.
+	defaultGracePeriod = time.Minute
+)
+
+// StaticRole is the stored form of static-roles/:name.
+type StaticRole struct {
+	Config string   `json:"config"`
+	Scopes []string `json:"scopes,omitempty"`
+	// RotationPeriod 0 means 80% of the upstream token's lifetime.
+	RotationPeriod time.Duration `json:"rotation_period,omitempty"`
+	// GracePeriod is nil when not set (the default applies).
+	GracePeriod *time.Duration `json:"grace_period,omitempty"`
+	// GrantType authorization_code (source, oauth2): the token comes from
+	// a user's authorization (authorize/<name>), refreshed at each
+	// rotation. Empty means client_credentials.
+	GrantType   string `json:"grant_type,omitempty"`
+	RedirectURL string `json:"redirect_url,omitempty"`
+}
+
+func (r *StaticRole) Grant() string {
+	if r.GrantType == "" {
+		return provider.GrantClientCredentials
+	}
+	return r.GrantType
+}
+
+func (e *Mount) LoadStaticRole(ctx context.Context, s logical.Storage, name string) (*StaticRole, error) {
+	return GetJSON[StaticRole](ctx, s, StaticRolePrefix+name, fmt.Sprintf("static role %q", name))
+}
+
+// Grace is the role's grace period, its default applied.
+func (r *StaticRole) Grace(revocable bool) time.Duration {
+	if !revocable {
+		return 0
+	}
+	if r.GracePeriod != nil {
+		return *r.GracePeriod
+	}
+	return defaultGracePeriod
+}
+
+// Period is the role's rotation period for a token of lifetime.
+func (r *StaticRole) Period(lifetime time.Duration) time.Duration {
+	if r.RotationPeriod > 0 {
+		return r.RotationPeriod
+	}
+	p := lifetime * 8 / 10
+	if p < MinRotationPeriod {
+		p = MinRotationPeriod
+	}
+	return p.Truncate(time.Second)
+}
+
+// checkRotationPeriod: at least 10s and at most 80% of the token's
+// lifetime, so that a reader never gets an expired token.
+func CheckRotationPeriod(role *StaticRole, st *staticToken) error {
+	if st == nil || role.RotationPeriod == 0 {
+		return nil
+	}
+	if limit := (st.Lifetime() * 8 / 10).Truncate(time.Second); role.RotationPeriod > limit {
+		return BadField("rotation_period", "%s is more than 80%% of the upstream token's lifetime %s; use at most %s",
+			role.RotationPeriod, st.Lifetime().Truncate(time.Second), limit)
+	}
+	return nil
+}
+
+// checkGracePeriod: where the upstream caps the tokens held (cdp), a
+// token in its grace period must be revoked before the next rotation, or
+// rotations pile up tokens until max_tokens refuses them all. So the grace
+// period, its default included, is shorter than the rotation period, its
+// default (80% of the token's lifetime) included.
+func CheckGracePeriod(role *StaticRole, st *staticToken, limited bool) error {
+	if !limited || st == nil || st.AccessToken == "" {
+		return nil
+	}
+	period := role.Period(st.Lifetime())
+	if g := role.Grace(true); g >= period {
+		return BadField("grace_period", "%s must be shorter than the rotation period %s (rotation_period, or 80%% of the "+
+			"upstream token's lifetime): a token still in its grace period at the next rotation takes a max_tokens slot, "+
+			"and rotations would stop", g, period)
+	}
+	return nil
+}
+
+// StaticRolesUsing names the static roles that use config.
+func (e *Mount) StaticRolesUsing(ctx context.Context, s logical.Storage, config string) ([]string, error) {
+	return usersOf(ctx, s, StaticRolePrefix, config, func(n string) (string, error) {
+		r, err := e.LoadStaticRole(ctx, s, n)
+		if r == nil {
+			return "", err
+		}
+		return r.Config, err
+	})
+}
+
+// RolesUsing names the roles that use config name, as "role a, role b".
+func (e *Mount) RolesUsing(ctx context.Context, s logical.Storage, config string) ([]string, error) {
+	names, err := usersOf(ctx, s, RolePrefix, config, func(n string) (string, error) {
+		r, err := e.LoadRole(ctx, s, n)
+		if r == nil {
+			return "", err
+		}
+		return r.Config, err
+	})
+	for i := range names {
+		names[i] = "role " + names[i]
+	}
+	return names, err
+}
+
+// usersOf lists the entries under prefix whose config (as configOf reads
+// it; "" for none) is config.
+func usersOf(ctx context.Context, s logical.Storage, prefix, config string, configOf func(name string) (string, error)) ([]string, error) {
+	names, err := s.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	var users []string
+	for _, n := range names {
+		c, err := configOf(n)
+		if err != nil {
+			return nil, err
+		}
+		if c == config {
+			users = append(users, n)
+		}
+	}
+	return users, nil
+}
