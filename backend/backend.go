@@ -70,7 +70,7 @@ func New(conf *logical.BackendConfig) *Backend {
 		PeriodicFunc: b.periodic,
 		// Vault's rotation manager (Enterprise) calls this when a config's
 		// automated rotation is due; on Vault Community periodic does.
-		RotateCredential: b.env.RotateCredential,
+		RotateCredential: b.env.Keys.RotateCredential,
 		// 0 is Vault's default (10m); crash tests shorten it (wal_age.go).
 		WALRollbackMinAge: walRollbackMinAge(conf.Logger),
 		Clean:             b.clean,
@@ -101,7 +101,7 @@ func (b *Backend) Setup(ctx context.Context, conf *logical.BackendConfig) error 
 func (b *Backend) periodic(ctx context.Context, req *logical.Request) error {
 	// Config keys first: static roles then mint with the new one.
 	roots := b.guard("periodic rotate-root", func() error {
-		b.env.RotateRootsDue(ctx, req.Storage)
+		b.env.Keys.RotateRootsDue(ctx, req.Storage)
 		return nil
 	})
 	statics := b.guard("periodic static rotation", func() error {

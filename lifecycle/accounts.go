@@ -25,7 +25,7 @@ type ConfigEntry struct {
 	IssuerChangedAt time.Time `json:"issuer_changed_at,omitempty"`
 
 	// Automated rotation of the config's own credential (cloud; see
-	// root_schedule.go): Vault's settings, whether Vault's rotation
+	// rootkey/schedule.go): Vault's settings, whether Vault's rotation
 	// manager runs them (else the plugin's periodic function does), and
 	// when the current key was written or created.
 	Rotation        automatedrotationutil.AutomatedRotationParams `json:"rotation"`

@@ -25,7 +25,7 @@ type Mount struct {
 	// keys a rotation creates unique to the mount.
 	MountID string
 	// RotateRootStep, when set, is called after each step of a rotation
-	// of a config's key with the step's name (config_rotate.go): crash
+	// of a config's key with the step's name (rootkey/rotate_root.go): crash
 	// tests stop a rotation there.
 	RotateRootStep func(step string)
 	// Writable reports whether this node can write the mount's storage
@@ -62,10 +62,9 @@ type Mount struct {
 	// last logged, so the server log says it once a day.
 	expiryMu     sync.Mutex
 	expiryLogged map[string]string
-	// rootFailures backs off the plugin's own automated rotations of a
-	// config's key after a failure (root_schedule.go).
-	rootMu       sync.Mutex
-	rootFailures map[string]rootFailure
+	// rollbacks are the WAL kinds other packages write, with their
+	// rollbacks (OnRollback).
+	rollbacks map[string]Rollback
 
 	// configs, roles and metas are the decoded entries every creds read
 	// needs (cache.go).
@@ -111,7 +110,7 @@ func NewMount(logger hclog.Logger, system func() logical.SystemView) *Mount {
 		roleLocks:    locksutil.CreateLocks(),
 		stateLocks:   locksutil.CreateLocks(),
 		expiryLogged: map[string]string{},
-		rootFailures: map[string]rootFailure{},
+		rollbacks:    map[string]Rollback{},
 		clients:      map[string]cachedClient{},
 		latestGen:    map[string]uint64{},
 	}

@@ -87,7 +87,7 @@ func (e *Mount) loadRecords(ctx context.Context, s logical.Storage, config strin
 	var first time.Time
 	for _, id := range ids {
 		h, err := GetJSON[heldToken](ctx, s, heldKey(config, id), "token record")
-		if unreadable(err) {
+		if Unreadable(err) {
 			e.Logger.Warn("skipping a token record that cannot be read (an interrupted storage write leaves one)",
 				"config", config, "error", err)
 			continue

@@ -96,7 +96,7 @@ func (e *Mount) Mint(ctx context.Context, s logical.Storage, m MintRequest) (*pr
 		e.noteLifetime(ctx, s, m.ConfigName, tok.ExpiresAt.Sub(e.Now()))
 	}
 	w.Token, w.ExpiresAt = tok.AccessToken, tok.ExpiresAt
-	if err := rewriteWAL(ctx, s, walID, walKindToken, w); err != nil {
+	if err := RewriteWAL(ctx, s, walID, walKindToken, w); err != nil {
 		return nil, e.discard(ctx, s, w, walID, fmt.Errorf("writing WAL: %w", err))
 	}
 	if err := e.trackToken(ctx, s, m.ConfigName, tok.AccessToken,

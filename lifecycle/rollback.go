@@ -39,7 +39,7 @@ type walToken struct {
 // rewriteWAL replaces the data of WAL entry id in place, so one entry
 // covers a create from before the call to its end (a tracked token, a
 // stored key).
-func rewriteWAL(ctx context.Context, s logical.Storage, id, kind string, data any) error {
+func RewriteWAL(ctx context.Context, s logical.Storage, id, kind string, data any) error {
 	raw, err := json.Marshal(&framework.WALEntry{Kind: kind, Data: data, CreatedAt: time.Now().UTC().Unix()})
 	if err != nil {
 		return err
@@ -47,19 +47,28 @@ func rewriteWAL(ctx context.Context, s logical.Storage, id, kind string, data an
 	return s.Put(ctx, &logical.StorageEntry{Key: framework.WALPrefix + id, Value: raw})
 }
 
-// WALRollback undoes a half-done token creation, or finishes a rotation
-// of a config's API key that stopped half way (config_rotate.go). Where this node cannot
-// write (a performance standby or secondary) it does nothing upstream and
-// keeps the entry for the node that can.
+// Rollback finishes or undoes the work one WAL entry of its kind covers.
+type Rollback func(ctx context.Context, s logical.Storage, data any) error
+
+// OnRollback registers the rollback of a WAL kind another package writes
+// (rootkey's rotations of a config's API key). Call it before the mount
+// serves requests.
+func (e *Mount) OnRollback(kind string, r Rollback) { e.rollbacks[kind] = r }
+
+// WALRollback undoes a half-done token creation, or hands an entry of
+// another kind to its registered rollback. Where this node cannot write (a
+// performance standby or secondary) it does nothing upstream and keeps the
+// entry for the node that can.
 func (e *Mount) WALRollback(ctx context.Context, req *logical.Request, kind string, data any) error {
-	if kind != walKindToken && kind != walKindKey {
+	other, known := e.rollbacks[kind]
+	if kind != walKindToken && !known {
 		return fmt.Errorf("unknown WAL kind %q", kind)
 	}
 	if err := e.EnsureWritable(); err != nil {
 		return err
 	}
-	if kind == walKindKey {
-		return e.rollbackKey(ctx, req.Storage, data)
+	if kind != walKindToken {
+		return other(ctx, req.Storage, data)
 	}
 	var w walToken
 	raw, err := json.Marshal(data)

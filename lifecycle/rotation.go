@@ -543,7 +543,7 @@ func (e *Mount) loadSchedule(ctx context.Context, s logical.Storage) error {
 // replaceDeadStatic forgets a static role's tokens of its config, dead
 // upstream (the config's key was deleted), so static-creds never serves
 // them, and rotates it now.
-func (e *Mount) replaceDeadStatic(ctx context.Context, s logical.Storage, name string) error {
+func (e *Mount) ReplaceDeadStatic(ctx context.Context, s logical.Storage, name string) error {
 	return e.ReplaceKilledStatic(ctx, s, name, nil)
 }
 

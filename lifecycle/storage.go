@@ -23,9 +23,9 @@ const (
 	// authorization_code role, apart from the role so that reading or
 	// rewriting the role never touches it.
 	RoleTokenPrefix = "role-tokens/"
-	// statePrefix holds pending authorizations under the sha256 of their
+	// StatePrefix holds pending authorizations under the sha256 of their
 	// state, so the state itself is never a storage key.
-	statePrefix = "oauth-state/"
+	StatePrefix = "oauth-state/"
 	// tokenPrefix holds tokens/<config>/<sha256 of token>: a record of
 	// each revocable upstream token a lease holds (held_tokens.go). The key
 	// is a hash; the token itself lives only in the lease.
@@ -46,7 +46,7 @@ const (
 
 // SealWrapStorage lists storage prefixes holding credentials.
 func SealWrapStorage() []string {
-	return []string{ConfigPrefix, RoleTokenPrefix, statePrefix, staticTokenPrefix, framework.WALPrefix}
+	return []string{ConfigPrefix, RoleTokenPrefix, StatePrefix, staticTokenPrefix, framework.WALPrefix}
 }
 
 // LocalStorage lists prefixes that are not replicated: a WAL entry belongs

@@ -2,7 +2,7 @@ package lifecycle
 
 import "strings"
 
-// unreadable reports whether err is a stored entry that exists but can
+// Unreadable reports whether err is a stored entry that exists but can
 // never be read because Vault's barrier cannot decrypt it. Vault's file
 // storage leaves such an entry when it is killed between writing a new
 // entry to a temporary file and renaming it into place: the temporary
@@ -12,6 +12,6 @@ import "strings"
 // instead would break every later call on that prefix after one crash.
 // The error crosses the plugin's gRPC boundary as text, so the text is
 // what is matched.
-func unreadable(err error) bool {
+func Unreadable(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "decryption failed")
 }

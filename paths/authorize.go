@@ -18,7 +18,7 @@ import (
 // The authorization code flow: authorize/:role hands out the provider's
 // authorize URL with a fresh state and PKCE challenge; the provider sends
 // the browser to callback (callback.go), which exchanges the code and keeps
-// the refresh token on the role (user_authorization.go). creds/:role then
+// the refresh token on the role (lifecycle/user_authorization.go). creds/:role then
 // uses the refresh token.
 
 func (e *Env) authorizePaths() []*framework.Path {
@@ -116,9 +116,9 @@ func (e *Env) authorize(ctx context.Context, req *logical.Request, d *framework.
 		return nil, err
 	}
 	state := base64.RawURLEncoding.EncodeToString(raw)
-	p := lifecycle.PendingAuth{Role: key, Config: role.Config, Verifier: oauth2.GenerateVerifier(), RedirectURL: role.RedirectURL,
-		ExpiresAt: e.Now().Add(lifecycle.StateLifetime).UTC()}
-	entry, err := logical.StorageEntryJSON(lifecycle.StateKey(state), p)
+	p := PendingAuth{Role: key, Config: role.Config, Verifier: oauth2.GenerateVerifier(), RedirectURL: role.RedirectURL,
+		ExpiresAt: e.Now().Add(StateLifetime).UTC()}
+	entry, err := logical.StorageEntryJSON(StateKey(state), p)
 	if err != nil {
 		return nil, err
 	}

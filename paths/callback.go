@@ -25,12 +25,12 @@ func (e *Env) callback(ctx context.Context, req *logical.Request, d *framework.F
 	if err := e.EnsureWritable(); err != nil {
 		return nil, err
 	}
-	key := lifecycle.StateKey(state)
+	key := StateKey(state)
 	// One use: the state is taken under its lock before anything else, so
 	// a replay racing the first use finds nothing.
 	lock := e.StateLock(key)
 	lock.Lock()
-	p, err := lifecycle.GetJSON[lifecycle.PendingAuth](ctx, req.Storage, key, "authorization state")
+	p, err := lifecycle.GetJSON[PendingAuth](ctx, req.Storage, key, "authorization state")
 	if err == nil && p != nil {
 		err = req.Storage.Delete(ctx, key)
 	}
@@ -44,7 +44,7 @@ func (e *Env) callback(ctx context.Context, req *logical.Request, d *framework.F
 	what, name := lifecycle.Holder(p.Role)
 	if !e.Now().Before(p.ExpiresAt) {
 		return nil, lifecycle.UserErr("state expired at %s (it lives %s); run authorize/%s again",
-			p.ExpiresAt.Format(time.RFC3339), lifecycle.StateLifetime, name)
+			p.ExpiresAt.Format(time.RFC3339), StateLifetime, name)
 	}
 	if pe := d.Get("error").(string); pe != "" {
 		if pe == "access_denied" {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/rootkey"
 )
 
 // destinationFields are the config fields that say where requests, and so
@@ -163,14 +164,14 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 		warnings = append(warnings, uuidWarning)
 	}
 
-	if lifecycle.TakesRotation(cfg.Provider) {
+	if rootkey.TakesRotation(cfg.Provider) {
 		if _, rewritten := req.Data[fClientSecret]; rewritten || existing == nil {
 			// A key written by hand starts its rotation period afresh.
 			cfg.LastRotated = e.Now().UTC()
 		}
 	}
 	if rotationGiven {
-		if err := e.ScheduleRootRotation(ctx, req, name, existing, cfg); err != nil {
+		if err := e.Keys.ScheduleRootRotation(ctx, req, name, existing, cfg); err != nil {
 			return nil, err
 		}
 	}
@@ -256,7 +257,7 @@ func secretFollowsDestination(old, new provider.Config, req *logical.Request) er
 // it: it was written with the secret replaced (perhaps by a writer who did
 // not know the right one), and may name another key. The warning says so.
 func keyUUIDFollowsSecret(existing, cfg *lifecycle.ConfigEntry, req *logical.Request) (string, error) {
-	if !lifecycle.TakesRotation(cfg.Provider) {
+	if !rootkey.TakesRotation(cfg.Provider) {
 		return "", nil
 	}
 	_, uuidGiven := req.Data[fKeyUUID]
@@ -362,7 +363,7 @@ func (e *Env) configRead(ctx context.Context, req *logical.Request, d *framework
 		}
 	}
 	resp := &logical.Response{Data: data}
-	if lifecycle.TakesRotation(cfg.Provider) {
+	if rootkey.TakesRotation(cfg.Provider) {
 		readRotation(cfg, data)
 	}
 	if !spec.TokenLimit && e.Revocable(name, cfg) {
@@ -432,7 +433,7 @@ func (e *Env) configDelete(ctx context.Context, req *logical.Request, d *framewo
 	// A rotation of its key that stopped half way is finished first, with
 	// the config's credentials: deleted, the config could not delete the
 	// key the rotation left.
-	if err := e.SettleRotations(ctx, req.Storage, name); err != nil {
+	if err := e.Keys.SettleRotations(ctx, req.Storage, name); err != nil {
 		return nil, fmt.Errorf("config %q has a rotation of its API key that is not finished (%w); deleting the config "+
 			"now would leave an API key behind: try again", name, err)
 	}
@@ -457,7 +458,7 @@ func (e *Env) configDelete(ctx context.Context, req *logical.Request, d *framewo
 			"config is written again)", n, name))
 	}
 	if gone != nil && gone.RotationManaged {
-		if err := e.UnscheduleRootRotation(ctx, req, name); err != nil {
+		if err := e.Keys.UnscheduleRootRotation(ctx, req, name); err != nil {
 			warnings = append(warnings, err.Error())
 		}
 	}

@@ -32,11 +32,11 @@ func (e *Env) configRotate(ctx context.Context, req *logical.Request, d *framewo
 	if err := e.EnsureWritable(); err != nil {
 		return nil, err
 	}
-	r, err := e.RotateRoot(ctx, req.Storage, name, nil)
+	r, err := e.Keys.RotateRoot(ctx, req.Storage, name, nil)
 	if err != nil {
 		return nil, err
 	}
-	e.LogRotation(name, r, "request")
+	e.Keys.LogRotation(name, r, "request")
 	return &logical.Response{
 		Data: map[string]any{
 			fClientID:    r.ClientID,

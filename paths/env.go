@@ -5,6 +5,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/rootkey"
 )
 
 // Env is the HTTP face of one mount: its paths' schemas and handlers. The
@@ -12,9 +13,12 @@ import (
 // lifecycle (lifecycle.Mount) to act, and turn its answer into a response.
 type Env struct {
 	*lifecycle.Mount
+	// Keys rotates the configs' own keys (config/:name/rotate).
+	Keys *rootkey.Rotator
 }
 
 // NewEnv returns the face of a new mount with the real clock.
 func NewEnv(logger hclog.Logger, system func() logical.SystemView) *Env {
-	return &Env{Mount: lifecycle.NewMount(logger, system)}
+	m := lifecycle.NewMount(logger, system)
+	return &Env{Mount: m, Keys: rootkey.New(m)}
 }

@@ -1,4 +1,4 @@
-package lifecycle
+package rootkey
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 )
 
@@ -69,7 +70,7 @@ type walKey struct {
 // createLandingWait is how long after a rotation began a key that its
 // create may have made can still appear upstream: until then, no key with
 // the label does not prove that none will.
-func createLandingWait(cfg *ConfigEntry) time.Duration {
+func createLandingWait(cfg *lifecycle.ConfigEntry) time.Duration {
 	timeout := cfg.RequestTimeout
 	if timeout <= 0 {
 		timeout = provider.DefaultRequestTimeout
@@ -88,7 +89,7 @@ type rootRotation struct {
 // rotation happens only if it holds for the config as loaded under the
 // config's lock; otherwise rotateRoot returns nil, nil. The caller has
 // passed ensureWritable.
-func (e *Mount) RotateRoot(ctx context.Context, s logical.Storage, name string, onlyIf func(*ConfigEntry) bool) (*rootRotation, error) {
+func (e *Rotator) RotateRoot(ctx context.Context, s logical.Storage, name string, onlyIf func(*lifecycle.ConfigEntry) bool) (*rootRotation, error) {
 	lock := e.ConfigLock(name)
 	lock.Lock()
 	defer lock.Unlock()
@@ -98,7 +99,7 @@ func (e *Mount) RotateRoot(ctx context.Context, s logical.Storage, name string, 
 		return nil, err
 	}
 	if existing == nil {
-		return nil, UserErr("config %q does not exist", name)
+		return nil, lifecycle.UserErr("config %q does not exist", name)
 	}
 	if onlyIf != nil && !onlyIf(existing) {
 		return nil, nil
@@ -109,7 +110,7 @@ func (e *Mount) RotateRoot(ctx context.Context, s logical.Storage, name string, 
 	}
 	kr, ok := current.(provider.KeyRotator)
 	if !ok {
-		return nil, UserErr("rotate is for cloud configs: %s has no API to create keys", existing.Provider)
+		return nil, lifecycle.UserErr("rotate is for cloud configs: %s has no API to create keys", existing.Provider)
 	}
 	// A retry never makes a second key while an earlier one is unresolved.
 	if err := e.SettleRotations(ctx, s, name); err != nil {
@@ -159,7 +160,7 @@ func (e *Mount) RotateRoot(ctx context.Context, s logical.Storage, name string, 
 	}
 	key.UUID = found[0]
 	w.NewClientID, w.KeyUUID = key.ClientID, key.UUID
-	if err := rewriteWAL(ctx, s, walID, walKindKey, w); err != nil {
+	if err := lifecycle.RewriteWAL(ctx, s, walID, walKindKey, w); err != nil {
 		w.NewClientID = "" // not recorded: the config cannot come to hold it
 		return nil, e.abandonRotation(ctx, s, walID, w, fmt.Errorf("recording the new API key in the WAL entry: %w", err))
 	}
@@ -205,7 +206,7 @@ func (e *Mount) RotateRoot(ctx context.Context, s logical.Storage, name string, 
 }
 
 // rotateStep marks a step of a rotation for crash tests.
-func (e *Mount) rotateStep(step string) {
+func (e *Rotator) rotateStep(step string) {
 	if e.RotateRootStep != nil {
 		e.RotateRootStep(step)
 	}
@@ -214,7 +215,7 @@ func (e *Mount) rotateStep(step string) {
 // keyLabel is a new key's label: unique to the mount (its backend UUID,
 // which the rollback and periodic work know too), the config and the
 // attempt, and within the 255 characters the API takes.
-func (e *Mount) keyLabel(name string) string {
+func (e *Rotator) keyLabel(name string) string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	mount := e.MountID
@@ -233,7 +234,7 @@ func (e *Mount) keyLabel(name string) string {
 // Acquia CLI relies on) the API says so, and that key is the one, whatever
 // key_uuid says. Otherwise only key_uuid can tell: the list shows no
 // client ids.
-func configuredKeyUUID(ctx context.Context, kr provider.KeyRotator, cfg *ConfigEntry) (string, []string, error) {
+func configuredKeyUUID(ctx context.Context, kr provider.KeyRotator, cfg *lifecycle.ConfigEntry) (string, []string, error) {
 	if provider.IsUUID(cfg.ClientID) {
 		k, err := kr.GetKey(ctx, cfg.ClientID)
 		if err != nil {
@@ -249,7 +250,7 @@ func configuredKeyUUID(ctx context.Context, kr provider.KeyRotator, cfg *ConfigE
 		}
 	}
 	if cfg.KeyUUID == "" {
-		return "", nil, BadField("key_uuid", "rotate needs the uuid of the config's current API key, to delete it once the "+
+		return "", nil, lifecycle.BadField("key_uuid", "rotate needs the uuid of the config's current API key, to delete it once the "+
 			"new one is stored: write key_uuid with client_secret (the uuid is in "+keysUIHint+")")
 	}
 	return cfg.KeyUUID, nil, nil
@@ -257,7 +258,7 @@ func configuredKeyUUID(ctx context.Context, kr provider.KeyRotator, cfg *ConfigE
 
 // SettleRotations finishes every rotation of config name that a WAL entry
 // says is unfinished. The caller holds the config's lock.
-func (e *Mount) SettleRotations(ctx context.Context, s logical.Storage, name string) error {
+func (e *Rotator) SettleRotations(ctx context.Context, s logical.Storage, name string) error {
 	ids, err := framework.ListWAL(ctx, s)
 	if err != nil {
 		return err
@@ -295,7 +296,7 @@ const (
 // the config holds the new key, it deletes the new key; after, the old
 // one. An error keeps the entry for another try. The caller holds the
 // config's lock.
-func (e *Mount) settleRotation(ctx context.Context, s logical.Storage, w *walKey) (string, error) {
+func (e *Rotator) settleRotation(ctx context.Context, s logical.Storage, w *walKey) (string, error) {
 	cfg, err := e.LoadConfig(ctx, s, w.Config)
 	if err != nil {
 		return "", err
@@ -410,7 +411,7 @@ func decodeWALKey(data any) (*walKey, error) {
 // stored, and returns cause saying what became of the new key. If that
 // cannot be settled now, the WAL entry stays for the rollback and the
 // next rotation.
-func (e *Mount) abandonRotation(ctx context.Context, s logical.Storage, walID string, w *walKey, cause error) error {
+func (e *Rotator) abandonRotation(ctx context.Context, s logical.Storage, walID string, w *walKey, cause error) error {
 	outcome, err := e.settleRotation(ctx, s, w)
 	if err != nil {
 		e.Logger.Error("could not delete a new API key that is not used; Vault's rollback tries again",
@@ -428,14 +429,14 @@ func (e *Mount) abandonRotation(ctx context.Context, s logical.Storage, walID st
 // reissueStatics gives the static roles of a config new tokens after its
 // previous key was deleted: whether a deleted key's tokens keep working
 // upstream is not documented, and static-creds must not serve a dead one.
-func (e *Mount) reissueStatics(ctx context.Context, s logical.Storage, name string) []string {
+func (e *Rotator) reissueStatics(ctx context.Context, s logical.Storage, name string) []string {
 	statics, err := e.StaticRolesUsing(ctx, s, name)
 	if err != nil {
 		return []string{fmt.Sprintf("the static roles of config %s could not be listed to give them tokens of the new key (%s)", name, err)}
 	}
 	var warnings []string
 	for _, st := range statics {
-		if err := e.replaceDeadStatic(ctx, s, st); err != nil {
+		if err := e.ReplaceDeadStatic(ctx, s, st); err != nil {
 			warnings = append(warnings, fmt.Sprintf("static role %s could not take a token of the new key yet (%s); Vault retries", st, err))
 		}
 	}
@@ -446,7 +447,7 @@ func (e *Mount) reissueStatics(ctx context.Context, s logical.Storage, name stri
 // Vault's rollback read the entry before it took the config's lock, and a
 // rotation may have rewritten or settled it since: the entry with the same
 // label is read again under the lock, and one gone is done.
-func (e *Mount) rollbackKey(ctx context.Context, s logical.Storage, data any) error {
+func (e *Rotator) rollbackKey(ctx context.Context, s logical.Storage, data any) error {
 	w, err := decodeWALKey(data)
 	if err != nil {
 		return err
@@ -485,7 +486,7 @@ func currentWALKey(ctx context.Context, s logical.Storage, label string) (*walKe
 }
 
 // LogRotation logs a rotation and its warnings; by says what asked for it.
-func (e *Mount) LogRotation(name string, r *rootRotation, by string) {
+func (e *Rotator) LogRotation(name string, r *rootRotation, by string) {
 	e.Logger.Info("rotated the config's API key", "config", name, "by", by, "key_uuid", r.KeyUUID)
 	for _, w := range r.Warnings {
 		e.Logger.Warn("after rotating the config's API key", "config", name, "warning", w)

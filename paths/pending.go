@@ -1,4 +1,4 @@
-package lifecycle
+package paths
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
@@ -25,7 +26,7 @@ type PendingAuth struct {
 
 func StateKey(state string) string {
 	sum := sha256.Sum256([]byte(state))
-	return statePrefix + hex.EncodeToString(sum[:])
+	return lifecycle.StatePrefix + hex.EncodeToString(sum[:])
 }
 
 // MaxPendingStates bounds the authorization states one role may have
@@ -34,8 +35,8 @@ const MaxPendingStates = 20
 
 // CapPendingStates drops a role's oldest pending states beyond
 // MaxPendingStates, so repeated authorize calls cannot fill storage.
-func (e *Mount) CapPendingStates(ctx context.Context, s logical.Storage, role string) error {
-	keys, err := s.List(ctx, statePrefix)
+func (e *Env) CapPendingStates(ctx context.Context, s logical.Storage, role string) error {
+	keys, err := s.List(ctx, lifecycle.StatePrefix)
 	if err != nil {
 		return err
 	}
@@ -45,8 +46,8 @@ func (e *Mount) CapPendingStates(ctx context.Context, s logical.Storage, role st
 	}
 	var mine []pending
 	for _, k := range keys {
-		p, err := GetJSON[PendingAuth](ctx, s, statePrefix+k, "authorization state")
-		if unreadable(err) {
+		p, err := lifecycle.GetJSON[PendingAuth](ctx, s, lifecycle.StatePrefix+k, "authorization state")
+		if lifecycle.Unreadable(err) {
 			e.Logger.Warn("skipping an authorization state that cannot be read (an interrupted storage write leaves one)",
 				"error", err)
 			continue
@@ -55,7 +56,7 @@ func (e *Mount) CapPendingStates(ctx context.Context, s logical.Storage, role st
 			return err
 		}
 		if p != nil && p.Role == role {
-			mine = append(mine, pending{statePrefix + k, p.ExpiresAt})
+			mine = append(mine, pending{lifecycle.StatePrefix + k, p.ExpiresAt})
 		}
 	}
 	if len(mine) <= MaxPendingStates {
@@ -73,23 +74,23 @@ func (e *Mount) CapPendingStates(ctx context.Context, s logical.Storage, role st
 // PruneStates deletes authorization states past their expiry, so abandoned
 // authorize calls do not pile up. Vault runs periodic functions on
 // performance standbys and secondaries too, which cannot write: those skip.
-func (e *Mount) PruneStates(ctx context.Context, req *logical.Request) error {
+func (e *Env) PruneStates(ctx context.Context, req *logical.Request) error {
 	if e.EnsureWritable() != nil {
 		return nil
 	}
-	keys, err := req.Storage.List(ctx, statePrefix)
+	keys, err := req.Storage.List(ctx, lifecycle.StatePrefix)
 	if err != nil {
 		return err
 	}
 	now := e.Now()
 	for _, k := range keys {
-		p, err := GetJSON[PendingAuth](ctx, req.Storage, statePrefix+k, "authorization state")
+		p, err := lifecycle.GetJSON[PendingAuth](ctx, req.Storage, lifecycle.StatePrefix+k, "authorization state")
 		if err != nil {
 			e.Logger.Warn("skipping an unreadable authorization state", "error", err)
 			continue
 		}
 		if p != nil && !now.Before(p.ExpiresAt) {
-			if err := req.Storage.Delete(ctx, statePrefix+k); err != nil {
+			if err := req.Storage.Delete(ctx, lifecycle.StatePrefix+k); err != nil {
 				return err
 			}
 		}

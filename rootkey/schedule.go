@@ -1,4 +1,4 @@
-package lifecycle
+package rootkey
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 	"github.com/hashicorp/vault/sdk/helper/automatedrotationutil"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -23,7 +24,7 @@ import (
 
 // rotationJobPath is the path a config's rotation job is registered
 // under; the rotation manager hands it back in RotateCredential.
-func rotationJobPath(name string) string { return ConfigPrefix + name }
+func rotationJobPath(name string) string { return lifecycle.ConfigPrefix + name }
 
 // rotationManagerUnsupported reports whether err is Vault Community's
 // answer to a rotation manager call. Across the plugin's gRPC connection
@@ -37,7 +38,7 @@ func rotationManagerUnsupported(err error) bool {
 // written, to Vault's rotation manager, or leaves them to the plugin where
 // Vault has none; it sets cfg.RotationManaged accordingly. Called before
 // entry is stored, so a refusal stores nothing.
-func (e *Mount) ScheduleRootRotation(ctx context.Context, req *logical.Request, name string, existing, cfg *ConfigEntry) error {
+func (e *Rotator) ScheduleRootRotation(ctx context.Context, req *logical.Request, name string, existing, cfg *lifecycle.ConfigEntry) error {
 	p := &cfg.Rotation
 	if p.ShouldDeregisterRotationJob() {
 		cfg.RotationManaged = false
@@ -65,7 +66,7 @@ func (e *Mount) ScheduleRootRotation(ctx context.Context, req *logical.Request, 
 	cfg.RotationManaged = false
 	for _, f := range []struct{ name, value string }{{"rotation_schedule", p.RotationSchedule}, {"rotation_policy", p.RotationPolicy}} {
 		if f.value != "" {
-			return BadField(f.name, "needs Vault's rotation manager, which this Vault does not have (Vault Community); "+
+			return lifecycle.BadField(f.name, "needs Vault's rotation manager, which this Vault does not have (Vault Community); "+
 				"use rotation_period, which the plugin runs itself")
 		}
 	}
@@ -78,7 +79,7 @@ func (e *Mount) ScheduleRootRotation(ctx context.Context, req *logical.Request, 
 
 // UnscheduleRootRotation removes a config's job from Vault's rotation
 // manager. Vault Community has none to remove it from.
-func (e *Mount) UnscheduleRootRotation(ctx context.Context, req *logical.Request, name string) error {
+func (e *Rotator) UnscheduleRootRotation(ctx context.Context, req *logical.Request, name string) error {
 	err := e.System().DeregisterRotationJob(ctx, &sdkrotation.RotationJobDeregisterRequest{
 		MountPoint: req.MountPoint,
 		ReqPath:    rotationJobPath(name),
@@ -92,8 +93,8 @@ func (e *Mount) UnscheduleRootRotation(ctx context.Context, req *logical.Request
 // RotateCredential is the rotation manager's call (framework.Backend's
 // RotateCredential): the rotation of the config at req.Path is due. An
 // error makes the rotation manager try again.
-func (e *Mount) RotateCredential(ctx context.Context, req *logical.Request) error {
-	name, ok := strings.CutPrefix(strings.TrimSuffix(req.Path, "/rotate"), ConfigPrefix)
+func (e *Rotator) RotateCredential(ctx context.Context, req *logical.Request) error {
+	name, ok := strings.CutPrefix(strings.TrimSuffix(req.Path, "/rotate"), lifecycle.ConfigPrefix)
 	if !ok || name == "" || strings.Contains(name, "/") {
 		return fmt.Errorf("rotation requested for %q, which is not a config", req.Path)
 	}
@@ -101,7 +102,7 @@ func (e *Mount) RotateCredential(ctx context.Context, req *logical.Request) erro
 		return err
 	}
 	r, err := e.RotateRoot(ctx, req.Storage, name, nil)
-	var ue *UserError
+	var ue *lifecycle.UserError
 	if errors.As(err, &ue) {
 		// The config is gone or changed provider: nothing to retry.
 		e.Logger.Warn("automated rotation skipped", "config", name, "reason", err)
@@ -130,7 +131,7 @@ type rootFailure struct {
 // rootRotationDue is when the plugin itself should next rotate cfg's key,
 // and false when it should not: no rotation_period, rotation paused, or
 // Vault's rotation manager in charge.
-func rootRotationDue(cfg *ConfigEntry) (time.Time, bool) {
+func rootRotationDue(cfg *lifecycle.ConfigEntry) (time.Time, bool) {
 	p := cfg.Rotation
 	if cfg.RotationManaged || p.DisableAutomatedRotation || p.RotationPeriod <= 0 || !TakesRotation(cfg.Provider) {
 		return time.Time{}, false
@@ -146,11 +147,11 @@ func rootRotationDue(cfg *ConfigEntry) (time.Time, bool) {
 // passed since its last rotation and that Vault's rotation manager does
 // not rotate (Vault Community). Called from the periodic function; it does
 // nothing where this node cannot write.
-func (e *Mount) RotateRootsDue(ctx context.Context, s logical.Storage) {
+func (e *Rotator) RotateRootsDue(ctx context.Context, s logical.Storage) {
 	if e.EnsureWritable() != nil {
 		return
 	}
-	names, err := s.List(ctx, ConfigPrefix)
+	names, err := s.List(ctx, lifecycle.ConfigPrefix)
 	if err != nil {
 		e.Logger.Error("listing configs for automated rotation", "error", err)
 		return
@@ -169,7 +170,7 @@ func (e *Mount) RotateRootsDue(ctx context.Context, s logical.Storage) {
 		}
 		// Checked again under the config's lock: a rotate or write may
 		// have come first.
-		r, err := e.RotateRoot(ctx, s, name, func(c *ConfigEntry) bool {
+		r, err := e.RotateRoot(ctx, s, name, func(c *lifecycle.ConfigEntry) bool {
 			due, ok := rootRotationDue(c)
 			return ok && !now.Before(due)
 		})
@@ -185,32 +186,32 @@ func (e *Mount) RotateRootsDue(ctx context.Context, s logical.Storage) {
 	}
 }
 
-func (e *Mount) rootBackingOff(name string, now time.Time) bool {
-	e.rootMu.Lock()
-	defer e.rootMu.Unlock()
-	f, ok := e.rootFailures[name]
+func (e *Rotator) rootBackingOff(name string, now time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f, ok := e.failures[name]
 	return ok && now.Before(f.next)
 }
 
 // rootFailed records a failed rotation and returns when to try again.
-func (e *Mount) rootFailed(name string, now time.Time) time.Time {
-	e.rootMu.Lock()
-	defer e.rootMu.Unlock()
-	f := e.rootFailures[name]
+func (e *Rotator) rootFailed(name string, now time.Time) time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f := e.failures[name]
 	f.count++
 	wait := rootRetryMax
 	if f.count <= 6 {
 		wait = min(rootRetryMin<<(f.count-1), rootRetryMax)
 	}
 	f.next = now.Add(wait)
-	e.rootFailures[name] = f
+	e.failures[name] = f
 	return f.next
 }
 
-func (e *Mount) rootSucceeded(name string) {
-	e.rootMu.Lock()
-	defer e.rootMu.Unlock()
-	delete(e.rootFailures, name)
+func (e *Rotator) rootSucceeded(name string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.failures, name)
 }
 
 // TakesRotation reports whether configs of provider take the automated

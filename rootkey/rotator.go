@@ -1,0 +1,30 @@
+// Package rootkey rotates a config's own credential: an Acquia Cloud API
+// key replaced through the key API (config/:name/rotate), on request, on a
+// schedule of its own, or when Vault's rotation manager asks. A WAL entry
+// covers each rotation from before the new key is created until the old
+// one is confirmed gone; its rollback, and the next rotation, finish or
+// undo it from the stored config.
+package rootkey
+
+import (
+	"sync"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
+)
+
+// Rotator rotates the keys of one mount's configs.
+type Rotator struct {
+	*lifecycle.Mount
+
+	// failures backs off the plugin's own automated rotations of a
+	// config's key after a failure (schedule.go).
+	mu       sync.Mutex
+	failures map[string]rootFailure
+}
+
+// New returns the mount's rotator and registers its WAL rollback.
+func New(m *lifecycle.Mount) *Rotator {
+	r := &Rotator{Mount: m, failures: map[string]rootFailure{}}
+	m.OnRollback(walKindKey, r.rollbackKey)
+	return r
+}
