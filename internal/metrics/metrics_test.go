@@ -13,7 +13,11 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/metrics"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 )
+
+// A config's recorder is what provider.Options.Metrics takes.
+var _ provider.CallRecorder = (*metrics.Upstream)(nil)
 
 // parse reads a scrape back with Prometheus' own parser, so a test sees
 // what a Prometheus server would.
