@@ -109,7 +109,7 @@ const (
 // returns the status and body. A non-2xx answer is an *Error, except for
 // the statuses listed in ok.
 func (c *cdpClient) call(ctx context.Context, op, method, path string, auth cdpAuth, token string, client *http.Client, ok ...int) (int, []byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	ctx, cancel := context.WithTimeout(withOperation(ctx, op), c.cfg.RequestTimeout)
 	defer cancel()
 	u := strings.TrimSuffix(c.cfg.BaseURL, "/") + path
 	req, err := http.NewRequestWithContext(ctx, method, u, nil)

@@ -34,17 +34,17 @@ func (c *rfcClient) AuthCodeURL(state, verifier, redirectURL string, scopes []st
 	return c.codeConfig(redirectURL, scopes).AuthCodeURL(state, opts...)
 }
 
-// codeContext bounds a code or refresh request and gives it the client
-// that retries only answers saying nothing happened (429, 503): a code is
-// single-use and a refresh rotates, so a request that may have reached the
-// server must not be sent twice.
-func (c *rfcClient) codeContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+// codeContext bounds a code or refresh request (op, as its *Error names
+// it) and gives it the client that retries only answers saying nothing
+// happened (429, 503): a code is single-use and a refresh rotates, so a
+// request that may have reached the server must not be sent twice.
+func (c *rfcClient) codeContext(ctx context.Context, op string) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(withOperation(ctx, op), c.cfg.RequestTimeout)
 	return context.WithValue(ctx, oauth2.HTTPClient, c.http.creating), cancel
 }
 
 func (c *rfcClient) Exchange(ctx context.Context, code, verifier, redirectURL string) (*Token, error) {
-	ctx, cancel := c.codeContext(ctx)
+	ctx, cancel := c.codeContext(ctx, "code exchange")
 	defer cancel()
 	start := c.opts.now()
 	t, err := c.codeConfig(redirectURL, nil).Exchange(ctx, code, oauth2.VerifierOption(verifier))
@@ -66,7 +66,7 @@ func (c *rfcClient) convertKeepingRefresh(t *oauth2.Token, start time.Time) (*To
 }
 
 func (c *rfcClient) Refresh(ctx context.Context, refreshToken string) (*Token, error) {
-	ctx, cancel := c.codeContext(ctx)
+	ctx, cancel := c.codeContext(ctx, "token refresh")
 	defer cancel()
 	start := c.opts.now()
 	t, err := c.codeConfig("", nil).TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()

@@ -56,10 +56,12 @@ func newHTTPClients(c Config, o Options) (*httpClients, error) {
 	}
 	tr := cleanhttp.DefaultPooledTransport()
 	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	base := &http.Client{
-		Transport:     noRedirects{next: &loggingTransport{next: tr, log: o.logger()}},
-		CheckRedirect: refuseRedirect,
+	var rt http.RoundTripper = noRedirects{next: &loggingTransport{next: tr, log: o.logger()}}
+	if o.Metrics != nil {
+		// Under the retrying client, so each attempt is reported.
+		rt = &metricsTransport{next: rt, rec: o.Metrics}
 	}
+	base := &http.Client{Transport: rt, CheckRedirect: refuseRedirect}
 	mk := func(policy retryablehttp.CheckRetry) *http.Client {
 		rc := &retryablehttp.Client{
 			HTTPClient:   base,

@@ -119,6 +119,9 @@ type Options struct {
 	Logger hclog.Logger
 	// Now is the clock used for expiry; time.Now when nil.
 	Now func() time.Time
+	// Metrics gets one report per upstream HTTP attempt (metrics.go);
+	// nil records nothing.
+	Metrics CallRecorder
 }
 
 func (o Options) now() time.Time {

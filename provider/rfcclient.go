@@ -106,7 +106,7 @@ func verifyRevocation(err error, tok *Token) ([]string, error) {
 // is invalid_grant once the client is authenticated. nil means it does;
 // otherwise the error is the answer.
 func (c *rfcClient) clientAuthenticates(ctx context.Context) error {
-	ctx, cancel := c.codeContext(ctx)
+	ctx, cancel := c.codeContext(ctx, "token refresh")
 	defer cancel()
 	_, err := c.codeConfig("", nil).TokenSource(ctx, &oauth2.Token{RefreshToken: "vault-credential-check"}).Token()
 	var re *oauth2.RetrieveError

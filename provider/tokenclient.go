@@ -70,7 +70,7 @@ func (c *oauthClient) authStyle() oauth2.AuthStyle {
 
 // clientCredentials requests a new token with the given scopes.
 func (c *oauthClient) clientCredentials(ctx context.Context, scopes []string) (*Token, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	ctx, cancel := context.WithTimeout(withOperation(ctx, "token request"), c.cfg.RequestTimeout)
 	defer cancel()
 	cc := clientcredentials.Config{
 		ClientID:     c.cfg.ClientID,
@@ -294,7 +294,7 @@ type answer struct {
 // send is call with the HTTP client of the caller's choosing (creating for
 // a request that makes something upstream), keeping the answer's headers.
 func (c *oauthClient) send(ctx context.Context, hc *http.Client, op string, req *http.Request, secrets []string) (answer, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	ctx, cancel := context.WithTimeout(withOperation(ctx, op), c.cfg.RequestTimeout)
 	defer cancel()
 	resp, err := hc.Do(req.WithContext(ctx))
 	if err != nil {

@@ -411,3 +411,19 @@ func (a *acronisService) adminDisableClient(w http.ResponseWriter, r *http.Reque
 	a.e.DisableAcronisClient(id)
 	w.WriteHeader(http.StatusNoContent)
 }
+
+// operation names a request to an Acronis route (see Operations).
+func (a *acronisService) operation(r *http.Request, _ url.Values) string {
+	p := r.URL.Path
+	switch {
+	case p == acronisTokenPath || p == "/api/2/idp/token":
+		return opToken
+	case p == acronisRevokePath:
+		return opRevoke
+	case strings.HasPrefix(p, "/api/2/clients/") || strings.HasPrefix(p, "/clients/"):
+		return "client_check"
+	case p == "/.well-known/openid-configuration":
+		return opDiscovery
+	}
+	return ""
+}

@@ -19,6 +19,7 @@ func (e *Emulator) registerAdmin(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE "+adminPrefix+"faults", e.adminClearFaults)
 	mux.HandleFunc("POST "+adminPrefix+"clock/advance", e.adminAdvance)
 	mux.HandleFunc("GET "+adminPrefix+"requests", e.adminRequests)
+	mux.HandleFunc("GET "+adminPrefix+"operations", e.adminOperations)
 	mux.HandleFunc("POST "+adminPrefix+"strictest", func(w http.ResponseWriter, r *http.Request) {
 		e.SetStrictest()
 		w.WriteHeader(http.StatusNoContent)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -625,4 +626,31 @@ func (c *cdpService) adminAnswer(w http.ResponseWriter, r *http.Request) {
 	}
 	c.e.SetCDPAnswer(CDPAnswer(in))
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// operation names a request to a CDP route (see Operations). Retrieve and
+// the plugin's credential check are the same request; a DELETE deletes
+// one token with a Bearer token, all of the user's with Basic.
+func (c *cdpService) operation(r *http.Request, _ url.Values) string {
+	action := r.URL.Query().Get("action")
+	switch r.URL.Path {
+	case "/authentication":
+		if action == "logout" {
+			return "logout"
+		}
+		return "login"
+	case "/token":
+		switch {
+		case r.Method == http.MethodGet:
+			return "retrieve"
+		case r.Method == http.MethodDelete && bearer(r):
+			return "delete"
+		case r.Method == http.MethodDelete:
+			return "delete_all"
+		case action == "extend":
+			return "extend"
+		}
+		return opToken
+	}
+	return ""
 }

@@ -404,3 +404,23 @@ func (c *cloudService) adminRemoveClient(w http.ResponseWriter, r *http.Request)
 	c.e.RemoveCloudClient(r.PathValue("id"))
 	w.WriteHeader(http.StatusNoContent)
 }
+
+// operation names a request to a Cloud route (see Operations).
+func (c *cloudService) operation(r *http.Request, _ url.Values) string {
+	p := r.URL.Path
+	switch {
+	case p == "/api/auth/oauth/token" || p == "/api/token":
+		return opToken
+	case p == "/api/account":
+		return "account_check"
+	case p == "/api/account/tokens" && r.Method == http.MethodPost:
+		return "key_create"
+	case p == "/api/account/tokens":
+		return "key_list"
+	case strings.HasPrefix(p, "/api/account/tokens/") && r.Method == http.MethodDelete:
+		return "key_delete"
+	case strings.HasPrefix(p, "/api/account/tokens/"):
+		return "key_read"
+	}
+	return ""
+}

@@ -79,7 +79,8 @@
 // and Tokens, LiveTokens, Token, TokenLive for tests), the clock
 // (SetClock, Advance), the fault layer (faults.go: InjectFault holds a
 // status, Retry-After, delay or raw body for the next requests under a
-// path prefix; Requests counts them), the OAuth request and error
+// path prefix; Requests counts them by path, Operations by service and
+// operation, with the plugin's operation names), the OAuth request and error
 // helpers (oauth.go), the switches (switches.go; SetStrictest sets each
 // to its least forgiving reading) and the admin API. SetStorm (storm.go)
 // fails a set share of all upstream requests at random, drawing from
@@ -94,6 +95,7 @@
 //	DELETE /_emulator/faults                       drop queued faults
 //	POST   /_emulator/clock/advance?seconds=N      Advance
 //	GET    /_emulator/requests[?path_prefix=]      Requests
+//	GET    /_emulator/operations                   Operations: {service: {operation: count}}
 //	POST   /_emulator/strictest                    SetStrictest
 //	POST   /_emulator/cloud/clients                AddCloudClient
 //	DELETE /_emulator/cloud/clients/{id}           RemoveCloudClient
@@ -167,6 +169,8 @@ type Emulator struct {
 	faults   []*faultState
 	storm    *stormState    // storm.go
 	requests map[string]int // by exact path
+	// operations counts requests by service and operation (operations.go).
+	operations map[string]map[string]int
 
 	services map[string]service // by name; read-only after New
 
@@ -184,12 +188,13 @@ type Emulator struct {
 // AddDemo, then Start it or mount Handler.
 func New() *Emulator {
 	e := &Emulator{
-		clock:    time.Now,
-		tokens:   map[string][]*Token{},
-		byValue:  map[string]*Token{},
-		requests: map[string]int{},
-		closing:  make(chan struct{}),
-		services: map[string]service{},
+		clock:      time.Now,
+		tokens:     map[string][]*Token{},
+		byValue:    map[string]*Token{},
+		requests:   map[string]int{},
+		operations: map[string]map[string]int{},
+		closing:    make(chan struct{}),
+		services:   map[string]service{},
 	}
 
 	mux := http.NewServeMux()

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -83,13 +84,15 @@ func (e *Emulator) Requests(pathPrefix string) int {
 	return n
 }
 
-// takeFault counts the request and claims the first matching fault, in one
+// takeFault counts the request (by path, and by operation: form is its
+// form body, for the grant) and claims the first matching fault, in one
 // critical section so concurrent requests never share a single-use fault.
 // A request no queued fault matches may draw one from the storm (storm.go).
-func (e *Emulator) takeFault(r *http.Request) (Fault, bool) {
+func (e *Emulator) takeFault(r *http.Request, form url.Values) (Fault, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.requests[r.URL.Path]++
+	e.countOperationLocked(r, form)
 	for i, f := range e.faults {
 		if !strings.HasPrefix(r.URL.Path, f.PathPrefix) || (f.Method != "" && !strings.EqualFold(f.Method, r.Method)) {
 			continue
@@ -109,7 +112,7 @@ func (e *Emulator) applyFaults(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		f, ok := e.takeFault(r)
+		f, ok := e.takeFault(r, peekForm(r))
 		if !ok {
 			next.ServeHTTP(w, r)
 			return

@@ -318,3 +318,18 @@ func (o *oauth2Service) adminAddClient(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
+
+// operation names a request to a generic OAuth 2.0 route (see Operations).
+func (o *oauth2Service) operation(r *http.Request, form url.Values) string {
+	switch r.URL.Path {
+	case "/oauth2/token":
+		return grantOperation(form)
+	case "/oauth2/revoke":
+		return opRevoke
+	case "/oauth2/authorize":
+		return opAuthorize
+	case "/oauth2/resource":
+		return "resource"
+	}
+	return ""
+}

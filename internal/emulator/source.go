@@ -307,3 +307,20 @@ func sourceParseScope(scope string) ([]string, bool) {
 	}
 	return out, true
 }
+
+// operation names a request to a Source route (see Operations).
+func (s *sourceService) operation(r *http.Request, form url.Values) string {
+	switch r.URL.Path {
+	case "/oauth/token":
+		return grantOperation(form)
+	case "/oauth/revoke":
+		return opRevoke
+	case "/oauth/authorize":
+		return opAuthorize
+	case "/.well-known/oauth-authorization-server":
+		return opDiscovery
+	case "/jsonapi":
+		return "jsonapi"
+	}
+	return ""
+}
