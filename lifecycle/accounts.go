@@ -145,3 +145,50 @@ func (e *Mount) IssuerChangeRefusal(ctx context.Context, s logical.Storage, name
 		"their revokes must reach the account and URLs that issued them; revoke them first "+
 		"(vault lease revoke -prefix <mount>/creds/), or wait for them to expire", n, name)
 }
+
+// Account is one config as the lifecycle acts on it: the stored entry, its
+// effective (defaulted) form, and its upstream client.
+type Account struct {
+	Name   string
+	Entry  *ConfigEntry
+	Eff    provider.Config
+	Client provider.Client
+}
+
+// Account loads config name with its effective form and its client, the
+// one lookup every upstream action starts with; nil, nil when there is no
+// such config.
+func (e *Mount) Account(ctx context.Context, s logical.Storage, name string) (*Account, error) {
+	cfg, err := e.LoadConfig(ctx, s, name)
+	if err != nil || cfg == nil {
+		return nil, err
+	}
+	eff, err := provider.Effective(cfg.Config)
+	if err != nil {
+		return nil, err
+	}
+	client, err := e.Client(name, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Account{Name: name, Entry: cfg, Eff: eff, Client: client}, nil
+}
+
+// Issued reports whether a token minted by issuer at issued may be sent to
+// this account: revoked, extended or refreshed there (sameIssuer).
+func (a *Account) Issued(issuer string, issued time.Time) bool {
+	return sameIssuer(a.Entry, a.Eff, issuer, issued)
+}
+
+// Issuer fingerprints where, and as whom, the account mints tokens.
+func (a *Account) Issuer() string { return IssuerOf(a.Eff) }
+
+// CodeGranter is the account's client for a user's authorization: its
+// code exchange and refresh.
+func (a *Account) CodeGranter() (provider.CodeGranter, error) {
+	cg, ok := a.Client.(provider.CodeGranter)
+	if !ok {
+		return nil, fmt.Errorf("config %q: provider %s has no authorization code grant", a.Name, a.Entry.Provider)
+	}
+	return cg, nil
+}

@@ -133,24 +133,16 @@ func (e *Mount) heldForRenew(ctx context.Context, s logical.Storage, secret *log
 func (e *Mount) extendUpstream(ctx context.Context, s logical.Storage, secret *logical.Secret, token string) (time.Time, []string, error) {
 	expires, _ := leaseExpiry(secret)
 	cfgName, _ := secret.InternalData[IDConfig].(string)
-	cfg, err := e.LoadConfig(ctx, s, cfgName)
-	if err != nil || cfg == nil {
-		return expires, nil, err
-	}
-	eff, err := provider.Effective(cfg.Config)
-	if err != nil {
+	acct, err := e.Account(ctx, s, cfgName)
+	if err != nil || acct == nil {
 		return expires, nil, err
 	}
 	issuer, _ := secret.InternalData[IDIssuer].(string)
-	if !sameIssuer(cfg, eff, issuer, secret.IssueTime) {
+	if !acct.Issued(issuer, secret.IssueTime) {
 		return expires, nil, UserErr("config %q no longer points at the issuer of this token; "+
 			"the lease cannot be extended there: read creds again", cfgName)
 	}
-	client, err := e.Client(cfgName, cfg)
-	if err != nil {
-		return expires, nil, err
-	}
-	rn, ok := client.(provider.Renewer)
+	rn, ok := acct.Client.(provider.Renewer)
 	if !ok {
 		return expires, nil, nil
 	}
@@ -227,15 +219,20 @@ func (e *Mount) Revoke(ctx context.Context, req *logical.Request) (*logical.Resp
 	if err := e.EnsureWritable(); err != nil {
 		return nil, err
 	}
+	// The one lookup of the config this revoke makes; nil when it is gone.
+	acct, acctErr := e.Account(ctx, req.Storage, cfgName)
 	issuer, _ := req.Secret.InternalData[IDIssuer].(string)
 	if expires, err := leaseExpiry(req.Secret); err == nil && !e.Now().Before(expires) &&
-		!e.mayHaveExtended(ctx, req.Storage, cfgName, issuer, req.Secret.IssueTime) {
+		!mayHaveExtended(acct, issuer, req.Secret.IssueTime) {
 		// The upstream token is dead already; calling the upstream could
 		// only fail and keep Vault retrying a revoke that has nothing left
 		// to do.
 		return nil, e.forgetToken(ctx, req.Storage, cfgName, token)
 	}
-	if spare, err := e.leaseSparesGrant(ctx, req); err != nil || spare {
+	if acctErr != nil {
+		return nil, acctErr
+	}
+	if spare, err := e.leaseSparesGrant(ctx, req, acct); err != nil || spare {
 		if spare {
 			e.Logger.Info("not revoking the access token of an authorization_code role's lease upstream, so the role keeps "+
 				"its refresh token (config revoke_user_access_tokens is off); it expires by itself", "config", cfgName,
@@ -246,7 +243,7 @@ func (e *Mount) Revoke(ctx context.Context, req *logical.Request) (*logical.Resp
 	}
 	// An error makes Vault retry the revoke with backoff; a token the
 	// upstream no longer knows counts as revoked.
-	return nil, e.RevokeUpstream(ctx, req.Storage, cfgName, token, issuer, req.Secret.IssueTime)
+	return nil, e.revokeAt(ctx, req.Storage, cfgName, acct, token, issuer, req.Secret.IssueTime)
 }
 
 // mayHaveExtended reports whether a lease's token may live past the expiry
@@ -255,27 +252,18 @@ func (e *Mount) Revoke(ctx context.Context, req *logical.Request) (*logical.Resp
 // the lease on its old expiry. Such a token is revoked upstream, where a
 // dead one counts as revoked; a config that is gone or points at another
 // issuer could not revoke it anyway.
-func (e *Mount) mayHaveExtended(ctx context.Context, s logical.Storage, config, issuer string, issued time.Time) bool {
-	cfg, err := e.LoadConfig(ctx, s, config)
-	if err != nil || cfg == nil {
+func mayHaveExtended(acct *Account, issuer string, issued time.Time) bool {
+	if acct == nil || !acct.Issued(issuer, issued) {
 		return false
 	}
-	eff, err := provider.Effective(cfg.Config)
-	if err != nil || !sameIssuer(cfg, eff, issuer, issued) {
-		return false
-	}
-	client, err := e.Client(config, cfg)
-	if err != nil {
-		return false
-	}
-	_, renews := client.(provider.Renewer)
+	_, renews := acct.Client.(provider.Renewer)
 	return renews
 }
 
 // leaseSparesGrant is spareUserGrant for a lease that holds its token: one
 // issued while the config allowed revoking it, or before the choice
 // existed (then the role's grant decides).
-func (e *Mount) leaseSparesGrant(ctx context.Context, req *logical.Request) (bool, error) {
+func (e *Mount) leaseSparesGrant(ctx context.Context, req *logical.Request, acct *Account) (bool, error) {
 	grant, recorded := req.Secret.InternalData[IDGrant].(string)
 	if !recorded {
 		roleName, _ := req.Secret.InternalData[IDRole].(string)
@@ -285,10 +273,8 @@ func (e *Mount) leaseSparesGrant(ctx context.Context, req *logical.Request) (boo
 		}
 		grant = role.GrantType
 	}
-	cfgName, _ := req.Secret.InternalData[IDConfig].(string)
-	cfg, err := e.LoadConfig(ctx, req.Storage, cfgName)
-	if err != nil || cfg == nil {
-		return false, err
+	if acct == nil {
+		return false, nil
 	}
-	return SpareUserGrant(grant, cfg), nil
+	return SpareUserGrant(grant, acct.Entry), nil
 }

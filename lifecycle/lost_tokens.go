@@ -309,21 +309,17 @@ func (e *Mount) settleLostCreateByWAL(ctx context.Context, s logical.Storage, w 
 	if spec == nil || !spec.TokenLimit {
 		return false, nil
 	}
-	client, err := e.Client(w.Config, cfg)
-	if err != nil {
-		return true, err
-	}
-	eff, err := provider.Effective(cfg.Config)
-	if err != nil {
+	acct, err := e.Account(ctx, s, w.Config)
+	if err != nil || acct == nil {
 		return true, err
 	}
 	// The create was bounded by request_timeout; a server may finish one
 	// its client gave up on a little later.
-	until := w.Sent.Add(2 * eff.RequestTimeout)
+	until := w.Sent.Add(2 * acct.Eff.RequestTimeout)
 	lock := e.TokenLock(w.Config)
 	lock.Lock()
 	defer lock.Unlock()
-	return true, e.settleLostCreate(ctx, s, client, w, until)
+	return true, e.settleLostCreate(ctx, s, acct.Client, w, until)
 }
 
 // LostHeld counts a capped config's live records of lost creates.

@@ -25,27 +25,26 @@ func SpareUserGrant(grant string, cfg *ConfigEntry) bool {
 // the token lives. issuer is empty for leases from before issuers were
 // recorded: those go to the config unless its issuer changed since issued.
 func (e *Mount) RevokeUpstream(ctx context.Context, s logical.Storage, config, token, issuer string, issued time.Time) error {
-	cfg, err := e.LoadConfig(ctx, s, config)
+	acct, err := e.Account(ctx, s, config)
 	if err != nil {
 		return err
 	}
-	if cfg == nil {
+	return e.revokeAt(ctx, s, config, acct, token, issuer, issued)
+}
+
+// revokeAt is RevokeUpstream with config already looked up (acct, nil when
+// the config is gone).
+func (e *Mount) revokeAt(ctx context.Context, s logical.Storage, config string, acct *Account, token, issuer string,
+	issued time.Time) error {
+	if acct == nil {
 		return fmt.Errorf("config %q, whose account issued this token, was deleted: the token cannot be revoked and lives "+
 			"upstream until it expires; Vault retries this revoke, which succeeds at the token's expiry", config)
 	}
-	eff, err := provider.Effective(cfg.Config)
-	if err != nil {
-		return err
-	}
-	if !sameIssuer(cfg, eff, issuer, issued) {
+	if !acct.Issued(issuer, issued) {
 		return fmt.Errorf("config %q no longer points at the issuer of this token (its URLs or account changed): the token "+
 			"cannot be revoked there and lives upstream until it expires; Vault retries this revoke", config)
 	}
-	client, err := e.Client(config, cfg)
-	if err != nil {
-		return err
-	}
-	if rv, ok := client.(provider.Revoker); ok {
+	if rv, ok := acct.Client.(provider.Revoker); ok {
 		if err := rv.Revoke(ctx, token); err != nil {
 			if !provider.NotRevocable(err) {
 				return fmt.Errorf("revoking upstream token of config %q: %w", config, err)

@@ -202,21 +202,14 @@ func (e *Mount) RotateStatic(ctx context.Context, s logical.Storage, name string
 	issuerLock.RLock()
 	defer issuerLock.RUnlock()
 	// Reload under the lock: the issuer cannot change from here on.
-	cfg, err := e.LoadConfig(ctx, s, role.Config)
+	acct, err := e.Account(ctx, s, role.Config)
 	if err != nil {
 		return err
 	}
-	if cfg == nil {
+	if acct == nil {
 		return fmt.Errorf("static role %q: %w: %q", name, ErrNoConfig, role.Config)
 	}
-	eff, err := provider.Effective(cfg.Config)
-	if err != nil {
-		return err
-	}
-	client, err := e.Client(role.Config, cfg)
-	if err != nil {
-		return err
-	}
+	cfg, eff, client := acct.Entry, acct.Eff, acct.Client
 	old, err := e.LoadStaticToken(ctx, s, name)
 	if err != nil {
 		return err
@@ -268,12 +261,11 @@ func (e *Mount) RotateStatic(ctx context.Context, s logical.Storage, name string
 	}
 	obtain := func(ctx context.Context) (*provider.Token, error) { return client.Token(ctx, scopes) }
 	if role.Grant() == provider.GrantAuthorizationCode {
-		cg, err := e.CodeGranter(role.Config, cfg)
-		if err != nil {
+		if _, err := acct.CodeGranter(); err != nil {
 			return err
 		}
 		obtain = func(ctx context.Context) (*provider.Token, error) {
-			tok, _, err := e.RefreshRoleToken(ctx, s, StaticHolder(name), role.Config, cfg, cg)
+			tok, _, err := e.RefreshRoleToken(ctx, s, StaticHolder(name), acct)
 			return tok, err
 		}
 	}

@@ -72,7 +72,13 @@ func (e *Mount) CodeHolder(ctx context.Context, s logical.Storage, key string) (
 	return &RoleEntry{Config: sr.Config, Scopes: sr.Scopes, GrantType: sr.Grant(), RedirectURL: sr.RedirectURL}, nil
 }
 
-func (e *Mount) RefreshRoleToken(ctx context.Context, s logical.Storage, roleName string, cfgName string, cfg *ConfigEntry, cg provider.CodeGranter) (tok *provider.Token, refreshedBefore bool, err error) {
+func (e *Mount) RefreshRoleToken(ctx context.Context, s logical.Storage, roleName string, acct *Account) (tok *provider.Token,
+	refreshedBefore bool, err error) {
+	cfgName, cfg := acct.Name, acct.Entry
+	cg, err := acct.CodeGranter()
+	if err != nil {
+		return nil, false, err
+	}
 	// A caller that hangs up must not stop Vault between the upstream's
 	// rotation and storing the new refresh token: the old one is dead.
 	ctx = context.WithoutCancel(ctx)
@@ -88,11 +94,7 @@ func (e *Mount) RefreshRoleToken(ctx context.Context, s logical.Storage, roleNam
 		return nil, false, &notAuthorized{UserErr("%s %q holds no user authorization yet; run vault write -f <mount>/authorize/%s "+
 			"and open the url it returns", what, name, name)}
 	}
-	eff, err := provider.Effective(cfg.Config)
-	if err != nil {
-		return nil, false, err
-	}
-	if !e.GrantedBy(rt, cfg, eff) {
+	if !e.GrantedBy(rt, cfg, acct.Eff) {
 		return nil, false, UserErr("%s %q was authorized at another issuer than config %q points at now; run authorize/%s again",
 			what, name, cfgName, name)
 	}
@@ -177,18 +179,6 @@ func (e *Mount) RevokeQuietly(ctx context.Context, client any, role, accessToken
 			e.Logger.Warn("could not revoke an unused refresh token upstream", "role", role, "error", err)
 		}
 	}
-}
-
-func (e *Mount) CodeGranter(name string, cfg *ConfigEntry) (provider.CodeGranter, error) {
-	client, err := e.Client(name, cfg)
-	if err != nil {
-		return nil, err
-	}
-	cg, ok := client.(provider.CodeGranter)
-	if !ok {
-		return nil, fmt.Errorf("config %q: provider %s has no authorization code grant", name, cfg.Provider)
-	}
-	return cg, nil
 }
 
 // notAuthorized is a holder without a user authorization yet: a 400, and

@@ -96,18 +96,18 @@ func (e *Env) authorize(ctx context.Context, req *logical.Request, d *framework.
 		return nil, lifecycle.UserErr("%s %q uses grant_type %s, which needs no user authorization; authorize is for authorization_code roles",
 			what, name, role.GrantType)
 	}
-	cfg, err := e.LoadConfig(ctx, req.Storage, role.Config)
+	acct, err := e.Account(ctx, req.Storage, role.Config)
 	if err != nil {
 		return nil, err
 	}
-	if cfg == nil {
+	if acct == nil {
 		return nil, fmt.Errorf("role %q: %w: %q", name, lifecycle.ErrNoConfig, role.Config)
 	}
-	if eff, _ := provider.Effective(cfg.Config); eff.AuthorizeURL == "" {
+	if acct.Eff.AuthorizeURL == "" {
 		return nil, lifecycle.UserErr("config %q has no authorize_url; write one to config/%s before authorizing role %q",
 			role.Config, role.Config, name)
 	}
-	cg, err := e.CodeGranter(role.Config, cfg)
+	cg, err := acct.CodeGranter()
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +133,7 @@ func (e *Env) authorize(ctx context.Context, req *logical.Request, d *framework.
 	}
 	e.Logger.Info("authorization started", "role", name, "config", role.Config)
 	return &logical.Response{Data: map[string]any{
-		"url":        cg.AuthCodeURL(state, p.Verifier, role.RedirectURL, roleScopes(role, cfg)),
+		"url":        cg.AuthCodeURL(state, p.Verifier, role.RedirectURL, lifecycle.RoleScopes(role, acct.Entry)),
 		"state":      state,
 		"expires_at": p.ExpiresAt.Format(time.RFC3339),
 	}}, nil

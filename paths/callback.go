@@ -82,14 +82,15 @@ func (e *Env) callback(ctx context.Context, req *logical.Request, d *framework.F
 	if role == nil || role.Config != p.Config || role.GrantType != provider.GrantAuthorizationCode {
 		return nil, lifecycle.UserErr("%s %q was deleted or changed since authorize; run authorize/%s again", what, name, name)
 	}
-	cfg, err := e.LoadConfig(ctx, req.Storage, p.Config)
+	acct, err := e.Account(ctx, req.Storage, p.Config)
 	if err != nil {
 		return nil, err
 	}
-	if cfg == nil {
+	if acct == nil {
 		return nil, fmt.Errorf("role %q: %w: %q", p.Role, lifecycle.ErrNoConfig, p.Config)
 	}
-	cg, err := e.CodeGranter(p.Config, cfg)
+	cfg, eff := acct.Entry, acct.Eff
+	cg, err := acct.CodeGranter()
 	if err != nil {
 		return nil, err
 	}
@@ -120,11 +121,7 @@ func (e *Env) callback(ctx context.Context, req *logical.Request, d *framework.F
 		defer e.RevokeQuietly(ctx, cg, p.Role, tok.AccessToken, "")
 	}
 	now := e.Now().UTC()
-	eff, err := provider.Effective(cfg.Config)
-	if err != nil {
-		return nil, err
-	}
-	if err := e.StoreRoleToken(ctx, req.Storage, p.Role, &lifecycle.RoleToken{Config: p.Config, Issuer: lifecycle.IssuerOf(eff),
+	if err := e.StoreRoleToken(ctx, req.Storage, p.Role, &lifecycle.RoleToken{Config: p.Config, Issuer: acct.Issuer(),
 		RefreshToken: tok.RefreshToken, AuthorizedAt: now}); err != nil {
 		e.RevokeQuietly(ctx, cg, p.Role, "", tok.RefreshToken)
 		return nil, err

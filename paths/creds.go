@@ -2,14 +2,12 @@ package paths
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
-	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 )
 
 func (e *Env) credsPaths() []*framework.Path {
@@ -49,98 +47,20 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 	if err := e.EnsureWritable(); err != nil {
 		return nil, err
 	}
-	// Held from loading the config until the token is tracked, so the
-	// config's issuer cannot change under a mint.
-	issuerLock := e.IssuerLock(role.Config)
-	issuerLock.RLock()
-	defer issuerLock.RUnlock()
-	cfg, err := e.LoadConfig(ctx, req.Storage, role.Config)
+	lease, err := e.MintLease(ctx, req.Storage, roleName, role, start)
 	if err != nil {
 		return nil, err
 	}
-	if cfg == nil {
-		return nil, fmt.Errorf("role %q: %w: %q", roleName, lifecycle.ErrNoConfig, role.Config)
-	}
-	client, err := e.Client(role.Config, cfg)
-	if err != nil {
-		return nil, err
-	}
-	eff, err := provider.Effective(cfg.Config)
-	if err != nil {
-		return nil, err
-	}
-	obtain := func(ctx context.Context) (*provider.Token, error) {
-		tok, err := client.Token(ctx, roleScopes(role, cfg))
-		if err != nil {
-			e.Logger.Warn("token request failed", "role", roleName, "config", role.Config, "error", err)
-		}
-		return tok, err
-	}
-	// refreshedBefore: this read's refresh followed an earlier one, whose
-	// access token the upstream may now have retired.
-	refreshedBefore := false
-	spare := lifecycle.SpareUserGrant(role.GrantType, cfg)
-	if role.GrantType == provider.GrantAuthorizationCode {
-		cg, err := e.CodeGranter(role.Config, cfg)
-		if err != nil {
-			return nil, err
-		}
-		obtain = func(ctx context.Context) (tok *provider.Token, err error) {
-			tok, refreshedBefore, err = e.RefreshRoleToken(ctx, req.Storage, roleName, role.Config, cfg, cg)
-			return tok, err
-		}
-	}
-	tok, err := e.Mint(ctx, req.Storage, lifecycle.MintRequest{ConfigName: role.Config, RoleName: roleName, Entry: cfg, Client: client, Obtain: obtain,
-		Unrevocable: spare})
-	if err != nil {
-		return nil, err
-	}
-
-	now := e.Now()
-	ttl, maxTTL, warnings := e.LeaseTTLs(role, start, now, tok.ExpiresAt)
-	if ttl <= 0 {
-		if _, revocable := client.(provider.Revoker); revocable && !spare {
-			if err := e.RevokeUpstream(ctx, req.Storage, role.Config, tok.AccessToken, lifecycle.IssuerOf(eff), now); err != nil {
-				e.Logger.Warn("could not revoke a token that was issued already expired", "config", role.Config, "error", err)
-			}
-		}
-		return nil, &provider.Error{Op: "token request", Host: lifecycle.HostOf(eff.TokenURL, eff.BaseURL),
-			Detail: "issued a token that already expired (expires_at " + tok.ExpiresAt.UTC().Format(time.RFC3339) + ")",
-			Hint:   "check the Vault server's clock"}
-	}
-
-	internal := map[string]any{
-		lifecycle.IDConfig:     role.Config,
-		lifecycle.IDRole:       roleName,
-		lifecycle.IDProvider:   cfg.Provider,
-		lifecycle.IDExpiresAt:  tok.ExpiresAt.UTC().Format(time.RFC3339Nano),
-		lifecycle.IDIssuer:     lifecycle.IssuerOf(eff),
-		lifecycle.IDGeneration: fmt.Sprint(cfg.Generation),
-		lifecycle.IDGrant:      role.GrantType,
-	}
-	// Keep the token only where revoke or renew needs it upstream.
-	_, revokes := client.(provider.Revoker)
-	revokes = revokes && !spare
-	_, renews := client.(provider.Renewer)
-	if revokes || renews {
-		internal[lifecycle.IDAccessToken] = tok.AccessToken
-	}
-	data := tokenData(tok.AccessToken, tok.ExpiresAt, tok.Scopes, tok.Data)
-	resp := &logical.Response{
-		Data: data,
-		Secret: &logical.Secret{
-			LeaseOptions: logical.LeaseOptions{TTL: ttl, MaxTTL: maxTTL, Renewable: true},
-			InternalData: internal,
-		},
-		Warnings: append(warnings, e.PasswordExpiry(ctx, req.Storage, role.Config, tok)...),
-	}
-	if spec, _ := provider.Lookup(cfg.Provider); refreshedBefore && spec.RefreshRetiresAccess {
-		resp.Warnings = append(resp.Warnings, fmt.Sprintf("%s retires the previous access token on every refresh: the token of "+
-			"this role's previous lease stopped working upstream with this read", cfg.Provider))
-	}
-	resp.Secret.InternalData["secret_type"] = lifecycle.SecretTypeToken
+	tok := lease.Token
 	e.Logger.Debug("token issued", "role", roleName, "config", role.Config, "expires_at", tok.ExpiresAt.UTC())
-	return resp, nil
+	return &logical.Response{
+		Data: tokenData(tok.AccessToken, tok.ExpiresAt, tok.Scopes, tok.Data),
+		Secret: &logical.Secret{
+			LeaseOptions: logical.LeaseOptions{TTL: lease.TTL, MaxTTL: lease.MaxTTL, Renewable: true},
+			InternalData: lease.Internal,
+		},
+		Warnings: lease.Warnings,
+	}, nil
 }
 
 // tokenResponseFields are the fields of a creds or static-creds answer.
@@ -175,12 +95,4 @@ func tokenData(accessToken string, expires time.Time, scopes []string, extra map
 		data[k] = v
 	}
 	return data
-}
-
-// roleScopes are the scopes a role requests: its own, or its config's.
-func roleScopes(role *lifecycle.RoleEntry, cfg *lifecycle.ConfigEntry) []string {
-	if len(role.Scopes) > 0 {
-		return role.Scopes
-	}
-	return cfg.Scopes
 }

@@ -104,35 +104,14 @@ func (e *Env) storeRole(ctx context.Context, req *logical.Request, d *framework.
 	if existing != nil {
 		role = *existing
 	}
-	if v, ok := d.GetOk(fConfig); ok {
-		role.Config = strings.TrimSpace(v.(string))
-	}
-	if role.Config == "" {
-		return nil, false, lifecycle.BadField(fConfig, "required: the name of a config/ entry")
-	}
-	cfg, err := e.LoadConfig(ctx, req.Storage, role.Config)
+	g := roleGrant{Config: role.Config, Scopes: role.Scopes, GrantType: role.GrantType, RedirectURL: role.RedirectURL}
+	acct, spec, err := e.parseRoleGrant(ctx, req.Storage, d, &g)
 	if err != nil {
 		return nil, false, err
 	}
-	if cfg == nil {
-		return nil, false, lifecycle.BadField(fConfig, "config %q does not exist; write config/%s first", role.Config, role.Config)
-	}
-	if err := e.checkDisableAllUse(ctx, req.Storage, role.Config, cfg, "", name); err != nil {
+	role.Config, role.Scopes, role.GrantType, role.RedirectURL = g.Config, g.Scopes, g.grant(spec), g.RedirectURL
+	if err := e.checkDisableAllUse(ctx, req.Storage, role.Config, acct.Entry, "", name); err != nil {
 		return nil, false, err
-	}
-	spec, _ := provider.Lookup(cfg.Provider)
-
-	if v, ok := d.GetOk(fScopes); ok {
-		role.Scopes = cleanScopes(v.([]string))
-	}
-	if v, ok := d.GetOk(fGrantType); ok {
-		role.GrantType = strings.TrimSpace(v.(string))
-	}
-	if role.GrantType == "" {
-		role.GrantType = spec.GrantTypes[0]
-	}
-	if v, ok := d.GetOk(fRedirectURL); ok {
-		role.RedirectURL = strings.TrimSpace(v.(string))
 	}
 	if v, ok := d.GetOk(fTTL); ok {
 		role.TTL = time.Duration(v.(int)) * time.Second
@@ -140,14 +119,8 @@ func (e *Env) storeRole(ctx context.Context, req *logical.Request, d *framework.
 	if v, ok := d.GetOk(fMaxTTL); ok {
 		role.MaxTTL = time.Duration(v.(int)) * time.Second
 	}
-	if err := validateRole(&role, spec); err != nil {
+	if err := checkRoleTTLs(&role); err != nil {
 		return nil, false, err
-	}
-	if role.GrantType == provider.GrantAuthorizationCode {
-		if eff, _ := provider.Effective(cfg.Config); eff.AuthorizeURL == "" {
-			return nil, false, lifecycle.BadField(fGrantType, "authorization_code needs the config's authorize_url; write authorize_url to config/%s first",
-				role.Config)
-		}
 	}
 	// A user authorization belongs to one config and grant: when either
 	// changes it is dropped, and the role must be authorized again.
@@ -193,27 +166,8 @@ func (e *Env) dropRoleToken(ctx context.Context, req *logical.Request, name stri
 	return nil
 }
 
-func validateRole(r *lifecycle.RoleEntry, spec *provider.Spec) error {
-	if !spec.AllowsGrant(r.GrantType) {
-		return lifecycle.BadField(fGrantType, "%q is not available for provider %s; use %s", r.GrantType, spec.Name, quoteList(spec.GrantTypes))
-	}
-	if spec.ValidateScopes != nil && len(r.Scopes) > 0 {
-		if err := spec.ValidateScopes(r.Scopes); err != nil {
-			return lifecycle.BadField(fScopes, "%s", err)
-		}
-	}
-	if r.GrantType == provider.GrantAuthorizationCode {
-		if r.RedirectURL == "" {
-			return lifecycle.BadField(fRedirectURL, "required for authorization_code roles, e.g. https://<vault>/v1/acquia/callback")
-		}
-	} else if r.RedirectURL != "" {
-		return lifecycle.BadField(fRedirectURL, "only authorization_code roles take a redirect_url")
-	}
-	if r.RedirectURL != "" {
-		if err := checkURL(fRedirectURL, r.RedirectURL); err != nil {
-			return err
-		}
-	}
+// checkRoleTTLs checks a role's ttl and max_ttl.
+func checkRoleTTLs(r *lifecycle.RoleEntry) error {
 	if err := checkDuration(fTTL, r.TTL); err != nil {
 		return err
 	}

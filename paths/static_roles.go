@@ -102,66 +102,22 @@ func (e *Env) staticRoleWrite(ctx context.Context, req *logical.Request, d *fram
 	if existing != nil {
 		role = *existing
 	}
-	if v, ok := d.GetOk(fConfig); ok {
-		role.Config = strings.TrimSpace(v.(string))
-	}
-	if role.Config == "" {
-		return nil, lifecycle.BadField(fConfig, "required: the name of a config/ entry")
-	}
-	cfg, err := e.LoadConfig(ctx, req.Storage, role.Config)
+	g := roleGrant{Config: role.Config, Scopes: role.Scopes, GrantType: role.GrantType, RedirectURL: role.RedirectURL}
+	acct, spec, err := e.parseRoleGrant(ctx, req.Storage, d, &g)
 	if err != nil {
 		return nil, err
 	}
-	if cfg == nil {
-		return nil, lifecycle.BadField(fConfig, "config %q does not exist; write config/%s first", role.Config, role.Config)
-	}
-	spec, _ := provider.Lookup(cfg.Provider)
-	if v, ok := d.GetOk(fScopes); ok {
-		role.Scopes = cleanScopes(v.([]string))
-	}
-	if spec.ValidateScopes != nil && len(role.Scopes) > 0 {
-		if err := spec.ValidateScopes(role.Scopes); err != nil {
-			return nil, lifecycle.BadField(fScopes, "%s", err)
-		}
-	}
-	if v, ok := d.GetOk(fRotationPeriod); ok {
-		p := time.Duration(v.(int)) * time.Second
-		if p != 0 && p < lifecycle.MinRotationPeriod {
-			return nil, lifecycle.BadField(fRotationPeriod, "must be at least %s (got %s), or 0 for 80%% of the upstream lifetime", lifecycle.MinRotationPeriod, p)
-		}
-		role.RotationPeriod = p
-	}
-	if v, ok := d.GetOk(fGracePeriod); ok {
-		g := time.Duration(v.(int)) * time.Second
-		if g < 0 {
-			return nil, lifecycle.BadField(fGracePeriod, "must not be negative (got %s)", g)
-		}
-		role.GracePeriod = &g
-	}
-	if role.RotationPeriod > 0 && role.GracePeriod != nil && *role.GracePeriod >= role.RotationPeriod {
-		return nil, lifecycle.BadField(fGracePeriod, "%s must be shorter than rotation_period %s", *role.GracePeriod, role.RotationPeriod)
-	}
-	if v, ok := d.GetOk(fGrantType); ok {
-		role.GrantType = strings.TrimSpace(v.(string))
-	}
-	if v, ok := d.GetOk(fRedirectURL); ok {
-		role.RedirectURL = strings.TrimSpace(v.(string))
-	}
-	asRole := lifecycle.RoleEntry{Config: role.Config, Scopes: role.Scopes, GrantType: role.Grant(), RedirectURL: role.RedirectURL}
-	if err := validateRole(&asRole, spec); err != nil {
+	role.Config, role.Scopes, role.GrantType, role.RedirectURL = g.Config, g.Scopes, g.GrantType, g.RedirectURL
+	if err := parseStaticPeriods(d, &role); err != nil {
 		return nil, err
 	}
-	if err := checkStaticRoom(role.Config, cfg); err != nil {
+	if err := checkStaticRoom(role.Config, acct.Entry); err != nil {
 		return nil, err
 	}
-	if err := e.checkDisableAllUse(ctx, req.Storage, role.Config, cfg, name, ""); err != nil {
+	if err := e.checkDisableAllUse(ctx, req.Storage, role.Config, acct.Entry, name, ""); err != nil {
 		return nil, err
 	}
 	userGrant := role.Grant() == provider.GrantAuthorizationCode
-	if eff, _ := provider.Effective(cfg.Config); userGrant && eff.AuthorizeURL == "" {
-		return nil, lifecycle.BadField(fGrantType, "authorization_code needs the config's authorize_url; write authorize_url to config/%s first",
-			role.Config)
-	}
 	// A user authorization belongs to one config and grant.
 	dropAuthorization := existing != nil && (existing.Config != role.Config || existing.Grant() != role.Grant())
 
@@ -235,6 +191,30 @@ func (e *Env) staticRoleWrite(ctx context.Context, req *logical.Request, d *fram
 	}
 	e.Logger.Info("static role written", "static_role", name, "config", role.Config, "created", existing == nil)
 	return nil, nil
+}
+
+// parseStaticPeriods applies the written rotation_period and grace_period
+// onto role and checks them against each other.
+func parseStaticPeriods(d *framework.FieldData, role *lifecycle.StaticRole) error {
+	if v, ok := d.GetOk(fRotationPeriod); ok {
+		p := time.Duration(v.(int)) * time.Second
+		if p != 0 && p < lifecycle.MinRotationPeriod {
+			return lifecycle.BadField(fRotationPeriod, "must be at least %s (got %s), or 0 for 80%% of the upstream lifetime",
+				lifecycle.MinRotationPeriod, p)
+		}
+		role.RotationPeriod = p
+	}
+	if v, ok := d.GetOk(fGracePeriod); ok {
+		g := time.Duration(v.(int)) * time.Second
+		if g < 0 {
+			return lifecycle.BadField(fGracePeriod, "must not be negative (got %s)", g)
+		}
+		role.GracePeriod = &g
+	}
+	if role.RotationPeriod > 0 && role.GracePeriod != nil && *role.GracePeriod >= role.RotationPeriod {
+		return lifecycle.BadField(fGracePeriod, "%s must be shorter than rotation_period %s", *role.GracePeriod, role.RotationPeriod)
+	}
+	return nil
 }
 
 // checkStaticRoom: a static role on a capped upstream (cdp) holds its
