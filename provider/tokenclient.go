@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -300,8 +299,7 @@ func (c *oauthClient) send(ctx context.Context, hc *http.Client, op string, req 
 	if err != nil {
 		return answer{}, transportError(op, req.URL.Host, err, c.cfg.RequestTimeout.String(), secrets)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	body := readAndClose(resp, 64<<10)
 	return answer{status: resp.StatusCode, header: resp.Header, body: body}, nil
 }
 
