@@ -2,7 +2,7 @@
 VERSION ?= v0.1.0-dev
 GO      ?= go
 
-.PHONY: all build test lint fmt fmt-check vet staticcheck actionlint test-unit e2e dev vault tools clean bench release release-check test-long fuzz
+.PHONY: all build test lint fmt fmt-check vet staticcheck golangci-lint actionlint test-unit e2e dev vault tools clean bench release release-check test-long fuzz
 
 all: build
 
@@ -13,7 +13,7 @@ build:
 ## test: every check and test; what CI runs.
 test: lint test-unit release-check e2e
 
-lint: fmt-check vet staticcheck actionlint
+lint: fmt-check vet staticcheck golangci-lint actionlint
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
@@ -34,6 +34,13 @@ vet:
 staticcheck:
 	"$$(scripts/install-staticcheck)" ./...
 	"$$(scripts/install-staticcheck)" -tags e2e ./e2e/...
+
+## golangci-lint: the pinned golangci-lint (scripts/install-golangci-lint,
+## cached outside the repo) with .golangci.yml, on every package and the
+## e2e tests.
+golangci-lint:
+	"$$(scripts/install-golangci-lint)" run ./...
+	"$$(scripts/install-golangci-lint)" run --build-tags e2e ./e2e/...
 
 ## actionlint: the GitHub workflows, with the pinned actionlint (built once
 ## by scripts/install-actionlint, cached outside the repo). It runs
@@ -83,12 +90,14 @@ vault:
 	@scripts/install-vault >/dev/null
 
 ## tools: build the pinned vault, tofu, terraform-provider-vault,
-## actionlint and staticcheck once, one after another (each build takes both cores).
+## actionlint, staticcheck and golangci-lint once, one after another (each
+## build takes both cores).
 tools: vault
 	@scripts/install-tofu >/dev/null
 	@scripts/install-terraform-provider-vault >/dev/null
 	@scripts/install-actionlint >/dev/null
 	@scripts/install-staticcheck >/dev/null
+	@scripts/install-golangci-lint >/dev/null
 	@scripts/install-oidc-provider >/dev/null || echo "no oidc-provider (needs node and npm): its e2e test will skip" >&2
 
 dev:

@@ -153,7 +153,7 @@ func TestCDPLeaseLifecycle(t *testing.T) {
 		t.Fatal("token live upstream after lease revoke")
 	}
 	// The config no longer counts it: deleting the role and config works.
-	h.do(logical.DeleteOperation, "roles/sync", nil)
+	h.mustDelete("roles/sync")
 	if resp, err := h.do(logical.DeleteOperation, "config/cdp", nil); err != nil || (resp != nil && resp.IsError()) {
 		t.Fatalf("delete config: %v %v", err, errText(resp))
 	}
@@ -193,7 +193,7 @@ func TestCDPTokenLimit(t *testing.T) {
 		t.Fatalf("the plugin disabled someone's token: disabled=%d live=%d", h.emu.CDPDisabledByLimit(), h.cdpLive())
 	}
 	// Deleting a config that holds tokens is refused.
-	h.do(logical.DeleteOperation, "roles/sync", nil)
+	h.mustDelete("roles/sync")
 	if msg, ok := badRequest(h.do(logical.DeleteOperation, "config/cdp", nil)); !ok || !strings.Contains(msg, "holds 2") {
 		t.Errorf("delete with held tokens: %s", msg)
 	}
@@ -361,8 +361,8 @@ func TestCDPRevokeAllRacingARotation(t *testing.T) {
 		t.Errorf("%d plugin tokens live upstream after revoke-all, want the one static-creds serves", n)
 	}
 	// Nothing is left that holds up deleting the config.
-	h.do(logical.DeleteOperation, "static-roles/feed", nil)
-	h.do(logical.DeleteOperation, "roles/sync", nil)
+	h.mustDelete("static-roles/feed")
+	h.mustDelete("roles/sync")
 	if resp, err := h.do(logical.DeleteOperation, "config/cdp", nil); err != nil || resp.IsError() {
 		t.Errorf("the config cannot be deleted: %v %v", err, errText(resp))
 	}
@@ -402,7 +402,7 @@ func TestCDPStaticRoleThatCouldNeverRotate(t *testing.T) {
 		!strings.HasPrefix(msg, "max_tokens:") {
 		t.Errorf("max_tokens 1 under a static role: %s; want a 400 naming max_tokens", msg)
 	}
-	h.do(logical.DeleteOperation, "static-roles/feed", nil)
+	h.mustDelete("static-roles/feed")
 	h.mustWrite("config/cdp", map[string]any{"max_tokens": 1, "verify": false})
 	msg, ok := badRequest(h.write("static-roles/one", map[string]any{"config": "cdp"}))
 	if !ok || !strings.HasPrefix(msg, "max_tokens:") {

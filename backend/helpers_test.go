@@ -142,6 +142,15 @@ func (h *harness) mustWrite(path string, data map[string]any) *logical.Response 
 	return resp
 }
 
+// mustDelete deletes path and fails the test unless that succeeds.
+func (h *harness) mustDelete(path string) {
+	h.t.Helper()
+	resp, err := h.do(logical.DeleteOperation, path, nil)
+	if err != nil || (resp != nil && resp.IsError()) {
+		h.t.Fatalf("delete %s: err=%v resp=%v", path, err, errText(resp))
+	}
+}
+
 func (h *harness) read(path string) (*logical.Response, error) {
 	h.t.Helper()
 	return h.do(logical.ReadOperation, path, nil)

@@ -120,7 +120,7 @@ func TestRevocationOfAccessTokensUnsupported(t *testing.T) {
 		t.Errorf("logged at warning level %d times, want once, with the expiry:\n%s", n, logs)
 	}
 	// Nothing holds the config: the records are gone.
-	h.do(logical.DeleteOperation, "roles/r", nil)
+	h.mustDelete("roles/r")
 	if r, err := h.do(logical.DeleteOperation, "config/gen", nil); err != nil || (r != nil && r.IsError()) {
 		t.Errorf("delete: %v %v", err, errText(r))
 	}

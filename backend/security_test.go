@@ -43,7 +43,7 @@ func (h *harness) node(state consts.ReplicationState, local bool) *node {
 	h.t.Helper()
 	conf := logical.TestBackendConfig()
 	conf.Logger = hclog.New(&hclog.LoggerOptions{Output: h.logs, Level: hclog.Trace})
-	var s logical.Storage = h.storage
+	s := h.storage
 	if state.HasState(consts.ReplicationPerformanceStandby) || state.HasState(consts.ReplicationPerformanceSecondary) && !local {
 		s = readOnlyStorage{h.storage}
 	}
@@ -375,7 +375,7 @@ func TestRevokeGoesToTheIssuer(t *testing.T) {
 				t.Errorf("a refused write changed the config:\n%v\n%v", before, after)
 			}
 			h.mustWrite("config/"+cfgName, map[string]any{"request_timeout": 20}) // not an issuer field
-			h.do(logical.DeleteOperation, "roles/"+role, nil)
+			h.mustDelete("roles/" + role)
 			if msg, ok := badRequest(h.do(logical.DeleteOperation, "config/"+cfgName, nil)); !ok || !strings.Contains(msg, "1 live") {
 				t.Errorf("deleting the config with a live lease: %s", msg)
 			}
@@ -471,7 +471,7 @@ func TestDestinationChangeNeedsTheSecret(t *testing.T) {
 			[]string{"base_url", "token_url", "authorize_url", "revocation_url"}},
 		"cdp": {func(h *harness) string {
 			h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
-			h.do(logical.DeleteOperation, "roles/sync", nil)
+			h.mustDelete("roles/sync")
 			return "cdp"
 		}, "password", []string{"base_url", "api_url"}},
 		"acronis": {func(h *harness) string {

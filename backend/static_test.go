@@ -132,7 +132,7 @@ func TestStaticCDPGraceAndLimit(t *testing.T) {
 	}
 
 	// Deleting the static role deletes its token upstream.
-	h.do(logical.DeleteOperation, "static-roles/feed", nil)
+	h.mustDelete("static-roles/feed")
 	if h.emu.TokenLive(cur) || h.stored("static-tokens/feed") {
 		t.Error("a deleted static role's token lives on")
 	}
@@ -233,7 +233,7 @@ func TestStaticRevokeAllAndConfigDelete(t *testing.T) {
 	if cur == old || h.emu.TokenLive(old) || !h.emu.TokenLive(cur) {
 		t.Fatal("after revoke-all the static role must serve a new, live token")
 	}
-	h.do(logical.DeleteOperation, "roles/sync", nil)
+	h.mustDelete("roles/sync")
 	if msg, ok := badRequest(h.do(logical.DeleteOperation, "config/cdp", nil)); !ok || !strings.Contains(msg, "static role feed") {
 		t.Errorf("deleting a config a static role uses: %s", msg)
 	}
@@ -300,7 +300,7 @@ func TestStaticUserAuthorization(t *testing.T) {
 		t.Error("the authorized static role reads as not authorized")
 	}
 	// Deleting the static role ends its grant upstream.
-	h.do(logical.DeleteOperation, "static-roles/editor", nil)
+	h.mustDelete("static-roles/editor")
 	if h.stored("role-tokens/static:editor") || h.emu.SourceRefreshTokens() != 0 {
 		t.Errorf("the deleted static role's authorization lives on (%d live refresh tokens)", h.emu.SourceRefreshTokens())
 	}
@@ -357,7 +357,7 @@ func TestStaticConfigChangeRevokesAtTheOldIssuer(t *testing.T) {
 	if keys, _ := h.storage.List(context.Background(), "tokens/acr/"); len(keys) != 0 {
 		t.Errorf("%d records of the old config's tokens left", len(keys))
 	}
-	h.do(logical.DeleteOperation, "roles/backup", nil)
+	h.mustDelete("roles/backup")
 	if resp, err := h.do(logical.DeleteOperation, "config/acr", nil); err != nil || resp.IsError() {
 		t.Errorf("the old config cannot be deleted: %v %v", err, errText(resp))
 	}

@@ -69,7 +69,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }() // a temporary directory: best effort
 	pluginDir = dir
 	bin := filepath.Join(dir, pluginBinary)
 	build := exec.Command(filepath.Join(repoRoot, "scripts", "build-plugin"), bin, pluginVersion)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -128,8 +127,7 @@ func (c *cdpClient) call(ctx context.Context, op, method, path string, auth cdpA
 	if err != nil {
 		return 0, nil, transportError(op, hostOf(u), err, c.cfg.RequestTimeout.String(), secrets)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	b := readAndClose(resp, 1<<20)
 	if resp.StatusCode/100 == 2 {
 		return resp.StatusCode, b, nil
 	}

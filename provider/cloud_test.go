@@ -93,7 +93,7 @@ func keyServer(t *testing.T, api http.HandlerFunc) (*cloudClient, *atomic.Int64)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/token" {
 			w.Header().Set("Content-Type", "application/json")
-			fmt.Fprint(w, `{"access_token":"the-access-token","token_type":"Bearer","expires_in":300}`)
+			_, _ = fmt.Fprint(w, `{"access_token":"the-access-token","token_type":"Bearer","expires_in":300}`)
 			return
 		}
 		n.Add(1)
@@ -112,7 +112,7 @@ func respondWith(status int, body string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
-		fmt.Fprint(w, body)
+		_, _ = fmt.Fprint(w, body)
 	}
 }
 

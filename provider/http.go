@@ -112,8 +112,17 @@ func (t noRedirects) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	return nil, &RedirectError{Status: resp.StatusCode, Host: req.URL.Host, Location: loc}
+}
+
+// readAndClose reads at most limit bytes of resp's body and closes it. An
+// error reading or closing leaves the bytes read so far: the caller judges
+// the answer by its status and those.
+func readAndClose(resp *http.Response, limit int64) []byte {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, limit))
+	_ = resp.Body.Close()
+	return b
 }
 
 // refuseRedirect backs noRedirects up on every http.Client: were a 3xx to

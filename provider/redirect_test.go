@@ -21,7 +21,7 @@ func TestNoRedirectIsFollowed(t *testing.T) {
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		targetHits.Add(1)
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"access_token":"stolen","token_type":"Bearer","expires_in":300}`)
+		_, _ = fmt.Fprint(w, `{"access_token":"stolen","token_type":"Bearer","expires_in":300}`)
 	}))
 	defer target.Close()
 	otherTLS := httptest.NewTLSServer(target.Config.Handler)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -300,8 +299,7 @@ func (c *oauthClient) send(ctx context.Context, hc *http.Client, op string, req 
 	if err != nil {
 		return answer{}, transportError(op, req.URL.Host, err, c.cfg.RequestTimeout.String(), secrets)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	body := readAndClose(resp, 64<<10)
 	return answer{status: resp.StatusCode, header: resp.Header, body: body}, nil
 }
 
@@ -355,40 +353,67 @@ func (c *oauthClient) revoke(ctx context.Context, token, hint string, confirm bo
 		return err
 	}
 	host := hostOf(c.cfg.RevocationURL)
-	e := answerError("token revocation", host, a.status, a.body, secrets)
+	var done bool
 	if a.status == http.StatusUnauthorized && c.bearerRevoke {
-		b, err := c.sendRevocation(ctx, token, hint, revokeAuth{bearer: true}, secrets)
-		if err != nil {
+		if a, done, err = c.revokeAsBearer(ctx, token, hint, a, secrets, host, confirm); done {
 			return err
-		}
-		if b.status/100 == 2 {
-			return nil
-		}
-		if b.status == http.StatusUnauthorized && strings.Contains(b.header.Get("WWW-Authenticate"), "invalid_token") {
-			if !confirm {
-				return nil
-			}
-			return c.confirmGone(ctx, host)
-		}
-		if b.status != http.StatusUnauthorized {
-			a, e = b, answerError("token revocation", host, b.status, b.body, secrets)
 		}
 	}
 	if a.status == http.StatusUnauthorized && c.cfg.AuthStyle == AuthStyleBasic && c.basicEncodingMatters() {
 		// The client's credentials refused as sent: the other Basic
 		// encoding, once (see clientCredentials).
-		b, err := c.sendRevocation(ctx, token, hint, revokeAuth{encoded: !encoded}, secrets)
-		if err != nil {
+		if a, done, err = c.revokeEncodedOtherwise(ctx, token, hint, a, !encoded, secrets); done {
 			return err
 		}
-		if b.status != http.StatusUnauthorized {
-			c.learnBasic(!encoded)
-			if b.status/100 == 2 {
-				return nil
-			}
-			a, e = b, answerError("token revocation", host, b.status, b.body, secrets)
-		}
 	}
+	return c.revocationRefused(a, host, secrets)
+}
+
+// revokeAsBearer follows a revocation refused with 401 to the client's
+// credentials: the token itself is sent as the credential, once. done says
+// that settles the revoke, with err; otherwise the answer to judge is
+// returned: the new one, or refused (the first) where the token was
+// refused as well.
+func (c *oauthClient) revokeAsBearer(ctx context.Context, token, hint string, refused answer, secrets []string, host string, confirm bool) (answer, bool, error) {
+	b, err := c.sendRevocation(ctx, token, hint, revokeAuth{bearer: true}, secrets)
+	switch {
+	case err != nil:
+		return b, true, err
+	case b.status/100 == 2:
+		return b, true, nil
+	case b.status == http.StatusUnauthorized && strings.Contains(b.header.Get("WWW-Authenticate"), "invalid_token"):
+		if !confirm {
+			return b, true, nil
+		}
+		return b, true, c.confirmGone(ctx, host)
+	case b.status == http.StatusUnauthorized:
+		return refused, false, nil
+	}
+	return b, false, nil
+}
+
+// revokeEncodedOtherwise follows a revocation refused with 401 to the
+// client's Basic credentials: they are sent once more in the other
+// encoding (encoded), which is learnt unless that is refused too. done
+// says that settles the revoke, with err; otherwise the answer to judge is
+// returned: the new one, or refused (the first) where it was refused too.
+func (c *oauthClient) revokeEncodedOtherwise(ctx context.Context, token, hint string, refused answer, encoded bool, secrets []string) (answer, bool, error) {
+	b, err := c.sendRevocation(ctx, token, hint, revokeAuth{encoded: encoded}, secrets)
+	if err != nil {
+		return b, true, err
+	}
+	if b.status == http.StatusUnauthorized {
+		return refused, false, nil
+	}
+	c.learnBasic(encoded)
+	return b, b.status/100 == 2, nil
+}
+
+// revocationRefused is the error of a revocation endpoint's final answer
+// a, which is not a 2xx: nil where it says the token is gone already,
+// otherwise an *Error with a hint at what to do.
+func (c *oauthClient) revocationRefused(a answer, host string, secrets []string) error {
+	e := answerError("token revocation", host, a.status, a.body, secrets)
 	switch {
 	case a.status == http.StatusBadRequest && e.Code == "invalid_token":
 		return nil

@@ -89,9 +89,12 @@ func openAsBrowser(raw string, out io.Writer) int {
 		fmt.Fprintf(os.Stderr, "acquia-emulator: %v\n", err)
 		return 1
 	}
-	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	fmt.Fprintf(out, "%s %s\n%s\n", resp.Status, resp.Request.URL.Scheme+"://"+resp.Request.URL.Host+resp.Request.URL.Path, strings.TrimSpace(string(body)))
+	_ = resp.Body.Close() // read in full, or the first MiB of it
+	if _, err := fmt.Fprintf(out, "%s %s\n%s\n", resp.Status, resp.Request.URL.Scheme+"://"+resp.Request.URL.Host+resp.Request.URL.Path, strings.TrimSpace(string(body))); err != nil {
+		fmt.Fprintf(os.Stderr, "acquia-emulator: %v\n", err)
+		return 1
+	}
 	if resp.StatusCode/100 != 2 {
 		return 1
 	}

@@ -53,7 +53,7 @@ func TestBrowseFollowsTheSiteToTheCallback(t *testing.T) {
 			http.Error(w, "bad callback", http.StatusBadRequest)
 			return
 		}
-		fmt.Fprint(w, `{"authorized":true}`)
+		_, _ = fmt.Fprint(w, `{"authorized":true}`)
 	}))
 	defer callback.Close()
 	q := url.Values{"response_type": {"code"}, "client_id": {emulator.DemoSourceClientID},

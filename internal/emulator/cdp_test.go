@@ -378,8 +378,10 @@ func TestCDPRetrieveModes(t *testing.T) {
 		r := mustCall(t, "POST", base+"/token?scheme=a1user&action=create", cdpJSON, "", basic, "")
 		made = append(made, r.body["access_token"].(string))
 	}
-	for mode, want := range map[string]string{emulator.CDPRetrieveNewest: made[1], emulator.CDPRetrieveOldest: initial,
-		emulator.CDPRetrieveInitial: initial} {
+	// In this order: the check after the loop needs "initial" set last.
+	for _, c := range []struct{ mode, want string }{{emulator.CDPRetrieveNewest, made[1]},
+		{emulator.CDPRetrieveOldest, initial}, {emulator.CDPRetrieveInitial, initial}} {
+		mode, want := c.mode, c.want
 		if r := mustCall(t, "POST", base+"/_emulator/cdp/retrieve", cdpJSON, `{"mode":"`+mode+`"}`, "", ""); r.status != 204 {
 			t.Fatalf("mode %s: %d", mode, r.status)
 		}

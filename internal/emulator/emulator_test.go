@@ -551,7 +551,9 @@ func TestAdminAPI(t *testing.T) {
 	if e.TokenLive(tok) {
 		t.Error("token live after advancing 301 s")
 	}
-	json.Unmarshal([]byte(admin("GET", "tokens?service=cloud", "", 200).raw), &list)
+	if err := json.Unmarshal([]byte(admin("GET", "tokens?service=cloud", "", 200).raw), &list); err != nil {
+		t.Fatal(err)
+	}
 	if len(list) != 2 || list[0]["live"] != false {
 		t.Errorf("after advance: %v", list)
 	}

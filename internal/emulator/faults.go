@@ -129,53 +129,66 @@ func (e *Emulator) applyFaults(next http.Handler) http.Handler {
 			next.ServeHTTP(httptest.NewRecorder(), r)
 		}
 		if f.Delay > 0 {
-			// net/http notices a client hanging up only once the request
-			// body has been read to EOF, so read it first.
-			buffered, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-			r.Body = struct {
-				io.Reader
-				io.Closer
-			}{io.MultiReader(bytes.NewReader(buffered), r.Body), r.Body}
-			t := time.NewTimer(f.Delay)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				// The client gave up: issuing a token nobody receives would
-				// only muddy the emulator's state.
-				t.Stop()
-				panic(http.ErrAbortHandler)
-			case <-e.closing:
-				// Hang up rather than send an empty 200 the client could
-				// mistake for an answer.
-				t.Stop()
-				panic(http.ErrAbortHandler)
-			}
+			e.hold(r, f.Delay)
 		}
 		if f.Reset {
 			resetConn(w)
 			return
 		}
-		if f.RetryAfter != "" {
-			w.Header().Set("Retry-After", f.RetryAfter)
-		}
-		if f.Location != "" {
-			w.Header().Set("Location", f.Location)
-		}
-		switch {
-		case f.Status == 0 && f.Body == "":
-			next.ServeHTTP(w, r)
-		case f.Body != "":
-			status := f.Status
-			if status == 0 {
-				status = http.StatusOK
-			}
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(status)
-			_, _ = w.Write([]byte(f.Body))
-		default:
-			writeJSON(w, f.Status, map[string]string{"error": statusSlug(f.Status), "message": http.StatusText(f.Status)})
-		}
+		serveFault(w, r, next, f)
 	})
+}
+
+// hold keeps a request waiting for d before it is answered, and hangs up
+// on it (panicking with http.ErrAbortHandler) when its client gives up or
+// the emulator closes meanwhile.
+func (e *Emulator) hold(r *http.Request, d time.Duration) {
+	// net/http notices a client hanging up only once the request body has
+	// been read to EOF, so read it first.
+	buffered, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(buffered), r.Body), r.Body}
+	t := time.NewTimer(d)
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+		// The client gave up: issuing a token nobody receives would only
+		// muddy the emulator's state.
+		t.Stop()
+		panic(http.ErrAbortHandler)
+	case <-e.closing:
+		// Hang up rather than send an empty 200 the client could mistake
+		// for an answer.
+		t.Stop()
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// serveFault answers a request as the fault f says: with its headers, and
+// its status and body, or the real answer where it sets neither.
+func serveFault(w http.ResponseWriter, r *http.Request, next http.Handler, f Fault) {
+	if f.RetryAfter != "" {
+		w.Header().Set("Retry-After", f.RetryAfter)
+	}
+	if f.Location != "" {
+		w.Header().Set("Location", f.Location)
+	}
+	switch {
+	case f.Status == 0 && f.Body == "":
+		next.ServeHTTP(w, r)
+	case f.Body != "":
+		status := f.Status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(f.Body))
+	default:
+		writeJSON(w, f.Status, map[string]string{"error": statusSlug(f.Status), "message": http.StatusText(f.Status)})
+	}
 }
 
 // serveLate runs the request's handler at once and answers only after

@@ -188,12 +188,15 @@ func tokenForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthError)
 // safeName keeps a client-chosen parameter name out of a response unless
 // it is a plain identifier, so nothing odd is echoed back.
 func safeName(k string) string {
-	if len(k) > 40 || strings.IndexFunc(k, func(c rune) bool {
-		return !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9')
-	}) >= 0 {
+	if len(k) > 40 || strings.ContainsFunc(k, func(c rune) bool { return !identRune(c) }) {
 		return "a"
 	}
 	return k
+}
+
+// identRune reports whether c is an ASCII letter, digit or underscore.
+func identRune(c rune) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 // bearerToken extracts an RFC 6750 §2.1 bearer token; the scheme name is

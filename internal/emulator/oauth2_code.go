@@ -153,42 +153,49 @@ func (o *oauth2Service) codeGrant(client OAuth2Client, form url.Values) (map[str
 		return nil, badRequest("invalid_request", "The code_verifier does not follow RFC 7636.")
 	}
 
+	x := codeExchange{clientID: client.ID, redirectURI: redirect, hasVerifier: hasVerifier}
+	if hasVerifier {
+		x.verifier = verifier[0]
+	}
 	now := o.e.now()
 	o.e.mu.Lock()
-	c, ok := o.code.codes[code]
-	var oerr *oauthError
-	switch {
-	case !ok:
-		oerr = oauth2InvalidGrant("The authorization code is invalid.")
-	case c.clientID != client.ID:
-		oerr = oauth2InvalidGrant("The authorization code was issued to another client.")
-	case c.used:
-		// RFC 6749 §4.1.2: a replayed code leaked; what it gave is revoked.
+	c := o.code.codes[code]
+	refusal := c.redeem(x, now)
+	if refusal == codeReplayed {
 		o.revokeFamily(c.family)
-		oerr = oauth2InvalidGrant("The authorization code was used already.")
-	case !now.Before(c.expires):
-		oerr = oauth2InvalidGrant("The authorization code has expired.")
-	case redirect != c.redirectURI:
-		// §4.1.3: the same redirect_uri as the authorization request.
-		oerr = oauth2InvalidGrant("The redirect_uri does not match the authorization request.")
-	case c.challenge == "" && hasVerifier:
-		oerr = badRequest("invalid_request", "A code_verifier was sent, but no code_challenge with the authorization request.")
-	case c.challenge != "" && !hasVerifier:
-		oerr = oauth2InvalidGrant("The code_verifier is missing.")
-	case c.challenge != "" && !sourceS256Matches(verifier[0], c.challenge):
-		oerr = oauth2InvalidGrant("The code_verifier does not match the code_challenge.")
-	default:
-		c.used = true
 	}
 	var scope, family string
-	if oerr == nil {
+	if refusal == codeAccepted {
 		scope, family = c.scope, c.family
 	}
 	o.e.mu.Unlock()
-	if oerr != nil {
-		return nil, oerr
+	if refusal != codeAccepted {
+		return nil, oauth2CodeRefused(refusal)
 	}
 	return o.mint(client, scope, scope, family), nil
+}
+
+// oauth2CodeRefused is the generic server's answer to a refused code
+// exchange.
+func oauth2CodeRefused(r codeRefusal) *oauthError {
+	switch r {
+	case codeUnknown:
+		return oauth2InvalidGrant("The authorization code is invalid.")
+	case codeOtherClient:
+		return oauth2InvalidGrant("The authorization code was issued to another client.")
+	case codeReplayed:
+		return oauth2InvalidGrant("The authorization code was used already.")
+	case codeExpired:
+		return oauth2InvalidGrant("The authorization code has expired.")
+	case codeOtherRedirect:
+		return oauth2InvalidGrant("The redirect_uri does not match the authorization request.")
+	case codeUnexpectedVerifier:
+		return badRequest("invalid_request", "A code_verifier was sent, but no code_challenge with the authorization request.")
+	case codeMissingVerifier:
+		return oauth2InvalidGrant("The code_verifier is missing.")
+	default:
+		return oauth2InvalidGrant("The code_verifier does not match the code_challenge.")
+	}
 }
 
 // refreshGrant rotates under one lock, so of two concurrent refreshes with

@@ -58,6 +58,55 @@ type sourceCode struct {
 	used                                            bool
 }
 
+// codeExchange is what a token request presents with an authorization
+// code: its client, redirect_uri and PKCE code_verifier, if any.
+type codeExchange struct {
+	clientID, redirectURI, verifier string
+	hasVerifier                     bool
+}
+
+// codeRefusal is why a code is not exchanged for a token; each emulated
+// server words its own answer to each.
+type codeRefusal int
+
+const (
+	codeAccepted codeRefusal = iota
+	codeUnknown
+	codeOtherClient
+	codeReplayed // RFC 6749 §4.1.2: the code leaked; what it gave is revoked
+	codeExpired
+	codeOtherRedirect // §4.1.3: the same redirect_uri as the authorization request
+	codeUnexpectedVerifier
+	codeMissingVerifier
+	codeWrongVerifier
+)
+
+// redeem checks the code c (nil where there is no such code) against the
+// exchange x at now and, where it passes, claims it: the caller holds the
+// emulator's lock, so of two concurrent exchanges one wins.
+func (c *sourceCode) redeem(x codeExchange, now time.Time) codeRefusal {
+	switch {
+	case c == nil:
+		return codeUnknown
+	case c.clientID != x.clientID:
+		return codeOtherClient
+	case c.used:
+		return codeReplayed
+	case !now.Before(c.expires):
+		return codeExpired
+	case x.redirectURI != c.redirectURI:
+		return codeOtherRedirect
+	case c.challenge == "" && x.hasVerifier:
+		return codeUnexpectedVerifier
+	case c.challenge != "" && !x.hasVerifier:
+		return codeMissingVerifier
+	case c.challenge != "" && !sourceS256Matches(x.verifier, c.challenge):
+		return codeWrongVerifier
+	}
+	c.used = true
+	return codeAccepted
+}
+
 // sourceRefresh is one refresh token. access is the access token issued
 // with it, which dies when this one is rotated or revoked.
 type sourceRefresh struct {

@@ -196,7 +196,11 @@ func (c SourceClient) allowsRedirect(raw string, u *url.URL) bool {
 
 // sourcePKCEValue checks RFC 7636's alphabet for verifiers and challenges.
 func sourcePKCEValue(v string) bool {
-	return strings.IndexFunc(v, func(c rune) bool {
-		return !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.ContainsRune("-._~", c))
-	}) < 0
+	return !strings.ContainsFunc(v, func(c rune) bool { return !pkceRune(c) })
+}
+
+// pkceRune reports whether c is in RFC 7636's unreserved alphabet:
+// ASCII letters and digits and "-._~".
+func pkceRune(c rune) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.ContainsRune("-._~", c)
 }

@@ -72,45 +72,52 @@ func (s *sourceService) codeGrant(client SourceClient, form url.Values) (map[str
 			"Code Verifier must follow the specifications of RFC-7636.")
 	}
 
+	x := codeExchange{clientID: client.ID, redirectURI: redirect[0], hasVerifier: hasVerifier}
+	if hasVerifier {
+		x.verifier = verifier[0]
+	}
 	now := s.e.now()
 	s.e.mu.Lock()
-	c, ok := s.codes[code]
-	var se *oauthError
-	switch {
-	case !ok:
-		se = sourceInvalidGrant("Cannot decrypt the authorization code")
-	case c.clientID != client.ID:
-		se = sourceInvalidGrant("Authorization code was not issued to this client")
-	case c.used:
-		// RFC 6749 §4.1.2: a replayed code means it leaked; whatever was
-		// issued from it is no longer trusted.
+	c := s.codes[code]
+	refusal := c.redeem(x, now)
+	if refusal == codeReplayed {
+		// A replayed code means it leaked; whatever was issued from it is
+		// no longer trusted.
 		s.revokeFamily(c.family)
-		se = sourceInvalidGrant("Authorization code has been revoked")
-	case !now.Before(c.expires):
-		se = sourceInvalidGrant("Authorization code has expired")
-	case redirect[0] != c.redirectURI:
-		se = sourceInvalidGrant("Invalid redirect URI")
-	case c.challenge == "" && hasVerifier:
-		se = sourceErr(http.StatusBadRequest, "invalid_request", sourceDescInvalidRequest,
-			"Failed to verify `code_verifier`: no code_challenge was sent with the authorization request.")
-	case c.challenge != "" && !hasVerifier:
-		se = sourceInvalidGrant("Check the `code_verifier` parameter")
-	case c.challenge != "" && !sourceS256Matches(verifier[0], c.challenge):
-		se = sourceInvalidGrant("Failed to verify `code_verifier`.")
-	default:
-		// Claimed under the lock, so of two concurrent exchanges one wins.
-		c.used = true
 	}
 	var scope, family string
-	if se == nil {
+	if refusal == codeAccepted {
 		scope, family = c.scope, c.family
 	}
 	s.e.mu.Unlock()
-	if se != nil {
-		return nil, se
+	if refusal != codeAccepted {
+		return nil, sourceCodeRefused(refusal)
 	}
 	resp := s.mint(client.ID, DemoSourceUser, scope, scope, family, true)
 	return resp, nil
+}
+
+// sourceCodeRefused is Acquia Source's answer to a refused code exchange.
+func sourceCodeRefused(r codeRefusal) *oauthError {
+	switch r {
+	case codeUnknown:
+		return sourceInvalidGrant("Cannot decrypt the authorization code")
+	case codeOtherClient:
+		return sourceInvalidGrant("Authorization code was not issued to this client")
+	case codeReplayed:
+		return sourceInvalidGrant("Authorization code has been revoked")
+	case codeExpired:
+		return sourceInvalidGrant("Authorization code has expired")
+	case codeOtherRedirect:
+		return sourceInvalidGrant("Invalid redirect URI")
+	case codeUnexpectedVerifier:
+		return sourceErr(http.StatusBadRequest, "invalid_request", sourceDescInvalidRequest,
+			"Failed to verify `code_verifier`: no code_challenge was sent with the authorization request.")
+	case codeMissingVerifier:
+		return sourceInvalidGrant("Check the `code_verifier` parameter")
+	default:
+		return sourceInvalidGrant("Failed to verify `code_verifier`.")
+	}
 }
 
 func sourceS256Matches(verifier, challenge string) bool {
