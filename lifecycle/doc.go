@@ -12,16 +12,19 @@
 //	accounts.go            a config entry: load, store, the issuer guard
 //	role_entries.go        role and static role entries and their checks
 //	issuer.go              who issued a token; revokes only go there
-//	mint.go                one token for one lease, WAL-covered
+//	creds.go               the token of one lease: mint, TTLs, its internal data
+//	mint.go                one token for one lease or static role, WAL-covered
 //	token_limit.go         where cdp max_tokens is enforced
 //	held_tokens.go         records of the revocable tokens leases hold
 //	lost_tokens.go         tokens a request whose answer was lost may have minted
 //	lease.go               a lease's TTLs, renew and revoke
 //	revoke.go              revoke at the issuer
 //	rotation.go            the static roles' rotation schedule, grace periods, retries
-//	user_authorization.go  a role's refresh token: storage and refresh
+//	static_write.go        a static role written: rotate now, wait for a user, or reschedule
+//	user_authorization.go  a role's user authorization: code exchange, refresh token, refresh
 //	password_expiry.go     cdp integration-user password expiry warnings
-//	rollback.go            WAL rollback of tokens never leased
+//	rollback.go            WAL rollback of tokens never leased; the WAL decoder
+//	log_once.go            log lines said once a day
 //	replication.go         which node may act upstream
 //	user_errors.go         the 400 a caller can fix
 //	panics.go              a recovered panic: its stack logged, a 500

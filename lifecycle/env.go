@@ -196,9 +196,7 @@ func (e *Mount) Invalidate(_ context.Context, key string) {
 		}
 	}
 	if name, ok := strings.CutPrefix(key, lifetimePrefix); ok {
-		e.lifetimeMu.Lock()
-		delete(e.lifetimes, name)
-		e.lifetimeMu.Unlock()
+		e.forgetLifetime(name)
 	}
 	for _, prefix := range []string{staticTokenPrefix, StaticRolePrefix} {
 		if name, ok := strings.CutPrefix(key, prefix); ok {
@@ -216,14 +214,6 @@ func (e *Mount) Reset() {
 	e.configs.reset()
 	e.Roles.reset()
 	e.Metas.reset()
-	e.held.mu.Lock()
-	for config := range e.held.byConfig {
-		e.held.gen[config]++
-	}
-	e.held.byConfig = map[string]map[string]heldToken{}
-	e.held.first = map[string]time.Time{}
-	e.held.mu.Unlock()
-	e.lifetimeMu.Lock()
-	e.lifetimes = map[string]time.Duration{}
-	e.lifetimeMu.Unlock()
+	e.held.reset()
+	e.forgetLifetime("")
 }

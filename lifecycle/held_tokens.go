@@ -163,12 +163,26 @@ func (e *Mount) indexed(config string, change func(idx map[string]heldToken)) {
 }
 
 // dropHeldIndex forgets config's index (a record changed elsewhere).
-func (e *Mount) dropHeldIndex(config string) {
-	e.held.mu.Lock()
-	defer e.held.mu.Unlock()
-	e.held.gen[config]++
-	delete(e.held.byConfig, config)
-	delete(e.held.first, config)
+func (e *Mount) dropHeldIndex(config string) { e.held.drop(config) }
+
+// drop forgets the index of config: it is read from storage again.
+func (h *heldIndex) drop(config string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.gen[config]++
+	delete(h.byConfig, config)
+	delete(h.first, config)
+}
+
+// reset forgets every config's index.
+func (h *heldIndex) reset() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for config := range h.byConfig {
+		h.gen[config]++
+	}
+	h.byConfig = map[string]map[string]heldToken{}
+	h.first = map[string]time.Time{}
 }
 
 // LiveHeld returns the records of config whose token has not expired, keyed
@@ -219,10 +233,7 @@ func (e *Mount) trackToken(ctx context.Context, s logical.Storage, config, token
 
 // trackID writes the record id of config.
 func (e *Mount) trackID(ctx context.Context, s logical.Storage, config, id string, h heldToken) error {
-	entry, err := logical.StorageEntryJSON(heldKey(config, id), h)
-	if err == nil {
-		err = s.Put(ctx, entry)
-	}
+	err := PutJSON(ctx, s, heldKey(config, id), "token record", h)
 	if err == nil {
 		e.indexed(config, func(idx map[string]heldToken) {
 			idx[id] = h

@@ -100,11 +100,7 @@ func (e *Mount) noteLifetime(ctx context.Context, s logical.Storage, config stri
 	if err != nil || lifetime <= known {
 		return
 	}
-	entry, err := logical.StorageEntryJSON(lifetimePrefix+config, tokenLifetime{Longest: lifetime})
-	if err == nil {
-		err = s.Put(ctx, entry)
-	}
-	if err != nil {
+	if err := PutJSON(ctx, s, lifetimePrefix+config, "token lifetime", tokenLifetime{Longest: lifetime}); err != nil {
 		e.Logger.Warn("could not store the longest token lifetime of a config", "config", config, "error", err)
 		return
 	}
@@ -119,11 +115,7 @@ func (e *Mount) countLost(ctx context.Context, s logical.Storage, config, role, 
 	rec := lostToken{Role: role, Static: static, LostAt: now, ExpiresAt: now.Add(e.lostBound(ctx, s, config, client))}
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
-	entry, err := logical.StorageEntryJSON(lostKey(config, hex.EncodeToString(b)), rec)
-	if err == nil {
-		err = s.Put(ctx, entry)
-	}
-	if err != nil {
+	if err := PutJSON(ctx, s, lostKey(config, hex.EncodeToString(b)), "lost token record", rec); err != nil {
 		return fmt.Errorf("counting a token request of config %q whose answer was lost: %w", config, err)
 	}
 	e.Logger.Warn("a token request's answer was lost: if the upstream minted a token, nothing names it, and it lives "+
@@ -331,4 +323,16 @@ func (e *Mount) LostHeld(ctx context.Context, s logical.Storage, config string) 
 		}
 	})
 	return n, err
+}
+
+// forgetLifetime drops the cached longest lifetime of config, or of every
+// config for "": it is read from storage again.
+func (e *Mount) forgetLifetime(config string) {
+	e.lifetimeMu.Lock()
+	defer e.lifetimeMu.Unlock()
+	if config == "" {
+		e.lifetimes = map[string]time.Duration{}
+		return
+	}
+	delete(e.lifetimes, config)
 }

@@ -30,12 +30,10 @@ func (e *Mount) PasswordExpiry(ctx context.Context, s logical.Storage, config st
 	}
 	if m, err := e.LoadMeta(ctx, s, config); err == nil && m.PasswordExpiryDate != date {
 		m.PasswordExpiryDate = date
-		if entry, err := logical.StorageEntryJSON(MetaPrefix+config, m); err == nil {
-			err := s.Put(ctx, entry)
-			e.Metas.Drop(config)
-			if err != nil {
-				e.Logger.Warn("could not record the password expiry date", "config", config, "error", err)
-			}
+		err := PutJSON(ctx, s, MetaPrefix+config, "config meta", m)
+		e.Metas.Drop(config)
+		if err != nil {
+			e.Logger.Warn("could not record the password expiry date", "config", config, "error", err)
 		}
 	}
 	warnings := provider.PasswordExpiryWarnings(date, e.Now())
@@ -48,14 +46,4 @@ func (e *Mount) PasswordExpiry(ctx context.Context, s logical.Storage, config st
 		e.Logger.Warn("integration user password expires soon", "config", config, "password_expiry_date", date)
 	}
 	return warnings
-}
-
-// firstToday reports whether key is logged for the first time today.
-func (e *Mount) firstToday(key string) bool {
-	day := e.Now().UTC().Format("2006-01-02")
-	e.expiryMu.Lock()
-	defer e.expiryMu.Unlock()
-	first := e.expiryLogged[key] != day
-	e.expiryLogged[key] = day
-	return first
 }

@@ -47,6 +47,21 @@ func RewriteWAL(ctx context.Context, s logical.Storage, id, kind string, data an
 	return s.Put(ctx, &logical.StorageEntry{Key: framework.WALPrefix + id, Value: raw})
 }
 
+// DecodeWAL decodes the data of a WAL entry, as the framework hands it
+// back (a map, after its round trip through storage), into a T: the one
+// decoder of every WAL kind.
+func DecodeWAL[T any](data any) (*T, error) {
+	var w T
+	raw, err := json.Marshal(data)
+	if err == nil {
+		err = json.Unmarshal(raw, &w)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("decoding WAL entry: %w", err)
+	}
+	return &w, nil
+}
+
 // Rollback finishes or undoes the work one WAL entry of its kind covers.
 type Rollback func(ctx context.Context, s logical.Storage, data any) error
 
@@ -70,22 +85,18 @@ func (e *Mount) WALRollback(ctx context.Context, req *logical.Request, kind stri
 	if kind != walKindToken {
 		return other(ctx, req.Storage, data)
 	}
-	var w walToken
-	raw, err := json.Marshal(data)
-	if err == nil {
-		err = json.Unmarshal(raw, &w)
-	}
+	w, err := DecodeWAL[walToken](data)
 	if err != nil {
-		return fmt.Errorf("decoding WAL entry: %v", err)
+		return err
 	}
 	if w.Token == "" {
 		e.Logger.Warn("a token request stopped before its answer was read; if the upstream created a token, "+
 			"nothing identifies it: cdp looks for it, the others count it as lost until it expires",
 			"config", w.Config, "role", w.Role)
-		if done, err := e.settleLostCreateByWAL(ctx, req.Storage, &w); done || err != nil {
+		if done, err := e.settleLostCreateByWAL(ctx, req.Storage, w); done || err != nil {
 			return err
 		}
-		return e.countLostByWAL(ctx, req.Storage, &w)
+		return e.countLostByWAL(ctx, req.Storage, w)
 	}
 	if !w.ExpiresAt.IsZero() && !e.Now().Before(w.ExpiresAt) {
 		return e.forgetToken(ctx, req.Storage, w.Config, w.Token)

@@ -122,12 +122,8 @@ func (e *Mount) CachedStaticToken(ctx context.Context, s logical.Storage, name s
 // StoreStaticToken writes a static role's token state, refreshes the cache
 // and reschedules the role.
 func (e *Mount) StoreStaticToken(ctx context.Context, s logical.Storage, name string, st *staticToken) error {
-	entry, err := logical.StorageEntryJSON(staticTokenPrefix+name, st)
-	if err != nil {
+	if err := PutJSON(ctx, s, staticTokenPrefix+name, fmt.Sprintf("the token of static role %q", name), st); err != nil {
 		return err
-	}
-	if err := s.Put(ctx, entry); err != nil {
-		return fmt.Errorf("storing the token of static role %q: %w", name, err)
 	}
 	e.rot.mu.Lock()
 	defer e.rot.mu.Unlock()

@@ -55,6 +55,19 @@ func LocalStorage() []string {
 	return []string{framework.WALPrefix}
 }
 
+// PutJSON stores v as the JSON entry at key; what names the entry in
+// errors.
+func PutJSON(ctx context.Context, s logical.Storage, key, what string, v any) error {
+	entry, err := logical.StorageEntryJSON(key, v)
+	if err == nil {
+		err = s.Put(ctx, entry)
+	}
+	if err != nil {
+		return fmt.Errorf("storing %s: %w", what, err)
+	}
+	return nil
+}
+
 // GetJSON reads the JSON entry at key; nil when there is none. what names
 // the entry in errors.
 func GetJSON[T any](ctx context.Context, s logical.Storage, key, what string) (*T, error) {

@@ -27,14 +27,7 @@ func (e *Mount) LoadRoleToken(ctx context.Context, s logical.Storage, role strin
 }
 
 func (e *Mount) StoreRoleToken(ctx context.Context, s logical.Storage, role string, t *RoleToken) error {
-	entry, err := logical.StorageEntryJSON(RoleTokenPrefix+role, t)
-	if err != nil {
-		return err
-	}
-	if err := s.Put(ctx, entry); err != nil {
-		return fmt.Errorf("storing the authorization of role %q: %w", role, err)
-	}
-	return nil
+	return PutJSON(ctx, s, RoleTokenPrefix+role, fmt.Sprintf("the authorization of role %q", role), t)
 }
 
 // RefreshRoleToken obtains an access token with the role's refresh token
@@ -186,3 +179,109 @@ func (e *Mount) RevokeQuietly(ctx context.Context, client any, role, accessToken
 type notAuthorized struct{ error }
 
 func (n *notAuthorized) Unwrap() error { return n.error }
+
+// Authorization is a user's answer to authorize/<holder>: the code the
+// provider's redirect carried, with what authorize stored for it.
+type Authorization struct {
+	Holder, Config string
+	Code           string
+	Verifier       string
+	RedirectURL    string
+}
+
+// CompleteAuthorization exchanges a's code and keeps the refresh token on
+// its holder (a role or a static role), replacing and revoking an earlier
+// one. It returns when the authorization was stored.
+func (e *Mount) CompleteAuthorization(ctx context.Context, s logical.Storage, a Authorization) (time.Time, error) {
+	what, name := Holder(a.Holder)
+	roleLock := e.RoleLock(a.Holder)
+	roleLock.Lock()
+	defer roleLock.Unlock()
+	role, err := e.CodeHolder(ctx, s, a.Holder)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if role == nil || role.Config != a.Config || role.GrantType != provider.GrantAuthorizationCode {
+		return time.Time{}, UserErr("%s %q was deleted or changed since authorize; run authorize/%s again", what, name, name)
+	}
+	acct, err := e.Account(ctx, s, a.Config)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if acct == nil {
+		return time.Time{}, fmt.Errorf("role %q: %w: %q", a.Holder, ErrNoConfig, a.Config)
+	}
+	cg, err := acct.CodeGranter()
+	if err != nil {
+		return time.Time{}, err
+	}
+	previous, err := e.LoadRoleToken(ctx, s, a.Holder)
+	if err != nil {
+		return time.Time{}, err
+	}
+	tok, err := e.exchange(ctx, cg, a)
+	if err != nil {
+		return time.Time{}, err
+	}
+	// The access token from the exchange is leased to no one: revoked
+	// where that cannot cost the role the refresh token stored below.
+	if !SpareUserGrant(provider.GrantAuthorizationCode, acct.Entry) {
+		defer e.RevokeQuietly(ctx, cg, a.Holder, tok.AccessToken, "")
+	}
+	now := e.Now().UTC()
+	if err := e.StoreRoleToken(ctx, s, a.Holder, &RoleToken{Config: a.Config, Issuer: acct.Issuer(),
+		RefreshToken: tok.RefreshToken, AuthorizedAt: now}); err != nil {
+		e.RevokeQuietly(ctx, cg, a.Holder, "", tok.RefreshToken)
+		return time.Time{}, err
+	}
+	// A new authorization replaces the old one, which must not linger.
+	if previous != nil && previous.RefreshToken != tok.RefreshToken && e.GrantedBy(previous, acct.Entry, acct.Eff) {
+		e.RevokeQuietly(ctx, cg, a.Holder, "", previous.RefreshToken)
+	}
+	e.Logger.Info("role authorized", "role", a.Holder, "config", a.Config, "replaced", previous != nil)
+	return now, nil
+}
+
+// exchange trades a's code for tokens; what a failed or refresh-less
+// exchange yielded is revoked.
+func (e *Mount) exchange(ctx context.Context, cg provider.CodeGranter, a Authorization) (*provider.Token, error) {
+	_, name := Holder(a.Holder)
+	tok, err := cg.Exchange(ctx, a.Code, a.Verifier, a.RedirectURL)
+	if err != nil {
+		e.Logger.Warn("code exchange failed", "role", a.Holder, "config", a.Config, "error", err)
+		if tok != nil {
+			e.RevokeQuietly(ctx, cg, a.Holder, "", tok.RefreshToken)
+		}
+		if provider.IsRefusal(err) {
+			return nil, UserErr("the provider refused the code: %s; run authorize/%s again", err, name)
+		}
+		return nil, err
+	}
+	if tok.RefreshToken == "" {
+		// No grant to keep: the unleased access token goes.
+		e.RevokeQuietly(ctx, cg, a.Holder, tok.AccessToken, "")
+		return nil, UserErr("the provider issued no refresh token, so Vault cannot mint tokens for role %q later; "+
+			"enable the refresh_token grant for the client upstream", name)
+	}
+	return tok, nil
+}
+
+// DropRoleToken forgets a holder's user authorization and, best effort,
+// revokes its refresh token upstream so it does not outlive the holder.
+func (e *Mount) DropRoleToken(ctx context.Context, s logical.Storage, name string) error {
+	lock := e.RoleLock(name)
+	lock.Lock()
+	defer lock.Unlock()
+	rt, err := e.LoadRoleToken(ctx, s, name)
+	if err != nil || rt == nil {
+		return err
+	}
+	if acct, err := e.Account(ctx, s, rt.Config); err == nil && acct != nil && e.GrantedBy(rt, acct.Entry, acct.Eff) {
+		e.RevokeQuietly(ctx, acct.Client, name, "", rt.RefreshToken)
+	}
+	if err := s.Delete(ctx, RoleTokenPrefix+name); err != nil {
+		return fmt.Errorf("deleting the authorization of role %q: %w", name, err)
+	}
+	e.Logger.Info("role authorization dropped", "role", name)
+	return nil
+}

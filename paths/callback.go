@@ -10,7 +10,6 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
-	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 )
 
 // callback is unauthenticated: everything it does hangs on a state that
@@ -25,113 +24,27 @@ func (e *Env) callback(ctx context.Context, req *logical.Request, d *framework.F
 	if err := e.EnsureWritable(); err != nil {
 		return nil, err
 	}
-	key := StateKey(state)
-	// One use: the state is taken under its lock before anything else, so
-	// a replay racing the first use finds nothing.
-	lock := e.StateLock(key)
-	lock.Lock()
-	p, err := lifecycle.GetJSON[PendingAuth](ctx, req.Storage, key, "authorization state")
-	if err == nil && p != nil {
-		err = req.Storage.Delete(ctx, key)
-	}
-	lock.Unlock()
+	p, err := e.takeState(ctx, req.Storage, state)
 	if err != nil {
 		return nil, err
 	}
-	if p == nil {
-		return nil, lifecycle.UserErr("state is unknown or was used already; run authorize/<role> again for a new url")
+	code, err := redirectCode(d, p)
+	if err != nil {
+		return nil, err
 	}
-	what, name := lifecycle.Holder(p.Role)
-	if !e.Now().Before(p.ExpiresAt) {
-		return nil, lifecycle.UserErr("state expired at %s (it lives %s); run authorize/%s again",
-			p.ExpiresAt.Format(time.RFC3339), StateLifetime, name)
-	}
-	if pe := d.Get("error").(string); pe != "" {
-		if pe == "access_denied" {
-			return nil, lifecycle.UserErr("error=access_denied: the user did not authorize %s %q at the provider; "+
-				"run authorize/%s again to retry", what, name, name)
-		}
-		return nil, lifecycle.UserErr("error=%s: the provider refused the authorization of %s %q (%s)", safeCode(pe), what, name,
-			safeCode(d.Get("error_description").(string)))
-	}
-	code := d.Get("code").(string)
-	if code == "" {
-		return nil, lifecycle.UserErr("code is missing from the provider's redirect; run authorize/%s again", name)
-	}
-
 	// From here the upstream acts: a browser that goes away must not stop
 	// Vault between the exchange and storing what it yielded.
 	ctx = context.WithoutCancel(ctx)
-	authorized := false
+	what, name := lifecycle.Holder(p.Role)
+	now, err := e.CompleteAuthorization(ctx, req.Storage, lifecycle.Authorization{Holder: p.Role, Config: p.Config,
+		Code: code, Verifier: p.Verifier, RedirectURL: p.RedirectURL})
+	if err != nil {
+		return nil, err
+	}
 	if strings.HasPrefix(p.Role, lifecycle.StaticHolderPrefix) {
-		// After the role lock goes: the first token comes from the new
-		// authorization.
-		defer func() {
-			if authorized {
-				e.RotateAuthorized(ctx, req.Storage, name)
-			}
-		}()
+		// The first token comes from the new authorization.
+		e.RotateAuthorized(ctx, req.Storage, name)
 	}
-	roleLock := e.RoleLock(p.Role)
-	roleLock.Lock()
-	defer roleLock.Unlock()
-	role, err := e.CodeHolder(ctx, req.Storage, p.Role)
-	if err != nil {
-		return nil, err
-	}
-	if role == nil || role.Config != p.Config || role.GrantType != provider.GrantAuthorizationCode {
-		return nil, lifecycle.UserErr("%s %q was deleted or changed since authorize; run authorize/%s again", what, name, name)
-	}
-	acct, err := e.Account(ctx, req.Storage, p.Config)
-	if err != nil {
-		return nil, err
-	}
-	if acct == nil {
-		return nil, fmt.Errorf("role %q: %w: %q", p.Role, lifecycle.ErrNoConfig, p.Config)
-	}
-	cfg, eff := acct.Entry, acct.Eff
-	cg, err := acct.CodeGranter()
-	if err != nil {
-		return nil, err
-	}
-	previous, err := e.LoadRoleToken(ctx, req.Storage, p.Role)
-	if err != nil {
-		return nil, err
-	}
-	tok, err := cg.Exchange(ctx, code, p.Verifier, p.RedirectURL)
-	if err != nil {
-		e.Logger.Warn("code exchange failed", "role", p.Role, "config", p.Config, "error", err)
-		if tok != nil {
-			e.RevokeQuietly(ctx, cg, p.Role, "", tok.RefreshToken)
-		}
-		if provider.IsRefusal(err) {
-			return nil, lifecycle.UserErr("the provider refused the code: %s; run authorize/%s again", err, name)
-		}
-		return nil, err
-	}
-	if tok.RefreshToken == "" {
-		// No grant to keep: the unleased access token goes.
-		e.RevokeQuietly(ctx, cg, p.Role, tok.AccessToken, "")
-		return nil, lifecycle.UserErr("the provider issued no refresh token, so Vault cannot mint tokens for role %q later; "+
-			"enable the refresh_token grant for the client upstream", name)
-	}
-	// The access token from the exchange is leased to no one: revoked
-	// where that cannot cost the role the refresh token stored below.
-	if !lifecycle.SpareUserGrant(provider.GrantAuthorizationCode, cfg) {
-		defer e.RevokeQuietly(ctx, cg, p.Role, tok.AccessToken, "")
-	}
-	now := e.Now().UTC()
-	if err := e.StoreRoleToken(ctx, req.Storage, p.Role, &lifecycle.RoleToken{Config: p.Config, Issuer: acct.Issuer(),
-		RefreshToken: tok.RefreshToken, AuthorizedAt: now}); err != nil {
-		e.RevokeQuietly(ctx, cg, p.Role, "", tok.RefreshToken)
-		return nil, err
-	}
-	// A new authorization replaces the old one, which must not linger.
-	if previous != nil && previous.RefreshToken != tok.RefreshToken && e.GrantedBy(previous, cfg, eff) {
-		e.RevokeQuietly(ctx, cg, p.Role, "", previous.RefreshToken)
-	}
-	e.Logger.Info("role authorized", "role", p.Role, "config", p.Config, "replaced", previous != nil)
-	authorized = true
 	read := "creds/" + name
 	if what != "role" {
 		read = "static-creds/" + name
@@ -141,6 +54,51 @@ func (e *Env) callback(ctx context.Context, req *logical.Request, d *framework.F
 		"authorized_at": now.Format(time.RFC3339),
 		"message":       fmt.Sprintf("Vault holds the authorization of %s %q; read %s for tokens. You may close this window.", what, name, read),
 	}}, nil
+}
+
+// takeState uses up a pending authorization: it is taken and deleted
+// under its lock before anything else, so a replay racing the first use
+// finds nothing, and an expired one is refused.
+func (e *Env) takeState(ctx context.Context, s logical.Storage, state string) (*PendingAuth, error) {
+	key := StateKey(state)
+	lock := e.StateLock(key)
+	lock.Lock()
+	p, err := lifecycle.GetJSON[PendingAuth](ctx, s, key, "authorization state")
+	if err == nil && p != nil {
+		err = s.Delete(ctx, key)
+	}
+	lock.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, lifecycle.UserErr("state is unknown or was used already; run authorize/<role> again for a new url")
+	}
+	if !e.Now().Before(p.ExpiresAt) {
+		_, name := lifecycle.Holder(p.Role)
+		return nil, lifecycle.UserErr("state expired at %s (it lives %s); run authorize/%s again",
+			p.ExpiresAt.Format(time.RFC3339), StateLifetime, name)
+	}
+	return p, nil
+}
+
+// redirectCode is the code the provider's redirect carries, or the error
+// it reported instead.
+func redirectCode(d *framework.FieldData, p *PendingAuth) (string, error) {
+	what, name := lifecycle.Holder(p.Role)
+	if pe := d.Get("error").(string); pe != "" {
+		if pe == "access_denied" {
+			return "", lifecycle.UserErr("error=access_denied: the user did not authorize %s %q at the provider; "+
+				"run authorize/%s again to retry", what, name, name)
+		}
+		return "", lifecycle.UserErr("error=%s: the provider refused the authorization of %s %q (%s)", safeCode(pe), what, name,
+			safeCode(d.Get("error_description").(string)))
+	}
+	code := d.Get("code").(string)
+	if code == "" {
+		return "", lifecycle.UserErr("code is missing from the provider's redirect; run authorize/%s again", name)
+	}
+	return code, nil
 }
 
 // safeCode keeps a provider-sent string short and printable before it goes

@@ -105,88 +105,109 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 	if err != nil {
 		return nil, err
 	}
-	cfg := &lifecycle.ConfigEntry{}
-	if existing != nil {
-		// Everything stored carries over: the rotation settings and state,
-		// and IssuerChangedAt, which must outlive later writes.
-		*cfg = *existing
-		cfg.Scopes = append([]string(nil), existing.Scopes...)
-	}
-	if err := applyConfigFields(cfg, existing != nil, req, d); err != nil {
-		return nil, err
-	}
-	rotationGiven, err := applyRotationFields(cfg, req, d)
+	w, err := e.checkedConfig(ctx, req, d, name, existing)
 	if err != nil {
 		return nil, err
 	}
-	eff, err := provider.Effective(cfg.Config)
-	if err != nil {
-		return nil, err
-	}
-	if err := validateEffective(&eff); err != nil {
-		return nil, err
-	}
-	if err := e.checkStaticsFit(ctx, req.Storage, name, existing, eff); err != nil {
-		return nil, err
-	}
-	var oldEff provider.Config
-	var uuidWarning string
-	if existing != nil {
-		if oldEff, err = provider.Effective(existing.Config); err != nil {
-			return nil, err
-		}
-		if err := secretFollowsDestination(oldEff, eff, req); err != nil {
-			return nil, err
-		}
-		if uuidWarning, err = keyUUIDFollowsSecret(existing, cfg, req); err != nil {
-			return nil, err
-		}
-		// Checked again under the issuer lock; here so that a refused
-		// write does not verify upstream first.
-		if err := e.IssuerChangeRefusal(ctx, req.Storage, name, oldEff, eff); err != nil {
-			return nil, err
-		}
-	}
-
-	var warnings []string
 	if d.Get(fVerify).(bool) {
-		client, err := provider.New(cfg.Config, e.ProviderOptions())
-		if err != nil {
-			return nil, lifecycle.UserErr("%s", err)
-		}
-		warnings, err = client.Verify(ctx)
-		if err != nil {
-			e.CountLostByVerify(ctx, req.Storage, name, cfg, client, err)
-			return nil, lifecycle.UserErr("verify: %s; nothing was stored (fix the credentials, or write with verify=false to store them unchecked)", err)
+		if err := e.verifyConfig(ctx, req.Storage, name, w); err != nil {
+			return nil, err
 		}
 	}
-	if uuidWarning != "" {
-		warnings = append(warnings, uuidWarning)
-	}
-
+	cfg := w.cfg
 	if rootkey.TakesRotation(cfg.Provider) {
 		if _, rewritten := req.Data[fClientSecret]; rewritten || existing == nil {
 			// A key written by hand starts its rotation period afresh.
 			cfg.LastRotated = e.Now().UTC()
 		}
 	}
-	if rotationGiven {
+	if w.rotationGiven {
 		if err := e.Keys.ScheduleRootRotation(ctx, req, name, existing, cfg); err != nil {
 			return nil, err
 		}
 	}
-
-	stored, err := e.StoreConfig(ctx, req.Storage, name, existing, cfg, oldEff, eff)
+	stored, err := e.StoreConfig(ctx, req.Storage, name, existing, cfg, w.oldEff, w.eff)
 	if err != nil {
 		return nil, err
 	}
-	warnings = append(warnings, stored...)
+	warnings := append(w.warnings, stored...)
 	e.Logger.Info("config written", "config", name, "provider", cfg.Provider, "created", existing == nil)
-
 	if len(warnings) == 0 {
 		return nil, nil
 	}
 	return &logical.Response{Warnings: warnings}, nil
+}
+
+// configWriteOf is a checked config write, not stored yet.
+type configWriteOf struct {
+	cfg           *lifecycle.ConfigEntry
+	eff, oldEff   provider.Config
+	rotationGiven bool
+	warnings      []string
+}
+
+// checkedConfig applies a write's fields onto the stored config (or a new
+// one) and checks the result, before anything is asked upstream.
+func (e *Env) checkedConfig(ctx context.Context, req *logical.Request, d *framework.FieldData, name string,
+	existing *lifecycle.ConfigEntry) (*configWriteOf, error) {
+	w := &configWriteOf{cfg: &lifecycle.ConfigEntry{}}
+	if existing != nil {
+		// Everything stored carries over: the rotation settings and state,
+		// and IssuerChangedAt, which must outlive later writes.
+		*w.cfg = *existing
+		w.cfg.Scopes = append([]string(nil), existing.Scopes...)
+	}
+	if err := applyConfigFields(w.cfg, existing != nil, req, d); err != nil {
+		return nil, err
+	}
+	var err error
+	if w.rotationGiven, err = applyRotationFields(w.cfg, req, d); err != nil {
+		return nil, err
+	}
+	if w.eff, err = provider.Effective(w.cfg.Config); err != nil {
+		return nil, err
+	}
+	if err := validateEffective(&w.eff); err != nil {
+		return nil, err
+	}
+	if err := e.checkStaticsFit(ctx, req.Storage, name, existing, w.eff); err != nil {
+		return nil, err
+	}
+	if existing == nil {
+		return w, nil
+	}
+	if w.oldEff, err = provider.Effective(existing.Config); err != nil {
+		return nil, err
+	}
+	if err := secretFollowsDestination(w.oldEff, w.eff, req); err != nil {
+		return nil, err
+	}
+	uuidWarning, err := keyUUIDFollowsSecret(existing, w.cfg, req)
+	if err != nil {
+		return nil, err
+	}
+	if uuidWarning != "" {
+		w.warnings = append(w.warnings, uuidWarning)
+	}
+	// Checked again under the issuer lock; here so that a refused write
+	// does not verify upstream first.
+	return w, e.IssuerChangeRefusal(ctx, req.Storage, name, w.oldEff, w.eff)
+}
+
+// verifyConfig asks the upstream whether the written credentials work;
+// nothing is stored when they do not.
+func (e *Env) verifyConfig(ctx context.Context, s logical.Storage, name string, w *configWriteOf) error {
+	client, err := provider.New(w.cfg.Config, e.ProviderOptions())
+	if err != nil {
+		return lifecycle.UserErr("%s", err)
+	}
+	warnings, err := client.Verify(ctx)
+	if err != nil {
+		e.CountLostByVerify(ctx, s, name, w.cfg, client, err)
+		return lifecycle.UserErr("verify: %s; nothing was stored (fix the credentials, or write with verify=false to store them unchecked)", err)
+	}
+	w.warnings = append(warnings, w.warnings...)
+	return nil
 }
 
 // checkStaticsFit refuses a max_tokens under which the config's static

@@ -10,6 +10,7 @@
 //	config_fields.go  the config field table: schema, checks, reads
 //	config_rotate.go  config/:name/rotate
 //	roles.go          roles/:name
+//	role_grant.go     the fields roles and static roles share: one parser
 //	creds.go          creds/:role: a lease's response and its TTL
 //	secret.go         the lease type: renew and revoke
 //	static_roles.go   static-roles/:name

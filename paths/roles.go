@@ -78,7 +78,7 @@ func (e *Env) roleWrite(ctx context.Context, req *logical.Request, d *framework.
 	warnings, dropAuthorization, err := e.storeRole(ctx, req, d)
 	if err == nil && dropAuthorization {
 		// Outside the graph lock: revoking upstream may take a while.
-		err = e.dropRoleToken(ctx, req, d.Get("name").(string))
+		err = e.DropRoleToken(ctx, req.Storage, d.Get("name").(string))
 	}
 	if err != nil || len(warnings) == 0 {
 		return nil, err
@@ -130,40 +130,13 @@ func (e *Env) storeRole(ctx context.Context, req *logical.Request, d *framework.
 		warnings = append(warnings, "the new scopes apply from the next authorize/"+name+"; the stored authorization keeps the scopes the user granted")
 	}
 
-	entry, err := logical.StorageEntryJSON(lifecycle.RolePrefix+name, role)
+	err = lifecycle.PutJSON(ctx, req.Storage, lifecycle.RolePrefix+name, fmt.Sprintf("role %q", name), role)
+	e.Roles.Drop(name)
 	if err != nil {
 		return nil, false, err
 	}
-	err = req.Storage.Put(ctx, entry)
-	e.Roles.Drop(name)
-	if err != nil {
-		return nil, false, fmt.Errorf("storing role %q: %w", name, err)
-	}
 	e.Logger.Info("role written", "role", name, "config", role.Config, "created", existing == nil)
 	return warnings, dropAuthorization, nil
-}
-
-// dropRoleToken forgets a role's user authorization and, best effort,
-// revokes its refresh token upstream so it does not outlive the role.
-func (e *Env) dropRoleToken(ctx context.Context, req *logical.Request, name string) error {
-	lock := e.RoleLock(name)
-	lock.Lock()
-	defer lock.Unlock()
-	rt, err := e.LoadRoleToken(ctx, req.Storage, name)
-	if err != nil || rt == nil {
-		return err
-	}
-	if cfg, err := e.LoadConfig(ctx, req.Storage, rt.Config); err == nil && cfg != nil {
-		eff, effErr := provider.Effective(cfg.Config)
-		if client, err := e.Client(rt.Config, cfg); err == nil && effErr == nil && e.GrantedBy(rt, cfg, eff) {
-			e.RevokeQuietly(ctx, client, name, "", rt.RefreshToken)
-		}
-	}
-	if err := req.Storage.Delete(ctx, lifecycle.RoleTokenPrefix+name); err != nil {
-		return fmt.Errorf("deleting the authorization of role %q: %w", name, err)
-	}
-	e.Logger.Info("role authorization dropped", "role", name)
-	return nil
 }
 
 // checkRoleTTLs checks a role's ttl and max_ttl.
@@ -220,7 +193,7 @@ func (e *Env) roleDelete(ctx context.Context, req *logical.Request, d *framework
 	if err != nil {
 		return nil, fmt.Errorf("deleting role %q: %w", name, err)
 	}
-	if err := e.dropRoleToken(ctx, req, name); err != nil {
+	if err := e.DropRoleToken(ctx, req.Storage, name); err != nil {
 		return nil, err
 	}
 	e.Logger.Info("role deleted", "role", name)

@@ -117,77 +117,8 @@ func (e *Env) staticRoleWrite(ctx context.Context, req *logical.Request, d *fram
 	if err := e.checkDisableAllUse(ctx, req.Storage, role.Config, acct.Entry, name, ""); err != nil {
 		return nil, err
 	}
-	userGrant := role.Grant() == provider.GrantAuthorizationCode
-	// A user authorization belongs to one config and grant.
-	dropAuthorization := existing != nil && (existing.Config != role.Config || existing.Grant() != role.Grant())
-
-	rotateNow := existing == nil || existing.Config != role.Config || existing.Grant() != role.Grant() ||
-		strings.Join(existing.Scopes, " ") != strings.Join(role.Scopes, " ")
-	st, err := e.LoadStaticToken(ctx, req.Storage, name)
-	if err != nil {
+	if err := e.WriteStaticRole(ctx, req.Storage, name, existing, &role, spec.TokenLimit); err != nil {
 		return nil, err
-	}
-	if !rotateNow {
-		if err := lifecycle.CheckRotationPeriod(&role, st); err != nil {
-			return nil, err
-		}
-		if err := lifecycle.CheckGracePeriod(&role, st, spec.TokenLimit); err != nil {
-			return nil, err
-		}
-	}
-	entry, err := logical.StorageEntryJSON(lifecycle.StaticRolePrefix+name, role)
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case rotateNow && userGrant && existing != nil && !dropAuthorization:
-		// Same authorization, new scopes: the next token comes from it
-		// now; the current one is served until then.
-		if err := req.Storage.Put(ctx, entry); err != nil {
-			return nil, fmt.Errorf("storing static role %q: %w", name, err)
-		}
-		e.RotateOrRecord(ctx, req.Storage, name, &role, st)
-	case rotateNow && userGrant:
-		// Nothing to mint before a user authorizes: the first token comes
-		// with the callback of authorize/<name>.
-		if existing != nil {
-			if err := e.RetireStatic(ctx, req.Storage, name, existing); err != nil {
-				return nil, err
-			}
-		}
-		if err := req.Storage.Put(ctx, entry); err != nil {
-			return nil, fmt.Errorf("storing static role %q: %w", name, err)
-		}
-		if dropAuthorization {
-			if err := e.dropRoleToken(ctx, req, lifecycle.StaticHolder(name)); err != nil {
-				return nil, err
-			}
-		}
-	case rotateNow:
-		// The first token (or one for the new config or scopes) is minted
-		// before the role is stored: a role that cannot mint, or whose
-		// rotation_period does not fit the token, stores nothing.
-		if err := e.RotateStatic(ctx, req.Storage, name, &role, lifecycle.RotationCheck{Entry: entry}); err != nil {
-			return nil, err
-		}
-		if dropAuthorization {
-			if err := e.dropRoleToken(ctx, req, lifecycle.StaticHolder(name)); err != nil {
-				return nil, err
-			}
-		}
-	default:
-		if err := req.Storage.Put(ctx, entry); err != nil {
-			return nil, fmt.Errorf("storing static role %q: %w", name, err)
-		}
-		if st == nil {
-			// No token yet (an authorization_code role waiting for its
-			// user): the first one is scheduled when it is minted.
-			break
-		}
-		st.NextRotation = st.LastRotated.Add(role.Period(st.Lifetime()))
-		if err := e.StoreStaticToken(ctx, req.Storage, name, st); err != nil {
-			return nil, err
-		}
 	}
 	e.Logger.Info("static role written", "static_role", name, "config", role.Config, "created", existing == nil)
 	return nil, nil
@@ -336,7 +267,7 @@ func (e *Env) staticRoleDelete(ctx context.Context, req *logical.Request, d *fra
 		return nil, fmt.Errorf("deleting static role %q: %w", name, err)
 	}
 	e.StaticChanged(name)
-	if err := e.dropRoleToken(ctx, req, lifecycle.StaticHolder(name)); err != nil {
+	if err := e.DropRoleToken(ctx, req.Storage, lifecycle.StaticHolder(name)); err != nil {
 		return nil, err
 	}
 	e.Logger.Info("static role deleted", "static_role", name)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -271,7 +270,7 @@ func (e *Rotator) SettleRotations(ctx context.Context, s logical.Storage, name s
 		if entry == nil || entry.Kind != walKindKey {
 			continue
 		}
-		w, err := decodeWALKey(entry.Data)
+		w, err := lifecycle.DecodeWAL[walKey](entry.Data)
 		if err != nil || w.Config != name {
 			continue
 		}
@@ -395,18 +394,6 @@ func labelledKeys(ctx context.Context, kr provider.KeyRotator, clientID, label s
 	return uuids, nil
 }
 
-func decodeWALKey(data any) (*walKey, error) {
-	var w walKey
-	raw, err := json.Marshal(data)
-	if err == nil {
-		err = json.Unmarshal(raw, &w)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("decoding WAL entry: %v", err)
-	}
-	return &w, nil
-}
-
 // abandonRotation ends a rotation that failed before its config was
 // stored, and returns cause saying what became of the new key. If that
 // cannot be settled now, the WAL entry stays for the rollback and the
@@ -448,7 +435,7 @@ func (e *Rotator) reissueStatics(ctx context.Context, s logical.Storage, name st
 // rotation may have rewritten or settled it since: the entry with the same
 // label is read again under the lock, and one gone is done.
 func (e *Rotator) rollbackKey(ctx context.Context, s logical.Storage, data any) error {
-	w, err := decodeWALKey(data)
+	w, err := lifecycle.DecodeWAL[walKey](data)
 	if err != nil {
 		return err
 	}
@@ -478,7 +465,7 @@ func currentWALKey(ctx context.Context, s logical.Storage, label string) (*walKe
 		if entry == nil || entry.Kind != walKindKey {
 			continue
 		}
-		if w, err := decodeWALKey(entry.Data); err == nil && w.Label == label {
+		if w, err := lifecycle.DecodeWAL[walKey](entry.Data); err == nil && w.Label == label {
 			return w, nil
 		}
 	}
