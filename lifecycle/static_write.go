@@ -27,26 +27,11 @@ type staticWrite struct {
 // the schedule follows the new rotation_period. limited: the upstream caps
 // the tokens a user holds (cdp). A role that cannot mint stores nothing.
 func (e *Mount) WriteStaticRole(ctx context.Context, s logical.Storage, name string, existing, role *StaticRole, limited bool) error {
-	w := &staticWrite{name: name, existing: existing, role: role}
+	w, rotateNow, err := e.planStaticWrite(ctx, s, name, existing, role, limited)
+	if err != nil {
+		return err
+	}
 	userGrant := role.Grant() == provider.GrantAuthorizationCode
-	w.dropAuthorization = existing != nil && (existing.Config != role.Config || existing.Grant() != role.Grant())
-	rotateNow := existing == nil || existing.Config != role.Config || existing.Grant() != role.Grant() ||
-		strings.Join(existing.Scopes, " ") != strings.Join(role.Scopes, " ")
-	var err error
-	if w.st, err = e.LoadStaticToken(ctx, s, name); err != nil {
-		return err
-	}
-	if !rotateNow {
-		if err := CheckRotationPeriod(role, w.st); err != nil {
-			return err
-		}
-		if err := CheckGracePeriod(role, w.st, limited); err != nil {
-			return err
-		}
-	}
-	if w.entry, err = logical.StorageEntryJSON(StaticRolePrefix+name, role); err != nil {
-		return err
-	}
 	switch {
 	case rotateNow && userGrant && existing != nil && !w.dropAuthorization:
 		// Same authorization, new scopes: the next token comes from it
@@ -69,6 +54,33 @@ func (e *Mount) WriteStaticRole(ctx context.Context, s logical.Storage, name str
 	default:
 		return e.reschedule(ctx, s, w)
 	}
+}
+
+// planStaticWrite says what writing role changes: whether the token must
+// be replaced now (a new config, grant or scopes); otherwise the current
+// token must fit the new periods.
+func (e *Mount) planStaticWrite(ctx context.Context, s logical.Storage, name string, existing, role *StaticRole,
+	limited bool) (*staticWrite, bool, error) {
+	w := &staticWrite{name: name, existing: existing, role: role}
+	changed := existing != nil && (existing.Config != role.Config || existing.Grant() != role.Grant())
+	w.dropAuthorization = changed
+	rotateNow := existing == nil || changed || strings.Join(existing.Scopes, " ") != strings.Join(role.Scopes, " ")
+	var err error
+	if w.st, err = e.LoadStaticToken(ctx, s, name); err != nil {
+		return nil, false, err
+	}
+	if !rotateNow {
+		if err := CheckRotationPeriod(role, w.st); err != nil {
+			return nil, false, err
+		}
+		if err := CheckGracePeriod(role, w.st, limited); err != nil {
+			return nil, false, err
+		}
+	}
+	if w.entry, err = logical.StorageEntryJSON(StaticRolePrefix+name, role); err != nil {
+		return nil, false, err
+	}
+	return w, rotateNow, nil
 }
 
 func (w *staticWrite) store(ctx context.Context, s logical.Storage) error {

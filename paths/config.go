@@ -422,34 +422,8 @@ func (e *Env) configDelete(ctx context.Context, req *logical.Request, d *framewo
 	issuerLock := e.IssuerLock(name)
 	issuerLock.Lock()
 	defer issuerLock.Unlock()
-	users, err := e.RolesUsing(ctx, req.Storage, name)
-	if err != nil {
+	if err := e.configInUse(ctx, req.Storage, name); err != nil {
 		return nil, err
-	}
-	statics, err := e.StaticRolesUsing(ctx, req.Storage, name)
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range statics {
-		users = append(users, "static role "+s)
-	}
-	if len(users) > 0 {
-		return nil, lifecycle.UserErr("config %q is used by %s; delete those or point them at another config first",
-			name, strings.Join(users, ", "))
-	}
-	// Roles are gone, but leases they issued may live: their revokes need
-	// this config.
-	live, err := e.LiveHeld(ctx, req.Storage, name, true)
-	if err != nil {
-		return nil, err
-	}
-	if len(live) > 0 {
-		hint := ""
-		if spec, _ := provider.Lookup(e.ProviderOf(ctx, req.Storage, name)); spec != nil && spec.TokenLimit {
-			hint = fmt.Sprintf(", or call config/%s/revoke-all", name)
-		}
-		return nil, lifecycle.UserErr("config %q still holds %d live revocable upstream token(s), and their revokes need it; "+
-			"revoke their leases first (vault lease revoke -prefix <mount>/creds/)%s, or wait for them to expire", name, len(live), hint)
 	}
 	// A rotation of its key that stopped half way is finished first, with
 	// the config's credentials: deleted, the config could not delete the
@@ -487,6 +461,41 @@ func (e *Env) configDelete(ctx context.Context, req *logical.Request, d *framewo
 		return &logical.Response{Warnings: warnings}, nil
 	}
 	return nil, nil
+}
+
+// configInUse refuses to delete a config that roles or static roles use,
+// or whose live revocable tokens still need it for their revokes.
+func (e *Env) configInUse(ctx context.Context, s logical.Storage, name string) error {
+	users, err := e.RolesUsing(ctx, s, name)
+	if err != nil {
+		return err
+	}
+	statics, err := e.StaticRolesUsing(ctx, s, name)
+	if err != nil {
+		return err
+	}
+	for _, st := range statics {
+		users = append(users, "static role "+st)
+	}
+	if len(users) > 0 {
+		return lifecycle.UserErr("config %q is used by %s; delete those or point them at another config first",
+			name, strings.Join(users, ", "))
+	}
+	// Roles are gone, but leases they issued may live: their revokes need
+	// this config.
+	live, err := e.LiveHeld(ctx, s, name, true)
+	if err != nil {
+		return err
+	}
+	if len(live) > 0 {
+		hint := ""
+		if spec, _ := provider.Lookup(e.ProviderOf(ctx, s, name)); spec != nil && spec.TokenLimit {
+			hint = fmt.Sprintf(", or call config/%s/revoke-all", name)
+		}
+		return lifecycle.UserErr("config %q still holds %d live revocable upstream token(s), and their revokes need it; "+
+			"revoke their leases first (vault lease revoke -prefix <mount>/creds/)%s, or wait for them to expire", name, len(live), hint)
+	}
+	return nil
 }
 
 func (e *Env) configRevokeAll(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {

@@ -89,3 +89,71 @@ func checkRoleGrant(g *roleGrant, spec *provider.Spec, eff provider.Config) erro
 	}
 	return nil
 }
+
+// roleKind describes a family of named role entries (roles, static roles)
+// for entryPaths: their storage prefix, OpenAPI names, fields and
+// handlers.
+type roleKind struct {
+	prefix     string // the path and storage prefix, e.g. "roles/"
+	noun       string // "role", "static role"
+	one, many  string // OpenAPI operation suffixes
+	fields     map[string]*framework.FieldSchema
+	exists     framework.ExistenceFunc
+	write      framework.OperationFunc
+	read, del  framework.OperationFunc
+	summaries  [4]string // create, update, read, delete
+	synopsis   string
+	help       string
+	listPlural string // "roles", "static roles"
+}
+
+// paths are the entry path (prefix/<name>) and the list path of k. Every
+// write goes to the active node (forwarded) and takes no unknown field
+// (strict).
+func (k roleKind) paths() []*framework.Path {
+	fields := map[string]*framework.FieldSchema{
+		"name": {Type: framework.TypeString, Required: true, Description: "Name of the " + k.noun + "."},
+	}
+	for name, f := range k.fields {
+		fields[name] = f
+	}
+	return []*framework.Path{
+		{
+			Pattern:        k.prefix + framework.GenericNameRegex("name") + "$",
+			DisplayAttrs:   &framework.DisplayAttributes{OperationPrefix: "acquia", OperationSuffix: k.one},
+			Fields:         fields,
+			ExistenceCheck: k.exists,
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.CreateOperation: forwarded(&framework.PathOperation{Callback: strict(k.write), Summary: k.summaries[0]}),
+				logical.UpdateOperation: forwarded(&framework.PathOperation{Callback: strict(k.write), Summary: k.summaries[1]}),
+				logical.ReadOperation:   &framework.PathOperation{Callback: edge(k.read), Summary: k.summaries[2]},
+				logical.DeleteOperation: forwarded(&framework.PathOperation{Callback: edge(k.del), Summary: k.summaries[3]}),
+			},
+			HelpSynopsis:    k.synopsis,
+			HelpDescription: k.help,
+		},
+		{
+			Pattern:      k.prefix + "?$",
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationSuffix: k.many},
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.ListOperation: &framework.PathOperation{Callback: listKeys(k.prefix), Summary: "List " + k.listPlural + "."},
+			},
+			HelpSynopsis:    "List the names of " + k.listPlural + ".",
+			HelpDescription: "Lists every " + strings.TrimSuffix(k.listPlural, "s") + " of this mount.",
+		},
+	}
+}
+
+// grantFields are the schemas of the fields parseRoleGrant reads.
+func grantFields(config, scopes, grantType, redirectURL string) map[string]*framework.FieldSchema {
+	return map[string]*framework.FieldSchema{
+		fConfig: {Type: framework.TypeString, Description: config,
+			DisplayAttrs: &framework.DisplayAttributes{Name: "Config"}},
+		fScopes: {Type: framework.TypeCommaStringSlice, Description: scopes,
+			DisplayAttrs: &framework.DisplayAttributes{Name: "Scopes"}},
+		fGrantType: {Type: framework.TypeString, Description: grantType,
+			DisplayAttrs: &framework.DisplayAttributes{Name: "Grant type"}},
+		fRedirectURL: {Type: framework.TypeString, Description: redirectURL,
+			DisplayAttrs: &framework.DisplayAttributes{Name: "Redirect URL"}},
+	}
+}

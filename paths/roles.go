@@ -23,47 +23,26 @@ const (
 )
 
 func (e *Env) rolePaths() []*framework.Path {
-	return []*framework.Path{
-		{
-			Pattern:      lifecycle.RolePrefix + framework.GenericNameRegex("name") + "$",
-			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationSuffix: "role"},
-			Fields: map[string]*framework.FieldSchema{
-				"name": {Type: framework.TypeString, Required: true, Description: "Name of the role."},
-				fConfig: {Type: framework.TypeString, Description: "Config whose account mints the tokens. Required; must exist.",
-					DisplayAttrs: &framework.DisplayAttributes{Name: "Config"}},
-				fScopes: {Type: framework.TypeCommaStringSlice, Description: "Scopes to request; the config's when empty. Cloud: organization:<uuid> for a federated organization.",
-					DisplayAttrs: &framework.DisplayAttributes{Name: "Scopes"}},
-				fGrantType: {Type: framework.TypeString, Description: "client_credentials (default) or authorization_code (source, oauth2).",
-					DisplayAttrs: &framework.DisplayAttributes{Name: "Grant type"}},
-				fRedirectURL: {Type: framework.TypeString, Description: "authorization_code roles: where the provider sends the browser, usually https://<vault>/v1/<mount>/callback.",
-					DisplayAttrs: &framework.DisplayAttributes{Name: "Redirect URL"}},
-				fTTL: {Type: framework.TypeDurationSecond, Description: "Lease TTL; the mount default when unset. Never past the upstream token's expiry.",
-					DisplayAttrs: &framework.DisplayAttributes{Name: "TTL"}},
-				fMaxTTL: {Type: framework.TypeDurationSecond, Description: "Longest a lease may be renewed to; the mount maximum when unset.",
-					DisplayAttrs: &framework.DisplayAttributes{Name: "Max TTL"}},
-			},
-			ExistenceCheck: e.roleExists,
-			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.CreateOperation: forwarded(&framework.PathOperation{Callback: strict(e.roleWrite), Summary: "Create a role."}),
-				logical.UpdateOperation: forwarded(&framework.PathOperation{Callback: strict(e.roleWrite), Summary: "Update a role; fields not given keep their values."}),
-				logical.ReadOperation:   &framework.PathOperation{Callback: edge(e.roleRead), Summary: "Read a role."},
-				logical.DeleteOperation: forwarded(&framework.PathOperation{Callback: edge(e.roleDelete), Summary: "Delete a role; its leases stay revocable."}),
-			},
-			HelpSynopsis: "Define how dynamic credentials are minted from a config.",
-			HelpDescription: `A role names a config, the scopes to request and the lease TTLs. Reading
+	fields := grantFields("Config whose account mints the tokens. Required; must exist.",
+		"Scopes to request; the config's when empty. Cloud: organization:<uuid> for a federated organization.",
+		"client_credentials (default) or authorization_code (source, oauth2).",
+		"authorization_code roles: where the provider sends the browser, usually https://<vault>/v1/<mount>/callback.")
+	fields[fTTL] = &framework.FieldSchema{Type: framework.TypeDurationSecond,
+		Description:  "Lease TTL; the mount default when unset. Never past the upstream token's expiry.",
+		DisplayAttrs: &framework.DisplayAttributes{Name: "TTL"}}
+	fields[fMaxTTL] = &framework.FieldSchema{Type: framework.TypeDurationSecond,
+		Description:  "Longest a lease may be renewed to; the mount maximum when unset.",
+		DisplayAttrs: &framework.DisplayAttributes{Name: "Max TTL"}}
+	return roleKind{
+		prefix: lifecycle.RolePrefix, noun: "role", one: "role", many: "roles", listPlural: "roles",
+		fields: fields, exists: e.roleExists, write: e.roleWrite, read: e.roleRead, del: e.roleDelete,
+		summaries: [4]string{"Create a role.", "Update a role; fields not given keep their values.", "Read a role.",
+			"Delete a role; its leases stay revocable."},
+		synopsis: "Define how dynamic credentials are minted from a config.",
+		help: `A role names a config, the scopes to request and the lease TTLs. Reading
 creds/<role> mints a new upstream token as a Vault lease. A lease never
 outlives the upstream token.`,
-		},
-		{
-			Pattern:      lifecycle.RolePrefix + "?$",
-			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationSuffix: "roles"},
-			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.ListOperation: &framework.PathOperation{Callback: listKeys(lifecycle.RolePrefix), Summary: "List roles."},
-			},
-			HelpSynopsis:    "List the names of roles.",
-			HelpDescription: "Lists every role of this mount.",
-		},
-	}
+	}.paths()
 }
 
 func (e *Env) roleExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
@@ -113,13 +92,7 @@ func (e *Env) storeRole(ctx context.Context, req *logical.Request, d *framework.
 	if err := e.checkDisableAllUse(ctx, req.Storage, role.Config, acct.Entry, "", name); err != nil {
 		return nil, false, err
 	}
-	if v, ok := d.GetOk(fTTL); ok {
-		role.TTL = time.Duration(v.(int)) * time.Second
-	}
-	if v, ok := d.GetOk(fMaxTTL); ok {
-		role.MaxTTL = time.Duration(v.(int)) * time.Second
-	}
-	if err := checkRoleTTLs(&role); err != nil {
+	if err := parseRoleTTLs(d, &role); err != nil {
 		return nil, false, err
 	}
 	// A user authorization belongs to one config and grant: when either
@@ -139,8 +112,15 @@ func (e *Env) storeRole(ctx context.Context, req *logical.Request, d *framework.
 	return warnings, dropAuthorization, nil
 }
 
-// checkRoleTTLs checks a role's ttl and max_ttl.
-func checkRoleTTLs(r *lifecycle.RoleEntry) error {
+// parseRoleTTLs applies the written ttl and max_ttl onto r and checks
+// them.
+func parseRoleTTLs(d *framework.FieldData, r *lifecycle.RoleEntry) error {
+	if v, ok := d.GetOk(fTTL); ok {
+		r.TTL = time.Duration(v.(int)) * time.Second
+	}
+	if v, ok := d.GetOk(fMaxTTL); ok {
+		r.MaxTTL = time.Duration(v.(int)) * time.Second
+	}
 	if err := checkDuration(fTTL, r.TTL); err != nil {
 		return err
 	}

@@ -26,57 +26,31 @@ const (
 )
 
 func (e *Env) staticRolePaths() []*framework.Path {
-	return []*framework.Path{
-		{
-			Pattern:      lifecycle.StaticRolePrefix + framework.GenericNameRegex("name") + "$",
-			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationSuffix: "static-role"},
-			Fields: map[string]*framework.FieldSchema{
-				"name": {Type: framework.TypeString, Required: true, Description: "Name of the static role."},
-				fConfig: {Type: framework.TypeString, Description: "Config whose account mints the token. Required; must exist.",
-					DisplayAttrs: &framework.DisplayAttributes{Name: "Config"}},
-				fScopes: {Type: framework.TypeCommaStringSlice, Description: "Scopes to request; the config's when empty.",
-					DisplayAttrs: &framework.DisplayAttributes{Name: "Scopes"}},
-				fRotationPeriod: {Type: framework.TypeDurationSecond,
-					Description:  "How often the token is replaced: at least 10s, at most 80% of the upstream token's lifetime (the default).",
-					DisplayAttrs: &framework.DisplayAttributes{Name: "Rotation period"}},
-				fGracePeriod: {Type: framework.TypeDurationSecond,
-					Description:  "How long the previous token stays valid after a rotation before it is revoked upstream. Default 1m where the upstream can revoke.",
-					DisplayAttrs: &framework.DisplayAttributes{Name: "Grace period"}},
-				fGrantType: {Type: framework.TypeString,
-					Description:  "client_credentials (default) or authorization_code (source, oauth2): a user's authorization, given through authorize/<name>, refreshed at each rotation.",
-					DisplayAttrs: &framework.DisplayAttributes{Name: "Grant type"}},
-				fRedirectURL: {Type: framework.TypeString,
-					Description:  "authorization_code static roles: where the provider sends the browser, usually https://<vault>/v1/<mount>/callback.",
-					DisplayAttrs: &framework.DisplayAttributes{Name: "Redirect URL"}},
-			},
-			ExistenceCheck: e.staticRoleExists,
-			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.CreateOperation: forwarded(&framework.PathOperation{Callback: strict(e.staticRoleWrite),
-					Summary: "Create a static role; its first token is minted at once."}),
-				logical.UpdateOperation: forwarded(&framework.PathOperation{Callback: strict(e.staticRoleWrite),
-					Summary: "Update a static role; a new config or scopes rotate its token at once."}),
-				logical.ReadOperation: &framework.PathOperation{Callback: edge(e.staticRoleRead),
-					Summary: "Read a static role and the state of its rotation."},
-				logical.DeleteOperation: forwarded(&framework.PathOperation{Callback: edge(e.staticRoleDelete),
-					Summary: "Delete a static role; its tokens are revoked upstream where the provider can."}),
-			},
-			HelpSynopsis: "One token that Vault holds, shares with every reader and rotates before it expires.",
-			HelpDescription: `Reading static-creds/<name> returns the role's current token, with no lease and
+	fields := grantFields("Config whose account mints the token. Required; must exist.",
+		"Scopes to request; the config's when empty.",
+		"client_credentials (default) or authorization_code (source, oauth2): a user's authorization, given through "+
+			"authorize/<name>, refreshed at each rotation.",
+		"authorization_code static roles: where the provider sends the browser, usually https://<vault>/v1/<mount>/callback.")
+	fields[fRotationPeriod] = &framework.FieldSchema{Type: framework.TypeDurationSecond,
+		Description:  "How often the token is replaced: at least 10s, at most 80% of the upstream token's lifetime (the default).",
+		DisplayAttrs: &framework.DisplayAttributes{Name: "Rotation period"}}
+	fields[fGracePeriod] = &framework.FieldSchema{Type: framework.TypeDurationSecond,
+		Description:  "How long the previous token stays valid after a rotation before it is revoked upstream. Default 1m where the upstream can revoke.",
+		DisplayAttrs: &framework.DisplayAttributes{Name: "Grace period"}}
+	return roleKind{
+		prefix: lifecycle.StaticRolePrefix, noun: "static role", one: "static-role", many: "static-roles", listPlural: "static roles",
+		fields: fields, exists: e.staticRoleExists, write: e.staticRoleWrite, read: e.staticRoleRead, del: e.staticRoleDelete,
+		summaries: [4]string{"Create a static role; its first token is minted at once.",
+			"Update a static role; a new config or scopes rotate its token at once.",
+			"Read a static role and the state of its rotation.",
+			"Delete a static role; its tokens are revoked upstream where the provider can."},
+		synopsis: "One token that Vault holds, shares with every reader and rotates before it expires.",
+		help: `Reading static-creds/<name> returns the role's current token, with no lease and
 no upstream call. Vault replaces the token every rotation_period; where the
 upstream can revoke, the previous token stays valid for grace_period, then is
 revoked. Use it where many readers need the same access (Vault Agent on many
 instances, Terraform plans); use creds/<role> for one token per consumer.`,
-		},
-		{
-			Pattern:      lifecycle.StaticRolePrefix + "?$",
-			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationSuffix: "static-roles"},
-			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.ListOperation: &framework.PathOperation{Callback: listKeys(lifecycle.StaticRolePrefix), Summary: "List static roles."},
-			},
-			HelpSynopsis:    "List the names of static roles.",
-			HelpDescription: "Lists every static role of this mount.",
-		},
-	}
+	}.paths()
 }
 
 func (e *Env) staticRoleExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {

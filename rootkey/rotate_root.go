@@ -84,6 +84,19 @@ type rootRotation struct {
 	Warnings          []string
 }
 
+// keyRotation is one rotation of a config's key on its way.
+type keyRotation struct {
+	name     string
+	existing *lifecycle.ConfigEntry
+	kr       provider.KeyRotator
+	oldUUID  string
+	oldEff   provider.Config
+	now      time.Time
+	walID    string
+	w        *walKey
+	warnings []string
+}
+
 // RotateRoot replaces the API key of config name. With onlyIf set, the
 // rotation happens only if it holds for the config as loaded under the
 // config's lock; otherwise rotateRoot returns nil, nil. The caller has
@@ -93,6 +106,36 @@ func (e *Rotator) RotateRoot(ctx context.Context, s logical.Storage, name string
 	lock.Lock()
 	defer lock.Unlock()
 
+	r, err := e.startRotation(ctx, s, name, onlyIf)
+	if err != nil || r == nil {
+		return nil, err
+	}
+	key, err := e.createKey(ctx, s, r)
+	if err != nil {
+		return nil, err
+	}
+	next, stored, err := e.adoptKey(ctx, s, r, key)
+	if err != nil {
+		return nil, err
+	}
+	out := &rootRotation{ClientID: key.ClientID, KeyUUID: key.UUID, RotatedAt: r.now, Warnings: append(r.warnings, stored...)}
+	if err := next.(provider.KeyRotator).DeleteKey(ctx, r.oldUUID); err != nil {
+		// The WAL entry stays: the rollback, or the next rotation, deletes it.
+		out.Warnings = append(out.Warnings, fmt.Sprintf("the new API key is in use, but the previous one, %s, is not deleted yet (%s): "+
+			"Vault's rollback deletes it, and so does the next rotate of this config", r.oldUUID, err))
+		return out, nil
+	}
+	e.rotateStep("old deleted")
+	_ = framework.DeleteWAL(ctx, s, r.walID)
+	out.Warnings = append(out.Warnings, e.reissueStatics(ctx, s, name)...)
+	return out, nil
+}
+
+// startRotation loads what a rotation of config name starts from: the
+// config, its key API and the uuid of its current key, once every earlier
+// rotation is settled. nil, nil when onlyIf refuses the config.
+func (e *Rotator) startRotation(ctx context.Context, s logical.Storage, name string,
+	onlyIf func(*lifecycle.ConfigEntry) bool) (*keyRotation, error) {
 	existing, err := e.LoadConfig(ctx, s, name)
 	if err != nil {
 		return nil, err
@@ -116,92 +159,88 @@ func (e *Rotator) RotateRoot(ctx context.Context, s logical.Storage, name string
 		return nil, fmt.Errorf("an earlier rotation of config %q is not finished (%w); no new API key was created: "+
 			"try again later (Vault's rollback retries it too)", name, err)
 	}
-	oldUUID, warnings, err := configuredKeyUUID(ctx, kr, existing)
-	if err != nil {
+	r := &keyRotation{name: name, existing: existing, kr: kr, now: e.Now().UTC()}
+	if r.oldUUID, r.warnings, err = configuredKeyUUID(ctx, kr, existing); err != nil {
 		return nil, err
 	}
-	oldEff, err := provider.Effective(existing.Config)
-	if err != nil {
+	if r.oldEff, err = provider.Effective(existing.Config); err != nil {
 		return nil, err
 	}
+	return r, nil
+}
 
-	now := e.Now().UTC()
-	w := &walKey{Config: name, Label: e.keyLabel(name), OldClientID: existing.ClientID, OldUUID: oldUUID, Written: now}
-	walID, err := framework.PutWAL(ctx, s, walKindKey, w)
-	if err != nil {
+// createKey creates the new key under a WAL entry written first, and
+// finds its uuid by its label; the entry then records the key.
+func (e *Rotator) createKey(ctx context.Context, s logical.Storage, r *keyRotation) (*provider.APIKey, error) {
+	r.w = &walKey{Config: r.name, Label: e.keyLabel(r.name), OldClientID: r.existing.ClientID, OldUUID: r.oldUUID, Written: r.now}
+	var err error
+	if r.walID, err = framework.PutWAL(ctx, s, walKindKey, r.w); err != nil {
 		return nil, fmt.Errorf("writing the rotation's WAL entry: %w; no API key was created and the config is unchanged", err)
 	}
 	e.rotateStep("wal")
-
-	key, err := kr.CreateKey(ctx, w.Label)
+	key, err := r.kr.CreateKey(ctx, r.w.Label)
 	if err != nil {
 		var pe *provider.Error
 		if errors.As(err, &pe) && pe.Status/100 == 4 {
 			// Refused: no key was made. A 5xx (a gateway's, after the
 			// work) or no answer may have made one.
-			_ = framework.DeleteWAL(ctx, s, walID)
+			_ = framework.DeleteWAL(ctx, s, r.walID)
 			return nil, fmt.Errorf("%w; the config is unchanged", err)
 		}
-		return nil, e.abandonRotation(ctx, s, walID, w, err)
+		return nil, e.abandonRotation(ctx, s, r.walID, r.w, err)
 	}
 	e.rotateStep("created")
-
-	found, err := labelledKeys(ctx, kr, key.ClientID, w.Label)
+	found, err := labelledKeys(ctx, r.kr, key.ClientID, r.w.Label)
 	switch {
 	case err != nil:
 	case len(found) == 0:
-		err = fmt.Errorf("no live API key labelled %q among the user's keys", w.Label)
+		err = fmt.Errorf("no live API key labelled %q among the user's keys", r.w.Label)
 	case len(found) > 1:
-		err = fmt.Errorf("two live API keys, or more, are labelled %q", w.Label)
+		err = fmt.Errorf("two live API keys, or more, are labelled %q", r.w.Label)
 	}
 	if err != nil {
-		return nil, e.abandonRotation(ctx, s, walID, w, fmt.Errorf("finding the new API key's uuid: %w", err))
+		return nil, e.abandonRotation(ctx, s, r.walID, r.w, fmt.Errorf("finding the new API key's uuid: %w", err))
 	}
 	key.UUID = found[0]
-	w.NewClientID, w.KeyUUID = key.ClientID, key.UUID
-	if err := lifecycle.RewriteWAL(ctx, s, walID, walKindKey, w); err != nil {
-		w.NewClientID = "" // not recorded: the config cannot come to hold it
-		return nil, e.abandonRotation(ctx, s, walID, w, fmt.Errorf("recording the new API key in the WAL entry: %w", err))
+	r.w.NewClientID, r.w.KeyUUID = key.ClientID, key.UUID
+	if err := lifecycle.RewriteWAL(ctx, s, r.walID, walKindKey, r.w); err != nil {
+		r.w.NewClientID = "" // not recorded: the config cannot come to hold it
+		return nil, e.abandonRotation(ctx, s, r.walID, r.w, fmt.Errorf("recording the new API key in the WAL entry: %w", err))
 	}
 	e.rotateStep("found")
+	return key, nil
+}
 
-	cfg := *existing
-	cfg.Scopes = append([]string(nil), existing.Scopes...)
+// adoptKey checks that the new key fetches a token and stores the config
+// with it; the client it returns speaks with the new key.
+func (e *Rotator) adoptKey(ctx context.Context, s logical.Storage, r *keyRotation, key *provider.APIKey) (provider.Client,
+	[]string, error) {
+	cfg := *r.existing
+	cfg.Scopes = append([]string(nil), r.existing.Scopes...)
 	cfg.ClientID, cfg.ClientSecret, cfg.KeyUUID = key.ClientID, key.ClientSecret, key.UUID
-	cfg.LastRotated = now
+	cfg.LastRotated = r.now
 	eff, err := provider.Effective(cfg.Config)
 	if err == nil && (cfg.ClientID == "" || cfg.ClientSecret == "") {
 		err = errors.New("the key API answered without a client id or secret")
 	}
 	if err != nil {
-		return nil, e.abandonRotation(ctx, s, walID, w, fmt.Errorf("the new API key is not usable: %w", err))
+		return nil, nil, e.abandonRotation(ctx, s, r.walID, r.w, fmt.Errorf("the new API key is not usable: %w", err))
 	}
 	next, err := provider.New(cfg.Config, e.ProviderOptions())
 	if err != nil {
-		return nil, e.abandonRotation(ctx, s, walID, w, err)
+		return nil, nil, e.abandonRotation(ctx, s, r.walID, r.w, err)
 	}
 	if err := verifyNewKey(ctx, next, eff.Scopes); err != nil {
-		return nil, e.abandonRotation(ctx, s, walID, w,
+		return nil, nil, e.abandonRotation(ctx, s, r.walID, r.w,
 			fmt.Errorf("the new API key %s could not fetch a token within %s: %w", key.UUID, keyPropagationWait, err))
 	}
 	e.rotateStep("verified")
-	stored, err := e.StoreConfig(ctx, s, name, existing, &cfg, oldEff, eff)
+	stored, err := e.StoreConfig(ctx, s, r.name, r.existing, &cfg, r.oldEff, eff)
 	if err != nil {
-		return nil, e.abandonRotation(ctx, s, walID, w, err)
+		return nil, nil, e.abandonRotation(ctx, s, r.walID, r.w, err)
 	}
 	e.rotateStep("stored")
-
-	r := &rootRotation{ClientID: key.ClientID, KeyUUID: key.UUID, RotatedAt: now, Warnings: append(warnings, stored...)}
-	if err := next.(provider.KeyRotator).DeleteKey(ctx, oldUUID); err != nil {
-		// The WAL entry stays: the rollback, or the next rotation, deletes it.
-		r.Warnings = append(r.Warnings, fmt.Sprintf("the new API key is in use, but the previous one, %s, is not deleted yet (%s): "+
-			"Vault's rollback deletes it, and so does the next rotate of this config", oldUUID, err))
-		return r, nil
-	}
-	e.rotateStep("old deleted")
-	_ = framework.DeleteWAL(ctx, s, walID)
-	r.Warnings = append(r.Warnings, e.reissueStatics(ctx, s, name)...)
-	return r, nil
+	return next, stored, nil
 }
 
 // rotateStep marks a step of a rotation for crash tests.
@@ -324,19 +363,31 @@ func (e *Rotator) settleRotation(ctx context.Context, s logical.Storage, w *walK
 		return rolledBack, nil
 	}
 	if w.NewClientID != "" && cfg.ClientID == w.NewClientID {
-		if w.OldUUID != "" && w.OldUUID != cfg.KeyUUID {
-			if err := kr.DeleteKey(ctx, w.OldUUID); err != nil {
-				return "", err
-			}
-		}
-		for _, warning := range e.reissueStatics(ctx, s, w.Config) {
-			e.Logger.Warn("after finishing a rotation of the config's API key", "config", w.Config, "warning", warning)
-		}
-		e.Logger.Info("finished a rotation of the config's API key: the previous key is deleted", "config", w.Config, "key_uuid", w.OldUUID)
-		return rolledForward, nil
+		return e.rollForward(ctx, s, kr, cfg, w)
 	}
-	// The config does not hold the new key: every key with the label goes
-	// (a create retried after a 5xx may have made two), never the config's.
+	return e.rollBack(ctx, kr, cfg, w)
+}
+
+// rollForward finishes a rotation whose config holds the new key: the old
+// key goes, and the static roles mint with the new one.
+func (e *Rotator) rollForward(ctx context.Context, s logical.Storage, kr provider.KeyRotator, cfg *lifecycle.ConfigEntry,
+	w *walKey) (string, error) {
+	if w.OldUUID != "" && w.OldUUID != cfg.KeyUUID {
+		if err := kr.DeleteKey(ctx, w.OldUUID); err != nil {
+			return "", err
+		}
+	}
+	for _, warning := range e.reissueStatics(ctx, s, w.Config) {
+		e.Logger.Warn("after finishing a rotation of the config's API key", "config", w.Config, "warning", warning)
+	}
+	e.Logger.Info("finished a rotation of the config's API key: the previous key is deleted", "config", w.Config, "key_uuid", w.OldUUID)
+	return rolledForward, nil
+}
+
+// rollBack undoes a rotation whose config does not hold the new key: every
+// key with the label goes (a create retried after a 5xx may have made
+// two), never the config's.
+func (e *Rotator) rollBack(ctx context.Context, kr provider.KeyRotator, cfg *lifecycle.ConfigEntry, w *walKey) (string, error) {
 	uuids, err := labelledKeys(ctx, kr, w.NewClientID, w.Label)
 	if err != nil {
 		return "", err
