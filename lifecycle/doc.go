@@ -17,7 +17,8 @@
 //	token_limit.go         where cdp max_tokens is enforced
 //	held_tokens.go         records of the revocable tokens leases hold
 //	lost_tokens.go         tokens a request whose answer was lost may have minted
-//	lease.go               a lease's TTLs, renew and revoke
+//	lease_ttl.go           a lease's TTLs, for a creds read and each renew
+//	lease.go               a lease's renew and revoke
 //	revoke.go              revoke at the issuer
 //	rotation.go            the static roles' rotation schedule, grace periods, retries
 //	static_write.go        a static role written: rotate now, wait for a user, or reschedule

@@ -1,6 +1,12 @@
 package provider
 
-import "time"
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"golang.org/x/oauth2"
+)
 
 // maxLifetime bounds the lifetime an upstream's expires_in may claim.
 // Seconds past about 292 years overflow a Duration, and the expiry would
@@ -14,4 +20,38 @@ func expiresAfter(start time.Time, seconds int64) time.Time {
 		return start.Add(maxLifetime)
 	}
 	return start.Add(time.Duration(seconds) * time.Second)
+}
+
+// tokenExpiry is when a token answered at start expires. Acronis sends
+// expires_on (unix seconds), most others expires_in; with both, the
+// earlier wins so a lease never outlives the token. x/oauth2's
+// clientcredentials drops ExpiresIn and keeps only an Expiry on the wall
+// clock, so the raw answer is read. Without either, the token lives
+// fallback.
+func tokenExpiry(t *oauth2.Token, start time.Time, fallback time.Duration) time.Time {
+	var exp time.Time
+	if in := max(t.ExpiresIn, extraInt(t, "expires_in")); in > 0 {
+		exp = expiresAfter(start, in)
+	}
+	if on := extraInt(t, "expires_on"); on > 0 && (exp.IsZero() || time.Unix(on, 0).Before(exp)) {
+		exp = time.Unix(on, 0)
+	}
+	if exp.IsZero() {
+		exp = start.Add(fallback)
+	}
+	return exp
+}
+
+func extraInt(t *oauth2.Token, key string) int64 {
+	switch v := t.Extra(key).(type) {
+	case float64:
+		return int64(v)
+	case string:
+		n, _ := strconv.ParseInt(v, 10, 64)
+		return n
+	case json.Number:
+		n, _ := v.Int64()
+		return n
+	}
+	return 0
 }

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"mime"
 	"net/http"
@@ -202,21 +201,7 @@ func (c *oauthClient) convert(t *oauth2.Token, requested []string, start time.Ti
 		}
 	}
 	tok := &Token{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken}
-	// Acronis sends expires_on (unix seconds), most others expires_in;
-	// with both, the earlier wins so a lease never outlives the token.
-	// x/oauth2's clientcredentials drops ExpiresIn and keeps only an
-	// Expiry on the wall clock, so read the raw answer.
-	var exp time.Time
-	if in := max(t.ExpiresIn, extraInt(t, "expires_in")); in > 0 {
-		exp = expiresAfter(start, in)
-	}
-	if on := extraInt(t, "expires_on"); on > 0 && (exp.IsZero() || time.Unix(on, 0).Before(exp)) {
-		exp = time.Unix(on, 0)
-	}
-	if exp.IsZero() {
-		exp = start.Add(c.lifetime)
-	}
-	tok.ExpiresAt = exp
+	tok.ExpiresAt = tokenExpiry(t, start, c.lifetime)
 	if s, ok := t.Extra("scope").(string); ok && s != "" {
 		tok.Scopes = SplitScopes(s)
 	} else {
@@ -226,20 +211,6 @@ func (c *oauthClient) convert(t *oauth2.Token, requested []string, start time.Ti
 		tok.Data = map[string]string{"id_token": id}
 	}
 	return tok, nil
-}
-
-func extraInt(t *oauth2.Token, key string) int64 {
-	switch v := t.Extra(key).(type) {
-	case float64:
-		return int64(v)
-	case string:
-		n, _ := strconv.ParseInt(v, 10, 64)
-		return n
-	case json.Number:
-		n, _ := v.Int64()
-		return n
-	}
-	return 0
 }
 
 // tokenError turns an oauth2 failure into an *Error without secrets; also

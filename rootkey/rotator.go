@@ -3,7 +3,12 @@
 // schedule of its own, or when Vault's rotation manager asks. A WAL entry
 // covers each rotation from before the new key is created until the old
 // one is confirmed gone; its rollback, and the next rotation, finish or
-// undo it from the stored config.
+// undo it from the stored config. One concern per file:
+//
+//	rotator.go      the mount's rotator and its WAL rollback's registration
+//	rotate_root.go  one rotation: create the key, verify it, store it, delete the old one
+//	rollback.go     the WAL entry of a rotation, its rollback and the settle step
+//	schedule.go     automated rotation: Vault's rotation manager, or the periodic function
 package rootkey
 
 import (
