@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/backend"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/plugintest"
 )
 
 // TestAcceptanceCloud talks to the real Acquia Cloud Platform. It runs only
@@ -31,7 +32,7 @@ func TestAcceptanceCloud(t *testing.T) {
 		t.Helper()
 		resp, err := b.HandleRequest(context.Background(), &logical.Request{Operation: op, Path: path, Data: data, Storage: conf.StorageView})
 		if err != nil || (resp != nil && resp.IsError()) {
-			t.Fatalf("%s %s: %v %v", op, path, err, errText(resp))
+			t.Fatalf("%s %s: %v %v", op, path, err, plugintest.ErrText(resp))
 		}
 		return resp
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/plugintest"
 )
 
 // A CDP create whose answer is lost made a token that takes one of the
@@ -26,39 +27,39 @@ func TestCDPLostCreate(t *testing.T) {
 		found bool
 	}{{emulator.CDPRetrieveNewest, true}, {emulator.CDPRetrieveOldest, false}, {emulator.CDPRetrieveInitial, false}} {
 		t.Run(tc.mode, func(t *testing.T) {
-			h := newHarness(t)
-			h.emu.SetCDPRetrieve(tc.mode)
-			h.cdpSetup(2, h.clock.Now().Add(365*24*time.Hour))
-			initial := h.emu.CDPInitialToken(cdpUser)
-			h.emu.InjectFault(emulator.Fault{PathPrefix: "/token", Method: http.MethodPost, Lose: true})
-			if _, err := h.read("creds/sync"); err == nil {
+			h := plugintest.New(t)
+			h.Emu.SetCDPRetrieve(tc.mode)
+			h.CDPSetup(2, h.Clock.Now().Add(365*24*time.Hour))
+			initial := h.Emu.CDPInitialToken(plugintest.CDPUser)
+			h.Emu.InjectFault(emulator.Fault{PathPrefix: "/token", Method: http.MethodPost, Lose: true})
+			if _, err := h.Read("creds/sync"); err == nil {
 				t.Fatal("a read whose create answer was lost succeeded")
 			}
-			for _, tok := range h.emu.LiveTokens("cdp") {
-				h.secrets = append(h.secrets, tok.Value)
+			for _, tok := range h.Emu.LiveTokens("cdp") {
+				h.Secrets = append(h.Secrets, tok.Value)
 			}
-			if !h.emu.TokenLive(initial) {
+			if !h.Emu.TokenLive(initial) {
 				t.Fatal("the token CDP made with the user was deleted")
 			}
 			if tc.found {
-				if n, lost := h.cdpLive(), h.lostTokens("cdp"); n != 0 || lost != 0 {
+				if n, lost := h.CDPLive(), h.LostTokens("cdp"); n != 0 || lost != 0 {
 					t.Fatalf("%d live tokens and lost_tokens %d, want the lost create's token found and deleted", n, lost)
 				}
-				h.mustRead("creds/sync")
-				h.mustRead("creds/sync")
+				h.MustRead("creds/sync")
+				h.MustRead("creds/sync")
 				return
 			}
-			if n, lost := h.cdpLive(), h.lostTokens("cdp"); n != 1 || lost != 1 {
+			if n, lost := h.CDPLive(), h.LostTokens("cdp"); n != 1 || lost != 1 {
 				t.Fatalf("%d live tokens and lost_tokens %d, want the token kept and counted", n, lost)
 			}
 			// One slot of two is taken: one read, then max_tokens.
-			h.mustRead("creds/sync")
-			if msg, ok := badRequest(h.read("creds/sync")); !ok || !strings.Contains(msg, "max_tokens") {
+			h.MustRead("creds/sync")
+			if msg, ok := plugintest.BadRequest(h.Read("creds/sync")); !ok || !strings.Contains(msg, "max_tokens") {
 				t.Errorf("a read past the slot the lost token takes: %q, want a 400 naming max_tokens", msg)
 			}
 			// A config that counts a lost token cannot be deleted; revoke-all frees it.
-			h.mustWrite("config/cdp/revoke-all", nil)
-			if lost := h.lostTokens("cdp"); lost != 0 {
+			h.MustWrite("config/cdp/revoke-all", nil)
+			if lost := h.LostTokens("cdp"); lost != 0 {
 				t.Errorf("lost_tokens %d after revoke-all", lost)
 			}
 		})
@@ -68,47 +69,47 @@ func TestCDPLostCreate(t *testing.T) {
 // The create's answer is lost and the WAL entry stays (its delete failed):
 // the rollback finds the token the same way.
 func TestCDPLostCreateFoundByTheRollback(t *testing.T) {
-	h := newHarness(t)
-	h.cdpSetup(2, h.clock.Now().Add(365*24*time.Hour))
-	h.emu.InjectFault(emulator.Fault{PathPrefix: "/token", Method: http.MethodPost, Lose: true})
-	broken := &flakyStorage{Storage: h.storage, prefix: "wal/", op: "delete", n: 1}
-	resp, err := h.b.HandleRequest(context.Background(), &logical.Request{Operation: logical.ReadOperation, Path: "creds/sync", Storage: broken})
+	h := plugintest.New(t)
+	h.CDPSetup(2, h.Clock.Now().Add(365*24*time.Hour))
+	h.Emu.InjectFault(emulator.Fault{PathPrefix: "/token", Method: http.MethodPost, Lose: true})
+	broken := &plugintest.FlakyStorage{Storage: h.Storage, Prefix: "wal/", Op: "delete", N: 1}
+	resp, err := h.B.HandleRequest(context.Background(), &logical.Request{Operation: logical.ReadOperation, Path: "creds/sync", Storage: broken})
 	if err == nil && !resp.IsError() {
 		t.Fatal("a read whose create answer was lost succeeded")
 	}
-	for _, tok := range h.emu.LiveTokens("cdp") {
-		h.secrets = append(h.secrets, tok.Value)
+	for _, tok := range h.Emu.LiveTokens("cdp") {
+		h.Secrets = append(h.Secrets, tok.Value)
 	}
-	if h.cdpLive() != 1 || h.wals() != 1 {
-		t.Fatalf("%d live tokens and %d WAL entries, want the token and the entry left", h.cdpLive(), h.wals())
+	if h.CDPLive() != 1 || h.Wals() != 1 {
+		t.Fatalf("%d live tokens and %d WAL entries, want the token and the entry left", h.CDPLive(), h.Wals())
 	}
-	h.rollback()
-	if n, lost := h.cdpLive(), h.lostTokens("cdp"); n != 0 || lost != 0 || h.wals() != 0 {
-		t.Errorf("after the rollback: %d live tokens, lost_tokens %d, %d WAL entries; want none", n, lost, h.wals())
+	h.Rollback()
+	if n, lost := h.CDPLive(), h.LostTokens("cdp"); n != 0 || lost != 0 || h.Wals() != 0 {
+		t.Errorf("after the rollback: %d live tokens, lost_tokens %d, %d WAL entries; want none", n, lost, h.Wals())
 	}
 }
 
 // A create the upstream finishes after the plugin gave up cannot be told
 // apart from another consumer's: it is counted, not deleted.
 func TestCDPLateCreateIsCounted(t *testing.T) {
-	h := newHarness(t)
-	h.cdpSetup(2, h.clock.Now().Add(365*24*time.Hour))
-	h.mustWrite("config/cdp", map[string]any{"request_timeout": "1s"})
-	h.emu.InjectFault(emulator.Fault{PathPrefix: "/token", Method: http.MethodPost, HandleAfter: 1500 * time.Millisecond})
-	if _, err := h.read("creds/sync"); err == nil {
+	h := plugintest.New(t)
+	h.CDPSetup(2, h.Clock.Now().Add(365*24*time.Hour))
+	h.MustWrite("config/cdp", map[string]any{"request_timeout": "1s"})
+	h.Emu.InjectFault(emulator.Fault{PathPrefix: "/token", Method: http.MethodPost, HandleAfter: 1500 * time.Millisecond})
+	if _, err := h.Read("creds/sync"); err == nil {
 		t.Fatal("a read whose create answer came late succeeded")
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for h.cdpLive() != 1 {
+	for h.CDPLive() != 1 {
 		if time.Now().After(deadline) {
 			t.Fatal("the late create never landed")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	for _, tok := range h.emu.LiveTokens("cdp") {
-		h.secrets = append(h.secrets, tok.Value)
+	for _, tok := range h.Emu.LiveTokens("cdp") {
+		h.Secrets = append(h.Secrets, tok.Value)
 	}
-	if lost := h.lostTokens("cdp"); lost != 1 {
+	if lost := h.LostTokens("cdp"); lost != 1 {
 		t.Errorf("lost_tokens %d, want the late create counted", lost)
 	}
 }

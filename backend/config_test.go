@@ -5,14 +5,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/plugintest"
 	"github.com/hashicorp/vault/sdk/logical"
-
-	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
 )
 
 // Every bad value is a 400 that names the field, and nothing is stored.
 func TestConfigCreateRejectsBadInput(t *testing.T) {
-	h := newHarness(t)
+	h := plugintest.New(t)
 	cases := []struct {
 		name  string
 		set   map[string]any
@@ -37,7 +36,7 @@ func TestConfigCreateRejectsBadInput(t *testing.T) {
 		{"garbage ca_cert", map[string]any{"ca_cert": "not a pem"}, "", "ca_cert"},
 		{"non-org scope", map[string]any{"scopes": "content:read"}, "", "scopes"},
 		{"org scope without uuid", map[string]any{"scopes": "organization:acme"}, "", "scopes"},
-		{"two org scopes", map[string]any{"scopes": "organization:" + orgUUID + ",organization:" + fedOrgUUID}, "", "scopes"},
+		{"two org scopes", map[string]any{"scopes": "organization:" + plugintest.OrgUUID + ",organization:" + plugintest.FedOrgUUID}, "", "scopes"},
 		{"bad auth_style", map[string]any{"auth_style": "header"}, "", "auth_style"},
 		{"bad key_uuid", map[string]any{"key_uuid": "abc"}, "", "key_uuid"},
 		{"unknown field", map[string]any{"clientsecret": "x"}, "", "clientsecret"},
@@ -46,21 +45,21 @@ func TestConfigCreateRejectsBadInput(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			data := h.cloudConfigData(tc.set)
+			data := h.CloudConfigData(tc.set)
 			if tc.drop != "" {
 				delete(data, tc.drop)
 			}
-			msg, ok := badRequest(h.write("config/bad", data))
+			msg, ok := plugintest.BadRequest(h.Write("config/bad", data))
 			if !ok {
 				t.Fatalf("want a 400, got %s", msg)
 			}
 			if !strings.Contains(msg, tc.field) {
 				t.Errorf("error %q does not name field %q", msg, tc.field)
 			}
-			if strings.Contains(msg, cloudSecret) {
+			if strings.Contains(msg, plugintest.CloudSecret) {
 				t.Errorf("error leaks the secret: %q", msg)
 			}
-			if h.stored("config/bad") {
+			if h.Stored("config/bad") {
 				t.Errorf("a failed write stored the config")
 			}
 		})
@@ -68,9 +67,9 @@ func TestConfigCreateRejectsBadInput(t *testing.T) {
 }
 
 func TestConfigUpdateRejectsBadInputAndKeepsOld(t *testing.T) {
-	h := newHarness(t)
-	h.cloudConfig("prod", nil)
-	before := h.mustRead("config/prod").Data
+	h := plugintest.New(t)
+	h.CloudConfig("prod", nil)
+	before := h.MustRead("config/prod").Data
 	for name, data := range map[string]map[string]any{
 		"provider change": {"provider": "cdp"},
 		"bad url":         {"token_url": "http://example.com/token"},
@@ -78,11 +77,11 @@ func TestConfigUpdateRejectsBadInputAndKeepsOld(t *testing.T) {
 		"bad secret":      {"client_secret": "wrong"}, // verify fails upstream
 	} {
 		t.Run(name, func(t *testing.T) {
-			resp, err := h.write("config/prod", data)
+			resp, err := h.Write("config/prod", data)
 			if err != nil || resp == nil || !resp.IsError() {
 				t.Fatalf("want a 400, got %v %v", resp, err)
 			}
-			after := h.mustRead("config/prod").Data
+			after := h.MustRead("config/prod").Data
 			for k, v := range before {
 				if strings.Join(strings.Fields(toString(after[k])), " ") != strings.Join(strings.Fields(toString(v)), " ") {
 					t.Errorf("%s changed from %v to %v", k, v, after[k])
@@ -91,13 +90,13 @@ func TestConfigUpdateRejectsBadInputAndKeepsOld(t *testing.T) {
 		})
 	}
 	// The stored secret is still the good one: creds still work.
-	h.mustWrite("roles/r", map[string]any{"config": "prod"})
-	h.mustRead("creds/r")
+	h.MustWrite("roles/r", map[string]any{"config": "prod"})
+	h.MustRead("creds/r")
 }
 
 func TestConfigVerifyFailureNamesUpstreamAndStoresNothing(t *testing.T) {
-	h := newHarness(t)
-	resp, err := h.write("config/c", h.cloudConfigData(map[string]any{"client_secret": "wrong+secret"}))
+	h := plugintest.New(t)
+	resp, err := h.Write("config/c", h.CloudConfigData(map[string]any{"client_secret": "wrong+secret"}))
 	if err != nil || resp == nil || !resp.IsError() {
 		t.Fatalf("want a 400, got %v %v", resp, err)
 	}
@@ -110,46 +109,46 @@ func TestConfigVerifyFailureNamesUpstreamAndStoresNothing(t *testing.T) {
 	if strings.Contains(msg, "wrong+secret") {
 		t.Errorf("error leaks the secret")
 	}
-	if h.stored("config/c") {
+	if h.Stored("config/c") {
 		t.Error("stored after failed verify")
 	}
 	// Okta's error shape is understood too.
-	h.emu.SetOktaErrors(true)
-	resp, _ = h.write("config/c", h.cloudConfigData(map[string]any{"client_secret": "wrong"}))
-	if resp == nil || !strings.Contains(errText(resp), "invalid_client") {
-		t.Errorf("okta-shaped error not parsed: %v", errText(resp))
+	h.Emu.SetOktaErrors(true)
+	resp, _ = h.Write("config/c", h.CloudConfigData(map[string]any{"client_secret": "wrong"}))
+	if resp == nil || !strings.Contains(plugintest.ErrText(resp), "invalid_client") {
+		t.Errorf("okta-shaped error not parsed: %v", plugintest.ErrText(resp))
 	}
 	// verify=false stores without calling upstream.
-	n := h.emu.Requests("/api")
-	h.mustWrite("config/c", h.cloudConfigData(map[string]any{"client_secret": "wrong", "verify": false}))
-	if h.emu.Requests("/api") != n {
+	n := h.Emu.Requests("/api")
+	h.MustWrite("config/c", h.CloudConfigData(map[string]any{"client_secret": "wrong", "verify": false}))
+	if h.Emu.Requests("/api") != n {
 		t.Error("verify=false still called the upstream")
 	}
 }
 
 func TestConfigVerifyWarnsForFederatedOrg(t *testing.T) {
-	h := newHarness(t)
-	h.emu.AddCloudClient(emuFederatedOnly())
-	resp := h.mustWrite("config/fed", h.cloudConfigData(map[string]any{"client_id": "fed-key", "client_secret": "fed-secret"}))
+	h := plugintest.New(t)
+	h.Emu.AddCloudClient(plugintest.EmuFederatedOnly())
+	resp := h.MustWrite("config/fed", h.CloudConfigData(map[string]any{"client_id": "fed-key", "client_secret": "fed-secret"}))
 	if resp == nil || len(resp.Warnings) == 0 || !strings.Contains(strings.Join(resp.Warnings, " "), "organization:<uuid>") {
 		t.Fatalf("want a warning about the organization scope, got %#v", resp)
 	}
 	// With the org scope the account check passes cleanly.
-	resp = h.mustWrite("config/fed", map[string]any{"scopes": "organization:" + fedOrgUUID})
+	resp = h.MustWrite("config/fed", map[string]any{"scopes": "organization:" + plugintest.FedOrgUUID})
 	if resp != nil && len(resp.Warnings) > 0 {
 		t.Errorf("unexpected warnings %v", resp.Warnings)
 	}
 }
 
 func TestConfigReadShowsDefaultsNeverSecrets(t *testing.T) {
-	h := newHarness(t)
-	h.mustWrite("config/dflt", map[string]any{
-		"provider": "cloud", "client_id": cloudID, "client_secret": cloudSecret, "verify": false,
+	h := plugintest.New(t)
+	h.MustWrite("config/dflt", map[string]any{
+		"provider": "cloud", "client_id": plugintest.CloudID, "client_secret": plugintest.CloudSecret, "verify": false,
 	})
-	d := h.mustRead("config/dflt").Data
+	d := h.MustRead("config/dflt").Data
 	want := map[string]any{
 		"provider":        "cloud",
-		"client_id":       cloudID,
+		"client_id":       plugintest.CloudID,
 		"token_url":       "https://accounts.acquia.com/api/auth/oauth/token",
 		"api_url":         "https://cloud.acquia.com/api",
 		"auth_style":      "body",
@@ -169,63 +168,63 @@ func TestConfigReadShowsDefaultsNeverSecrets(t *testing.T) {
 		}
 	}
 	for k, v := range d {
-		if strings.Contains(toString(v), cloudSecret) {
+		if strings.Contains(toString(v), plugintest.CloudSecret) {
 			t.Errorf("read field %s holds the secret", k)
 		}
 	}
 }
 
 func TestConfigPartialUpdateKeepsOtherFields(t *testing.T) {
-	h := newHarness(t)
-	h.cloudConfig("p", map[string]any{"scopes": "organization:" + orgUUID, "request_timeout": "40s"})
-	h.mustWrite("config/p", map[string]any{"request_timeout": 30})
-	d := h.mustRead("config/p").Data
+	h := plugintest.New(t)
+	h.CloudConfig("p", map[string]any{"scopes": "organization:" + plugintest.OrgUUID, "request_timeout": "40s"})
+	h.MustWrite("config/p", map[string]any{"request_timeout": 30})
+	d := h.MustRead("config/p").Data
 	if d["request_timeout"] != int64(30) {
 		t.Errorf("request_timeout = %v", d["request_timeout"])
 	}
-	if s := d["scopes"].([]string); len(s) != 1 || s[0] != "organization:"+orgUUID {
+	if s := d["scopes"].([]string); len(s) != 1 || s[0] != "organization:"+plugintest.OrgUUID {
 		t.Errorf("scopes lost: %v", s)
 	}
-	if d["client_id"] != cloudID {
+	if d["client_id"] != plugintest.CloudID {
 		t.Errorf("client_id lost")
 	}
 }
 
 func TestConfigListAndDeleteInUse(t *testing.T) {
-	h := newHarness(t)
-	h.cloudConfig("a", nil)
-	h.cloudConfig("b", nil)
-	h.mustWrite("roles/uses-a", map[string]any{"config": "a"})
-	resp, err := h.do(logical.ListOperation, "config/", nil)
+	h := plugintest.New(t)
+	h.CloudConfig("a", nil)
+	h.CloudConfig("b", nil)
+	h.MustWrite("roles/uses-a", map[string]any{"config": "a"})
+	resp, err := h.Do(logical.ListOperation, "config/", nil)
 	if err != nil || len(resp.Data["keys"].([]string)) != 2 {
 		t.Fatalf("list: %v %v", resp, err)
 	}
-	resp, err = h.do(logical.DeleteOperation, "config/a", nil)
-	if err != nil || resp == nil || !resp.IsError() || !strings.Contains(errText(resp), "uses-a") {
-		t.Fatalf("delete of a config in use: want a 400 naming the role, got %v %v", errText(resp), err)
+	resp, err = h.Do(logical.DeleteOperation, "config/a", nil)
+	if err != nil || resp == nil || !resp.IsError() || !strings.Contains(plugintest.ErrText(resp), "uses-a") {
+		t.Fatalf("delete of a config in use: want a 400 naming the role, got %v %v", plugintest.ErrText(resp), err)
 	}
-	if !h.stored("config/a") {
+	if !h.Stored("config/a") {
 		t.Fatal("config in use was deleted")
 	}
-	if _, err := h.do(logical.DeleteOperation, "roles/uses-a", nil); err != nil {
+	if _, err := h.Do(logical.DeleteOperation, "roles/uses-a", nil); err != nil {
 		t.Fatal(err)
 	}
-	if resp, err := h.do(logical.DeleteOperation, "config/a", nil); err != nil || resp.IsError() {
-		t.Fatalf("delete: %v %v", errText(resp), err)
+	if resp, err := h.Do(logical.DeleteOperation, "config/a", nil); err != nil || resp.IsError() {
+		t.Fatalf("delete: %v %v", plugintest.ErrText(resp), err)
 	}
-	if h.stored("config/a") {
+	if h.Stored("config/a") {
 		t.Fatal("not deleted")
 	}
 	// Deleting again is fine.
-	if resp, err := h.do(logical.DeleteOperation, "config/a", nil); err != nil || (resp != nil && resp.IsError()) {
-		t.Fatalf("second delete: %v %v", errText(resp), err)
+	if resp, err := h.Do(logical.DeleteOperation, "config/a", nil); err != nil || (resp != nil && resp.IsError()) {
+		t.Fatalf("second delete: %v %v", plugintest.ErrText(resp), err)
 	}
 }
 
 func TestConfigStorageIsSealWrapped(t *testing.T) {
-	h := newHarness(t)
+	h := plugintest.New(t)
 	found := false
-	for _, p := range h.b.SpecialPaths().SealWrapStorage {
+	for _, p := range h.B.SpecialPaths().SealWrapStorage {
 		if p == "config/" {
 			found = true
 		}
@@ -243,10 +242,4 @@ func toString(v any) string {
 		return strings.Join(x, ",")
 	}
 	return fmt.Sprint(v)
-}
-
-// emuFederatedOnly is an API key whose only organization uses federated
-// authentication.
-func emuFederatedOnly() emulator.CloudClient {
-	return emulator.CloudClient{ID: "fed-key", Secret: "fed-secret", Orgs: []string{fedOrgUUID}, FederatedOrgs: []string{fedOrgUUID}}
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/plugintest"
 )
 
 // The rules below are the consumers' own, restated from their source, and
@@ -98,12 +100,12 @@ func asVaultAPI(t *testing.T, data map[string]any) map[string]any {
 // (Agent re-renders at ttl+1 s), last_vault_rotation (the Operator treats
 // it as static creds and resyncs at ttl+0.5 s).
 func TestStaticCredsForVaultConsumers(t *testing.T) {
-	h := newHarness(t)
-	h.cloudConfig("c", nil)
-	h.mustWrite("static-roles/s", map[string]any{"config": "c", "scopes": "organization:" + fedOrgUUID, "rotation_period": "60s"})
-	h.clock.Advance(20 * time.Second)
-	resp := h.mustRead("static-creds/s")
-	h.secrets = append(h.secrets, resp.Data["access_token"].(string))
+	h := plugintest.New(t)
+	h.CloudConfig("c", nil)
+	h.MustWrite("static-roles/s", map[string]any{"config": "c", "scopes": "organization:" + plugintest.FedOrgUUID, "rotation_period": "60s"})
+	h.Clock.Advance(20 * time.Second)
+	resp := h.MustRead("static-creds/s")
+	h.Secrets = append(h.Secrets, resp.Data["access_token"].(string))
 	if resp.Secret != nil {
 		t.Fatal("static-creds answered a lease")
 	}
@@ -129,9 +131,9 @@ func TestStaticCredsForVaultConsumers(t *testing.T) {
 		t.Errorf("without rotation_period Agent would wait %s", wait)
 	}
 	// A role without its own period answers the default one.
-	h.mustWrite("static-roles/d", map[string]any{"config": "c", "scopes": "organization:" + fedOrgUUID})
-	d := asVaultAPI(t, h.mustRead("static-creds/d").Data)
-	h.secrets = append(h.secrets, d["access_token"].(string))
+	h.MustWrite("static-roles/d", map[string]any{"config": "c", "scopes": "organization:" + plugintest.FedOrgUUID})
+	d := asVaultAPI(t, h.MustRead("static-creds/d").Data)
+	h.Secrets = append(h.Secrets, d["access_token"].(string))
 	if d["rotation_period"] != json.Number("240") {
 		t.Errorf("default rotation_period %v, want 240 (80%% of 300 s)", d["rotation_period"])
 	}

@@ -3,6 +3,7 @@ package backend_test
 import (
 	"testing"
 
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/plugintest"
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
@@ -11,9 +12,9 @@ import (
 // printable text, never a 500 or a panic, and the role stays
 // unauthorized (no fuzzed code is one the site issued).
 func FuzzCallback(f *testing.F) {
-	h := newHarness(f)
-	h.sourceSetup(nil)
-	h.codeRole()
+	h := plugintest.New(f)
+	h.SourceSetup(nil)
+	h.CodeRole()
 	f.Add(false, "", "", "", "", false)
 	f.Add(false, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "code", "", "", false)
 	f.Add(true, "", "not-a-code", "", "", false)
@@ -22,9 +23,9 @@ func FuzzCallback(f *testing.F) {
 	f.Add(true, "", "", "", "", true)
 	f.Add(false, "../../role-tokens/user", "x", "", "", false)
 	f.Fuzz(func(t *testing.T, fresh bool, state, code, perr, pdesc string, post bool) {
-		h.t = t
+		h.T = t
 		if fresh {
-			state = h.mustWrite("authorize/user", nil).Data["state"].(string)
+			state = h.MustWrite("authorize/user", nil).Data["state"].(string)
 		}
 		data := map[string]any{}
 		for k, v := range map[string]string{"state": state, "code": code, "error": perr, "error_description": pdesc} {
@@ -36,9 +37,9 @@ func FuzzCallback(f *testing.F) {
 		if post {
 			op = logical.UpdateOperation
 		}
-		req := &logical.Request{Operation: op, Path: "callback", Data: data, Storage: h.storage, Unauthenticated: true}
-		resp, err := h.b.HandleRequest(t.Context(), req)
-		msg, ok := badRequest(resp, err)
+		req := &logical.Request{Operation: op, Path: "callback", Data: data, Storage: h.Storage, Unauthenticated: true}
+		resp, err := h.B.HandleRequest(t.Context(), req)
+		msg, ok := plugintest.BadRequest(resp, err)
 		if !ok {
 			t.Fatalf("callback %v: not a 400: %s", data, msg)
 		}
@@ -47,7 +48,7 @@ func FuzzCallback(f *testing.F) {
 				t.Fatalf("callback %v: control character in %q", data, msg)
 			}
 		}
-		if h.mustRead("roles/user").Data["authorized"] != false {
+		if h.MustRead("roles/user").Data["authorized"] != false {
 			t.Fatalf("callback %v authorized the role", data)
 		}
 	})

@@ -3,18 +3,20 @@ package backend_test
 import (
 	"strings"
 	"testing"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/plugintest"
 )
 
 // Config changes are one info line each; upstream calls are debug lines
 // with method, host, path, status and duration, and never a header, a query
 // or a body.
 func TestLogLines(t *testing.T) {
-	h := newHarness(t)
-	h.cloudConfig("c", nil)
-	h.mustWrite("roles/r", map[string]any{"config": "c"})
-	h.mustRead("creds/r")
+	h := plugintest.New(t)
+	h.CloudConfig("c", nil)
+	h.MustWrite("roles/r", map[string]any{"config": "c"})
+	h.MustRead("creds/r")
 
-	logs := h.logs.String()
+	logs := h.Logs.String()
 	var written, calls []string
 	for _, line := range strings.Split(logs, "\n") {
 		switch {
@@ -42,7 +44,7 @@ func TestLogLines(t *testing.T) {
 				t.Errorf("upstream call line lacks %q: %s", want, l)
 			}
 		}
-		for _, never := range []string{"Authorization", "Bearer", "grant_type", "client_id=" + cloudID, "?"} {
+		for _, never := range []string{"Authorization", "Bearer", "grant_type", "client_id=" + plugintest.CloudID, "?"} {
 			if strings.Contains(l, never) {
 				t.Errorf("upstream call line holds %q: %s", never, l)
 			}

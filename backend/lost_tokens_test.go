@@ -11,17 +11,8 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/plugintest"
 )
-
-// lostTokens is the config's lost_tokens as a read shows it.
-func (h *harness) lostTokens(config string) int {
-	h.t.Helper()
-	n, ok := h.mustRead("config/" + config).Data["lost_tokens"].(int)
-	if !ok {
-		h.t.Fatalf("config %s reads no lost_tokens", config)
-	}
-	return n
-}
 
 // A token request whose answer is lost may have minted a token that no
 // lease holds: acronis and oauth2 cannot list tokens, so the plugin counts
@@ -32,44 +23,44 @@ func TestLostTokensAreCountedForOneLifetime(t *testing.T) {
 	for _, c := range []struct {
 		name, config, role, tokenPath string
 		lifetime                      time.Duration
-		setup                         func(h *harness)
+		setup                         func(h *plugintest.Harness)
 	}{
-		{"acronis", "acr", "backup", "/bc/idp/token", 2 * time.Hour, func(h *harness) { h.acronisSetup(nil) }},
-		{"oauth2", "gen", "r", "/oauth2/token", time.Hour, func(h *harness) {
-			h.oauth2Client()
-			h.mustWrite("config/gen", h.oauth2Data(map[string]any{"revocation_url": h.emu.URL() + "/oauth2/revoke"}))
-			h.mustWrite("roles/r", map[string]any{"config": "gen"})
+		{"acronis", "acr", "backup", "/bc/idp/token", 2 * time.Hour, func(h *plugintest.Harness) { h.AcronisSetup(nil) }},
+		{"oauth2", "gen", "r", "/oauth2/token", time.Hour, func(h *plugintest.Harness) {
+			h.OAuth2Client()
+			h.MustWrite("config/gen", h.OAuth2Data(map[string]any{"revocation_url": h.Emu.URL() + "/oauth2/revoke"}))
+			h.MustWrite("roles/r", map[string]any{"config": "gen"})
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			h := newHarness(t)
+			h := plugintest.New(t)
 			c.setup(h)
-			h.mustRead("creds/" + c.role)
+			h.MustRead("creds/" + c.role)
 			// A restart forgets nothing the bound needs.
-			h.restart()
-			if n := h.lostTokens(c.config); n != 0 {
+			h.Restart()
+			if n := h.LostTokens(c.config); n != 0 {
 				t.Fatalf("lost_tokens %d before any loss", n)
 			}
-			h.emu.InjectFault(emulator.Fault{PathPrefix: c.tokenPath, Lose: true})
-			if _, err := h.read("creds/" + c.role); err == nil {
+			h.Emu.InjectFault(emulator.Fault{PathPrefix: c.tokenPath, Lose: true})
+			if _, err := h.Read("creds/" + c.role); err == nil {
 				t.Fatal("a read whose answer was lost succeeded")
 			}
-			if n := h.lostTokens(c.config); n != 1 {
+			if n := h.LostTokens(c.config); n != 1 {
 				t.Errorf("lost_tokens %d, want 1", n)
 			}
 			// A refused request minted nothing: not counted.
-			h.emu.InjectFault(emulator.Fault{PathPrefix: c.tokenPath, Status: 503, Times: 20})
-			_, _ = h.read("creds/" + c.role)
-			h.emu.ClearFaults()
-			if n := h.lostTokens(c.config); n != 1 {
+			h.Emu.InjectFault(emulator.Fault{PathPrefix: c.tokenPath, Status: 503, Times: 20})
+			_, _ = h.Read("creds/" + c.role)
+			h.Emu.ClearFaults()
+			if n := h.LostTokens(c.config); n != 1 {
 				t.Errorf("lost_tokens %d after a refused request, want 1", n)
 			}
-			h.clock.Advance(c.lifetime - time.Minute)
-			if n := h.lostTokens(c.config); n != 1 {
+			h.Clock.Advance(c.lifetime - time.Minute)
+			if n := h.LostTokens(c.config); n != 1 {
 				t.Errorf("lost_tokens %d before the bound (%s), want 1", n, c.lifetime)
 			}
-			h.clock.Advance(2 * time.Minute)
-			if n := h.lostTokens(c.config); n != 0 {
+			h.Clock.Advance(2 * time.Minute)
+			if n := h.LostTokens(c.config); n != 0 {
 				t.Errorf("lost_tokens %d after the bound, want 0", n)
 			}
 		})
@@ -80,21 +71,21 @@ func TestLostTokensAreCountedForOneLifetime(t *testing.T) {
 // leaves a WAL entry without a token; its rollback counts the token it may
 // have minted.
 func TestLostTokenCountedByTheRollback(t *testing.T) {
-	h := newHarness(t)
-	h.acronisSetup(nil)
+	h := plugintest.New(t)
+	h.AcronisSetup(nil)
 	ctx := context.Background()
-	if _, err := framework.PutWAL(ctx, h.storage, "upstream_token", map[string]any{"config": "acr", "role": "backup"}); err != nil {
+	if _, err := framework.PutWAL(ctx, h.Storage, "upstream_token", map[string]any{"config": "acr", "role": "backup"}); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := h.b.HandleRequest(ctx, &logical.Request{Operation: logical.RollbackOperation, Storage: h.storage,
+	resp, err := h.B.HandleRequest(ctx, &logical.Request{Operation: logical.RollbackOperation, Storage: h.Storage,
 		Data: map[string]any{"immediate": true}})
 	if err != nil || resp.IsError() {
-		t.Fatal(err, errText(resp))
+		t.Fatal(err, plugintest.ErrText(resp))
 	}
-	if n := h.lostTokens("acr"); n != 1 {
+	if n := h.LostTokens("acr"); n != 1 {
 		t.Errorf("lost_tokens %d after the rollback, want 1", n)
 	}
-	if h.wals() != 0 {
+	if h.Wals() != 0 {
 		t.Error("the WAL entry stays")
 	}
 }
@@ -104,23 +95,23 @@ func TestLostTokenCountedByTheRollback(t *testing.T) {
 // A 5xx but 503 may come after the work: it counts as a lost answer; a
 // 503 says the server did nothing.
 func TestStatefulGateway5xxAfterTheMintIsCounted(t *testing.T) {
-	h := newHarness(t)
-	h.oauth2Client()
-	h.mustWrite("config/gen", h.oauth2Data(map[string]any{"revocation_url": h.emu.URL() + "/oauth2/revoke"}))
-	h.mustWrite("roles/r", map[string]any{"config": "gen"})
+	h := plugintest.New(t)
+	h.OAuth2Client()
+	h.MustWrite("config/gen", h.OAuth2Data(map[string]any{"revocation_url": h.Emu.URL() + "/oauth2/revoke"}))
+	h.MustWrite("roles/r", map[string]any{"config": "gen"})
 	for i, status := range []int{http.StatusInternalServerError, http.StatusBadGateway, http.StatusGatewayTimeout} {
-		h.emu.InjectFault(emulator.Fault{PathPrefix: "/oauth2/token", Status: status, Handled: true})
-		if _, err := h.read("creds/r"); err == nil {
+		h.Emu.InjectFault(emulator.Fault{PathPrefix: "/oauth2/token", Status: status, Handled: true})
+		if _, err := h.Read("creds/r"); err == nil {
 			t.Fatalf("a read answered %d succeeded", status)
 		}
-		if live, n := len(h.emu.LiveTokens("oauth2")), h.lostTokens("gen"); live != i+1 || n != live {
+		if live, n := len(h.Emu.LiveTokens("oauth2")), h.LostTokens("gen"); live != i+1 || n != live {
 			t.Errorf("after a %d: %d live tokens upstream, lost_tokens %d; want every one counted", status, live, n)
 		}
 	}
-	h.emu.InjectFault(emulator.Fault{PathPrefix: "/oauth2/token", Status: http.StatusServiceUnavailable, Times: 20})
-	_, _ = h.read("creds/r")
-	h.emu.ClearFaults()
-	if n := h.lostTokens("gen"); n != 3 {
+	h.Emu.InjectFault(emulator.Fault{PathPrefix: "/oauth2/token", Status: http.StatusServiceUnavailable, Times: 20})
+	_, _ = h.Read("creds/r")
+	h.Emu.ClearFaults()
+	if n := h.LostTokens("gen"); n != 3 {
 		t.Errorf("lost_tokens %d after 503s, want 3", n)
 	}
 }
@@ -131,20 +122,20 @@ func TestStatefulGateway5xxAfterTheMintIsCounted(t *testing.T) {
 // lifetime is known the bound is a day; a longer one learnt later extends
 // the records already kept.
 func TestStatefulLostBeforeAnyLifetimeIsKnown(t *testing.T) {
-	h := newHarness(t)
-	h.oauth2Client()
-	h.mustWrite("config/gen", h.oauth2Data(map[string]any{"revocation_url": h.emu.URL() + "/oauth2/revoke"}))
-	h.mustWrite("roles/r", map[string]any{"config": "gen"})
-	h.emu.InjectFault(emulator.Fault{PathPrefix: "/oauth2/token", Lose: true})
-	if _, err := h.read("creds/r"); err == nil {
+	h := plugintest.New(t)
+	h.OAuth2Client()
+	h.MustWrite("config/gen", h.OAuth2Data(map[string]any{"revocation_url": h.Emu.URL() + "/oauth2/revoke"}))
+	h.MustWrite("roles/r", map[string]any{"config": "gen"})
+	h.Emu.InjectFault(emulator.Fault{PathPrefix: "/oauth2/token", Lose: true})
+	if _, err := h.Read("creds/r"); err == nil {
 		t.Fatal("a read whose answer was lost succeeded")
 	}
-	h.clock.Advance(30 * time.Minute)
-	if live, n := len(h.emu.LiveTokens("oauth2")), h.lostTokens("gen"); live != 1 || n != 1 {
+	h.Clock.Advance(30 * time.Minute)
+	if live, n := len(h.Emu.LiveTokens("oauth2")), h.LostTokens("gen"); live != 1 || n != 1 {
 		t.Fatalf("%d live tokens and lost_tokens %d half an hour on, want 1 and 1", live, n)
 	}
-	h.clock.Advance(24 * time.Hour)
-	if n := h.lostTokens("gen"); n != 0 {
+	h.Clock.Advance(24 * time.Hour)
+	if n := h.LostTokens("gen"); n != 0 {
 		t.Errorf("lost_tokens %d a day on, want 0", n)
 	}
 }
@@ -154,21 +145,21 @@ func TestStatefulLostBeforeAnyLifetimeIsKnown(t *testing.T) {
 // not counted. The write fails and stores no config, and the token is
 // counted under the config's name.
 func TestStatefulVerifyLostAnswerIsCounted(t *testing.T) {
-	h := newHarness(t)
-	h.oauth2Client()
-	data := h.oauth2Data(map[string]any{"revocation_url": h.emu.URL() + "/oauth2/revoke"})
-	h.mustWrite("config/gen", data)
-	if live := len(h.emu.LiveTokens("oauth2")); live != 0 {
+	h := plugintest.New(t)
+	h.OAuth2Client()
+	data := h.OAuth2Data(map[string]any{"revocation_url": h.Emu.URL() + "/oauth2/revoke"})
+	h.MustWrite("config/gen", data)
+	if live := len(h.Emu.LiveTokens("oauth2")); live != 0 {
 		t.Fatalf("verify left %d live tokens", live)
 	}
-	h.emu.InjectFault(emulator.Fault{PathPrefix: "/oauth2/token", Lose: true})
-	if resp, err := h.write("config/gen", map[string]any{"request_timeout": "10s"}); err == nil && (resp == nil || !resp.IsError()) {
+	h.Emu.InjectFault(emulator.Fault{PathPrefix: "/oauth2/token", Lose: true})
+	if resp, err := h.Write("config/gen", map[string]any{"request_timeout": "10s"}); err == nil && (resp == nil || !resp.IsError()) {
 		t.Fatal("a write whose verify lost its answer succeeded")
 	}
-	if got := h.mustRead("config/gen").Data["request_timeout"]; got == 10 {
+	if got := h.MustRead("config/gen").Data["request_timeout"]; got == 10 {
 		t.Error("the failed write stored the config")
 	}
-	if live, n := len(h.emu.LiveTokens("oauth2")), h.lostTokens("gen"); live != 1 || n != 1 {
+	if live, n := len(h.Emu.LiveTokens("oauth2")), h.LostTokens("gen"); live != 1 || n != 1 {
 		t.Errorf("%d live tokens, lost_tokens %d; want the token counted", live, n)
 	}
 }
@@ -176,22 +167,22 @@ func TestStatefulVerifyLostAnswerIsCounted(t *testing.T) {
 // Found by TestStateful: a config deleted while it counted lost tokens
 // said nothing of them. The delete warns, and the records stay.
 func TestStatefulConfigDeleteWarnsOfLostTokens(t *testing.T) {
-	h := newHarness(t)
-	h.oauth2Client()
-	h.mustWrite("config/gen", h.oauth2Data(map[string]any{"revocation_url": h.emu.URL() + "/oauth2/revoke"}))
-	h.mustWrite("roles/r", map[string]any{"config": "gen"})
-	h.emu.InjectFault(emulator.Fault{PathPrefix: "/oauth2/token", Lose: true})
-	_, _ = h.read("creds/r")
-	h.mustWrite("roles/r", map[string]any{"config": "gen"})
-	if _, err := h.do(logical.DeleteOperation, "roles/r", nil); err != nil {
+	h := plugintest.New(t)
+	h.OAuth2Client()
+	h.MustWrite("config/gen", h.OAuth2Data(map[string]any{"revocation_url": h.Emu.URL() + "/oauth2/revoke"}))
+	h.MustWrite("roles/r", map[string]any{"config": "gen"})
+	h.Emu.InjectFault(emulator.Fault{PathPrefix: "/oauth2/token", Lose: true})
+	_, _ = h.Read("creds/r")
+	h.MustWrite("roles/r", map[string]any{"config": "gen"})
+	if _, err := h.Do(logical.DeleteOperation, "roles/r", nil); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := h.do(logical.DeleteOperation, "config/gen", nil)
+	resp, err := h.Do(logical.DeleteOperation, "config/gen", nil)
 	if err != nil || resp == nil || len(resp.Warnings) != 1 || !strings.Contains(resp.Warnings[0], "1 token request(s)") {
 		t.Fatalf("delete: %v %v, want a warning of the lost token", err, resp)
 	}
-	h.mustWrite("config/gen", h.oauth2Data(map[string]any{"revocation_url": h.emu.URL() + "/oauth2/revoke"}))
-	if n := h.lostTokens("gen"); n != 1 {
+	h.MustWrite("config/gen", h.OAuth2Data(map[string]any{"revocation_url": h.Emu.URL() + "/oauth2/revoke"}))
+	if n := h.LostTokens("gen"); n != 1 {
 		t.Errorf("lost_tokens %d once the config is written again, want 1", n)
 	}
 }

@@ -8,47 +8,29 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/plugintest"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/testutil"
 )
-
-const (
-	oauthID     = "generic-client"
-	oauthSecret = "gen+Se/cr=et:colon"
-)
-
-func (h *harness) oauth2Data(extra map[string]any) map[string]any {
-	d := map[string]any{"provider": "oauth2", "client_id": oauthID, "client_secret": oauthSecret,
-		"token_url": h.emu.URL() + "/oauth2/token"}
-	for k, v := range extra {
-		d[k] = v
-	}
-	return d
-}
-
-func (h *harness) oauth2Client() {
-	h.emu.AddOAuth2Client(emulator.OAuth2Client{ID: oauthID, Secret: oauthSecret, Scopes: []string{"read", "write", "admin"}})
-	h.secrets = append(h.secrets, oauthSecret)
-}
 
 func TestOAuth2BothAuthStylesSurviveSpecialCharacters(t *testing.T) {
 	for _, style := range []string{"body", "basic"} {
 		t.Run(style, func(t *testing.T) {
-			h := newHarness(t)
-			h.oauth2Client()
-			h.mustWrite("config/gen", h.oauth2Data(map[string]any{"auth_style": style, "scopes": "read"}))
-			if got := h.mustRead("config/gen").Data["auth_style"]; got != style {
+			h := plugintest.New(t)
+			h.OAuth2Client()
+			h.MustWrite("config/gen", h.OAuth2Data(map[string]any{"auth_style": style, "scopes": "read"}))
+			if got := h.MustRead("config/gen").Data["auth_style"]; got != style {
 				t.Errorf("auth_style %v", got)
 			}
-			h.mustWrite("roles/r", map[string]any{"config": "gen", "scopes": "read,write"})
-			resp := h.mustRead("creds/r")
+			h.MustWrite("roles/r", map[string]any{"config": "gen", "scopes": "read,write"})
+			resp := h.MustRead("creds/r")
 			tok := resp.Data["access_token"].(string)
-			if testutil.BearerStatus(h.t, httpClient, h.emu.URL()+"/oauth2/resource", tok) != 200 {
+			if testutil.BearerStatus(h.T, plugintest.HTTPClient, h.Emu.URL()+"/oauth2/resource", tok) != 200 {
 				t.Error("token refused by the resource server")
 			}
 			if got := resp.Data["scopes"]; strings.Join(got.([]string), " ") != "read write" {
 				t.Errorf("scopes %v", got)
 			}
-			if et, ok := h.emu.Token(tok); ok && et.Service == "oauth2" && et.Scope != "read write" {
+			if et, ok := h.Emu.Token(tok); ok && et.Service == "oauth2" && et.Scope != "read write" {
 				t.Errorf("upstream granted %q, want the role's scopes space-delimited", et.Scope)
 			}
 		})
@@ -56,8 +38,8 @@ func TestOAuth2BothAuthStylesSurviveSpecialCharacters(t *testing.T) {
 }
 
 func TestOAuth2Validation(t *testing.T) {
-	h := newHarness(t)
-	h.oauth2Client()
+	h := plugintest.New(t)
+	h.OAuth2Client()
 	for name, tc := range map[string]struct {
 		set   map[string]any
 		drop  string
@@ -70,63 +52,63 @@ func TestOAuth2Validation(t *testing.T) {
 		"http off loopback":  {map[string]any{"revocation_url": "http://idp.example.com/revoke"}, "", "revocation_url"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			data := h.oauth2Data(tc.set)
+			data := h.OAuth2Data(tc.set)
 			if tc.drop != "" {
 				delete(data, tc.drop)
 			}
-			msg, ok := badRequest(h.write("config/bad", data))
+			msg, ok := plugintest.BadRequest(h.Write("config/bad", data))
 			if !ok || !strings.Contains(msg, tc.field) {
 				t.Errorf("want a 400 naming %s, got %s", tc.field, msg)
 			}
-			if h.stored("config/bad") {
+			if h.Stored("config/bad") {
 				t.Error("stored")
 			}
 		})
 	}
 	// client credentials is the default grant.
-	h.mustWrite("config/gen", h.oauth2Data(nil))
-	h.mustWrite("roles/r", map[string]any{"config": "gen"})
-	if got := h.mustRead("roles/r").Data["grant_type"]; got != "client_credentials" {
+	h.MustWrite("config/gen", h.OAuth2Data(nil))
+	h.MustWrite("roles/r", map[string]any{"config": "gen"})
+	if got := h.MustRead("roles/r").Data["grant_type"]; got != "client_credentials" {
 		t.Errorf("grant_type %v", got)
 	}
 }
 
 func TestOAuth2Revocation(t *testing.T) {
 	t.Run("without revocation_url the lease only ends", func(t *testing.T) {
-		h := newHarness(t)
-		h.oauth2Client()
-		h.mustWrite("config/gen", h.oauth2Data(nil))
-		h.mustWrite("roles/r", map[string]any{"config": "gen"})
-		resp := h.mustRead("creds/r")
+		h := plugintest.New(t)
+		h.OAuth2Client()
+		h.MustWrite("config/gen", h.OAuth2Data(nil))
+		h.MustWrite("roles/r", map[string]any{"config": "gen"})
+		resp := h.MustRead("creds/r")
 		if _, ok := resp.Secret.InternalData["access_token"]; ok {
 			t.Error("a lease that cannot revoke upstream keeps the token")
 		}
-		if _, err := h.revoke(resp); err != nil {
+		if _, err := h.Revoke(resp); err != nil {
 			t.Fatal(err)
 		}
-		if h.emu.Requests("/oauth2/revoke") != 0 {
+		if h.Emu.Requests("/oauth2/revoke") != 0 {
 			t.Error("revoke called an endpoint nobody configured")
 		}
 	})
 	for _, style := range []string{"body", "basic"} {
 		t.Run("RFC 7009 with "+style, func(t *testing.T) {
-			h := newHarness(t)
-			h.oauth2Client()
-			h.mustWrite("config/gen", h.oauth2Data(map[string]any{"auth_style": style,
-				"revocation_url": h.emu.URL() + "/oauth2/revoke"}))
-			if n := len(h.emu.LiveTokens("oauth2")); n != 0 {
+			h := plugintest.New(t)
+			h.OAuth2Client()
+			h.MustWrite("config/gen", h.OAuth2Data(map[string]any{"auth_style": style,
+				"revocation_url": h.Emu.URL() + "/oauth2/revoke"}))
+			if n := len(h.Emu.LiveTokens("oauth2")); n != 0 {
 				t.Errorf("verify left %d tokens live", n)
 			}
-			h.mustWrite("roles/r", map[string]any{"config": "gen"})
-			resp := h.mustRead("creds/r")
+			h.MustWrite("roles/r", map[string]any{"config": "gen"})
+			resp := h.MustRead("creds/r")
 			tok := resp.Data["access_token"].(string)
-			if _, err := h.revoke(resp); err != nil {
+			if _, err := h.Revoke(resp); err != nil {
 				t.Fatal(err)
 			}
-			if testutil.BearerStatus(h.t, httpClient, h.emu.URL()+"/oauth2/resource", tok) != http.StatusUnauthorized {
+			if testutil.BearerStatus(h.T, plugintest.HTTPClient, h.Emu.URL()+"/oauth2/resource", tok) != http.StatusUnauthorized {
 				t.Error("the resource server still accepts a revoked lease's token")
 			}
-			if _, err := h.revoke(resp); err != nil {
+			if _, err := h.Revoke(resp); err != nil {
 				t.Fatalf("revoke is not idempotent: %v", err)
 			}
 		})
@@ -134,29 +116,29 @@ func TestOAuth2Revocation(t *testing.T) {
 }
 
 func TestOAuth2RetriesRateLimit(t *testing.T) {
-	h := newHarness(t)
-	h.oauth2Client()
-	h.mustWrite("config/gen", h.oauth2Data(nil))
-	h.mustWrite("roles/r", map[string]any{"config": "gen"})
-	h.emu.InjectFault(emulator.Fault{PathPrefix: "/oauth2/token", Status: 429, RetryAfter: "1"})
-	before := h.emu.Requests("/oauth2/token")
-	resp := h.mustRead("creds/r")
-	if testutil.BearerStatus(h.t, httpClient, h.emu.URL()+"/oauth2/resource", resp.Data["access_token"].(string)) != 200 {
+	h := plugintest.New(t)
+	h.OAuth2Client()
+	h.MustWrite("config/gen", h.OAuth2Data(nil))
+	h.MustWrite("roles/r", map[string]any{"config": "gen"})
+	h.Emu.InjectFault(emulator.Fault{PathPrefix: "/oauth2/token", Status: 429, RetryAfter: "1"})
+	before := h.Emu.Requests("/oauth2/token")
+	resp := h.MustRead("creds/r")
+	if testutil.BearerStatus(h.T, plugintest.HTTPClient, h.Emu.URL()+"/oauth2/resource", resp.Data["access_token"].(string)) != 200 {
 		t.Error("token refused")
 	}
-	if got := h.emu.Requests("/oauth2/token") - before; got != 2 {
+	if got := h.Emu.Requests("/oauth2/token") - before; got != 2 {
 		t.Errorf("%d token requests, want 2 (one 429, one retry)", got)
 	}
-	h.emu.InjectFault(emulator.Fault{PathPrefix: "/oauth2/token", Status: 200, Body: `{"access_token":`})
-	_, err := h.read("creds/r")
+	h.Emu.InjectFault(emulator.Fault{PathPrefix: "/oauth2/token", Status: 200, Body: `{"access_token":`})
+	_, err := h.Read("creds/r")
 	if err == nil || !strings.Contains(err.Error(), "malformed_response") {
 		t.Errorf("malformed answer: %v", err)
 	}
 	// An upstream that echoes the secret in its error does not get it shown.
-	h.emu.InjectFault(emulator.Fault{PathPrefix: "/oauth2/token", Status: 400,
-		Body: `{"error":"invalid_request","error_description":"client_secret ` + oauthSecret + ` looks odd"}`})
-	_, err = h.read("creds/r")
-	if err == nil || strings.Contains(err.Error(), oauthSecret) || !strings.Contains(err.Error(), "[redacted]") {
+	h.Emu.InjectFault(emulator.Fault{PathPrefix: "/oauth2/token", Status: 400,
+		Body: `{"error":"invalid_request","error_description":"client_secret ` + plugintest.OAuthSecret + ` looks odd"}`})
+	_, err = h.Read("creds/r")
+	if err == nil || strings.Contains(err.Error(), plugintest.OAuthSecret) || !strings.Contains(err.Error(), "[redacted]") {
 		t.Errorf("echoed secret: %v", err)
 	}
 }
@@ -164,23 +146,23 @@ func TestOAuth2RetriesRateLimit(t *testing.T) {
 // oauth2 configs with an authorize_url run the user flow like source; here
 // against the emulated Source site as "any RFC 6749 server".
 func TestOAuth2AuthorizationCode(t *testing.T) {
-	h := newHarness(t)
-	h.emu.AddSourceClient(emulator.SourceClient{ID: oauthID, Secret: oauthSecret, RedirectURIs: []string{sourceCallback}})
-	h.secrets = append(h.secrets, oauthSecret)
-	t.Cleanup(func() { h.secrets = append(h.secrets, h.emu.SourceCredentials()...) })
-	h.mustWrite("config/gen", h.oauth2Data(map[string]any{"token_url": h.emu.URL() + "/oauth/token"}))
-	role := map[string]any{"config": "gen", "grant_type": "authorization_code", "redirect_url": sourceCallback}
-	msg, ok := badRequest(h.write("roles/user", role))
+	h := plugintest.New(t)
+	h.Emu.AddSourceClient(emulator.SourceClient{ID: plugintest.OAuthID, Secret: plugintest.OAuthSecret, RedirectURIs: []string{plugintest.SourceCallback}})
+	h.Secrets = append(h.Secrets, plugintest.OAuthSecret)
+	t.Cleanup(func() { h.Secrets = append(h.Secrets, h.Emu.SourceCredentials()...) })
+	h.MustWrite("config/gen", h.OAuth2Data(map[string]any{"token_url": h.Emu.URL() + "/oauth/token"}))
+	role := map[string]any{"config": "gen", "grant_type": "authorization_code", "redirect_url": plugintest.SourceCallback}
+	msg, ok := plugintest.BadRequest(h.Write("roles/user", role))
 	if !ok || !strings.Contains(msg, "authorize_url") {
 		t.Fatalf("a code role on a config without authorize_url: %s", msg)
 	}
-	h.mustWrite("config/gen", map[string]any{"authorize_url": h.emu.URL() + "/oauth/authorize", "client_secret": oauthSecret})
-	h.mustWrite("roles/user", role)
-	if cb, err := h.callback(h.authorizeRole(), logical.ReadOperation); err != nil || cb.IsError() {
-		t.Fatalf("callback: %v %v", err, errText(cb))
+	h.MustWrite("config/gen", map[string]any{"authorize_url": h.Emu.URL() + "/oauth/authorize", "client_secret": plugintest.OAuthSecret})
+	h.MustWrite("roles/user", role)
+	if cb, err := h.Callback(h.AuthorizeRole(), logical.ReadOperation); err != nil || cb.IsError() {
+		t.Fatalf("callback: %v %v", err, plugintest.ErrText(cb))
 	}
-	resp := h.mustRead("creds/user")
-	if testutil.BearerStatus(h.t, httpClient, h.emu.URL()+"/jsonapi", resp.Data["access_token"].(string)) != 200 {
+	resp := h.MustRead("creds/user")
+	if testutil.BearerStatus(h.T, plugintest.HTTPClient, h.Emu.URL()+"/jsonapi", resp.Data["access_token"].(string)) != 200 {
 		t.Error("token refused")
 	}
 	if strings.Contains(strings.Join(resp.Warnings, " "), "previous access token") {
@@ -188,8 +170,8 @@ func TestOAuth2AuthorizationCode(t *testing.T) {
 	}
 
 	// Clearing authorize_url later makes authorize a clear 400, not a broken URL.
-	h.mustWrite("config/gen", map[string]any{"authorize_url": ""})
-	msg, ok = badRequest(h.write("authorize/user", nil))
+	h.MustWrite("config/gen", map[string]any{"authorize_url": ""})
+	msg, ok = plugintest.BadRequest(h.Write("authorize/user", nil))
 	if !ok || !strings.Contains(msg, "authorize_url") {
 		t.Errorf("authorize without authorize_url: %s", msg)
 	}

@@ -4,12 +4,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/plugintest"
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
 func TestRoleRejectsBadInput(t *testing.T) {
-	h := newHarness(t)
-	h.cloudConfig("c", nil)
+	h := plugintest.New(t)
+	h.CloudConfig("c", nil)
 	cases := []struct {
 		name  string
 		data  map[string]any
@@ -29,14 +30,14 @@ func TestRoleRejectsBadInput(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			msg, ok := badRequest(h.write("roles/bad", tc.data))
+			msg, ok := plugintest.BadRequest(h.Write("roles/bad", tc.data))
 			if !ok {
 				t.Fatalf("want a 400, got %s", msg)
 			}
 			if !strings.Contains(msg, tc.field) {
 				t.Errorf("error %q does not name %q", msg, tc.field)
 			}
-			if h.stored("roles/bad") {
+			if h.Stored("roles/bad") {
 				t.Error("a failed write stored the role")
 			}
 		})
@@ -44,26 +45,26 @@ func TestRoleRejectsBadInput(t *testing.T) {
 }
 
 func TestRoleReadAndDefaults(t *testing.T) {
-	h := newHarness(t)
-	h.cloudConfig("c", nil)
-	h.mustWrite("roles/r", map[string]any{"config": "c", "scopes": "organization:" + orgUUID, "ttl": "2m", "max_ttl": "4m"})
-	d := h.mustRead("roles/r").Data
+	h := plugintest.New(t)
+	h.CloudConfig("c", nil)
+	h.MustWrite("roles/r", map[string]any{"config": "c", "scopes": "organization:" + plugintest.OrgUUID, "ttl": "2m", "max_ttl": "4m"})
+	d := h.MustRead("roles/r").Data
 	if d["config"] != "c" || d["grant_type"] != "client_credentials" || d["ttl"] != int64(120) || d["max_ttl"] != int64(240) {
 		t.Errorf("read: %#v", d)
 	}
-	if s := d["scopes"].([]string); len(s) != 1 || s[0] != "organization:"+orgUUID {
+	if s := d["scopes"].([]string); len(s) != 1 || s[0] != "organization:"+plugintest.OrgUUID {
 		t.Errorf("scopes: %v", s)
 	}
 	// Partial update keeps the rest; an update that breaks a rule stores nothing.
-	h.mustWrite("roles/r", map[string]any{"ttl": "1m"})
-	if resp, _ := h.write("roles/r", map[string]any{"ttl": "10m"}); resp == nil || !resp.IsError() {
+	h.MustWrite("roles/r", map[string]any{"ttl": "1m"})
+	if resp, _ := h.Write("roles/r", map[string]any{"ttl": "10m"}); resp == nil || !resp.IsError() {
 		t.Fatal("ttl above max_ttl accepted on update")
 	}
-	d = h.mustRead("roles/r").Data
+	d = h.MustRead("roles/r").Data
 	if d["ttl"] != int64(60) || d["max_ttl"] != int64(240) {
 		t.Errorf("after update: %#v", d)
 	}
-	resp, err := h.do(logical.ListOperation, "roles/", nil)
+	resp, err := h.Do(logical.ListOperation, "roles/", nil)
 	if err != nil || len(resp.Data["keys"].([]string)) != 1 {
 		t.Errorf("list: %v %v", resp, err)
 	}

@@ -14,55 +14,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/logical"
 
-	"github.com/acquia-vault/vault-plugin-secrets-acquia/backend"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/plugintest"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/testutil"
 )
-
-// readOnlyStorage is the storage of a node that cannot write: a Vault
-// Enterprise performance standby, or a performance secondary for a
-// replicated mount.
-type readOnlyStorage struct{ logical.Storage }
-
-func (readOnlyStorage) Put(context.Context, *logical.StorageEntry) error { return logical.ErrReadOnly }
-func (readOnlyStorage) Delete(context.Context, string) error             { return logical.ErrReadOnly }
-
-// node is a second backend on the harness's storage, as another node of
-// the cluster in the given replication state sees it.
-type node struct {
-	h       *harness
-	b       *backend.Backend
-	storage logical.Storage
-}
-
-func (h *harness) node(state consts.ReplicationState, local bool) *node {
-	h.t.Helper()
-	conf := logical.TestBackendConfig()
-	conf.Logger = hclog.New(&hclog.LoggerOptions{Output: h.logs, Level: hclog.Trace})
-	s := h.storage
-	if state.HasState(consts.ReplicationPerformanceStandby) || state.HasState(consts.ReplicationPerformanceSecondary) && !local {
-		s = readOnlyStorage{h.storage}
-	}
-	conf.StorageView = s
-	conf.System = &logical.StaticSystemView{DefaultLeaseTTLVal: time.Hour, MaxLeaseTTLVal: 24 * time.Hour,
-		ReplicationStateVal: state, LocalMountVal: local}
-	b, err := backend.Factory(context.Background(), conf)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	bk := b.(*backend.Backend)
-	bk.Env().Now = h.clock.Now
-	return &node{h: h, b: bk, storage: s}
-}
-
-func (n *node) handle(req *logical.Request) (*logical.Response, error) {
-	req.Storage = n.storage
-	return n.b.HandleRequest(context.Background(), req)
-}
 
 // TestReadOnlyNodeCallsNothingUpstream: on a node that cannot write, every
 // operation with an upstream side effect stops with logical.ErrReadOnly
@@ -74,92 +32,92 @@ func TestReadOnlyNodeCallsNothingUpstream(t *testing.T) {
 		"performance secondary": consts.ReplicationPerformanceSecondary,
 	}
 	type scenario struct {
-		setup func(h *harness) (req func() *logical.Request, check func(h *harness, resp *logical.Response))
+		setup func(h *plugintest.Harness) (req func() *logical.Request, check func(h *plugintest.Harness, resp *logical.Response))
 	}
 	credsOf := func(role string) func() *logical.Request {
 		return func() *logical.Request {
 			return &logical.Request{Operation: logical.ReadOperation, Path: "creds/" + role}
 		}
 	}
-	liveAfter := func(service string, want int) func(h *harness, resp *logical.Response) {
-		return func(h *harness, resp *logical.Response) {
-			if n := len(h.emu.LiveTokens(service)); n != want {
-				h.t.Errorf("%d live %s tokens after the replay, want %d", n, service, want)
+	liveAfter := func(service string, want int) func(h *plugintest.Harness, resp *logical.Response) {
+		return func(h *plugintest.Harness, resp *logical.Response) {
+			if n := len(h.Emu.LiveTokens(service)); n != want {
+				h.T.Errorf("%d live %s tokens after the replay, want %d", n, service, want)
 			}
 		}
 	}
 	scenarios := map[string]scenario{
-		"cloud creds": {func(h *harness) (func() *logical.Request, func(*harness, *logical.Response)) {
-			h.cloudConfig("c", nil)
-			h.mustWrite("roles/r", map[string]any{"config": "c"})
-			return credsOf("r"), func(h *harness, resp *logical.Response) {
-				if !h.emu.TokenLive(resp.Data["access_token"].(string)) {
-					h.t.Error("the replayed read's token does not work")
+		"cloud creds": {func(h *plugintest.Harness) (func() *logical.Request, func(*plugintest.Harness, *logical.Response)) {
+			h.CloudConfig("c", nil)
+			h.MustWrite("roles/r", map[string]any{"config": "c"})
+			return credsOf("r"), func(h *plugintest.Harness, resp *logical.Response) {
+				if !h.Emu.TokenLive(resp.Data["access_token"].(string)) {
+					h.T.Error("the replayed read's token does not work")
 				}
 			}
 		}},
-		"cdp creds": {func(h *harness) (func() *logical.Request, func(*harness, *logical.Response)) {
-			h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
+		"cdp creds": {func(h *plugintest.Harness) (func() *logical.Request, func(*plugintest.Harness, *logical.Response)) {
+			h.CDPSetup(3, h.Clock.Now().Add(365*24*time.Hour))
 			return credsOf("sync"), liveAfter("cdp", 2) // the user's own token, and the read's
 		}},
-		"acronis creds": {func(h *harness) (func() *logical.Request, func(*harness, *logical.Response)) {
-			h.acronisSetup(nil)
+		"acronis creds": {func(h *plugintest.Harness) (func() *logical.Request, func(*plugintest.Harness, *logical.Response)) {
+			h.AcronisSetup(nil)
 			return credsOf("backup"), liveAfter("acronis", 1)
 		}},
-		"oauth2 creds with revocation": {func(h *harness) (func() *logical.Request, func(*harness, *logical.Response)) {
-			h.oauth2Client()
-			h.mustWrite("config/gen", h.oauth2Data(map[string]any{"revocation_url": h.emu.URL() + "/oauth2/revoke"}))
-			h.mustWrite("roles/r", map[string]any{"config": "gen"})
+		"oauth2 creds with revocation": {func(h *plugintest.Harness) (func() *logical.Request, func(*plugintest.Harness, *logical.Response)) {
+			h.OAuth2Client()
+			h.MustWrite("config/gen", h.OAuth2Data(map[string]any{"revocation_url": h.Emu.URL() + "/oauth2/revoke"}))
+			h.MustWrite("roles/r", map[string]any{"config": "gen"})
 			return credsOf("r"), liveAfter("oauth2", 1)
 		}},
-		"source client credentials": {func(h *harness) (func() *logical.Request, func(*harness, *logical.Response)) {
-			h.sourceSetup(map[string]any{"revocation_url": h.emu.URL() + "/oauth/revoke"})
-			h.mustWrite("roles/editor", map[string]any{"config": "site", "scopes": "content:read"})
-			return credsOf("editor"), func(h *harness, resp *logical.Response) {
-				if testutil.BearerStatus(h.t, httpClient, h.emu.URL()+"/jsonapi", resp.Data["access_token"].(string)) != http.StatusOK {
-					h.t.Error("the replayed read's token does not work")
+		"source client credentials": {func(h *plugintest.Harness) (func() *logical.Request, func(*plugintest.Harness, *logical.Response)) {
+			h.SourceSetup(map[string]any{"revocation_url": h.Emu.URL() + "/oauth/revoke"})
+			h.MustWrite("roles/editor", map[string]any{"config": "site", "scopes": "content:read"})
+			return credsOf("editor"), func(h *plugintest.Harness, resp *logical.Response) {
+				if testutil.BearerStatus(h.T, plugintest.HTTPClient, h.Emu.URL()+"/jsonapi", resp.Data["access_token"].(string)) != http.StatusOK {
+					h.T.Error("the replayed read's token does not work")
 				}
 			}
 		}},
-		"source user authorization": {func(h *harness) (func() *logical.Request, func(*harness, *logical.Response)) {
-			h.sourceSetup(nil)
-			h.codeRole()
-			if cb, err := h.callback(h.authorizeRole(), logical.ReadOperation); err != nil || cb.IsError() {
-				h.t.Fatalf("callback: %v %v", err, errText(cb))
+		"source user authorization": {func(h *plugintest.Harness) (func() *logical.Request, func(*plugintest.Harness, *logical.Response)) {
+			h.SourceSetup(nil)
+			h.CodeRole()
+			if cb, err := h.Callback(h.AuthorizeRole(), logical.ReadOperation); err != nil || cb.IsError() {
+				h.T.Fatalf("callback: %v %v", err, plugintest.ErrText(cb))
 			}
-			return credsOf("user"), func(h *harness, resp *logical.Response) {
+			return credsOf("user"), func(h *plugintest.Harness, resp *logical.Response) {
 				// The authorization survived the standby: it mints again.
-				next := h.mustRead("creds/user")
-				if testutil.BearerStatus(h.t, httpClient, h.emu.URL()+"/jsonapi", next.Data["access_token"].(string)) != http.StatusOK {
-					h.t.Error("the role's authorization did not survive")
+				next := h.MustRead("creds/user")
+				if testutil.BearerStatus(h.T, plugintest.HTTPClient, h.Emu.URL()+"/jsonapi", next.Data["access_token"].(string)) != http.StatusOK {
+					h.T.Error("the role's authorization did not survive")
 				}
 			}
 		}},
-		"config write with verify": {func(h *harness) (func() *logical.Request, func(*harness, *logical.Response)) {
+		"config write with verify": {func(h *plugintest.Harness) (func() *logical.Request, func(*plugintest.Harness, *logical.Response)) {
 			return func() *logical.Request {
-				return &logical.Request{Operation: logical.CreateOperation, Path: "config/c", Data: h.cloudConfigData(nil)}
-			}, func(h *harness, _ *logical.Response) { h.mustRead("config/c") }
+				return &logical.Request{Operation: logical.CreateOperation, Path: "config/c", Data: h.CloudConfigData(nil)}
+			}, func(h *plugintest.Harness, _ *logical.Response) { h.MustRead("config/c") }
 		}},
-		"revoke-all": {func(h *harness) (func() *logical.Request, func(*harness, *logical.Response)) {
-			h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
-			h.mustRead("creds/sync")
+		"revoke-all": {func(h *plugintest.Harness) (func() *logical.Request, func(*plugintest.Harness, *logical.Response)) {
+			h.CDPSetup(3, h.Clock.Now().Add(365*24*time.Hour))
+			h.MustRead("creds/sync")
 			return func() *logical.Request {
 				return &logical.Request{Operation: logical.UpdateOperation, Path: "config/cdp/revoke-all"}
 			}, liveAfter("cdp", 0)
 		}},
-		"callback": {func(h *harness) (func() *logical.Request, func(*harness, *logical.Response)) {
-			h.sourceSetup(nil)
-			h.codeRole()
-			q := h.authorizeRole()
+		"callback": {func(h *plugintest.Harness) (func() *logical.Request, func(*plugintest.Harness, *logical.Response)) {
+			h.SourceSetup(nil)
+			h.CodeRole()
+			q := h.AuthorizeRole()
 			return func() *logical.Request {
 					data := map[string]any{}
 					for k := range q {
 						data[k] = q.Get(k)
 					}
 					return &logical.Request{Operation: logical.ReadOperation, Path: "callback", Data: data, Unauthenticated: true}
-				}, func(h *harness, _ *logical.Response) {
-					if h.mustRead("roles/user").Data["authorized"] != true {
-						h.t.Error("the replayed callback did not authorize the role")
+				}, func(h *plugintest.Harness, _ *logical.Response) {
+					if h.MustRead("roles/user").Data["authorized"] != true {
+						h.T.Error("the replayed callback did not authorize the role")
 					}
 				}
 		}},
@@ -169,26 +127,26 @@ func TestReadOnlyNodeCallsNothingUpstream(t *testing.T) {
 	for stateName, state := range states {
 		for name, sc := range scenarios {
 			t.Run(stateName+"/"+name, func(t *testing.T) {
-				h := newHarness(t)
+				h := plugintest.New(t)
 				req, check := sc.setup(h)
-				standby := h.node(state, false)
-				before := h.emu.Requests("")
-				_, err := standby.handle(req())
+				standby := h.Node(state, false)
+				before := h.Emu.Requests("")
+				_, err := standby.Handle(req())
 				if !errors.Is(err, logical.ErrReadOnly) {
 					t.Fatalf("on the %s: err = %v, want logical.ErrReadOnly so Vault forwards the request", stateName, err)
 				}
-				if n := h.emu.Requests("") - before; n != 0 {
+				if n := h.Emu.Requests("") - before; n != 0 {
 					t.Fatalf("the %s made %d upstream calls", stateName, n)
 				}
 				r := req()
-				r.Storage = h.storage
-				resp, err := h.b.HandleRequest(context.Background(), r)
+				r.Storage = h.Storage
+				resp, err := h.B.HandleRequest(context.Background(), r)
 				if err != nil || resp.IsError() {
-					t.Fatalf("replayed on the active node: %v %v", err, errText(resp))
+					t.Fatalf("replayed on the active node: %v %v", err, plugintest.ErrText(resp))
 				}
 				if resp != nil && resp.Data != nil {
 					if tok, ok := resp.Data["access_token"].(string); ok {
-						h.secrets = append(h.secrets, tok)
+						h.Secrets = append(h.Secrets, tok)
 					}
 				}
 				check(h, resp)
@@ -196,23 +154,23 @@ func TestReadOnlyNodeCallsNothingUpstream(t *testing.T) {
 		}
 		for name, op := range leaseOps {
 			t.Run(stateName+"/"+name, func(t *testing.T) {
-				h := newHarness(t)
-				h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
-				lease := h.mustRead("creds/sync")
-				standby := h.node(state, false)
+				h := plugintest.New(t)
+				h.CDPSetup(3, h.Clock.Now().Add(365*24*time.Hour))
+				lease := h.MustRead("creds/sync")
+				standby := h.Node(state, false)
 				// Near the token's expiry, where a renew extends upstream.
-				h.clock.Advance(180*24*time.Hour - 30*time.Minute)
-				before := h.emu.Requests("")
+				h.Clock.Advance(180*24*time.Hour - 30*time.Minute)
+				before := h.Emu.Requests("")
 				s := *lease.Secret
-				s.IssueTime = h.clock.Now()
-				_, err := standby.handle(&logical.Request{Operation: op, Path: "creds/sync", Secret: &s})
+				s.IssueTime = h.Clock.Now()
+				_, err := standby.Handle(&logical.Request{Operation: op, Path: "creds/sync", Secret: &s})
 				if !errors.Is(err, logical.ErrReadOnly) {
 					t.Fatalf("err = %v, want logical.ErrReadOnly", err)
 				}
-				if n := h.emu.Requests("") - before; n != 0 {
+				if n := h.Emu.Requests("") - before; n != 0 {
 					t.Fatalf("%d upstream calls", n)
 				}
-				if !h.emu.TokenLive(lease.Data["access_token"].(string)) {
+				if !h.Emu.TokenLive(lease.Data["access_token"].(string)) {
 					t.Error("the token died on a node that cannot write")
 				}
 			})
@@ -221,33 +179,33 @@ func TestReadOnlyNodeCallsNothingUpstream(t *testing.T) {
 
 	// A local mount on a performance secondary can write: it serves.
 	t.Run("local mount on a performance secondary", func(t *testing.T) {
-		h := newHarness(t)
-		h.cloudConfig("c", nil)
-		h.mustWrite("roles/r", map[string]any{"config": "c"})
-		local := h.node(consts.ReplicationPerformanceSecondary, true)
-		resp, err := local.handle(&logical.Request{Operation: logical.ReadOperation, Path: "creds/r"})
+		h := plugintest.New(t)
+		h.CloudConfig("c", nil)
+		h.MustWrite("roles/r", map[string]any{"config": "c"})
+		local := h.Node(consts.ReplicationPerformanceSecondary, true)
+		resp, err := local.Handle(&logical.Request{Operation: logical.ReadOperation, Path: "creds/r"})
 		if err != nil || resp.IsError() {
-			t.Fatalf("%v %v", err, errText(resp))
+			t.Fatalf("%v %v", err, plugintest.ErrText(resp))
 		}
-		h.secrets = append(h.secrets, resp.Data["access_token"].(string))
+		h.Secrets = append(h.Secrets, resp.Data["access_token"].(string))
 	})
 }
 
 // TestReadOnlyNodeRollsBackNothing: the WAL rollback of a node that
 // cannot write keeps the entry and calls nothing upstream.
 func TestReadOnlyNodeRollsBackNothing(t *testing.T) {
-	h := newHarness(t)
-	h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
-	lease := h.mustRead("creds/sync")
+	h := plugintest.New(t)
+	h.CDPSetup(3, h.Clock.Now().Add(365*24*time.Hour))
+	lease := h.MustRead("creds/sync")
 	tok := lease.Data["access_token"].(string)
-	standby := h.node(consts.ReplicationPerformanceStandby, false)
-	before := h.emu.Requests("")
-	err := standby.b.Env().WALRollback(context.Background(), &logical.Request{Storage: standby.storage}, "upstream_token",
+	standby := h.Node(consts.ReplicationPerformanceStandby, false)
+	before := h.Emu.Requests("")
+	err := standby.B.Env().WALRollback(context.Background(), &logical.Request{Storage: standby.Storage}, "upstream_token",
 		map[string]any{"config": "cdp", "token": tok})
 	if !errors.Is(err, logical.ErrReadOnly) {
 		t.Fatalf("err = %v, want logical.ErrReadOnly (entry kept for the active node)", err)
 	}
-	if h.emu.Requests("")-before != 0 || !h.emu.TokenLive(tok) {
+	if h.Emu.Requests("")-before != 0 || !h.Emu.TokenLive(tok) {
 		t.Error("the standby's rollback acted upstream")
 	}
 }
@@ -255,8 +213,8 @@ func TestReadOnlyNodeRollsBackNothing(t *testing.T) {
 // TestWALIsLocalAndSealWrapped: WAL entries hold tokens: they are
 // seal-wrapped, and local to the cluster that wrote them.
 func TestWALIsLocalAndSealWrapped(t *testing.T) {
-	h := newHarness(t)
-	sp := h.b.SpecialPaths()
+	h := plugintest.New(t)
+	sp := h.B.SpecialPaths()
 	if !slices.Contains(sp.SealWrapStorage, framework.WALPrefix) || !slices.Contains(sp.LocalStorage, framework.WALPrefix) {
 		t.Errorf("seal-wrapped %v, local %v: both must hold %s", sp.SealWrapStorage, sp.LocalStorage, framework.WALPrefix)
 	}
@@ -266,13 +224,13 @@ func TestWALIsLocalAndSealWrapped(t *testing.T) {
 // emulator had seen.
 type walOrder struct {
 	logical.Storage
-	h       *harness
+	h       *plugintest.Harness
 	creates []int
 }
 
 func (w *walOrder) Put(ctx context.Context, e *logical.StorageEntry) error {
 	if strings.HasPrefix(e.Key, framework.WALPrefix) {
-		w.creates = append(w.creates, w.h.emu.Requests("/token"))
+		w.creates = append(w.creates, w.h.Emu.Requests("/token"))
 	}
 	return w.Storage.Put(ctx, e)
 }
@@ -280,26 +238,26 @@ func (w *walOrder) Put(ctx context.Context, e *logical.StorageEntry) error {
 // TestWALWrittenBeforeTheCreate: the WAL entry exists before the upstream
 // create, so a crash between create and lease has an entry to roll back.
 func TestWALWrittenBeforeTheCreate(t *testing.T) {
-	h := newHarness(t)
-	h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
-	before := h.emu.Requests("/token")
-	w := &walOrder{Storage: h.storage, h: h}
-	resp, err := h.b.HandleRequest(context.Background(), &logical.Request{Operation: logical.ReadOperation, Path: "creds/sync", Storage: w})
+	h := plugintest.New(t)
+	h.CDPSetup(3, h.Clock.Now().Add(365*24*time.Hour))
+	before := h.Emu.Requests("/token")
+	w := &walOrder{Storage: h.Storage, h: h}
+	resp, err := h.B.HandleRequest(context.Background(), &logical.Request{Operation: logical.ReadOperation, Path: "creds/sync", Storage: w})
 	if err != nil || resp.IsError() {
-		t.Fatalf("%v %v", err, errText(resp))
+		t.Fatalf("%v %v", err, plugintest.ErrText(resp))
 	}
-	h.secrets = append(h.secrets, resp.Data["access_token"].(string))
+	h.Secrets = append(h.Secrets, resp.Data["access_token"].(string))
 	// One call precedes the create: the retrieve that lets a create whose
 	// answer is lost be found.
 	if len(w.creates) == 0 || w.creates[0] != before+1 {
 		t.Errorf("WAL writes saw %v calls, want the first after the retrieve and before the create (%d)", w.creates, before+1)
 	}
-	if wal, _ := framework.ListWAL(context.Background(), h.storage); len(wal) != 0 {
+	if wal, _ := framework.ListWAL(context.Background(), h.Storage); len(wal) != 0 {
 		t.Errorf("%d WAL entries left after a good read", len(wal))
 	}
 	// The entry without a token (a create whose answer never came) rolls
 	// back to a warning and nothing upstream.
-	if err := h.b.Env().WALRollback(context.Background(), &logical.Request{Storage: h.storage}, "upstream_token",
+	if err := h.B.Env().WALRollback(context.Background(), &logical.Request{Storage: h.Storage}, "upstream_token",
 		map[string]any{"config": "cdp", "role": "sync"}); err != nil {
 		t.Errorf("rollback of an entry without a token: %v", err)
 	}
@@ -309,15 +267,15 @@ func TestWALWrittenBeforeTheCreate(t *testing.T) {
 // backend's revoke (vault lease revoke -force, a lease Vault failed to
 // store) holds its CDP slot only until the token expires.
 func TestExpiredTokenRecordsFreeTheirSlot(t *testing.T) {
-	h := newHarness(t)
-	h.cdpSetup(1, h.clock.Now().Add(1000*24*time.Hour))
-	h.mustRead("creds/sync") // its lease is then forgotten, as -force does
-	if _, ok := badRequest(h.read("creds/sync")); !ok {
+	h := plugintest.New(t)
+	h.CDPSetup(1, h.Clock.Now().Add(1000*24*time.Hour))
+	h.MustRead("creds/sync") // its lease is then forgotten, as -force does
+	if _, ok := plugintest.BadRequest(h.Read("creds/sync")); !ok {
 		t.Fatal("a second live token should pass max_tokens=1")
 	}
-	h.clock.Advance(181 * 24 * time.Hour)
-	h.mustRead("creds/sync")
-	keys, err := h.storage.List(context.Background(), "tokens/cdp/")
+	h.Clock.Advance(181 * 24 * time.Hour)
+	h.MustRead("creds/sync")
+	keys, err := h.Storage.List(context.Background(), "tokens/cdp/")
 	if err != nil || len(keys) != 1 {
 		t.Errorf("token records %v (%v): the expired one should be dropped", keys, err)
 	}
@@ -329,60 +287,60 @@ func TestExpiredTokenRecordsFreeTheirSlot(t *testing.T) {
 // revoke fail (Vault retries) instead of reporting a live token revoked.
 func TestRevokeGoesToTheIssuer(t *testing.T) {
 	type tc struct {
-		setup   func(h *harness) (config, role, service string)
+		setup   func(h *plugintest.Harness) (config, role, service string)
 		changes map[string]any // one issuer field each, with the secret
 		secret  map[string]any
 	}
 	cases := map[string]tc{
-		"cdp": {func(h *harness) (string, string, string) {
-			h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
+		"cdp": {func(h *plugintest.Harness) (string, string, string) {
+			h.CDPSetup(3, h.Clock.Now().Add(365*24*time.Hour))
 			return "cdp", "sync", "cdp"
-		}, map[string]any{"base_url": "https://auth.eu.agilone.com", "username": "tracker_other"}, map[string]any{"password": cdpPass}},
-		"acronis": {func(h *harness) (string, string, string) {
-			h.acronisSetup(nil)
+		}, map[string]any{"base_url": "https://auth.eu.agilone.com", "username": "tracker_other"}, map[string]any{"password": plugintest.CDPPass}},
+		"acronis": {func(h *plugintest.Harness) (string, string, string) {
+			h.AcronisSetup(nil)
 			return "acr", "backup", "acronis"
 		}, map[string]any{"base_url": "https://eu8-cloud.acronis.com", "client_id": "other-client",
 			"revocation_url": "https://eu8-cloud.acronis.com/api/2/idp/revoke_token", "token_url": "https://eu8-cloud.acronis.com/api/2/idp/token"},
-			map[string]any{"client_secret": acronisSecret}},
-		"oauth2 with revocation": {func(h *harness) (string, string, string) {
-			h.oauth2Client()
-			h.mustWrite("config/gen", h.oauth2Data(map[string]any{"revocation_url": h.emu.URL() + "/oauth2/revoke"}))
-			h.mustWrite("roles/r", map[string]any{"config": "gen"})
+			map[string]any{"client_secret": plugintest.AcronisSecret}},
+		"oauth2 with revocation": {func(h *plugintest.Harness) (string, string, string) {
+			h.OAuth2Client()
+			h.MustWrite("config/gen", h.OAuth2Data(map[string]any{"revocation_url": h.Emu.URL() + "/oauth2/revoke"}))
+			h.MustWrite("roles/r", map[string]any{"config": "gen"})
 			return "gen", "r", "oauth2"
 		}, map[string]any{"token_url": "https://idp.example.com/token", "revocation_url": "https://idp.example.com/revoke",
-			"client_id": "other-client"}, map[string]any{"client_secret": oauthSecret}},
+			"client_id": "other-client"}, map[string]any{"client_secret": plugintest.OAuthSecret}},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			h := newHarness(t)
+			h := plugintest.New(t)
 			cfgName, role, service := c.setup(h)
-			lease := h.mustRead("creds/" + role)
+			lease := h.MustRead("creds/" + role)
 			tok := lease.Data["access_token"].(string)
-			before := h.mustRead("config/" + cfgName).Data
+			before := h.MustRead("config/" + cfgName).Data
 
 			for field, v := range c.changes {
 				data := map[string]any{field: v, "verify": false}
 				for k, s := range c.secret {
 					data[k] = s
 				}
-				msg, ok := badRequest(h.write("config/"+cfgName, data))
+				msg, ok := plugintest.BadRequest(h.Write("config/"+cfgName, data))
 				if !ok || !strings.Contains(msg, field) || !strings.Contains(msg, "1 revocable token") ||
 					!strings.Contains(msg, "vault lease revoke -prefix") {
 					t.Errorf("changing %s with a live lease: %s", field, msg)
 				}
 			}
-			if after := h.mustRead("config/" + cfgName).Data; fmt.Sprint(after) != fmt.Sprint(before) {
+			if after := h.MustRead("config/" + cfgName).Data; fmt.Sprint(after) != fmt.Sprint(before) {
 				t.Errorf("a refused write changed the config:\n%v\n%v", before, after)
 			}
-			h.mustWrite("config/"+cfgName, map[string]any{"request_timeout": 20}) // not an issuer field
-			h.mustDelete("roles/" + role)
-			if msg, ok := badRequest(h.do(logical.DeleteOperation, "config/"+cfgName, nil)); !ok || !strings.Contains(msg, "1 live") {
+			h.MustWrite("config/"+cfgName, map[string]any{"request_timeout": 20}) // not an issuer field
+			h.MustDelete("roles/" + role)
+			if msg, ok := plugintest.BadRequest(h.Do(logical.DeleteOperation, "config/"+cfgName, nil)); !ok || !strings.Contains(msg, "1 live") {
 				t.Errorf("deleting the config with a live lease: %s", msg)
 			}
 
 			// Changed behind the plugin's back (storage only): the revoke
 			// does not report the live token revoked.
-			raw, _ := h.storage.Get(context.Background(), "config/"+cfgName)
+			raw, _ := h.Storage.Get(context.Background(), "config/"+cfgName)
 			var field string
 			for f := range c.changes {
 				field = f
@@ -394,24 +352,24 @@ func TestRevokeGoesToTheIssuer(t *testing.T) {
 			}
 			stored[field] = c.changes[field]
 			changed, _ := logical.StorageEntryJSON(raw.Key, stored)
-			if err := h.storage.Put(context.Background(), changed); err != nil {
+			if err := h.Storage.Put(context.Background(), changed); err != nil {
 				t.Fatal(err)
 			}
-			h.b.InvalidateKey(context.Background(), raw.Key)
-			if _, err := h.revoke(lease); err == nil {
+			h.B.InvalidateKey(context.Background(), raw.Key)
+			if _, err := h.Revoke(lease); err == nil {
 				t.Errorf("revoke reported done after %s changed", field)
 			}
-			if !h.emu.TokenLive(tok) {
+			if !h.Emu.TokenLive(tok) {
 				t.Fatal("the token died at the wrong issuer?")
 			}
-			if err := h.storage.Put(context.Background(), raw); err != nil {
+			if err := h.Storage.Put(context.Background(), raw); err != nil {
 				t.Fatal(err)
 			}
-			h.b.InvalidateKey(context.Background(), raw.Key)
-			if _, err := h.revoke(lease); err != nil {
+			h.B.InvalidateKey(context.Background(), raw.Key)
+			if _, err := h.Revoke(lease); err != nil {
 				t.Fatalf("revoke at the issuer: %v", err)
 			}
-			if h.emu.TokenLive(tok) {
+			if h.Emu.TokenLive(tok) {
 				t.Errorf("the %s token lives after its lease's revoke", service)
 			}
 			// Nothing live: the change and the delete go through.
@@ -420,31 +378,31 @@ func TestRevokeGoesToTheIssuer(t *testing.T) {
 				field0[k] = s
 			}
 			field0[field] = c.changes[field]
-			h.mustWrite("config/"+cfgName, field0)
-			if resp, err := h.do(logical.DeleteOperation, "config/"+cfgName, nil); err != nil || resp.IsError() {
-				t.Errorf("delete: %v %v", err, errText(resp))
+			h.MustWrite("config/"+cfgName, field0)
+			if resp, err := h.Do(logical.DeleteOperation, "config/"+cfgName, nil); err != nil || resp.IsError() {
+				t.Errorf("delete: %v %v", err, plugintest.ErrText(resp))
 			}
 		})
 	}
 
 	t.Run("deleted config", func(t *testing.T) {
-		h := newHarness(t)
-		h.acronisSetup(nil)
-		lease := h.mustRead("creds/backup")
+		h := plugintest.New(t)
+		h.AcronisSetup(nil)
+		lease := h.MustRead("creds/backup")
 		tok := lease.Data["access_token"].(string)
-		if err := h.storage.Delete(context.Background(), "config/acr"); err != nil {
+		if err := h.Storage.Delete(context.Background(), "config/acr"); err != nil {
 			t.Fatal(err)
 		}
-		h.b.InvalidateKey(context.Background(), "config/acr")
-		if _, err := h.revoke(lease); err == nil || !strings.Contains(err.Error(), "deleted") {
+		h.B.InvalidateKey(context.Background(), "config/acr")
+		if _, err := h.Revoke(lease); err == nil || !strings.Contains(err.Error(), "deleted") {
 			t.Errorf("revoke of a lease whose config is gone: %v", err)
 		}
-		if !h.emu.TokenLive(tok) {
+		if !h.Emu.TokenLive(tok) {
 			t.Error("?")
 		}
 		// At the token's expiry the revoke has nothing left to do.
-		h.clock.Advance(3 * time.Hour)
-		if _, err := h.revoke(lease); err != nil {
+		h.Clock.Advance(3 * time.Hour)
+		if _, err := h.Revoke(lease); err != nil {
 			t.Errorf("revoke after expiry: %v", err)
 		}
 	})
@@ -461,52 +419,52 @@ func TestDestinationChangeNeedsTheSecret(t *testing.T) {
 	}))
 	defer trap.Close()
 	type tc struct {
-		setup  func(h *harness) string
+		setup  func(h *plugintest.Harness) string
 		secret string
 		fields []string
 	}
 	cases := map[string]tc{
-		"cloud": {func(h *harness) string { h.cloudConfig("c", nil); return "c" }, "client_secret", []string{"token_url", "api_url"}},
-		"source": {func(h *harness) string { h.sourceSetup(nil); return "site" }, "client_secret",
+		"cloud": {func(h *plugintest.Harness) string { h.CloudConfig("c", nil); return "c" }, "client_secret", []string{"token_url", "api_url"}},
+		"source": {func(h *plugintest.Harness) string { h.SourceSetup(nil); return "site" }, "client_secret",
 			[]string{"base_url", "token_url", "authorize_url", "revocation_url"}},
-		"cdp": {func(h *harness) string {
-			h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
-			h.mustDelete("roles/sync")
+		"cdp": {func(h *plugintest.Harness) string {
+			h.CDPSetup(3, h.Clock.Now().Add(365*24*time.Hour))
+			h.MustDelete("roles/sync")
 			return "cdp"
 		}, "password", []string{"base_url", "api_url"}},
-		"acronis": {func(h *harness) string {
-			h.acronisSetup(nil)
+		"acronis": {func(h *plugintest.Harness) string {
+			h.AcronisSetup(nil)
 			return "acr"
 		}, "client_secret", []string{"base_url", "token_url", "revocation_url"}},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			h := newHarness(t)
+			h := plugintest.New(t)
 			cfg := c.setup(h)
 			for _, f := range c.fields {
 				hits.Store(0)
-				before := h.mustRead("config/" + cfg).Data
-				msg, ok := badRequest(h.write("config/"+cfg, map[string]any{f: trap.URL + "/x"}))
+				before := h.MustRead("config/" + cfg).Data
+				msg, ok := plugintest.BadRequest(h.Write("config/"+cfg, map[string]any{f: trap.URL + "/x"}))
 				if !ok || !strings.Contains(msg, c.secret) || !strings.Contains(msg, f) {
 					t.Errorf("%s changed without %s: %s", f, c.secret, msg)
 				}
 				if hits.Load() != 0 {
 					t.Errorf("%s: the new destination received %d requests", f, hits.Load())
 				}
-				if after := h.mustRead("config/" + cfg).Data; fmt.Sprint(after) != fmt.Sprint(before) {
+				if after := h.MustRead("config/" + cfg).Data; fmt.Sprint(after) != fmt.Sprint(before) {
 					t.Errorf("%s: a refused write changed the config", f)
 				}
 			}
 		})
 	}
 	t.Run("ca_cert", func(t *testing.T) {
-		h := newHarness(t)
-		h.cloudConfig("c", nil)
-		msg, ok := badRequest(h.write("config/c", map[string]any{"ca_cert": testCAPEM}))
+		h := plugintest.New(t)
+		h.CloudConfig("c", nil)
+		msg, ok := plugintest.BadRequest(h.Write("config/c", map[string]any{"ca_cert": testCAPEM}))
 		if !ok || !strings.Contains(msg, "client_secret") || !strings.Contains(msg, "ca_cert") {
 			t.Errorf("ca_cert changed without client_secret: %s", msg)
 		}
-		h.mustWrite("config/c", map[string]any{"ca_cert": testCAPEM, "client_secret": cloudSecret})
+		h.MustWrite("config/c", map[string]any{"ca_cert": testCAPEM, "client_secret": plugintest.CloudSecret})
 	})
 }
 
@@ -520,43 +478,43 @@ var testCAPEM = func() string {
 // TestSmallerHoles: name lengths, pending states per role, a config of a
 // provider this version does not know.
 func TestSmallerHoles(t *testing.T) {
-	h := newHarness(t)
+	h := plugintest.New(t)
 	long := strings.Repeat("n", 129)
-	if msg, ok := badRequest(h.write("config/"+long, h.cloudConfigData(nil))); !ok || !strings.Contains(msg, "128") {
+	if msg, ok := plugintest.BadRequest(h.Write("config/"+long, h.CloudConfigData(nil))); !ok || !strings.Contains(msg, "128") {
 		t.Errorf("129-character config name: %s", msg)
 	}
-	if h.stored("config/" + long) {
+	if h.Stored("config/" + long) {
 		t.Error("stored")
 	}
-	h.mustWrite("config/"+strings.Repeat("n", 128), h.cloudConfigData(nil))
-	if msg, ok := badRequest(h.write("roles/"+long, map[string]any{"config": "c"})); !ok || !strings.Contains(msg, "128") {
+	h.MustWrite("config/"+strings.Repeat("n", 128), h.CloudConfigData(nil))
+	if msg, ok := plugintest.BadRequest(h.Write("roles/"+long, map[string]any{"config": "c"})); !ok || !strings.Contains(msg, "128") {
 		t.Errorf("129-character role name: %s", msg)
 	}
 
-	h.sourceSetup(nil)
-	h.codeRole()
+	h.SourceSetup(nil)
+	h.CodeRole()
 	var states []string
 	for range 21 {
-		states = append(states, h.mustWrite("authorize/user", nil).Data["state"].(string))
-		h.clock.Advance(time.Second)
+		states = append(states, h.MustWrite("authorize/user", nil).Data["state"].(string))
+		h.Clock.Advance(time.Second)
 	}
-	keys, _ := h.storage.List(context.Background(), "oauth-state/")
+	keys, _ := h.Storage.List(context.Background(), "oauth-state/")
 	if len(keys) != 20 {
 		t.Errorf("%d pending states for one role, want 20", len(keys))
 	}
-	if msg, ok := badRequest(h.callback(map[string][]string{"state": {states[0]}, "code": {"x"}}, logical.ReadOperation)); !ok ||
+	if msg, ok := plugintest.BadRequest(h.Callback(map[string][]string{"state": {states[0]}, "code": {"x"}}, logical.ReadOperation)); !ok ||
 		!strings.Contains(msg, "unknown") {
 		t.Errorf("the oldest state should be gone: %s", msg)
 	}
 
 	entry, _ := logical.StorageEntryJSON("config/future", map[string]any{"provider": "acquia-next", "client_id": "x"})
-	_ = h.storage.Put(context.Background(), entry)
-	h.mustWrite("roles/f", map[string]any{"config": strings.Repeat("n", 128)})
+	_ = h.Storage.Put(context.Background(), entry)
+	h.MustWrite("roles/f", map[string]any{"config": strings.Repeat("n", 128)})
 	role, _ := logical.StorageEntryJSON("roles/f", map[string]any{"config": "future", "grant_type": "client_credentials"})
-	_ = h.storage.Put(context.Background(), role)
-	h.b.InvalidateKey(context.Background(), "roles/f")
+	_ = h.Storage.Put(context.Background(), role)
+	h.B.InvalidateKey(context.Background(), "roles/f")
 	for _, p := range []string{"creds/f", "config/future"} {
-		_, err := h.read(p)
+		_, err := h.Read(p)
 		if err == nil || !strings.Contains(err.Error(), `"acquia-next"`) {
 			t.Errorf("%s with an unknown provider: %v", p, err)
 		}
@@ -568,31 +526,31 @@ func TestSmallerHoles(t *testing.T) {
 // handlers' own guard still stops every upstream call where storage cannot
 // be written.
 func TestGuardAloneStopsUpstreamCalls(t *testing.T) {
-	h := newHarness(t)
-	h.sourceSetup(map[string]any{"revocation_url": h.emu.URL() + "/oauth/revoke"})
-	h.codeRole()
-	q := h.authorizeRole()
-	h.cdpSetup(3, h.clock.Now().Add(365*24*time.Hour))
-	lease := h.mustRead("creds/sync")
-	h.mustWrite("static-roles/feed", map[string]any{"config": "cdp"})
-	n := h.node(0, false)
-	n.storage = readOnlyStorage{h.storage}
-	n.b.Env().Writable = func() bool { return false }
+	h := plugintest.New(t)
+	h.SourceSetup(map[string]any{"revocation_url": h.Emu.URL() + "/oauth/revoke"})
+	h.CodeRole()
+	q := h.AuthorizeRole()
+	h.CDPSetup(3, h.Clock.Now().Add(365*24*time.Hour))
+	lease := h.MustRead("creds/sync")
+	h.MustWrite("static-roles/feed", map[string]any{"config": "cdp"})
+	n := h.Node(0, false)
+	n.Storage = plugintest.ReadOnlyStorage{Storage: h.Storage}
+	n.B.Env().Writable = func() bool { return false }
 	cb := map[string]any{}
 	for k := range q {
 		cb[k] = q.Get(k)
 	}
 	s := *lease.Secret
-	s.IssueTime = h.clock.Now()
+	s.IssueTime = h.Clock.Now()
 	// A lease whose token ends in 30 minutes: its renew would extend it.
 	s.InternalData = map[string]any{}
 	for k, v := range lease.Secret.InternalData {
 		s.InternalData[k] = v
 	}
-	s.InternalData["expires_at"] = h.clock.Now().Add(30 * time.Minute).UTC().Format(time.RFC3339Nano)
+	s.InternalData["expires_at"] = h.Clock.Now().Add(30 * time.Minute).UTC().Format(time.RFC3339Nano)
 	reqs := map[string]*logical.Request{
 		"creds":       {Operation: logical.ReadOperation, Path: "creds/sync"},
-		"config":      {Operation: logical.UpdateOperation, Path: "config/cdp", Data: map[string]any{"password": cdpPass}},
+		"config":      {Operation: logical.UpdateOperation, Path: "config/cdp", Data: map[string]any{"password": plugintest.CDPPass}},
 		"revoke-all":  {Operation: logical.UpdateOperation, Path: "config/cdp/revoke-all"},
 		"callback":    {Operation: logical.ReadOperation, Path: "callback", Data: cb, Unauthenticated: true},
 		"role write":  {Operation: logical.UpdateOperation, Path: "roles/user", Data: map[string]any{"grant_type": "client_credentials", "redirect_url": ""}},
@@ -605,21 +563,21 @@ func TestGuardAloneStopsUpstreamCalls(t *testing.T) {
 		"rotate root": {Operation: logical.UpdateOperation, Path: "config/cdp/rotate"},
 	}
 	for name, req := range reqs {
-		before := h.emu.Requests("")
-		_, err := n.handle(req)
+		before := h.Emu.Requests("")
+		_, err := n.Handle(req)
 		if !errors.Is(err, logical.ErrReadOnly) {
 			t.Errorf("%s: err = %v, want logical.ErrReadOnly", name, err)
 		}
-		if d := h.emu.Requests("") - before; d != 0 {
+		if d := h.Emu.Requests("") - before; d != 0 {
 			t.Errorf("%s: %d upstream calls", name, d)
 		}
 	}
 	// The periodic function skips too: an expired state stays.
-	h.clock.Advance(time.Hour)
-	if err := n.b.Env().PruneStates(context.Background(), &logical.Request{Storage: n.storage}); err != nil {
+	h.Clock.Advance(time.Hour)
+	if err := n.B.Env().PruneStates(context.Background(), &logical.Request{Storage: n.Storage}); err != nil {
 		t.Errorf("periodic on a read-only node: %v", err)
 	}
-	if keys, _ := h.storage.List(context.Background(), "oauth-state/"); len(keys) == 0 {
+	if keys, _ := h.Storage.List(context.Background(), "oauth-state/"); len(keys) == 0 {
 		t.Error("the state was pruned (or lost) on a read-only node")
 	}
 }
@@ -627,7 +585,7 @@ func TestGuardAloneStopsUpstreamCalls(t *testing.T) {
 // TestForwardedOperations: every operation with an upstream side effect or
 // a storage write is marked for Vault to run on the active node.
 func TestForwardedOperations(t *testing.T) {
-	h := newHarness(t)
+	h := plugintest.New(t)
 	want := map[string][]logical.Operation{
 		"creds/x":             {logical.ReadOperation},
 		"config/x":            {logical.CreateOperation, logical.UpdateOperation, logical.DeleteOperation},
@@ -640,7 +598,7 @@ func TestForwardedOperations(t *testing.T) {
 		"config/x/rotate":     {logical.UpdateOperation},
 	}
 	for path, ops := range want {
-		p := h.b.Route(path)
+		p := h.B.Route(path)
 		if p == nil {
 			t.Fatalf("no path for %s", path)
 		}
@@ -657,62 +615,62 @@ func TestForwardedOperations(t *testing.T) {
 // recorded has no issuer and no token record, so the issuer change goes
 // through; its revoke then fails instead of reaching the new issuer.
 func TestLegacyLeaseAfterIssuerChange(t *testing.T) {
-	h := newHarness(t)
-	h.acronisSetup(nil)
-	lease := h.mustRead("creds/backup")
+	h := plugintest.New(t)
+	h.AcronisSetup(nil)
+	lease := h.MustRead("creds/backup")
 	tok := lease.Data["access_token"].(string)
 	delete(lease.Secret.InternalData, "issuer")
-	keys, _ := h.storage.List(context.Background(), "tokens/acr/")
+	keys, _ := h.Storage.List(context.Background(), "tokens/acr/")
 	for _, k := range keys {
-		_ = h.storage.Delete(context.Background(), "tokens/acr/"+k)
-		h.b.InvalidateKey(context.Background(), "tokens/acr/"+k)
+		_ = h.Storage.Delete(context.Background(), "tokens/acr/"+k)
+		h.B.InvalidateKey(context.Background(), "tokens/acr/"+k)
 	}
 	var hits atomic.Int64
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 	defer other.Close()
-	h.clock.Advance(time.Second)
-	h.mustWrite("config/acr", map[string]any{"revocation_url": other.URL + "/revoke", "client_secret": acronisSecret, "verify": false})
-	if _, err := h.revoke(lease); err == nil {
+	h.Clock.Advance(time.Second)
+	h.MustWrite("config/acr", map[string]any{"revocation_url": other.URL + "/revoke", "client_secret": plugintest.AcronisSecret, "verify": false})
+	if _, err := h.Revoke(lease); err == nil {
 		t.Error("a legacy lease's revoke was reported done at the new issuer")
 	}
-	if hits.Load() != 0 || !h.emu.TokenLive(tok) {
-		t.Errorf("the new issuer got %d calls; token live: %v", hits.Load(), h.emu.TokenLive(tok))
+	if hits.Load() != 0 || !h.Emu.TokenLive(tok) {
+		t.Errorf("the new issuer got %d calls; token live: %v", hits.Load(), h.Emu.TokenLive(tok))
 	}
 }
 
 // TestIssuerChangeDropsUserAuthorizations: a role's refresh token is never
 // sent to another issuer; an issuer change revokes it at the previous one.
 func TestIssuerChangeDropsUserAuthorizations(t *testing.T) {
-	h := newHarness(t)
-	h.sourceSetup(map[string]any{"revocation_url": h.emu.URL() + "/oauth/revoke"})
-	h.codeRole()
-	if cb, err := h.callback(h.authorizeRole(), logical.ReadOperation); err != nil || cb.IsError() {
-		t.Fatalf("callback: %v %v", err, errText(cb))
+	h := plugintest.New(t)
+	h.SourceSetup(map[string]any{"revocation_url": h.Emu.URL() + "/oauth/revoke"})
+	h.CodeRole()
+	if cb, err := h.Callback(h.AuthorizeRole(), logical.ReadOperation); err != nil || cb.IsError() {
+		t.Fatalf("callback: %v %v", err, plugintest.ErrText(cb))
 	}
-	rt := h.storedRefreshToken()
+	rt := h.StoredRefreshToken()
 	var hits atomic.Int64
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 	defer other.Close()
-	resp := h.mustWrite("config/site", map[string]any{"token_url": other.URL + "/oauth/token", "client_secret": sourceSecret, "verify": false})
+	resp := h.MustWrite("config/site", map[string]any{"token_url": other.URL + "/oauth/token", "client_secret": plugintest.SourceSecret, "verify": false})
 	if resp == nil || !strings.Contains(strings.Join(resp.Warnings, " "), "role user") {
 		t.Errorf("no warning about the dropped authorization: %v", resp)
 	}
-	if h.emu.SourceRefreshLive(rt) {
+	if h.Emu.SourceRefreshLive(rt) {
 		t.Error("the refresh token lives on at the previous issuer")
 	}
-	if h.stored("role-tokens/user") {
+	if h.Stored("role-tokens/user") {
 		t.Error("the authorization is still stored")
 	}
-	if _, ok := badRequest(h.read("creds/user")); !ok || hits.Load() != 0 {
+	if _, ok := plugintest.BadRequest(h.Read("creds/user")); !ok || hits.Load() != 0 {
 		t.Errorf("creds after the change: want a 400 asking to authorize and no call to the new issuer (%d calls)", hits.Load())
 	}
 
 	// An authorization stored before issuers were recorded is not sent to
 	// an issuer that changed after it was granted.
 	legacy, _ := logical.StorageEntryJSON("role-tokens/user", map[string]any{"config": "site", "refresh_token": "legacy-rt",
-		"authorized_at": h.clock.Now().Add(-time.Hour)})
-	_ = h.storage.Put(context.Background(), legacy)
-	if msg, ok := badRequest(h.read("creds/user")); !ok || !strings.Contains(msg, "another issuer") || hits.Load() != 0 {
+		"authorized_at": h.Clock.Now().Add(-time.Hour)})
+	_ = h.Storage.Put(context.Background(), legacy)
+	if msg, ok := plugintest.BadRequest(h.Read("creds/user")); !ok || !strings.Contains(msg, "another issuer") || hits.Load() != 0 {
 		t.Errorf("legacy authorization after an issuer change: %s (%d calls)", msg, hits.Load())
 	}
 }
@@ -720,7 +678,7 @@ func TestIssuerChangeDropsUserAuthorizations(t *testing.T) {
 // A name longer than any config or role may have is a 400 naming the
 // field on every path that takes one, reads included.
 func TestEveryPathRefusesOverlongNames(t *testing.T) {
-	h := newHarness(t)
+	h := plugintest.New(t)
 	long := strings.Repeat("n", 129)
 	for _, c := range []struct {
 		op   logical.Operation
@@ -737,12 +695,12 @@ func TestEveryPathRefusesOverlongNames(t *testing.T) {
 		{logical.UpdateOperation, "rotate-role/"},
 		{logical.UpdateOperation, "authorize/"},
 	} {
-		msg, ok := badRequest(h.do(c.op, c.path+long, nil))
+		msg, ok := plugintest.BadRequest(h.Do(c.op, c.path+long, nil))
 		if !ok || !strings.HasPrefix(msg, "name:") || !strings.Contains(msg, "128") {
 			t.Errorf("%s %s<129 characters>: %s; want a 400 naming name and its limit", c.op, c.path, msg)
 		}
 	}
-	if msg, ok := badRequest(h.do(logical.ReadOperation, "creds/"+long[:128], nil)); !ok || strings.HasPrefix(msg, "name:") {
+	if msg, ok := plugintest.BadRequest(h.Do(logical.ReadOperation, "creds/"+long[:128], nil)); !ok || strings.HasPrefix(msg, "name:") {
 		t.Errorf("a 128-character name: %s; want the role's absence", msg)
 	}
 }

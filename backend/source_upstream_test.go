@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/plugintest"
 )
 
 // TestSourceConsumerSettingsNamedInErrors: a consumer that may not use a
@@ -27,25 +28,25 @@ func TestSourceConsumerSettingsNamedInErrors(t *testing.T) {
 			"no default user", "no default user"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			h := newHarness(t)
+			h := plugintest.New(t)
 			c := tc.client
-			c.ID, c.Secret = sourceID, sourceSecret
-			h.emu.AddSourceClient(c)
-			h.secrets = append(h.secrets, sourceSecret)
-			resp := h.mustWrite("config/site", map[string]any{"provider": "source", "client_id": sourceID,
-				"client_secret": sourceSecret, "base_url": h.emu.URL(), "request_timeout": "1s"})
+			c.ID, c.Secret = plugintest.SourceID, plugintest.SourceSecret
+			h.Emu.AddSourceClient(c)
+			h.Secrets = append(h.Secrets, plugintest.SourceSecret)
+			resp := h.MustWrite("config/site", map[string]any{"provider": "source", "client_id": plugintest.SourceID,
+				"client_secret": plugintest.SourceSecret, "base_url": h.Emu.URL(), "request_timeout": "1s"})
 			if resp == nil || !strings.Contains(strings.Join(resp.Warnings, " "), tc.warning) ||
 				!strings.Contains(strings.Join(resp.Warnings, " "), "authorization_code roles work") {
 				t.Errorf("verify: %v", resp)
 			}
-			h.mustWrite("roles/cc", map[string]any{"config": "site"})
-			_, err := h.read("creds/cc")
+			h.MustWrite("roles/cc", map[string]any{"config": "site"})
+			_, err := h.Read("creds/cc")
 			if err == nil || !strings.Contains(err.Error(), tc.credsErr) || strings.Contains(err.Error(), "try again later") {
 				t.Errorf("creds: %v", err)
 			}
 			// A wrong secret still fails verify, naming it.
-			msg, ok := badRequest(h.write("config/bad", map[string]any{"provider": "source", "client_id": sourceID,
-				"client_secret": "wrong", "base_url": h.emu.URL(), "request_timeout": "1s"}))
+			msg, ok := plugintest.BadRequest(h.Write("config/bad", map[string]any{"provider": "source", "client_id": plugintest.SourceID,
+				"client_secret": "wrong", "base_url": h.Emu.URL(), "request_timeout": "1s"}))
 			if !ok || !strings.Contains(msg, "client_secret") {
 				t.Errorf("wrong secret: %s", msg)
 			}
@@ -56,10 +57,10 @@ func TestSourceConsumerSettingsNamedInErrors(t *testing.T) {
 // TestSourceAnswersWithoutScope: the site does not repeat the scope in
 // its token answers; creds names the scopes the role asked for.
 func TestSourceAnswersWithoutScope(t *testing.T) {
-	h := newHarness(t)
-	h.sourceSetup(nil)
-	h.mustWrite("roles/editor", map[string]any{"config": "site", "scopes": "content:read,content:write"})
-	resp := h.mustRead("creds/editor")
+	h := plugintest.New(t)
+	h.SourceSetup(nil)
+	h.MustWrite("roles/editor", map[string]any{"config": "site", "scopes": "content:read,content:write"})
+	resp := h.MustRead("creds/editor")
 	if got := resp.Data["scopes"]; !reflect.DeepEqual(got, []string{"content:read", "content:write"}) {
 		t.Errorf("scopes %v", got)
 	}

@@ -15,6 +15,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/plugintest"
 )
 
 // The stateful test: random sequences of operations over every path,
@@ -67,7 +68,7 @@ type statefulLease struct {
 }
 
 type statefulModel struct {
-	h      *harness
+	h      *plugintest.Harness
 	rt     *rapid.T
 	leases []*statefulLease
 	// lossy counts, per service, the faults that may have let a token
@@ -87,12 +88,12 @@ func TestStateful(t *testing.T) {
 }
 
 func newStatefulModel(tb *rapidTB, rt *rapid.T) *statefulModel {
-	h := newHarness(tb)
-	h.emu.AddCDPUser(emulator.CDPUser{Username: cdpUser, Password: cdpPass, TenantID: "t", UserType: "CLIENT", MaxTokens: 3,
-		PasswordExpiry: h.clock.Now().Add(400 * 24 * time.Hour)})
-	h.oauth2Client()
-	h.secrets = append(h.secrets, cdpPass)
-	m := &statefulModel{h: h, rt: rt, lossy: map[string]int{}, secrets: []string{cloudSecret, cdpPass, oauthSecret}}
+	h := plugintest.New(tb)
+	h.Emu.AddCDPUser(emulator.CDPUser{Username: plugintest.CDPUser, Password: plugintest.CDPPass, TenantID: "t", UserType: "CLIENT", MaxTokens: 3,
+		PasswordExpiry: h.Clock.Now().Add(400 * 24 * time.Hour)})
+	h.OAuth2Client()
+	h.Secrets = append(h.Secrets, plugintest.CDPPass)
+	m := &statefulModel{h: h, rt: rt, lossy: map[string]int{}, secrets: []string{plugintest.CloudSecret, plugintest.CDPPass, plugintest.OAuthSecret}}
 	for _, p := range statefulProviders {
 		m.writeConfig(p)
 		m.send(logical.UpdateOperation, "roles/"+p, map[string]any{"config": p, "ttl": "1h", "max_ttl": "3h"})
@@ -132,7 +133,7 @@ func (m *statefulModel) actions() map[string]func(*rapid.T) {
 
 // do sends one request and checks its answer holds no secret.
 func (m *statefulModel) do(op logical.Operation, path string, data map[string]any) (*logical.Response, error) {
-	return m.doOn(m.h.storage, op, path, data)
+	return m.doOn(m.h.Storage, op, path, data)
 }
 
 // send is do for an action whose outcome the model does not predict: a
@@ -146,7 +147,7 @@ func (m *statefulModel) send(op logical.Operation, path string, data map[string]
 
 func (m *statefulModel) doOn(s logical.Storage, op logical.Operation, path string, data map[string]any) (*logical.Response, error) {
 	req := &logical.Request{Operation: op, Path: path, Data: data, Storage: s}
-	resp, err := m.h.b.HandleRequest(context.Background(), req)
+	resp, err := m.h.B.HandleRequest(context.Background(), req)
 	m.answerClean(path, resp, err)
 	return resp, err
 }
@@ -173,7 +174,7 @@ func (m *statefulModel) answerClean(path string, resp *logical.Response, err err
 		}
 	}
 	for _, svc := range []string{"cloud", "cdp", "oauth2"} {
-		for _, tok := range m.h.emu.Tokens(svc) {
+		for _, tok := range m.h.Emu.Tokens(svc) {
 			if strings.Contains(s, tok.Value) {
 				m.rt.Fatalf("%s answered a token outside access_token: %s", path, s)
 			}
@@ -183,7 +184,7 @@ func (m *statefulModel) answerClean(path string, resp *logical.Response, err err
 
 func (m *statefulModel) writeConfig(p string) {
 	h := m.h
-	exists, _ := h.storage.Get(context.Background(), "config/"+p)
+	exists, _ := h.Storage.Get(context.Background(), "config/"+p)
 	var data map[string]any
 	switch {
 	case exists != nil && p == "cdp":
@@ -191,19 +192,19 @@ func (m *statefulModel) writeConfig(p string) {
 	case exists != nil:
 		data = map[string]any{"request_timeout": "1s"}
 	case p == "cloud":
-		keys := h.emu.CloudKeys()
+		keys := h.Emu.CloudKeys()
 		if len(keys) == 0 {
 			return
 		}
 		m.secrets = append(m.secrets, keys[0].Secret)
-		h.secrets = append(h.secrets, keys[0].Secret)
-		data = h.cloudConfigData(map[string]any{"client_id": keys[0].ID, "client_secret": keys[0].Secret,
-			"key_uuid": keys[0].KeyUUID, "scopes": "organization:" + fedOrgUUID, "request_timeout": "1s"})
+		h.Secrets = append(h.Secrets, keys[0].Secret)
+		data = h.CloudConfigData(map[string]any{"client_id": keys[0].ID, "client_secret": keys[0].Secret,
+			"key_uuid": keys[0].KeyUUID, "scopes": "organization:" + plugintest.FedOrgUUID, "request_timeout": "1s"})
 	case p == "cdp":
-		data = map[string]any{"provider": "cdp", "username": cdpUser, "password": cdpPass, "base_url": h.emu.URL(),
+		data = map[string]any{"provider": "cdp", "username": plugintest.CDPUser, "password": plugintest.CDPPass, "base_url": h.Emu.URL(),
 			"max_tokens": 2, "request_timeout": "1s"}
 	default:
-		data = h.oauth2Data(map[string]any{"revocation_url": h.emu.URL() + "/oauth2/revoke", "scopes": "read",
+		data = h.OAuth2Data(map[string]any{"revocation_url": h.Emu.URL() + "/oauth2/revoke", "scopes": "read",
 			"request_timeout": "1s"})
 	}
 	var op logical.Operation = logical.UpdateOperation
@@ -216,12 +217,12 @@ func (m *statefulModel) writeConfig(p string) {
 func (m *statefulModel) writeStatic(t *rapid.T, p string) {
 	data := map[string]any{"config": p}
 	if p == "cloud" {
-		data["scopes"] = "organization:" + fedOrgUUID
+		data["scopes"] = "organization:" + plugintest.FedOrgUUID
 	}
 	if rapid.Bool().Draw(t, "rotation_period") {
 		data["rotation_period"] = "10m"
 	}
-	exists, _ := m.h.storage.Get(context.Background(), "static-roles/"+p)
+	exists, _ := m.h.Storage.Get(context.Background(), "static-roles/"+p)
 	var op logical.Operation = logical.UpdateOperation
 	if exists == nil {
 		op = logical.CreateOperation
@@ -235,8 +236,8 @@ func (m *statefulModel) creds(p string) {
 		return
 	}
 	tok, _ := resp.Data["access_token"].(string)
-	m.h.secrets = append(m.h.secrets, tok)
-	now := m.h.clock.Now()
+	m.h.Secrets = append(m.h.Secrets, tok)
+	now := m.h.Clock.Now()
 	m.leases = append(m.leases, &statefulLease{resp: resp, provider: p, token: tok, issued: now, ends: now.Add(resp.Secret.TTL)})
 }
 
@@ -252,11 +253,11 @@ func (m *statefulModel) renew(t *rapid.T) {
 	_, l := m.lease(t)
 	s := *l.resp.Secret
 	s.IssueTime = l.issued
-	resp, err := m.h.b.HandleRequest(context.Background(), &logical.Request{Operation: logical.RenewOperation,
-		Path: "creds/" + l.provider, Secret: &s, Storage: m.h.storage})
+	resp, err := m.h.B.HandleRequest(context.Background(), &logical.Request{Operation: logical.RenewOperation,
+		Path: "creds/" + l.provider, Secret: &s, Storage: m.h.Storage})
 	m.answerClean("renew", resp, err)
 	if err == nil && resp != nil && !resp.IsError() && resp.Secret != nil {
-		l.ends = m.h.clock.Now().Add(resp.Secret.TTL)
+		l.ends = m.h.Clock.Now().Add(resp.Secret.TTL)
 	}
 }
 
@@ -265,8 +266,8 @@ func (m *statefulModel) renew(t *rapid.T) {
 func (m *statefulModel) revokeLease(i int) {
 	l := m.leases[i]
 	s := *l.resp.Secret
-	resp, err := m.h.b.HandleRequest(context.Background(), &logical.Request{Operation: logical.RevokeOperation,
-		Path: "creds/" + l.provider, Secret: &s, Storage: m.h.storage})
+	resp, err := m.h.B.HandleRequest(context.Background(), &logical.Request{Operation: logical.RevokeOperation,
+		Path: "creds/" + l.provider, Secret: &s, Storage: m.h.Storage})
 	m.answerClean("revoke", resp, err)
 	if err == nil && (resp == nil || !resp.IsError()) {
 		m.leases = slices.Delete(m.leases, i, i+1)
@@ -282,7 +283,7 @@ func (m *statefulModel) revoke(t *rapid.T) {
 // write on the active node.
 func (m *statefulModel) invalidate(t *rapid.T, p string) {
 	key := rapid.SampledFrom([]string{"config/", "roles/", "static-roles/", "static-tokens/"}).Draw(t, "prefix") + p
-	m.h.b.InvalidateKey(context.Background(), key)
+	m.h.B.InvalidateKey(context.Background(), key)
 }
 
 // replicatedDelete deletes a static role on another node of the cluster
@@ -291,20 +292,20 @@ func (m *statefulModel) invalidate(t *rapid.T, p string) {
 // deleted role's token afterwards.
 func (m *statefulModel) replicatedDelete(t *rapid.T, p string) {
 	ctx := context.Background()
-	if e, _ := m.h.storage.Get(ctx, "static-tokens/"+p); e == nil {
+	if e, _ := m.h.Storage.Get(ctx, "static-tokens/"+p); e == nil {
 		t.Skip("no static token")
 	}
 	// This node serves the token first, so it has it in memory.
 	m.send(logical.ReadOperation, "static-creds/"+p, nil)
 	other := m.otherNode()
 	defer other.Cleanup(ctx)
-	resp, err := other.HandleRequest(ctx, &logical.Request{Operation: logical.DeleteOperation, Path: "static-roles/" + p, Storage: m.h.storage})
+	resp, err := other.HandleRequest(ctx, &logical.Request{Operation: logical.DeleteOperation, Path: "static-roles/" + p, Storage: m.h.Storage})
 	m.answerClean("delete on another node", resp, err)
 	if err != nil || resp != nil && resp.IsError() {
 		return
 	}
 	for _, k := range []string{"static-roles/" + p, "static-tokens/" + p} {
-		m.h.b.InvalidateKey(ctx, k)
+		m.h.B.InvalidateKey(ctx, k)
 	}
 	resp, err = m.do(logical.ReadOperation, "static-creds/"+p, nil)
 	if err == nil && resp != nil && !resp.IsError() {
@@ -313,12 +314,12 @@ func (m *statefulModel) replicatedDelete(t *rapid.T, p string) {
 }
 
 // otherNode is a second mount on the same storage.
-func (m *statefulModel) otherNode() logical.Backend { return m.h.newNode() }
+func (m *statefulModel) otherNode() logical.Backend { return m.h.NewNode() }
 
 // restart builds a new mount on the same storage; the old one is cleaned
 // up while the emulator holds one of its upstream calls open.
 func (m *statefulModel) restart(t *rapid.T) {
-	old := m.h.b
+	old := m.h.B
 	done := make(chan struct{})
 	go func() {
 		old.Cleanup(context.Background())
@@ -329,21 +330,21 @@ func (m *statefulModel) restart(t *rapid.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Cleanup did not return")
 	}
-	m.h.restart()
+	m.h.Restart()
 }
 
 // failedStorage runs one write-heavy operation on a storage whose writes
 // under one prefix fail.
 func (m *statefulModel) failedStorage(t *rapid.T, p string) {
 	prefix := rapid.SampledFrom([]string{"tokens/", "static-tokens/", "wal/", "config/", "roles/"}).Draw(t, "failing prefix")
-	broken := &flakyStorage{Storage: m.h.storage, prefix: prefix, op: "put", n: 1}
+	broken := &plugintest.FlakyStorage{Storage: m.h.Storage, Prefix: prefix, Op: "put", N: 1}
 	switch rapid.IntRange(0, 2).Draw(t, "operation") {
 	case 0:
 		resp, err := m.doOn(broken, logical.ReadOperation, "creds/"+p, nil)
 		if err == nil && resp != nil && !resp.IsError() && resp.Secret != nil {
 			tok, _ := resp.Data["access_token"].(string)
-			m.h.secrets = append(m.h.secrets, tok)
-			now := m.h.clock.Now()
+			m.h.Secrets = append(m.h.Secrets, tok)
+			now := m.h.Clock.Now()
 			m.leases = append(m.leases, &statefulLease{resp: resp, provider: p, token: tok, issued: now, ends: now.Add(resp.Secret.TTL)})
 		}
 	case 1:
@@ -376,15 +377,15 @@ func (m *statefulModel) fault(t *rapid.T, p string) {
 	if kind >= 3 {
 		m.lossy[p] += f.Times
 	}
-	m.h.emu.InjectFault(f)
+	m.h.Emu.InjectFault(f)
 }
 
 // advance moves the clock, and revokes the leases that ended, as Vault's
 // expiration does.
 func (m *statefulModel) advance(t *rapid.T) {
 	d := rapid.SampledFrom([]time.Duration{time.Second, 30 * time.Second, 5 * time.Minute, time.Hour, 3 * time.Hour}).Draw(t, "advance")
-	m.h.clock.Advance(d)
-	now := m.h.clock.Now()
+	m.h.Clock.Advance(d)
+	now := m.h.Clock.Now()
 	for i := len(m.leases) - 1; i >= 0; i-- {
 		if !now.Before(m.leases[i].ends) {
 			m.revokeLease(i)
@@ -393,25 +394,25 @@ func (m *statefulModel) advance(t *rapid.T) {
 }
 
 func (m *statefulModel) periodic() {
-	_ = m.h.b.PeriodicFunc(context.Background(), &logical.Request{Storage: m.h.storage})
+	_ = m.h.B.PeriodicFunc(context.Background(), &logical.Request{Storage: m.h.Storage})
 	m.rollback()
 }
 
 func (m *statefulModel) rollback() {
-	_, _ = m.h.b.HandleRequest(context.Background(), &logical.Request{Operation: logical.RollbackOperation,
-		Storage: m.h.storage, Data: map[string]any{"immediate": true}})
+	_, _ = m.h.B.HandleRequest(context.Background(), &logical.Request{Operation: logical.RollbackOperation,
+		Storage: m.h.Storage, Data: map[string]any{"immediate": true}})
 }
 
 // check holds the invariants after every step.
 func (m *statefulModel) check() {
-	if strings.Contains(m.h.logs.String(), "recovered from a panic") {
-		m.rt.Fatalf("a panic was recovered:\n%s", m.h.logs.String())
+	if strings.Contains(m.h.Logs.String(), "recovered from a panic") {
+		m.rt.Fatalf("a panic was recovered:\n%s", m.h.Logs.String())
 	}
 	held := m.held()
 	for _, svc := range []string{"cdp", "oauth2"} {
 		var stray int
-		for _, tok := range m.h.emu.LiveTokens(svc) {
-			if svc == "cdp" && tok.Value == m.h.emu.CDPInitialToken(tok.ClientID) {
+		for _, tok := range m.h.Emu.LiveTokens(svc) {
+			if svc == "cdp" && tok.Value == m.h.Emu.CDPInitialToken(tok.ClientID) {
 				continue
 			}
 			if !held[tok.Value] {
@@ -443,10 +444,10 @@ func (m *statefulModel) lostCounted(svc string) int {
 	if svc == "cdp" {
 		prefix, lostOnly = "tokens/cdp/", true
 	}
-	ids, _ := m.h.storage.List(ctx, prefix)
+	ids, _ := m.h.Storage.List(ctx, prefix)
 	n := 0
 	for _, id := range ids {
-		e, _ := m.h.storage.Get(ctx, prefix+id)
+		e, _ := m.h.Storage.Get(ctx, prefix+id)
 		if e == nil {
 			continue
 		}
@@ -454,7 +455,7 @@ func (m *statefulModel) lostCounted(svc string) int {
 			ExpiresAt time.Time `json:"expires_at"`
 			Lost      bool      `json:"lost"`
 		}
-		if json.Unmarshal(e.Value, &rec) == nil && m.h.clock.Now().Before(rec.ExpiresAt) && (rec.Lost || !lostOnly) {
+		if json.Unmarshal(e.Value, &rec) == nil && m.h.Clock.Now().Before(rec.ExpiresAt) && (rec.Lost || !lostOnly) {
 			n++
 		}
 	}
@@ -469,9 +470,9 @@ func (m *statefulModel) held() map[string]bool {
 	for _, l := range m.leases {
 		held[l.token] = true
 	}
-	names, _ := m.h.storage.List(ctx, "static-tokens/")
+	names, _ := m.h.Storage.List(ctx, "static-tokens/")
 	for _, n := range names {
-		e, _ := m.h.storage.Get(ctx, "static-tokens/"+n)
+		e, _ := m.h.Storage.Get(ctx, "static-tokens/"+n)
 		if e == nil {
 			continue
 		}
@@ -487,9 +488,9 @@ func (m *statefulModel) held() map[string]bool {
 			held[r.AccessToken] = true
 		}
 	}
-	ids, _ := framework.ListWAL(ctx, m.h.storage)
+	ids, _ := framework.ListWAL(ctx, m.h.Storage)
 	for _, id := range ids {
-		w, _ := framework.GetWAL(ctx, m.h.storage, id)
+		w, _ := framework.GetWAL(ctx, m.h.Storage, id)
 		if w == nil {
 			continue
 		}
@@ -510,21 +511,21 @@ func (m *statefulModel) cachesAgree() {
 	for _, p := range statefulProviders {
 		for _, path := range []string{"config/" + p, "roles/" + p, "static-roles/" + p} {
 			req := func() *logical.Request {
-				return &logical.Request{Operation: logical.ReadOperation, Path: path, Storage: m.h.storage}
+				return &logical.Request{Operation: logical.ReadOperation, Path: path, Storage: m.h.Storage}
 			}
-			a, errA := m.h.b.HandleRequest(context.Background(), req())
+			a, errA := m.h.B.HandleRequest(context.Background(), req())
 			b, errB := fresh.HandleRequest(context.Background(), req())
 			if fmt.Sprint(a, errA) != fmt.Sprint(b, errB) {
 				m.rt.Fatalf("%s: the mount serves %v %v, storage holds %v %v", path, a, errA, b, errB)
 			}
 		}
 		// static-creds serves the stored token.
-		resp, err := m.h.b.HandleRequest(context.Background(), &logical.Request{Operation: logical.ReadOperation,
-			Path: "static-creds/" + p, Storage: &readOnlyStorage{m.h.storage}})
+		resp, err := m.h.B.HandleRequest(context.Background(), &logical.Request{Operation: logical.ReadOperation,
+			Path: "static-creds/" + p, Storage: &plugintest.ReadOnlyStorage{Storage: m.h.Storage}})
 		if err != nil || resp == nil || resp.IsError() {
 			continue
 		}
-		e, _ := m.h.storage.Get(context.Background(), "static-tokens/"+p)
+		e, _ := m.h.Storage.Get(context.Background(), "static-tokens/"+p)
 		var st struct {
 			AccessToken string `json:"access_token"`
 		}

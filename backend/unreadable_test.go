@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/plugintest"
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
@@ -40,26 +41,26 @@ func (p *phantomStorage) Get(ctx context.Context, key string) (*logical.StorageE
 // the authorization states must not break every later creds read, config
 // delete or authorize that lists them.
 func TestUnreadableEntriesAfterACrash(t *testing.T) {
-	h := newHarness(t)
-	h.cdpSetup(3, h.clock.Now().AddDate(1, 0, 0))
-	h.sourceSetup(nil)
-	h.codeRole()
-	h.storage = &phantomStorage{Storage: h.storage, phantoms: []string{
+	h := plugintest.New(t)
+	h.CDPSetup(3, h.Clock.Now().AddDate(1, 0, 0))
+	h.SourceSetup(nil)
+	h.CodeRole()
+	h.Storage = &phantomStorage{Storage: h.Storage, phantoms: []string{
 		"tokens/cdp/" + strings.Repeat("ab", 32) + "2718281828", "oauth-state/" + "c2VjcmV0" + "3141592653"}}
-	h.b.Env().Invalidate(context.Background(), "tokens/cdp/x") // the index is read again from storage
+	h.B.Env().Invalidate(context.Background(), "tokens/cdp/x") // the index is read again from storage
 
-	resp := h.mustRead("creds/sync")
-	if _, err := h.revoke(resp); err != nil {
+	resp := h.MustRead("creds/sync")
+	if _, err := h.Revoke(resp); err != nil {
 		t.Fatalf("revoke: %v", err)
 	}
-	h.mustWrite("authorize/user", nil)
-	if _, err := h.do(logical.DeleteOperation, "roles/sync", nil); err != nil {
+	h.MustWrite("authorize/user", nil)
+	if _, err := h.Do(logical.DeleteOperation, "roles/sync", nil); err != nil {
 		t.Fatal(err)
 	}
-	if resp, err := h.do(logical.DeleteOperation, "config/cdp", nil); err != nil || resp.IsError() {
-		t.Fatalf("deleting the config: %v %v", err, errText(resp))
+	if resp, err := h.Do(logical.DeleteOperation, "config/cdp", nil); err != nil || resp.IsError() {
+		t.Fatalf("deleting the config: %v %v", err, plugintest.ErrText(resp))
 	}
-	if !strings.Contains(h.logs.String(), "cannot be read") {
+	if !strings.Contains(h.Logs.String(), "cannot be read") {
 		t.Error("the skipped entries are not logged")
 	}
 }
