@@ -315,3 +315,4 @@ func TestNamesAreRegistered(t *testing.T) {
 		}
 	}
 }
+var _ provider.AnswerRecorder = (*metrics.Upstream)(nil)
