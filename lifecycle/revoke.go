@@ -46,7 +46,9 @@ func (e *Mount) RevokeUpstream(ctx context.Context, s logical.Storage, config, t
 		return err
 	}
 	if rv, ok := client.(provider.Revoker); ok {
-		if err := rv.Revoke(ctx, token); err != nil {
+		err := rv.Revoke(ctx, token)
+		countRevoke(client, err)
+		if err != nil {
 			if !provider.NotRevocable(err) {
 				return fmt.Errorf("revoking upstream token of config %q: %w", config, err)
 			}

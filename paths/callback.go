@@ -108,6 +108,7 @@ func (e *Env) callback(ctx context.Context, req *logical.Request, d *framework.F
 		}
 		return nil, err
 	}
+	lifecycle.UpstreamOf(cg).Minted()
 	if tok.RefreshToken == "" {
 		// No grant to keep: the unleased access token goes.
 		e.RevokeQuietly(ctx, cg, p.Role, tok.AccessToken, "")

@@ -150,7 +150,7 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 
 	var warnings []string
 	if d.Get(fVerify).(bool) {
-		client, err := provider.New(cfg.Config, e.ProviderOptions())
+		client, err := provider.New(cfg.Config, e.ClientOptions(cfg.Provider, name))
 		if err != nil {
 			return nil, lifecycle.UserErr("%s", err)
 		}
@@ -448,6 +448,7 @@ func (e *Env) configDelete(ctx context.Context, req *logical.Request, d *framewo
 			return nil, fmt.Errorf("deleting config %q: %w", name, err)
 		}
 	}
+	e.Metrics.ForgetConfig(name)
 	e.Logger.Info("config deleted", "config", name)
 	var warnings []string
 	// Tokens whose answers were lost cannot be revoked by anyone; their

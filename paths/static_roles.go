@@ -356,6 +356,7 @@ func (e *Env) staticRoleDelete(ctx context.Context, req *logical.Request, d *fra
 		return nil, fmt.Errorf("deleting static role %q: %w", name, err)
 	}
 	e.StaticChanged(name)
+	e.Metrics.ForgetStaticRole(role.Config, name)
 	if err := e.dropRoleToken(ctx, req, lifecycle.StaticHolder(name)); err != nil {
 		return nil, err
 	}

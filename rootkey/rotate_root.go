@@ -177,7 +177,7 @@ func (e *Rotator) RotateRoot(ctx context.Context, s logical.Storage, name string
 	if err != nil {
 		return nil, e.abandonRotation(ctx, s, walID, w, fmt.Errorf("the new API key is not usable: %w", err))
 	}
-	next, err := provider.New(cfg.Config, e.ProviderOptions())
+	next, err := provider.New(cfg.Config, e.ClientOptions(cfg.Provider, name))
 	if err != nil {
 		return nil, e.abandonRotation(ctx, s, walID, w, err)
 	}

@@ -109,7 +109,9 @@ func (e *Rotator) RotateCredential(ctx context.Context, req *logical.Request) er
 		return nil
 	}
 	if err != nil {
-		e.Logger.Error("automated rotation failed; Vault's rotation manager retries", "config", name, "error", err)
+		status, code := lifecycle.UpstreamStatus(err)
+		e.Logger.Warn("automated rotation of the config's API key failed", "config", name, "status", status,
+			"code", code, "next_try", "when Vault's rotation manager retries", "error", err)
 		return err
 	}
 	e.LogRotation(name, r, "rotation manager")
@@ -176,7 +178,9 @@ func (e *Rotator) RotateRootsDue(ctx context.Context, s logical.Storage) {
 		})
 		if err != nil {
 			retry := e.rootFailed(name, now)
-			e.Logger.Error("automated rotation failed", "config", name, "retry_at", retry.UTC().Format(time.RFC3339), "error", err)
+			status, code := lifecycle.UpstreamStatus(err)
+			e.Logger.Warn("automated rotation of the config's API key failed", "config", name, "status", status,
+				"code", code, "next_try", retry.UTC().Format(time.RFC3339), "error", err)
 			continue
 		}
 		e.rootSucceeded(name)
