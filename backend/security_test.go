@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/backend"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/testutil"
 )
 
@@ -744,5 +745,57 @@ func TestEveryPathRefusesOverlongNames(t *testing.T) {
 	}
 	if msg, ok := badRequest(h.do(logical.ReadOperation, "creds/"+long[:128], nil)); !ok || strings.HasPrefix(msg, "name:") {
 		t.Errorf("a 128-character name: %s; want the role's absence", msg)
+	}
+}
+
+// TestMetricsAndStatusHoldNoSecret: neither a scrape nor a config's status
+// holds a secret or a token: not the credentials, not a token read, not a
+// secret an upstream echoed in its error code; the logs neither (the
+// harness checks them at cleanup).
+func TestMetricsAndStatusHoldNoSecret(t *testing.T) {
+	h := newHarness(t)
+	h.cloudConfig("c", nil)
+	h.mustWrite("roles/deploy", map[string]any{"config": "c"})
+	h.mustRead("creds/deploy")
+	h.mustWrite("static-roles/shared", map[string]any{"config": "c", "scopes": "organization:" + fedOrgUUID, "rotation_period": "60s"})
+	h.staticToken("shared")
+	h.cdpSetup(2, h.clock.Now().Add(365*24*time.Hour))
+	lease := h.mustRead("creds/sync")
+	if _, err := h.revoke(lease); err != nil {
+		t.Fatal(err)
+	}
+	h.mustRead("creds/sync")
+	// An upstream that echoes the secret in its error code, for a read and
+	// for a rotation.
+	echo := `{"error":"` + cloudSecret + `","error_description":"` + cloudSecret + `"}`
+	h.emu.InjectFault(emulator.Fault{PathPrefix: "/api/auth/oauth/token", Status: 401, Body: echo, Times: 1})
+	if resp, err := h.read("creds/deploy"); err == nil && !resp.IsError() {
+		t.Fatal("the read passed a 401")
+	}
+	h.emu.InjectFault(emulator.Fault{PathPrefix: "/api/auth/oauth/token", Status: 401, Body: echo, Times: 1000})
+	h.clock.Advance(61 * time.Second)
+	h.rotateDue()
+	h.emu.ClearFaults()
+
+	outputs := map[string]string{"metrics": h.scrape()}
+	for _, c := range []string{"c", "cdp"} {
+		raw, err := json.Marshal(h.mustRead("config/" + c + "/status").Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outputs["config/"+c+"/status"] = string(raw)
+	}
+	if !strings.Contains(outputs["config/c/status"], "[redacted]") {
+		t.Errorf("the echoed code is not in the status, redacted: %s", outputs["config/c/status"])
+	}
+	if len(h.secrets) < 5 {
+		t.Fatalf("only %d secrets and tokens to look for", len(h.secrets))
+	}
+	for path, out := range outputs {
+		for _, s := range h.secrets {
+			if s != "" && strings.Contains(out, s) {
+				t.Errorf("%s holds a secret or token", path)
+			}
+		}
 	}
 }

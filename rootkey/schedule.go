@@ -224,3 +224,20 @@ func TakesRotation(providerName string) bool {
 	spec, ok := provider.Lookup(providerName)
 	return ok && spec.Takes("rotation_period")
 }
+
+// NextRotation is when the plugin itself next rotates cfg's key (its
+// rotation_period, or the retry after a failure), and false when it does
+// not: no rotation_period, rotation paused, or Vault's rotation manager in
+// charge. config/:name/status shows it.
+func (e *Rotator) NextRotation(name string, cfg *lifecycle.ConfigEntry) (time.Time, bool) {
+	due, ok := rootRotationDue(cfg)
+	if !ok {
+		return time.Time{}, false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if f, failed := e.failures[name]; failed && f.next.After(due) {
+		return f.next, true
+	}
+	return due, true
+}
