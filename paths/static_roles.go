@@ -233,6 +233,9 @@ func (e *Env) staticRoleWrite(ctx context.Context, req *logical.Request, d *fram
 			return nil, err
 		}
 	}
+	if existing != nil && existing.Config != role.Config {
+		e.Metrics.ForgetStaticRole(existing.Config, name)
+	}
 	e.Logger.Info("static role written", "static_role", name, "config", role.Config, "created", existing == nil)
 	return nil, nil
 }
