@@ -107,6 +107,29 @@ func TestMetricsMatchTheUpstreamAfterAFaultStorm(t *testing.T) {
 	if !maps.Equal(plugin, emu) {
 		t.Fatalf("upstream requests per operation: plugin %v, emulator %v", plugin, emu)
 	}
+
+	// Each config's status, through the API: its last failure after the
+	// storm, and no secret or token in it or in the scrape.
+	_, body := v.scrapeWith(scraper.token)
+	outputs := map[string]string{"metrics": body}
+	for _, p := range longProviders {
+		status, out := v.api(http.MethodGet, "acquia/config/"+p+"/status", nil)
+		data, _ := out["data"].(map[string]any)
+		if status != http.StatusOK || data["provider"] != p {
+			t.Fatalf("config/%s/status: %d %v", p, status, out)
+		}
+		raw, _ := json.Marshal(out)
+		outputs["config/"+p+"/status"] = string(raw)
+	}
+	v.mu.Lock()
+	for name, out := range outputs {
+		for _, s := range v.secrets {
+			if s != "" && strings.Contains(out, s) {
+				t.Errorf("%s holds a secret or token", name)
+			}
+		}
+	}
+	v.mu.Unlock()
 	v.assertLogClean()
 }
 
