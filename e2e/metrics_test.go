@@ -41,6 +41,8 @@ func TestMetricsMatchTheUpstreamAfterAFaultStorm(t *testing.T) {
 	}
 
 	// Slow answers (4s) outlast request_timeout (2s): the client gives up.
+	// One comes first whatever the storm draws.
+	v.emu.InjectFault(emulator.Fault{PathPrefix: "/oauth2/token", Delay: 4 * time.Second})
 	v.emu.SetStorm(emulator.Storm{Rate: 0.3, Slow: 4 * time.Second, Seed: uint64(time.Now().UnixNano())})
 	const reads = 40
 	var (
@@ -106,6 +108,9 @@ func TestMetricsMatchTheUpstreamAfterAFaultStorm(t *testing.T) {
 		faults, strings.Join(table, ", "))
 	if !maps.Equal(plugin, emu) {
 		t.Fatalf("upstream requests per operation: plugin %v, emulator %v", plugin, emu)
+	}
+	if timeouts := upstreamRequests(t, onlyOutcome(v.scrapeBody(scraper.token), "timeout"))["token"]; timeouts < 1 {
+		t.Fatalf("no token request counted as timed out")
 	}
 
 	// Each config's status, through the API: its last failure after the
@@ -218,4 +223,21 @@ func upstreamRequests(t *testing.T, body string) map[string]int {
 		out[op[1]] += int(n)
 	}
 	return out
+}
+
+func (v *vault) scrapeBody(token string) string {
+	v.t.Helper()
+	_, body := v.scrapeWith(token)
+	return body
+}
+
+// onlyOutcome keeps the lines of body whose outcome is outcome.
+func onlyOutcome(body, outcome string) string {
+	var keep []string
+	for _, line := range strings.Split(body, "\n") {
+		if strings.Contains(line, `outcome="`+outcome+`"`) {
+			keep = append(keep, line)
+		}
+	}
+	return strings.Join(keep, "\n")
 }
