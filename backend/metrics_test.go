@@ -30,7 +30,7 @@ func (h *harness) scrape() string {
 	return string(body)
 }
 
-var sampleLine = regexp.MustCompile(`^(\w+)\{([^}]*)\} (\S+)$`)
+var sampleLine = regexp.MustCompile(`^(\w+)(?:\{([^}]*)\})? (\S+)$`)
 
 // samples sums the samples of family in body by the value of label
 // (every sample when label is ""), keeping those whose labels hold every
