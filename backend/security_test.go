@@ -799,3 +799,45 @@ func TestMetricsAndStatusHoldNoSecret(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsAndStatusAnswerOnTheNodeAsked: neither path is forwarded or
+// unauthenticated; a performance standby, which cannot write, answers both
+// itself, with its own counters (it called nothing upstream) and the
+// storage gauges every node sees.
+func TestMetricsAndStatusAnswerOnTheNodeAsked(t *testing.T) {
+	h := newHarness(t)
+	for _, path := range []string{"metrics", "config/x/status"} {
+		p := h.b.Route(path)
+		if p == nil {
+			t.Fatalf("no path for %s", path)
+		}
+		po, ok := p.Operations[logical.ReadOperation].(*framework.PathOperation)
+		if !ok || po.ForwardPerformanceStandby || po.ForwardPerformanceSecondary {
+			t.Errorf("read %s is forwarded", path)
+		}
+		if slices.Contains(h.b.PathsSpecial.Unauthenticated, path) {
+			t.Errorf("%s is unauthenticated", path)
+		}
+	}
+	h.cdpSetup(2, h.clock.Now().Add(365*24*time.Hour))
+	h.mustRead("creds/sync")
+	if !strings.Contains(h.scrape(), "vault_acquia_upstream_requests_total") {
+		t.Fatal("the active node counted no upstream request")
+	}
+	standby := h.node(consts.ReplicationPerformanceStandby, false)
+	resp, err := standby.handle(&logical.Request{Operation: logical.ReadOperation, Path: "metrics"})
+	if err != nil || resp == nil || resp.Data[logical.HTTPStatusCode] != 200 {
+		t.Fatalf("standby metrics: %v %v", err, resp)
+	}
+	body := string(resp.Data[logical.HTTPRawBody].([]byte))
+	if strings.Contains(body, "vault_acquia_upstream_requests_total{") {
+		t.Error("the standby shows upstream requests it never made")
+	}
+	if !strings.Contains(body, `vault_acquia_held_tokens{config="cdp",provider="cdp"} 1`) {
+		t.Errorf("the standby does not show the tokens held:\n%s", body)
+	}
+	resp, err = standby.handle(&logical.Request{Operation: logical.ReadOperation, Path: "config/cdp/status"})
+	if err != nil || resp == nil || resp.Data["held_tokens"] != 1 || resp.Data["last_success"] != nil {
+		t.Fatalf("standby status: %v %v", err, resp)
+	}
+}

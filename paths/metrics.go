@@ -171,8 +171,8 @@ func (e *Env) refreshGauges(ctx context.Context, s logical.Storage) error {
 	return nil
 }
 
-// call is a metrics.Call as the status path shows it.
-func call(c *metrics.Call, failure bool) map[string]any {
+// call is a metrics.Call as the status path shows it; nil (null) for none.
+func call(c *metrics.Call, failure bool) any {
 	if c == nil {
 		return nil
 	}
