@@ -67,7 +67,9 @@ func (b *Backend) HandleExistenceCheck(ctx context.Context, req *logical.Request
 // walRollback rolls back one WAL entry; a panic keeps the entry for the
 // next try, and the others still roll back.
 func (b *Backend) walRollback(ctx context.Context, req *logical.Request, kind string, data any) error {
-	return b.guard("WAL rollback", func() error { return b.env.WALRollback(ctx, req, kind, data) })
+	err := b.guard("WAL rollback", func() error { return b.env.WALRollback(ctx, req, kind, data) })
+	b.env.RollbackDone(kind, data, err)
+	return err
 }
 
 func (b *Backend) invalidate(ctx context.Context, key string) {

@@ -36,6 +36,9 @@ func TestPanicInAHandlerIsA500(t *testing.T) {
 	if tok == "" {
 		t.Error("no token after the panic")
 	}
+	if n := samples(t, scrape(h), "vault_acquia_panics_recovered_total", "")[""]; n != 1 {
+		t.Errorf("panics recovered = %v, want 1", n)
+	}
 }
 
 // Every entry point Vault calls recovers: requests, existence checks, the

@@ -18,13 +18,14 @@ import (
 	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/plugintest"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/testutil"
 )
 
-// TestReadOnlyNodeCallsNothingUpstream: on a node that cannot write, every
+// TestReadOnlyNodeCallsNothingUpstream: on a plugintest.Node that cannot write, every
 // operation with an upstream side effect stops with logical.ErrReadOnly
-// (so Vault replays it on the active node) before any upstream call; the
+// (so Vault replays it on the active plugintest.Node) before any upstream call; the
 // replay then does it exactly once, and a user authorization survives.
 func TestReadOnlyNodeCallsNothingUpstream(t *testing.T) {
 	states := map[string]consts.ReplicationState{
@@ -171,7 +172,7 @@ func TestReadOnlyNodeCallsNothingUpstream(t *testing.T) {
 					t.Fatalf("%d upstream calls", n)
 				}
 				if !h.Emu.TokenLive(lease.Data["access_token"].(string)) {
-					t.Error("the token died on a node that cannot write")
+					t.Error("the token died on a plugintest.Node that cannot write")
 				}
 			})
 		}
@@ -191,7 +192,7 @@ func TestReadOnlyNodeCallsNothingUpstream(t *testing.T) {
 	})
 }
 
-// TestReadOnlyNodeRollsBackNothing: the WAL rollback of a node that
+// TestReadOnlyNodeRollsBackNothing: the WAL rollback of a plugintest.Node that
 // cannot write keeps the entry and calls nothing upstream.
 func TestReadOnlyNodeRollsBackNothing(t *testing.T) {
 	h := plugintest.New(t)
@@ -203,7 +204,7 @@ func TestReadOnlyNodeRollsBackNothing(t *testing.T) {
 	err := standby.B.Env().WALRollback(context.Background(), &logical.Request{Storage: standby.Storage}, "upstream_token",
 		map[string]any{"config": "cdp", "token": tok})
 	if !errors.Is(err, logical.ErrReadOnly) {
-		t.Fatalf("err = %v, want logical.ErrReadOnly (entry kept for the active node)", err)
+		t.Fatalf("err = %v, want logical.ErrReadOnly (entry kept for the active plugintest.Node)", err)
 	}
 	if h.Emu.Requests("")-before != 0 || !h.Emu.TokenLive(tok) {
 		t.Error("the standby's rollback acted upstream")
@@ -236,7 +237,7 @@ func (w *walOrder) Put(ctx context.Context, e *logical.StorageEntry) error {
 }
 
 // TestWALWrittenBeforeTheCreate: the WAL entry exists before the upstream
-// create, so a crash between create and lease has an entry to roll back.
+// create, so a plugintest.Crash between create and lease has an entry to roll back.
 func TestWALWrittenBeforeTheCreate(t *testing.T) {
 	h := plugintest.New(t)
 	h.CDPSetup(3, h.Clock.Now().Add(365*24*time.Hour))
@@ -578,12 +579,12 @@ func TestGuardAloneStopsUpstreamCalls(t *testing.T) {
 		t.Errorf("periodic on a read-only node: %v", err)
 	}
 	if keys, _ := h.Storage.List(context.Background(), "oauth-state/"); len(keys) == 0 {
-		t.Error("the state was pruned (or lost) on a read-only node")
+		t.Error("the state was pruned (or lost) on a read-only plugintest.Node")
 	}
 }
 
 // TestForwardedOperations: every operation with an upstream side effect or
-// a storage write is marked for Vault to run on the active node.
+// a storage write is marked for Vault to run on the active plugintest.Node.
 func TestForwardedOperations(t *testing.T) {
 	h := plugintest.New(t)
 	want := map[string][]logical.Operation{
@@ -605,7 +606,7 @@ func TestForwardedOperations(t *testing.T) {
 		for _, op := range ops {
 			po, ok := p.Operations[op].(*framework.PathOperation)
 			if !ok || !po.ForwardPerformanceStandby || !po.ForwardPerformanceSecondary {
-				t.Errorf("%s %s is not forwarded to the active node", op, path)
+				t.Errorf("%s %s is not forwarded to the active plugintest.Node", op, path)
 			}
 		}
 	}
@@ -702,5 +703,99 @@ func TestEveryPathRefusesOverlongNames(t *testing.T) {
 	}
 	if msg, ok := plugintest.BadRequest(h.Do(logical.ReadOperation, "creds/"+long[:128], nil)); !ok || strings.HasPrefix(msg, "name:") {
 		t.Errorf("a 128-character name: %s; want the role's absence", msg)
+	}
+}
+
+// TestMetricsAndStatusHoldNoSecret: neither a scrape nor a config's status
+// holds a secret or a token: not the credentials, not a token read, not a
+// secret an upstream echoed in its error code; the logs neither (the
+// plugintest.Harness checks them at cleanup).
+func TestMetricsAndStatusHoldNoSecret(t *testing.T) {
+	h := plugintest.New(t)
+	h.CloudConfig("c", nil)
+	h.MustWrite("roles/deploy", map[string]any{"config": "c"})
+	h.MustRead("creds/deploy")
+	h.MustWrite("static-roles/shared", map[string]any{"config": "c", "scopes": "organization:" + plugintest.FedOrgUUID, "rotation_period": "60s"})
+	h.StaticToken("shared")
+	h.CDPSetup(2, h.Clock.Now().Add(365*24*time.Hour))
+	lease := h.MustRead("creds/sync")
+	if _, err := h.Revoke(lease); err != nil {
+		t.Fatal(err)
+	}
+	h.MustRead("creds/sync")
+	// An upstream that echoes the secret in its error code, for a read and
+	// for a rotation.
+	echo := `{"error":"` + plugintest.CloudSecret + `","error_description":"` + plugintest.CloudSecret + `"}`
+	h.Emu.InjectFault(emulator.Fault{PathPrefix: "/api/auth/oauth/token", Status: 401, Body: echo, Times: 1})
+	if resp, err := h.Read("creds/deploy"); err == nil && !resp.IsError() {
+		t.Fatal("the read passed a 401")
+	}
+	h.Emu.InjectFault(emulator.Fault{PathPrefix: "/api/auth/oauth/token", Status: 401, Body: echo, Times: 1000})
+	h.Clock.Advance(61 * time.Second)
+	h.RotateDue()
+	h.Emu.ClearFaults()
+
+	outputs := map[string]string{"metrics": scrape(h)}
+	for _, c := range []string{"c", "cdp"} {
+		raw, err := json.Marshal(h.MustRead("config/" + c + "/status").Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outputs["config/"+c+"/status"] = string(raw)
+	}
+	if !strings.Contains(outputs["config/c/status"], "[redacted]") {
+		t.Errorf("the echoed code is not in the status, redacted: %s", outputs["config/c/status"])
+	}
+	if len(h.Secrets) < 5 {
+		t.Fatalf("only %d secrets and tokens to look for", len(h.Secrets))
+	}
+	for path, out := range outputs {
+		for _, s := range h.Secrets {
+			if s != "" && strings.Contains(out, s) {
+				t.Errorf("%s holds a secret or token", path)
+			}
+		}
+	}
+}
+
+// TestMetricsAndStatusAnswerOnTheNodeAsked: neither path is forwarded or
+// unauthenticated; a performance standby, which cannot write, answers both
+// itself, with its own counters (it called nothing upstream) and the
+// storage gauges every plugintest.Node sees.
+func TestMetricsAndStatusAnswerOnTheNodeAsked(t *testing.T) {
+	h := plugintest.New(t)
+	for _, path := range []string{"metrics", "config/x/status"} {
+		p := h.B.Route(path)
+		if p == nil {
+			t.Fatalf("no path for %s", path)
+		}
+		po, ok := p.Operations[logical.ReadOperation].(*framework.PathOperation)
+		if !ok || po.ForwardPerformanceStandby || po.ForwardPerformanceSecondary {
+			t.Errorf("read %s is forwarded", path)
+		}
+		if slices.Contains(h.B.PathsSpecial.Unauthenticated, path) {
+			t.Errorf("%s is unauthenticated", path)
+		}
+	}
+	h.CDPSetup(2, h.Clock.Now().Add(365*24*time.Hour))
+	h.MustRead("creds/sync")
+	if !strings.Contains(scrape(h), "vault_acquia_upstream_requests_total") {
+		t.Fatal("the active plugintest.Node counted no upstream request")
+	}
+	standby := h.Node(consts.ReplicationPerformanceStandby, false)
+	resp, err := standby.Handle(&logical.Request{Operation: logical.ReadOperation, Path: "metrics"})
+	if err != nil || resp == nil || resp.Data[logical.HTTPStatusCode] != 200 {
+		t.Fatalf("standby metrics: %v %v", err, resp)
+	}
+	body := string(resp.Data[logical.HTTPRawBody].([]byte))
+	if strings.Contains(body, "vault_acquia_upstream_requests_total{") {
+		t.Error("the standby shows upstream requests it never made")
+	}
+	if !strings.Contains(body, `vault_acquia_held_tokens{config="cdp",provider="cdp"} 1`) {
+		t.Errorf("the standby does not show the tokens held:\n%s", body)
+	}
+	resp, err = standby.Handle(&logical.Request{Operation: logical.ReadOperation, Path: "config/cdp/status"})
+	if err != nil || resp == nil || resp.Data["held_tokens"] != 1 || resp.Data["last_success"] != nil {
+		t.Fatalf("standby status: %v %v", err, resp)
 	}
 }

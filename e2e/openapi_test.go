@@ -51,7 +51,8 @@ func TestOpenAPIDocumentsEverything(t *testing.T) {
 	sort.Strings(paths)
 	for _, want := range []string{"/acquia/config/{name}", "/acquia/config/", "/acquia/config/{name}/revoke-all",
 		"/acquia/roles/{name}", "/acquia/roles/", "/acquia/creds/{name}", "/acquia/authorize/{name}", "/acquia/callback",
-		"/acquia/static-roles/{name}", "/acquia/static-roles/", "/acquia/static-creds/{name}", "/acquia/rotate-role/{name}"} {
+		"/acquia/static-roles/{name}", "/acquia/static-roles/", "/acquia/static-creds/{name}", "/acquia/rotate-role/{name}",
+		"/acquia/metrics", "/acquia/config/{name}/status"} {
 		if _, ok := doc.Paths[want]; !ok {
 			t.Errorf("the OpenAPI document lacks %s (has %v)", want, paths)
 		}

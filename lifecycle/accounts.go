@@ -103,6 +103,7 @@ func (e *Mount) KillAllTokens(ctx context.Context, s logical.Storage, name strin
 	lock.Lock()
 	defer lock.Unlock()
 	if err := ur.RevokeAll(ctx); err != nil {
+		countRevoke(ur, err)
 		return nil, err
 	}
 	held, err := s.List(ctx, tokenPrefix+name+"/")
@@ -111,6 +112,7 @@ func (e *Mount) KillAllTokens(ctx context.Context, s logical.Storage, name strin
 	}
 	defer e.dropHeldIndex(name)
 	for _, id := range held {
+		countRevoke(ur, nil)
 		if err := s.Delete(ctx, heldKey(name, id)); err != nil {
 			return nil, err
 		}

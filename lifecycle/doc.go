@@ -29,5 +29,6 @@
 //	replication.go         which node may act upstream
 //	user_errors.go         the 400 a caller can fix
 //	panics.go              a recovered panic: its stack logged, a 500
+//	metrics.go             the hooks that count the mount's work (internal/metrics)
 //	unreadable.go          storage entries that cannot be decoded
 package lifecycle

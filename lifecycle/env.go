@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/metrics"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 )
 
@@ -32,6 +33,8 @@ type Mount struct {
 	// (framework.Backend.WriteSafeReplicationState). Nothing is called
 	// upstream where it cannot.
 	Writable func() bool
+	// Metrics counts this mount's work on this node (metrics.go).
+	Metrics *metrics.Metrics
 
 	// Locks, in the order they are taken (never the other way round):
 	// configLocks → graph → staticLocks → issuerLocks → tokenLocks →
@@ -93,7 +96,7 @@ type cachedClient struct {
 
 // NewMount returns a Mount with the real clock.
 func NewMount(logger hclog.Logger, system func() logical.SystemView) *Mount {
-	return &Mount{
+	m := &Mount{
 		Logger:       logger,
 		Now:          time.Now,
 		System:       system,
@@ -114,6 +117,9 @@ func NewMount(logger hclog.Logger, system func() logical.SystemView) *Mount {
 		clients:      map[string]cachedClient{},
 		latestGen:    map[string]uint64{},
 	}
+	// Through the field: tests move the mount's clock.
+	m.Metrics = metrics.New(func() time.Time { return m.Now() })
+	return m
 }
 
 func locksFor(locks []*locksutil.LockEntry, key string) *sync.RWMutex {
@@ -155,7 +161,7 @@ func (e *Mount) Client(name string, cfg *ConfigEntry) (provider.Client, error) {
 	if ok && c.gen == cfg.Generation {
 		return c.client, nil
 	}
-	built, err := provider.New(cfg.Config, e.ProviderOptions())
+	built, err := provider.New(cfg.Config, e.ClientOptions(cfg.Provider, name))
 	if err != nil {
 		return nil, fmt.Errorf("config %q: %w", name, err)
 	}

@@ -72,6 +72,7 @@ func (e *Mount) Renew(ctx context.Context, req *logical.Request) (*logical.Respo
 	resp := &logical.Response{Secret: req.Secret, Warnings: append(warnings, cut...)}
 	resp.Secret.TTL = ttl
 	resp.Secret.MaxTTL = maxTTL
+	e.renewed(req.Secret)
 	return resp, nil
 }
 

@@ -235,6 +235,7 @@ func (e *Mount) noteBeforeCreate(ctx context.Context, client provider.Client, w 
 func (e *Mount) settleLostCreate(ctx context.Context, s logical.Storage, client provider.Client, w *walToken, until time.Time) error {
 	if tok := e.findLostCreate(ctx, s, client, w, until); tok != "" {
 		err := client.(provider.Revoker).Revoke(ctx, tok)
+		countRevoke(client, err)
 		if err == nil {
 			e.Logger.Info("found and deleted the token of a create whose answer was lost", "config", w.Config, "role", w.Role)
 			return nil

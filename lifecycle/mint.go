@@ -39,6 +39,7 @@ type MintRequest struct {
 // upstreams a slot is reserved first (token_limit.go). The caller holds the
 // config's issuer lock for reading.
 func (e *Mount) Mint(ctx context.Context, s logical.Storage, m MintRequest) (*provider.Token, error) {
+	m.Obtain = countMinted(m.Client, m.Obtain)
 	spec, _ := provider.Lookup(m.Entry.Provider)
 	eff, err := provider.Effective(m.Entry.Config)
 	if err != nil {

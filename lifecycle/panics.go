@@ -21,6 +21,7 @@ import (
 // a secret, so only its type is logged. The stack holds function names,
 // files and lines, and argument words, never the bytes behind them.
 func (e *Mount) Panicked(where string, v any) error {
+	e.Metrics.PanicRecovered()
 	what := fmt.Sprintf("a value of type %T", v)
 	if re, ok := v.(runtime.Error); ok {
 		what = re.Error()

@@ -45,7 +45,9 @@ func (e *Mount) revokeAt(ctx context.Context, s logical.Storage, config string, 
 			"cannot be revoked there and lives upstream until it expires; Vault retries this revoke", config)
 	}
 	if rv, ok := acct.Client.(provider.Revoker); ok {
-		if err := rv.Revoke(ctx, token); err != nil {
+		err := rv.Revoke(ctx, token)
+		countRevoke(acct.Client, err)
+		if err != nil {
 			if !provider.NotRevocable(err) {
 				return fmt.Errorf("revoking upstream token of config %q: %w", config, err)
 			}

@@ -277,6 +277,7 @@ func (e *Mount) RotateStatic(ctx context.Context, s logical.Storage, name string
 		e.Logger.Warn("static role rotated on a disable_all tenant: CDP disabled the previous token at once, with no grace "+
 			"period", "static_role", name, "config", role.Config)
 	}
+	e.staticRotated(cfg.Provider, name, role, next)
 	e.endGrace(ctx, s, name, next)
 	e.Logger.Info("static role rotated", "static_role", name, "config", role.Config, "next_rotation", next.NextRotation)
 	return nil
@@ -315,8 +316,10 @@ func (e *Mount) endGrace(ctx context.Context, s logical.Storage, name string, st
 			if err := e.RevokeUpstream(ctx, s, g.Config, g.AccessToken, g.Issuer, time.Time{}); err != nil {
 				g.Failures++
 				g.RevokeAt = now.Add(e.retryWait(g.Failures + 1))
+				status, code := UpstreamStatus(err)
 				e.Logger.Warn("could not revoke a static role's retired token; retrying", "static_role", name,
-					"failures", g.Failures, "next_try", g.RevokeAt, "error", err)
+					"config", g.Config, "status", status, "code", code, "failures", g.Failures,
+					"next_try", g.RevokeAt.UTC().Format(time.RFC3339), "error", err)
 				kept = append(kept, g)
 			}
 		}
@@ -430,8 +433,6 @@ func (e *Mount) RotateOrRecord(ctx context.Context, s logical.Storage, name stri
 		e.schedule(name, e.Now())
 		return
 	}
-	e.Logger.Warn("static role rotation failed; the current token is served until it expires", "static_role", name,
-		"config", role.Config, "error", err)
 	if st == nil {
 		st = &staticToken{}
 	}
@@ -441,6 +442,11 @@ func (e *Mount) RotateOrRecord(ctx context.Context, s logical.Storage, name stri
 	if !st.ExpiresAt.IsZero() && st.NextRotation.After(st.ExpiresAt) && e.Now().Before(st.ExpiresAt) {
 		st.NextRotation = st.ExpiresAt
 	}
+	status, code := UpstreamStatus(err)
+	e.Logger.Warn("static role rotation failed; the current token is served until it expires", "static_role", name,
+		"config", role.Config, "status", status, "code", code, "failures", st.Failures,
+		"next_try", st.NextRotation.UTC().Format(time.RFC3339), "error", err)
+	e.staticFailed(ctx, s, name, role, st.NextRotation)
 	if serr := e.StoreStaticToken(ctx, s, name, st); serr != nil {
 		e.Logger.Error("could not record a failed rotation", "static_role", name, "error", serr)
 		e.schedule(name, st.NextRotation)

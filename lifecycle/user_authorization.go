@@ -136,7 +136,7 @@ func (e *Mount) dropAuthorizations(ctx context.Context, s logical.Storage, confi
 	if err != nil {
 		return nil, err
 	}
-	oldClient, clientErr := provider.New(old.Config, e.ProviderOptions())
+	oldClient, clientErr := provider.New(old.Config, e.ClientOptions(old.Provider, config))
 	var dropped []string
 	for _, name := range names {
 		lock := e.RoleLock(name)
@@ -163,12 +163,16 @@ func (e *Mount) dropAuthorizations(ctx context.Context, s logical.Storage, confi
 // and left to expiry.
 func (e *Mount) RevokeQuietly(ctx context.Context, client any, role, accessToken, refreshToken string) {
 	if rv, ok := client.(provider.Revoker); ok && accessToken != "" {
-		if err := rv.Revoke(ctx, accessToken); err != nil {
+		err := rv.Revoke(ctx, accessToken)
+		countRevoke(client, err)
+		if err != nil {
 			e.Logger.Warn("could not revoke an unused access token; it expires by itself", "role", role, "error", err)
 		}
 	}
 	if rv, ok := client.(provider.RefreshRevoker); ok && refreshToken != "" {
-		if err := rv.RevokeRefresh(ctx, refreshToken); err != nil {
+		err := rv.RevokeRefresh(ctx, refreshToken)
+		countRevoke(client, err)
+		if err != nil {
 			e.Logger.Warn("could not revoke an unused refresh token upstream", "role", role, "error", err)
 		}
 	}
@@ -257,6 +261,7 @@ func (e *Mount) exchange(ctx context.Context, cg provider.CodeGranter, a Authori
 		}
 		return nil, err
 	}
+	UpstreamOf(cg).Minted()
 	if tok.RefreshToken == "" {
 		// No grant to keep: the unleased access token goes.
 		e.RevokeQuietly(ctx, cg, a.Holder, tok.AccessToken, "")

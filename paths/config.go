@@ -197,7 +197,7 @@ func (e *Env) checkedConfig(ctx context.Context, req *logical.Request, d *framew
 // verifyConfig asks the upstream whether the written credentials work;
 // nothing is stored when they do not.
 func (e *Env) verifyConfig(ctx context.Context, s logical.Storage, name string, w *configWriteOf) error {
-	client, err := provider.New(w.cfg.Config, e.ProviderOptions())
+	client, err := provider.New(w.cfg.Config, e.ClientOptions(w.cfg.Provider, name))
 	if err != nil {
 		return lifecycle.UserErr("%s", err)
 	}
@@ -443,6 +443,7 @@ func (e *Env) configDelete(ctx context.Context, req *logical.Request, d *framewo
 			return nil, fmt.Errorf("deleting config %q: %w", name, err)
 		}
 	}
+	e.Metrics.ForgetConfig(name)
 	e.Logger.Info("config deleted", "config", name)
 	var warnings []string
 	// Tokens whose answers were lost cannot be revoked by anyone; their

@@ -16,6 +16,7 @@ func (e *Env) Paths() []*framework.Path {
 		e.authorizePaths(),
 		e.staticRolePaths(),
 		e.staticCredsPaths(),
+		e.metricsPaths(),
 	)
 }
 

@@ -94,6 +94,9 @@ func (e *Env) staticRoleWrite(ctx context.Context, req *logical.Request, d *fram
 	if err := e.WriteStaticRole(ctx, req.Storage, name, existing, &role, spec.TokenLimit); err != nil {
 		return nil, err
 	}
+	if existing != nil && existing.Config != role.Config {
+		e.Metrics.ForgetStaticRole(existing.Config, name)
+	}
 	e.Logger.Info("static role written", "static_role", name, "config", role.Config, "created", existing == nil)
 	return nil, nil
 }
@@ -241,6 +244,7 @@ func (e *Env) staticRoleDelete(ctx context.Context, req *logical.Request, d *fra
 		return nil, fmt.Errorf("deleting static role %q: %w", name, err)
 	}
 	e.StaticChanged(name)
+	e.Metrics.ForgetStaticRole(role.Config, name)
 	if err := e.DropRoleToken(ctx, req.Storage, lifecycle.StaticHolder(name)); err != nil {
 		return nil, err
 	}

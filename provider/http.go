@@ -59,7 +59,7 @@ func newHTTPClients(c Config, o Options) (*httpClients, error) {
 	var rt http.RoundTripper = noRedirects{next: &loggingTransport{next: tr, log: o.logger()}}
 	if o.Metrics != nil {
 		// Under the retrying client, so each attempt is reported.
-		rt = &metricsTransport{next: rt, rec: o.Metrics}
+		rt = &metricsTransport{next: rt, rec: o.Metrics, secrets: c.Secrets()}
 	}
 	base := &http.Client{Transport: rt, CheckRedirect: refuseRedirect}
 	mk := func(policy retryablehttp.CheckRetry) *http.Client {

@@ -1,8 +1,10 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -121,6 +123,8 @@ func operationOf(ctx context.Context) string {
 type metricsTransport struct {
 	next http.RoundTripper
 	rec  CallRecorder
+	// secrets are scrubbed from an error code an AnswerRecorder gets.
+	secrets []string
 }
 
 func (t *metricsTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -146,8 +150,81 @@ func (t *metricsTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		}
 		t.rec.UpstreamCall(op, outcomeOf(resp, err), end.Sub(start))
 	}
+	if ar, ok := t.rec.(AnswerRecorder); ok && len(attempts) > 0 {
+		return t.answer(ar, op, end, resp, err), err
+	}
 	return resp, err
 }
+
+// AnswerRecorder is a CallRecorder that also hears how each attempt it
+// counted ended: its outcome, the HTTP status (0 when no answer came) and,
+// for a failure answer, the upstream error code its body names, scrubbed
+// of the config's secrets. config/:name/status shows the last ones.
+type AnswerRecorder interface {
+	UpstreamAnswer(operation, outcome string, status int, code string, at time.Time)
+}
+
+// maxSniff bounds what is read of a failure answer's body for its code.
+const maxSniff = 16 << 10
+
+// answer reports an attempt's end to ar: at once, or for a failure answer
+// with a body when whoever reads it closes it (its code is in the body).
+func (t *metricsTransport) answer(ar AnswerRecorder, op string, at time.Time, resp *http.Response, err error) *http.Response {
+	outcome := outcomeOf(resp, err)
+	if err != nil || resp == nil {
+		status := 0
+		var redirect *RedirectError
+		if errors.As(err, &redirect) {
+			status = redirect.Status
+		}
+		ar.UpstreamAnswer(op, outcome, status, "", at)
+		return resp
+	}
+	if resp.StatusCode < 400 || resp.Body == nil {
+		ar.UpstreamAnswer(op, outcome, resp.StatusCode, "", at)
+		return resp
+	}
+	resp.Body = &codeSniffer{ReadCloser: resp.Body, report: func(body []byte) {
+		code, _ := parseErrorBody(body)
+		ar.UpstreamAnswer(op, outcome, resp.StatusCode, scrub(code, t.secrets), at)
+	}}
+	return resp
+}
+
+// codeSniffer keeps the start of a body as it is read, and hands it to
+// report once, when the body is closed.
+type codeSniffer struct {
+	io.ReadCloser
+	buf    bytes.Buffer
+	once   sync.Once
+	report func([]byte)
+}
+
+func (c *codeSniffer) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	if room := maxSniff - c.buf.Len(); room > 0 {
+		c.buf.Write(p[:min(n, room)])
+	}
+	return n, err
+}
+
+func (c *codeSniffer) Close() error {
+	err := c.ReadCloser.Close()
+	c.once.Do(func() { c.report(c.buf.Bytes()) })
+	return err
+}
+
+// RecorderOf is the CallRecorder a client of this package was built with
+// (Options.Metrics); nil for none.
+func RecorderOf(client any) CallRecorder {
+	if c, ok := client.(interface{ recorder() CallRecorder }); ok {
+		return c.recorder()
+	}
+	return nil
+}
+
+func (c *oauthClient) recorder() CallRecorder { return c.opts.Metrics }
+func (c *cdpClient) recorder() CallRecorder   { return c.opts.Metrics }
 
 // outcomeOf names how an attempt ended.
 func outcomeOf(resp *http.Response, err error) string {

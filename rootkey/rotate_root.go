@@ -195,7 +195,7 @@ func (e *Rotator) adoptKey(ctx context.Context, s logical.Storage, r *keyRotatio
 	if err != nil {
 		return nil, nil, e.abandonRotation(ctx, s, r.walID, r.w, fmt.Errorf("the new API key is not usable: %w", err))
 	}
-	next, err := provider.New(cfg.Config, e.ProviderOptions())
+	next, err := provider.New(cfg.Config, e.ClientOptions(cfg.Provider, r.name))
 	if err != nil {
 		return nil, nil, e.abandonRotation(ctx, s, r.walID, r.w, err)
 	}

@@ -109,7 +109,9 @@ func (e *Rotator) RotateCredential(ctx context.Context, req *logical.Request) er
 		return nil
 	}
 	if err != nil {
-		e.Logger.Error("automated rotation failed; Vault's rotation manager retries", "config", name, "error", err)
+		status, code := lifecycle.UpstreamStatus(err)
+		e.Logger.Warn("automated rotation of the config's API key failed", "config", name, "status", status,
+			"code", code, "next_try", "when Vault's rotation manager retries", "error", err)
 		return err
 	}
 	e.LogRotation(name, r, "rotation manager")
@@ -176,7 +178,9 @@ func (e *Rotator) RotateRootsDue(ctx context.Context, s logical.Storage) {
 		})
 		if err != nil {
 			retry := e.rootFailed(name, now)
-			e.Logger.Error("automated rotation failed", "config", name, "retry_at", retry.UTC().Format(time.RFC3339), "error", err)
+			status, code := lifecycle.UpstreamStatus(err)
+			e.Logger.Warn("automated rotation of the config's API key failed", "config", name, "status", status,
+				"code", code, "next_try", retry.UTC().Format(time.RFC3339), "error", err)
 			continue
 		}
 		e.rootSucceeded(name)
@@ -219,4 +223,21 @@ func (e *Rotator) rootSucceeded(name string) {
 func TakesRotation(providerName string) bool {
 	spec, ok := provider.Lookup(providerName)
 	return ok && spec.Takes("rotation_period")
+}
+
+// NextRotation is when the plugin itself next rotates cfg's key (its
+// rotation_period, or the retry after a failure), and false when it does
+// not: no rotation_period, rotation paused, or Vault's rotation manager in
+// charge. config/:name/status shows it.
+func (e *Rotator) NextRotation(name string, cfg *lifecycle.ConfigEntry) (time.Time, bool) {
+	due, ok := rootRotationDue(cfg)
+	if !ok {
+		return time.Time{}, false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if f, failed := e.failures[name]; failed && f.next.After(due) {
+		return f.next, true
+	}
+	return due, true
 }

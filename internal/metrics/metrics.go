@@ -164,7 +164,26 @@ type Metrics struct {
 	pending         *prometheus.GaugeVec
 	panics          prometheus.Counter
 	static          *staticCollector
+
+	// last are each config's last upstream answers (LastCalls).
+	lastMu sync.Mutex
+	last   map[string]*lastCalls
 }
+
+// Call is how one upstream attempt ended, for config/:name/status: never
+// a secret (the code is scrubbed of the config's secrets).
+type Call struct {
+	At        time.Time
+	Operation string
+	// Outcome is the attempt's outcome as the requests counter has it.
+	Outcome string
+	// Status is the HTTP status; 0 when no answer came.
+	Status int
+	// Code is the upstream's error code, when its answer named one.
+	Code string
+}
+
+type lastCalls struct{ success, failure *Call }
 
 // New returns a mount's metrics, all at zero. now is the clock the static
 // roles' seconds since and to rotation are counted on; time.Now when nil.
@@ -195,6 +214,7 @@ func New(now func() time.Time) *Metrics {
 		pending:      gauge(famPending),
 		panics:       prometheus.NewCounter(prometheus.CounterOpts{Name: famPanics.Name, Help: famPanics.Help}),
 		static:       newStaticCollector(now),
+		last:         map[string]*lastCalls{},
 	}
 	m.reg.MustRegister(m.upstreamCalls, m.upstreamLatency, m.minted, m.renewed, m.revoked, m.revokeFailed,
 		m.held, m.max, m.rotations, m.rollbacks, m.pending, m.panics, m.static)
@@ -242,6 +262,62 @@ func (u *Upstream) UpstreamCall(operation, outcome string, d time.Duration) {
 	op := label(operation)
 	u.m.upstreamCalls.WithLabelValues(u.provider, u.config, op, label(outcome)).Inc()
 	u.m.upstreamLatency.WithLabelValues(u.provider, u.config, op).Observe(d.Seconds())
+}
+
+// UpstreamAnswer records how an attempt ended, for LastCalls (the
+// provider package's AnswerRecorder).
+func (u *Upstream) UpstreamAnswer(operation, outcome string, status int, code string, at time.Time) {
+	if u == nil || u.m == nil {
+		return
+	}
+	c := &Call{At: at, Operation: operation, Outcome: outcome, Status: status, Code: code}
+	u.m.lastMu.Lock()
+	defer u.m.lastMu.Unlock()
+	l := u.m.last[u.config]
+	if l == nil {
+		l = &lastCalls{}
+		u.m.last[u.config] = l
+	}
+	if outcome == "ok" {
+		l.success = c
+	} else {
+		l.failure = c
+	}
+}
+
+// LastCalls are config's last successful and last failed upstream
+// attempts on this node since the mount started; nil where none.
+func (m *Metrics) LastCalls(config string) (success, failure *Call) {
+	if m == nil {
+		return nil, nil
+	}
+	m.lastMu.Lock()
+	defer m.lastMu.Unlock()
+	if l := m.last[label(config)]; l != nil {
+		return l.success, l.failure
+	}
+	return nil, nil
+}
+
+// Minted counts a token this config's client obtained upstream.
+func (u *Upstream) Minted() {
+	if u != nil {
+		u.m.Minted(u.provider, u.config)
+	}
+}
+
+// Revoked counts a token this config's client revoked, or found gone.
+func (u *Upstream) Revoked() {
+	if u != nil {
+		u.m.Revoked(u.provider, u.config)
+	}
+}
+
+// RevokeFailed counts a revocation by this config's client that failed.
+func (u *Upstream) RevokeFailed() {
+	if u != nil {
+		u.m.RevokeFailed(u.provider, u.config)
+	}
 }
 
 // Minted counts a token obtained upstream.
@@ -356,6 +432,9 @@ func (m *Metrics) ForgetConfig(config string) {
 		v.DeletePartialMatch(match)
 	}
 	m.static.forget(func(k roleKey) bool { return k.config == label(config) })
+	m.lastMu.Lock()
+	delete(m.last, label(config))
+	m.lastMu.Unlock()
 }
 
 // Rollback counts a WAL rollback of kind (the WAL entry's kind) with its

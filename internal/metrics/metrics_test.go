@@ -19,6 +19,9 @@ import (
 // A config's recorder is what provider.Options.Metrics takes.
 var _ provider.CallRecorder = (*metrics.Upstream)(nil)
 
+// It also hears each attempt's status and code, for config/:name/status.
+var _ provider.AnswerRecorder = (*metrics.Upstream)(nil)
+
 // parse reads a scrape back with Prometheus' own parser, so a test sees
 // what a Prometheus server would.
 func parse(t *testing.T, m *metrics.Metrics) map[string]*dto.MetricFamily {
