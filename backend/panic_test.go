@@ -36,7 +36,7 @@ func TestPanicInAHandlerIsA500(t *testing.T) {
 	if tok == "" {
 		t.Error("no token after the panic")
 	}
-	if n := samples(t, scrape(h), "vault_acquia_panics_recovered_total", "")[""]; n != 1 {
+	if n := plugintest.Samples(t, h.Scrape(), "vault_acquia_panics_recovered_total", "")[""]; n != 1 {
 		t.Errorf("panics recovered = %v, want 1", n)
 	}
 }

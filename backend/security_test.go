@@ -735,7 +735,7 @@ func TestMetricsAndStatusHoldNoSecret(t *testing.T) {
 	h.RotateDue()
 	h.Emu.ClearFaults()
 
-	outputs := map[string]string{"metrics": scrape(h)}
+	outputs := map[string]string{"metrics": h.Scrape()}
 	for _, c := range []string{"c", "cdp"} {
 		raw, err := json.Marshal(h.MustRead("config/" + c + "/status").Data)
 		if err != nil {
@@ -779,7 +779,7 @@ func TestMetricsAndStatusAnswerOnTheNodeAsked(t *testing.T) {
 	}
 	h.CDPSetup(2, h.Clock.Now().Add(365*24*time.Hour))
 	h.MustRead("creds/sync")
-	if !strings.Contains(scrape(h), "vault_acquia_upstream_requests_total") {
+	if !strings.Contains(h.Scrape(), "vault_acquia_upstream_requests_total") {
 		t.Fatal("the active plugintest.Node counted no upstream request")
 	}
 	standby := h.Node(consts.ReplicationPerformanceStandby, false)

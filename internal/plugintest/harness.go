@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/backend"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/metrics"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/testutil"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/sdk/helper/automatedrotationutil"
@@ -272,4 +275,58 @@ func (f *FlakyStorage) Delete(ctx context.Context, key string) error {
 		return errors.New("injected storage failure")
 	}
 	return f.Storage.Delete(ctx, key)
+}
+
+// scrape reads the metrics path and checks it is a raw 200 in Prometheus'
+// text format.
+func (h *Harness) Scrape() string {
+	h.T.Helper()
+	resp := h.MustRead("metrics")
+	if resp.Data[logical.HTTPStatusCode] != 200 || resp.Data[logical.HTTPContentType] != metrics.ContentType {
+		h.T.Fatalf("metrics answered %v %v", resp.Data[logical.HTTPStatusCode], resp.Data[logical.HTTPContentType])
+	}
+	body, ok := resp.Data[logical.HTTPRawBody].([]byte)
+	if !ok {
+		h.T.Fatalf("metrics body is a %T", resp.Data[logical.HTTPRawBody])
+	}
+	return string(body)
+}
+
+var sampleLine = regexp.MustCompile(`^(\w+)(?:\{([^}]*)\})? (\S+)$`)
+
+// samples sums the samples of family in body by the value of label
+// (every sample when label is ""), keeping those whose labels hold every
+// pair of match ("name=\"value\"").
+func Samples(t testing.TB, body, family, label string, match ...string) map[string]float64 {
+	t.Helper()
+	out := map[string]float64{}
+	for _, line := range strings.Split(body, "\n") {
+		m := sampleLine.FindStringSubmatch(line)
+		if m == nil || m[1] != family {
+			continue
+		}
+		skip := false
+		for _, want := range match {
+			if !strings.Contains(m[2], want) {
+				skip = true
+			}
+		}
+		if skip {
+			continue
+		}
+		v, err := strconv.ParseFloat(m[3], 64)
+		if err != nil {
+			t.Fatalf("sample %q: %v", line, err)
+		}
+		key := ""
+		if label != "" {
+			lm := regexp.MustCompile(label + `="([^"]*)"`).FindStringSubmatch(m[2])
+			if lm == nil {
+				t.Fatalf("sample %q has no %s", line, label)
+			}
+			key = lm[1]
+		}
+		out[key] += v
+	}
+	return out
 }

@@ -1,9 +1,7 @@
-package backend_test
+package paths_test
 
 import (
 	"context"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,63 +10,8 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
-	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/metrics"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/plugintest"
 )
-
-// scrape reads the metrics path and checks it is a raw 200 in Prometheus'
-// text format.
-func scrape(h *plugintest.Harness) string {
-	h.T.Helper()
-	resp := h.MustRead("metrics")
-	if resp.Data[logical.HTTPStatusCode] != 200 || resp.Data[logical.HTTPContentType] != metrics.ContentType {
-		h.T.Fatalf("metrics answered %v %v", resp.Data[logical.HTTPStatusCode], resp.Data[logical.HTTPContentType])
-	}
-	body, ok := resp.Data[logical.HTTPRawBody].([]byte)
-	if !ok {
-		h.T.Fatalf("metrics body is a %T", resp.Data[logical.HTTPRawBody])
-	}
-	return string(body)
-}
-
-var sampleLine = regexp.MustCompile(`^(\w+)(?:\{([^}]*)\})? (\S+)$`)
-
-// samples sums the samples of family in body by the value of label
-// (every sample when label is ""), keeping those whose labels hold every
-// pair of match ("name=\"value\"").
-func samples(t testing.TB, body, family, label string, match ...string) map[string]float64 {
-	t.Helper()
-	out := map[string]float64{}
-	for _, line := range strings.Split(body, "\n") {
-		m := sampleLine.FindStringSubmatch(line)
-		if m == nil || m[1] != family {
-			continue
-		}
-		skip := false
-		for _, want := range match {
-			if !strings.Contains(m[2], want) {
-				skip = true
-			}
-		}
-		if skip {
-			continue
-		}
-		v, err := strconv.ParseFloat(m[3], 64)
-		if err != nil {
-			t.Fatalf("sample %q: %v", line, err)
-		}
-		key := ""
-		if label != "" {
-			lm := regexp.MustCompile(label + `="([^"]*)"`).FindStringSubmatch(m[2])
-			if lm == nil {
-				t.Fatalf("sample %q has no %s", line, label)
-			}
-			key = lm[1]
-		}
-		out[key] += v
-	}
-	return out
-}
 
 // pluginOperations are the operation names the plugin sends (the rest of
 // the emulator's names are requests a browser or a consumer makes).
@@ -125,12 +68,12 @@ func TestMetricsCountWhatTheUpstreamSaw(t *testing.T) {
 	h.MustWrite("static-roles/shared", map[string]any{"config": "c", "scopes": "organization:" + plugintest.FedOrgUUID, "rotation_period": "60s"})
 	h.StaticToken("shared")
 
-	body := scrape(h)
-	plugin := samples(t, body, "vault_acquia_upstream_requests_total", "operation")
+	body := h.Scrape()
+	plugin := plugintest.Samples(t, body, "vault_acquia_upstream_requests_total", "operation")
 	if emu := emulatorOperations(h); !sameCounts(plugin, emu) {
 		t.Fatalf("upstream requests by operation: plugin %v, emulator %v", plugin, emu)
 	}
-	if n := samples(t, body, "vault_acquia_upstream_requests_total", "", `outcome="5xx"`, `config="c"`)[""]; n != 1 {
+	if n := plugintest.Samples(t, body, "vault_acquia_upstream_requests_total", "", `outcome="5xx"`, `config="c"`)[""]; n != 1 {
 		t.Errorf("the retried 503 counted %v times", n)
 	}
 	for _, c := range []struct {
@@ -150,7 +93,7 @@ func TestMetricsCountWhatTheUpstreamSaw(t *testing.T) {
 		{"vault_acquia_static_seconds_to_rotation", []string{`role="shared"`}, 60},
 		{"vault_acquia_static_seconds_since_rotation", []string{`role="shared"`}, 0},
 	} {
-		if got := samples(t, body, c.family, "", c.match...)[""]; got != c.want {
+		if got := plugintest.Samples(t, body, c.family, "", c.match...)[""]; got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.family, c.match, got, c.want)
 		}
 	}
@@ -160,11 +103,11 @@ func TestMetricsCountWhatTheUpstreamSaw(t *testing.T) {
 	h.Clock.Advance(61 * time.Second)
 	h.RotateDue()
 	h.Emu.ClearFaults()
-	body = scrape(h)
-	if got := samples(t, body, "vault_acquia_static_rotations_total", "", `role="shared"`, `outcome="failed"`)[""]; got != 1 {
+	body = h.Scrape()
+	if got := plugintest.Samples(t, body, "vault_acquia_static_rotations_total", "", `role="shared"`, `outcome="failed"`)[""]; got != 1 {
 		t.Errorf("failed rotations = %v, want 1", got)
 	}
-	if plugin, emu := samples(t, body, "vault_acquia_upstream_requests_total", "operation"), emulatorOperations(h); !sameCounts(plugin, emu) {
+	if plugin, emu := plugintest.Samples(t, body, "vault_acquia_upstream_requests_total", "operation"), emulatorOperations(h); !sameCounts(plugin, emu) {
 		t.Fatalf("after the failed rotation: plugin %v, emulator %v", plugin, emu)
 	}
 	h.MustWrite("roles/sync", map[string]any{"config": "c"})
@@ -174,7 +117,7 @@ func TestMetricsCountWhatTheUpstreamSaw(t *testing.T) {
 	if resp, err := h.Do(logical.DeleteOperation, "config/cdp", nil); err != nil || resp.IsError() {
 		t.Fatalf("config delete: %v %v", err, plugintest.ErrText(resp))
 	}
-	if body := scrape(h); strings.Contains(body, `config="cdp"`) {
+	if body := h.Scrape(); strings.Contains(body, `config="cdp"`) {
 		t.Error("a deleted config keeps its series")
 	}
 }
@@ -255,9 +198,9 @@ func TestRollbackFailureCountsAndLogs(t *testing.T) {
 	}
 	_, _ = h.B.HandleRequest(ctx, &logical.Request{Operation: logical.RollbackOperation, Storage: h.Storage,
 		Data: map[string]any{"immediate": true}})
-	body := scrape(h)
+	body := h.Scrape()
 	for outcome, want := range map[string]float64{"failed": 1, "ok": 1} {
-		if got := samples(t, body, "vault_acquia_wal_rollbacks_total", "", `kind="upstream_token"`, `outcome="`+outcome+`"`)[""]; got != want {
+		if got := plugintest.Samples(t, body, "vault_acquia_wal_rollbacks_total", "", `kind="upstream_token"`, `outcome="`+outcome+`"`)[""]; got != want {
 			t.Errorf("rollbacks %s = %v, want %v", outcome, got, want)
 		}
 	}

@@ -1,4 +1,4 @@
-package backend_test
+package lifecycle_test
 
 import (
 	"strings"

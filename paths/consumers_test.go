@@ -1,4 +1,4 @@
-package backend_test
+package paths_test
 
 import (
 	"bytes"
