@@ -319,12 +319,7 @@ func (a *acronisService) revoke(w http.ResponseWriter, r *http.Request, clientID
 	}
 	notFound := a.revokeNotFound
 	a.e.mu.Unlock()
-	if !revoked && notFound {
-		acronisOAuth.fail(w, r, &oauthError{status: http.StatusNotFound, code: "invalid_token",
-			desc: "The token is unknown, expired or revoked already."})
-		return
-	}
-	w.WriteHeader(http.StatusOK)
+	acronisOAuth.revocationAnswer(w, r, revoked, notFound)
 }
 
 func (a *acronisService) client(w http.ResponseWriter, r *http.Request) {

@@ -254,12 +254,7 @@ func (o *oauth2Service) revokeToken(w http.ResponseWriter, r *http.Request) {
 	}
 	notFound := o.revokeMissing
 	o.e.mu.Unlock()
-	if !revoked && notFound {
-		oauth2OAuth.fail(w, r, &oauthError{status: http.StatusNotFound, code: "invalid_token",
-			desc: "The token is unknown, expired or revoked already."})
-		return
-	}
-	w.WriteHeader(http.StatusOK)
+	oauth2OAuth.revocationAnswer(w, r, revoked, notFound)
 }
 
 func (o *oauth2Service) resource(w http.ResponseWriter, r *http.Request) {
