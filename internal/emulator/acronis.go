@@ -141,11 +141,7 @@ func (e *Emulator) SetAcronisFormDecodedBasic(on bool) { e.setSwitch(&e.acronis(
 // AcronisUnknownRevokes counts revocation requests that revoked nothing:
 // unknown, dead or another client's tokens. They still get 200 (RFC 7009
 // §2.2), so this is how a test sees that a client revoked the wrong thing.
-func (e *Emulator) AcronisUnknownRevokes() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.acronis().unknownRevokes
-}
+func (e *Emulator) AcronisUnknownRevokes() int { return load(e, &e.acronis().unknownRevokes) }
 
 // writeAcronisError answers in the shape Acronis' platform APIs (all but
 // the token endpoint) use.
@@ -396,10 +392,7 @@ func (a *acronisService) adminAddClient(w http.ResponseWriter, r *http.Request) 
 
 func (a *acronisService) adminDisableClient(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	a.e.mu.Lock()
-	_, known := a.clients[id]
-	a.e.mu.Unlock()
-	if !known {
+	if _, known := lookup(a.e, a.clients, id); !known {
 		writeAPIError(w, http.StatusNotFound, "not_found", "No such Acronis client.")
 		return
 	}

@@ -74,11 +74,7 @@ type CDPExtend struct {
 }
 
 // SetCDPExtend sets how extend answers.
-func (e *Emulator) SetCDPExtend(x CDPExtend) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.cdp().extendMode = x
-}
+func (e *Emulator) SetCDPExtend(x CDPExtend) { store(e, &e.cdp().extendMode, x) }
 
 func (c *cdpService) adminExtend(w http.ResponseWriter, r *http.Request) {
 	var in struct {
@@ -114,9 +110,7 @@ func (e *Emulator) SetCDPRetrieve(mode string) {
 	default:
 		return
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.cdp().retrieveMode = mode
+	store(e, &e.cdp().retrieveMode, mode)
 }
 
 func (c *cdpService) adminRetrieve(w http.ResponseWriter, r *http.Request) {
@@ -195,9 +189,8 @@ func (e *Emulator) AddCDPUser(u CDPUser) {
 // CDPInitialToken is the token CDP made when it created username: another
 // consumer's token, as far as Vault is concerned.
 func (e *Emulator) CDPInitialToken(username string) string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.cdp().initial[username]
+	value, _ := lookup(e, e.cdp().initial, username)
+	return value
 }
 
 // DeleteCDPTokens deletes every token of username, as the user's own
@@ -217,9 +210,7 @@ func (e *Emulator) SetCDPCreateDisablesAll(on bool) { e.setSwitch(&e.cdp().creat
 func (e *Emulator) SetCDPNoTokenStatus(status int) {
 	switch status {
 	case http.StatusNotFound, http.StatusOK, http.StatusUnauthorized:
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		e.cdp().noTokenStatus = status
+		store(e, &e.cdp().noTokenStatus, status)
 	}
 }
 
@@ -242,11 +233,7 @@ type CDPAnswer struct {
 }
 
 // SetCDPAnswer sets the shape of token answers from now on.
-func (e *Emulator) SetCDPAnswer(a CDPAnswer) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.cdp().answer = a
-}
+func (e *Emulator) SetCDPAnswer(a CDPAnswer) { store(e, &e.cdp().answer, a) }
 
 // SetCDPUserDisabled disables a user: its Basic logins and its tokens get
 // 401 INVALID_CREDENTIALS until re-enabled.
@@ -258,11 +245,7 @@ func (e *Emulator) SetCDPUserDisabled(username string, disabled bool) {
 
 // CDPDisabledByLimit counts the live tokens the emulator revoked because a
 // create went past the user's MaxTokens.
-func (e *Emulator) CDPDisabledByLimit() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.cdp().disabledByLimit
-}
+func (e *Emulator) CDPDisabledByLimit() int { return load(e, &e.cdp().disabledByLimit) }
 
 func writeCDPError(w http.ResponseWriter, status int, code, message string) {
 	writeJSON(w, status, map[string]string{"errorCode": code, "userMessage": message, "developerMessage": randomUUID()})
@@ -400,9 +383,7 @@ func (c *cdpService) bearerAuth(w http.ResponseWriter, r *http.Request, service 
 }
 
 func (c *cdpService) tokenJSON(w http.ResponseWriter, t Token, u CDPUser, now time.Time) {
-	c.e.mu.Lock()
-	a := c.answer
-	c.e.mu.Unlock()
+	a := load(c.e, &c.answer)
 	body := map[string]any{
 		"access_token": t.Value,
 		"token_type":   "bearer",
@@ -428,10 +409,7 @@ func (c *cdpService) tokenJSON(w http.ResponseWriter, t Token, u CDPUser, now ti
 // noToken answers a Basic call that found no live token of the user, as
 // SetCDPNoTokenStatus says.
 func (c *cdpService) noToken(w http.ResponseWriter) {
-	c.e.mu.Lock()
-	status := c.noTokenStatus
-	c.e.mu.Unlock()
-	switch status {
+	switch load(c.e, &c.noTokenStatus) {
 	case http.StatusOK:
 		w.WriteHeader(http.StatusOK)
 	case http.StatusUnauthorized:

@@ -124,11 +124,7 @@ func (c *cloudService) register(mux *http.ServeMux) {
 
 // SetCloudScopeEcho makes token answers repeat the granted scope (the
 // default) or not: whether the real one does is unverified.
-func (e *Emulator) SetCloudScopeEcho(on bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.cloud().noScopeEcho = !on
-}
+func (e *Emulator) SetCloudScopeEcho(on bool) { e.setSwitch(&e.cloud().noScopeEcho, !on) }
 
 // SetCloudFederatedStatus sets the status of /api/account's
 // additional_authentication_required answer: 403 by default, which the
@@ -137,9 +133,7 @@ func (e *Emulator) SetCloudFederatedStatus(status int) {
 	if status < 400 || status > 499 {
 		return
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.cloud().federatedStatus = status
+	store(e, &e.cloud().federatedStatus, status)
 }
 
 func (c *cloudService) adminFederatedStatus(w http.ResponseWriter, r *http.Request) {
@@ -199,11 +193,7 @@ func (e *Emulator) SetCloudRevokeOnKeyDelete(on bool) { e.setSwitch(&e.cloud().r
 // /api/account/tokens from now on refuse its first n token requests with
 // invalid_client, as a key still propagating upstream might; 0 (the
 // default) makes new keys work at once.
-func (e *Emulator) SetCloudKeyPropagation(n int) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.cloud().propagation = max(n, 0)
-}
+func (e *Emulator) SetCloudKeyPropagation(n int) { store(e, &e.cloud().propagation, max(n, 0)) }
 
 // CloudKeys returns a copy of every live Cloud API key, secrets included,
 // oldest first.

@@ -54,11 +54,7 @@ type CloudKeyVariants struct {
 }
 
 // SetCloudKeyVariants sets how the key API answers from now on.
-func (e *Emulator) SetCloudKeyVariants(v CloudKeyVariants) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.cloud().keyVariants = v
-}
+func (e *Emulator) SetCloudKeyVariants(v CloudKeyVariants) { store(e, &e.cloud().keyVariants, v) }
 
 // keyJSON is a key as the API shows it: never its client id or secret.
 type keyJSON struct {

@@ -29,22 +29,13 @@ func (e *Emulator) OAuth2RefreshLive(value string) bool { return e.oauth2().flow
 
 // OAuth2RefreshReuses counts refresh requests that presented a refresh
 // token already rotated away.
-func (e *Emulator) OAuth2RefreshReuses() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.oauth2().flow.reuses
-}
+func (e *Emulator) OAuth2RefreshReuses() int { return load(e, &e.oauth2().flow.reuses) }
 
 // OAuth2Credentials returns every authorization code and refresh token the
 // generic server issued, so a test can prove none reached a response.
 func (e *Emulator) OAuth2Credentials() []string { return e.oauth2().flow.credentials() }
 
-func (o *oauth2Service) client(id string) (OAuth2Client, bool) {
-	o.e.mu.Lock()
-	defer o.e.mu.Unlock()
-	c, ok := o.clients[id]
-	return c, ok
-}
+func (o *oauth2Service) client(id string) (OAuth2Client, bool) { return lookup(o.e, o.clients, id) }
 
 func (c OAuth2Client) allowsRedirect(raw string, u *url.URL) bool {
 	return redirectAllowed(c.RedirectURIs, raw, u)

@@ -155,11 +155,7 @@ func (e *Emulator) SetSourceRevocationRefreshOnly(on bool) { e.setSwitch(&e.sour
 // SourceRefreshReuses counts refresh requests that presented a refresh
 // token already rotated away: each one is a client that failed to store
 // the replacement.
-func (e *Emulator) SourceRefreshReuses() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.source().flow.reuses
-}
+func (e *Emulator) SourceRefreshReuses() int { return load(e, &e.source().flow.reuses) }
 
 // SourceRefreshTokens counts the refresh tokens neither revoked, rotated
 // nor expired.
@@ -173,12 +169,7 @@ func (e *Emulator) SourceRefreshLive(value string) bool { return e.source().flow
 // line or a response.
 func (e *Emulator) SourceCredentials() []string { return e.source().flow.credentials() }
 
-func (s *sourceService) client(id string) (SourceClient, bool) {
-	s.e.mu.Lock()
-	defer s.e.mu.Unlock()
-	c, ok := s.clients[id]
-	return c, ok
-}
+func (s *sourceService) client(id string) (SourceClient, bool) { return lookup(s.e, s.clients, id) }
 
 // authenticate checks a token or revoke request's client credentials, sent
 // in the body or as raw (not url-decoded) Basic, as Cloud's are.

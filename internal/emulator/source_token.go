@@ -48,10 +48,7 @@ func (s *sourceService) clientCredentialsGrant(client SourceClient, form url.Val
 // The answer has no scope: simple_oauth does not repeat it, so a client
 // must not count on it (RFC 6749 §5.1 makes it optional when unchanged).
 func (s *sourceService) accessToken(client SourceClient, scope string) (Token, map[string]any) {
-	s.e.mu.Lock()
-	accessTTL := s.accessTTL
-	s.e.mu.Unlock()
-
+	accessTTL := load(s.e, &s.accessTTL)
 	t := s.e.issue(serviceSource, client.ID, scope, accessTTL)
 	return t, map[string]any{
 		"token_type":   "Bearer",
