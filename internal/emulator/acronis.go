@@ -73,7 +73,7 @@ func (a *acronisService) register(mux *http.ServeMux) {
 	mux.HandleFunc("/clients/{client_id}", a.client)
 	mux.HandleFunc("/.well-known/openid-configuration", a.discovery)
 
-	mux.HandleFunc("POST "+adminPrefix+"acronis/clients", a.adminAddClient)
+	mux.HandleFunc("POST "+adminPrefix+"acronis/clients", adminJSON(a.adminAddClient))
 	mux.HandleFunc("POST "+adminPrefix+"acronis/clients/{id}/disable", a.adminDisableClient)
 	mux.HandleFunc("POST "+adminPrefix+"acronis/expires-in", adminSwitch(a.e.SetAcronisExpiresIn))
 	mux.HandleFunc("POST "+adminPrefix+"acronis/revoke-with-bearer", adminSwitch(a.e.SetAcronisRevokeWithBearer))
@@ -379,15 +379,12 @@ type acronisClientJSON struct {
 	TenantID string `json:"tenant_id"`
 }
 
-func (a *acronisService) adminAddClient(w http.ResponseWriter, r *http.Request) {
-	var in acronisClientJSON
-	if !decodeAdmin(w, r, &in) {
-		return
-	}
-	if lifetime, ok := in.lifetime(w); ok {
+func (a *acronisService) adminAddClient(in acronisClientJSON) (refusal string) {
+	lifetime, refusal := in.lifetime()
+	if refusal == "" {
 		a.e.AddAcronisClient(AcronisClient{ID: in.ID, Secret: in.Secret, TenantID: in.TenantID, Lifetime: lifetime})
-		w.WriteHeader(http.StatusNoContent)
 	}
+	return refusal
 }
 
 func (a *acronisService) adminDisableClient(w http.ResponseWriter, r *http.Request) {

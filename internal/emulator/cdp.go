@@ -76,22 +76,17 @@ type CDPExtend struct {
 // SetCDPExtend sets how extend answers.
 func (e *Emulator) SetCDPExtend(x CDPExtend) { store(e, &e.cdp().extendMode, x) }
 
-func (c *cdpService) adminExtend(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		WindowSeconds int64 `json:"window_seconds"`
-		NewToken      bool  `json:"new_token"`
-		NoBody        bool  `json:"no_body"`
-	}
-	if !decodeAdmin(w, r, &in) {
-		return
-	}
+func (c *cdpService) adminExtend(in struct {
+	WindowSeconds int64 `json:"window_seconds"`
+	NewToken      bool  `json:"new_token"`
+	NoBody        bool  `json:"no_body"`
+}) (refusal string) {
 	window, ok := adminSeconds(in.WindowSeconds)
 	if !ok {
-		writeAPIError(w, http.StatusBadRequest, "validation_failed", "window_seconds must not be negative.")
-		return
+		return "window_seconds must not be negative."
 	}
 	c.e.SetCDPExtend(CDPExtend{Window: window, NewToken: in.NewToken, NoBody: in.NoBody})
-	w.WriteHeader(http.StatusNoContent)
+	return ""
 }
 
 // Which token the retrieve call (GET /token?scheme=a1user, Basic) answers
@@ -113,21 +108,16 @@ func (e *Emulator) SetCDPRetrieve(mode string) {
 	store(e, &e.cdp().retrieveMode, mode)
 }
 
-func (c *cdpService) adminRetrieve(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		Mode string `json:"mode"`
-	}
-	if !decodeAdmin(w, r, &in) {
-		return
-	}
+func (c *cdpService) adminRetrieve(in struct {
+	Mode string `json:"mode"`
+}) (refusal string) {
 	switch in.Mode {
 	case CDPRetrieveNewest, CDPRetrieveOldest, CDPRetrieveInitial:
 	default:
-		writeAPIError(w, http.StatusBadRequest, "validation_failed", "mode must be newest, oldest or initial.")
-		return
+		return "mode must be newest, oldest or initial."
 	}
 	c.e.SetCDPRetrieve(in.Mode)
-	w.WriteHeader(http.StatusNoContent)
+	return ""
 }
 
 func init() {
@@ -148,13 +138,13 @@ func (c *cdpService) seedDemo() {
 func (c *cdpService) register(mux *http.ServeMux) {
 	mux.HandleFunc("/authentication", c.authentication)
 	mux.HandleFunc("/token", c.token)
-	mux.HandleFunc("POST "+adminPrefix+"cdp/users", c.adminAddUser)
+	mux.HandleFunc("POST "+adminPrefix+"cdp/users", adminJSON(c.adminAddUser))
 	mux.HandleFunc("POST "+adminPrefix+"cdp/create-disables-all", adminSwitch(c.e.SetCDPCreateDisablesAll))
 	mux.HandleFunc("POST "+adminPrefix+"cdp/refuse-body", adminSwitch(c.e.SetCDPRefuseBody))
-	mux.HandleFunc("POST "+adminPrefix+"cdp/no-token-status", c.adminNoTokenStatus)
-	mux.HandleFunc("POST "+adminPrefix+"cdp/answer", c.adminAnswer)
-	mux.HandleFunc("POST "+adminPrefix+"cdp/retrieve", c.adminRetrieve)
-	mux.HandleFunc("POST "+adminPrefix+"cdp/extend", c.adminExtend)
+	mux.HandleFunc("POST "+adminPrefix+"cdp/no-token-status", adminJSON(c.adminNoTokenStatus))
+	mux.HandleFunc("POST "+adminPrefix+"cdp/answer", adminJSON(c.adminAnswer))
+	mux.HandleFunc("POST "+adminPrefix+"cdp/retrieve", adminJSON(c.adminRetrieve))
+	mux.HandleFunc("POST "+adminPrefix+"cdp/extend", adminJSON(c.adminExtend))
 }
 
 // AddCDPUser adds an integration user, replacing any with the same
@@ -552,11 +542,7 @@ type cdpUserJSON struct {
 	MaxTokens       int    `json:"max_tokens"`
 }
 
-func (c *cdpService) adminAddUser(w http.ResponseWriter, r *http.Request) {
-	var in cdpUserJSON
-	if !decodeAdmin(w, r, &in) {
-		return
-	}
+func (c *cdpService) adminAddUser(in cdpUserJSON) (refusal string) {
 	var expiry time.Time
 	var err error
 	if in.PasswordExpiry != "" {
@@ -564,30 +550,21 @@ func (c *cdpService) adminAddUser(w http.ResponseWriter, r *http.Request) {
 	}
 	lifetime, ok := adminSeconds(in.LifetimeSeconds)
 	if in.Username == "" || in.Password == "" || err != nil || !ok || in.MaxTokens < 0 {
-		writeAPIError(w, http.StatusBadRequest, "validation_failed",
-			"username and password are required; password_expiry must be RFC 3339; lifetime_seconds and max_tokens must not be negative.")
-		return
+		return "username and password are required; password_expiry must be RFC 3339; lifetime_seconds and max_tokens must not be negative."
 	}
 	c.e.AddCDPUser(CDPUser{
 		Username: in.Username, Password: in.Password, TenantID: in.TenantID, UserType: in.UserType,
 		PasswordExpiry: expiry, Lifetime: lifetime, MaxTokens: in.MaxTokens,
 	})
-	w.WriteHeader(http.StatusNoContent)
+	return ""
 }
 
-func (c *cdpService) adminNoTokenStatus(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		Status int `json:"status"`
-	}
-	if !decodeAdmin(w, r, &in) {
-		return
-	}
+func (c *cdpService) adminNoTokenStatus(in statusJSON) (refusal string) {
 	if in.Status != http.StatusNotFound && in.Status != http.StatusOK && in.Status != http.StatusUnauthorized {
-		writeAPIError(w, http.StatusBadRequest, "validation_failed", "status must be 404, 200 or 401.")
-		return
+		return "status must be 404, 200 or 401."
 	}
 	c.e.SetCDPNoTokenStatus(in.Status)
-	w.WriteHeader(http.StatusNoContent)
+	return ""
 }
 
 type cdpAnswerJSON struct {
@@ -597,13 +574,9 @@ type cdpAnswerJSON struct {
 	PasswordExpiryLayout string `json:"password_expiry_layout"`
 }
 
-func (c *cdpService) adminAnswer(w http.ResponseWriter, r *http.Request) {
-	var in cdpAnswerJSON
-	if !decodeAdmin(w, r, &in) {
-		return
-	}
+func (c *cdpService) adminAnswer(in cdpAnswerJSON) (refusal string) {
 	c.e.SetCDPAnswer(CDPAnswer(in))
-	w.WriteHeader(http.StatusNoContent)
+	return ""
 }
 
 // operation names a request to a CDP route (see Operations). Retrieve and

@@ -72,7 +72,7 @@ func (o *oauth2Service) register(mux *http.ServeMux) {
 	mux.HandleFunc("/oauth2/revoke", o.revokeToken)
 	mux.HandleFunc("/oauth2/resource", o.resource)
 
-	mux.HandleFunc("POST "+adminPrefix+"oauth2/clients", o.adminAddClient)
+	mux.HandleFunc("POST "+adminPrefix+"oauth2/clients", adminJSON(o.adminAddClient))
 	mux.HandleFunc("POST "+adminPrefix+"oauth2/revocation-refresh-only", adminSwitch(o.e.SetOAuth2RevocationRefreshOnly))
 	mux.HandleFunc("POST "+adminPrefix+"oauth2/omit-token-type", adminSwitch(o.e.SetOAuth2OmitTokenType))
 	mux.HandleFunc("POST "+adminPrefix+"oauth2/revoke-not-found", adminSwitch(o.e.SetOAuth2RevokeNotFound))
@@ -285,21 +285,17 @@ type oauth2ClientJSON struct {
 	RedirectURIs []string `json:"redirect_uris"`
 }
 
-func (o *oauth2Service) adminAddClient(w http.ResponseWriter, r *http.Request) {
-	var in oauth2ClientJSON
-	if !decodeAdmin(w, r, &in) {
-		return
-	}
+func (o *oauth2Service) adminAddClient(in oauth2ClientJSON) (refusal string) {
 	for _, u := range in.RedirectURIs {
 		if _, ok := sourceRedirectURI(u); !ok {
-			writeAPIError(w, http.StatusBadRequest, "validation_failed", "redirect_uris must be absolute http(s) URIs without a fragment.")
-			return
+			return "redirect_uris must be absolute http(s) URIs without a fragment."
 		}
 	}
-	if lifetime, ok := in.lifetime(w); ok {
+	lifetime, refusal := in.lifetime()
+	if refusal == "" {
 		o.e.AddOAuth2Client(OAuth2Client{ID: in.ID, Secret: in.Secret, Scopes: in.Scopes, RedirectURIs: in.RedirectURIs, Lifetime: lifetime})
-		w.WriteHeader(http.StatusNoContent)
 	}
+	return refusal
 }
 
 // operation names a request to a generic OAuth 2.0 route (see Operations).

@@ -91,7 +91,7 @@ func (s *sourceService) register(mux *http.ServeMux) {
 	mux.HandleFunc("/.well-known/oauth-authorization-server", s.metadata)
 	mux.HandleFunc("/jsonapi", s.jsonapi)
 
-	mux.HandleFunc("POST "+adminPrefix+"source/clients", s.adminAddClient)
+	mux.HandleFunc("POST "+adminPrefix+"source/clients", adminJSON(s.adminAddClient))
 	mux.HandleFunc("POST "+adminPrefix+"source/deny", adminSwitch(s.e.SetSourceDeny))
 	mux.HandleFunc("POST "+adminPrefix+"source/revocation", adminSwitch(s.e.SetSourceRevocation))
 	mux.HandleFunc("POST "+adminPrefix+"source/pkce", adminSwitch(s.e.SetSourcePKCE))

@@ -39,16 +39,12 @@ func (e *Emulator) switchOn(p *bool) bool { return load(e, p) }
 // adminSwitch serves an admin route whose body is {"on": bool}, handing
 // the value to set, the switch's exported setter.
 func adminSwitch(set func(on bool)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		var in struct {
-			On bool `json:"on"`
-		}
-		if !decodeAdmin(w, r, &in) {
-			return
-		}
+	return adminJSON(func(in struct {
+		On bool `json:"on"`
+	}) string {
 		set(in.On)
-		w.WriteHeader(http.StatusNoContent)
-	}
+		return ""
+	})
 }
 
 // SetStrictest sets every setting to its least forgiving reading, the mode
