@@ -438,20 +438,34 @@ func (c *cdpService) issueFor(w http.ResponseWriter, r *http.Request, service st
 	c.tokenJSON(w, t, u, now)
 }
 
-func (c *cdpService) retrieve(w http.ResponseWriter, r *http.Request) {
+// userTokens serves the start of a Basic call on a user's tokens:
+// authenticate the user, then find its live tokens, oldest first, with the
+// emulator's time. It has answered a call it refuses, and one by a user
+// without live tokens (noToken), itself.
+func (c *cdpService) userTokens(w http.ResponseWriter, r *http.Request) (CDPUser, []Token, time.Time, bool) {
 	u, ok := c.basicAuth(w, r)
 	if !ok {
-		return
+		return CDPUser{}, nil, time.Time{}, false
 	}
 	now := c.e.now()
 	c.e.mu.Lock()
 	live := c.e.liveTokensOfLocked(serviceCDP, u.Username, now)
-	mode, initial := c.retrieveMode, c.initial[u.Username]
 	c.e.mu.Unlock()
 	if len(live) == 0 {
 		c.noToken(w)
+		return CDPUser{}, nil, time.Time{}, false
+	}
+	return u, live, now, true
+}
+
+func (c *cdpService) retrieve(w http.ResponseWriter, r *http.Request) {
+	u, live, now, ok := c.userTokens(w, r)
+	if !ok {
 		return
 	}
+	c.e.mu.Lock()
+	mode, initial := c.retrieveMode, c.initial[u.Username]
+	c.e.mu.Unlock()
 	answer := live[len(live)-1]
 	switch mode {
 	case CDPRetrieveOldest:
@@ -506,16 +520,8 @@ func (c *cdpService) revokeOne(w http.ResponseWriter, r *http.Request, service s
 }
 
 func (c *cdpService) revokeAll(w http.ResponseWriter, r *http.Request) {
-	u, ok := c.basicAuth(w, r)
+	u, _, _, ok := c.userTokens(w, r)
 	if !ok {
-		return
-	}
-	now := c.e.now()
-	c.e.mu.Lock()
-	none := c.e.liveCountOfLocked(serviceCDP, u.Username, now) == 0
-	c.e.mu.Unlock()
-	if none {
-		c.noToken(w)
 		return
 	}
 	c.e.revokeAllOf(serviceCDP, u.Username)
