@@ -73,7 +73,7 @@ func (a *acronisService) register(mux *http.ServeMux) {
 	mux.HandleFunc("/clients/{client_id}", a.client)
 	mux.HandleFunc("/.well-known/openid-configuration", a.discovery)
 
-	mux.HandleFunc("POST "+adminPrefix+"acronis/clients", a.adminAddClient)
+	mux.HandleFunc("POST "+adminPrefix+"acronis/clients", adminJSON(a.adminAddClient))
 	mux.HandleFunc("POST "+adminPrefix+"acronis/clients/{id}/disable", a.adminDisableClient)
 	mux.HandleFunc("POST "+adminPrefix+"acronis/expires-in", adminSwitch(a.e.SetAcronisExpiresIn))
 	mux.HandleFunc("POST "+adminPrefix+"acronis/revoke-with-bearer", adminSwitch(a.e.SetAcronisRevokeWithBearer))
@@ -141,11 +141,7 @@ func (e *Emulator) SetAcronisFormDecodedBasic(on bool) { e.setSwitch(&e.acronis(
 // AcronisUnknownRevokes counts revocation requests that revoked nothing:
 // unknown, dead or another client's tokens. They still get 200 (RFC 7009
 // §2.2), so this is how a test sees that a client revoked the wrong thing.
-func (e *Emulator) AcronisUnknownRevokes() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.acronis().unknownRevokes
-}
+func (e *Emulator) AcronisUnknownRevokes() int { return load(e, &e.acronis().unknownRevokes) }
 
 // writeAcronisError answers in the shape Acronis' platform APIs (all but
 // the token endpoint) use.
@@ -319,12 +315,7 @@ func (a *acronisService) revoke(w http.ResponseWriter, r *http.Request, clientID
 	}
 	notFound := a.revokeNotFound
 	a.e.mu.Unlock()
-	if !revoked && notFound {
-		acronisOAuth.fail(w, r, &oauthError{status: http.StatusNotFound, code: "invalid_token",
-			desc: "The token is unknown, expired or revoked already."})
-		return
-	}
-	w.WriteHeader(http.StatusOK)
+	acronisOAuth.revocationAnswer(w, r, revoked, notFound)
 }
 
 func (a *acronisService) client(w http.ResponseWriter, r *http.Request) {
@@ -388,23 +379,17 @@ type acronisClientJSON struct {
 	TenantID string `json:"tenant_id"`
 }
 
-func (a *acronisService) adminAddClient(w http.ResponseWriter, r *http.Request) {
-	var in acronisClientJSON
-	if !decodeAdmin(w, r, &in) {
-		return
-	}
-	if lifetime, ok := in.lifetime(w); ok {
+func (a *acronisService) adminAddClient(in acronisClientJSON) (refusal string) {
+	lifetime, refusal := in.lifetime()
+	if refusal == "" {
 		a.e.AddAcronisClient(AcronisClient{ID: in.ID, Secret: in.Secret, TenantID: in.TenantID, Lifetime: lifetime})
-		w.WriteHeader(http.StatusNoContent)
 	}
+	return refusal
 }
 
 func (a *acronisService) adminDisableClient(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	a.e.mu.Lock()
-	_, known := a.clients[id]
-	a.e.mu.Unlock()
-	if !known {
+	if _, known := lookup(a.e, a.clients, id); !known {
 		writeAPIError(w, http.StatusNotFound, "not_found", "No such Acronis client.")
 		return
 	}

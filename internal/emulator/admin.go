@@ -15,7 +15,7 @@ import (
 
 func (e *Emulator) registerAdmin(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+adminPrefix+"tokens", e.adminTokens)
-	mux.HandleFunc("POST "+adminPrefix+"faults", e.adminInjectFault)
+	mux.HandleFunc("POST "+adminPrefix+"faults", adminJSON(e.adminInjectFault))
 	mux.HandleFunc("DELETE "+adminPrefix+"faults", e.adminClearFaults)
 	mux.HandleFunc("POST "+adminPrefix+"clock/advance", e.adminAdvance)
 	mux.HandleFunc("GET "+adminPrefix+"requests", e.adminRequests)
@@ -73,14 +73,9 @@ type faultJSON struct {
 	Times      int    `json:"times"`
 }
 
-func (e *Emulator) adminInjectFault(w http.ResponseWriter, r *http.Request) {
-	var in faultJSON
-	if !decodeAdmin(w, r, &in) {
-		return
-	}
+func (e *Emulator) adminInjectFault(in faultJSON) (refusal string) {
 	if in.Status != 0 && (in.Status < 100 || in.Status > 999) || in.DelayMS < 0 || in.LateMS < 0 || in.AfterMS < 0 || in.Times < 0 {
-		writeAPIError(w, http.StatusBadRequest, "validation_failed", "status must be 0 or 100-999; delay_ms, late_ms, handle_after_ms and times must not be negative.")
-		return
+		return "status must be 0 or 100-999; delay_ms, late_ms, handle_after_ms and times must not be negative."
 	}
 	e.InjectFault(Fault{
 		PathPrefix: in.PathPrefix, Method: in.Method, Status: in.Status, RetryAfter: in.RetryAfter,
@@ -88,7 +83,7 @@ func (e *Emulator) adminInjectFault(w http.ResponseWriter, r *http.Request) {
 		Lose: in.Lose, Late: time.Duration(in.LateMS) * time.Millisecond,
 		Handled: in.Handled, HandleAfter: time.Duration(in.AfterMS) * time.Millisecond,
 	})
-	w.WriteHeader(http.StatusNoContent)
+	return ""
 }
 
 func (e *Emulator) adminClearFaults(w http.ResponseWriter, r *http.Request) {
@@ -123,6 +118,11 @@ func adminSeconds(s int64) (time.Duration, bool) {
 	return time.Duration(s) * time.Second, true
 }
 
+// statusJSON is the body of an admin route that sets a status.
+type statusJSON struct {
+	Status int `json:"status"`
+}
+
 // adminClientJSON is what an add-client body of a service whose clients
 // have a token lifetime always holds; the service's own type embeds it.
 type adminClientJSON struct {
@@ -132,14 +132,31 @@ type adminClientJSON struct {
 }
 
 // lifetime checks the shared fields and returns the client's token
-// lifetime; on a bad value it has answered 400 itself.
-func (c adminClientJSON) lifetime(w http.ResponseWriter) (time.Duration, bool) {
+// lifetime, or the refusal of a bad value.
+func (c adminClientJSON) lifetime() (_ time.Duration, refusal string) {
 	d, ok := adminSeconds(c.LifetimeSeconds)
 	if c.ID == "" || c.Secret == "" || !ok {
-		writeAPIError(w, http.StatusBadRequest, "validation_failed", "id and secret are required; lifetime_seconds must not be negative.")
-		return 0, false
+		return 0, "id and secret are required; lifetime_seconds must not be negative."
 	}
-	return d, true
+	return d, ""
+}
+
+// adminJSON serves an admin route whose body is one JSON object of type
+// T, read by decodeAdmin: apply checks it and acts on it, returning "" or,
+// when it refuses the body, the message of a 400 validation_failed. An
+// accepted body gets 204.
+func adminJSON[T any](apply func(in T) (refusal string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var in T
+		if !decodeAdmin(w, r, &in) {
+			return
+		}
+		if refusal := apply(in); refusal != "" {
+			writeAPIError(w, http.StatusBadRequest, "validation_failed", refusal)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
 }
 
 // decodeAdmin reads one JSON object strictly: an unknown field is a typo

@@ -74,28 +74,19 @@ type CDPExtend struct {
 }
 
 // SetCDPExtend sets how extend answers.
-func (e *Emulator) SetCDPExtend(x CDPExtend) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.cdp().extendMode = x
-}
+func (e *Emulator) SetCDPExtend(x CDPExtend) { store(e, &e.cdp().extendMode, x) }
 
-func (c *cdpService) adminExtend(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		WindowSeconds int64 `json:"window_seconds"`
-		NewToken      bool  `json:"new_token"`
-		NoBody        bool  `json:"no_body"`
-	}
-	if !decodeAdmin(w, r, &in) {
-		return
-	}
+func (c *cdpService) adminExtend(in struct {
+	WindowSeconds int64 `json:"window_seconds"`
+	NewToken      bool  `json:"new_token"`
+	NoBody        bool  `json:"no_body"`
+}) (refusal string) {
 	window, ok := adminSeconds(in.WindowSeconds)
 	if !ok {
-		writeAPIError(w, http.StatusBadRequest, "validation_failed", "window_seconds must not be negative.")
-		return
+		return "window_seconds must not be negative."
 	}
 	c.e.SetCDPExtend(CDPExtend{Window: window, NewToken: in.NewToken, NoBody: in.NoBody})
-	w.WriteHeader(http.StatusNoContent)
+	return ""
 }
 
 // Which token the retrieve call (GET /token?scheme=a1user, Basic) answers
@@ -114,26 +105,19 @@ func (e *Emulator) SetCDPRetrieve(mode string) {
 	default:
 		return
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.cdp().retrieveMode = mode
+	store(e, &e.cdp().retrieveMode, mode)
 }
 
-func (c *cdpService) adminRetrieve(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		Mode string `json:"mode"`
-	}
-	if !decodeAdmin(w, r, &in) {
-		return
-	}
+func (c *cdpService) adminRetrieve(in struct {
+	Mode string `json:"mode"`
+}) (refusal string) {
 	switch in.Mode {
 	case CDPRetrieveNewest, CDPRetrieveOldest, CDPRetrieveInitial:
 	default:
-		writeAPIError(w, http.StatusBadRequest, "validation_failed", "mode must be newest, oldest or initial.")
-		return
+		return "mode must be newest, oldest or initial."
 	}
 	c.e.SetCDPRetrieve(in.Mode)
-	w.WriteHeader(http.StatusNoContent)
+	return ""
 }
 
 func init() {
@@ -154,13 +138,13 @@ func (c *cdpService) seedDemo() {
 func (c *cdpService) register(mux *http.ServeMux) {
 	mux.HandleFunc("/authentication", c.authentication)
 	mux.HandleFunc("/token", c.token)
-	mux.HandleFunc("POST "+adminPrefix+"cdp/users", c.adminAddUser)
+	mux.HandleFunc("POST "+adminPrefix+"cdp/users", adminJSON(c.adminAddUser))
 	mux.HandleFunc("POST "+adminPrefix+"cdp/create-disables-all", adminSwitch(c.e.SetCDPCreateDisablesAll))
 	mux.HandleFunc("POST "+adminPrefix+"cdp/refuse-body", adminSwitch(c.e.SetCDPRefuseBody))
-	mux.HandleFunc("POST "+adminPrefix+"cdp/no-token-status", c.adminNoTokenStatus)
-	mux.HandleFunc("POST "+adminPrefix+"cdp/answer", c.adminAnswer)
-	mux.HandleFunc("POST "+adminPrefix+"cdp/retrieve", c.adminRetrieve)
-	mux.HandleFunc("POST "+adminPrefix+"cdp/extend", c.adminExtend)
+	mux.HandleFunc("POST "+adminPrefix+"cdp/no-token-status", adminJSON(c.adminNoTokenStatus))
+	mux.HandleFunc("POST "+adminPrefix+"cdp/answer", adminJSON(c.adminAnswer))
+	mux.HandleFunc("POST "+adminPrefix+"cdp/retrieve", adminJSON(c.adminRetrieve))
+	mux.HandleFunc("POST "+adminPrefix+"cdp/extend", adminJSON(c.adminExtend))
 }
 
 // AddCDPUser adds an integration user, replacing any with the same
@@ -195,9 +179,8 @@ func (e *Emulator) AddCDPUser(u CDPUser) {
 // CDPInitialToken is the token CDP made when it created username: another
 // consumer's token, as far as Vault is concerned.
 func (e *Emulator) CDPInitialToken(username string) string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.cdp().initial[username]
+	value, _ := lookup(e, e.cdp().initial, username)
+	return value
 }
 
 // DeleteCDPTokens deletes every token of username, as the user's own
@@ -217,9 +200,7 @@ func (e *Emulator) SetCDPCreateDisablesAll(on bool) { e.setSwitch(&e.cdp().creat
 func (e *Emulator) SetCDPNoTokenStatus(status int) {
 	switch status {
 	case http.StatusNotFound, http.StatusOK, http.StatusUnauthorized:
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		e.cdp().noTokenStatus = status
+		store(e, &e.cdp().noTokenStatus, status)
 	}
 }
 
@@ -242,11 +223,7 @@ type CDPAnswer struct {
 }
 
 // SetCDPAnswer sets the shape of token answers from now on.
-func (e *Emulator) SetCDPAnswer(a CDPAnswer) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.cdp().answer = a
-}
+func (e *Emulator) SetCDPAnswer(a CDPAnswer) { store(e, &e.cdp().answer, a) }
 
 // SetCDPUserDisabled disables a user: its Basic logins and its tokens get
 // 401 INVALID_CREDENTIALS until re-enabled.
@@ -258,11 +235,7 @@ func (e *Emulator) SetCDPUserDisabled(username string, disabled bool) {
 
 // CDPDisabledByLimit counts the live tokens the emulator revoked because a
 // create went past the user's MaxTokens.
-func (e *Emulator) CDPDisabledByLimit() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.cdp().disabledByLimit
-}
+func (e *Emulator) CDPDisabledByLimit() int { return load(e, &e.cdp().disabledByLimit) }
 
 func writeCDPError(w http.ResponseWriter, status int, code, message string) {
 	writeJSON(w, status, map[string]string{"errorCode": code, "userMessage": message, "developerMessage": randomUUID()})
@@ -400,9 +373,7 @@ func (c *cdpService) bearerAuth(w http.ResponseWriter, r *http.Request, service 
 }
 
 func (c *cdpService) tokenJSON(w http.ResponseWriter, t Token, u CDPUser, now time.Time) {
-	c.e.mu.Lock()
-	a := c.answer
-	c.e.mu.Unlock()
+	a := load(c.e, &c.answer)
 	body := map[string]any{
 		"access_token": t.Value,
 		"token_type":   "bearer",
@@ -428,10 +399,7 @@ func (c *cdpService) tokenJSON(w http.ResponseWriter, t Token, u CDPUser, now ti
 // noToken answers a Basic call that found no live token of the user, as
 // SetCDPNoTokenStatus says.
 func (c *cdpService) noToken(w http.ResponseWriter) {
-	c.e.mu.Lock()
-	status := c.noTokenStatus
-	c.e.mu.Unlock()
-	switch status {
+	switch load(c.e, &c.noTokenStatus) {
 	case http.StatusOK:
 		w.WriteHeader(http.StatusOK)
 	case http.StatusUnauthorized:
@@ -470,20 +438,34 @@ func (c *cdpService) issueFor(w http.ResponseWriter, r *http.Request, service st
 	c.tokenJSON(w, t, u, now)
 }
 
-func (c *cdpService) retrieve(w http.ResponseWriter, r *http.Request) {
+// userTokens serves the start of a Basic call on a user's tokens:
+// authenticate the user, then find its live tokens, oldest first, with the
+// emulator's time. It has answered a call it refuses, and one by a user
+// without live tokens (noToken), itself.
+func (c *cdpService) userTokens(w http.ResponseWriter, r *http.Request) (CDPUser, []Token, time.Time, bool) {
 	u, ok := c.basicAuth(w, r)
 	if !ok {
-		return
+		return CDPUser{}, nil, time.Time{}, false
 	}
 	now := c.e.now()
 	c.e.mu.Lock()
 	live := c.e.liveTokensOfLocked(serviceCDP, u.Username, now)
-	mode, initial := c.retrieveMode, c.initial[u.Username]
 	c.e.mu.Unlock()
 	if len(live) == 0 {
 		c.noToken(w)
+		return CDPUser{}, nil, time.Time{}, false
+	}
+	return u, live, now, true
+}
+
+func (c *cdpService) retrieve(w http.ResponseWriter, r *http.Request) {
+	u, live, now, ok := c.userTokens(w, r)
+	if !ok {
 		return
 	}
+	c.e.mu.Lock()
+	mode, initial := c.retrieveMode, c.initial[u.Username]
+	c.e.mu.Unlock()
 	answer := live[len(live)-1]
 	switch mode {
 	case CDPRetrieveOldest:
@@ -538,16 +520,8 @@ func (c *cdpService) revokeOne(w http.ResponseWriter, r *http.Request, service s
 }
 
 func (c *cdpService) revokeAll(w http.ResponseWriter, r *http.Request) {
-	u, ok := c.basicAuth(w, r)
+	u, _, _, ok := c.userTokens(w, r)
 	if !ok {
-		return
-	}
-	now := c.e.now()
-	c.e.mu.Lock()
-	none := c.e.liveCountOfLocked(serviceCDP, u.Username, now) == 0
-	c.e.mu.Unlock()
-	if none {
-		c.noToken(w)
 		return
 	}
 	c.e.revokeAllOf(serviceCDP, u.Username)
@@ -574,11 +548,7 @@ type cdpUserJSON struct {
 	MaxTokens       int    `json:"max_tokens"`
 }
 
-func (c *cdpService) adminAddUser(w http.ResponseWriter, r *http.Request) {
-	var in cdpUserJSON
-	if !decodeAdmin(w, r, &in) {
-		return
-	}
+func (c *cdpService) adminAddUser(in cdpUserJSON) (refusal string) {
 	var expiry time.Time
 	var err error
 	if in.PasswordExpiry != "" {
@@ -586,30 +556,21 @@ func (c *cdpService) adminAddUser(w http.ResponseWriter, r *http.Request) {
 	}
 	lifetime, ok := adminSeconds(in.LifetimeSeconds)
 	if in.Username == "" || in.Password == "" || err != nil || !ok || in.MaxTokens < 0 {
-		writeAPIError(w, http.StatusBadRequest, "validation_failed",
-			"username and password are required; password_expiry must be RFC 3339; lifetime_seconds and max_tokens must not be negative.")
-		return
+		return "username and password are required; password_expiry must be RFC 3339; lifetime_seconds and max_tokens must not be negative."
 	}
 	c.e.AddCDPUser(CDPUser{
 		Username: in.Username, Password: in.Password, TenantID: in.TenantID, UserType: in.UserType,
 		PasswordExpiry: expiry, Lifetime: lifetime, MaxTokens: in.MaxTokens,
 	})
-	w.WriteHeader(http.StatusNoContent)
+	return ""
 }
 
-func (c *cdpService) adminNoTokenStatus(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		Status int `json:"status"`
-	}
-	if !decodeAdmin(w, r, &in) {
-		return
-	}
+func (c *cdpService) adminNoTokenStatus(in statusJSON) (refusal string) {
 	if in.Status != http.StatusNotFound && in.Status != http.StatusOK && in.Status != http.StatusUnauthorized {
-		writeAPIError(w, http.StatusBadRequest, "validation_failed", "status must be 404, 200 or 401.")
-		return
+		return "status must be 404, 200 or 401."
 	}
 	c.e.SetCDPNoTokenStatus(in.Status)
-	w.WriteHeader(http.StatusNoContent)
+	return ""
 }
 
 type cdpAnswerJSON struct {
@@ -619,13 +580,9 @@ type cdpAnswerJSON struct {
 	PasswordExpiryLayout string `json:"password_expiry_layout"`
 }
 
-func (c *cdpService) adminAnswer(w http.ResponseWriter, r *http.Request) {
-	var in cdpAnswerJSON
-	if !decodeAdmin(w, r, &in) {
-		return
-	}
+func (c *cdpService) adminAnswer(in cdpAnswerJSON) (refusal string) {
 	c.e.SetCDPAnswer(CDPAnswer(in))
-	w.WriteHeader(http.StatusNoContent)
+	return ""
 }
 
 // operation names a request to a CDP route (see Operations). Retrieve and

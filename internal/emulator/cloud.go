@@ -111,24 +111,20 @@ func (c *cloudService) register(mux *http.ServeMux) {
 	mux.HandleFunc("/api/account/tokens", c.apiKeys)
 	mux.HandleFunc("/api/account/tokens/{uuid}", c.apiKey)
 
-	mux.HandleFunc("POST "+adminPrefix+"cloud/clients", c.adminAddClient)
+	mux.HandleFunc("POST "+adminPrefix+"cloud/clients", adminJSON(c.adminAddClient))
 	mux.HandleFunc("DELETE "+adminPrefix+"cloud/clients/{id}", c.adminRemoveClient)
 	mux.HandleFunc("POST "+adminPrefix+"cloud/okta-errors", adminSwitch(c.e.SetOktaErrors))
 	mux.HandleFunc("POST "+adminPrefix+"cloud/revoke-on-key-delete", adminSwitch(c.e.SetCloudRevokeOnKeyDelete))
-	mux.HandleFunc("POST "+adminPrefix+"cloud/key-propagation", c.adminKeyPropagation)
+	mux.HandleFunc("POST "+adminPrefix+"cloud/key-propagation", adminJSON(c.adminKeyPropagation))
 	mux.HandleFunc("GET "+adminPrefix+"cloud/keys", c.adminKeys)
-	mux.HandleFunc("POST "+adminPrefix+"cloud/key-variants", c.adminKeyVariants)
+	mux.HandleFunc("POST "+adminPrefix+"cloud/key-variants", adminJSON(c.adminKeyVariants))
 	mux.HandleFunc("POST "+adminPrefix+"cloud/scope-echo", adminSwitch(c.e.SetCloudScopeEcho))
-	mux.HandleFunc("POST "+adminPrefix+"cloud/federated-status", c.adminFederatedStatus)
+	mux.HandleFunc("POST "+adminPrefix+"cloud/federated-status", adminJSON(c.adminFederatedStatus))
 }
 
 // SetCloudScopeEcho makes token answers repeat the granted scope (the
 // default) or not: whether the real one does is unverified.
-func (e *Emulator) SetCloudScopeEcho(on bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.cloud().noScopeEcho = !on
-}
+func (e *Emulator) SetCloudScopeEcho(on bool) { e.setSwitch(&e.cloud().noScopeEcho, !on) }
 
 // SetCloudFederatedStatus sets the status of /api/account's
 // additional_authentication_required answer: 403 by default, which the
@@ -137,24 +133,15 @@ func (e *Emulator) SetCloudFederatedStatus(status int) {
 	if status < 400 || status > 499 {
 		return
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.cloud().federatedStatus = status
+	store(e, &e.cloud().federatedStatus, status)
 }
 
-func (c *cloudService) adminFederatedStatus(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		Status int `json:"status"`
-	}
-	if !decodeAdmin(w, r, &in) {
-		return
-	}
+func (c *cloudService) adminFederatedStatus(in statusJSON) (refusal string) {
 	if in.Status < 400 || in.Status > 499 {
-		writeAPIError(w, http.StatusBadRequest, "validation_failed", "status must be 400-499.")
-		return
+		return "status must be 400-499."
 	}
 	c.e.SetCloudFederatedStatus(in.Status)
-	w.WriteHeader(http.StatusNoContent)
+	return ""
 }
 
 // AddCloudClient adds an API key, replacing any key with the same ID (as a
@@ -199,11 +186,7 @@ func (e *Emulator) SetCloudRevokeOnKeyDelete(on bool) { e.setSwitch(&e.cloud().r
 // /api/account/tokens from now on refuse its first n token requests with
 // invalid_client, as a key still propagating upstream might; 0 (the
 // default) makes new keys work at once.
-func (e *Emulator) SetCloudKeyPropagation(n int) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.cloud().propagation = max(n, 0)
-}
+func (e *Emulator) SetCloudKeyPropagation(n int) { store(e, &e.cloud().propagation, max(n, 0)) }
 
 // CloudKeys returns a copy of every live Cloud API key, secrets included,
 // oldest first.
@@ -383,21 +366,15 @@ type cloudClientJSON struct {
 	KeyUUID       string   `json:"key_uuid"`
 }
 
-func (c *cloudService) adminAddClient(w http.ResponseWriter, r *http.Request) {
-	var in cloudClientJSON
-	if !decodeAdmin(w, r, &in) {
-		return
-	}
+func (c *cloudService) adminAddClient(in cloudClientJSON) (refusal string) {
 	if in.ID == "" || in.Secret == "" {
-		writeAPIError(w, http.StatusBadRequest, "validation_failed", "id and secret are required.")
-		return
+		return "id and secret are required."
 	}
 	if in.KeyUUID != "" && !isUUID(in.KeyUUID) {
-		writeAPIError(w, http.StatusBadRequest, "validation_failed", "key_uuid must be a uuid.")
-		return
+		return "key_uuid must be a uuid."
 	}
 	c.e.AddCloudClient(CloudClient{ID: in.ID, Secret: in.Secret, Orgs: in.Orgs, FederatedOrgs: in.FederatedOrgs, KeyUUID: in.KeyUUID})
-	w.WriteHeader(http.StatusNoContent)
+	return ""
 }
 
 func (c *cloudService) adminRemoveClient(w http.ResponseWriter, r *http.Request) {

@@ -54,11 +54,7 @@ type CloudKeyVariants struct {
 }
 
 // SetCloudKeyVariants sets how the key API answers from now on.
-func (e *Emulator) SetCloudKeyVariants(v CloudKeyVariants) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.cloud().keyVariants = v
-}
+func (e *Emulator) SetCloudKeyVariants(v CloudKeyVariants) { store(e, &e.cloud().keyVariants, v) }
 
 // keyJSON is a key as the API shows it: never its client id or secret.
 type keyJSON struct {
@@ -282,32 +278,22 @@ var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 
 func isUUID(s string) bool { return uuidPattern.MatchString(s) }
 
-func (c *cloudService) adminKeyPropagation(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		Refusals int `json:"refusals"`
-	}
-	if !decodeAdmin(w, r, &in) {
-		return
-	}
+func (c *cloudService) adminKeyPropagation(in struct {
+	Refusals int `json:"refusals"`
+}) (refusal string) {
 	if in.Refusals < 0 {
-		writeAPIError(w, http.StatusBadRequest, "validation_failed", "refusals must not be negative.")
-		return
+		return "refusals must not be negative."
 	}
 	c.e.SetCloudKeyPropagation(in.Refusals)
-	w.WriteHeader(http.StatusNoContent)
+	return ""
 }
 
-func (c *cloudService) adminKeyVariants(w http.ResponseWriter, r *http.Request) {
-	var in CloudKeyVariants
-	if !decodeAdmin(w, r, &in) {
-		return
-	}
+func (c *cloudService) adminKeyVariants(in CloudKeyVariants) (refusal string) {
 	if in.KeyLimit < 0 {
-		writeAPIError(w, http.StatusBadRequest, "validation_failed", "key_limit must not be negative.")
-		return
+		return "key_limit must not be negative."
 	}
 	c.e.SetCloudKeyVariants(in)
-	w.WriteHeader(http.StatusNoContent)
+	return ""
 }
 
 // adminKeys lists every key, deleted ones included, without secrets.

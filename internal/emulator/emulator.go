@@ -66,7 +66,7 @@
 //   - oauth2, a generic RFC 6749 server that follows the RFCs to the
 //     letter (Basic credentials url-decoded): /oauth2/token (client
 //     credentials; authorization code and refresh as Source's, with
-//     rotation and replay detection, oauth2_code.go), /oauth2/authorize
+//     rotation and replay detection, codeflow.go), /oauth2/authorize
 //     (S256 PKCE, OAuth2Client's RedirectURIs), RFC 7009 /oauth2/revoke
 //     (access and refresh tokens) and the RFC 6750 resource
 //     /oauth2/resource; counters OAuth2RefreshTokens and

@@ -115,6 +115,19 @@ func revocationRequest[C any](w http.ResponseWriter, r *http.Request, st oauthSt
 	return client, form, true
 }
 
+// revocationAnswer ends an RFC 7009 revocation: 200 whether or not a
+// token was revoked (§2.2), unless notFound asks for what some servers
+// answer a token they did not revoke (unknown, expired, revoked already or
+// another client's): 404 invalid_token.
+func (st oauthStyle) revocationAnswer(w http.ResponseWriter, r *http.Request, revoked, notFound bool) {
+	if !revoked && notFound {
+		st.fail(w, r, &oauthError{status: http.StatusNotFound, code: "invalid_token",
+			desc: "The token is unknown, expired or revoked already."})
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
 // writeTokenResponse sends a successful token answer; RFC 6749 §5.1 forbids
 // caching it.
 func writeTokenResponse(w http.ResponseWriter, resp map[string]any) {

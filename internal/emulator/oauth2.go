@@ -45,7 +45,7 @@ type oauth2Service struct {
 	e *Emulator
 	// Guarded by e.mu.
 	clients       map[string]OAuth2Client
-	code          oauth2CodeState // oauth2_code.go
+	flow          *codeFlow // codes and refresh tokens (codeflow.go)
 	refreshOnly   bool
 	omitTokenType bool
 	revokeMissing bool // unknown or dead tokens get a JSON 404
@@ -53,7 +53,8 @@ type oauth2Service struct {
 
 func init() {
 	serviceFactories = append(serviceFactories, func(e *Emulator) service {
-		return &oauth2Service{e: e, clients: map[string]OAuth2Client{}, code: newOAuth2CodeState()}
+		return &oauth2Service{e: e, clients: map[string]OAuth2Client{},
+			flow: newCodeFlow(e, serviceOAuth2, OAuth2User, oauth2Words, false, oauth2CodeTTL, oauth2RefreshTTL)}
 	})
 }
 
@@ -71,7 +72,7 @@ func (o *oauth2Service) register(mux *http.ServeMux) {
 	mux.HandleFunc("/oauth2/revoke", o.revokeToken)
 	mux.HandleFunc("/oauth2/resource", o.resource)
 
-	mux.HandleFunc("POST "+adminPrefix+"oauth2/clients", o.adminAddClient)
+	mux.HandleFunc("POST "+adminPrefix+"oauth2/clients", adminJSON(o.adminAddClient))
 	mux.HandleFunc("POST "+adminPrefix+"oauth2/revocation-refresh-only", adminSwitch(o.e.SetOAuth2RevocationRefreshOnly))
 	mux.HandleFunc("POST "+adminPrefix+"oauth2/omit-token-type", adminSwitch(o.e.SetOAuth2OmitTokenType))
 	mux.HandleFunc("POST "+adminPrefix+"oauth2/revoke-not-found", adminSwitch(o.e.SetOAuth2RevokeNotFound))
@@ -112,43 +113,25 @@ func (o *oauth2Service) token(w http.ResponseWriter, r *http.Request) {
 	oauth2OAuth.serveToken(w, r, "The token endpoint", o.grant)
 }
 
-// grant checks grant type, then client, then the grant's parameters, like
-// the Cloud service, so a doubly-wrong request gets a predictable error.
-// Besides client credentials it takes the authorization code and refresh
-// grants (oauth2_code.go).
+// grant is the generic server's token endpoint: the grant handling it
+// shares with the Source site (codeflow.go), with this server's client
+// authentication and wording.
 func (o *oauth2Service) grant(w http.ResponseWriter, r *http.Request) (map[string]any, *oauthError) {
-	form, oerr := tokenForm(w, r)
-	if oerr != nil {
-		return nil, oerr
-	}
-	gt := form.Get("grant_type")
-	switch gt {
-	case "":
-		return nil, badRequest("invalid_request", "The request is missing the grant_type parameter.")
-	case "client_credentials", "authorization_code", "refresh_token":
-	default:
-		return nil, badRequest("unsupported_grant_type", "The authorization grant type is not supported by the authorization server.")
-	}
-	client, oerr := o.authenticate(r, form)
-	if oerr != nil {
-		return nil, oerr
-	}
-	switch gt {
-	case "authorization_code":
-		return o.codeGrant(client, form)
-	case "refresh_token":
-		return o.refreshGrant(client, form)
-	}
+	return tokenGrant(w, r, o.flow, o)
+}
+
+func (o *oauth2Service) clientCredentialsGrant(client OAuth2Client, form url.Values) (map[string]any, *oauthError) {
 	scope := form.Get("scope")
 	if form.Has("scope") && !client.mayRequest(scope) {
 		return nil, badRequest("invalid_scope", "The requested scope is invalid, unknown, or malformed.")
 	}
-
-	return o.tokenAnswer(o.e.issue(serviceOAuth2, client.ID, scope, client.Lifetime), client), nil
+	_, resp := o.accessToken(client, scope)
+	return resp, nil
 }
 
-// tokenAnswer is the token response for t, an access token of client.
-func (o *oauth2Service) tokenAnswer(t Token, client OAuth2Client) map[string]any {
+// accessToken issues an access token of client, and its token answer.
+func (o *oauth2Service) accessToken(client OAuth2Client, scope string) (Token, map[string]any) {
+	t := o.e.issue(serviceOAuth2, client.ID, scope, client.Lifetime)
 	resp := map[string]any{
 		"access_token": t.Value,
 		"token_type":   "Bearer",
@@ -160,7 +143,12 @@ func (o *oauth2Service) tokenAnswer(t Token, client OAuth2Client) map[string]any
 	if o.e.switchOn(&o.omitTokenType) {
 		delete(resp, "token_type")
 	}
-	return resp
+	return t, resp
+}
+
+// authenticateFor is authenticate: every client may use every grant.
+func (o *oauth2Service) authenticateFor(r *http.Request, form url.Values, _ string) (OAuth2Client, *oauthError) {
+	return o.authenticate(r, form)
 }
 
 // authenticate takes the client from the form body or HTTP Basic, never
@@ -252,7 +240,7 @@ func (o *oauth2Service) revokeToken(w http.ResponseWriter, r *http.Request) {
 	now := o.e.now()
 	o.e.mu.Lock()
 	revoked := false
-	if rt, found := o.code.refresh[value]; found {
+	if rt, found := o.flow.refresh[value]; found {
 		// A refresh token takes the access token issued with it along
 		// (RFC 7009 §2.1); the authorization ends.
 		if rt.clientID == client.ID {
@@ -266,12 +254,7 @@ func (o *oauth2Service) revokeToken(w http.ResponseWriter, r *http.Request) {
 	}
 	notFound := o.revokeMissing
 	o.e.mu.Unlock()
-	if !revoked && notFound {
-		oauth2OAuth.fail(w, r, &oauthError{status: http.StatusNotFound, code: "invalid_token",
-			desc: "The token is unknown, expired or revoked already."})
-		return
-	}
-	w.WriteHeader(http.StatusOK)
+	oauth2OAuth.revocationAnswer(w, r, revoked, notFound)
 }
 
 func (o *oauth2Service) resource(w http.ResponseWriter, r *http.Request) {
@@ -302,21 +285,17 @@ type oauth2ClientJSON struct {
 	RedirectURIs []string `json:"redirect_uris"`
 }
 
-func (o *oauth2Service) adminAddClient(w http.ResponseWriter, r *http.Request) {
-	var in oauth2ClientJSON
-	if !decodeAdmin(w, r, &in) {
-		return
-	}
+func (o *oauth2Service) adminAddClient(in oauth2ClientJSON) (refusal string) {
 	for _, u := range in.RedirectURIs {
 		if _, ok := sourceRedirectURI(u); !ok {
-			writeAPIError(w, http.StatusBadRequest, "validation_failed", "redirect_uris must be absolute http(s) URIs without a fragment.")
-			return
+			return "redirect_uris must be absolute http(s) URIs without a fragment."
 		}
 	}
-	if lifetime, ok := in.lifetime(w); ok {
+	lifetime, refusal := in.lifetime()
+	if refusal == "" {
 		o.e.AddOAuth2Client(OAuth2Client{ID: in.ID, Secret: in.Secret, Scopes: in.Scopes, RedirectURIs: in.RedirectURIs, Lifetime: lifetime})
-		w.WriteHeader(http.StatusNoContent)
 	}
+	return refusal
 }
 
 // operation names a request to a generic OAuth 2.0 route (see Operations).

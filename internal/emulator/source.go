@@ -50,107 +50,25 @@ const (
 	sourceDefaultCodeTTL    = 60 * time.Second
 )
 
-// sourceCode is one authorization code. family ties together every token
-// descended from the code, so a replayed code can revoke them all.
-type sourceCode struct {
-	clientID, redirectURI, scope, challenge, family string
-	expires                                         time.Time
-	used                                            bool
-}
-
-// codeExchange is what a token request presents with an authorization
-// code: its client, redirect_uri and PKCE code_verifier, if any.
-type codeExchange struct {
-	clientID, redirectURI, verifier string
-	hasVerifier                     bool
-}
-
-// codeRefusal is why a code is not exchanged for a token; each emulated
-// server words its own answer to each.
-type codeRefusal int
-
-const (
-	codeAccepted codeRefusal = iota
-	codeUnknown
-	codeOtherClient
-	codeReplayed // RFC 6749 §4.1.2: the code leaked; what it gave is revoked
-	codeExpired
-	codeOtherRedirect // §4.1.3: the same redirect_uri as the authorization request
-	codeUnexpectedVerifier
-	codeMissingVerifier
-	codeWrongVerifier
-)
-
-// redeem checks the code c (nil where there is no such code) against the
-// exchange x at now and, where it passes, claims it: the caller holds the
-// emulator's lock, so of two concurrent exchanges one wins.
-func (c *sourceCode) redeem(x codeExchange, now time.Time) codeRefusal {
-	switch {
-	case c == nil:
-		return codeUnknown
-	case c.clientID != x.clientID:
-		return codeOtherClient
-	case c.used:
-		return codeReplayed
-	case !now.Before(c.expires):
-		return codeExpired
-	case x.redirectURI != c.redirectURI:
-		return codeOtherRedirect
-	case c.challenge == "" && x.hasVerifier:
-		return codeUnexpectedVerifier
-	case c.challenge != "" && !x.hasVerifier:
-		return codeMissingVerifier
-	case c.challenge != "" && !sourceS256Matches(x.verifier, c.challenge):
-		return codeWrongVerifier
-	}
-	c.used = true
-	return codeAccepted
-}
-
-// sourceRefresh is one refresh token. access is the access token issued
-// with it, which dies when this one is rotated or revoked.
-type sourceRefresh struct {
-	clientID, user, scope, access, family string
-	expires                               time.Time
-	revoked, rotated                      bool
-}
-
-// sourceGrant says whose an access token from the code flow is; tokens
-// missing from sourceService.access were issued to the client itself.
-type sourceGrant struct{ user, family string }
-
 type sourceService struct {
-	e *Emulator
+	e    *Emulator
+	flow *codeFlow // codes and refresh tokens (codeflow.go)
 	// Guarded by e.mu.
-	clients         map[string]SourceClient
-	codes           map[string]*sourceCode
-	refresh         map[string]*sourceRefresh
-	access          map[string]sourceGrant
-	revokedFamilies map[string]bool
-	deny            bool
-	revocation      bool
-	noPKCE          bool // the site ignores PKCE parameters
-	cascade         bool // revoking an access token revokes its grant
-	refreshOnly     bool // revocation takes refresh tokens only
-	accessTTL       time.Duration
-	refreshTTL      time.Duration
-	codeTTL         time.Duration
-	reuses          int
+	clients     map[string]SourceClient
+	revocation  bool
+	cascade     bool // revoking an access token revokes its grant
+	refreshOnly bool // revocation takes refresh tokens only
+	accessTTL   time.Duration
 }
 
 func init() {
 	serviceFactories = append(serviceFactories, func(e *Emulator) service {
 		return &sourceService{
-			e:               e,
-			clients:         map[string]SourceClient{},
-			codes:           map[string]*sourceCode{},
-			refresh:         map[string]*sourceRefresh{},
-			access:          map[string]sourceGrant{},
-			revokedFamilies: map[string]bool{},
-			revocation:      true,
-			accessTTL:       sourceDefaultAccessTTL,
-			refreshTTL:      sourceDefaultRefreshTTL,
-			codeTTL:         sourceDefaultCodeTTL,
+			e:          e,
+			flow:       newCodeFlow(e, serviceSource, DemoSourceUser, sourceWords, true, sourceDefaultCodeTTL, sourceDefaultRefreshTTL),
+			clients:    map[string]SourceClient{},
+			revocation: true,
+			accessTTL:  sourceDefaultAccessTTL,
 		}
 	})
 }
@@ -173,7 +91,7 @@ func (s *sourceService) register(mux *http.ServeMux) {
 	mux.HandleFunc("/.well-known/oauth-authorization-server", s.metadata)
 	mux.HandleFunc("/jsonapi", s.jsonapi)
 
-	mux.HandleFunc("POST "+adminPrefix+"source/clients", s.adminAddClient)
+	mux.HandleFunc("POST "+adminPrefix+"source/clients", adminJSON(s.adminAddClient))
 	mux.HandleFunc("POST "+adminPrefix+"source/deny", adminSwitch(s.e.SetSourceDeny))
 	mux.HandleFunc("POST "+adminPrefix+"source/revocation", adminSwitch(s.e.SetSourceRevocation))
 	mux.HandleFunc("POST "+adminPrefix+"source/pkce", adminSwitch(s.e.SetSourcePKCE))
@@ -203,16 +121,16 @@ func (e *Emulator) SetSourceLifetimes(access, refresh, code time.Duration) {
 		s.accessTTL = access
 	}
 	if refresh > 0 {
-		s.refreshTTL = refresh
+		s.flow.refreshTTL = refresh
 	}
 	if code > 0 {
-		s.codeTTL = code
+		s.flow.codeTTL = code
 	}
 }
 
 // SetSourceDeny makes the built-in user refuse every authorization request
 // (error=access_denied), as a user clicking "Cancel" would.
-func (e *Emulator) SetSourceDeny(on bool) { e.setSwitch(&e.source().deny, on) }
+func (e *Emulator) SetSourceDeny(on bool) { e.setSwitch(&e.source().flow.deny, on) }
 
 // SetSourceRevocation turns the RFC 7009 endpoint on (the default) or off;
 // off, /oauth/revoke is a 404 and the metadata no longer advertises it, as
@@ -222,11 +140,7 @@ func (e *Emulator) SetSourceRevocation(on bool) { e.setSwitch(&e.source().revoca
 // SetSourcePKCE turns PKCE (RFC 7636) on, the default, or off: off, the
 // site ignores code_challenge and code_verifier as a server without PKCE
 // does. Whether Source supports it is unverified.
-func (e *Emulator) SetSourcePKCE(on bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.source().noPKCE = !on
-}
+func (e *Emulator) SetSourcePKCE(on bool) { e.setSwitch(&e.source().flow.ignorePKCE, !on) }
 
 // SetSourceRevocationCascades makes revoking an access token issued from a
 // user's authorization revoke that authorization too (its refresh token
@@ -241,60 +155,21 @@ func (e *Emulator) SetSourceRevocationRefreshOnly(on bool) { e.setSwitch(&e.sour
 // SourceRefreshReuses counts refresh requests that presented a refresh
 // token already rotated away: each one is a client that failed to store
 // the replacement.
-func (e *Emulator) SourceRefreshReuses() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.source().reuses
-}
+func (e *Emulator) SourceRefreshReuses() int { return load(e, &e.source().flow.reuses) }
 
 // SourceRefreshTokens counts the refresh tokens neither revoked, rotated
 // nor expired.
-func (e *Emulator) SourceRefreshTokens() (live int) {
-	now := e.now()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, rt := range e.source().refresh {
-		if rt.live(now) {
-			live++
-		}
-	}
-	return live
-}
+func (e *Emulator) SourceRefreshTokens() int { return e.source().flow.liveRefreshTokens() }
 
 // SourceRefreshLive reports whether value is a live refresh token.
-func (e *Emulator) SourceRefreshLive(value string) bool {
-	now := e.now()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	rt, ok := e.source().refresh[value]
-	return ok && rt.live(now)
-}
+func (e *Emulator) SourceRefreshLive(value string) bool { return e.source().flow.refreshLive(value) }
 
 // SourceCredentials returns every authorization code and refresh token
 // ever issued, live or not, so a test can prove none of them reached a log
 // line or a response.
-func (e *Emulator) SourceCredentials() []string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s := e.source()
-	out := make([]string, 0, len(s.codes)+len(s.refresh))
-	for c := range s.codes {
-		out = append(out, c)
-	}
-	for r := range s.refresh {
-		out = append(out, r)
-	}
-	return out
-}
+func (e *Emulator) SourceCredentials() []string { return e.source().flow.credentials() }
 
-func (rt *sourceRefresh) live(now time.Time) bool { return !rt.revoked && now.Before(rt.expires) }
-
-func (s *sourceService) client(id string) (SourceClient, bool) {
-	s.e.mu.Lock()
-	defer s.e.mu.Unlock()
-	c, ok := s.clients[id]
-	return c, ok
-}
+func (s *sourceService) client(id string) (SourceClient, bool) { return lookup(s.e, s.clients, id) }
 
 // authenticate checks a token or revoke request's client credentials, sent
 // in the body or as raw (not url-decoded) Basic, as Cloud's are.

@@ -13,11 +13,7 @@ type sourceClientJSON struct {
 	NoDefaultUser bool     `json:"no_default_user"`
 }
 
-func (s *sourceService) adminAddClient(w http.ResponseWriter, r *http.Request) {
-	var in sourceClientJSON
-	if !decodeAdmin(w, r, &in) {
-		return
-	}
+func (s *sourceService) adminAddClient(in sourceClientJSON) (refusal string) {
 	valid := in.ID != "" && in.Secret != ""
 	for _, u := range in.RedirectURIs {
 		if _, ok := sourceRedirectURI(u); !ok {
@@ -25,12 +21,10 @@ func (s *sourceService) adminAddClient(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !valid {
-		writeAPIError(w, http.StatusBadRequest, "validation_failed",
-			"id and secret are required; redirect_uris must be absolute http(s) URIs without a fragment.")
-		return
+		return "id and secret are required; redirect_uris must be absolute http(s) URIs without a fragment."
 	}
 	s.e.AddSourceClient(SourceClient(in))
-	w.WriteHeader(http.StatusNoContent)
+	return ""
 }
 
 func (s *sourceService) adminStats(w http.ResponseWriter, r *http.Request) {

@@ -23,7 +23,7 @@ func (s *sourceService) revoke(w http.ResponseWriter, r *http.Request) {
 	// searched whatever it says.
 	s.e.mu.Lock()
 	owner := ""
-	if rt, ok := s.refresh[value]; ok {
+	if rt, ok := s.flow.refresh[value]; ok {
 		owner = rt.clientID
 		if owner == client.ID {
 			rt.revoked = true
@@ -38,8 +38,8 @@ func (s *sourceService) revoke(w http.ResponseWriter, r *http.Request) {
 		owner = t.ClientID
 		if owner == client.ID {
 			s.e.revokeLocked(serviceSource, value)
-			if g, fromUser := s.access[value]; fromUser && s.cascade {
-				s.revokeFamily(g.family)
+			if g, fromUser := s.flow.access[value]; fromUser && s.cascade {
+				s.flow.revokeFamily(g.family)
 			}
 		}
 	}
@@ -92,7 +92,7 @@ func (s *sourceService) jsonapi(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.e.mu.Lock()
-	who := s.access[t.Value].user
+	who := s.flow.access[t.Value].user
 	s.e.mu.Unlock()
 	if who == "" {
 		who = t.ClientID

@@ -2,10 +2,8 @@ package emulator
 
 import (
 	"html"
-	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 )
 
@@ -25,7 +23,7 @@ type authzRequest[C any] struct {
 // redirect_uri it allows (until then an error must not redirect: an
 // attacker could otherwise bounce users anywhere), no repeated parameter,
 // response_type=code. nil means it answered the request itself.
-func startAuthorize[C interface{ allowsRedirect(string, *url.URL) bool }](w http.ResponseWriter, r *http.Request,
+func startAuthorize[C codeClient](w http.ResponseWriter, r *http.Request,
 	lookup func(string) (C, bool), unknownClient string) *authzRequest[C] {
 	if r.Method != http.MethodGet {
 		methodNotAllowed(w, http.MethodGet)
@@ -102,35 +100,12 @@ func (s *sourceService) authorize(w http.ResponseWriter, r *http.Request) {
 	if a == nil {
 		return
 	}
-	q, client, rawRedirect, back, state := a.q, a.client, a.rawRedirect, a.back, a.state
-	fail := func(code, desc string) { a.fail(w, code, desc) }
-	scopes, ok := sourceParseScope(q.Get("scope"))
-	if !ok || !client.allows(scopes) {
-		fail("invalid_scope", sourceDescInvalidScope)
+	scopes, ok := sourceParseScope(a.q.Get("scope"))
+	if !ok || !a.client.allows(scopes) {
+		a.fail(w, "invalid_scope", sourceDescInvalidScope)
 		return
 	}
-	challenge, method := q.Get("code_challenge"), q.Get("code_challenge_method")
-	if s.e.switchOn(&s.noPKCE) {
-		challenge, method = "", ""
-	}
-	if !a.pkce(w, challenge, method) {
-		return
-	}
-
-	now := s.e.now()
-	s.e.mu.Lock()
-	if s.deny {
-		s.e.mu.Unlock()
-		fail("access_denied", sourceDescAccessDenied)
-		return
-	}
-	code := randomHex(32)
-	s.codes[code] = &sourceCode{
-		clientID: client.ID, redirectURI: rawRedirect, scope: strings.Join(scopes, " "), challenge: challenge,
-		family: randomHex(16), expires: now.Add(s.codeTTL),
-	}
-	s.e.mu.Unlock()
-	sourceRedirect(w, back, url.Values{"code": {code}}, state)
+	approve(w, s.flow, a, strings.Join(scopes, " "))
 }
 
 // sourceAuthorizePage answers an authorization request that must not redirect
@@ -177,22 +152,11 @@ func sourceRedirectURI(raw string) (*url.URL, bool) {
 	return u, true
 }
 
-// allowsRedirect applies the client's list exactly or, without one, the
-// RFC 8252 rule: http only to loopback, https anywhere.
 func (c SourceClient) allowsRedirect(raw string, u *url.URL) bool {
-	if len(c.RedirectURIs) > 0 {
-		return slices.Contains(c.RedirectURIs, raw)
-	}
-	if u.Scheme == "https" {
-		return true
-	}
-	host := u.Hostname()
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return redirectAllowed(c.RedirectURIs, raw, u)
 }
+
+func (c SourceClient) clientID() string { return c.ID }
 
 // sourcePKCEValue checks RFC 7636's alphabet for verifiers and challenges.
 func sourcePKCEValue(v string) bool {

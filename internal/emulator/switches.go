@@ -7,33 +7,44 @@ import "net/http"
 // an exported setter and an admin route taking {"on": bool}; both, and
 // every read, go through here.
 
-// setSwitch sets the switch at p, a field of a service's state.
-func (e *Emulator) setSwitch(p *bool, on bool) {
+// store sets the setting at p, a field of a service's state, under e.mu.
+func store[T any](e *Emulator, p *T, v T) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	*p = on
+	*p = v
 }
 
-// switchOn reads the switch at p.
-func (e *Emulator) switchOn(p *bool) bool {
+// load reads the setting or counter at p, a field of a service's state,
+// under e.mu.
+func load[T any](e *Emulator, p *T) T {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return *p
 }
 
+// lookup reads m[k], a map of a service's state, under e.mu.
+func lookup[K comparable, V any](e *Emulator, m map[K]V, k K) (V, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	v, ok := m[k]
+	return v, ok
+}
+
+// setSwitch sets the switch at p, a field of a service's state.
+func (e *Emulator) setSwitch(p *bool, on bool) { store(e, p, on) }
+
+// switchOn reads the switch at p.
+func (e *Emulator) switchOn(p *bool) bool { return load(e, p) }
+
 // adminSwitch serves an admin route whose body is {"on": bool}, handing
 // the value to set, the switch's exported setter.
 func adminSwitch(set func(on bool)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		var in struct {
-			On bool `json:"on"`
-		}
-		if !decodeAdmin(w, r, &in) {
-			return
-		}
+	return adminJSON(func(in struct {
+		On bool `json:"on"`
+	}) string {
 		set(in.On)
-		w.WriteHeader(http.StatusNoContent)
-	}
+		return ""
+	})
 }
 
 // SetStrictest sets every setting to its least forgiving reading, the mode
