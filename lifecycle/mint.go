@@ -59,9 +59,15 @@ func (e *Mount) Mint(ctx context.Context, s logical.Storage, m MintRequest) (*pr
 		}
 		return tok, err
 	}
+	return e.mintCovered(ctx, s, m, spec.TokenLimit, eff)
+}
 
+// mintCovered mints a revocable token under a WAL entry written before the
+// upstream call. limited: the upstream caps the tokens a user holds.
+func (e *Mount) mintCovered(ctx context.Context, s logical.Storage, m MintRequest, limited bool,
+	eff provider.Config) (*provider.Token, error) {
 	w := &walToken{Config: m.ConfigName, Role: m.RoleName, Static: m.static, Issuer: IssuerOf(eff)}
-	if spec.TokenLimit {
+	if limited {
 		// What the account holds before the create finds the token of a
 		// create whose answer is lost (lost_tokens.go).
 		e.noteBeforeCreate(ctx, m.Client, w)
@@ -75,38 +81,55 @@ func (e *Mount) Mint(ctx context.Context, s logical.Storage, m MintRequest) (*pr
 	}
 	tok, err := m.Obtain(ctx)
 	if err != nil {
-		// The answer was read (or never came): no token to roll back
-		// that anything could identify. One that never came may have
-		// minted a token all the same: it is counted (lost_tokens.go),
-		// here, or by the rollback of a WAL entry that stays.
-		werr := framework.DeleteWAL(ctx, s, walID)
-		switch {
-		case werr != nil || !provider.AnswerLost(err):
-		case spec.TokenLimit:
-			if cerr := e.settleLostCreate(ctx, s, m.Client, w, e.Now()); cerr != nil {
-				e.Logger.Error("could not count a lost token", "config", m.ConfigName, "error", cerr)
-			}
-		case countsLost(m):
-			if cerr := e.countLost(ctx, s, m.ConfigName, m.RoleName, m.static, m.Client); cerr != nil {
-				e.Logger.Error("could not count a lost token", "config", m.ConfigName, "error", cerr)
-			}
-		}
+		e.obtainFailed(ctx, s, m, limited, w, walID, err)
 		return nil, err
 	}
-	if countsLost(m) || spec.TokenLimit {
+	if countsLost(m) || limited {
 		e.noteLifetime(ctx, s, m.ConfigName, tok.ExpiresAt.Sub(e.Now()))
 	}
 	w.Token, w.ExpiresAt = tok.AccessToken, tok.ExpiresAt
+	if err := e.keepMinted(ctx, s, m, w, walID, tok); err != nil {
+		return nil, err
+	}
+	return tok, nil
+}
+
+// obtainFailed clears the WAL entry of a create that failed. The answer
+// was read (or never came): no token to roll back that anything could
+// identify. One that never came may have minted a token all the same: it
+// is counted (lost_tokens.go), here, or by the rollback of a WAL entry
+// that stays.
+func (e *Mount) obtainFailed(ctx context.Context, s logical.Storage, m MintRequest, limited bool, w *walToken, walID string,
+	err error) {
+	werr := framework.DeleteWAL(ctx, s, walID)
+	switch {
+	case werr != nil || !provider.AnswerLost(err):
+	case limited:
+		if cerr := e.settleLostCreate(ctx, s, m.Client, w, e.Now()); cerr != nil {
+			e.Logger.Error("could not count a lost token", "config", m.ConfigName, "error", cerr)
+		}
+	case countsLost(m):
+		if cerr := e.countLost(ctx, s, m.ConfigName, m.RoleName, m.static, m.Client); cerr != nil {
+			e.Logger.Error("could not count a lost token", "config", m.ConfigName, "error", cerr)
+		}
+	}
+}
+
+// keepMinted records a minted token in its WAL entry, tracks it, lets the
+// caller commit it, and clears the entry; a failure on the way deletes
+// the token upstream (discard).
+func (e *Mount) keepMinted(ctx context.Context, s logical.Storage, m MintRequest, w *walToken, walID string,
+	tok *provider.Token) error {
 	if err := RewriteWAL(ctx, s, walID, walKindToken, w); err != nil {
-		return nil, e.discard(ctx, s, w, walID, fmt.Errorf("writing WAL: %w", err))
+		return e.discard(ctx, s, w, walID, fmt.Errorf("writing WAL: %w", err))
 	}
 	if err := e.trackToken(ctx, s, m.ConfigName, tok.AccessToken,
 		heldToken{Role: m.RoleName, Static: m.static, Issuer: w.Issuer, CreatedAt: e.Now().UTC(), ExpiresAt: tok.ExpiresAt}); err != nil {
-		return nil, e.discard(ctx, s, w, walID, err)
+		return e.discard(ctx, s, w, walID, err)
 	}
 	if m.commit != nil {
 		if err := m.commit(ctx, tok); err != nil {
-			return nil, e.discard(ctx, s, w, walID, err)
+			return e.discard(ctx, s, w, walID, err)
 		}
 	}
 	if err := framework.DeleteWAL(ctx, s, walID); err != nil && m.static != "" {
@@ -115,9 +138,9 @@ func (e *Mount) Mint(ctx context.Context, s logical.Storage, m MintRequest) (*pr
 		e.Logger.Warn("could not clear a WAL entry; its rollback will keep the token", "static_role", m.static, "error", err)
 	} else if err != nil {
 		// A WAL left behind would revoke a leased token later.
-		return nil, e.discard(ctx, s, w, walID, fmt.Errorf("clearing WAL: %w", err))
+		return e.discard(ctx, s, w, walID, fmt.Errorf("clearing WAL: %w", err))
 	}
-	return tok, nil
+	return nil
 }
 
 // discard deletes a token that will not become a lease. If that fails too,

@@ -101,28 +101,36 @@ func (e *Mount) WALRollback(ctx context.Context, req *logical.Request, kind stri
 	if !w.ExpiresAt.IsZero() && !e.Now().Before(w.ExpiresAt) {
 		return e.forgetToken(ctx, req.Storage, w.Config, w.Token)
 	}
-	if w.Static != "" {
-		// A rotation that stored its token before it stopped rolls
-		// forward: the token is the role's, and stays until the role
-		// revokes it.
-		st, err := e.LoadStaticToken(ctx, req.Storage, w.Static)
-		if err != nil {
-			return err
-		}
-		if st != nil && st.AccessToken == w.Token {
-			return nil
-		}
-		// A later rotation retired it: its grace period's end revokes it
-		// (endGrace), not this.
-		for _, g := range st.retired() {
-			if g.AccessToken == w.Token {
-				return nil
-			}
-		}
+	if kept, err := e.staticKeeps(ctx, req.Storage, w); kept || err != nil {
+		return err
 	}
 	if err := e.RevokeUpstream(ctx, req.Storage, w.Config, w.Token, w.Issuer, time.Time{}); err != nil {
 		return err // kept; the rollback manager tries again
 	}
 	e.Logger.Info("rolled back an upstream token whose lease was never created", "config", w.Config)
 	return nil
+}
+
+// staticKeeps reports whether the static role a rotation minted w's token
+// for holds it still. A rotation that stored its token before it stopped
+// rolls forward: the token is the role's, and stays until the role
+// revokes it. A later rotation that retired it revokes it at its grace
+// period's end (endGrace), not this.
+func (e *Mount) staticKeeps(ctx context.Context, s logical.Storage, w *walToken) (bool, error) {
+	if w.Static == "" {
+		return false, nil
+	}
+	st, err := e.LoadStaticToken(ctx, s, w.Static)
+	if err != nil {
+		return false, err
+	}
+	if st != nil && st.AccessToken == w.Token {
+		return true, nil
+	}
+	for _, g := range st.retired() {
+		if g.AccessToken == w.Token {
+			return true, nil
+		}
+	}
+	return false, nil
 }

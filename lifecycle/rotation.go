@@ -205,82 +205,116 @@ func (e *Mount) RotateStatic(ctx context.Context, s logical.Storage, name string
 	if acct == nil {
 		return fmt.Errorf("static role %q: %w: %q", name, ErrNoConfig, role.Config)
 	}
-	cfg, eff, client := acct.Entry, acct.Eff, acct.Client
-	old, err := e.LoadStaticToken(ctx, s, name)
+	r := &staticMint{name: name, role: role, check: check, acct: acct, now: e.Now().UTC()}
+	if r.old, err = e.LoadStaticToken(ctx, s, name); err != nil {
+		return err
+	}
+	obtain, err := e.staticObtain(ctx, s, r)
 	if err != nil {
 		return err
 	}
-	_, revocable := client.(provider.Revoker)
-	spec, _ := provider.Lookup(cfg.Provider)
-	spare := SpareUserGrant(role.Grant(), cfg)
-	scopes := role.Scopes
-	if len(scopes) == 0 {
-		scopes = cfg.Scopes
-	}
-	now := e.Now().UTC()
-	next := &staticToken{}
-	commit := func(ctx context.Context, tok *provider.Token) error {
-		*next = staticToken{AccessToken: tok.AccessToken, ExpiresAt: tok.ExpiresAt, IssuedAt: now, Scopes: tok.Scopes,
-			Data: tok.Data, Config: role.Config, Issuer: IssuerOf(eff), LastRotated: now}
-		if !tok.ExpiresAt.After(now) {
-			return &provider.Error{Op: "token request", Host: HostOf(eff.TokenURL, eff.BaseURL),
-				Detail: "issued a token that already expired", Hint: "check the Vault server's clock"}
-		}
-		if err := CheckRotationPeriod(role, next); err != nil {
-			return err
-		}
-		if check.Entry != nil {
-			// A role being written; one already stored keeps rotating.
-			if err := CheckGracePeriod(role, next, spec.TokenLimit); err != nil {
-				return err
-			}
-		}
-		next.NextRotation = now.Add(role.Period(next.Lifetime()))
-		if old != nil {
-			next.Retired = old.Retired
-			if old.AccessToken != "" && now.Before(old.ExpiresAt) && e.retiredRevocable(ctx, s, old, role, revocable, spare) {
-				revokeAt := now.Add(role.Grace(true))
-				if eff.DisablesAll() {
-					// The create disabled it already: no grace.
-					revokeAt = now
-				}
-				next.Retired = append(next.Retired, graceToken{AccessToken: old.AccessToken, ExpiresAt: old.ExpiresAt,
-					RevokeAt: revokeAt, Config: cmp.Or(old.Config, role.Config), Issuer: old.Issuer})
-			}
-		}
-		if check.Entry != nil {
-			if err := s.Put(ctx, check.Entry); err != nil {
-				return fmt.Errorf("storing static role %q: %w", name, err)
-			}
-		}
-		return e.StoreStaticToken(ctx, s, name, next)
-	}
-	obtain := func(ctx context.Context) (*provider.Token, error) { return client.Token(ctx, scopes) }
-	if role.Grant() == provider.GrantAuthorizationCode {
-		if _, err := acct.CodeGranter(); err != nil {
-			return err
-		}
-		obtain = func(ctx context.Context) (*provider.Token, error) {
-			tok, _, err := e.RefreshRoleToken(ctx, s, StaticHolder(name), acct)
-			return tok, err
-		}
-	}
 	replaces := ""
-	if old != nil && eff.DisablesAll() {
-		replaces = old.AccessToken
+	if r.old != nil && acct.Eff.DisablesAll() {
+		replaces = r.old.AccessToken
 	}
-	if _, err := e.Mint(ctx, s, MintRequest{ConfigName: role.Config, static: name, Entry: cfg, Client: client,
-		Obtain: obtain, commit: commit, Unrevocable: spare, replaces: replaces}); err != nil {
+	commit := func(ctx context.Context, tok *provider.Token) error { return e.commitStatic(ctx, s, r, tok) }
+	if _, err := e.Mint(ctx, s, MintRequest{ConfigName: role.Config, static: name, Entry: acct.Entry, Client: acct.Client,
+		Obtain: obtain, commit: commit, Unrevocable: SpareUserGrant(role.Grant(), acct.Entry), replaces: replaces}); err != nil {
 		return err
 	}
 	if replaces != "" {
 		e.Logger.Warn("static role rotated on a disable_all tenant: CDP disabled the previous token at once, with no grace "+
 			"period", "static_role", name, "config", role.Config)
 	}
-	e.staticRotated(cfg.Provider, name, role, next)
-	e.endGrace(ctx, s, name, next)
-	e.Logger.Info("static role rotated", "static_role", name, "config", role.Config, "next_rotation", next.NextRotation)
+	e.staticRotated(acct.Entry.Provider, name, role, &r.next)
+	e.endGrace(ctx, s, name, &r.next)
+	e.Logger.Info("static role rotated", "static_role", name, "config", role.Config, "next_rotation", r.next.NextRotation)
 	return nil
+}
+
+// staticMint is one rotation of a static role's token on its way.
+type staticMint struct {
+	name  string
+	role  *StaticRole
+	check RotationCheck
+	acct  *Account
+	old   *staticToken
+	now   time.Time
+	next  staticToken
+}
+
+// staticObtain is how a rotation gets its token: a client credentials
+// request, or a refresh of the role's user authorization.
+func (e *Mount) staticObtain(ctx context.Context, s logical.Storage, r *staticMint) (func(context.Context) (*provider.Token, error),
+	error) {
+	if r.role.Grant() != provider.GrantAuthorizationCode {
+		scopes := r.role.Scopes
+		if len(scopes) == 0 {
+			scopes = r.acct.Entry.Scopes
+		}
+		return func(ctx context.Context) (*provider.Token, error) { return r.acct.Client.Token(ctx, scopes) }, nil
+	}
+	if _, err := r.acct.CodeGranter(); err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) (*provider.Token, error) {
+		tok, _, err := e.RefreshRoleToken(ctx, s, StaticHolder(r.name), r.acct)
+		return tok, err
+	}, nil
+}
+
+// commitStatic stores the new token as the role's, the previous one
+// retired for its grace period, while the mint's WAL entry still covers
+// it; a role being written is stored with it (check.Entry).
+func (e *Mount) commitStatic(ctx context.Context, s logical.Storage, r *staticMint, tok *provider.Token) error {
+	role, eff, now := r.role, r.acct.Eff, r.now
+	r.next = staticToken{AccessToken: tok.AccessToken, ExpiresAt: tok.ExpiresAt, IssuedAt: now, Scopes: tok.Scopes,
+		Data: tok.Data, Config: role.Config, Issuer: IssuerOf(eff), LastRotated: now}
+	if !tok.ExpiresAt.After(now) {
+		return &provider.Error{Op: "token request", Host: HostOf(eff.TokenURL, eff.BaseURL),
+			Detail: "issued a token that already expired", Hint: "check the Vault server's clock"}
+	}
+	if err := CheckRotationPeriod(role, &r.next); err != nil {
+		return err
+	}
+	if r.check.Entry != nil {
+		// A role being written; one already stored keeps rotating.
+		spec, _ := provider.Lookup(r.acct.Entry.Provider)
+		if err := CheckGracePeriod(role, &r.next, spec.TokenLimit); err != nil {
+			return err
+		}
+	}
+	r.next.NextRotation = now.Add(role.Period(r.next.Lifetime()))
+	e.retireOld(ctx, s, r)
+	if r.check.Entry != nil {
+		if err := s.Put(ctx, r.check.Entry); err != nil {
+			return fmt.Errorf("storing static role %q: %w", r.name, err)
+		}
+	}
+	return e.StoreStaticToken(ctx, s, r.name, &r.next)
+}
+
+// retireOld keeps the role's earlier retired tokens on the new state and
+// adds the token being replaced, where it lives and can be revoked: at the
+// end of the grace period, or at once where the create disabled it.
+func (e *Mount) retireOld(ctx context.Context, s logical.Storage, r *staticMint) {
+	old, role := r.old, r.role
+	if old == nil {
+		return
+	}
+	r.next.Retired = old.Retired
+	_, revocable := r.acct.Client.(provider.Revoker)
+	spare := SpareUserGrant(role.Grant(), r.acct.Entry)
+	if old.AccessToken == "" || !r.now.Before(old.ExpiresAt) || !e.retiredRevocable(ctx, s, old, role, revocable, spare) {
+		return
+	}
+	revokeAt := r.now.Add(role.Grace(true))
+	if r.acct.Eff.DisablesAll() {
+		// The create disabled it already: no grace.
+		revokeAt = r.now
+	}
+	r.next.Retired = append(r.next.Retired, graceToken{AccessToken: old.AccessToken, ExpiresAt: old.ExpiresAt,
+		RevokeAt: revokeAt, Config: cmp.Or(old.Config, role.Config), Issuer: old.Issuer})
 }
 
 // retiredRevocable reports whether a static role's rotated-out token is
@@ -558,29 +592,8 @@ func (e *Mount) ReplaceKilledStatic(ctx context.Context, s logical.Storage, name
 	if err != nil {
 		return err
 	}
-	dead := func(config, token string) bool {
-		return config == role.Config && (killed == nil || killed[tokenID(token)])
-	}
 	if st != nil {
-		// Every token of the config's user that the plugin held is gone;
-		// retired ones of another config (the role moved), or minted
-		// since, are not.
-		kept := st.Retired[:0:0]
-		for _, g := range st.Retired {
-			if !dead(g.Config, g.AccessToken) {
-				kept = append(kept, g)
-			}
-		}
-		if killed != nil && st.AccessToken != "" && !dead(cmp.Or(st.Config, role.Config), st.AccessToken) {
-			// The current token was minted since: live, held, served.
-			if len(kept) == len(st.Retired) {
-				return nil
-			}
-			st.Retired = kept
-			return e.StoreStaticToken(ctx, s, name, st)
-		}
-		st.AccessToken, st.Retired, st.NextRotation = "", kept, e.Now()
-		if err := e.StoreStaticToken(ctx, s, name, st); err != nil {
+		if done, err := e.dropKilled(ctx, s, name, role, st, killed); done || err != nil {
 			return err
 		}
 	}
@@ -593,6 +606,35 @@ func (e *Mount) ReplaceKilledStatic(ctx context.Context, s logical.Storage, name
 		}
 	}
 	return err
+}
+
+// dropKilled forgets the tokens of a static role that revoke-all deleted
+// (killed, by token id; nil for every token of the role's config). done:
+// the current token lives, so the role needs no new one.
+func (e *Mount) dropKilled(ctx context.Context, s logical.Storage, name string, role *StaticRole, st *staticToken,
+	killed map[string]bool) (bool, error) {
+	dead := func(config, token string) bool {
+		return config == role.Config && (killed == nil || killed[tokenID(token)])
+	}
+	// Every token of the config's user that the plugin held is gone;
+	// retired ones of another config (the role moved), or minted since,
+	// are not.
+	kept := st.Retired[:0:0]
+	for _, g := range st.Retired {
+		if !dead(g.Config, g.AccessToken) {
+			kept = append(kept, g)
+		}
+	}
+	if killed != nil && st.AccessToken != "" && !dead(cmp.Or(st.Config, role.Config), st.AccessToken) {
+		// The current token was minted since: live, held, served.
+		if len(kept) == len(st.Retired) {
+			return true, nil
+		}
+		st.Retired = kept
+		return true, e.StoreStaticToken(ctx, s, name, st)
+	}
+	st.AccessToken, st.Retired, st.NextRotation = "", kept, e.Now()
+	return false, e.StoreStaticToken(ctx, s, name, st)
 }
 
 // RetireStatic revokes a static role's tokens upstream, where they are

@@ -65,9 +65,28 @@ func (e *Mount) CodeHolder(ctx context.Context, s logical.Storage, key string) (
 	return &RoleEntry{Config: sr.Config, Scopes: sr.Scopes, GrantType: sr.Grant(), RedirectURL: sr.RedirectURL}, nil
 }
 
+// authorizationFor is the user authorization roleName holds for acct: a
+// 400 when there is none yet, or when another issuer granted it.
+func (e *Mount) authorizationFor(ctx context.Context, s logical.Storage, roleName string, acct *Account) (*RoleToken, error) {
+	rt, err := e.LoadRoleToken(ctx, s, roleName)
+	if err != nil {
+		return nil, err
+	}
+	what, name := Holder(roleName)
+	if rt == nil || rt.Config != acct.Name {
+		return nil, &notAuthorized{UserErr("%s %q holds no user authorization yet; run vault write -f <mount>/authorize/%s "+
+			"and open the url it returns", what, name, name)}
+	}
+	if !e.GrantedBy(rt, acct.Entry, acct.Eff) {
+		return nil, UserErr("%s %q was authorized at another issuer than config %q points at now; run authorize/%s again",
+			what, name, acct.Name, name)
+	}
+	return rt, nil
+}
+
 func (e *Mount) RefreshRoleToken(ctx context.Context, s logical.Storage, roleName string, acct *Account) (tok *provider.Token,
 	refreshedBefore bool, err error) {
-	cfgName, cfg := acct.Name, acct.Entry
+	cfgName := acct.Name
 	cg, err := acct.CodeGranter()
 	if err != nil {
 		return nil, false, err
@@ -78,19 +97,11 @@ func (e *Mount) RefreshRoleToken(ctx context.Context, s logical.Storage, roleNam
 	lock := e.RoleLock(roleName)
 	lock.Lock()
 	defer lock.Unlock()
-	rt, err := e.LoadRoleToken(ctx, s, roleName)
+	rt, err := e.authorizationFor(ctx, s, roleName, acct)
 	if err != nil {
 		return nil, false, err
 	}
-	what, name := Holder(roleName)
-	if rt == nil || rt.Config != cfgName {
-		return nil, false, &notAuthorized{UserErr("%s %q holds no user authorization yet; run vault write -f <mount>/authorize/%s "+
-			"and open the url it returns", what, name, name)}
-	}
-	if !e.GrantedBy(rt, cfg, acct.Eff) {
-		return nil, false, UserErr("%s %q was authorized at another issuer than config %q points at now; run authorize/%s again",
-			what, name, cfgName, name)
-	}
+	_, name := Holder(roleName)
 	refreshedBefore = !rt.RefreshedAt.IsZero()
 	tok, err = cg.Refresh(ctx, rt.RefreshToken)
 	if err != nil && tok != nil && tok.RefreshToken != "" && tok.RefreshToken != rt.RefreshToken {

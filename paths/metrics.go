@@ -104,9 +104,23 @@ func (e *Env) metricsRead(ctx context.Context, req *logical.Request, _ *framewor
 // refreshGauges sets the gauges of what storage holds: CDP tokens held,
 // pending authorizations, static roles' schedules.
 func (e *Env) refreshGauges(ctx context.Context, s logical.Storage) error {
-	names, err := s.List(ctx, lifecycle.ConfigPrefix)
+	providers, pending, err := e.configGauges(ctx, s)
 	if err != nil {
 		return err
+	}
+	if err := e.pendingGauges(ctx, s, providers, pending); err != nil {
+		return err
+	}
+	return e.staticGauges(ctx, s, providers)
+}
+
+// configGauges sets each CDP config's held tokens against max_tokens, and
+// returns every config's provider and a zero pending count for each that
+// takes user authorizations.
+func (e *Env) configGauges(ctx context.Context, s logical.Storage) (map[string]string, map[string]int, error) {
+	names, err := s.List(ctx, lifecycle.ConfigPrefix)
+	if err != nil {
+		return nil, nil, err
 	}
 	providers := map[string]string{}
 	pending := map[string]int{}
@@ -129,10 +143,16 @@ func (e *Env) refreshGauges(ctx context.Context, s logical.Storage) error {
 		}
 		live, err := e.LiveHeld(ctx, s, name, false)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		e.Metrics.HeldTokens(cfg.Provider, name, len(live), eff.MaxTokens)
 	}
+	return providers, pending, nil
+}
+
+// pendingGauges counts the authorizations still waiting for their
+// callback, per config.
+func (e *Env) pendingGauges(ctx context.Context, s logical.Storage, providers map[string]string, pending map[string]int) error {
 	states, err := s.List(ctx, lifecycle.StatePrefix)
 	if err != nil {
 		return err
@@ -149,6 +169,11 @@ func (e *Env) refreshGauges(ctx context.Context, s logical.Storage) error {
 	for config, n := range pending {
 		e.Metrics.PendingAuthorizations(providers[config], config, n)
 	}
+	return nil
+}
+
+// staticGauges sets each static role's rotation schedule.
+func (e *Env) staticGauges(ctx context.Context, s logical.Storage, providers map[string]string) error {
 	statics, err := s.List(ctx, lifecycle.StaticRolePrefix)
 	if err != nil {
 		return err
