@@ -20,7 +20,7 @@
 //	lease_ttl.go           a lease's TTLs, for a creds read and each renew
 //	lease.go               a lease's renew and revoke
 //	revoke.go              revoke at the issuer
-//	rotation.go            the static roles' rotation schedule, grace periods, retries
+//	static_rotation.go     the static roles' rotation schedule, grace periods, retries
 //	static_write.go        a static role written: rotate now, wait for a user, or reschedule
 //	user_authorization.go  a role's user authorization: code exchange, refresh token, refresh
 //	password_expiry.go     cdp integration-user password expiry warnings

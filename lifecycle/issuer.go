@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,6 +41,9 @@ var issuerFields = func() []string {
 	}
 	return names
 }()
+
+// IssuerFields are the config fields that make up the issuer.
+func IssuerFields() []string { return slices.Clone(issuerFields) }
 
 func issuerValues(c provider.Config) map[string]string {
 	v := make(map[string]string, len(issuerParts))

@@ -40,7 +40,7 @@ const (
 	// StaticRolePrefix holds static-roles/<name>: a static role's settings.
 	StaticRolePrefix = "static-roles/"
 	// staticTokenPrefix holds static-tokens/<name>: a static role's current
-	// token and the one in its grace period (rotation.go).
+	// token and the one in its grace period (static_rotation.go).
 	staticTokenPrefix = "static-tokens/"
 )
 

@@ -18,6 +18,15 @@ import (
 // checked, what a read returns, and the roles it plays (write-only,
 // destination, issuer). Which providers take a field is each provider's
 // own Spec.Fields, so that a new provider stays one file in provider/.
+//
+// A written config is checked here, in the face, and only here: each value
+// by its row's check, then the effective (defaulted) config by
+// validateEffective, which applies the URL rules and the provider's Spec
+// (Required, and the provider's own rules, Validate and ValidateScopes,
+// whose FieldErrors become 400s naming the field). The lifecycle takes a
+// config only once it passed. TestEveryProviderFieldHasItsRow ties each
+// Spec's field names to their rows, and the issuer rows to the lifecycle's
+// issuer.
 
 // Config field names.
 const (

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"golang.org/x/oauth2"
 )
 
 // Acronis Cyber Platform CyberApp API clients: client credentials with HTTP
@@ -129,4 +131,14 @@ func (c *acronisClient) checkClient(ctx context.Context, token string) error {
 		e.Hint = "the data center refused a fresh token of this client; base_url must be the data center the CyberApp is deployed in"
 	}
 	return e
+}
+
+// expiresOn is the expiry Acronis states in its token answers: expires_on,
+// in unix seconds (tokenExpiry weighs it against an expires_in).
+func expiresOn(t *oauth2.Token) (time.Time, bool) {
+	on := extraInt(t, "expires_on")
+	if on <= 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(on, 0), true
 }

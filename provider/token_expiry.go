@@ -33,8 +33,8 @@ func tokenExpiry(t *oauth2.Token, start time.Time, fallback time.Duration) time.
 	if in := max(t.ExpiresIn, extraInt(t, "expires_in")); in > 0 {
 		exp = expiresAfter(start, in)
 	}
-	if on := extraInt(t, "expires_on"); on > 0 && (exp.IsZero() || time.Unix(on, 0).Before(exp)) {
-		exp = time.Unix(on, 0)
+	if on, ok := expiresOn(t); ok && (exp.IsZero() || on.Before(exp)) {
+		exp = on
 	}
 	if exp.IsZero() {
 		exp = start.Add(fallback)
