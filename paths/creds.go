@@ -49,11 +49,12 @@ token has the role's scopes. A role with allow_narrowing=false refuses them.`,
 func credsFields() map[string]*framework.FieldSchema {
 	return map[string]*framework.FieldSchema{
 		"name": {Type: framework.TypeString, Required: true, Description: "Name of the role."},
-		lifecycle.ParamScopes: {Type: framework.TypeCommaStringSlice,
+		// Query: a read's query parameters; a write's body (OpenAPI).
+		lifecycle.ParamScopes: {Type: framework.TypeCommaStringSlice, Query: true,
 			Description: "A subset of the role's scopes (its config's when the role names none), comma or space " +
 				"separated; the token gets only these. Empty: the role's scopes.",
 			DisplayAttrs: &framework.DisplayAttributes{Name: "Scopes"}},
-		lifecycle.ParamOrganization: {Type: framework.TypeString,
+		lifecycle.ParamOrganization: {Type: framework.TypeString, Query: true,
 			Description:  "cloud: the uuid of one of the role's organizations; the token is scoped organization:<uuid>.",
 			DisplayAttrs: &framework.DisplayAttributes{Name: "Organization"}},
 	}
