@@ -5,6 +5,7 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -142,6 +143,34 @@ func TestOpenAPIDocumentsEverything(t *testing.T) {
 	for field, typ := range map[string]string{"scopes": "array", "max_tokens": "integer", "request_timeout": "string", "verify": "boolean"} {
 		if cfg[field].Type != typ {
 			t.Errorf("config %s has type %q, want %q", field, cfg[field].Type, typ)
+		}
+	}
+
+	// The role's narrowing fields, and the creds parameters by read and
+	// by write.
+	role := doc.Components.Schemas["AcquiaWriteRoleRequest"].Properties
+	for field, typ := range map[string]string{"organizations": "array", "allow_narrowing": "boolean"} {
+		if role[field].Type != typ {
+			t.Errorf("role %s has type %q, want %q", field, role[field].Type, typ)
+		}
+	}
+	credsWrite := doc.Components.Schemas["AcquiaGenerateCredentialsWithParametersRequest"].Properties
+	var credsGet struct {
+		Parameters []struct {
+			Name string `json:"name"`
+		} `json:"parameters"`
+	}
+	_ = json.Unmarshal(doc.Paths["/acquia/creds/{name}"]["get"], &credsGet)
+	for _, param := range []string{"scopes", "organization"} {
+		if _, ok := credsWrite[param]; !ok {
+			t.Errorf("a creds write does not describe %s (have %v)", param, schemas)
+		}
+		if !slices.ContainsFunc(credsGet.Parameters, func(p struct {
+			Name string `json:"name"`
+		}) bool {
+			return p.Name == param
+		}) {
+			t.Errorf("a creds read does not describe the query parameter %s", param)
 		}
 	}
 

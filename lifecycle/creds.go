@@ -19,10 +19,12 @@ type Lease struct {
 	Warnings    []string
 }
 
-// MintLease mints the token of one lease of role, read at start. The
-// config's issuer cannot change from loading the config until the token
-// is tracked (IssuerLock).
-func (e *Mount) MintLease(ctx context.Context, s logical.Storage, roleName string, role *RoleEntry, start time.Time) (*Lease, error) {
+// MintLease mints the token of one lease of role, read at start, with
+// what the read asked (ask; zero for a plain read). The config's issuer
+// cannot change from loading the config until the token is tracked
+// (IssuerLock).
+func (e *Mount) MintLease(ctx context.Context, s logical.Storage, roleName string, role *RoleEntry, ask Narrowing,
+	start time.Time) (*Lease, error) {
 	issuerLock := e.IssuerLock(role.Config)
 	issuerLock.RLock()
 	defer issuerLock.RUnlock()
@@ -33,11 +35,15 @@ func (e *Mount) MintLease(ctx context.Context, s logical.Storage, roleName strin
 	if acct == nil {
 		return nil, fmt.Errorf("role %q: %w: %q", roleName, ErrNoConfig, role.Config)
 	}
+	scopes, err := RequestScopes(role, acct.Entry, ask)
+	if err != nil {
+		return nil, err
+	}
 	// refreshedBefore: this read's refresh followed an earlier one, whose
 	// access token the upstream may now have retired.
 	refreshedBefore := false
 	obtain := func(ctx context.Context) (*provider.Token, error) {
-		tok, err := acct.Client.Token(ctx, RoleScopes(role, acct.Entry))
+		tok, err := acct.Client.Token(ctx, scopes)
 		if err != nil {
 			e.Logger.Warn("token request failed", "role", roleName, "config", role.Config, "error", err)
 		}
@@ -68,7 +74,7 @@ func (e *Mount) MintLease(ctx context.Context, s logical.Storage, roleName strin
 		warnings = append(warnings, fmt.Sprintf("%s retires the previous access token on every refresh: the token of "+
 			"this role's previous lease stopped working upstream with this read", acct.Entry.Provider))
 	}
-	return &Lease{Token: tok, TTL: ttl, MaxTTL: maxTTL, Internal: leaseData(roleName, role, acct, tok, spare), Warnings: warnings}, nil
+	return &Lease{Token: tok, TTL: ttl, MaxTTL: maxTTL, Internal: leaseData(roleName, role, acct, tok, spare, ask), Warnings: warnings}, nil
 }
 
 // refuseExpired revokes a token that was issued already expired, where it
@@ -87,7 +93,7 @@ func (e *Mount) refuseExpired(ctx context.Context, s logical.Storage, acct *Acco
 
 // leaseData is the internal data of a lease (stored by Vault, never
 // returned): the token is kept only where revoke or renew needs it.
-func leaseData(roleName string, role *RoleEntry, acct *Account, tok *provider.Token, spare bool) map[string]any {
+func leaseData(roleName string, role *RoleEntry, acct *Account, tok *provider.Token, spare bool, ask Narrowing) map[string]any {
 	internal := map[string]any{
 		IDConfig:      role.Config,
 		IDRole:        roleName,
@@ -103,6 +109,7 @@ func leaseData(roleName string, role *RoleEntry, acct *Account, tok *provider.To
 	if (revokes && !spare) || renews {
 		internal[IDAccessToken] = tok.AccessToken
 	}
+	askedData(ask, internal)
 	return internal
 }
 

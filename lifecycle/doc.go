@@ -13,6 +13,7 @@
 //	role_entries.go        role and static role entries and their checks
 //	issuer.go              who issued a token; revokes only go there
 //	creds.go               the token of one lease: mint, TTLs, its internal data
+//	narrowing.go           the scopes a creds read asks for, checked against its role
 //	mint.go                one token for one lease or static role, WAL-covered
 //	token_limit.go         where cdp max_tokens is enforced
 //	held_tokens.go         records of the revocable tokens leases hold

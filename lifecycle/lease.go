@@ -29,6 +29,11 @@ const (
 	IDGeneration = "config_generation"
 	// IDGrant is the grant type of the role the lease was read from.
 	IDGrant = "grant_type"
+	// IDRequestedScopes and IDRequestedOrganization are what the read
+	// asked for (space-separated scopes; a Cloud organization uuid), kept
+	// for audit; the response's scopes say what was granted.
+	IDRequestedScopes       = "requested_scopes"
+	IDRequestedOrganization = "requested_organization"
 )
 
 func (e *Mount) Renew(ctx context.Context, req *logical.Request) (*logical.Response, error) {

@@ -17,6 +17,13 @@ type RoleEntry struct {
 	RedirectURL string        `json:"redirect_url,omitempty"`
 	TTL         time.Duration `json:"ttl"`
 	MaxTTL      time.Duration `json:"max_ttl"`
+	// Organizations (cloud) are the organization uuids a read may pick
+	// with organization=<uuid>.
+	Organizations []string `json:"organizations,omitempty"`
+	// NoNarrowing is allow_narrowing=false: reads take no scopes or
+	// organization. Stored negated so that roles written before narrowing
+	// existed allow it, as the default does.
+	NoNarrowing bool `json:"no_narrowing,omitempty"`
 }
 
 func (e *Mount) LoadRole(ctx context.Context, s logical.Storage, name string) (*RoleEntry, error) {

@@ -2,6 +2,7 @@ package paths
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
@@ -11,27 +12,52 @@ import (
 )
 
 func (e *Env) credsPaths() []*framework.Path {
+	generated := map[int][]framework.Response{200: {{Description: "A new token.", Fields: tokenResponseFields()}}}
 	return []*framework.Path{{
 		Pattern:      "creds/" + framework.GenericNameRegex("name") + "$",
 		DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationVerb: "generate", OperationSuffix: "credentials"},
-		Fields: map[string]*framework.FieldSchema{
-			"name": {Type: framework.TypeString, Required: true, Description: "Name of the role."},
-		},
+		Fields:       credsFields(),
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.ReadOperation: forwarded(&framework.PathOperation{
-				Callback: edge(e.credsRead),
-				Summary:  "Mint a new upstream access token as a lease.",
-				Responses: map[int][]framework.Response{200: {{
-					Description: "A new token.",
-					Fields:      tokenResponseFields(),
-				}}},
+				Callback:  strict(e.credsRead),
+				Summary:   "Mint a new upstream access token as a lease.",
+				Responses: generated,
+			}),
+			// Vault Agent templates and the Secrets Operator send
+			// parameters as a write.
+			logical.UpdateOperation: forwarded(&framework.PathOperation{
+				Callback: strict(e.credsRead),
+				Summary:  "Mint a new upstream access token as a lease; the same as a read, parameters in the body.",
+				DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationVerb: "generate",
+					OperationSuffix: "credentials-with-parameters"},
+				Responses: generated,
 			}),
 		},
 		HelpSynopsis: "Mint a new upstream access token for a role, as a Vault lease.",
 		HelpDescription: `Each read returns a new token. The lease TTL is the role's ttl cut to the
 upstream token's expiry (a warning says when it was cut). Revoking the lease
-revokes the token upstream where the provider can.`,
+revokes the token upstream where the provider can.
+
+A read (or a write, for clients that send parameters that way) may narrow
+the token: scopes= a subset of the role's scopes, or for cloud
+organization=<uuid>, one of the role's organizations. Without parameters the
+token has the role's scopes. A role with allow_narrowing=false refuses them.`,
 	}}
+}
+
+// credsFields are the creds path's parameters.
+func credsFields() map[string]*framework.FieldSchema {
+	return map[string]*framework.FieldSchema{
+		"name": {Type: framework.TypeString, Required: true, Description: "Name of the role."},
+		// Query: a read's query parameters; a write's body (OpenAPI).
+		lifecycle.ParamScopes: {Type: framework.TypeCommaStringSlice, Query: true,
+			Description: "A subset of the role's scopes (its config's when the role names none), comma or space " +
+				"separated; the token gets only these. Empty: the role's scopes.",
+			DisplayAttrs: &framework.DisplayAttributes{Name: "Scopes"}},
+		lifecycle.ParamOrganization: {Type: framework.TypeString, Query: true,
+			Description:  "cloud: the uuid of one of the role's organizations; the token is scoped organization:<uuid>.",
+			DisplayAttrs: &framework.DisplayAttributes{Name: "Organization"}},
+	}
 }
 
 func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -47,12 +73,17 @@ func (e *Env) credsRead(ctx context.Context, req *logical.Request, d *framework.
 	if err := e.EnsureWritable(); err != nil {
 		return nil, err
 	}
-	lease, err := e.MintLease(ctx, req.Storage, roleName, role, start)
+	ask := lifecycle.Narrowing{Organization: strings.TrimSpace(d.Get(lifecycle.ParamOrganization).(string))}
+	if v, ok := d.GetOk(lifecycle.ParamScopes); ok {
+		ask.Scopes = cleanScopes(v.([]string))
+	}
+	lease, err := e.MintLease(ctx, req.Storage, roleName, role, ask, start)
 	if err != nil {
 		return nil, err
 	}
 	tok := lease.Token
-	e.Logger.Debug("token issued", "role", roleName, "config", role.Config, "expires_at", tok.ExpiresAt.UTC())
+	e.Logger.Debug("token issued", "role", roleName, "config", role.Config, "expires_at", tok.ExpiresAt.UTC(),
+		"narrowed", ask.Asked())
 	return &logical.Response{
 		Data: tokenData(tok.AccessToken, tok.ExpiresAt, tok.Scopes, tok.Data),
 		Secret: &logical.Secret{

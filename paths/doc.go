@@ -11,7 +11,8 @@
 //	config_rotate.go  config/:name/rotate
 //	roles.go          roles/:name
 //	role_grant.go     the fields roles and static roles share: one parser
-//	creds.go          creds/:role: a lease's response and its TTL
+//	role_narrowing.go a role's organizations and allow_narrowing
+//	creds.go          creds/:role and its parameters: a lease's response and its TTL
 //	secret.go         the lease type: renew and revoke
 //	static_roles.go   static-roles/:name
 //	static_creds.go   static-creds/:name and rotate-role/:name

@@ -33,6 +33,9 @@ func (e *Env) rolePaths() []*framework.Path {
 	fields[fMaxTTL] = &framework.FieldSchema{Type: framework.TypeDurationSecond,
 		Description:  "Longest a lease may be renewed to; the mount maximum when unset.",
 		DisplayAttrs: &framework.DisplayAttributes{Name: "Max TTL"}}
+	for name, f := range narrowingFields() {
+		fields[name] = f
+	}
 	return roleKind{
 		prefix: lifecycle.RolePrefix, noun: "role", one: "role", many: "roles", listPlural: "roles",
 		fields: fields, exists: e.roleExists, write: e.roleWrite, read: e.roleRead, del: e.roleDelete,
@@ -41,7 +44,9 @@ func (e *Env) rolePaths() []*framework.Path {
 		synopsis: "Define how dynamic credentials are minted from a config.",
 		help: `A role names a config, the scopes to request and the lease TTLs. Reading
 creds/<role> mints a new upstream token as a Vault lease. A lease never
-outlives the upstream token.`,
+outlives the upstream token. A read may narrow its token to a subset of the
+role's scopes, or for cloud to one of the role's organizations, unless
+allow_narrowing is false.`,
 	}.paths()
 }
 
@@ -95,6 +100,9 @@ func (e *Env) storeRole(ctx context.Context, req *logical.Request, d *framework.
 	if err := parseRoleTTLs(d, &role); err != nil {
 		return nil, false, err
 	}
+	if err := parseNarrowing(d, &role, acct.Entry.Provider); err != nil {
+		return nil, false, err
+	}
 	// A user authorization belongs to one config and grant: when either
 	// changes it is dropped, and the role must be authorized again.
 	dropAuthorization = existing != nil && (existing.Config != role.Config || existing.GrantType != role.GrantType)
@@ -140,12 +148,14 @@ func (e *Env) roleRead(ctx context.Context, req *logical.Request, d *framework.F
 		return nil, err
 	}
 	data := map[string]any{
-		fConfig:      r.Config,
-		fScopes:      listOrEmpty(r.Scopes),
-		fGrantType:   r.GrantType,
-		fRedirectURL: r.RedirectURL,
-		fTTL:         durationSeconds(r.TTL),
-		fMaxTTL:      durationSeconds(r.MaxTTL),
+		fConfig:         r.Config,
+		fScopes:         listOrEmpty(r.Scopes),
+		fGrantType:      r.GrantType,
+		fRedirectURL:    r.RedirectURL,
+		fTTL:            durationSeconds(r.TTL),
+		fMaxTTL:         durationSeconds(r.MaxTTL),
+		fAllowNarrowing: !r.NoNarrowing,
+		fOrganizations:  listOrEmpty(r.Organizations),
 	}
 	if r.GrantType == provider.GrantAuthorizationCode {
 		// Whether the role is usable, never the refresh token itself.
