@@ -61,6 +61,12 @@ func newHTTPClients(c Config, o Options) (*httpClients, error) {
 		// Under the retrying client, so each attempt is reported.
 		rt = &metricsTransport{next: rt, rec: o.Metrics, secrets: c.Secrets()}
 	}
+	if c.UsesAssertion() {
+		// Under the retrying client too: each attempt signs anew.
+		if rt, err = newAssertionTransport(rt, c, o); err != nil {
+			return nil, err
+		}
+	}
 	base := &http.Client{Transport: rt, CheckRedirect: refuseRedirect}
 	mk := func(policy retryablehttp.CheckRetry) *http.Client {
 		rc := &retryablehttp.Client{
