@@ -1,6 +1,7 @@
 package lifecycle_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -32,6 +33,7 @@ func TestPrivateKeyJWTBothAudiences(t *testing.T) {
 			if resp == nil || !strings.Contains(strings.Join(resp.Warnings, " "), "config/jwt/jwks") {
 				t.Errorf("no warning naming the jwks path: %v", resp)
 			}
+			h.Secrets = append(h.Secrets, storedKey(t, h, "jwt")...)
 			h.RegisterJWKS("jwt")
 			h.MustWrite("config/jwt", map[string]any{"verify": true})
 
@@ -72,4 +74,27 @@ func TestPrivateKeyJWTBothAudiences(t *testing.T) {
 			}
 		})
 	}
+}
+
+// storedKey is the private key stored for config, and each of its PEM
+// lines: none may reach a log line (the harness checks at cleanup).
+func storedKey(t *testing.T, h *plugintest.Harness, config string) []string {
+	t.Helper()
+	e, err := h.Storage.Get(context.Background(), "config/"+config)
+	if err != nil || e == nil {
+		t.Fatalf("config/%s not stored: %v", config, err)
+	}
+	var c struct {
+		PrivateKey string `json:"private_key"`
+	}
+	if err := e.DecodeJSON(&c); err != nil || !strings.Contains(c.PrivateKey, "PRIVATE KEY") {
+		t.Fatalf("no private key stored: %v", err)
+	}
+	out := []string{c.PrivateKey}
+	for _, l := range strings.Split(c.PrivateKey, "\n") {
+		if l != "" && !strings.HasPrefix(l, "-----") {
+			out = append(out, l)
+		}
+	}
+	return out
 }

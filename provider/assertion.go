@@ -286,7 +286,17 @@ func (t *assertionTransport) RoundTrip(req *http.Request) (*http.Response, error
 	r.ContentLength = int64(len(encoded))
 	r.Header.Set("Content-Length", strconv.Itoa(len(encoded)))
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(encoded)), nil }
-	return t.next.RoundTrip(r)
+	resp, err := t.next.RoundTrip(r)
+	if err != nil || resp.StatusCode/100 == 2 {
+		return resp, err
+	}
+	// A refusal may echo the assertion: it is a credential until it
+	// expires, so it goes no further than here.
+	refused := readAndClose(resp, maxAssertedForm)
+	resp.Body = io.NopCloser(bytes.NewReader(bytes.ReplaceAll(refused, []byte(assertion), []byte("[redacted]"))))
+	resp.ContentLength = -1
+	resp.Header.Del("Content-Length")
+	return resp, nil
 }
 
 // maxAssertedForm bounds the form read back to add the assertion; token

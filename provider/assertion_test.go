@@ -171,3 +171,27 @@ func TestPublicJWKS(t *testing.T) {
 		t.Errorf("jwk %v", k)
 	}
 }
+
+// A refusal that echoes the assertion reaches no error: it is redacted at
+// the transport.
+func TestAssertionEchoIsRedacted(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"error":"invalid_client","error_description":"bad ` + r.PostForm.Get("client_assertion") + `"}`))
+	}))
+	defer srv.Close()
+	c, err := New(Config{Provider: "oauth2", ClientID: "cid", TokenURL: srv.URL + "/token", AuthStyle: AuthStylePrivateKeyJWT,
+		PrivateKey: testECKey}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Token(context.Background(), nil)
+	if err == nil || !strings.Contains(err.Error(), "[redacted]") || strings.Contains(err.Error(), "eyJ") {
+		t.Errorf("error %v", err)
+	}
+	if !strings.Contains(err.Error(), "jwks") {
+		t.Errorf("the error does not say to register the jwks: %v", err)
+	}
+}

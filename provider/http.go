@@ -57,15 +57,16 @@ func newHTTPClients(c Config, o Options) (*httpClients, error) {
 	tr := cleanhttp.DefaultPooledTransport()
 	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	var rt http.RoundTripper = noRedirects{next: &loggingTransport{next: tr, log: o.logger()}}
-	if o.Metrics != nil {
-		// Under the retrying client, so each attempt is reported.
-		rt = &metricsTransport{next: rt, rec: o.Metrics, secrets: c.Secrets()}
-	}
 	if c.UsesAssertion() {
-		// Under the retrying client too: each attempt signs anew.
+		// Under the retrying client, so each attempt signs anew, and
+		// under the metrics, which see answers with echoes redacted.
 		if rt, err = newAssertionTransport(rt, c, o); err != nil {
 			return nil, err
 		}
+	}
+	if o.Metrics != nil {
+		// Under the retrying client, so each attempt is reported.
+		rt = &metricsTransport{next: rt, rec: o.Metrics, secrets: c.Secrets()}
 	}
 	base := &http.Client{Transport: rt, CheckRedirect: refuseRedirect}
 	mk := func(policy retryablehttp.CheckRetry) *http.Client {
