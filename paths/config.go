@@ -60,7 +60,8 @@ func (e *Env) configPaths() []*framework.Path {
 			},
 			HelpSynopsis: "Configure an upstream account (Acquia Cloud, Source, CDP, Acronis or any OAuth 2.0 token endpoint).",
 			HelpDescription: `A config holds the credentials of one upstream account. A mount holds
-several. Secrets (client_secret, password) are write-only and seal-wrapped.
+several. Secrets (client_secret, password, private_key) are write-only and
+seal-wrapped; config/<name>/jwks serves the public half of a private_key.
 With verify=true (the default) a write first proves the credentials upstream
 and stores nothing when they fail.`,
 		},

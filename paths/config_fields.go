@@ -152,7 +152,7 @@ var configTable = []configField{
 			"private key never leaves Vault; register config/<name>/jwks at the server. Without an explicit verify, such a " +
 			"write is not verified (the server cannot know the new key yet). Write-only.",
 		apply: func(*provider.Config, any) error { return nil }},
-	{name: fPrivateKeyID, display: "Private key ID", typ: framework.TypeString, check: checkKeyID,
+	{name: fPrivateKeyID, display: "Private key ID", typ: framework.TypeString,
 		description: "oauth2 with auth_style=private_key_jwt: the key's JWK kid, sent in each assertion's header. Default: " +
 			"the RFC 7638 thumbprint of the public key (a read shows the kid in use). A new key resets it unless written with it.",
 		apply: func(c *provider.Config, v any) error {
@@ -223,8 +223,9 @@ var configTable = []configField{
 		description: "PEM CA certificates to trust besides the system roots.",
 		str:         func(c *provider.Config) *string { return &c.CACert }},
 	{name: fVerify, display: "Verify", typ: framework.TypeBool, def: true, writeOnly: true,
-		description: "On write, fetch one token to prove the credentials; on failure nothing is stored. Write-only.",
-		apply:       func(*provider.Config, any) error { return nil }},
+		description: "On write, fetch one token to prove the credentials; on failure nothing is stored. Default true, but " +
+			"false for a write with generate_key=true unless given (the server cannot know the new key yet). Write-only.",
+		apply: func(*provider.Config, any) error { return nil }},
 }
 
 // fieldsWhere lists, in table order, the fields for which keep is true.
