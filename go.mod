@@ -3,6 +3,7 @@ module github.com/acquia-vault/vault-plugin-secrets-acquia
 go 1.26.6
 
 require (
+	github.com/go-jose/go-jose/v4 v4.1.4
 	github.com/hashicorp/go-cleanhttp v0.5.2
 	github.com/hashicorp/go-hclog v1.6.3
 	github.com/hashicorp/go-retryablehttp v0.7.8

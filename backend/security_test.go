@@ -723,6 +723,24 @@ func TestMetricsAndStatusHoldNoSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.MustRead("creds/sync")
+	// A private_key_jwt config whose server refuses its assertion.
+	h.MustWrite("config/jwt", h.OAuth2JWTData(map[string]any{"generate_key": true}))
+	h.MustWrite("roles/jwt", map[string]any{"config": "jwt"})
+	if resp, err := h.Read("creds/jwt"); err == nil && !resp.IsError() {
+		t.Fatal("a key the server does not know minted a token")
+	}
+	stored, _ := h.Storage.Get(context.Background(), "config/jwt")
+	var jwt struct {
+		PrivateKey string `json:"private_key"`
+	}
+	if err := stored.DecodeJSON(&jwt); err != nil || jwt.PrivateKey == "" {
+		t.Fatalf("no key stored: %v", err)
+	}
+	for _, line := range strings.Split(jwt.PrivateKey, "\n") {
+		if !strings.HasPrefix(line, "-----") && line != "" {
+			h.Secrets = append(h.Secrets, line)
+		}
+	}
 	// An upstream that echoes the secret in its error code, for a read and
 	// for a rotation.
 	echo := `{"error":"` + plugintest.CloudSecret + `","error_description":"` + plugintest.CloudSecret + `"}`
@@ -736,12 +754,19 @@ func TestMetricsAndStatusHoldNoSecret(t *testing.T) {
 	h.Emu.ClearFaults()
 
 	outputs := map[string]string{"metrics": h.Scrape()}
-	for _, c := range []string{"c", "cdp"} {
+	for _, c := range []string{"c", "cdp", "jwt"} {
 		raw, err := json.Marshal(h.MustRead("config/" + c + "/status").Data)
 		if err != nil {
 			t.Fatal(err)
 		}
 		outputs["config/"+c+"/status"] = string(raw)
+	}
+	for _, p := range []string{"config/jwt", "config/jwt/jwks"} {
+		raw, err := json.Marshal(h.MustRead(p).Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outputs[p] = string(raw)
 	}
 	if !strings.Contains(outputs["config/c/status"], "[redacted]") {
 		t.Errorf("the echoed code is not in the status, redacted: %s", outputs["config/c/status"])

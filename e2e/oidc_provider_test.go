@@ -64,11 +64,19 @@ func oidcProviderInstalled(t *testing.T) (node, dir string) {
 // web client's redirect URI; the server stops when the test ends.
 func startOIDCProvider(t *testing.T, node, dir, redirectURI string) *oidcServer {
 	t.Helper()
-	port := freePort(t)
+	return startOIDCProviderOn(t, node, dir, freePort(t), redirectURI, nil)
+}
+
+// startOIDCProviderOn is startOIDCProvider on port, with jwtClients
+// (client_id: JWKS) as client-credentials clients that authenticate with
+// private_key_jwt.
+func startOIDCProviderOn(t *testing.T, node, dir string, port int, redirectURI string, jwtClients map[string]json.RawMessage) *oidcServer {
+	t.Helper()
 	secrets, _ := json.Marshal(oidcSecrets)
+	clients, _ := json.Marshal(jwtClients)
 	cmd := exec.Command(node, filepath.Join(repoRoot, "e2e", "oidc", "server.mjs"), dir)
 	cmd.Env = append(os.Environ(), fmt.Sprintf("OIDC_PORT=%d", port), "OIDC_REDIRECT_URI="+redirectURI,
-		"OIDC_SECRETS="+string(secrets))
+		"OIDC_SECRETS="+string(secrets), "OIDC_JWT_CLIENTS="+string(clients))
 	cmd.SysProcAttr = procAttr(true)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -53,7 +53,7 @@ func TestOpenAPIDocumentsEverything(t *testing.T) {
 	for _, want := range []string{"/acquia/config/{name}", "/acquia/config/", "/acquia/config/{name}/revoke-all",
 		"/acquia/roles/{name}", "/acquia/roles/", "/acquia/creds/{name}", "/acquia/authorize/{name}", "/acquia/callback",
 		"/acquia/static-roles/{name}", "/acquia/static-roles/", "/acquia/static-creds/{name}", "/acquia/rotate-role/{name}",
-		"/acquia/metrics", "/acquia/config/{name}/status"} {
+		"/acquia/metrics", "/acquia/config/{name}/status", "/acquia/config/{name}/jwks"} {
 		if _, ok := doc.Paths[want]; !ok {
 			t.Errorf("the OpenAPI document lacks %s (has %v)", want, paths)
 		}
@@ -140,7 +140,8 @@ func TestOpenAPIDocumentsEverything(t *testing.T) {
 	}
 	// Types follow the fields: a list, an integer, a duration, a boolean.
 	cfg := doc.Components.Schemas["AcquiaWriteConfigRequest"].Properties
-	for field, typ := range map[string]string{"scopes": "array", "max_tokens": "integer", "request_timeout": "string", "verify": "boolean"} {
+	for field, typ := range map[string]string{"scopes": "array", "max_tokens": "integer", "request_timeout": "string", "verify": "boolean",
+		"private_key": "string", "generate_key": "boolean", "private_key_id": "string", "assertion_audience": "string", "issuer": "string"} {
 		if cfg[field].Type != typ {
 			t.Errorf("config %s has type %q, want %q", field, cfg[field].Type, typ)
 		}
@@ -172,6 +173,9 @@ func TestOpenAPIDocumentsEverything(t *testing.T) {
 		}) {
 			t.Errorf("a creds read does not describe the query parameter %s", param)
 		}
+	}
+	if _, ok := doc.Components.Schemas["AcquiaReadConfigJwksResponse"].Properties["keys"]; !ok {
+		t.Errorf("config/{name}/jwks declares no keys in its response (have %v)", schemas)
 	}
 
 	// path-help reads well for the path a consumer uses.

@@ -60,7 +60,8 @@ func (e *Env) configPaths() []*framework.Path {
 			},
 			HelpSynopsis: "Configure an upstream account (Acquia Cloud, Source, CDP, Acronis or any OAuth 2.0 token endpoint).",
 			HelpDescription: `A config holds the credentials of one upstream account. A mount holds
-several. Secrets (client_secret, password) are write-only and seal-wrapped.
+several. Secrets (client_secret, password, private_key) are write-only and
+seal-wrapped; config/<name>/jwks serves the public half of a private_key.
 With verify=true (the default) a write first proves the credentials upstream
 and stores nothing when they fail.`,
 		},
@@ -72,6 +73,7 @@ token of that user, including any made outside Vault, and forgets the tokens
 the plugin held. The Vault-side companion is
 vault lease revoke -prefix <mount>/creds/<role>, which ends the leases.`),
 		e.configRotatePath(),
+		e.configJWKSPath(),
 		{
 			Pattern:      lifecycle.ConfigPrefix + "?$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationSuffix: "configs"},
@@ -109,7 +111,7 @@ func (e *Env) configWrite(ctx context.Context, req *logical.Request, d *framewor
 	if err != nil {
 		return nil, err
 	}
-	if d.Get(fVerify).(bool) {
+	if w.verify {
 		if err := e.verifyConfig(ctx, req.Storage, name, w); err != nil {
 			return nil, err
 		}
@@ -143,7 +145,9 @@ type configWriteOf struct {
 	cfg           *lifecycle.ConfigEntry
 	eff, oldEff   provider.Config
 	rotationGiven bool
-	warnings      []string
+	// verify: whether to prove the credentials upstream before storing.
+	verify   bool
+	warnings []string
 }
 
 // checkedConfig applies a write's fields onto the stored config (or a new
@@ -160,7 +164,14 @@ func (e *Env) checkedConfig(ctx context.Context, req *logical.Request, d *framew
 	if err := applyConfigFields(w.cfg, existing != nil, req, d); err != nil {
 		return nil, err
 	}
-	var err error
+	generated, err := applyClientKey(w.cfg, existing, req, d)
+	if err != nil {
+		return nil, err
+	}
+	w.verify = d.Get(fVerify).(bool)
+	if generated {
+		w.warnings = append(w.warnings, generatedKeyWarning(name, req, &w.verify))
+	}
 	if w.rotationGiven, err = applyRotationFields(w.cfg, req, d); err != nil {
 		return nil, err
 	}
@@ -245,6 +256,12 @@ func secretFollowsDestination(old, new provider.Config, req *logical.Request) er
 	if spec, _ := provider.Lookup(new.Provider); !spec.Takes(fClientSecret) {
 		secret = fPassword
 	}
+	if new.UsesAssertion() {
+		secret = fPrivateKey
+		if keyGiven(req) {
+			return nil
+		}
+	}
 	if _, given := req.Data[secret]; given {
 		return nil
 	}
@@ -267,6 +284,10 @@ func secretFollowsDestination(old, new provider.Config, req *logical.Request) er
 			f = c
 			break
 		}
+	}
+	if secret == fPrivateKey {
+		return lifecycle.BadField(secret, "required (or generate_key=true) when %s changes: no assertion signed with the "+
+			"stored key goes to a new destination unless the key is written again with the change", f)
 	}
 	return lifecycle.BadField(secret, "required when %s changes: the stored %s is never sent to a new destination "+
 		"unless written again with the change", f, secret)

@@ -41,6 +41,11 @@ const (
 	fAuthorizeURL   = "authorize_url"
 	fRevocationURL  = "revocation_url"
 	fAuthStyle      = "auth_style"
+	fPrivateKey     = "private_key"
+	fGenerateKey    = "generate_key"
+	fPrivateKeyID   = "private_key_id"
+	fAssertionAud   = "assertion_audience"
+	fIssuer         = "issuer"
 	fScopes         = "scopes"
 	fMaxTokens      = "max_tokens"
 	fTokenLimitMode = "token_limit_mode"
@@ -142,8 +147,40 @@ var configTable = []configField{
 		description: "RFC 7009 revocation endpoint. acronis default {base_url}/api/2/idp/revoke_token; optional for source and oauth2.",
 		str:         func(c *provider.Config) *string { return &c.RevocationURL }},
 	{name: fAuthStyle, display: "Auth style", typ: framework.TypeString, check: checkAuthStyle,
-		description: "Where client credentials go on token requests: body or basic. Defaults: cloud, source, oauth2 body; acronis basic.",
-		str:         func(c *provider.Config) *string { return &c.AuthStyle }},
+		description: "How the client authenticates on token requests: body or basic (client_secret in the form body or HTTP " +
+			"Basic), or, for oauth2, private_key_jwt (a signed JWT, RFC 7523; needs private_key or generate_key=true). " +
+			"Defaults: cloud, source, oauth2 body; acronis basic.",
+		str: func(c *provider.Config) *string { return &c.AuthStyle }},
+	{name: fPrivateKey, display: "Private key", typ: framework.TypeString, secret: true, writeOnly: true, check: notEmpty,
+		description: "oauth2 with auth_style=private_key_jwt: the client's PEM private key, RSA (2048 bits or more; signs RS256) " +
+			"or EC P-256/P-384/P-521 (ES256/384/512). Write-only and seal-wrapped: never returned; config/<name>/jwks serves " +
+			"its public key. Changing token_url or another destination needs it (or generate_key=true) again.",
+		str: func(c *provider.Config) *string { return &c.PrivateKey }},
+	{name: fGenerateKey, display: "Generate key", typ: framework.TypeBool, def: false, writeOnly: true,
+		description: "oauth2 with auth_style=private_key_jwt: Vault makes a new EC P-256 key in place of private_key, so the " +
+			"private key never leaves Vault; register config/<name>/jwks at the server. Without an explicit verify, such a " +
+			"write is not verified (the server cannot know the new key yet). Write-only.",
+		apply: func(*provider.Config, any) error { return nil }},
+	{name: fPrivateKeyID, display: "Private key ID", typ: framework.TypeString,
+		description: "oauth2 with auth_style=private_key_jwt: the key's JWK kid, sent in each assertion's header. Default: " +
+			"the RFC 7638 thumbprint of the public key (a read shows the kid in use). A new key resets it unless written with it.",
+		apply: func(c *provider.Config, v any) error {
+			s := strings.TrimSpace(v.(string))
+			if err := checkKeyID(fPrivateKeyID, s); err != nil {
+				return err
+			}
+			c.PrivateKeyID = s
+			return nil
+		},
+		read: func(c provider.Config) any { return c.KeyID() }},
+	{name: fAssertionAud, display: "Assertion audience", typ: framework.TypeString, check: checkAssertionAudience,
+		description: "oauth2 with auth_style=private_key_jwt: the aud of each client assertion: token_url (the default; " +
+			"Okta and most servers) or issuer (the issuer field; OpenID Connect's errata and RFC 7523's update).",
+		str: func(c *provider.Config) *string { return &c.AssertionAudience }},
+	{name: fIssuer, display: "Issuer", typ: framework.TypeString, url: true,
+		description: "oauth2 with assertion_audience=issuer: the authorization server's issuer identifier (the issuer of " +
+			"its discovery document), used as the aud of client assertions; nothing is sent to it.",
+		str: func(c *provider.Config) *string { return &c.Issuer }},
 	{name: fScopes, display: "Scopes", typ: framework.TypeCommaStringSlice,
 		description: "Default scopes for roles that name none. Cloud: organization:<uuid>.",
 		apply:       func(c *provider.Config, v any) error { c.Scopes = cleanScopes(v.([]string)); return nil },
@@ -195,8 +232,9 @@ var configTable = []configField{
 		description: "PEM CA certificates to trust besides the system roots.",
 		str:         func(c *provider.Config) *string { return &c.CACert }},
 	{name: fVerify, display: "Verify", typ: framework.TypeBool, def: true, writeOnly: true,
-		description: "On write, fetch one token to prove the credentials; on failure nothing is stored. Write-only.",
-		apply:       func(*provider.Config, any) error { return nil }},
+		description: "On write, fetch one token to prove the credentials; on failure nothing is stored. Default true, but " +
+			"false for a write with generate_key=true unless given (the server cannot know the new key yet). Write-only.",
+		apply: func(*provider.Config, any) error { return nil }},
 }
 
 // fieldsWhere lists, in table order, the fields for which keep is true.
@@ -315,8 +353,26 @@ func notEmpty(field, v string) error {
 }
 
 func checkAuthStyle(field, v string) error {
-	if v != "" && v != provider.AuthStyleBody && v != provider.AuthStyleBasic {
-		return lifecycle.BadField(field, "must be %q or %q", provider.AuthStyleBody, provider.AuthStyleBasic)
+	if v != "" && v != provider.AuthStyleBody && v != provider.AuthStyleBasic && v != provider.AuthStylePrivateKeyJWT {
+		return lifecycle.BadField(field, "must be %q, %q or (oauth2) %q", provider.AuthStyleBody, provider.AuthStyleBasic,
+			provider.AuthStylePrivateKeyJWT)
+	}
+	return nil
+}
+
+func checkAssertionAudience(field, v string) error {
+	if v != "" && v != provider.AudienceTokenURL && v != provider.AudienceIssuer {
+		return lifecycle.BadField(field, "must be %q (the default) or %q", provider.AudienceTokenURL, provider.AudienceIssuer)
+	}
+	return nil
+}
+
+// checkKeyID keeps a kid to printable ASCII without spaces: it goes into
+// every assertion's header and the server's key lookup.
+func checkKeyID(field, v string) error {
+	if len(v) > 256 || strings.ContainsFunc(v, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		return lifecycle.BadField(field, "must be at most 256 printable ASCII characters without spaces (or empty for the "+
+			"key's thumbprint)")
 	}
 	return nil
 }

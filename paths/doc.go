@@ -9,6 +9,7 @@
 //	config.go         config/:name, its list and revoke-all
 //	config_fields.go  the config field table: schema, checks, reads
 //	config_rotate.go  config/:name/rotate
+//	config_key.go     private_key_jwt keys: generate_key, auth_style changes, config/:name/jwks
 //	roles.go          roles/:name
 //	role_grant.go     the fields roles and static roles share: one parser
 //	role_narrowing.go a role's organizations and allow_narrowing

@@ -11,19 +11,26 @@ import (
 // the provider's defaults (see Spec.Defaults); they are stored empty so that
 // a changed default, or a changed base_url, flows into derived URLs.
 type Config struct {
-	Provider      string   `json:"provider"`
-	ClientID      string   `json:"client_id,omitempty"`
-	ClientSecret  string   `json:"client_secret,omitempty"`
-	Username      string   `json:"username,omitempty"`
-	Password      string   `json:"password,omitempty"`
-	BaseURL       string   `json:"base_url,omitempty"`
-	APIURL        string   `json:"api_url,omitempty"`
-	TokenURL      string   `json:"token_url,omitempty"`
-	AuthorizeURL  string   `json:"authorize_url,omitempty"`
-	RevocationURL string   `json:"revocation_url,omitempty"`
-	AuthStyle     string   `json:"auth_style,omitempty"`
-	Scopes        []string `json:"scopes,omitempty"`
-	MaxTokens     int      `json:"max_tokens,omitempty"`
+	Provider      string `json:"provider"`
+	ClientID      string `json:"client_id,omitempty"`
+	ClientSecret  string `json:"client_secret,omitempty"`
+	Username      string `json:"username,omitempty"`
+	Password      string `json:"password,omitempty"`
+	BaseURL       string `json:"base_url,omitempty"`
+	APIURL        string `json:"api_url,omitempty"`
+	TokenURL      string `json:"token_url,omitempty"`
+	AuthorizeURL  string `json:"authorize_url,omitempty"`
+	RevocationURL string `json:"revocation_url,omitempty"`
+	AuthStyle     string `json:"auth_style,omitempty"`
+	// PrivateKey (PEM), PrivateKeyID (the JWK kid; default the key's
+	// thumbprint), AssertionAudience and Issuer serve
+	// auth_style=private_key_jwt (assertion.go).
+	PrivateKey        string   `json:"private_key,omitempty"`
+	PrivateKeyID      string   `json:"private_key_id,omitempty"`
+	AssertionAudience string   `json:"assertion_audience,omitempty"`
+	Issuer            string   `json:"issuer,omitempty"`
+	Scopes            []string `json:"scopes,omitempty"`
+	MaxTokens         int      `json:"max_tokens,omitempty"`
 	// TokenLimitMode is what a cdp tenant does past its token limit
 	// (TokenLimitKeep, TokenLimitDisableAll).
 	TokenLimitMode string `json:"token_limit_mode,omitempty"`
@@ -49,7 +56,7 @@ func (c *Config) DisablesAll() bool { return c.TokenLimitMode == TokenLimitDisab
 // Secrets lists the values that must never reach a log line, an error or a
 // response. Error messages built from upstream answers are scrubbed of them.
 func (c *Config) Secrets() []string {
-	return nonEmpty(c.ClientSecret, c.Password)
+	return nonEmpty(c.ClientSecret, c.Password, c.PrivateKey)
 }
 
 // DefaultRequestTimeout bounds a whole upstream call, retries included. The

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
+
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 )
@@ -553,5 +555,52 @@ func TestContractOAuth2(t *testing.T) {
 		if emu.TokenLive(tok.AccessToken) {
 			t.Error("oauth2 revoke: token live")
 		}
+	}
+}
+
+// private_key_jwt: the token and revocation calls carry client_id and a
+// client assertion in the body, no secret and no Authorization header;
+// the strictest emulator verifies each assertion (aud: the token URL).
+func TestContractOAuth2PrivateKeyJWT(t *testing.T) {
+	emu, base, rec := strictest(t)
+	const id = "contract-oauth2-jwt"
+	key, err := provider.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := provider.Config{Provider: "oauth2", ClientID: id, AuthStyle: provider.AuthStylePrivateKeyJWT, PrivateKey: key,
+		TokenURL: base + "/oauth2/token", RevocationURL: base + "/oauth2/revoke"}
+	jwks, err := provider.PublicJWKS(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(jwks)
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(raw, &set); err != nil {
+		t.Fatal(err)
+	}
+	emu.AddOAuth2Client(emulator.OAuth2Client{ID: id, JWKS: &set})
+	c := mustNew(t, cfg)
+	ctx := context.Background()
+	assertion := func(kv ...string) map[string]string {
+		m := map[string]string{"client_id": id, "client_assertion_type": provider.ClientAssertionType, "client_assertion": "*"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	tok, err := c.Token(ctx, []string{"read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, rec.take(), id, "", call{name: "oauth2 token, private_key_jwt", method: "POST", path: "/oauth2/token", auth: noAuth,
+		contentType: formType, form: assertion("grant_type", "client_credentials", "scope", "read")})
+	if err := c.(provider.Revoker).Revoke(ctx, tok.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	check(t, rec.take(), id, "", call{name: "oauth2 revoke, private_key_jwt", method: "POST", path: "/oauth2/revoke", auth: noAuth,
+		contentType: formType, form: assertion("token", tok.AccessToken, "token_type_hint", "access_token")})
+	if emu.TokenLive(tok.AccessToken) {
+		t.Error("oauth2 revoke: token live")
 	}
 }

@@ -57,6 +57,13 @@ func newHTTPClients(c Config, o Options) (*httpClients, error) {
 	tr := cleanhttp.DefaultPooledTransport()
 	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	var rt http.RoundTripper = noRedirects{next: &loggingTransport{next: tr, log: o.logger()}}
+	if c.UsesAssertion() {
+		// Under the retrying client, so each attempt signs anew, and
+		// under the metrics, which see answers with echoes redacted.
+		if rt, err = newAssertionTransport(rt, c, o); err != nil {
+			return nil, err
+		}
+	}
 	if o.Metrics != nil {
 		// Under the retrying client, so each attempt is reported.
 		rt = &metricsTransport{next: rt, rec: o.Metrics, secrets: c.Secrets()}

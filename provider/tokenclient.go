@@ -231,6 +231,9 @@ func (c *oauthClient) tokenError(op string, err error, also ...string) error {
 		if e.Hint == "" {
 			e.Hint = genericHint(code, e.Status, c.host())
 		}
+		if code == "invalid_client" && c.cfg.UsesAssertion() {
+			e.Hint = assertionHint(c.host())
+		}
 		if c.refine != nil {
 			c.refine(op, e)
 		}
@@ -394,6 +397,8 @@ func (c *oauthClient) revocationRefused(a answer, host string, secrets []string)
 		return nil
 	case e.Code == "unsupported_token_type":
 		e.Hint = "the server does not revoke this type of token; it stays valid until it expires"
+	case (a.status == http.StatusUnauthorized || e.Code == "invalid_client") && c.cfg.UsesAssertion():
+		e.Hint = assertionHint(e.Host) + "; Vault retries the revoke"
 	case a.status == http.StatusUnauthorized || e.Code == "invalid_client":
 		e.Hint = "client_id/client_secret rejected by " + e.Host + "; Vault retries the revoke, fix the config's credentials"
 		if c.bearerRevoke {
@@ -466,8 +471,11 @@ func (c *oauthClient) sendRevocation(ctx context.Context, token, hint string, au
 	bearer := auth.bearer
 	form := url.Values{"token": {token}, "token_type_hint": {hint}}
 	if !bearer && c.cfg.AuthStyle != AuthStyleBasic {
+		// With private_key_jwt the transport adds the assertion.
 		form.Set("client_id", c.cfg.ClientID)
-		form.Set("client_secret", c.cfg.ClientSecret)
+		if !c.cfg.UsesAssertion() {
+			form.Set("client_secret", c.cfg.ClientSecret)
+		}
 	}
 	req, err := http.NewRequest(http.MethodPost, c.cfg.RevocationURL, strings.NewReader(form.Encode()))
 	if err != nil {

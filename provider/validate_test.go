@@ -24,7 +24,15 @@ func TestProviderValidate(t *testing.T) {
 		{"source basic", Config{Provider: "source", BaseURL: "https://site.example", AuthStyle: AuthStyleBasic}, "auth_style"},
 		{"source port is fine", Config{Provider: "source", BaseURL: "https://site.example:8443"}, ""},
 		{"acronis basic", Config{Provider: "acronis", BaseURL: "https://eu8-cloud.acronis.com"}, ""},
-		{"oauth2 basic", Config{Provider: "oauth2", TokenURL: "https://idp.example:8443/token", AuthStyle: AuthStyleBasic}, ""},
+		{"oauth2 basic", Config{Provider: "oauth2", TokenURL: "https://idp.example:8443/token", AuthStyle: AuthStyleBasic,
+			ClientSecret: "s"}, ""},
+		{"oauth2 no secret", Config{Provider: "oauth2", TokenURL: "https://idp.example/token"}, "client_secret"},
+		{"oauth2 jwt", Config{Provider: "oauth2", TokenURL: "https://idp.example/token", AuthStyle: AuthStylePrivateKeyJWT,
+			PrivateKey: testECKey}, ""},
+		{"oauth2 jwt without key", Config{Provider: "oauth2", AuthStyle: AuthStylePrivateKeyJWT}, "private_key"},
+		{"oauth2 jwt issuer without issuer", Config{Provider: "oauth2", AuthStyle: AuthStylePrivateKeyJWT, PrivateKey: testECKey,
+			AssertionAudience: AudienceIssuer}, "issuer"},
+		{"oauth2 key with body", Config{Provider: "oauth2", ClientSecret: "s", PrivateKey: testECKey}, "private_key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			eff, err := Effective(tc.cfg)

@@ -4,7 +4,10 @@
 //   node server.mjs <node_modules parent dir>
 //
 // Environment: OIDC_PORT (required), OIDC_REDIRECT_URI (Vault's callback),
-// OIDC_SECRETS (JSON {"cc-basic","cc-post","web"}: each client's secret).
+// OIDC_SECRETS (JSON {"cc-basic","cc-post","web"}: each client's secret),
+// OIDC_JWT_CLIENTS (optional JSON {client_id: JWKS}: client-credentials
+// clients that authenticate with private_key_jwt, each with the JWKS Vault
+// serves at config/<name>/jwks).
 // Prints one line "listening <issuer>" on stdout when it serves; the
 // process ends on SIGTERM or when stdin closes.
 import { createRequire } from 'node:module';
@@ -22,6 +25,16 @@ const { Provider } = await import(pathToFileURL(entry).href);
 const port = Number(process.env.OIDC_PORT);
 const issuer = `http://127.0.0.1:${port}`;
 const secrets = JSON.parse(process.env.OIDC_SECRETS);
+const jwtClients = Object.entries(JSON.parse(process.env.OIDC_JWT_CLIENTS || 'null') ?? {}).map(([id, jwks]) => ({
+  // client credentials, authenticated by a signed JWT (RFC 7523 §2.2)
+  client_id: id,
+  token_endpoint_auth_method: 'private_key_jwt',
+  jwks,
+  grant_types: ['client_credentials'],
+  response_types: [],
+  redirect_uris: [],
+  scope: 'api:read api:write',
+}));
 
 const provider = new Provider(issuer, {
   clients: [
@@ -55,6 +68,7 @@ const provider = new Provider(issuer, {
       redirect_uris: [process.env.OIDC_REDIRECT_URI],
       scope: 'openid offline_access',
     },
+    ...jwtClients,
   ],
   scopes: ['openid', 'offline_access', 'api:read', 'api:write'],
   features: {

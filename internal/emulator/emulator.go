@@ -73,7 +73,13 @@
 //     OAuth2RefreshReuses.
 //     Switches: SetOAuth2RevocationRefreshOnly, SetOAuth2OmitTokenType (no
 //     token_type in token answers, as many servers), SetOAuth2RevokeNotFound
-//     (a token revocation did not revoke gets a JSON 404 invalid_token).
+//     (a token revocation did not revoke gets a JSON 404 invalid_token),
+//     SetOAuth2AssertionAudience (the aud a private_key_jwt assertion must
+//     carry: the token endpoint's URL, as Okta, or the issuer
+//     OAuth2Issuer). A client registered with a JWKS (OAuth2Client.JWKS)
+//     authenticates with private_key_jwt, checked strictly
+//     (oauth2_assertion.go): signature, iss = sub = client_id, aud, exp,
+//     a jti never seen before; 401 invalid_client otherwise.
 //
 // They share the token store (tokens.go: every issue, revoke and extend,
 // and Tokens, LiveTokens, Token, TokenLive for tests), the clock
@@ -124,7 +130,8 @@
 //	POST   /_emulator/cdp/no-token-status          {"status": 404|200|401}
 //	POST   /_emulator/cdp/refuse-body              {"on": bool}
 //	POST   /_emulator/cdp/answer                   a CDPAnswer as JSON
-//	POST   /_emulator/oauth2/clients               AddOAuth2Client
+//	POST   /_emulator/oauth2/clients               AddOAuth2Client ("jwks": a JWK Set for private_key_jwt)
+//	POST   /_emulator/oauth2/assertion-audience    {"audience": "token_url"|"issuer"}
 //	POST   /_emulator/oauth2/revocation-refresh-only {"on": bool}
 //	POST   /_emulator/oauth2/omit-token-type       {"on": bool}
 //	POST   /_emulator/oauth2/revoke-not-found      {"on": bool}

@@ -2,11 +2,14 @@ package emulator
 
 import (
 	"crypto/subtle"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
 )
 
 // Demo credentials for the generic OAuth 2.0 server, seeded by AddDemo.
@@ -30,6 +33,9 @@ type OAuth2Client struct {
 	// /oauth2/authorize, compared exactly. Empty allows any http loopback
 	// URI and any https URI.
 	RedirectURIs []string
+	// JWKS, when set, lets the client authenticate with private_key_jwt
+	// (oauth2_assertion.go); Secret may then be empty.
+	JWKS *jose.JSONWebKeySet
 }
 
 const (
@@ -49,11 +55,16 @@ type oauth2Service struct {
 	refreshOnly   bool
 	omitTokenType bool
 	revokeMissing bool // unknown or dead tokens get a JSON 404
+	// assertionAud is how a client assertion's aud is read
+	// (AssertionAudTokenURL or AssertionAudIssuer); jtis are the
+	// assertion ids seen, by client, until their expiry.
+	assertionAud string
+	jtis         map[string]time.Time
 }
 
 func init() {
 	serviceFactories = append(serviceFactories, func(e *Emulator) service {
-		return &oauth2Service{e: e, clients: map[string]OAuth2Client{},
+		return &oauth2Service{e: e, clients: map[string]OAuth2Client{}, assertionAud: AssertionAudTokenURL, jtis: map[string]time.Time{},
 			flow: newCodeFlow(e, serviceOAuth2, OAuth2User, oauth2Words, false, oauth2CodeTTL, oauth2RefreshTTL)}
 	})
 }
@@ -76,6 +87,7 @@ func (o *oauth2Service) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+adminPrefix+"oauth2/revocation-refresh-only", adminSwitch(o.e.SetOAuth2RevocationRefreshOnly))
 	mux.HandleFunc("POST "+adminPrefix+"oauth2/omit-token-type", adminSwitch(o.e.SetOAuth2OmitTokenType))
 	mux.HandleFunc("POST "+adminPrefix+"oauth2/revoke-not-found", adminSwitch(o.e.SetOAuth2RevokeNotFound))
+	mux.HandleFunc("POST "+adminPrefix+"oauth2/assertion-audience", adminJSON(o.adminAssertionAudience))
 }
 
 // SetOAuth2RevokeNotFound makes the revocation endpoint answer a token it
@@ -156,6 +168,9 @@ func (o *oauth2Service) authenticateFor(r *http.Request, form url.Values, _ stri
 // prescribes, so a raw '+' in a secret reads as a space and fails: the
 // opposite of the Cloud quirk, which is the point of having both.
 func (o *oauth2Service) authenticate(r *http.Request, form url.Values) (OAuth2Client, *oauthError) {
+	if form.Has("client_assertion") || form.Has("client_assertion_type") {
+		return o.assertionClient(r, form)
+	}
 	unauthorized := &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: oauth2ClientFailed}
 	var id, secret string
 	if r.Header.Get("Authorization") != "" {
@@ -186,7 +201,7 @@ func (o *oauth2Service) authenticate(r *http.Request, form url.Values) (OAuth2Cl
 	o.e.mu.Lock()
 	client, known := o.clients[id]
 	o.e.mu.Unlock()
-	if !known || subtle.ConstantTimeCompare([]byte(client.Secret), []byte(secret)) != 1 {
+	if !known || client.Secret == "" || subtle.ConstantTimeCompare([]byte(client.Secret), []byte(secret)) != 1 {
 		return OAuth2Client{}, unauthorized
 	}
 	return client, nil
@@ -281,8 +296,9 @@ func (o *oauth2Service) resource(w http.ResponseWriter, r *http.Request) {
 
 type oauth2ClientJSON struct {
 	adminClientJSON
-	Scopes       []string `json:"scopes"`
-	RedirectURIs []string `json:"redirect_uris"`
+	Scopes       []string        `json:"scopes"`
+	RedirectURIs []string        `json:"redirect_uris"`
+	JWKS         json.RawMessage `json:"jwks"`
 }
 
 func (o *oauth2Service) adminAddClient(in oauth2ClientJSON) (refusal string) {
@@ -291,9 +307,18 @@ func (o *oauth2Service) adminAddClient(in oauth2ClientJSON) (refusal string) {
 			return "redirect_uris must be absolute http(s) URIs without a fragment."
 		}
 	}
-	lifetime, refusal := in.lifetime()
+	jwks, refusal := parseJWKS(in.JWKS)
+	if refusal != "" {
+		return refusal
+	}
+	shared := in.adminClientJSON
+	if jwks != nil && shared.Secret == "" {
+		shared.Secret = "none" // a private_key_jwt client needs no secret
+	}
+	lifetime, refusal := shared.lifetime()
 	if refusal == "" {
-		o.e.AddOAuth2Client(OAuth2Client{ID: in.ID, Secret: in.Secret, Scopes: in.Scopes, RedirectURIs: in.RedirectURIs, Lifetime: lifetime})
+		o.e.AddOAuth2Client(OAuth2Client{ID: in.ID, Secret: in.Secret, Scopes: in.Scopes, RedirectURIs: in.RedirectURIs,
+			Lifetime: lifetime, JWKS: jwks})
 	}
 	return refusal
 }
