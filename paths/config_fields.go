@@ -40,6 +40,7 @@ const (
 	fTokenURL       = "token_url"
 	fAuthorizeURL   = "authorize_url"
 	fRevocationURL  = "revocation_url"
+	fDeviceAuthURL  = "device_authorization_url"
 	fAuthStyle      = "auth_style"
 	fScopes         = "scopes"
 	fMaxTokens      = "max_tokens"
@@ -141,6 +142,10 @@ var configTable = []configField{
 	{name: fRevocationURL, display: "Revocation URL", typ: framework.TypeString, url: true, destination: true, issuer: true,
 		description: "RFC 7009 revocation endpoint. acronis default {base_url}/api/2/idp/revoke_token; optional for source and oauth2.",
 		str:         func(c *provider.Config) *string { return &c.RevocationURL }},
+	{name: fDeviceAuthURL, display: "Device authorization URL", typ: framework.TypeString, url: true, destination: true,
+		description: "oauth2: the RFC 8628 device authorization endpoint, for authorize/<role> with flow=device " +
+			"(a user's authorization where the browser cannot reach Vault's callback).",
+		str: func(c *provider.Config) *string { return &c.DeviceAuthorizationURL }},
 	{name: fAuthStyle, display: "Auth style", typ: framework.TypeString, check: checkAuthStyle,
 		description: "Where client credentials go on token requests: body or basic. Defaults: cloud, source, oauth2 body; acronis basic.",
 		str:         func(c *provider.Config) *string { return &c.AuthStyle }},
