@@ -70,7 +70,9 @@ func pendingStates(t *testing.T, h *plugintest.Harness) int {
 	return len(keys)
 }
 
-func authorized(h *plugintest.Harness) bool { return h.MustRead("roles/user").Data["authorized"] == true }
+func authorized(h *plugintest.Harness) bool {
+	return h.MustRead("roles/user").Data["authorized"] == true
+}
 
 // pollOnce moves the clock one interval on and waits for the poll.
 func pollOnce(t *testing.T, h *plugintest.Harness, d time.Duration) {
