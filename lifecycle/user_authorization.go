@@ -240,11 +240,7 @@ func (e *Mount) CompleteAuthorization(ctx context.Context, s logical.Storage, a 
 	if err != nil {
 		return time.Time{}, err
 	}
-	obtain := e.exchange
-	if a.DeviceCode != "" {
-		obtain = e.deviceTokens
-	}
-	tok, err := obtain(ctx, cg, a)
+	tok, err := e.obtainTokens(ctx, cg, a)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -265,6 +261,15 @@ func (e *Mount) CompleteAuthorization(ctx context.Context, s logical.Storage, a 
 	}
 	e.Logger.Info("role authorized", "role", a.Holder, "config", a.Config, "replaced", previous != nil)
 	return now, nil
+}
+
+// obtainTokens gets a's tokens: by the device code where it has one, else
+// by exchanging the code.
+func (e *Mount) obtainTokens(ctx context.Context, cg provider.CodeGranter, a Authorization) (*provider.Token, error) {
+	if a.DeviceCode != "" {
+		return e.deviceTokens(ctx, cg, a)
+	}
+	return e.exchange(ctx, cg, a)
 }
 
 // exchange trades a's code for tokens; what a failed or refresh-less
