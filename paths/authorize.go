@@ -29,6 +29,7 @@ func (e *Env) authorizePaths() []*framework.Path {
 			Fields: map[string]*framework.FieldSchema{
 				"name": {Type: framework.TypeString, Required: true, Description: "Name of an authorization_code role."},
 				"flow": {Type: framework.TypeString, Default: flowCode, AllowedValues: []any{flowCode, flowDevice},
+					DisplayAttrs: &framework.DisplayAttributes{Name: "Flow"},
 					Description: "code (default): the authorization code flow through this mount's callback. device: the device " +
 						"authorization grant (RFC 8628, oauth2 with device_authorization_url), for a browser that cannot reach Vault: " +
 						"the answer holds a user_code to enter at verification_uri, and the active node polls for the tokens."},

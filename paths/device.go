@@ -71,7 +71,7 @@ func (e *Env) authorizeDevice(ctx context.Context, req *logical.Request, key str
 	if err != nil {
 		return nil, err
 	}
-	e.scheduleDevice(req.Storage, stateKey, p.NextPoll)
+	e.scheduleDevice(req.Storage, stateKey, p.pollAt())
 	e.Logger.Info("device authorization started", "role", name, "config", role.Config,
 		"expires_at", p.ExpiresAt.Format(time.RFC3339), "interval", da.Interval.String())
 	data := map[string]any{
@@ -257,7 +257,7 @@ func (e *Env) pollDevice(ctx context.Context, s logical.Storage, key string) {
 		return
 	}
 	if now.Before(p.NextPoll) {
-		e.reschedule(key, p.NextPoll)
+		e.reschedule(key, p.pollAt())
 		return
 	}
 	authorizedAt, err := e.CompleteAuthorization(ctx, s, lifecycle.Authorization{Holder: p.Role, Config: p.Config, DeviceCode: p.DeviceCode})
@@ -330,7 +330,16 @@ func (e *Env) nextDevicePoll(ctx context.Context, s logical.Storage, key string,
 		e.unschedule(key) // dropped by the cap meanwhile
 		return
 	}
-	e.reschedule(key, p.NextPoll)
+	e.reschedule(key, p.pollAt())
+}
+
+// pollAt is when p is looked at next: its next poll, or its expiry if
+// that is sooner (expiry is checked when a poll is due).
+func (p *PendingAuth) pollAt() time.Time {
+	if p.ExpiresAt.Before(p.NextPoll) {
+		return p.ExpiresAt
+	}
+	return p.NextPoll
 }
 
 // endDevice forgets a device authorization: its code yields nothing more.

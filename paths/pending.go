@@ -106,7 +106,7 @@ func (e *Env) PruneStates(ctx context.Context, req *logical.Request) error {
 		if p != nil && p.DeviceCode != "" {
 			// A device authorization left by a restart or a fail-over:
 			// this node, which can write, polls for it from now on.
-			e.scheduleDevice(req.Storage, lifecycle.StatePrefix+k, p.NextPoll)
+			e.scheduleDevice(req.Storage, lifecycle.StatePrefix+k, p.pollAt())
 		}
 	}
 	return nil
