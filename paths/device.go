@@ -252,8 +252,8 @@ func (e *Env) pollDevice(ctx context.Context, s logical.Storage, key string) {
 	_, name := lifecycle.Holder(p.Role)
 	now := e.Now()
 	if !now.Before(p.ExpiresAt) {
-		e.endDevice(ctx, s, key)
 		e.Logger.Info("device authorization expired before the user answered", "role", name, "config", p.Config)
+		e.endDevice(ctx, s, key)
 		return
 	}
 	if now.Before(p.NextPoll) {
@@ -282,19 +282,19 @@ func (e *Env) deviceAnswer(ctx context.Context, s logical.Storage, key string, p
 		e.Logger.Debug("the provider asked for slower polling", "role", name, "interval", p.Interval.String())
 		e.nextDevicePoll(ctx, s, key, p)
 	case provider.HasCode(err, "access_denied"):
-		e.endDevice(ctx, s, key)
 		e.Logger.Warn("the user denied the device authorization; nothing was stored", "role", name, "config", p.Config)
-	case provider.HasCode(err, "expired_token"):
 		e.endDevice(ctx, s, key)
+	case provider.HasCode(err, "expired_token"):
 		e.Logger.Info("device authorization expired before the user answered", "role", name, "config", p.Config)
+		e.endDevice(ctx, s, key)
 	case transient(err) && ctx.Err() == nil:
 		e.Logger.Warn("polling for a device authorization failed; trying again", "role", name, "config", p.Config, "error", err)
 		e.nextDevicePoll(ctx, s, key, p)
 	case ctx.Err() != nil:
 		// Stopping: the state stays for the next active node.
 	default:
-		e.endDevice(ctx, s, key)
 		e.Logger.Warn("device authorization failed; nothing was stored", "role", name, "config", p.Config, "error", err)
+		e.endDevice(ctx, s, key)
 	}
 }
 

@@ -80,6 +80,26 @@ func pollOnce(t *testing.T, h *plugintest.Harness, d time.Duration) {
 	before := deviceOps(h, "device_token")
 	h.Clock.Advance(d)
 	plugintest.WaitFor(t, "a device token poll", func() bool { return deviceOps(h, "device_token") > before })
+	plugintest.WaitFor(t, "the poll's outcome stored", func() bool { return settled(t, h) })
+}
+
+// settled reports whether every pending device authorization waits for a
+// poll still to come: the poller has acted on the last answer.
+func settled(t *testing.T, h *plugintest.Harness) bool {
+	keys, err := h.Storage.List(context.Background(), lifecycle.StatePrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		p, err := lifecycle.GetJSON[paths.PendingAuth](context.Background(), h.Storage, lifecycle.StatePrefix+k, "state")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p != nil && !p.NextPoll.After(h.Clock.Now()) {
+			return false
+		}
+	}
+	return true
 }
 
 func TestDeviceFlowApproved(t *testing.T) {
