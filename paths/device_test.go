@@ -21,6 +21,8 @@ import (
 func deviceHarness(t *testing.T) *plugintest.Harness {
 	h := plugintest.New(t)
 	h.OAuth2Client()
+	// The poller stops with the mount (h.B: the restarted one, if any).
+	t.Cleanup(func() { h.B.Cleanup(context.Background()) })
 	t.Cleanup(func() {
 		h.Secrets = append(h.Secrets, h.Emu.OAuth2Credentials()...)
 		h.Secrets = append(h.Secrets, h.Emu.OAuth2DeviceCodes()...)
