@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/plugintest"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/paths"
@@ -316,4 +317,46 @@ func TestDeviceFlowStaticRole(t *testing.T) {
 		r, err := h.Read("static-creds/s")
 		return err == nil && r != nil && !r.IsError()
 	})
+}
+
+// A poll that fails for now (a 500) is tried again at the next interval.
+func TestDeviceFlowTransientFailure(t *testing.T) {
+	h := deviceHarness(t)
+	code := startDevice(t, h)
+	h.Emu.InjectFault(emulator.Fault{PathPrefix: "/oauth2/token", Status: 500, Times: 1})
+	pollOnce(t, h, 5*time.Second)
+	if pendingStates(t, h) != 1 {
+		t.Fatal("a failed poll dropped the pending authorization")
+	}
+	h.Emu.OAuth2DeviceAnswer(code, true)
+	h.Clock.Advance(5 * time.Second)
+	plugintest.WaitFor(t, "the role's authorization", func() bool { return authorized(h) })
+}
+
+// A role deleted during the wait gets nothing: the approval's tokens are
+// not kept and the state goes.
+func TestDeviceFlowRoleDeletedMeanwhile(t *testing.T) {
+	h := deviceHarness(t)
+	code := startDevice(t, h)
+	h.MustDelete("roles/user")
+	h.Emu.OAuth2DeviceAnswer(code, true)
+	h.Clock.Advance(5 * time.Second)
+	plugintest.WaitFor(t, "the state's deletion", func() bool { return pendingStates(t, h) == 0 })
+	if h.Stored(lifecycle.RoleTokenPrefix + "user") {
+		t.Fatal("a deleted role holds an authorization")
+	}
+}
+
+// device_authorization_url says where the secret goes: changing it takes
+// client_secret again.
+func TestDeviceAuthorizationURLIsADestination(t *testing.T) {
+	h := deviceHarness(t)
+	msg, ok := plugintest.BadRequest(h.Write("config/gen", map[string]any{"device_authorization_url": "https://elsewhere.example.com/device"}))
+	if !ok || !strings.Contains(msg, "client_secret") {
+		t.Errorf("moving device_authorization_url without the secret: %s", msg)
+	}
+	if msg, ok := plugintest.BadRequest(h.Write("config/gen", map[string]any{"device_authorization_url": "http://idp.example.com/device",
+		"client_secret": plugintest.OAuthSecret})); !ok || !strings.Contains(msg, "device_authorization_url") {
+		t.Errorf("an http device_authorization_url off loopback: %s", msg)
+	}
 }
