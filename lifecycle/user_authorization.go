@@ -244,6 +244,9 @@ func (e *Mount) CompleteAuthorization(ctx context.Context, s logical.Storage, a 
 	if err != nil {
 		return time.Time{}, err
 	}
+	// The upstream issued them: whoever stops waiting now, they are kept
+	// (or revoked), never dropped half-way.
+	ctx = context.WithoutCancel(ctx)
 	// The access token from the exchange is leased to no one: revoked
 	// where that cannot cost the role the refresh token stored below.
 	if !SpareUserGrant(provider.GrantAuthorizationCode, acct.Entry) {
