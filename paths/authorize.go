@@ -137,10 +137,14 @@ func (e *Env) authorize(ctx context.Context, req *logical.Request, d *framework.
 	if acct == nil {
 		return nil, fmt.Errorf("role %q: %w: %q", name, lifecycle.ErrNoConfig, role.Config)
 	}
-	if d.Get("flow").(string) == flowDevice {
+	switch flow := d.Get("flow").(string); flow {
+	case flowDevice:
 		return e.authorizeDevice(ctx, req, key, role, acct)
+	case flowCode:
+		return e.authorizeCode(ctx, req, key, role, acct)
+	default:
+		return nil, lifecycle.BadField("flow", "%q is not a flow; use code (the default) or device", safeCode(flow))
 	}
-	return e.authorizeCode(ctx, req, key, role, acct)
 }
 
 // authorizeCode starts the authorization code flow: a state and a PKCE

@@ -228,8 +228,8 @@ func TestDeviceFlowRefusals(t *testing.T) {
 	if msg, ok := plugintest.BadRequest(h.Write("authorize/user", nil)); !ok || !strings.Contains(msg, "flow=device") {
 		t.Errorf("code flow without redirect_url: %s", msg)
 	}
-	if _, ok := plugintest.BadRequest(h.Write("authorize/user", map[string]any{"flow": "sideways"})); !ok {
-		t.Error("an unknown flow was accepted")
+	if msg, ok := plugintest.BadRequest(h.Write("authorize/code", map[string]any{"flow": "sideways"})); !ok || !strings.Contains(msg, "flow") {
+		t.Errorf("an unknown flow: %s", msg)
 	}
 	// A client_credentials role.
 	h.MustWrite("roles/cc", map[string]any{"config": "gen"})
