@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -104,7 +105,7 @@ func (e *Env) storePending(ctx context.Context, s logical.Storage, holder string
 	pendingLock.Lock()
 	defer pendingLock.Unlock()
 	if err := s.Put(ctx, entry); err != nil {
-		return "", errors.New("storing the pending authorization: " + err.Error())
+		return "", fmt.Errorf("storing the pending authorization: %w", err)
 	}
 	return key, e.CapPendingStates(ctx, s, holder)
 }
