@@ -318,7 +318,7 @@ func (o *oauth2Service) operation(r *http.Request, form url.Values) string {
 		return grantOperation(form)
 	case "/oauth2/revoke":
 		return opRevoke
-	case "/oauth2/authorize":
+	case "/oauth2/authorize", "/oauth2/device":
 		return opAuthorize
 	case "/oauth2/device_authorization":
 		return opDeviceAuth

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"crypto/rand"
+	"html"
 	"net/http"
 	"net/url"
 	"strings"
@@ -60,6 +61,7 @@ func newOAuth2Devices() oauth2Devices {
 
 func (o *oauth2Service) registerDevice(mux *http.ServeMux) {
 	mux.HandleFunc("/oauth2/device_authorization", o.deviceAuthorization)
+	mux.HandleFunc("/oauth2/device", o.deviceVerification)
 	mux.HandleFunc("POST "+adminPrefix+"oauth2/device", adminJSON(o.adminDeviceAnswer))
 	mux.HandleFunc("POST "+adminPrefix+"oauth2/device-slow-down", adminSwitch(o.e.SetOAuth2DeviceSlowDown))
 	mux.HandleFunc("POST "+adminPrefix+"oauth2/device-settings", adminJSON(o.adminDeviceSettings))
@@ -235,4 +237,30 @@ func (d *oauth2Devices) poll(g *deviceGrant, clientID string, now time.Time) *oa
 		return badRequest("slow_down", "Polling too frequently; wait longer between requests.")
 	}
 	return badRequest("authorization_pending", "The user has not answered yet.")
+}
+
+// deviceVerification is the verification_uri a person opens (make dev):
+// GET shows a form for the user code, POST answers it as the built-in
+// user, approve=yes or no.
+func (o *oauth2Service) deviceVerification(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	switch r.Method {
+	case http.MethodGet:
+		code := html.EscapeString(r.URL.Query().Get("user_code"))
+		_, _ = w.Write([]byte(`<!DOCTYPE html><html><body><form method="post" action="/oauth2/device">` +
+			`<input type="text" name="user_code" value="` + code + `">` +
+			`<button name="approve" value="yes">Approve</button><button name="approve" value="no">Deny</button>` +
+			`</form></body></html>`))
+	case http.MethodPost:
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if err := r.ParseForm(); err != nil || !o.e.OAuth2DeviceAnswer(r.PostForm.Get("user_code"), r.PostForm.Get("approve") == "yes") {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte("<!DOCTYPE html><html><body>The code is unknown, answered already or expired.</body></html>"))
+			return
+		}
+		_, _ = w.Write([]byte("<!DOCTYPE html><html><body>Done: you may close this window.</body></html>"))
+	default:
+		methodNotAllowed(w, "GET, POST")
+	}
 }

@@ -2,6 +2,7 @@ package emulator_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,5 +94,17 @@ func TestOAuth2DeviceGrant(t *testing.T) {
 	}
 	if r := mustCall(t, "POST", base+"/_emulator/oauth2/device", "application/json", `{"user_code":"BBBB-BBBB","approve":true}`, "", ""); r.status != 400 {
 		t.Errorf("admin approve of an unknown code: %d %s", r.status, r.raw)
+	}
+
+	// The page a person opens.
+	_, uc = deviceStart(t, base)
+	if r := mustCall(t, "GET", base+"/oauth2/device?user_code="+uc, "", "", "", ""); r.status != 200 || !strings.Contains(r.raw, uc) {
+		t.Errorf("verification page: %d %s", r.status, r.raw)
+	}
+	if r := mustCall(t, "POST", base+"/oauth2/device", formType, form("user_code", uc, "approve", "no"), "", ""); r.status != 200 {
+		t.Errorf("deny on the page: %d %s", r.status, r.raw)
+	}
+	if e.OAuth2DeviceAnswer(uc, true) {
+		t.Error("the page's answer was not taken")
 	}
 }
