@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"errors"
 
 	"github.com/hashicorp/vault/sdk/logical"
 )
@@ -82,11 +83,17 @@ func (b *Backend) invalidate(ctx context.Context, key string) {
 func (b *Backend) clean(context.Context) {
 	_ = b.guard("cleanup", func() error {
 		b.env.StopRotation()
+		b.env.StopDevicePolling()
 		b.env.Reset()
 		return nil
 	})
 }
 
 func (b *Backend) initialize(ctx context.Context, req *logical.InitializationRequest) error {
-	return b.guard("initialize", func() error { return b.env.StartRotation(ctx, req.Storage) })
+	return b.guard("initialize", func() error {
+		// Device authorizations a restart or a fail-over left pending are
+		// polled for again, where storage can be written.
+		prune := b.env.PruneStates(ctx, &logical.Request{Storage: req.Storage})
+		return errors.Join(b.env.StartRotation(ctx, req.Storage), prune)
+	})
 }

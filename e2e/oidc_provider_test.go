@@ -30,6 +30,7 @@ var oidcSecrets = map[string]string{
 	"cc-basic": "basic+se/cret=with:colon+/=:",
 	"cc-post":  "post+se/cret=with:colon+/=:",
 	"web":      "web+se/cret=with:colon+/=:",
+	"tv":       "tv+se/cret=with:colon+/=:",
 }
 
 // oidcServer is panva's oidc-provider (e2e/oidc), a certified OpenID

@@ -196,17 +196,23 @@ type notAuthorized struct{ error }
 func (n *notAuthorized) Unwrap() error { return n.error }
 
 // Authorization is a user's answer to authorize/<holder>: the code the
-// provider's redirect carried, with what authorize stored for it.
+// provider's redirect carried, with what authorize stored for it; or, for
+// the device grant (RFC 8628), the device code to poll the token endpoint
+// with.
 type Authorization struct {
 	Holder, Config string
 	Code           string
 	Verifier       string
 	RedirectURL    string
+	DeviceCode     string
 }
 
-// CompleteAuthorization exchanges a's code and keeps the refresh token on
-// its holder (a role or a static role), replacing and revoking an earlier
-// one. It returns when the authorization was stored.
+// CompleteAuthorization exchanges a's code (or polls once with its device
+// code) and keeps the refresh token on its holder (a role or a static
+// role), replacing and revoking an earlier one. It returns when the
+// authorization was stored. A device poll the user has not answered yet
+// returns the server's error (authorization_pending, slow_down, ...) and
+// stores nothing.
 func (e *Mount) CompleteAuthorization(ctx context.Context, s logical.Storage, a Authorization) (time.Time, error) {
 	what, name := Holder(a.Holder)
 	roleLock := e.RoleLock(a.Holder)
@@ -234,10 +240,13 @@ func (e *Mount) CompleteAuthorization(ctx context.Context, s logical.Storage, a 
 	if err != nil {
 		return time.Time{}, err
 	}
-	tok, err := e.exchange(ctx, cg, a)
+	tok, err := e.obtainTokens(ctx, cg, a)
 	if err != nil {
 		return time.Time{}, err
 	}
+	// The upstream issued them: whoever stops waiting now, they are kept
+	// (or revoked), never dropped half-way.
+	ctx = context.WithoutCancel(ctx)
 	// The access token from the exchange is leased to no one: revoked
 	// where that cannot cost the role the refresh token stored below.
 	if !SpareUserGrant(provider.GrantAuthorizationCode, acct.Entry) {
@@ -255,6 +264,15 @@ func (e *Mount) CompleteAuthorization(ctx context.Context, s logical.Storage, a 
 	}
 	e.Logger.Info("role authorized", "role", a.Holder, "config", a.Config, "replaced", previous != nil)
 	return now, nil
+}
+
+// obtainTokens gets a's tokens: by the device code where it has one, else
+// by exchanging the code.
+func (e *Mount) obtainTokens(ctx context.Context, cg provider.CodeGranter, a Authorization) (*provider.Token, error) {
+	if a.DeviceCode != "" {
+		return e.deviceTokens(ctx, cg, a)
+	}
+	return e.exchange(ctx, cg, a)
 }
 
 // exchange trades a's code for tokens; what a failed or refresh-less
@@ -278,6 +296,31 @@ func (e *Mount) exchange(ctx context.Context, cg provider.CodeGranter, a Authori
 		e.RevokeQuietly(ctx, cg, a.Holder, tok.AccessToken, "")
 		return nil, UserErr("the provider issued no refresh token, so Vault cannot mint tokens for role %q later; "+
 			"enable the refresh_token grant for the client upstream", name)
+	}
+	return tok, nil
+}
+
+// deviceTokens polls the token endpoint once with a's device code (RFC
+// 8628 §3.4). Refusals come back unchanged, for the poller to read their
+// code; what a refresh-less answer yielded is revoked.
+func (e *Mount) deviceTokens(ctx context.Context, cg provider.CodeGranter, a Authorization) (*provider.Token, error) {
+	_, name := Holder(a.Holder)
+	dg, ok := cg.(provider.DeviceGranter)
+	if !ok {
+		return nil, UserErr("the provider of config %q does not offer the device grant", a.Config)
+	}
+	tok, err := dg.DevicePoll(ctx, a.DeviceCode)
+	if err != nil {
+		if tok != nil {
+			e.RevokeQuietly(ctx, cg, a.Holder, "", tok.RefreshToken)
+		}
+		return nil, err
+	}
+	UpstreamOf(cg).Minted()
+	if tok.RefreshToken == "" {
+		e.RevokeQuietly(ctx, cg, a.Holder, tok.AccessToken, "")
+		return nil, UserErr("the provider issued no refresh token, so Vault cannot mint tokens for role %q later; "+
+			"enable the refresh_token grant for the client upstream (OpenID providers may want the offline_access scope)", name)
 	}
 	return tok, nil
 }

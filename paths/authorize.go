@@ -28,18 +28,19 @@ func (e *Env) authorizePaths() []*framework.Path {
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: "acquia", OperationVerb: "authorize", OperationSuffix: "role"},
 			Fields: map[string]*framework.FieldSchema{
 				"name": {Type: framework.TypeString, Required: true, Description: "Name of an authorization_code role."},
+				"flow": {Type: framework.TypeString, Default: flowCode, AllowedValues: []any{flowCode, flowDevice},
+					DisplayAttrs: &framework.DisplayAttributes{Name: "Flow"},
+					Description: "code (default): the authorization code flow through this mount's callback. device: the device " +
+						"authorization grant (RFC 8628, oauth2 with device_authorization_url), for a browser that cannot reach Vault: " +
+						"the answer holds a user_code to enter at verification_uri, and the active node polls for the tokens."},
 			},
 			Operations: map[logical.Operation]framework.OperationHandler{
 				logical.UpdateOperation: forwarded(&framework.PathOperation{
 					Callback: strict(e.authorize),
-					Summary:  "Start a user authorization: returns the provider URL to open in a browser.",
+					Summary:  "Start a user authorization: returns the provider URL to open in a browser, or a user code (flow=device).",
 					Responses: map[int][]framework.Response{200: {{
-						Description: "The URL to open.",
-						Fields: map[string]*framework.FieldSchema{
-							"url":        {Type: framework.TypeString, Description: "The provider's authorize URL, with client_id, redirect_uri, scope, state and a PKCE S256 challenge."},
-							"state":      {Type: framework.TypeString, Description: "The state the callback must carry back; one use."},
-							"expires_at": {Type: framework.TypeString, Description: "When the state expires, RFC 3339 (10 minutes)."},
-						},
+						Description: "flow=code: the URL to open. flow=device: the user code and where to enter it.",
+						Fields:      authorizeResponseFields(),
 					}}},
 				}),
 			},
@@ -48,7 +49,16 @@ func (e *Env) authorizePaths() []*framework.Path {
 in a browser and log in: the provider sends the browser to the role's
 redirect_url (this mount's callback path), and Vault keeps the refresh token
 on the role. The URL carries a random state (256 bits, one use, valid 10
-minutes) and a PKCE S256 challenge.`,
+minutes) and a PKCE S256 challenge.
+
+With flow=device (oauth2 configs with device_authorization_url), Vault asks
+the provider for a device code instead (RFC 8628) and answers user_code,
+verification_uri, verification_uri_complete (when the provider gives one),
+expires_in and interval: the user enters the code at verification_uri on any
+device, while the active node polls the token endpoint every interval
+seconds and keeps the refresh token on the role once the user approves.
+Nothing is stored when the user denies or the code expires. A role has at
+most 20 authorizations pending; the oldest go first.`,
 		},
 		{
 			Pattern:      "callback$",
@@ -73,6 +83,30 @@ that authorize/:role issued, unused and unexpired, lets Vault exchange the
 code and store the refresh token on the role; anything else is a 400 and
 changes nothing. Other parameters the provider adds are ignored.`,
 		},
+	}
+}
+
+// The two ways authorize/<role> starts a user authorization.
+const (
+	flowCode   = "code"
+	flowDevice = "device"
+)
+
+func authorizeResponseFields() map[string]*framework.FieldSchema {
+	return map[string]*framework.FieldSchema{
+		"url":        {Type: framework.TypeString, Description: "flow=code: the provider's authorize URL, with client_id, redirect_uri, scope, state and a PKCE S256 challenge."},
+		"state":      {Type: framework.TypeString, Description: "flow=code: the state the callback must carry back; one use."},
+		"expires_at": {Type: framework.TypeString, Description: "When the authorization expires, RFC 3339 (flow=code: 10 minutes; flow=device: the provider's expires_in)."},
+		"user_code": {Type: framework.TypeString,
+			Description: "flow=device: the code the user enters at verification_uri (RFC 8628 §3.2)."},
+		"verification_uri": {Type: framework.TypeString,
+			Description: "flow=device: where the user enters user_code, on any device."},
+		"verification_uri_complete": {Type: framework.TypeString,
+			Description: "flow=device: verification_uri with the user code in it, when the provider gives one (for a link or QR code)."},
+		"expires_in": {Type: framework.TypeInt,
+			Description: "flow=device: seconds until the user code expires."},
+		"interval": {Type: framework.TypeInt,
+			Description: "flow=device: seconds between Vault's polls of the token endpoint (the provider's; slow_down adds 5)."},
 	}
 }
 
@@ -102,6 +136,25 @@ func (e *Env) authorize(ctx context.Context, req *logical.Request, d *framework.
 	}
 	if acct == nil {
 		return nil, fmt.Errorf("role %q: %w: %q", name, lifecycle.ErrNoConfig, role.Config)
+	}
+	switch flow := d.Get("flow").(string); flow {
+	case flowDevice:
+		return e.authorizeDevice(ctx, req, key, role, acct)
+	case flowCode:
+		return e.authorizeCode(ctx, req, key, role, acct)
+	default:
+		return nil, lifecycle.BadField("flow", "%q is not a flow; use code (the default) or device", safeCode(flow))
+	}
+}
+
+// authorizeCode starts the authorization code flow: a state and a PKCE
+// verifier kept for the callback, and the provider's authorize URL.
+func (e *Env) authorizeCode(ctx context.Context, req *logical.Request, key string, role *lifecycle.RoleEntry,
+	acct *lifecycle.Account) (*logical.Response, error) {
+	_, name := lifecycle.Holder(key)
+	if role.RedirectURL == "" {
+		return nil, lifecycle.UserErr("role %q has no redirect_url, so only flow=device can authorize it; "+
+			"run authorize/%s flow=device, or write redirect_url to the role", name, name)
 	}
 	if acct.Eff.AuthorizeURL == "" {
 		return nil, lifecycle.UserErr("config %q has no authorize_url; write one to config/%s before authorizing role %q",

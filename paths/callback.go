@@ -64,14 +64,14 @@ func (e *Env) takeState(ctx context.Context, s logical.Storage, state string) (*
 	lock := e.StateLock(key)
 	lock.Lock()
 	p, err := lifecycle.GetJSON[PendingAuth](ctx, s, key, "authorization state")
-	if err == nil && p != nil {
+	if err == nil && p != nil && p.DeviceCode == "" {
 		err = s.Delete(ctx, key)
 	}
 	lock.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	if p == nil {
+	if p == nil || p.DeviceCode != "" {
 		return nil, lifecycle.UserErr("state is unknown or was used already; run authorize/<role> again for a new url")
 	}
 	if !e.Now().Before(p.ExpiresAt) {

@@ -40,6 +40,7 @@ const (
 	fTokenURL       = "token_url"
 	fAuthorizeURL   = "authorize_url"
 	fRevocationURL  = "revocation_url"
+	fDeviceAuthURL  = "device_authorization_url"
 	fAuthStyle      = "auth_style"
 	fPrivateKey     = "private_key"
 	fGenerateKey    = "generate_key"
@@ -146,6 +147,10 @@ var configTable = []configField{
 	{name: fRevocationURL, display: "Revocation URL", typ: framework.TypeString, url: true, destination: true, issuer: true,
 		description: "RFC 7009 revocation endpoint. acronis default {base_url}/api/2/idp/revoke_token; optional for source and oauth2.",
 		str:         func(c *provider.Config) *string { return &c.RevocationURL }},
+	{name: fDeviceAuthURL, display: "Device authorization URL", typ: framework.TypeString, url: true, destination: true,
+		description: "oauth2: the RFC 8628 device authorization endpoint, for authorize/<role> with flow=device " +
+			"(a user's authorization where the browser cannot reach Vault's callback).",
+		str: func(c *provider.Config) *string { return &c.DeviceAuthorizationURL }},
 	{name: fAuthStyle, display: "Auth style", typ: framework.TypeString, check: checkAuthStyle,
 		description: "How the client authenticates on token requests: body or basic (client_secret in the form body or HTTP " +
 			"Basic), or, for oauth2, private_key_jwt (a signed JWT, RFC 7523; needs private_key or generate_key=true). " +

@@ -20,6 +20,7 @@
 //	authorize.go      authorize/:role
 //	pending.go        pending authorizations and their pruning
 //	callback.go       the unauthenticated redirect target
+//	device.go         authorize/:role flow=device (RFC 8628) and its poller
 //	metrics.go        metrics (Prometheus) and config/:name/status, this node's
 //	errors.go         errors mapped to HTTP statuses, once, at the edge
 //	validate.go       URL, name and duration rules

@@ -15,10 +15,13 @@ type Env struct {
 	*lifecycle.Mount
 	// Keys rotates the configs' own keys (config/:name/rotate).
 	Keys *rootkey.Rotator
+	// device polls the token endpoint for pending device authorizations
+	// (device.go).
+	device *devicePoller
 }
 
 // NewEnv returns the face of a new mount with the real clock.
 func NewEnv(logger hclog.Logger, system func() logical.SystemView) *Env {
 	m := lifecycle.NewMount(logger, system)
-	return &Env{Mount: m, Keys: rootkey.New(m)}
+	return &Env{Mount: m, Keys: rootkey.New(m), device: newDevicePoller()}
 }

@@ -22,6 +22,13 @@ type PendingAuth struct {
 	Verifier    string    `json:"verifier"`
 	RedirectURL string    `json:"redirect_url"`
 	ExpiresAt   time.Time `json:"expires_at"`
+	// The device grant (flow=device, device.go): the device code, a
+	// secret (this prefix is seal-wrapped) sent to the token endpoint
+	// only; the interval between polls, grown by slow_down; and when to
+	// poll next, so a restarted or new active node resumes on time.
+	DeviceCode string        `json:"device_code,omitempty"`
+	Interval   time.Duration `json:"interval,omitempty"`
+	NextPoll   time.Time     `json:"next_poll,omitempty"`
 }
 
 func StateKey(state string) string {
@@ -72,7 +79,8 @@ func (e *Env) CapPendingStates(ctx context.Context, s logical.Storage, role stri
 }
 
 // PruneStates deletes authorization states past their expiry, so abandoned
-// authorize calls do not pile up. Vault runs periodic functions on
+// authorize calls do not pile up, and polls for the device authorizations
+// still pending. Vault runs periodic functions on
 // performance standbys and secondaries too, which cannot write: those skip.
 func (e *Env) PruneStates(ctx context.Context, req *logical.Request) error {
 	if e.EnsureWritable() != nil {
@@ -93,6 +101,12 @@ func (e *Env) PruneStates(ctx context.Context, req *logical.Request) error {
 			if err := req.Storage.Delete(ctx, lifecycle.StatePrefix+k); err != nil {
 				return err
 			}
+			continue
+		}
+		if p != nil && p.DeviceCode != "" {
+			// A device authorization left by a restart or a fail-over:
+			// this node, which can write, polls for it from now on.
+			e.scheduleDevice(req.Storage, lifecycle.StatePrefix+k, p.pollAt())
 		}
 	}
 	return nil

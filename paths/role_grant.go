@@ -77,8 +77,20 @@ func checkRoleGrant(g *roleGrant, spec *provider.Spec, eff provider.Config) erro
 		}
 		return nil
 	}
+	return checkUserGrant(g, eff)
+}
+
+// checkUserGrant checks an authorization_code role: the code flow needs
+// redirect_url and the config's authorize_url; the device grant (RFC
+// 8628, authorize flow=device) the config's device_authorization_url and
+// no redirect_url.
+func checkUserGrant(g *roleGrant, eff provider.Config) error {
 	if g.RedirectURL == "" {
-		return lifecycle.BadField(fRedirectURL, "required for authorization_code roles, e.g. https://<vault>/v1/acquia/callback")
+		if eff.DeviceAuthorizationURL != "" {
+			return nil
+		}
+		return lifecycle.BadField(fRedirectURL, "required for authorization_code roles, e.g. https://<vault>/v1/acquia/callback "+
+			"(or, for the device grant only, write device_authorization_url to config/%s)", g.Config)
 	}
 	if err := checkURL(fRedirectURL, g.RedirectURL); err != nil {
 		return err

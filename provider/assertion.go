@@ -231,7 +231,7 @@ type assertionTransport struct {
 	cfg     Config
 	key     crypto.Signer
 	now     func() time.Time
-	targets []string // token_url, revocation_url, without their queries
+	targets []string // token_url, revocation_url, device_authorization_url, without their queries
 }
 
 func newAssertionTransport(next http.RoundTripper, c Config, o Options) (http.RoundTripper, error) {
@@ -240,7 +240,7 @@ func newAssertionTransport(next http.RoundTripper, c Config, o Options) (http.Ro
 		return nil, errors.New("private_key " + err.Error())
 	}
 	t := &assertionTransport{next: next, cfg: c, key: key, now: o.now}
-	for _, u := range []string{c.TokenURL, c.RevocationURL} {
+	for _, u := range []string{c.TokenURL, c.RevocationURL, c.DeviceAuthorizationURL} {
 		if u != "" {
 			t.targets = append(t.targets, endpointOf(u))
 		}

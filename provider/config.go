@@ -40,6 +40,9 @@ type Config struct {
 	KeyUUID                string        `json:"key_uuid,omitempty"`
 	RequestTimeout         time.Duration `json:"request_timeout,omitempty"`
 	CACert                 string        `json:"ca_cert,omitempty"`
+	// DeviceAuthorizationURL is the RFC 8628 device authorization
+	// endpoint (oauth2), for authorize/<role> flow=device.
+	DeviceAuthorizationURL string `json:"device_authorization_url,omitempty"`
 }
 
 // Token limit modes of a cdp tenant: keep disables only tokens past the

@@ -604,3 +604,63 @@ func TestContractOAuth2PrivateKeyJWT(t *testing.T) {
 		t.Error("oauth2 revoke: token live")
 	}
 }
+
+// The device grant (RFC 8628): the device authorization request and the
+// token endpoint polls, under both auth styles; the client reads the
+// answer's fields, the polls' refusals by code, then the tokens.
+func TestContractOAuth2Device(t *testing.T) {
+	emu, base, rec := strictest(t)
+	const id, secret = "contract-device", "d+e/v=ice:2"
+	emu.AddOAuth2Client(emulator.OAuth2Client{ID: id, Secret: secret})
+	ctx := context.Background()
+	for _, style := range []string{provider.AuthStyleBody, provider.AuthStyleBasic} {
+		c := mustNew(t, provider.Config{Provider: "oauth2", ClientID: id, ClientSecret: secret, AuthStyle: style,
+			TokenURL: base + "/oauth2/token", DeviceAuthorizationURL: base + "/oauth2/device_authorization"})
+		dg := c.(provider.DeviceGranter)
+		auth, creds := basicForm, map[string]string{"client_id": id}
+		if style == provider.AuthStyleBody {
+			auth, creds = inBody, map[string]string{"client_id": id, "client_secret": secret}
+		}
+		da, err := dg.DeviceAuthorize(ctx, []string{"read", "write"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, rec.take(), id, secret, call{name: "oauth2 device authorization, " + style, method: "POST",
+			path: "/oauth2/device_authorization", auth: auth, contentType: formType, form: withKV(creds, "scope", "read write")})
+		if da.DeviceCode == "" || da.UserCode == "" || !strings.HasSuffix(da.VerificationURI, "/oauth2/device") ||
+			!strings.Contains(da.VerificationURIComplete, da.UserCode) || da.Interval != 5*time.Second ||
+			da.ExpiresIn < 595*time.Second || da.ExpiresIn > 600*time.Second {
+			t.Errorf("device authorization read %+v", da)
+		}
+		tokenCreds := map[string]string{}
+		if style == provider.AuthStyleBody {
+			tokenCreds = creds
+		}
+		poll := call{name: "oauth2 device token, " + style, method: "POST", path: "/oauth2/token", auth: auth, contentType: formType,
+			form: withKV(tokenCreds, "grant_type", provider.DeviceCodeGrant, "device_code", da.DeviceCode)}
+		if _, err := dg.DevicePoll(ctx, da.DeviceCode); !provider.HasCode(err, "authorization_pending") ||
+			strings.Contains(err.Error(), da.DeviceCode) {
+			t.Errorf("poll before the answer: %v", err)
+		}
+		check(t, rec.take(), id, secret, poll)
+		emu.OAuth2DeviceAnswer(da.UserCode, true)
+		emu.Advance(5 * time.Second)
+		tok, err := dg.DevicePoll(ctx, da.DeviceCode)
+		if err != nil || tok.AccessToken == "" || tok.RefreshToken == "" || !emu.TokenLive(tok.AccessToken) {
+			t.Fatalf("poll after approval: %v %+v", err, tok)
+		}
+		check(t, rec.take(), id, secret, poll)
+		if _, err := dg.DevicePoll(ctx, da.DeviceCode); !provider.HasCode(err, "invalid_grant") {
+			t.Errorf("a used device code: %v", err)
+		}
+		rec.take()
+	}
+}
+
+func withKV(base map[string]string, kv ...string) map[string]string {
+	m := maps.Clone(base)
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return m
+}

@@ -34,6 +34,11 @@ const (
 	OpCodeExchange = "code_exchange" // authorization code grant
 	OpRefresh      = "refresh"       // refresh token grant, and verify's refresh probe
 	OpRevoke       = "revoke"        // RFC 7009 revocation (source, oauth2, acronis)
+	// OpDeviceAuth and OpDeviceToken are the device grant's (RFC 8628,
+	// oauth2): the device authorization request, and each poll of the
+	// token endpoint with the device code.
+	OpDeviceAuth   = "device_authorization"
+	OpDeviceToken  = "device_token"
 	OpAccountCheck = "account_check" // cloud GET {api_url}/account
 	OpKeyCreate    = "key_create"    // cloud POST {api_url}/account/tokens
 	OpKeyList      = "key_list"      // cloud GET {api_url}/account/tokens
@@ -72,24 +77,26 @@ const (
 // operations maps the operation an *Error names (its Op) to the name the
 // CallRecorder gets.
 var operations = map[string]string{
-	"token request":     OpToken,
-	"token create":      OpToken,
-	"code exchange":     OpCodeExchange,
-	"token refresh":     OpRefresh,
-	"token revocation":  OpRevoke,
-	"account check":     OpAccountCheck,
-	"key create":        OpKeyCreate,
-	"key list":          OpKeyList,
-	"key read":          OpKeyRead,
-	"key delete":        OpKeyDelete,
-	"client check":      OpClientCheck,
-	"token retrieve":    OpRetrieve,
-	"credential check":  OpRetrieve,
-	"token extend":      OpExtend,
-	"token delete":      OpDelete,
-	"delete all tokens": OpDeleteAll,
-	"login":             OpLogin,
-	"logout":            OpLogout,
+	"token request":        OpToken,
+	"token create":         OpToken,
+	"code exchange":        OpCodeExchange,
+	"token refresh":        OpRefresh,
+	"device authorization": OpDeviceAuth,
+	"device token":         OpDeviceToken,
+	"token revocation":     OpRevoke,
+	"account check":        OpAccountCheck,
+	"key create":           OpKeyCreate,
+	"key list":             OpKeyList,
+	"key read":             OpKeyRead,
+	"key delete":           OpKeyDelete,
+	"client check":         OpClientCheck,
+	"token retrieve":       OpRetrieve,
+	"credential check":     OpRetrieve,
+	"token extend":         OpExtend,
+	"token delete":         OpDelete,
+	"delete all tokens":    OpDeleteAll,
+	"login":                OpLogin,
+	"logout":               OpLogout,
 }
 
 type operationKey struct{}

@@ -7,7 +7,9 @@ import (
 
 // Any RFC 6749 token endpoint: client credentials, or a user's
 // authorization (code + PKCE, then refresh tokens) when authorize_url is
-// set; RFC 7009 revocation when revocation_url is set. This lets operators
+// set, also through the device grant (RFC 8628) when
+// device_authorization_url is set; RFC 7009 revocation when revocation_url
+// is set. This lets operators
 // cover another OAuth 2.0 service without a new release of the plugin.
 //
 // oauth2Lifetime is assumed when the endpoint sends no expires_in: RFC 6749
@@ -19,7 +21,8 @@ func init() {
 	Register(&Spec{
 		Name: "oauth2",
 		Fields: []string{"client_id", "client_secret", "token_url", "authorize_url", "revocation_url", "auth_style",
-			"revoke_user_access_tokens", "private_key", "generate_key", "private_key_id", "assertion_audience", "issuer"},
+			"revoke_user_access_tokens", "private_key", "generate_key", "private_key_id", "assertion_audience", "issuer",
+			"device_authorization_url"},
 		// client_secret, or private_key with private_key_jwt: validateOAuth2.
 		Required:   []string{"client_id", "token_url"},
 		GrantTypes: []string{GrantClientCredentials, GrantAuthorizationCode},

@@ -60,11 +60,12 @@ func (c *rfcClient) Verify(ctx context.Context) ([]string, error) {
 		// token that does not exist tells them apart, since the server
 		// authenticates the client first.
 		// oidc-provider answers invalid_request, not unauthorized_client,
-		// for a grant the client may not use: with an authorize_url the
-		// config may be meant for authorization_code roles only: the probe
+		// for a grant the client may not use: with an authorize_url (or a
+		// device_authorization_url) the config may be meant for
+		// authorization_code roles only: the probe
 		// proves the credentials, and the warning names the refusal.
 		if errors.As(err, &e) && (e.Code == "invalid_client" || e.Code == "server_error" ||
-			(e.Code == "invalid_request" && c.cfg.AuthorizeURL != "")) {
+			(e.Code == "invalid_request" && (c.cfg.AuthorizeURL != "" || c.cfg.DeviceAuthorizationURL != ""))) {
 			probe := c.clientAuthenticates(ctx)
 			if probe == nil {
 				return []string{"client_credentials roles of this config will fail: the token endpoint refused the grant (HTTP " +

@@ -4,7 +4,7 @@
 //   node server.mjs <node_modules parent dir>
 //
 // Environment: OIDC_PORT (required), OIDC_REDIRECT_URI (Vault's callback),
-// OIDC_SECRETS (JSON {"cc-basic","cc-post","web"}: each client's secret),
+// OIDC_SECRETS (JSON {"cc-basic","cc-post","web","tv"}: each client's secret),
 // OIDC_JWT_CLIENTS (optional JSON {client_id: JWKS}: client-credentials
 // clients that authenticate with private_key_jwt, each with the JWKS Vault
 // serves at config/<name>/jwks).
@@ -68,6 +68,17 @@ const provider = new Provider(issuer, {
       redirect_uris: [process.env.OIDC_REDIRECT_URI],
       scope: 'openid offline_access',
     },
+    {
+      // a user's authorization through the device grant (RFC 8628), for a
+      // browser that cannot reach Vault: then rotating refresh tokens
+      client_id: 'tv',
+      client_secret: secrets.tv,
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+      response_types: [],
+      redirect_uris: [],
+      scope: 'openid offline_access',
+    },
     ...jwtClients,
   ],
   scopes: ['openid', 'offline_access', 'api:read', 'api:write'],
@@ -77,6 +88,8 @@ const provider = new Provider(issuer, {
     clientCredentials: { enabled: true },
     introspection: { enabled: true },
     revocation: { enabled: true },
+    // RFC 8628: /device/auth, and the user code pages at /device
+    deviceFlow: { enabled: true },
   },
   pkce: { required: () => true },
   // Every refresh rotates: a rotated refresh token presented again makes
@@ -90,6 +103,7 @@ const provider = new Provider(issuer, {
     AccessToken: 600,
     AuthorizationCode: 60,
     ClientCredentials: 600,
+    DeviceCode: 600,
     Grant: 3600,
     Interaction: 600,
     RefreshToken: 3600,

@@ -51,7 +51,8 @@ type oauth2Service struct {
 	e *Emulator
 	// Guarded by e.mu.
 	clients       map[string]OAuth2Client
-	flow          *codeFlow // codes and refresh tokens (codeflow.go)
+	flow          *codeFlow     // codes and refresh tokens (codeflow.go)
+	devices       oauth2Devices // the device grant (oauth2_device.go)
 	refreshOnly   bool
 	omitTokenType bool
 	revokeMissing bool // unknown or dead tokens get a JSON 404
@@ -65,7 +66,8 @@ type oauth2Service struct {
 func init() {
 	serviceFactories = append(serviceFactories, func(e *Emulator) service {
 		return &oauth2Service{e: e, clients: map[string]OAuth2Client{}, assertionAud: AssertionAudTokenURL, jtis: map[string]time.Time{},
-			flow: newCodeFlow(e, serviceOAuth2, OAuth2User, oauth2Words, false, oauth2CodeTTL, oauth2RefreshTTL)}
+			devices: newOAuth2Devices(),
+			flow:    newCodeFlow(e, serviceOAuth2, OAuth2User, oauth2Words, false, oauth2CodeTTL, oauth2RefreshTTL)}
 	})
 }
 
@@ -82,6 +84,7 @@ func (o *oauth2Service) register(mux *http.ServeMux) {
 	mux.HandleFunc("/oauth2/token", o.token)
 	mux.HandleFunc("/oauth2/revoke", o.revokeToken)
 	mux.HandleFunc("/oauth2/resource", o.resource)
+	o.registerDevice(mux)
 
 	mux.HandleFunc("POST "+adminPrefix+"oauth2/clients", adminJSON(o.adminAddClient))
 	mux.HandleFunc("POST "+adminPrefix+"oauth2/revocation-refresh-only", adminSwitch(o.e.SetOAuth2RevocationRefreshOnly))
@@ -129,6 +132,17 @@ func (o *oauth2Service) token(w http.ResponseWriter, r *http.Request) {
 // shares with the Source site (codeflow.go), with this server's client
 // authentication and wording.
 func (o *oauth2Service) grant(w http.ResponseWriter, r *http.Request) (map[string]any, *oauthError) {
+	form, oerr := tokenForm(w, r)
+	if oerr != nil {
+		return nil, oerr
+	}
+	if form.Get("grant_type") == OAuth2DeviceGrant {
+		client, oerr := o.authenticate(r, form)
+		if oerr != nil {
+			return nil, oerr
+		}
+		return o.deviceTokenGrant(client, form)
+	}
 	return tokenGrant(w, r, o.flow, o)
 }
 
@@ -330,8 +344,10 @@ func (o *oauth2Service) operation(r *http.Request, form url.Values) string {
 		return grantOperation(form)
 	case "/oauth2/revoke":
 		return opRevoke
-	case "/oauth2/authorize":
+	case "/oauth2/authorize", "/oauth2/device":
 		return opAuthorize
+	case "/oauth2/device_authorization":
+		return opDeviceAuth
 	case "/oauth2/resource":
 		return "resource"
 	}

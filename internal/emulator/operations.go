@@ -25,6 +25,8 @@ import (
 //	token          cdp      POST /token?action=create
 //	code_exchange  source, oauth2  POST the token endpoint, grant_type=authorization_code
 //	refresh        source, oauth2  POST the token endpoint, grant_type=refresh_token
+//	device_authorization  oauth2  POST /oauth2/device_authorization
+//	device_token   oauth2   POST /oauth2/token, grant_type=urn:ietf:params:oauth:grant-type:device_code
 //	revoke         source   POST /oauth/revoke
 //	revoke         acronis  POST /api/2/idp/revoke_token
 //	revoke         oauth2   POST /oauth2/revoke
@@ -80,6 +82,8 @@ func grantOperation(form url.Values) string {
 		return opCodeExchange
 	case "refresh_token":
 		return opRefresh
+	case OAuth2DeviceGrant:
+		return opDeviceToken
 	}
 	return opToken
 }
