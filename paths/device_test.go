@@ -360,3 +360,31 @@ func TestDeviceAuthorizationURLIsADestination(t *testing.T) {
 		t.Errorf("an http device_authorization_url off loopback: %s", msg)
 	}
 }
+
+// The device grant for a client that authenticates with private_key_jwt:
+// the device authorization request and each poll carry a client
+// assertion, which the emulator verifies, and no secret.
+func TestDeviceFlowWithPrivateKeyJWT(t *testing.T) {
+	h := plugintest.New(t)
+	t.Cleanup(func() { h.B.Cleanup(context.Background()) })
+	t.Cleanup(func() {
+		h.Secrets = append(h.Secrets, h.Emu.OAuth2Credentials()...)
+		h.Secrets = append(h.Secrets, h.Emu.OAuth2DeviceCodes()...)
+	})
+	base := h.Emu.URL()
+	h.MustWrite("config/jwt", h.OAuth2JWTData(map[string]any{"generate_key": true,
+		"device_authorization_url": base + "/oauth2/device_authorization"}))
+	h.RegisterJWKS("jwt")
+	h.MustWrite("roles/user", map[string]any{"config": "jwt", "grant_type": "authorization_code", "scopes": "read"})
+	resp := h.MustWrite("authorize/user", map[string]any{"flow": "device"})
+	assertNoSecret(t, h, resp)
+	if !h.Emu.OAuth2DeviceAnswer(resp.Data["user_code"].(string), true) {
+		t.Fatal("the emulator does not know the user code")
+	}
+	h.Clock.Advance(5 * time.Second)
+	plugintest.WaitFor(t, "the role's authorization", func() bool { return authorized(h) })
+	tok := h.MustRead("creds/user").Data["access_token"].(string)
+	if !h.Emu.TokenLive(tok) {
+		t.Error("the token of the device-authorized role is not live upstream")
+	}
+}
