@@ -13,7 +13,7 @@ import (
 // (a 500 for a request), its stack is logged (paths.Env.Panicked), and the
 // process keeps serving. Background work is guarded per task, so that one
 // task's panic does not skip the others: each periodic task, each WAL
-// entry's rollback, the rotation ticker (lifecycle/static_rotation.go).
+// entry's rollback, the rotation ticker (staticrole/rotation.go).
 
 // passPanic, set by tests only (export_test.go), says which recovered
 // panics are panicked again: a test that stops an operation at a step, as

@@ -98,7 +98,7 @@ func TestHeldIndexFollowsEveryChange(t *testing.T) {
 	if s.reads != 0 {
 		t.Errorf("counting 50 records 10 times made %d storage reads", s.reads)
 	}
-	_ = e.forgetToken(ctx, s, "c", "tok0")
+	_ = e.ForgetToken(ctx, s, "c", "tok0")
 	_ = e.trackToken(ctx, s, "c", "short", heldToken{ExpiresAt: now.Add(time.Minute)})
 	now = now.Add(2 * time.Minute)
 	if live, _ := e.LiveHeld(ctx, s, "c", true); len(live) != 49 {

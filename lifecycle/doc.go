@@ -2,7 +2,8 @@
 // upstream accounts, minting a token for a lease or a static role under a
 // WAL entry, renew and revoke at the token's issuer, the records of the
 // revocable tokens leases hold and the CDP token limit, tokens a lost
-// answer may have minted, the static roles' rotation, and WAL rollback. It
+// answer may have minted, and WAL rollback. The static roles' rotation is
+// package staticrole's, a config's own key rotation package rootkey's. It
 // knows Vault's storage and requests, but no path schema or field: the
 // HTTP face (package paths) parses those. One concern per file:
 //
@@ -21,8 +22,6 @@
 //	lease_ttl.go           a lease's TTLs, for a creds read and each renew
 //	lease.go               a lease's renew and revoke
 //	revoke.go              revoke at the issuer
-//	static_rotation.go     the static roles' rotation schedule, grace periods, retries
-//	static_write.go        a static role written: rotate now, wait for a user, or reschedule
 //	user_authorization.go  a role's user authorization: code exchange, refresh token, refresh
 //	password_expiry.go     cdp integration-user password expiry warnings
 //	rollback.go            WAL rollback of tokens never leased; the WAL decoder

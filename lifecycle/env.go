@@ -55,8 +55,10 @@ type Mount struct {
 	tokenLocks []*locksutil.LockEntry
 	// staticLocks serialise the writes and rotations of one static role.
 	staticLocks []*locksutil.LockEntry
-	// rot is the static roles' rotation schedule and token cache.
-	rot *rotation
+	// staticKeeps and invalidators are what other packages registered
+	// (OnStaticKeeps, OnInvalidate).
+	staticKeeps  func(ctx context.Context, s logical.Storage, static, token string) (bool, error)
+	invalidators []func(key string)
 	// roleLocks serialise the refresh-token rotation of one role.
 	roleLocks []*locksutil.LockEntry
 	// stateLocks make each authorization state single-use.
@@ -104,7 +106,6 @@ func NewMount(logger hclog.Logger, system func() logical.SystemView) *Mount {
 		issuerLocks:  locksutil.CreateLocks(),
 		tokenLocks:   locksutil.CreateLocks(),
 		staticLocks:  locksutil.CreateLocks(),
-		rot:          newRotation(),
 		configs:      newEntryCache[ConfigEntry](ConfigPrefix),
 		Roles:        newEntryCache[RoleEntry](RolePrefix),
 		Metas:        newEntryCache[configMeta](MetaPrefix),
@@ -204,10 +205,8 @@ func (e *Mount) Invalidate(_ context.Context, key string) {
 	if name, ok := strings.CutPrefix(key, lifetimePrefix); ok {
 		e.forgetLifetime(name)
 	}
-	for _, prefix := range []string{staticTokenPrefix, StaticRolePrefix} {
-		if name, ok := strings.CutPrefix(key, prefix); ok {
-			e.staticForget(name)
-		}
+	for _, f := range e.invalidators {
+		f(key)
 	}
 }
 

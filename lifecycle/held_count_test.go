@@ -49,7 +49,7 @@ func TestLiveCountAcrossExpiries(t *testing.T) {
 	want("three held", 3)
 	now = now.Add(90 * time.Minute)
 	want("b expired", 2)
-	if err := e.forgetToken(ctx, s, config, "a"); err != nil {
+	if err := e.ForgetToken(ctx, s, config, "a"); err != nil {
 		t.Fatal(err)
 	}
 	want("a deleted", 1)

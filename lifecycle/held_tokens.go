@@ -32,7 +32,7 @@ type heldToken struct {
 	Lost bool `json:"lost,omitempty"`
 }
 
-func tokenID(token string) string {
+func TokenID(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
 }
@@ -228,7 +228,7 @@ func (e *Mount) heldByOthers(ctx context.Context, s logical.Storage, config, iss
 }
 
 func (e *Mount) trackToken(ctx context.Context, s logical.Storage, config, token string, h heldToken) error {
-	return e.trackID(ctx, s, config, tokenID(token), h)
+	return e.trackID(ctx, s, config, TokenID(token), h)
 }
 
 // trackID writes the record id of config.
@@ -249,8 +249,8 @@ func (e *Mount) trackID(ctx context.Context, s logical.Storage, config, id strin
 }
 
 // forgetToken drops a token's record.
-func (e *Mount) forgetToken(ctx context.Context, s logical.Storage, config, token string) error {
-	id := tokenID(token)
+func (e *Mount) ForgetToken(ctx context.Context, s logical.Storage, config, token string) error {
+	id := TokenID(token)
 	err := s.Delete(ctx, heldKey(config, id))
 	e.indexed(config, func(idx map[string]heldToken) { delete(idx, id) })
 	if err != nil {
@@ -273,6 +273,6 @@ func (e *Mount) holds(ctx context.Context, s logical.Storage, config, token stri
 	if !ok {
 		return true, nil
 	}
-	h, ok := idx[tokenID(token)]
+	h, ok := idx[TokenID(token)]
 	return ok && e.Now().Before(h.ExpiresAt), nil
 }

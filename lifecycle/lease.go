@@ -199,7 +199,7 @@ func (e *Mount) Revoke(ctx context.Context, req *logical.Request) (*logical.Resp
 		// The upstream token is dead already; calling the upstream could
 		// only fail and keep Vault retrying a revoke that has nothing left
 		// to do.
-		return nil, e.forgetToken(ctx, req.Storage, cfgName, token)
+		return nil, e.ForgetToken(ctx, req.Storage, cfgName, token)
 	}
 	if acctErr != nil {
 		return nil, acctErr
@@ -209,7 +209,7 @@ func (e *Mount) Revoke(ctx context.Context, req *logical.Request) (*logical.Resp
 			e.Logger.Info("not revoking the access token of an authorization_code role's lease upstream, so the role keeps "+
 				"its refresh token (config revoke_user_access_tokens is off); it expires by itself", "config", cfgName,
 				"expires_at", req.Secret.InternalData[IDExpiresAt])
-			err = e.forgetToken(ctx, req.Storage, cfgName, token)
+			err = e.ForgetToken(ctx, req.Storage, cfgName, token)
 		}
 		return nil, err
 	}

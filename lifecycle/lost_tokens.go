@@ -275,7 +275,7 @@ func (e *Mount) findLostCreate(ctx context.Context, s logical.Storage, client pr
 	if err != nil {
 		return ""
 	}
-	if _, ok := held[tokenID(after.AccessToken)]; ok {
+	if _, ok := held[TokenID(after.AccessToken)]; ok {
 		return ""
 	}
 	lifetimes := cdpLifetimes

@@ -65,17 +65,6 @@ func (e *Mount) renewed(secret *logical.Secret) {
 	e.Metrics.Renewed(p, c)
 }
 
-// staticRotated counts a static role's rotation (its first token too).
-func (e *Mount) staticRotated(providerName, name string, role *StaticRole, st *staticToken) {
-	e.Metrics.StaticRole(providerName, role.Config, name, role.Period(st.Lifetime()), st.LastRotated, st.NextRotation)
-	e.Metrics.Rotated(providerName, role.Config, name, st.LastRotated, st.NextRotation)
-}
-
-// staticFailed counts a static role's failed rotation, retried at next.
-func (e *Mount) staticFailed(ctx context.Context, s logical.Storage, name string, role *StaticRole, next time.Time) {
-	e.Metrics.RotationFailed(e.ProviderOf(ctx, s, role.Config), role.Config, name, next)
-}
-
 // UpstreamStatus is the HTTP status and upstream error code err carries,
 // for log lines an operator alerts on: 0 and "" when no answer came.
 func UpstreamStatus(err error) (status int, code string) {

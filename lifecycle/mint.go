@@ -16,21 +16,21 @@ type MintRequest struct {
 	ConfigName string // the config's name
 	RoleName   string
 	// static names the static role the token is for; "" for a lease.
-	static string
+	Static string
 	Entry  *ConfigEntry
 	Client provider.Client
 	Obtain func(context.Context) (*provider.Token, error)
 	// commit, when set, stores what refers to the token (a static role's
 	// current token) while the WAL entry still covers it; if it fails the
 	// token is deleted.
-	commit func(context.Context, *provider.Token) error
+	Commit func(context.Context, *provider.Token) error
 	// unrevocable: the token is never revoked upstream, even where the
 	// client could (SpareUserGrant), so nothing tracks it.
 	Unrevocable bool
 	// replaces is the token a static rotation replaces: where each create
 	// disables every earlier token (token_limit_mode=disable_all) it dies
 	// with the create, so it takes no slot of max_tokens.
-	replaces string
+	Replaces string
 }
 
 // Mint creates an upstream token for a lease or static role. A revocable token is covered
@@ -54,8 +54,8 @@ func (e *Mount) Mint(ctx context.Context, s logical.Storage, m MintRequest) (*pr
 	}
 	if _, revocable := m.Client.(provider.Revoker); !revocable || m.Unrevocable {
 		tok, err := m.Obtain(ctx)
-		if err == nil && m.commit != nil {
-			err = m.commit(ctx, tok)
+		if err == nil && m.Commit != nil {
+			err = m.Commit(ctx, tok)
 		}
 		return tok, err
 	}
@@ -66,7 +66,7 @@ func (e *Mount) Mint(ctx context.Context, s logical.Storage, m MintRequest) (*pr
 // upstream call. limited: the upstream caps the tokens a user holds.
 func (e *Mount) mintCovered(ctx context.Context, s logical.Storage, m MintRequest, limited bool,
 	eff provider.Config) (*provider.Token, error) {
-	w := &walToken{Config: m.ConfigName, Role: m.RoleName, Static: m.static, Issuer: IssuerOf(eff)}
+	w := &walToken{Config: m.ConfigName, Role: m.RoleName, Static: m.Static, Issuer: IssuerOf(eff)}
 	if limited {
 		// What the account holds before the create finds the token of a
 		// create whose answer is lost (lost_tokens.go).
@@ -109,7 +109,7 @@ func (e *Mount) obtainFailed(ctx context.Context, s logical.Storage, m MintReque
 			e.Logger.Error("could not count a lost token", "config", m.ConfigName, "error", cerr)
 		}
 	case countsLost(m):
-		if cerr := e.countLost(ctx, s, m.ConfigName, m.RoleName, m.static, m.Client); cerr != nil {
+		if cerr := e.countLost(ctx, s, m.ConfigName, m.RoleName, m.Static, m.Client); cerr != nil {
 			e.Logger.Error("could not count a lost token", "config", m.ConfigName, "error", cerr)
 		}
 	}
@@ -124,18 +124,18 @@ func (e *Mount) keepMinted(ctx context.Context, s logical.Storage, m MintRequest
 		return e.discard(ctx, s, w, walID, fmt.Errorf("writing WAL: %w", err))
 	}
 	if err := e.trackToken(ctx, s, m.ConfigName, tok.AccessToken,
-		heldToken{Role: m.RoleName, Static: m.static, Issuer: w.Issuer, CreatedAt: e.Now().UTC(), ExpiresAt: tok.ExpiresAt}); err != nil {
+		heldToken{Role: m.RoleName, Static: m.Static, Issuer: w.Issuer, CreatedAt: e.Now().UTC(), ExpiresAt: tok.ExpiresAt}); err != nil {
 		return e.discard(ctx, s, w, walID, err)
 	}
-	if m.commit != nil {
-		if err := m.commit(ctx, tok); err != nil {
+	if m.Commit != nil {
+		if err := m.Commit(ctx, tok); err != nil {
 			return e.discard(ctx, s, w, walID, err)
 		}
 	}
-	if err := framework.DeleteWAL(ctx, s, walID); err != nil && m.static != "" {
+	if err := framework.DeleteWAL(ctx, s, walID); err != nil && m.Static != "" {
 		// The static role already holds and serves the token: the entry
 		// left behind rolls forward, it does not revoke it.
-		e.Logger.Warn("could not clear a WAL entry; its rollback will keep the token", "static_role", m.static, "error", err)
+		e.Logger.Warn("could not clear a WAL entry; its rollback will keep the token", "static_role", m.Static, "error", err)
 	} else if err != nil {
 		// A WAL left behind would revoke a leased token later.
 		return e.discard(ctx, s, w, walID, fmt.Errorf("clearing WAL: %w", err))
@@ -164,7 +164,7 @@ func (e *Mount) discard(ctx context.Context, s logical.Storage, w *walToken, wal
 // the retrieve call shows a live token the plugin does not hold: the one
 // CDP made with the user, or another consumer's.
 func (e *Mount) refuseDisablingOthers(ctx context.Context, s logical.Storage, m MintRequest, eff provider.Config, w *walToken) error {
-	if !eff.DisablesAll() || !w.BeforeKnown || w.Before == "" || w.Before == m.replaces {
+	if !eff.DisablesAll() || !w.BeforeKnown || w.Before == "" || w.Before == m.Replaces {
 		return nil
 	}
 	held, err := e.holds(ctx, s, m.ConfigName, w.Before)

@@ -54,7 +54,7 @@ func (e *Mount) revokeAt(ctx context.Context, s logical.Storage, config string, 
 			e.notRevocable(ctx, s, config, token)
 		}
 	}
-	return e.forgetToken(ctx, s, config, token)
+	return e.ForgetToken(ctx, s, config, token)
 }
 
 // notRevocable logs a token the revocation endpoint will not revoke
@@ -63,7 +63,7 @@ func (e *Mount) revokeAt(ctx context.Context, s logical.Storage, config string, 
 // warning level, at debug level otherwise.
 func (e *Mount) notRevocable(ctx context.Context, s logical.Storage, config, token string) {
 	var expires any = "unknown"
-	if h, err := GetJSON[heldToken](ctx, s, heldKey(config, tokenID(token)), "token record"); err == nil && h != nil {
+	if h, err := GetJSON[heldToken](ctx, s, heldKey(config, TokenID(token)), "token record"); err == nil && h != nil {
 		expires = h.ExpiresAt.UTC().Format(time.RFC3339)
 	}
 	log := e.Logger.Debug

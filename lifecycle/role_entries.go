@@ -87,37 +87,6 @@ func (r *StaticRole) Period(lifetime time.Duration) time.Duration {
 	return p.Truncate(time.Second)
 }
 
-// checkRotationPeriod: at least 10s and at most 80% of the token's
-// lifetime, so that a reader never gets an expired token.
-func CheckRotationPeriod(role *StaticRole, st *staticToken) error {
-	if st == nil || role.RotationPeriod == 0 {
-		return nil
-	}
-	if limit := (st.Lifetime() * 8 / 10).Truncate(time.Second); role.RotationPeriod > limit {
-		return BadField("rotation_period", "%s is more than 80%% of the upstream token's lifetime %s; use at most %s",
-			role.RotationPeriod, st.Lifetime().Truncate(time.Second), limit)
-	}
-	return nil
-}
-
-// checkGracePeriod: where the upstream caps the tokens held (cdp), a
-// token in its grace period must be revoked before the next rotation, or
-// rotations pile up tokens until max_tokens refuses them all. So the grace
-// period, its default included, is shorter than the rotation period, its
-// default (80% of the token's lifetime) included.
-func CheckGracePeriod(role *StaticRole, st *staticToken, limited bool) error {
-	if !limited || st == nil || st.AccessToken == "" {
-		return nil
-	}
-	period := role.Period(st.Lifetime())
-	if g := role.Grace(true); g >= period {
-		return BadField("grace_period", "%s must be shorter than the rotation period %s (rotation_period, or 80%% of the "+
-			"upstream token's lifetime): a token still in its grace period at the next rotation takes a max_tokens slot, "+
-			"and rotations would stop", g, period)
-	}
-	return nil
-}
-
 // StaticRolesUsing names the static roles that use config.
 func (e *Mount) StaticRolesUsing(ctx context.Context, s logical.Storage, config string) ([]string, error) {
 	return usersOf(ctx, s, StaticRolePrefix, config, func(n string) (string, error) {

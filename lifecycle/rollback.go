@@ -62,6 +62,26 @@ func DecodeWAL[T any](data any) (*T, error) {
 	return &w, nil
 }
 
+// OnStaticKeeps registers how the rollback learns whether static role
+// static still holds token (a rotation's, rolled forward), so it is not
+// revoked. Call it before the mount serves requests.
+func (e *Mount) OnStaticKeeps(keeps func(ctx context.Context, s logical.Storage, static, token string) (bool, error)) {
+	e.staticKeeps = keeps
+}
+
+// staticHolds reports whether a static role's rotation minted w's token
+// and the role holds it still (OnStaticKeeps).
+func (e *Mount) staticHolds(ctx context.Context, s logical.Storage, w *walToken) (bool, error) {
+	if w.Static == "" || e.staticKeeps == nil {
+		return false, nil
+	}
+	return e.staticKeeps(ctx, s, w.Static, w.Token)
+}
+
+// OnInvalidate registers a function Invalidate calls with every storage key
+// another node changed, for the caches other packages keep.
+func (e *Mount) OnInvalidate(f func(key string)) { e.invalidators = append(e.invalidators, f) }
+
 // Rollback finishes or undoes the work one WAL entry of its kind covers.
 type Rollback func(ctx context.Context, s logical.Storage, data any) error
 
@@ -99,9 +119,9 @@ func (e *Mount) WALRollback(ctx context.Context, req *logical.Request, kind stri
 		return e.countLostByWAL(ctx, req.Storage, w)
 	}
 	if !w.ExpiresAt.IsZero() && !e.Now().Before(w.ExpiresAt) {
-		return e.forgetToken(ctx, req.Storage, w.Config, w.Token)
+		return e.ForgetToken(ctx, req.Storage, w.Config, w.Token)
 	}
-	if kept, err := e.staticKeeps(ctx, req.Storage, w); kept || err != nil {
+	if kept, err := e.staticHolds(ctx, req.Storage, w); kept || err != nil {
 		return err
 	}
 	if err := e.RevokeUpstream(ctx, req.Storage, w.Config, w.Token, w.Issuer, time.Time{}); err != nil {
@@ -109,28 +129,4 @@ func (e *Mount) WALRollback(ctx context.Context, req *logical.Request, kind stri
 	}
 	e.Logger.Info("rolled back an upstream token whose lease was never created", "config", w.Config)
 	return nil
-}
-
-// staticKeeps reports whether the static role a rotation minted w's token
-// for holds it still. A rotation that stored its token before it stopped
-// rolls forward: the token is the role's, and stays until the role
-// revokes it. A later rotation that retired it revokes it at its grace
-// period's end (endGrace), not this.
-func (e *Mount) staticKeeps(ctx context.Context, s logical.Storage, w *walToken) (bool, error) {
-	if w.Static == "" {
-		return false, nil
-	}
-	st, err := e.LoadStaticToken(ctx, s, w.Static)
-	if err != nil {
-		return false, err
-	}
-	if st != nil && st.AccessToken == w.Token {
-		return true, nil
-	}
-	for _, g := range st.retired() {
-		if g.AccessToken == w.Token {
-			return true, nil
-		}
-	}
-	return false, nil
 }

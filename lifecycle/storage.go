@@ -40,13 +40,13 @@ const (
 	// StaticRolePrefix holds static-roles/<name>: a static role's settings.
 	StaticRolePrefix = "static-roles/"
 	// staticTokenPrefix holds static-tokens/<name>: a static role's current
-	// token and the one in its grace period (static_rotation.go).
-	staticTokenPrefix = "static-tokens/"
+	// token and the one in its grace period (staticrole/rotation.go).
+	StaticTokenPrefix = "static-tokens/"
 )
 
 // SealWrapStorage lists storage prefixes holding credentials.
 func SealWrapStorage() []string {
-	return []string{ConfigPrefix, RoleTokenPrefix, StatePrefix, staticTokenPrefix, framework.WALPrefix}
+	return []string{ConfigPrefix, RoleTokenPrefix, StatePrefix, StaticTokenPrefix, framework.WALPrefix}
 }
 
 // LocalStorage lists prefixes that are not replicated: a WAL entry belongs

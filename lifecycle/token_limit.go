@@ -23,8 +23,8 @@ func (e *Mount) reserveTokenSlot(ctx context.Context, s logical.Storage, m MintR
 	lock := e.TokenLock(m.ConfigName)
 	lock.Lock()
 	live, err := e.liveCount(ctx, s, m.ConfigName)
-	if err == nil && m.replaces != "" && eff.DisablesAll() {
-		if held, herr := e.holds(ctx, s, m.ConfigName, m.replaces); herr == nil && held {
+	if err == nil && m.Replaces != "" && eff.DisablesAll() {
+		if held, herr := e.holds(ctx, s, m.ConfigName, m.Replaces); herr == nil && held {
 			live--
 		}
 	}

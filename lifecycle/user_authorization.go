@@ -74,7 +74,7 @@ func (e *Mount) authorizationFor(ctx context.Context, s logical.Storage, roleNam
 	}
 	what, name := Holder(roleName)
 	if rt == nil || rt.Config != acct.Name {
-		return nil, &notAuthorized{UserErr("%s %q holds no user authorization yet; run vault write -f <mount>/authorize/%s "+
+		return nil, &NotAuthorized{UserErr("%s %q holds no user authorization yet; run vault write -f <mount>/authorize/%s "+
 			"and open the url it returns", what, name, name)}
 	}
 	if !e.GrantedBy(rt, acct.Entry, acct.Eff) {
@@ -191,9 +191,9 @@ func (e *Mount) RevokeQuietly(ctx context.Context, client any, role, accessToken
 
 // notAuthorized is a holder without a user authorization yet: a 400, and
 // for a static role, nothing to rotate until authorize/<name> runs.
-type notAuthorized struct{ error }
+type NotAuthorized struct{ error }
 
-func (n *notAuthorized) Unwrap() error { return n.error }
+func (n *NotAuthorized) Unwrap() error { return n.error }
 
 // Authorization is a user's answer to authorize/<holder>: the code the
 // provider's redirect carried, with what authorize stored for it; or, for

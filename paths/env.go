@@ -6,6 +6,7 @@ import (
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/rootkey"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/staticrole"
 )
 
 // Env is the HTTP face of one mount: its paths' schemas and handlers. The
@@ -13,6 +14,8 @@ import (
 // lifecycle (lifecycle.Mount) to act, and turn its answer into a response.
 type Env struct {
 	*lifecycle.Mount
+	// Statics are the static roles, their schedule and rotations.
+	*staticrole.Statics
 	// Keys rotates the configs' own keys (config/:name/rotate).
 	Keys *rootkey.Rotator
 	// device polls the token endpoint for pending device authorizations
@@ -23,5 +26,6 @@ type Env struct {
 // NewEnv returns the face of a new mount with the real clock.
 func NewEnv(logger hclog.Logger, system func() logical.SystemView) *Env {
 	m := lifecycle.NewMount(logger, system)
-	return &Env{Mount: m, Keys: rootkey.New(m), device: newDevicePoller()}
+	statics := staticrole.New(m)
+	return &Env{Mount: m, Statics: statics, Keys: rootkey.New(m, statics), device: newDevicePoller()}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/staticrole"
 )
 
 func (e *Env) staticCredsPaths() []*framework.Path {
@@ -117,7 +118,7 @@ func (e *Env) rotateRole(ctx context.Context, req *logical.Request, d *framework
 	if role == nil {
 		return nil, lifecycle.UserErr("static role %q does not exist", name)
 	}
-	if err := e.RotateStatic(ctx, req.Storage, name, role, lifecycle.RotationCheck{}); err != nil {
+	if err := e.RotateStatic(ctx, req.Storage, name, role, staticrole.RotationCheck{}); err != nil {
 		return nil, err
 	}
 	if cfg, err := e.LoadConfig(ctx, req.Storage, role.Config); err == nil && cfg != nil {

@@ -16,7 +16,7 @@ import (
 
 // A static role is one upstream token that Vault holds, shares with every
 // reader of static-creds/<name>, and rotates before it expires
-// (lifecycle/static_rotation.go). Many readers, one token: no lease, no upstream call on the
+// (staticrole/rotation.go). Many readers, one token: no lease, no upstream call on the
 // read path.
 
 // Static role field names.

@@ -299,7 +299,7 @@ func (e *Rotator) reissueStatics(ctx context.Context, s logical.Storage, name st
 	}
 	var warnings []string
 	for _, st := range statics {
-		if err := e.ReplaceDeadStatic(ctx, s, st); err != nil {
+		if err := e.statics.ReplaceDeadStatic(ctx, s, st); err != nil {
 			warnings = append(warnings, fmt.Sprintf("static role %s could not take a token of the new key yet (%s); Vault retries", st, err))
 		}
 	}

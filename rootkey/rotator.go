@@ -15,11 +15,14 @@ import (
 	"sync"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/staticrole"
 )
 
 // Rotator rotates the keys of one mount's configs.
 type Rotator struct {
 	*lifecycle.Mount
+	// statics mint again with a new key (reissueStatics).
+	statics *staticrole.Statics
 
 	// failures backs off the plugin's own automated rotations of a
 	// config's key after a failure (schedule.go).
@@ -28,8 +31,8 @@ type Rotator struct {
 }
 
 // New returns the mount's rotator and registers its WAL rollback.
-func New(m *lifecycle.Mount) *Rotator {
-	r := &Rotator{Mount: m, failures: map[string]rootFailure{}}
+func New(m *lifecycle.Mount, statics *staticrole.Statics) *Rotator {
+	r := &Rotator{Mount: m, statics: statics, failures: map[string]rootFailure{}}
 	m.OnRollback(walKindKey, r.rollbackKey)
 	return r
 }

@@ -1,16 +1,18 @@
-package lifecycle
+package staticrole
 
 import (
 	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/hashicorp/vault/sdk/queue"
 
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 )
 
@@ -94,12 +96,12 @@ func newRotation() *rotation {
 	return &rotation{queue: queue.New(), cache: map[string]*staticToken{}, gen: map[string]uint64{}}
 }
 
-func (e *Mount) LoadStaticToken(ctx context.Context, s logical.Storage, name string) (*staticToken, error) {
-	return GetJSON[staticToken](ctx, s, staticTokenPrefix+name, fmt.Sprintf("token of static role %q", name))
+func (e *Statics) LoadStaticToken(ctx context.Context, s logical.Storage, name string) (*staticToken, error) {
+	return lifecycle.GetJSON[staticToken](ctx, s, lifecycle.StaticTokenPrefix+name, fmt.Sprintf("token of static role %q", name))
 }
 
 // CachedStaticToken serves static-creds: from memory, else from storage.
-func (e *Mount) CachedStaticToken(ctx context.Context, s logical.Storage, name string) (*staticToken, error) {
+func (e *Statics) CachedStaticToken(ctx context.Context, s logical.Storage, name string) (*staticToken, error) {
 	e.rot.mu.Lock()
 	st, ok := e.rot.cache[name]
 	g := e.rot.gen[name]
@@ -121,8 +123,8 @@ func (e *Mount) CachedStaticToken(ctx context.Context, s logical.Storage, name s
 
 // StoreStaticToken writes a static role's token state, refreshes the cache
 // and reschedules the role.
-func (e *Mount) StoreStaticToken(ctx context.Context, s logical.Storage, name string, st *staticToken) error {
-	if err := PutJSON(ctx, s, staticTokenPrefix+name, fmt.Sprintf("the token of static role %q", name), st); err != nil {
+func (e *Statics) StoreStaticToken(ctx context.Context, s logical.Storage, name string, st *staticToken) error {
+	if err := lifecycle.PutJSON(ctx, s, lifecycle.StaticTokenPrefix+name, fmt.Sprintf("the token of static role %q", name), st); err != nil {
 		return err
 	}
 	e.rot.mu.Lock()
@@ -136,7 +138,7 @@ func (e *Mount) StoreStaticToken(ctx context.Context, s logical.Storage, name st
 
 // StaticChanged forgets a static role's cached token and schedule: it was
 // deleted.
-func (e *Mount) StaticChanged(name string) {
+func (e *Statics) StaticChanged(name string) {
 	e.rot.mu.Lock()
 	defer e.rot.mu.Unlock()
 	e.staticForgetLocked(name)
@@ -146,30 +148,30 @@ func (e *Mount) StaticChanged(name string) {
 // staticForget forgets a static role's cached token (another node changed
 // it: Invalidate). Its generation moves on, so that a read which loaded the
 // old token before does not cache it again.
-func (e *Mount) staticForget(name string) {
+func (e *Statics) staticForget(name string) {
 	e.rot.mu.Lock()
 	defer e.rot.mu.Unlock()
 	e.staticForgetLocked(name)
 }
 
-func (e *Mount) staticForgetLocked(name string) {
+func (e *Statics) staticForgetLocked(name string) {
 	e.rot.gen[name]++
 	delete(e.rot.cache, name)
 }
 
-func (e *Mount) scheduleLocked(name string, at time.Time) {
+func (e *Statics) scheduleLocked(name string, at time.Time) {
 	_, _ = e.rot.queue.PopByKey(name)
 	_ = e.rot.queue.Push(&queue.Item{Key: name, Priority: at.UnixNano()})
 }
 
-func (e *Mount) schedule(name string, at time.Time) {
+func (e *Statics) schedule(name string, at time.Time) {
 	e.rot.mu.Lock()
 	defer e.rot.mu.Unlock()
 	e.scheduleLocked(name, at)
 }
 
 // Revocable reports whether cfg's upstream can revoke one token.
-func (e *Mount) Revocable(name string, cfg *ConfigEntry) bool {
+func (e *Statics) Revocable(name string, cfg *lifecycle.ConfigEntry) bool {
 	c, err := e.Client(name, cfg)
 	if err != nil {
 		return false
@@ -193,7 +195,7 @@ type RotationCheck struct {
 // revoked then, at the config and issuer that minted it; elsewhere, and
 // for a user's grant on a site that may cascade a revoke to the grant, it
 // expires by itself.
-func (e *Mount) RotateStatic(ctx context.Context, s logical.Storage, name string, role *StaticRole, check RotationCheck) error {
+func (e *Statics) RotateStatic(ctx context.Context, s logical.Storage, name string, role *lifecycle.StaticRole, check RotationCheck) error {
 	issuerLock := e.IssuerLock(role.Config)
 	issuerLock.RLock()
 	defer issuerLock.RUnlock()
@@ -203,7 +205,7 @@ func (e *Mount) RotateStatic(ctx context.Context, s logical.Storage, name string
 		return err
 	}
 	if acct == nil {
-		return fmt.Errorf("static role %q: %w: %q", name, ErrNoConfig, role.Config)
+		return fmt.Errorf("static role %q: %w: %q", name, lifecycle.ErrNoConfig, role.Config)
 	}
 	r := &staticMint{name: name, role: role, check: check, acct: acct, now: e.Now().UTC()}
 	if r.old, err = e.LoadStaticToken(ctx, s, name); err != nil {
@@ -218,8 +220,8 @@ func (e *Mount) RotateStatic(ctx context.Context, s logical.Storage, name string
 		replaces = r.old.AccessToken
 	}
 	commit := func(ctx context.Context, tok *provider.Token) error { return e.commitStatic(ctx, s, r, tok) }
-	if _, err := e.Mint(ctx, s, MintRequest{ConfigName: role.Config, static: name, Entry: acct.Entry, Client: acct.Client,
-		Obtain: obtain, commit: commit, Unrevocable: SpareUserGrant(role.Grant(), acct.Entry), replaces: replaces}); err != nil {
+	if _, err := e.Mint(ctx, s, lifecycle.MintRequest{ConfigName: role.Config, Static: name, Entry: acct.Entry, Client: acct.Client,
+		Obtain: obtain, Commit: commit, Unrevocable: lifecycle.SpareUserGrant(role.Grant(), acct.Entry), Replaces: replaces}); err != nil {
 		return err
 	}
 	if replaces != "" {
@@ -235,9 +237,9 @@ func (e *Mount) RotateStatic(ctx context.Context, s logical.Storage, name string
 // staticMint is one rotation of a static role's token on its way.
 type staticMint struct {
 	name  string
-	role  *StaticRole
+	role  *lifecycle.StaticRole
 	check RotationCheck
-	acct  *Account
+	acct  *lifecycle.Account
 	old   *staticToken
 	now   time.Time
 	next  staticToken
@@ -245,7 +247,7 @@ type staticMint struct {
 
 // staticObtain is how a rotation gets its token: a client credentials
 // request, or a refresh of the role's user authorization.
-func (e *Mount) staticObtain(ctx context.Context, s logical.Storage, r *staticMint) (func(context.Context) (*provider.Token, error),
+func (e *Statics) staticObtain(ctx context.Context, s logical.Storage, r *staticMint) (func(context.Context) (*provider.Token, error),
 	error) {
 	if r.role.Grant() != provider.GrantAuthorizationCode {
 		scopes := r.role.Scopes
@@ -258,7 +260,7 @@ func (e *Mount) staticObtain(ctx context.Context, s logical.Storage, r *staticMi
 		return nil, err
 	}
 	return func(ctx context.Context) (*provider.Token, error) {
-		tok, _, err := e.RefreshRoleToken(ctx, s, StaticHolder(r.name), r.acct)
+		tok, _, err := e.RefreshRoleToken(ctx, s, lifecycle.StaticHolder(r.name), r.acct)
 		return tok, err
 	}, nil
 }
@@ -266,12 +268,12 @@ func (e *Mount) staticObtain(ctx context.Context, s logical.Storage, r *staticMi
 // commitStatic stores the new token as the role's, the previous one
 // retired for its grace period, while the mint's WAL entry still covers
 // it; a role being written is stored with it (check.Entry).
-func (e *Mount) commitStatic(ctx context.Context, s logical.Storage, r *staticMint, tok *provider.Token) error {
+func (e *Statics) commitStatic(ctx context.Context, s logical.Storage, r *staticMint, tok *provider.Token) error {
 	role, eff, now := r.role, r.acct.Eff, r.now
 	r.next = staticToken{AccessToken: tok.AccessToken, ExpiresAt: tok.ExpiresAt, IssuedAt: now, Scopes: tok.Scopes,
-		Data: tok.Data, Config: role.Config, Issuer: IssuerOf(eff), LastRotated: now}
+		Data: tok.Data, Config: role.Config, Issuer: lifecycle.IssuerOf(eff), LastRotated: now}
 	if !tok.ExpiresAt.After(now) {
-		return &provider.Error{Op: "token request", Host: HostOf(eff.TokenURL, eff.BaseURL),
+		return &provider.Error{Op: "token request", Host: lifecycle.HostOf(eff.TokenURL, eff.BaseURL),
 			Detail: "issued a token that already expired", Hint: "check the Vault server's clock"}
 	}
 	if err := CheckRotationPeriod(role, &r.next); err != nil {
@@ -297,14 +299,14 @@ func (e *Mount) commitStatic(ctx context.Context, s logical.Storage, r *staticMi
 // retireOld keeps the role's earlier retired tokens on the new state and
 // adds the token being replaced, where it lives and can be revoked: at the
 // end of the grace period, or at once where the create disabled it.
-func (e *Mount) retireOld(ctx context.Context, s logical.Storage, r *staticMint) {
+func (e *Statics) retireOld(ctx context.Context, s logical.Storage, r *staticMint) {
 	old, role := r.old, r.role
 	if old == nil {
 		return
 	}
 	r.next.Retired = old.Retired
 	_, revocable := r.acct.Client.(provider.Revoker)
-	spare := SpareUserGrant(role.Grant(), r.acct.Entry)
+	spare := lifecycle.SpareUserGrant(role.Grant(), r.acct.Entry)
 	if old.AccessToken == "" || !r.now.Before(old.ExpiresAt) || !e.retiredRevocable(ctx, s, old, role, revocable, spare) {
 		return
 	}
@@ -321,7 +323,7 @@ func (e *Mount) retireOld(ctx context.Context, s logical.Storage, r *staticMint)
 // revoked at all: its own config's upstream can, and it is not a user's
 // grant on a site that may cascade. revocable and spare answer for the
 // role's current config.
-func (e *Mount) retiredRevocable(ctx context.Context, s logical.Storage, old *staticToken, role *StaticRole, revocable, spare bool) bool {
+func (e *Statics) retiredRevocable(ctx context.Context, s logical.Storage, old *staticToken, role *lifecycle.StaticRole, revocable, spare bool) bool {
 	if old.Config == "" || old.Config == role.Config {
 		return revocable && !spare
 	}
@@ -329,13 +331,13 @@ func (e *Mount) retiredRevocable(ctx context.Context, s logical.Storage, old *st
 	if err != nil || cfg == nil {
 		return false
 	}
-	return e.Revocable(old.Config, cfg) && !SpareUserGrant(role.Grant(), cfg)
+	return e.Revocable(old.Config, cfg) && !lifecycle.SpareUserGrant(role.Grant(), cfg)
 }
 
 // endGrace revokes the retired tokens whose grace period is over, each at
 // the config and issuer that minted it. A failed revoke keeps the token
 // for a retry, without holding up rotations; an expired one is forgotten.
-func (e *Mount) endGrace(ctx context.Context, s logical.Storage, name string, st *staticToken) {
+func (e *Statics) endGrace(ctx context.Context, s logical.Storage, name string, st *staticToken) {
 	now := e.Now()
 	changed := false
 	kept := st.Retired[:0:0]
@@ -345,12 +347,12 @@ func (e *Mount) endGrace(ctx context.Context, s logical.Storage, name string, st
 			kept = append(kept, g)
 			continue
 		case !now.Before(g.ExpiresAt):
-			_ = e.forgetToken(ctx, s, g.Config, g.AccessToken)
+			_ = e.ForgetToken(ctx, s, g.Config, g.AccessToken)
 		default:
 			if err := e.RevokeUpstream(ctx, s, g.Config, g.AccessToken, g.Issuer, time.Time{}); err != nil {
 				g.Failures++
 				g.RevokeAt = now.Add(e.retryWait(g.Failures + 1))
-				status, code := UpstreamStatus(err)
+				status, code := lifecycle.UpstreamStatus(err)
 				e.Logger.Warn("could not revoke a static role's retired token; retrying", "static_role", name,
 					"config", g.Config, "status", status, "code", code, "failures", g.Failures,
 					"next_try", g.RevokeAt.UTC().Format(time.RFC3339), "error", err)
@@ -370,7 +372,7 @@ func (e *Mount) endGrace(ctx context.Context, s logical.Storage, name string, st
 
 // retryWait is how long a failed rotation waits before the next try:
 // capped exponential backoff.
-func (e *Mount) retryWait(failures int) time.Duration {
+func (e *Statics) retryWait(failures int) time.Duration {
 	w := 5 * time.Second
 	for i := 1; i < failures && w < 5*time.Minute; i++ {
 		w *= 2
@@ -380,7 +382,7 @@ func (e *Mount) retryWait(failures int) time.Duration {
 
 // RotateDue rotates the static roles whose time has come and ends grace
 // periods, until ctx ends. It does nothing where storage cannot be written.
-func (e *Mount) RotateDue(ctx context.Context, s logical.Storage) {
+func (e *Statics) RotateDue(ctx context.Context, s logical.Storage) {
 	if e.EnsureWritable() != nil {
 		return
 	}
@@ -403,7 +405,7 @@ func (e *Mount) RotateDue(ctx context.Context, s logical.Storage) {
 // rotateOneGuarded is rotateOne, where a panic is logged (Panicked) and
 // the role tried again in panicRetry: the other due roles still rotate, and
 // the ticker, whose goroutine nothing else would recover, keeps running.
-func (e *Mount) rotateOneGuarded(ctx context.Context, s logical.Storage, name string) {
+func (e *Statics) rotateOneGuarded(ctx context.Context, s logical.Storage, name string) {
 	defer func() {
 		if v := recover(); v != nil {
 			_ = e.Panicked(fmt.Sprintf("the rotation of static role %q", name), v)
@@ -419,7 +421,7 @@ func (e *Mount) rotateOneGuarded(ctx context.Context, s logical.Storage, name st
 const panicRetry = 30 * time.Second
 
 // rotateOne does what is due for one static role and reschedules it.
-func (e *Mount) rotateOne(ctx context.Context, s logical.Storage, name string) {
+func (e *Statics) rotateOne(ctx context.Context, s logical.Storage, name string) {
 	lock := e.StaticLock(name)
 	lock.Lock()
 	defer lock.Unlock()
@@ -450,12 +452,12 @@ func (e *Mount) rotateOne(ctx context.Context, s logical.Storage, name string) {
 
 // RotateOrRecord rotates, or records why it could not and when it tries
 // again; the still-valid token keeps being served meanwhile.
-func (e *Mount) RotateOrRecord(ctx context.Context, s logical.Storage, name string, role *StaticRole, st *staticToken) {
+func (e *Statics) RotateOrRecord(ctx context.Context, s logical.Storage, name string, role *lifecycle.StaticRole, st *staticToken) {
 	err := e.RotateStatic(ctx, s, name, role, RotationCheck{})
 	if err == nil {
 		return
 	}
-	var waiting *notAuthorized
+	var waiting *lifecycle.NotAuthorized
 	if errors.As(err, &waiting) {
 		// Nothing to rotate until a user authorizes (the callback
 		// rotates then).
@@ -476,7 +478,7 @@ func (e *Mount) RotateOrRecord(ctx context.Context, s logical.Storage, name stri
 	if !st.ExpiresAt.IsZero() && st.NextRotation.After(st.ExpiresAt) && e.Now().Before(st.ExpiresAt) {
 		st.NextRotation = st.ExpiresAt
 	}
-	status, code := UpstreamStatus(err)
+	status, code := lifecycle.UpstreamStatus(err)
 	e.Logger.Warn("static role rotation failed; the current token is served until it expires", "static_role", name,
 		"config", role.Config, "status", status, "code", code, "failures", st.Failures,
 		"next_try", st.NextRotation.UTC().Format(time.RFC3339), "error", err)
@@ -490,7 +492,7 @@ func (e *Mount) RotateOrRecord(ctx context.Context, s logical.Storage, name stri
 // StartRotation loads the schedule from storage and runs RotateDue every
 // second until StopRotation. Vault calls it when the mount starts on a node
 // that can write (InitializeFunc); the periodic function is the backstop.
-func (e *Mount) StartRotation(ctx context.Context, s logical.Storage) error {
+func (e *Statics) StartRotation(ctx context.Context, s logical.Storage) error {
 	if err := e.loadSchedule(ctx, s); err != nil {
 		return err
 	}
@@ -526,7 +528,7 @@ func (e *Mount) StartRotation(ctx context.Context, s logical.Storage) error {
 }
 
 // tick is one run of the ticker; a panic is logged and the ticker goes on.
-func (e *Mount) tick(ctx context.Context, s logical.Storage) {
+func (e *Statics) tick(ctx context.Context, s logical.Storage) {
 	defer func() {
 		if v := recover(); v != nil {
 			_ = e.Panicked("the static rotation ticker", v)
@@ -536,7 +538,7 @@ func (e *Mount) tick(ctx context.Context, s logical.Storage) {
 }
 
 // StopRotation stops the ticker (mount unload).
-func (e *Mount) StopRotation() {
+func (e *Statics) StopRotation() {
 	e.rot.mu.Lock()
 	stop, cancel := e.rot.stop, e.rot.cancel
 	e.rot.stop, e.rot.cancel = nil, nil
@@ -549,8 +551,8 @@ func (e *Mount) StopRotation() {
 }
 
 // loadSchedule queues every static role at its due time.
-func (e *Mount) loadSchedule(ctx context.Context, s logical.Storage) error {
-	names, err := s.List(ctx, StaticRolePrefix)
+func (e *Statics) loadSchedule(ctx context.Context, s logical.Storage) error {
+	names, err := s.List(ctx, lifecycle.StaticRolePrefix)
 	if err != nil {
 		return err
 	}
@@ -571,7 +573,7 @@ func (e *Mount) loadSchedule(ctx context.Context, s logical.Storage) error {
 // replaceDeadStatic forgets a static role's tokens of its config, dead
 // upstream (the config's key was deleted), so static-creds never serves
 // them, and rotates it now.
-func (e *Mount) ReplaceDeadStatic(ctx context.Context, s logical.Storage, name string) error {
+func (e *Statics) ReplaceDeadStatic(ctx context.Context, s logical.Storage, name string) error {
 	return e.ReplaceKilledStatic(ctx, s, name, nil)
 }
 
@@ -580,7 +582,7 @@ func (e *Mount) ReplaceDeadStatic(ctx context.Context, s logical.Storage, name s
 // held when it ran (nil: every token of the config). A rotation that ran
 // after revoke-all, before this, minted a live token that is held and
 // served: it is kept, and no other is minted.
-func (e *Mount) ReplaceKilledStatic(ctx context.Context, s logical.Storage, name string, killed map[string]bool) error {
+func (e *Statics) ReplaceKilledStatic(ctx context.Context, s logical.Storage, name string, killed map[string]bool) error {
 	lock := e.StaticLock(name)
 	lock.Lock()
 	defer lock.Unlock()
@@ -611,10 +613,10 @@ func (e *Mount) ReplaceKilledStatic(ctx context.Context, s logical.Storage, name
 // dropKilled forgets the tokens of a static role that revoke-all deleted
 // (killed, by token id; nil for every token of the role's config). done:
 // the current token lives, so the role needs no new one.
-func (e *Mount) dropKilled(ctx context.Context, s logical.Storage, name string, role *StaticRole, st *staticToken,
+func (e *Statics) dropKilled(ctx context.Context, s logical.Storage, name string, role *lifecycle.StaticRole, st *staticToken,
 	killed map[string]bool) (bool, error) {
 	dead := func(config, token string) bool {
-		return config == role.Config && (killed == nil || killed[tokenID(token)])
+		return config == role.Config && (killed == nil || killed[lifecycle.TokenID(token)])
 	}
 	// Every token of the config's user that the plugin held is gone;
 	// retired ones of another config (the role moved), or minted since,
@@ -641,7 +643,7 @@ func (e *Mount) dropKilled(ctx context.Context, s logical.Storage, name string, 
 // revoked at all, each at the config and issuer that minted it, and
 // forgets them: the role is deleted, or waits for a user's authorization.
 // A failed revoke keeps everything for a retry.
-func (e *Mount) RetireStatic(ctx context.Context, s logical.Storage, name string, role *StaticRole) error {
+func (e *Statics) RetireStatic(ctx context.Context, s logical.Storage, name string, role *lifecycle.StaticRole) error {
 	st, err := e.LoadStaticToken(ctx, s, name)
 	if err != nil || st == nil {
 		return err
@@ -659,13 +661,13 @@ func (e *Mount) RetireStatic(ctx context.Context, s logical.Storage, name string
 		if err != nil {
 			return err
 		}
-		if cfg != nil && !SpareUserGrant(role.Grant(), cfg) {
+		if cfg != nil && !lifecycle.SpareUserGrant(role.Grant(), cfg) {
 			if err := e.RevokeUpstream(ctx, s, config, st.AccessToken, st.Issuer, time.Time{}); err != nil {
 				return err
 			}
 		}
 	}
-	if err := s.Delete(ctx, staticTokenPrefix+name); err != nil {
+	if err := s.Delete(ctx, lifecycle.StaticTokenPrefix+name); err != nil {
 		return fmt.Errorf("deleting the token of static role %q: %w", name, err)
 	}
 	e.StaticChanged(name)
@@ -674,7 +676,7 @@ func (e *Mount) RetireStatic(ctx context.Context, s logical.Storage, name string
 
 // RotateAuthorized mints a static role's first token once a user has
 // authorized it (callback), outside the callback's locks.
-func (e *Mount) RotateAuthorized(ctx context.Context, s logical.Storage, name string) {
+func (e *Statics) RotateAuthorized(ctx context.Context, s logical.Storage, name string) {
 	lock := e.StaticLock(name)
 	lock.Lock()
 	defer lock.Unlock()
@@ -684,4 +686,77 @@ func (e *Mount) RotateAuthorized(ctx context.Context, s logical.Storage, name st
 	}
 	st, _ := e.LoadStaticToken(ctx, s, name)
 	e.RotateOrRecord(ctx, s, name, role, st)
+}
+
+// staticRotated counts a static role's rotation (its first token too).
+func (e *Statics) staticRotated(providerName, name string, role *lifecycle.StaticRole, st *staticToken) {
+	e.Metrics.StaticRole(providerName, role.Config, name, role.Period(st.Lifetime()), st.LastRotated, st.NextRotation)
+	e.Metrics.Rotated(providerName, role.Config, name, st.LastRotated, st.NextRotation)
+}
+
+// staticFailed counts a static role's failed rotation, retried at next.
+func (e *Statics) staticFailed(ctx context.Context, s logical.Storage, name string, role *lifecycle.StaticRole, next time.Time) {
+	e.Metrics.RotationFailed(e.ProviderOf(ctx, s, role.Config), role.Config, name, next)
+}
+
+// checkRotationPeriod: at least 10s and at most 80% of the token's
+// lifetime, so that a reader never gets an expired token.
+func CheckRotationPeriod(role *lifecycle.StaticRole, st *staticToken) error {
+	if st == nil || role.RotationPeriod == 0 {
+		return nil
+	}
+	if limit := (st.Lifetime() * 8 / 10).Truncate(time.Second); role.RotationPeriod > limit {
+		return lifecycle.BadField("rotation_period", "%s is more than 80%% of the upstream token's lifetime %s; use at most %s",
+			role.RotationPeriod, st.Lifetime().Truncate(time.Second), limit)
+	}
+	return nil
+}
+
+// checkGracePeriod: where the upstream caps the tokens held (cdp), a
+// token in its grace period must be revoked before the next rotation, or
+// rotations pile up tokens until max_tokens refuses them all. So the grace
+// period, its default included, is shorter than the rotation period, its
+// default (80% of the token's lifetime) included.
+func CheckGracePeriod(role *lifecycle.StaticRole, st *staticToken, limited bool) error {
+	if !limited || st == nil || st.AccessToken == "" {
+		return nil
+	}
+	period := role.Period(st.Lifetime())
+	if g := role.Grace(true); g >= period {
+		return lifecycle.BadField("grace_period", "%s must be shorter than the rotation period %s (rotation_period, or 80%% of the "+
+			"upstream token's lifetime): a token still in its grace period at the next rotation takes a max_tokens slot, "+
+			"and rotations would stop", g, period)
+	}
+	return nil
+}
+
+// holdsToken reports whether static role static holds token still (the
+// rollback's question about a token a rotation minted for it). A rotation that stored its token before it stopped
+// rolls forward: the token is the role's, and stays until the role
+// revokes it. A later rotation that retired it revokes it at its grace
+// period's end (endGrace), not this.
+func (e *Statics) holdsToken(ctx context.Context, s logical.Storage, static, token string) (bool, error) {
+	st, err := e.LoadStaticToken(ctx, s, static)
+	if err != nil {
+		return false, err
+	}
+	if st != nil && st.AccessToken == token {
+		return true, nil
+	}
+	for _, g := range st.retired() {
+		if g.AccessToken == token {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// invalidateStatic forgets the cached token and schedule of a static role
+// whose entry another node changed.
+func (e *Statics) invalidateStatic(key string) {
+	for _, prefix := range []string{lifecycle.StaticTokenPrefix, lifecycle.StaticRolePrefix} {
+		if name, ok := strings.CutPrefix(key, prefix); ok {
+			e.staticForget(name)
+		}
+	}
 }

@@ -1,4 +1,4 @@
-package lifecycle_test
+package staticrole_test
 
 import (
 	"context"

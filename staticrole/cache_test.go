@@ -1,18 +1,36 @@
-package lifecycle
+package staticrole
 
 import (
 	"context"
 	"testing"
 	"time"
 
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
 	"github.com/hashicorp/vault/sdk/logical"
 )
+
+// hookStorage runs after once a Get has read its value, before it returns:
+// the moment a write from elsewhere can land.
+type hookStorage struct {
+	logical.Storage
+	after func()
+}
+
+func (h *hookStorage) Get(ctx context.Context, key string) (*logical.StorageEntry, error) {
+	e, err := h.Storage.Get(ctx, key)
+	if h.after != nil {
+		f := h.after
+		h.after = nil
+		f()
+	}
+	return e, err
+}
 
 // TestStaticCacheNeverKeepsADeletedToken: a read that loaded a static
 // token just before its role was deleted does not put it back in memory.
 func TestStaticCacheNeverKeepsADeletedToken(t *testing.T) {
 	ctx := context.Background()
-	e := NewMount(nil, nil)
+	e := New(lifecycle.NewMount(nil, nil))
 	s := &logical.InmemStorage{}
 	st := &staticToken{AccessToken: "old", ExpiresAt: time.Now().Add(time.Hour)}
 	if err := e.StoreStaticToken(ctx, s, "r", st); err != nil {
@@ -20,7 +38,7 @@ func TestStaticCacheNeverKeepsADeletedToken(t *testing.T) {
 	}
 	e.StaticChanged("r") // a cold cache: a restart, or Invalidate
 	hs := &hookStorage{Storage: s, after: func() {
-		_ = s.Delete(ctx, staticTokenPrefix+"r")
+		_ = s.Delete(ctx, lifecycle.StaticTokenPrefix+"r")
 		e.StaticChanged("r")
 	}}
 	_, _ = e.CachedStaticToken(ctx, hs, "r")
@@ -34,14 +52,14 @@ func TestStaticCacheNeverKeepsADeletedToken(t *testing.T) {
 // loaded a static token just before its role was deleted elsewhere does
 // not put it back in memory, whichever of the role's keys Invalidate names.
 func TestStaticCacheInvalidateNeverKeepsADeletedToken(t *testing.T) {
-	for _, key := range []string{staticTokenPrefix + "r", StaticRolePrefix + "r"} {
+	for _, key := range []string{lifecycle.StaticTokenPrefix + "r", lifecycle.StaticRolePrefix + "r"} {
 		t.Run(key, func(t *testing.T) {
 			ctx := context.Background()
-			e := NewMount(nil, nil)
+			e := New(lifecycle.NewMount(nil, nil))
 			s := &logical.InmemStorage{}
 			for k, v := range map[string]any{
-				staticTokenPrefix + "r": &staticToken{AccessToken: "old", ExpiresAt: time.Now().Add(time.Hour)},
-				StaticRolePrefix + "r":  &StaticRole{Config: "c"},
+				lifecycle.StaticTokenPrefix + "r": &staticToken{AccessToken: "old", ExpiresAt: time.Now().Add(time.Hour)},
+				lifecycle.StaticRolePrefix + "r":  &lifecycle.StaticRole{Config: "c"},
 			} {
 				entry, _ := logical.StorageEntryJSON(k, v)
 				if err := s.Put(ctx, entry); err != nil {
@@ -50,8 +68,8 @@ func TestStaticCacheInvalidateNeverKeepsADeletedToken(t *testing.T) {
 			}
 			hs := &hookStorage{Storage: s, after: func() {
 				// The active node deletes the role; this node hears of it.
-				_ = s.Delete(ctx, staticTokenPrefix+"r")
-				_ = s.Delete(ctx, StaticRolePrefix+"r")
+				_ = s.Delete(ctx, lifecycle.StaticTokenPrefix+"r")
+				_ = s.Delete(ctx, lifecycle.StaticRolePrefix+"r")
 				e.Invalidate(ctx, key)
 			}}
 			_, _ = e.CachedStaticToken(ctx, hs, "r")

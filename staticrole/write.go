@@ -1,4 +1,4 @@
-package lifecycle
+package staticrole
 
 import (
 	"context"
@@ -7,13 +7,14 @@ import (
 
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 )
 
 // staticWrite is one write of a static role on its way to storage.
 type staticWrite struct {
 	name           string
-	existing, role *StaticRole
+	existing, role *lifecycle.StaticRole
 	st             *staticToken
 	entry          *logical.StorageEntry
 	// dropAuthorization: a user authorization belongs to one config and
@@ -26,7 +27,7 @@ type staticWrite struct {
 // scopes rotate it at once, or wait for a user's authorization; otherwise
 // the schedule follows the new rotation_period. limited: the upstream caps
 // the tokens a user holds (cdp). A role that cannot mint stores nothing.
-func (e *Mount) WriteStaticRole(ctx context.Context, s logical.Storage, name string, existing, role *StaticRole, limited bool) error {
+func (e *Statics) WriteStaticRole(ctx context.Context, s logical.Storage, name string, existing, role *lifecycle.StaticRole, limited bool) error {
 	w, rotateNow, err := e.planStaticWrite(ctx, s, name, existing, role, limited)
 	if err != nil {
 		return err
@@ -59,7 +60,7 @@ func (e *Mount) WriteStaticRole(ctx context.Context, s logical.Storage, name str
 // planStaticWrite says what writing role changes: whether the token must
 // be replaced now (a new config, grant or scopes); otherwise the current
 // token must fit the new periods.
-func (e *Mount) planStaticWrite(ctx context.Context, s logical.Storage, name string, existing, role *StaticRole,
+func (e *Statics) planStaticWrite(ctx context.Context, s logical.Storage, name string, existing, role *lifecycle.StaticRole,
 	limited bool) (*staticWrite, bool, error) {
 	w := &staticWrite{name: name, existing: existing, role: role}
 	changed := existing != nil && (existing.Config != role.Config || existing.Grant() != role.Grant())
@@ -77,7 +78,7 @@ func (e *Mount) planStaticWrite(ctx context.Context, s logical.Storage, name str
 			return nil, false, err
 		}
 	}
-	if w.entry, err = logical.StorageEntryJSON(StaticRolePrefix+name, role); err != nil {
+	if w.entry, err = logical.StorageEntryJSON(lifecycle.StaticRolePrefix+name, role); err != nil {
 		return nil, false, err
 	}
 	return w, rotateNow, nil
@@ -93,7 +94,7 @@ func (w *staticWrite) store(ctx context.Context, s logical.Storage) error {
 // awaitAuthorization stores a role that has nothing to mint before a user
 // authorizes it: the first token comes with the callback of
 // authorize/<name>. The tokens of what it was are retired.
-func (e *Mount) awaitAuthorization(ctx context.Context, s logical.Storage, w *staticWrite) error {
+func (e *Statics) awaitAuthorization(ctx context.Context, s logical.Storage, w *staticWrite) error {
 	if w.existing != nil {
 		if err := e.RetireStatic(ctx, s, w.name, w.existing); err != nil {
 			return err
@@ -105,16 +106,16 @@ func (e *Mount) awaitAuthorization(ctx context.Context, s logical.Storage, w *st
 	return e.dropIfChanged(ctx, s, w)
 }
 
-func (e *Mount) dropIfChanged(ctx context.Context, s logical.Storage, w *staticWrite) error {
+func (e *Statics) dropIfChanged(ctx context.Context, s logical.Storage, w *staticWrite) error {
 	if !w.dropAuthorization {
 		return nil
 	}
-	return e.DropRoleToken(ctx, s, StaticHolder(w.name))
+	return e.DropRoleToken(ctx, s, lifecycle.StaticHolder(w.name))
 }
 
 // reschedule stores a role whose token stays, and moves its next rotation
 // to the new rotation_period.
-func (e *Mount) reschedule(ctx context.Context, s logical.Storage, w *staticWrite) error {
+func (e *Statics) reschedule(ctx context.Context, s logical.Storage, w *staticWrite) error {
 	if err := w.store(ctx, s); err != nil {
 		return err
 	}
