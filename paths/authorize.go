@@ -13,6 +13,7 @@ import (
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/userauth"
 )
 
 // The authorization code flow: authorize/:role hands out the provider's
@@ -169,9 +170,9 @@ func (e *Env) authorizeCode(ctx context.Context, req *logical.Request, key strin
 		return nil, err
 	}
 	state := base64.RawURLEncoding.EncodeToString(raw)
-	p := PendingAuth{Role: key, Config: role.Config, Verifier: oauth2.GenerateVerifier(), RedirectURL: role.RedirectURL,
-		ExpiresAt: e.Now().Add(StateLifetime).UTC()}
-	entry, err := logical.StorageEntryJSON(StateKey(state), p)
+	p := userauth.PendingAuth{Role: key, Config: role.Config, Verifier: oauth2.GenerateVerifier(), RedirectURL: role.RedirectURL,
+		ExpiresAt: e.Now().Add(userauth.StateLifetime).UTC()}
+	entry, err := logical.StorageEntryJSON(userauth.StateKey(state), p)
 	if err != nil {
 		return nil, err
 	}
@@ -190,4 +191,56 @@ func (e *Env) authorizeCode(ctx context.Context, req *logical.Request, key strin
 		"state":      state,
 		"expires_at": p.ExpiresAt.Format(time.RFC3339),
 	}}, nil
+}
+
+func (e *Env) authorizeDevice(ctx context.Context, req *logical.Request, key string, role *lifecycle.RoleEntry,
+	acct *lifecycle.Account) (*logical.Response, error) {
+	_, name := lifecycle.Holder(key)
+	if acct.Eff.DeviceAuthorizationURL == "" {
+		return nil, lifecycle.UserErr("config %q has no device_authorization_url; write one to config/%s before authorizing role %q with flow=device",
+			role.Config, role.Config, name)
+	}
+	cg, err := acct.CodeGranter()
+	if err != nil {
+		return nil, err
+	}
+	dg, ok := cg.(provider.DeviceGranter)
+	if !ok {
+		return nil, lifecycle.UserErr("the provider of config %q does not offer the device grant", role.Config)
+	}
+	// The device code must be polled for by a node that can write; the
+	// request was forwarded to one, and here it is checked.
+	if err := e.EnsureWritable(); err != nil {
+		return nil, err
+	}
+	da, err := dg.DeviceAuthorize(ctx, lifecycle.RoleScopes(role, acct.Entry))
+	if err != nil {
+		e.Logger.Warn("device authorization failed", "role", name, "config", role.Config, "error", err)
+		return nil, err
+	}
+	now := e.Now().UTC()
+	lifetime := da.ExpiresIn
+	if lifetime <= 0 || lifetime > userauth.MaxDeviceLifetime {
+		lifetime = min(userauth.MaxDeviceLifetime, max(lifetime, userauth.StateLifetime))
+	}
+	p := userauth.PendingAuth{Role: key, Config: role.Config, DeviceCode: da.DeviceCode, Interval: da.Interval,
+		ExpiresAt: now.Add(lifetime), NextPoll: now.Add(da.Interval)}
+	stateKey, err := e.StorePending(ctx, req.Storage, key, &p)
+	if err != nil {
+		return nil, err
+	}
+	e.ScheduleDevice(req.Storage, stateKey, p.PollAt())
+	e.Logger.Info("device authorization started", "role", name, "config", role.Config,
+		"expires_at", p.ExpiresAt.Format(time.RFC3339), "interval", da.Interval.String())
+	data := map[string]any{
+		"user_code":        da.UserCode,
+		"verification_uri": da.VerificationURI,
+		"expires_in":       int64(lifetime / time.Second),
+		"interval":         int64(da.Interval / time.Second),
+		"expires_at":       p.ExpiresAt.Format(time.RFC3339),
+	}
+	if da.VerificationURIComplete != "" {
+		data["verification_uri_complete"] = da.VerificationURIComplete
+	}
+	return &logical.Response{Data: data}, nil
 }

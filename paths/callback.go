@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/userauth"
 )
 
 // callback is unauthenticated: everything it does hangs on a state that
@@ -59,11 +60,11 @@ func (e *Env) callback(ctx context.Context, req *logical.Request, d *framework.F
 // takeState uses up a pending authorization: it is taken and deleted
 // under its lock before anything else, so a replay racing the first use
 // finds nothing, and an expired one is refused.
-func (e *Env) takeState(ctx context.Context, s logical.Storage, state string) (*PendingAuth, error) {
-	key := StateKey(state)
+func (e *Env) takeState(ctx context.Context, s logical.Storage, state string) (*userauth.PendingAuth, error) {
+	key := userauth.StateKey(state)
 	lock := e.StateLock(key)
 	lock.Lock()
-	p, err := lifecycle.GetJSON[PendingAuth](ctx, s, key, "authorization state")
+	p, err := lifecycle.GetJSON[userauth.PendingAuth](ctx, s, key, "authorization state")
 	if err == nil && p != nil && p.DeviceCode == "" {
 		err = s.Delete(ctx, key)
 	}
@@ -77,14 +78,14 @@ func (e *Env) takeState(ctx context.Context, s logical.Storage, state string) (*
 	if !e.Now().Before(p.ExpiresAt) {
 		_, name := lifecycle.Holder(p.Role)
 		return nil, lifecycle.UserErr("state expired at %s (it lives %s); run authorize/%s again",
-			p.ExpiresAt.Format(time.RFC3339), StateLifetime, name)
+			p.ExpiresAt.Format(time.RFC3339), userauth.StateLifetime, name)
 	}
 	return p, nil
 }
 
 // redirectCode is the code the provider's redirect carries, or the error
 // it reported instead.
-func redirectCode(d *framework.FieldData, p *PendingAuth) (string, error) {
+func redirectCode(d *framework.FieldData, p *userauth.PendingAuth) (string, error) {
 	what, name := lifecycle.Holder(p.Role)
 	if pe := d.Get("error").(string); pe != "" {
 		if pe == "access_denied" {

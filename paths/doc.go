@@ -1,8 +1,9 @@
 // Package paths is the plugin's HTTP face: every path's schema and help,
 // the parsing and checking of its fields, and the responses and errors a
 // caller sees. A handler checks its request, asks the token lifecycle
-// (package lifecycle, and rootkey for a config's own key) to act, and
-// shapes the answer. One concern per file:
+// (package lifecycle; staticrole for static roles, rootkey for a config's
+// own key, userauth for authorizations on their way) to act, and shapes
+// the answer. One concern per file:
 //
 //	routes.go         every path and secret type of the mount
 //	env.go            the face of one mount, over its lifecycle.Mount
@@ -18,10 +19,8 @@
 //	static_roles.go   static-roles/:name
 //	static_creds.go   static-creds/:name and rotate-role/:name
 //	authorize.go      authorize/:role
-//	pending.go        pending authorizations and their pruning
 //	callback.go       the unauthenticated redirect target
-//	device.go         authorize/:role flow=device (RFC 8628) and its poller
-//	metrics.go        metrics (Prometheus) and config/:name/status, this node's
+//	metrics.go        metrics (Prometheus) and config/:name/status: this node's view
 //	errors.go         errors mapped to HTTP statuses, once, at the edge
 //	validate.go       URL, name and duration rules
 package paths

@@ -7,6 +7,7 @@ import (
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/rootkey"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/staticrole"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/userauth"
 )
 
 // Env is the HTTP face of one mount: its paths' schemas and handlers. The
@@ -18,14 +19,13 @@ type Env struct {
 	*staticrole.Statics
 	// Keys rotates the configs' own keys (config/:name/rotate).
 	Keys *rootkey.Rotator
-	// device polls the token endpoint for pending device authorizations
-	// (device.go).
-	device *devicePoller
+	// Authorizations are the user authorizations pending (userauth).
+	*userauth.Authorizations
 }
 
 // NewEnv returns the face of a new mount with the real clock.
 func NewEnv(logger hclog.Logger, system func() logical.SystemView) *Env {
 	m := lifecycle.NewMount(logger, system)
 	statics := staticrole.New(m)
-	return &Env{Mount: m, Statics: statics, Keys: rootkey.New(m, statics), device: newDevicePoller()}
+	return &Env{Mount: m, Statics: statics, Keys: rootkey.New(m, statics), Authorizations: userauth.New(m, statics)}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/provider"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/rootkey"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/userauth"
 )
 
 // metrics and config/:name/status answer for this node: neither is
@@ -159,7 +160,7 @@ func (e *Env) pendingGauges(ctx context.Context, s logical.Storage, providers ma
 	}
 	now := e.Now()
 	for _, k := range states {
-		p, err := lifecycle.GetJSON[PendingAuth](ctx, s, lifecycle.StatePrefix+k, "authorization state")
+		p, err := lifecycle.GetJSON[userauth.PendingAuth](ctx, s, lifecycle.StatePrefix+k, "authorization state")
 		if err == nil && p != nil && now.Before(p.ExpiresAt) {
 			if _, ok := pending[p.Config]; ok {
 				pending[p.Config]++

@@ -1,4 +1,4 @@
-package paths_test
+package userauth_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/plugintest"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
-	"github.com/acquia-vault/vault-plugin-secrets-acquia/paths"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/userauth"
 )
 
 // deviceHarness is a mount with an oauth2 config offering the device
@@ -94,7 +94,7 @@ func settled(t *testing.T, h *plugintest.Harness) bool {
 		t.Fatal(err)
 	}
 	for _, k := range keys {
-		p, err := lifecycle.GetJSON[paths.PendingAuth](context.Background(), h.Storage, lifecycle.StatePrefix+k, "state")
+		p, err := lifecycle.GetJSON[userauth.PendingAuth](context.Background(), h.Storage, lifecycle.StatePrefix+k, "state")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -206,11 +206,11 @@ func TestDeviceFlowSlowDown(t *testing.T) {
 
 func TestDeviceFlowCap(t *testing.T) {
 	h := deviceHarness(t)
-	for i := 0; i < paths.MaxPendingStates+3; i++ {
+	for i := 0; i < userauth.MaxPendingStates+3; i++ {
 		startDevice(t, h)
 	}
-	if n := pendingStates(t, h); n != paths.MaxPendingStates {
-		t.Fatalf("%d pending states, want %d", n, paths.MaxPendingStates)
+	if n := pendingStates(t, h); n != userauth.MaxPendingStates {
+		t.Fatalf("%d pending states, want %d", n, userauth.MaxPendingStates)
 	}
 }
 

@@ -1,4 +1,4 @@
-package paths
+package userauth
 
 import (
 	"context"
@@ -27,7 +27,7 @@ import (
 
 // maxDeviceLifetime bounds how long a device authorization stays pending,
 // whatever expires_in the provider names.
-const maxDeviceLifetime = time.Hour
+const MaxDeviceLifetime = time.Hour
 
 // slowDownStep is what RFC 8628 §3.5 adds to the interval on slow_down.
 const slowDownStep = 5 * time.Second
@@ -36,62 +36,10 @@ const slowDownStep = 5 * time.Second
 // follow the mount's clock; the tick only bounds how late one runs.
 const devicePollTick = 200 * time.Millisecond
 
-func (e *Env) authorizeDevice(ctx context.Context, req *logical.Request, key string, role *lifecycle.RoleEntry,
-	acct *lifecycle.Account) (*logical.Response, error) {
-	_, name := lifecycle.Holder(key)
-	if acct.Eff.DeviceAuthorizationURL == "" {
-		return nil, lifecycle.UserErr("config %q has no device_authorization_url; write one to config/%s before authorizing role %q with flow=device",
-			role.Config, role.Config, name)
-	}
-	cg, err := acct.CodeGranter()
-	if err != nil {
-		return nil, err
-	}
-	dg, ok := cg.(provider.DeviceGranter)
-	if !ok {
-		return nil, lifecycle.UserErr("the provider of config %q does not offer the device grant", role.Config)
-	}
-	// The device code must be polled for by a node that can write; the
-	// request was forwarded to one, and here it is checked.
-	if err := e.EnsureWritable(); err != nil {
-		return nil, err
-	}
-	da, err := dg.DeviceAuthorize(ctx, lifecycle.RoleScopes(role, acct.Entry))
-	if err != nil {
-		e.Logger.Warn("device authorization failed", "role", name, "config", role.Config, "error", err)
-		return nil, err
-	}
-	now := e.Now().UTC()
-	lifetime := da.ExpiresIn
-	if lifetime <= 0 || lifetime > maxDeviceLifetime {
-		lifetime = min(maxDeviceLifetime, max(lifetime, StateLifetime))
-	}
-	p := PendingAuth{Role: key, Config: role.Config, DeviceCode: da.DeviceCode, Interval: da.Interval,
-		ExpiresAt: now.Add(lifetime), NextPoll: now.Add(da.Interval)}
-	stateKey, err := e.storePending(ctx, req.Storage, key, &p)
-	if err != nil {
-		return nil, err
-	}
-	e.scheduleDevice(req.Storage, stateKey, p.pollAt())
-	e.Logger.Info("device authorization started", "role", name, "config", role.Config,
-		"expires_at", p.ExpiresAt.Format(time.RFC3339), "interval", da.Interval.String())
-	data := map[string]any{
-		"user_code":        da.UserCode,
-		"verification_uri": da.VerificationURI,
-		"expires_in":       int64(lifetime / time.Second),
-		"interval":         int64(da.Interval / time.Second),
-		"expires_at":       p.ExpiresAt.Format(time.RFC3339),
-	}
-	if da.VerificationURIComplete != "" {
-		data["verification_uri_complete"] = da.VerificationURIComplete
-	}
-	return &logical.Response{Data: data}, nil
-}
-
 // storePending stores p under a fresh random state of its own (never handed
 // out for a device authorization) and keeps the holder's pending
 // authorizations within MaxPendingStates. It returns the storage key.
-func (e *Env) storePending(ctx context.Context, s logical.Storage, holder string, p *PendingAuth) (string, error) {
+func (e *Authorizations) StorePending(ctx context.Context, s logical.Storage, holder string, p *PendingAuth) (string, error) {
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return "", err
@@ -112,7 +60,7 @@ func (e *Env) storePending(ctx context.Context, s logical.Storage, holder string
 
 // devicePoller runs one goroutine while device authorizations are pending
 // on this node: each tick it polls those that are due.
-type devicePoller struct {
+type DevicePoller struct {
 	mu      sync.Mutex
 	due     map[string]time.Time // storage key → next poll, on the mount's clock
 	storage logical.Storage
@@ -123,14 +71,14 @@ type devicePoller struct {
 	wg      sync.WaitGroup
 }
 
-func newDevicePoller() *devicePoller {
+func NewDevicePoller() *DevicePoller {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &devicePoller{due: map[string]time.Time{}, ctx: ctx, cancel: cancel}
+	return &DevicePoller{due: map[string]time.Time{}, ctx: ctx, cancel: cancel}
 }
 
 // scheduleDevice polls the device authorization at key at (or at once if
 // that is past), starting the poller where it is not running.
-func (e *Env) scheduleDevice(s logical.Storage, key string, at time.Time) {
+func (e *Authorizations) ScheduleDevice(s logical.Storage, key string, at time.Time) {
 	d := e.device
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -149,7 +97,7 @@ func (e *Env) scheduleDevice(s logical.Storage, key string, at time.Time) {
 	}
 }
 
-func (e *Env) reschedule(key string, at time.Time) {
+func (e *Authorizations) reschedule(key string, at time.Time) {
 	d := e.device
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -158,7 +106,7 @@ func (e *Env) reschedule(key string, at time.Time) {
 	}
 }
 
-func (e *Env) unschedule(key string) {
+func (e *Authorizations) unschedule(key string) {
 	d := e.device
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -168,7 +116,7 @@ func (e *Env) unschedule(key string) {
 // StopDevicePolling ends the poller for good (Cleanup: unmount, reload,
 // seal, step-down): the poll in flight gives up its upstream call, and the
 // pending authorizations stay in storage for the next active node.
-func (e *Env) StopDevicePolling() {
+func (e *Authorizations) StopDevicePolling() {
 	d := e.device
 	d.mu.Lock()
 	d.closed = true
@@ -177,7 +125,7 @@ func (e *Env) StopDevicePolling() {
 	d.wg.Wait()
 }
 
-func (e *Env) runDevicePoller() {
+func (e *Authorizations) runDevicePoller() {
 	d := e.device
 	defer d.wg.Done()
 	t := time.NewTicker(devicePollTick)
@@ -203,7 +151,7 @@ func (e *Env) runDevicePoller() {
 
 // dueDevices lists the polls due now; more is false (and the poller marked
 // stopped) once nothing is pending.
-func (e *Env) dueDevices() (keys []string, s logical.Storage, more bool) {
+func (e *Authorizations) dueDevices() (keys []string, s logical.Storage, more bool) {
 	d := e.device
 	now := e.Now()
 	d.mu.Lock()
@@ -222,7 +170,7 @@ func (e *Env) dueDevices() (keys []string, s logical.Storage, more bool) {
 
 // pollDeviceGuarded is pollDevice; a panic is logged and the poller goes on
 // (the plugin serves every mount from one process).
-func (e *Env) pollDeviceGuarded(ctx context.Context, s logical.Storage, key string) {
+func (e *Authorizations) pollDeviceGuarded(ctx context.Context, s logical.Storage, key string) {
 	defer func() {
 		if v := recover(); v != nil {
 			_ = e.Panicked("the device authorization poller", v)
@@ -234,7 +182,7 @@ func (e *Env) pollDeviceGuarded(ctx context.Context, s logical.Storage, key stri
 
 // pollDevice polls the token endpoint once for the device authorization at
 // key, and acts on the answer.
-func (e *Env) pollDevice(ctx context.Context, s logical.Storage, key string) {
+func (e *Authorizations) pollDevice(ctx context.Context, s logical.Storage, key string) {
 	if e.EnsureWritable() != nil {
 		// Not this node's to poll (any more): the active node resumes.
 		e.unschedule(key)
@@ -258,7 +206,7 @@ func (e *Env) pollDevice(ctx context.Context, s logical.Storage, key string) {
 		return
 	}
 	if now.Before(p.NextPoll) {
-		e.reschedule(key, p.pollAt())
+		e.reschedule(key, p.PollAt())
 		return
 	}
 	authorizedAt, err := e.CompleteAuthorization(ctx, s, lifecycle.Authorization{Holder: p.Role, Config: p.Config, DeviceCode: p.DeviceCode})
@@ -266,14 +214,14 @@ func (e *Env) pollDevice(ctx context.Context, s logical.Storage, key string) {
 }
 
 // deviceAnswer acts on a poll's outcome (RFC 8628 §3.5).
-func (e *Env) deviceAnswer(ctx context.Context, s logical.Storage, key string, p *PendingAuth, at time.Time, err error) {
+func (e *Authorizations) deviceAnswer(ctx context.Context, s logical.Storage, key string, p *PendingAuth, at time.Time, err error) {
 	_, name := lifecycle.Holder(p.Role)
 	switch {
 	case err == nil:
 		e.endDevice(ctx, s, key)
 		if n, static := cutStatic(p.Role); static {
 			// The first token comes from the new authorization.
-			e.RotateAuthorized(ctx, s, n)
+			e.statics.RotateAuthorized(ctx, s, n)
 		}
 		e.Logger.Info("device authorization approved", "role", name, "config", p.Config, "authorized_at", at.Format(time.RFC3339))
 	case provider.HasCode(err, "authorization_pending"):
@@ -311,7 +259,7 @@ func transient(err error) bool {
 }
 
 // nextDevicePoll stores when p is polled next, one interval from now.
-func (e *Env) nextDevicePoll(ctx context.Context, s logical.Storage, key string, p *PendingAuth) {
+func (e *Authorizations) nextDevicePoll(ctx context.Context, s logical.Storage, key string, p *PendingAuth) {
 	ctx = context.WithoutCancel(ctx)
 	if p.Interval <= 0 {
 		p.Interval = provider.DefaultDeviceInterval
@@ -331,12 +279,12 @@ func (e *Env) nextDevicePoll(ctx context.Context, s logical.Storage, key string,
 		e.unschedule(key) // dropped by the cap meanwhile
 		return
 	}
-	e.reschedule(key, p.pollAt())
+	e.reschedule(key, p.PollAt())
 }
 
 // pollAt is when p is looked at next: its next poll, or its expiry if
 // that is sooner (expiry is checked when a poll is due).
-func (p *PendingAuth) pollAt() time.Time {
+func (p *PendingAuth) PollAt() time.Time {
 	if p.ExpiresAt.Before(p.NextPoll) {
 		return p.ExpiresAt
 	}
@@ -344,7 +292,7 @@ func (p *PendingAuth) pollAt() time.Time {
 }
 
 // endDevice forgets a device authorization: its code yields nothing more.
-func (e *Env) endDevice(ctx context.Context, s logical.Storage, key string) {
+func (e *Authorizations) endDevice(ctx context.Context, s logical.Storage, key string) {
 	ctx = context.WithoutCancel(ctx)
 	e.unschedule(key)
 	lock := e.StateLock(key)

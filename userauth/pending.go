@@ -1,4 +1,4 @@
-package paths
+package userauth
 
 import (
 	"context"
@@ -42,7 +42,7 @@ const MaxPendingStates = 20
 
 // CapPendingStates drops a role's oldest pending states beyond
 // MaxPendingStates, so repeated authorize calls cannot fill storage.
-func (e *Env) CapPendingStates(ctx context.Context, s logical.Storage, role string) error {
+func (e *Authorizations) CapPendingStates(ctx context.Context, s logical.Storage, role string) error {
 	keys, err := s.List(ctx, lifecycle.StatePrefix)
 	if err != nil {
 		return err
@@ -82,7 +82,7 @@ func (e *Env) CapPendingStates(ctx context.Context, s logical.Storage, role stri
 // authorize calls do not pile up, and polls for the device authorizations
 // still pending. Vault runs periodic functions on
 // performance standbys and secondaries too, which cannot write: those skip.
-func (e *Env) PruneStates(ctx context.Context, req *logical.Request) error {
+func (e *Authorizations) PruneStates(ctx context.Context, req *logical.Request) error {
 	if e.EnsureWritable() != nil {
 		return nil
 	}
@@ -106,7 +106,7 @@ func (e *Env) PruneStates(ctx context.Context, req *logical.Request) error {
 		if p != nil && p.DeviceCode != "" {
 			// A device authorization left by a restart or a fail-over:
 			// this node, which can write, polls for it from now on.
-			e.scheduleDevice(req.Storage, lifecycle.StatePrefix+k, p.pollAt())
+			e.ScheduleDevice(req.Storage, lifecycle.StatePrefix+k, p.PollAt())
 		}
 	}
 	return nil
