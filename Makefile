@@ -123,7 +123,11 @@ release-check:
 ## bench: the plugin's figures through a real vault on file storage, each
 ## beside a floor measured in the same run (a minimal plugin, a direct
 ## upstream call, KV reads) and its goal; the table is also written to
-## bench/results.json. Then the in-process hot path (go test -bench).
+## bench/results.json. Then mass revocation (revoke -prefix of 300 to
+## 10,000 leases of one config, and of 1,000 over 500 configs) on file and
+## raft storage, to bench/revoke.json. Then the in-process hot path and
+## revoke (go test -bench).
 bench: vault
 	ACQUIA_BENCH=1 VAULT_BIN="$$(scripts/install-vault)" $(GO) test -tags e2e -run '^TestBenchTable$$' -count 1 -timeout 15m -v ./e2e/
+	ACQUIA_BENCH=1 VAULT_BIN="$$(scripts/install-vault)" $(GO) test -tags e2e -run '^TestBenchRevoke$$' -count 1 -timeout 30m -v ./e2e/
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2000x -count 1 ./backend/

@@ -23,6 +23,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
 )
@@ -544,8 +545,18 @@ func ratioRow(figure string, value, floor time.Duration, goal string, lowerBette
 }
 
 func printBench(t *testing.T, rows []benchRow, samples int) {
+	printBenchAs(t, rows, samples, "results.json")
+}
+
+// printBenchAs prints the table and writes it to bench/<name>; samples 0
+// leaves out the count of latency samples.
+func printBenchAs(t *testing.T, rows []benchRow, samples int, name string) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n%-50s %10s %10s %7s  %-32s %s\n", "figure", "value", "floor", "ratio", "goal", "")
+	width := 50
+	for _, r := range rows {
+		width = max(width, utf8.RuneCountInString(r.Figure))
+	}
+	fmt.Fprintf(&b, "\n%-*s %10s %10s %7s  %-32s %s\n", width, "figure", "value", "floor", "ratio", "goal", "")
 	for _, r := range rows {
 		mark := "met"
 		if r.Context {
@@ -553,15 +564,20 @@ func printBench(t *testing.T, rows []benchRow, samples int) {
 		} else if !r.Met {
 			mark = "NOT MET"
 		}
-		fmt.Fprintf(&b, "%-50s %10.2f %10.2f %7.2f  %-32s %s %s\n", r.Figure, r.Value, r.Floor, r.Ratio, r.Goal, mark, r.Note)
+		fmt.Fprintf(&b, "%-*s %10.2f %10.2f %7.2f  %-32s %s %s\n", width+len(r.Figure)-utf8.RuneCountInString(r.Figure), r.Figure,
+			r.Value, r.Floor, r.Ratio, r.Goal, mark, r.Note)
 	}
-	fmt.Fprintf(&b, "(%d samples per latency target; %d CPUs; %s)\n", samples, runtime.NumCPU(), runtime.Version())
+	if samples > 0 {
+		fmt.Fprintf(&b, "(%d samples per latency target; %d CPUs; %s)\n", samples, runtime.NumCPU(), runtime.Version())
+	} else {
+		fmt.Fprintf(&b, "(%d CPUs; %s)\n", runtime.NumCPU(), runtime.Version())
+	}
 	fmt.Print(b.String())
 	dir := filepath.Join(repoRoot, "bench")
 	_ = os.MkdirAll(dir, 0o755)
 	out, _ := json.MarshalIndent(map[string]any{"when": time.Now().UTC().Format(time.RFC3339), "cpus": runtime.NumCPU(),
 		"samples": samples, "rows": rows}, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, "results.json"), out, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name), out, 0o644); err != nil {
 		t.Error(err)
 	}
 }

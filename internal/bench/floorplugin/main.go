@@ -3,8 +3,9 @@
 // defaults. creds/<name> returns a fixed secret with a lease (renew and
 // revoke do nothing); static/<name> returns it without one; tracked/<name>
 // is creds/<name> for a plugin that remembers what it issued: one storage
-// record written per lease, deleted by its revoke (as the Acquia plugin
-// keeps a record of each upstream token until the token is revoked).
+// record written per lease, under held/<name>/, deleted by its revoke (as
+// the Acquia plugin keeps a record of each upstream token, under its
+// config, until the token is revoked).
 //
 // With the SDK's defaults the framework asks Vault for the replication
 // state before every request it routes, a gRPC round trip; the Acquia
@@ -80,8 +81,10 @@ func factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 			Fields:  map[string]*framework.FieldSchema{"name": {Type: framework.TypeString, Description: "Any name."}},
 			Operations: map[logical.Operation]framework.OperationHandler{
 				logical.ReadOperation: &framework.PathOperation{
-					Callback: func(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
-						id := rand.Text()
+					Callback: func(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+						// Keyed under the lease's name, as a plugin keeps its
+						// records under the config that issued them.
+						id := d.Get("name").(string) + "/" + rand.Text()
 						if err := req.Storage.Put(ctx, &logical.StorageEntry{Key: "held/" + id, Value: []byte("{}")}); err != nil {
 							return nil, err
 						}

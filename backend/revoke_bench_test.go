@@ -1,0 +1,157 @@
+package backend_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
+)
+
+// BenchmarkRevokeHeld is one lease revoke on an oauth2 config with a
+// revocation_url while the config holds n live leases (its records), on
+// in-memory storage against the in-process emulator. Each revoked lease
+// is replaced outside the timer, so n stays as it is. Its storage calls
+// are counted and timed per revoke, by kind: a cost that grows with n
+// shows as a List, a Get per record, or time per call that grows.
+//
+//	go test -run '^$' -bench RevokeHeld -benchtime 2000x -cpuprofile cpu.out ./backend/
+func BenchmarkRevokeHeld(b *testing.B) {
+	for _, n := range []int{300, 3000, 10000} {
+		b.Run(fmt.Sprintf("held=%d", n), func(b *testing.B) { benchRevokeHeld(b, n) })
+	}
+}
+
+func benchRevokeHeld(b *testing.B, n int) {
+	h := newHarness(b)
+	st := &timedStorage{Storage: h.storage}
+	h.storage = st
+	h.oauth2Client()
+	h.mustWrite("config/gen", h.oauth2Data(map[string]any{"revocation_url": h.emu.URL() + "/oauth2/revoke"}))
+	h.mustWrite("roles/r", map[string]any{"config": "gen", "ttl": "1h"})
+	leases := make([]*logical.Response, n)
+	for i := range leases {
+		leases[i] = h.mustRead("creds/r")
+	}
+	h.secrets = nil // tokens are not logged; keep the log scan cheap
+	st.reset()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		k := i % n
+		if r, err := h.revoke(leases[k]); err != nil || (r != nil && r.IsError()) {
+			b.Fatal(err, errText(r))
+		}
+		b.StopTimer()
+		st.pause()
+		leases[k] = h.mustRead("creds/r")
+		h.secrets = nil
+		st.resume()
+		b.StartTimer()
+	}
+	b.StopTimer()
+	st.report(b)
+}
+
+// timedStorage counts and times the calls a backend makes, by kind.
+type timedStorage struct {
+	logical.Storage
+	mu     sync.Mutex
+	off    bool
+	calls  map[string]int
+	timeIn map[string]time.Duration
+}
+
+func (s *timedStorage) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls, s.timeIn, s.off = map[string]int{}, map[string]time.Duration{}, false
+}
+
+func (s *timedStorage) pause()  { s.mu.Lock(); s.off = true; s.mu.Unlock() }
+func (s *timedStorage) resume() { s.mu.Lock(); s.off = false; s.mu.Unlock() }
+
+func (s *timedStorage) note(kind string, start time.Time) {
+	took := time.Since(start)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.calls == nil || s.off {
+		return
+	}
+	s.calls[kind]++
+	s.timeIn[kind] += took
+}
+
+func (s *timedStorage) report(b *testing.B) {
+	for _, kind := range []string{"list", "get", "put", "delete"} {
+		b.ReportMetric(float64(s.calls[kind])/float64(b.N), kind+"s/op")
+		b.ReportMetric(float64(s.timeIn[kind].Nanoseconds())/float64(b.N), kind+"-ns/op")
+	}
+}
+
+func (s *timedStorage) List(ctx context.Context, prefix string) ([]string, error) {
+	defer s.note("list", time.Now())
+	return s.Storage.List(ctx, prefix)
+}
+
+func (s *timedStorage) Get(ctx context.Context, key string) (*logical.StorageEntry, error) {
+	defer s.note("get", time.Now())
+	return s.Storage.Get(ctx, key)
+}
+
+func (s *timedStorage) Put(ctx context.Context, e *logical.StorageEntry) error {
+	defer s.note("put", time.Now())
+	return s.Storage.Put(ctx, e)
+}
+
+func (s *timedStorage) Delete(ctx context.Context, key string) error {
+	defer s.note("delete", time.Now())
+	return s.Storage.Delete(ctx, key)
+}
+
+// BenchmarkRevokeSpread is one lease revoke where 1,000 leases are spread
+// over 500 CDP configs, 2 each; as BenchmarkRevokeHeld, each revoked lease
+// is replaced outside the timer.
+func BenchmarkRevokeSpread(b *testing.B) {
+	const configs, per = 500, 2
+	h := newHarness(b)
+	st := &timedStorage{Storage: h.storage}
+	h.storage = st
+	var leases []*logical.Response
+	var roles []string
+	for i := range configs {
+		name := fmt.Sprintf("spread-%03d", i)
+		user := emulator.CDPUser{Username: "u-" + name, Password: cdpPass + name, MaxTokens: 1 << 20}
+		h.emu.AddCDPUser(user)
+		h.secrets = append(h.secrets, user.Password)
+		h.mustWrite("config/"+name, map[string]any{"provider": "cdp", "username": user.Username, "password": user.Password,
+			"base_url": h.emu.URL(), "max_tokens": per + 1})
+		h.mustWrite("roles/"+name, map[string]any{"config": name, "ttl": "1h"})
+		for range per {
+			leases = append(leases, h.mustRead("creds/"+name))
+			roles = append(roles, name)
+		}
+	}
+	h.secrets = nil
+	st.reset()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		k := i % len(leases)
+		if r, err := h.revoke(leases[k]); err != nil || (r != nil && r.IsError()) {
+			b.Fatal(err, errText(r))
+		}
+		b.StopTimer()
+		st.pause()
+		leases[k] = h.mustRead("creds/" + roles[k])
+		h.secrets = nil
+		st.resume()
+		b.StartTimer()
+	}
+	b.StopTimer()
+	st.report(b)
+}

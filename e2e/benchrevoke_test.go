@@ -1,0 +1,335 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
+)
+
+// TestBenchRevoke is the mass-revocation half of `make bench`: `revoke
+// -prefix` of many leases through a real vault, on file storage and on
+// raft integrated storage (a single node), each beside two floors from
+// the same run and server:
+//
+//   - floor: the floor plugin's revoke (nothing to do), plus one direct
+//     upstream revocation made from the bench client;
+//   - tracking floor: the floor plugin's tracked/ leases, whose revoke
+//     deletes one storage record, plus the same direct revocation.
+//
+// The floor's leases lie under as many lease paths as the plugin's, and
+// its records under as many directories (held/<name>/), as Vault's own
+// cost per lease depends on both on file storage.
+//
+// Two shapes:
+//
+//   - held: one oauth2 config with a revocation_url (no upstream limit on
+//     the tokens it holds) holding 300 (5 rounds), then 3,000, then
+//     10,000 leases, each revoked with one revoke -prefix: whether the
+//     cost per lease grows with the leases the config holds;
+//   - spread: 1,000 leases over 500 CDP configs, 2 each, one revoke
+//     -prefix, in rounds (ACQUIA_BENCH_SPREAD_ROUNDS, 3) whose totals
+//     are added up.
+//
+// It runs only when ACQUIA_BENCH=1. ACQUIA_BENCH_STORAGE ("file raft"),
+// ACQUIA_BENCH_SHAPES ("held spread") and ACQUIA_BENCH_HELD ("300 3000
+// 10000") narrow it; ACQUIA_BENCH_SETTLE (a duration, e.g. 20s) pauses
+// between each set's minting and its revoke, for all targets alike, so
+// that the storage's work after a burst of writes falls outside the
+// revoke. The table is also written to bench/revoke.json.
+func TestBenchRevoke(t *testing.T) {
+	if os.Getenv("ACQUIA_BENCH") != "1" {
+		t.Skip("make bench runs this (ACQUIA_BENCH=1)")
+	}
+	kinds := strings.Fields(os.Getenv("ACQUIA_BENCH_STORAGE"))
+	if len(kinds) == 0 {
+		kinds = []string{"file", "raft"}
+	}
+	shapes := os.Getenv("ACQUIA_BENCH_SHAPES")
+	if shapes == "" {
+		shapes = "held spread"
+	}
+	sizes := []int{300, 3000, 10000}
+	if f := strings.Fields(os.Getenv("ACQUIA_BENCH_HELD")); len(f) > 0 {
+		sizes = nil
+		for _, s := range f {
+			var n int
+			if _, err := fmt.Sscan(s, &n); err != nil || n <= 0 {
+				t.Fatalf("ACQUIA_BENCH_HELD: %q is not a count", s)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	var rows []benchRow
+	for _, kind := range kinds {
+		t.Run(kind, func(t *testing.T) {
+			rows = append(rows, benchRevokeOn(t, kind, sizes, shapes)...)
+		})
+	}
+	printBenchAs(t, rows, 0, "revoke.json")
+}
+
+// revokeBench is one server of TestBenchRevoke with its clients.
+type revokeBench struct {
+	t      *testing.T
+	v      *vault
+	kind   string
+	c      *http.Client
+	client func(benchRequest) (time.Duration, error)
+}
+
+// revokeTimes are what one shape's revokes took, in all: the plugin's, the
+// floor's and the tracking floor's, over n leases each, and the mean time
+// of one direct upstream revocation.
+type revokeTimes struct {
+	n                      int
+	plugin, floor, tracked time.Duration
+	direct                 time.Duration
+	left                   int
+}
+
+// perLease is the ms per lease of a total over t.n leases.
+func (t revokeTimes) perLease(d time.Duration) float64 { return ms(d / time.Duration(t.n)) }
+
+// trackedPerLease is the tracking floor's ms per lease, with the direct
+// revocation added.
+func (t revokeTimes) trackedPerLease() float64 { return t.perLease(t.tracked) + ms(t.direct) }
+
+func benchRevokeOn(t *testing.T, kind string, sizes []int, shapes string) []benchRow {
+	emu := newEmulator(t)
+	v := newServer(t, emu, kind, "bench", freePort(t), nil)
+	v.launch()
+	v.initServer()
+	v.waitReady()
+	v.mountPlugin()
+	v.registerFloor()
+	b := &revokeBench{t: t, v: v, kind: kind,
+		c:      &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
+		client: startBenchClient(t)}
+	var rows []benchRow
+	if strings.Contains(shapes, "held") {
+		held := map[int]revokeTimes{}
+		for _, n := range sizes {
+			held[n] = b.held(n)
+			rows = append(rows, revokeRows(fmt.Sprintf("%s: one oauth2 config holding %d", kind, n), held[n], 0)...)
+		}
+		if len(sizes) > 1 {
+			nLo, nHi := sizes[0], sizes[len(sizes)-1]
+			lo, hi := held[nLo], held[nHi]
+			ratio := hi.perLease(hi.plugin) / lo.perLease(lo.plugin)
+			rows = append(rows, benchRow{Figure: fmt.Sprintf("%s: ms per lease at %d held ÷ at %d", kind, nHi, nLo),
+				Value: hi.perLease(hi.plugin), Floor: lo.perLease(lo.plugin), Ratio: ratio, Goal: "≤ 1.20 (flat in N)",
+				Met: ratio <= 1.20, Note: fmt.Sprintf("ms; the tracking floor (+ direct revoke) %.2f then %.2f: %.2f×; "+
+					"the floor %.2f then %.2f", lo.trackedPerLease(), hi.trackedPerLease(), hi.trackedPerLease()/lo.trackedPerLease(),
+					lo.perLease(lo.floor), hi.perLease(hi.floor))})
+		}
+	}
+	if strings.Contains(shapes, "spread") {
+		const configs, per = 500, 2
+		rounds := envInt("ACQUIA_BENCH_SPREAD_ROUNDS", 3)
+		rows = append(rows, revokeRows(fmt.Sprintf("%s: %d cdp leases over %d configs", kind, configs*per, configs),
+			b.spread(configs, per, rounds), 0.90)...)
+	}
+	return rows
+}
+
+// mint reads n leases from path, 8 at a time.
+func (b *revokeBench) mint(path string, n int) {
+	b.t.Helper()
+	throughput(b.t, 8, n, func() error { return b.v.do(b.c, http.MethodGet, path, nil) })
+}
+
+// revokePrefix revokes every lease under prefix (a lease path, without a
+// trailing slash) and returns how long Vault took.
+func (b *revokeBench) revokePrefix(prefix string) time.Duration {
+	b.t.Helper()
+	start := time.Now()
+	if err := b.v.do(b.c, http.MethodPut, "sys/leases/revoke-prefix/"+prefix+"?sync=true", map[string]any{}); err != nil {
+		b.t.Fatal(err)
+	}
+	return time.Since(start)
+}
+
+// directRevokes is the mean time of one direct upstream revocation, made
+// from the bench client as the plugin makes it: one call for each request.
+func (b *revokeBench) directRevokes(reqs []benchRequest) time.Duration {
+	b.t.Helper()
+	var total time.Duration
+	for _, r := range reqs {
+		took, err := b.client(r)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		total += took
+	}
+	return total / time.Duration(len(reqs))
+}
+
+// liveOf is the set of live tokens of the emulator's service issued to
+// one of clients.
+func liveOf(emu *emulator.Emulator, service string, clients map[string]bool) map[string]bool {
+	out := map[string]bool{}
+	for _, tok := range emu.LiveTokens(service) {
+		if clients[tok.ClientID] {
+			out[tok.Value] = true
+		}
+	}
+	return out
+}
+
+// newSince counts the tokens of now that before does not hold.
+func newSince(before, now map[string]bool) int {
+	n := 0
+	for tok := range now {
+		if !before[tok] {
+			n++
+		}
+	}
+	return n
+}
+
+// revokeRows are the two rows of one shape: the plugin's rate against the
+// floor and against the tracking floor, each with the direct revocation
+// added per lease. goal 0: both are context.
+func revokeRows(figure string, r revokeTimes, goal float64) []benchRow {
+	rate := float64(r.n) / r.plugin.Seconds()
+	floorRate := 1000 / (r.perLease(r.floor) + ms(r.direct))
+	trackedRate := 1000 / r.trackedPerLease()
+	note := fmt.Sprintf("%d leases revoked, %d tokens left upstream; ms per lease %.2f, floor %.2f, tracking floor %.2f, each + direct revoke %.2f",
+		r.n, r.left, r.perLease(r.plugin), r.perLease(r.floor), r.perLease(r.tracked), ms(r.direct))
+	tracked := benchRow{Figure: figure + ": ÷ tracking floor", Value: rate, Floor: trackedRate, Ratio: rate / trackedRate,
+		Goal: "(context)", Context: true}
+	if goal > 0 {
+		tracked.Goal, tracked.Context = fmt.Sprintf("≥ %.2f, 0 tokens left", goal), false
+		tracked.Met = rate/trackedRate >= goal && r.left == 0
+	}
+	return []benchRow{
+		{Figure: figure + ": deletes/s ÷ floor", Value: rate, Floor: floorRate, Ratio: rate / floorRate, Goal: "(context)",
+			Context: true, Note: note},
+		tracked,
+	}
+}
+
+// held writes one oauth2 config with a revocation_url and holds n leases
+// on it, revoked with one revoke -prefix, against as many of the floor
+// plugin's plain and tracked leases, each under one path as the plugin's
+// are. Each set is revoked right after it is minted, so that no floor
+// lease (4m) expires on the way on slow storage; under 1,500 leases it
+// is done again, in rounds, until 1,500 leases are revoked.
+func (b *revokeBench) held(n int) revokeTimes {
+	t, v := b.t, b.v
+	u := v.emu.URL()
+	cfg := fmt.Sprintf("held-%d", n)
+	v.mustCLI("write", "acquia/config/"+cfg, "provider=oauth2", "auth_style=body", "client_id="+emulator.DemoOAuth2ClientID,
+		"client_secret="+emulator.DemoOAuth2ClientSecret, "token_url="+u+"/oauth2/token", "revocation_url="+u+"/oauth2/revoke")
+	v.mustCLI("write", "acquia/roles/"+cfg, "config="+cfg, "ttl=1h")
+	clients := map[string]bool{emulator.DemoOAuth2ClientID: true}
+	rounds := max(1, 1500/n)
+	r := b.rounds(rounds, []string{cfg}, n, "oauth2", clients)
+	// The direct revocation, as the plugin sends it, of tokens minted
+	// here for it.
+	reqs := make([]benchRequest, 300)
+	for i := range reqs {
+		reqs[i] = benchRequest{Method: http.MethodPost, URL: u + "/oauth2/revoke",
+			Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
+			Body: url.Values{"token": {oauth2Token(t, u)}, "token_type_hint": {"access_token"},
+				"client_id": {emulator.DemoOAuth2ClientID}, "client_secret": {emulator.DemoOAuth2ClientSecret}}.Encode()}
+	}
+	r.direct = b.directRevokes(reqs)
+	return r
+}
+
+// rounds mints per leases under each of names, for the plugin (whose roles
+// they are), then for the floor plugin's plain and tracked leases, and
+// revokes each set with one revoke -prefix right after minting it, in an
+// order that turns each round. The tokens left are those of clients of
+// service that the plugin's revokes left live.
+func (b *revokeBench) rounds(rounds int, names []string, per int, service string, clients map[string]bool) revokeTimes {
+	r := revokeTimes{n: rounds * len(names) * per}
+	targets := []struct {
+		mount string
+		took  *time.Duration
+	}{{"acquia/creds", &r.plugin}, {"floor/creds", &r.floor}, {"floor/tracked", &r.tracked}}
+	for round := range rounds {
+		for i := range targets {
+			tg := targets[(i+round)%len(targets)]
+			before := liveOf(b.v.emu, service, clients)
+			for _, name := range names {
+				b.mint(tg.mount+"/"+name, per)
+			}
+			prefix := tg.mount
+			if len(names) == 1 {
+				prefix += "/" + names[0]
+			}
+			if d, err := time.ParseDuration(os.Getenv("ACQUIA_BENCH_SETTLE")); err == nil {
+				time.Sleep(d)
+			}
+			*tg.took += b.revokePrefix(prefix)
+			if tg.mount == "acquia/creds" {
+				r.left += newSince(before, liveOf(b.v.emu, service, clients))
+			}
+		}
+	}
+	return r
+}
+
+// oauth2Token is a new token of the demo oauth2 client, minted directly.
+func oauth2Token(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := httpClient.PostForm(base+"/oauth2/token", url.Values{"grant_type": {"client_credentials"},
+		"client_id": {emulator.DemoOAuth2ClientID}, "client_secret": {emulator.DemoOAuth2ClientSecret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.AccessToken == "" {
+		t.Fatalf("direct oauth2 token: %d %v", resp.StatusCode, err)
+	}
+	return body.AccessToken
+}
+
+// spread writes configs CDP configs (one integration user each) with a
+// role each, and measures per leases of each role, against as many floor
+// leases under as many names, in rounds.
+func (b *revokeBench) spread(configs, per, rounds int) revokeTimes {
+	t, v := b.t, b.v
+	u := v.emu.URL()
+	users := map[string]bool{}
+	names := make([]string, configs)
+	var direct emulator.CDPUser
+	for i := range names {
+		names[i] = fmt.Sprintf("spread-%03d", i)
+		user := emulator.CDPUser{Username: "bench-" + names[i], Password: "bench-P@ss+/=" + names[i], MaxTokens: 1 << 20}
+		direct = user
+		v.emu.AddCDPUser(user)
+		v.remember(user.Password)
+		users[user.Username] = true
+		if err := v.do(b.c, http.MethodPut, "acquia/config/"+names[i], map[string]any{"provider": "cdp",
+			"username": user.Username, "password": user.Password, "base_url": u, "max_tokens": per + 1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := v.do(b.c, http.MethodPut, "acquia/roles/"+names[i], map[string]any{"config": names[i], "ttl": "1h"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := b.rounds(rounds, names, per, "cdp", users)
+	reqs := make([]benchRequest, 300)
+	for i := range reqs {
+		tok := cdpCall(t, b.c, u, http.MethodPost, "&action=create", direct, "")
+		reqs[i] = benchRequest{Method: http.MethodDelete, URL: u + "/token?scheme=a1user",
+			Header: map[string]string{"Authorization": "Bearer " + tok, "Content-Type": "application/json"}, Body: "{}"}
+	}
+	r.direct = b.directRevokes(reqs)
+	return r
+}
