@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/emulator"
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/plugintest"
 )
 
 // BenchmarkRevokeHeld is one lease revoke on an oauth2 config with a
@@ -27,29 +28,29 @@ func BenchmarkRevokeHeld(b *testing.B) {
 }
 
 func benchRevokeHeld(b *testing.B, n int) {
-	h := newHarness(b)
-	st := &timedStorage{Storage: h.storage}
-	h.storage = st
-	h.oauth2Client()
-	h.mustWrite("config/gen", h.oauth2Data(map[string]any{"revocation_url": h.emu.URL() + "/oauth2/revoke"}))
-	h.mustWrite("roles/r", map[string]any{"config": "gen", "ttl": "1h"})
+	h := plugintest.New(b)
+	st := &timedStorage{Storage: h.Storage}
+	h.Storage = st
+	h.OAuth2Client()
+	h.MustWrite("config/gen", h.OAuth2Data(map[string]any{"revocation_url": h.Emu.URL() + "/oauth2/revoke"}))
+	h.MustWrite("roles/r", map[string]any{"config": "gen", "ttl": "1h"})
 	leases := make([]*logical.Response, n)
 	for i := range leases {
-		leases[i] = h.mustRead("creds/r")
+		leases[i] = h.MustRead("creds/r")
 	}
-	h.secrets = nil // tokens are not logged; keep the log scan cheap
+	h.Secrets = nil // tokens are not logged; keep the log scan cheap
 	st.reset()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
 		k := i % n
-		if r, err := h.revoke(leases[k]); err != nil || (r != nil && r.IsError()) {
-			b.Fatal(err, errText(r))
+		if r, err := h.Revoke(leases[k]); err != nil || (r != nil && r.IsError()) {
+			b.Fatal(err, plugintest.ErrText(r))
 		}
 		b.StopTimer()
 		st.pause()
-		leases[k] = h.mustRead("creds/r")
-		h.secrets = nil
+		leases[k] = h.MustRead("creds/r")
+		h.Secrets = nil
 		st.resume()
 		b.StartTimer()
 	}
@@ -118,37 +119,37 @@ func (s *timedStorage) Delete(ctx context.Context, key string) error {
 // is replaced outside the timer.
 func BenchmarkRevokeSpread(b *testing.B) {
 	const configs, per = 500, 2
-	h := newHarness(b)
-	st := &timedStorage{Storage: h.storage}
-	h.storage = st
+	h := plugintest.New(b)
+	st := &timedStorage{Storage: h.Storage}
+	h.Storage = st
 	var leases []*logical.Response
 	var roles []string
 	for i := range configs {
 		name := fmt.Sprintf("spread-%03d", i)
-		user := emulator.CDPUser{Username: "u-" + name, Password: cdpPass + name, MaxTokens: 1 << 20}
-		h.emu.AddCDPUser(user)
-		h.secrets = append(h.secrets, user.Password)
-		h.mustWrite("config/"+name, map[string]any{"provider": "cdp", "username": user.Username, "password": user.Password,
-			"base_url": h.emu.URL(), "max_tokens": per + 1})
-		h.mustWrite("roles/"+name, map[string]any{"config": name, "ttl": "1h"})
+		user := emulator.CDPUser{Username: "u-" + name, Password: plugintest.CDPPass + name, MaxTokens: 1 << 20}
+		h.Emu.AddCDPUser(user)
+		h.Secrets = append(h.Secrets, user.Password)
+		h.MustWrite("config/"+name, map[string]any{"provider": "cdp", "username": user.Username, "password": user.Password,
+			"base_url": h.Emu.URL(), "max_tokens": per + 1})
+		h.MustWrite("roles/"+name, map[string]any{"config": name, "ttl": "1h"})
 		for range per {
-			leases = append(leases, h.mustRead("creds/"+name))
+			leases = append(leases, h.MustRead("creds/"+name))
 			roles = append(roles, name)
 		}
 	}
-	h.secrets = nil
+	h.Secrets = nil
 	st.reset()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
 		k := i % len(leases)
-		if r, err := h.revoke(leases[k]); err != nil || (r != nil && r.IsError()) {
-			b.Fatal(err, errText(r))
+		if r, err := h.Revoke(leases[k]); err != nil || (r != nil && r.IsError()) {
+			b.Fatal(err, plugintest.ErrText(r))
 		}
 		b.StopTimer()
 		st.pause()
-		leases[k] = h.mustRead("creds/" + roles[k])
-		h.secrets = nil
+		leases[k] = h.MustRead("creds/" + roles[k])
+		h.Secrets = nil
 		st.resume()
 		b.StartTimer()
 	}
