@@ -282,34 +282,19 @@ func (e *Mount) exchange(ctx context.Context, cg provider.CodeGranter, a Authori
 	tok, err := cg.Exchange(ctx, a.Code, a.Verifier, a.RedirectURL)
 	if err != nil {
 		e.Logger.Warn("code exchange failed", "role", a.Holder, "config", a.Config, "error", err)
-		if tok != nil {
-			e.RevokeQuietly(ctx, cg, a.Holder, "", tok.RefreshToken)
-		}
 		if provider.IsRefusal(err) {
-			return nil, UserErr("the provider refused the code: %s; run authorize/%s again", err, name)
+			err = UserErr("the provider refused the code: %s; run authorize/%s again", err, name)
 		}
-		return nil, err
 	}
-	UpstreamOf(cg).Minted()
-	if tok.RefreshToken == "" {
-		// No grant to keep: the unleased access token goes.
-		e.RevokeQuietly(ctx, cg, a.Holder, tok.AccessToken, "")
-		return nil, UserErr("the provider issued no refresh token, so Vault cannot mint tokens for role %q later; "+
-			"enable the refresh_token grant for the client upstream", name)
-	}
-	return tok, nil
+	return e.grantAnswered(ctx, cg, a, tok, err, "")
 }
 
-// deviceTokens polls the token endpoint once with a's device code (RFC
-// 8628 §3.4). Refusals come back unchanged, for the poller to read their
-// code; what a refresh-less answer yielded is revoked.
-func (e *Mount) deviceTokens(ctx context.Context, cg provider.CodeGranter, a Authorization) (*provider.Token, error) {
-	_, name := Holder(a.Holder)
-	dg, ok := cg.(provider.DeviceGranter)
-	if !ok {
-		return nil, UserErr("the provider of config %q does not offer the device grant", a.Config)
-	}
-	tok, err := dg.DevicePoll(ctx, a.DeviceCode)
+// grantAnswered takes what a code exchange or a device poll answered:
+// what a failed answer carried is revoked; a token without a refresh
+// token is revoked and refused, since nothing could mint the role's later
+// tokens. hint ends the refusal's advice.
+func (e *Mount) grantAnswered(ctx context.Context, cg provider.CodeGranter, a Authorization, tok *provider.Token, err error,
+	hint string) (*provider.Token, error) {
 	if err != nil {
 		if tok != nil {
 			e.RevokeQuietly(ctx, cg, a.Holder, "", tok.RefreshToken)
@@ -318,11 +303,25 @@ func (e *Mount) deviceTokens(ctx context.Context, cg provider.CodeGranter, a Aut
 	}
 	UpstreamOf(cg).Minted()
 	if tok.RefreshToken == "" {
+		// No grant to keep: the unleased access token goes.
+		_, name := Holder(a.Holder)
 		e.RevokeQuietly(ctx, cg, a.Holder, tok.AccessToken, "")
 		return nil, UserErr("the provider issued no refresh token, so Vault cannot mint tokens for role %q later; "+
-			"enable the refresh_token grant for the client upstream (OpenID providers may want the offline_access scope)", name)
+			"enable the refresh_token grant for the client upstream%s", name, hint)
 	}
 	return tok, nil
+}
+
+// deviceTokens polls the token endpoint once with a's device code (RFC
+// 8628 §3.4). Refusals come back unchanged, for the poller to read their
+// code; what a refresh-less answer yielded is revoked.
+func (e *Mount) deviceTokens(ctx context.Context, cg provider.CodeGranter, a Authorization) (*provider.Token, error) {
+	dg, ok := cg.(provider.DeviceGranter)
+	if !ok {
+		return nil, UserErr("the provider of config %q does not offer the device grant", a.Config)
+	}
+	tok, err := dg.DevicePoll(ctx, a.DeviceCode)
+	return e.grantAnswered(ctx, cg, a, tok, err, " (OpenID providers may want the offline_access scope)")
 }
 
 // DropRoleToken forgets a holder's user authorization and, best effort,
