@@ -205,6 +205,10 @@ type Authorization struct {
 	Verifier       string
 	RedirectURL    string
 	DeviceCode     string
+	// Scopes are the scopes authorize asked for (ScopesSet: recorded);
+	// the holder must still ask for the same when the user answers.
+	Scopes    []string
+	ScopesSet bool
 }
 
 // CompleteAuthorization exchanges a's code (or polls once with its device
@@ -214,32 +218,16 @@ type Authorization struct {
 // returns the server's error (authorization_pending, slow_down, ...) and
 // stores nothing.
 func (e *Mount) CompleteAuthorization(ctx context.Context, s logical.Storage, a Authorization) (time.Time, error) {
-	what, name := Holder(a.Holder)
-	roleLock := e.RoleLock(a.Holder)
-	roleLock.Lock()
-	defer roleLock.Unlock()
-	role, err := e.CodeHolder(ctx, s, a.Holder)
+	acct, err := e.authorizationTarget(ctx, s, a)
 	if err != nil {
 		return time.Time{}, err
-	}
-	if role == nil || role.Config != a.Config || role.GrantType != provider.GrantAuthorizationCode {
-		return time.Time{}, UserErr("%s %q was deleted or changed since authorize; run authorize/%s again", what, name, name)
-	}
-	acct, err := e.Account(ctx, s, a.Config)
-	if err != nil {
-		return time.Time{}, err
-	}
-	if acct == nil {
-		return time.Time{}, fmt.Errorf("role %q: %w: %q", a.Holder, ErrNoConfig, a.Config)
 	}
 	cg, err := acct.CodeGranter()
 	if err != nil {
 		return time.Time{}, err
 	}
-	previous, err := e.LoadRoleToken(ctx, s, a.Holder)
-	if err != nil {
-		return time.Time{}, err
-	}
+	// No lock is held while the upstream answers: a slow token endpoint
+	// holds up no creds read or rotation of the holder.
 	tok, err := e.obtainTokens(ctx, cg, a)
 	if err != nil {
 		return time.Time{}, err
@@ -247,6 +235,51 @@ func (e *Mount) CompleteAuthorization(ctx context.Context, s logical.Storage, a 
 	// The upstream issued them: whoever stops waiting now, they are kept
 	// (or revoked), never dropped half-way.
 	ctx = context.WithoutCancel(ctx)
+	roleLock := e.RoleLock(a.Holder)
+	roleLock.Lock()
+	defer roleLock.Unlock()
+	// The holder may have changed while the upstream answered.
+	if acct, err = e.authorizationTarget(ctx, s, a); err != nil {
+		e.RevokeQuietly(ctx, cg, a.Holder, tok.AccessToken, tok.RefreshToken)
+		return time.Time{}, err
+	}
+	return e.keepAuthorization(ctx, s, a, acct, cg, tok)
+}
+
+// authorizationTarget is the account a's holder authorizes against: the
+// holder must still be an authorization_code role of a's config asking
+// for the scopes authorize asked for.
+func (e *Mount) authorizationTarget(ctx context.Context, s logical.Storage, a Authorization) (*Account, error) {
+	what, name := Holder(a.Holder)
+	role, err := e.CodeHolder(ctx, s, a.Holder)
+	if err != nil {
+		return nil, err
+	}
+	if role == nil || role.Config != a.Config || role.GrantType != provider.GrantAuthorizationCode {
+		return nil, UserErr("%s %q was deleted or changed since authorize; run authorize/%s again", what, name, name)
+	}
+	acct, err := e.Account(ctx, s, a.Config)
+	if err != nil {
+		return nil, err
+	}
+	if acct == nil {
+		return nil, fmt.Errorf("role %q: %w: %q", a.Holder, ErrNoConfig, a.Config)
+	}
+	if a.ScopesSet && strings.Join(RoleScopes(role, acct.Entry), " ") != strings.Join(a.Scopes, " ") {
+		return nil, UserErr("the scopes of %s %q changed since authorize; run authorize/%s again", what, name, name)
+	}
+	return acct, nil
+}
+
+// keepAuthorization stores tok's refresh token on a's holder, replacing
+// and revoking an earlier one. The caller holds the holder's role lock.
+func (e *Mount) keepAuthorization(ctx context.Context, s logical.Storage, a Authorization, acct *Account, cg provider.CodeGranter,
+	tok *provider.Token) (time.Time, error) {
+	previous, err := e.LoadRoleToken(ctx, s, a.Holder)
+	if err != nil {
+		e.RevokeQuietly(ctx, cg, a.Holder, tok.AccessToken, tok.RefreshToken)
+		return time.Time{}, err
+	}
 	// The access token from the exchange is leased to no one: revoked
 	// where that cannot cost the role the refresh token stored below.
 	if !SpareUserGrant(provider.GrantAuthorizationCode, acct.Entry) {

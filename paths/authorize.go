@@ -170,8 +170,9 @@ func (e *Env) authorizeCode(ctx context.Context, req *logical.Request, key strin
 		return nil, err
 	}
 	state := base64.RawURLEncoding.EncodeToString(raw)
+	now := e.Now().UTC()
 	p := userauth.PendingAuth{Role: key, Config: role.Config, Verifier: oauth2.GenerateVerifier(), RedirectURL: role.RedirectURL,
-		ExpiresAt: e.Now().Add(userauth.StateLifetime).UTC()}
+		ExpiresAt: now.Add(userauth.StateLifetime), Created: now, Scopes: lifecycle.RoleScopes(role, acct.Entry), ScopesSet: true}
 	entry, err := logical.StorageEntryJSON(userauth.StateKey(state), p)
 	if err != nil {
 		return nil, err
@@ -182,7 +183,7 @@ func (e *Env) authorizeCode(ctx context.Context, req *logical.Request, key strin
 	if err := req.Storage.Put(ctx, entry); err != nil {
 		return nil, fmt.Errorf("storing the authorization state: %w", err)
 	}
-	if err := e.CapPendingStates(ctx, req.Storage, key); err != nil {
+	if err := e.CapPendingStates(ctx, req.Storage, key, userauth.StateKey(state)); err != nil {
 		return nil, err
 	}
 	e.Logger.Info("authorization started", "role", name, "config", role.Config)
@@ -224,7 +225,8 @@ func (e *Env) authorizeDevice(ctx context.Context, req *logical.Request, key str
 		lifetime = min(userauth.MaxDeviceLifetime, max(lifetime, userauth.StateLifetime))
 	}
 	p := userauth.PendingAuth{Role: key, Config: role.Config, DeviceCode: da.DeviceCode, Interval: da.Interval,
-		ExpiresAt: now.Add(lifetime), NextPoll: now.Add(da.Interval)}
+		ExpiresAt: now.Add(lifetime), NextPoll: now.Add(da.Interval), Created: now,
+		Scopes: lifecycle.RoleScopes(role, acct.Entry), ScopesSet: true}
 	stateKey, err := e.StorePending(ctx, req.Storage, key, &p)
 	if err != nil {
 		return nil, err

@@ -38,7 +38,7 @@ func (e *Env) callback(ctx context.Context, req *logical.Request, d *framework.F
 	ctx = context.WithoutCancel(ctx)
 	what, name := lifecycle.Holder(p.Role)
 	now, err := e.CompleteAuthorization(ctx, req.Storage, lifecycle.Authorization{Holder: p.Role, Config: p.Config,
-		Code: code, Verifier: p.Verifier, RedirectURL: p.RedirectURL})
+		Code: code, Verifier: p.Verifier, RedirectURL: p.RedirectURL, Scopes: p.Scopes, ScopesSet: p.ScopesSet})
 	if err != nil {
 		return nil, err
 	}

@@ -55,7 +55,7 @@ func (e *Authorizations) StorePending(ctx context.Context, s logical.Storage, ho
 	if err := s.Put(ctx, entry); err != nil {
 		return "", fmt.Errorf("storing the pending authorization: %w", err)
 	}
-	return key, e.CapPendingStates(ctx, s, holder)
+	return key, e.CapPendingStates(ctx, s, holder, key)
 }
 
 // devicePoller runs one goroutine while device authorizations are pending
@@ -209,7 +209,8 @@ func (e *Authorizations) pollDevice(ctx context.Context, s logical.Storage, key 
 		e.reschedule(key, p.PollAt())
 		return
 	}
-	authorizedAt, err := e.CompleteAuthorization(ctx, s, lifecycle.Authorization{Holder: p.Role, Config: p.Config, DeviceCode: p.DeviceCode})
+	authorizedAt, err := e.CompleteAuthorization(ctx, s, lifecycle.Authorization{Holder: p.Role, Config: p.Config, DeviceCode: p.DeviceCode,
+		Scopes: p.Scopes, ScopesSet: p.ScopesSet})
 	e.deviceAnswer(ctx, s, key, p, authorizedAt, err)
 }
 
@@ -265,7 +266,9 @@ func (e *Authorizations) nextDevicePoll(ctx context.Context, s logical.Storage, 
 		p.Interval = provider.DefaultDeviceInterval
 	}
 	p.NextPoll = e.Now().Add(p.Interval).UTC()
-	lock := e.StateLock(key)
+	// The holder's lock, which the cap holds while it drops states: a
+	// state dropped meanwhile is not written back.
+	lock := e.StateLock("role/" + p.Role)
 	lock.Lock()
 	existing, err := lifecycle.GetJSON[PendingAuth](ctx, s, key, "authorization state")
 	if err == nil && existing != nil {

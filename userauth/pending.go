@@ -29,6 +29,21 @@ type PendingAuth struct {
 	DeviceCode string        `json:"device_code,omitempty"`
 	Interval   time.Duration `json:"interval,omitempty"`
 	NextPoll   time.Time     `json:"next_poll,omitempty"`
+	// Created orders a holder's pending states for the cap; Scopes are
+	// the scopes authorize asked for (ScopesSet: recorded), which the
+	// holder must still have when the user answers.
+	Created   time.Time `json:"created,omitempty"`
+	Scopes    []string  `json:"scopes,omitempty"`
+	ScopesSet bool      `json:"scopes_set,omitempty"`
+}
+
+// age orders pending states oldest first; a state stored before Created
+// was recorded counts as created a StateLifetime before its expiry.
+func (p *PendingAuth) age() time.Time {
+	if !p.Created.IsZero() {
+		return p.Created
+	}
+	return p.ExpiresAt.Add(-StateLifetime)
 }
 
 func StateKey(state string) string {
@@ -41,15 +56,17 @@ func StateKey(state string) string {
 const MaxPendingStates = 20
 
 // CapPendingStates drops a role's oldest pending states beyond
-// MaxPendingStates, so repeated authorize calls cannot fill storage.
-func (e *Authorizations) CapPendingStates(ctx context.Context, s logical.Storage, role string) error {
+// MaxPendingStates, so repeated authorize calls cannot fill storage; keep,
+// the state just stored, is never one of them. The caller holds the
+// holder's lock, StateLock("role/"+role).
+func (e *Authorizations) CapPendingStates(ctx context.Context, s logical.Storage, role, keep string) error {
 	keys, err := s.List(ctx, lifecycle.StatePrefix)
 	if err != nil {
 		return err
 	}
 	type pending struct {
 		key     string
-		expires time.Time
+		created time.Time
 	}
 	var mine []pending
 	for _, k := range keys {
@@ -62,15 +79,15 @@ func (e *Authorizations) CapPendingStates(ctx context.Context, s logical.Storage
 		if err != nil {
 			return err
 		}
-		if p != nil && p.Role == role {
-			mine = append(mine, pending{lifecycle.StatePrefix + k, p.ExpiresAt})
+		if p != nil && p.Role == role && lifecycle.StatePrefix+k != keep {
+			mine = append(mine, pending{lifecycle.StatePrefix + k, p.age()})
 		}
 	}
-	if len(mine) <= MaxPendingStates {
+	if len(mine) < MaxPendingStates {
 		return nil
 	}
-	sort.Slice(mine, func(i, j int) bool { return mine[i].expires.Before(mine[j].expires) })
-	for _, p := range mine[:len(mine)-MaxPendingStates] {
+	sort.Slice(mine, func(i, j int) bool { return mine[i].created.Before(mine[j].created) })
+	for _, p := range mine[:len(mine)-(MaxPendingStates-1)] {
 		if err := s.Delete(ctx, p.key); err != nil {
 			return fmt.Errorf("dropping an old authorization state: %w", err)
 		}
@@ -93,6 +110,14 @@ func (e *Authorizations) PruneStates(ctx context.Context, req *logical.Request) 
 	now := e.Now()
 	for _, k := range keys {
 		p, err := lifecycle.GetJSON[PendingAuth](ctx, req.Storage, lifecycle.StatePrefix+k, "authorization state")
+		if lifecycle.Unreadable(err) {
+			// Nothing can use it; it would stay forever.
+			e.Logger.Warn("deleting an authorization state that cannot be read", "error", err)
+			if err := req.Storage.Delete(ctx, lifecycle.StatePrefix+k); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			e.Logger.Warn("skipping an unreadable authorization state", "error", err)
 			continue
