@@ -7,25 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/testutil"
 	"github.com/hashicorp/vault/sdk/logical"
 )
-
-// hookStorage runs after once a Get has read its value, before it returns:
-// the moment a write from elsewhere can land.
-type hookStorage struct {
-	logical.Storage
-	after func()
-}
-
-func (h *hookStorage) Get(ctx context.Context, key string) (*logical.StorageEntry, error) {
-	e, err := h.Storage.Get(ctx, key)
-	if h.after != nil {
-		f := h.after
-		h.after = nil
-		f()
-	}
-	return e, err
-}
 
 // TestCacheNeverKeepsAStaleEntry: a load that read an entry just before a
 // write (and its drop) must not put the old value in the cache.
@@ -38,7 +22,7 @@ func TestCacheNeverKeepsAStaleEntry(t *testing.T) {
 	}
 	c := newEntryCache[RoleEntry](RolePrefix)
 	put("old")
-	hs := &hookStorage{Storage: s, after: func() { put("new"); c.Drop("r") }}
+	hs := &testutil.HookStorage{Storage: s, After: func() { put("new"); c.Drop("r") }}
 	got, err := c.load(ctx, hs, "r", "role")
 	if err != nil || got.Config != "old" {
 		t.Fatalf("the racing load: %v %v", got, err)

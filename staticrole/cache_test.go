@@ -5,26 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acquia-vault/vault-plugin-secrets-acquia/internal/testutil"
 	"github.com/acquia-vault/vault-plugin-secrets-acquia/lifecycle"
 	"github.com/hashicorp/vault/sdk/logical"
 )
-
-// hookStorage runs after once a Get has read its value, before it returns:
-// the moment a write from elsewhere can land.
-type hookStorage struct {
-	logical.Storage
-	after func()
-}
-
-func (h *hookStorage) Get(ctx context.Context, key string) (*logical.StorageEntry, error) {
-	e, err := h.Storage.Get(ctx, key)
-	if h.after != nil {
-		f := h.after
-		h.after = nil
-		f()
-	}
-	return e, err
-}
 
 // TestStaticCacheNeverKeepsADeletedToken: a read that loaded a static
 // token just before its role was deleted does not put it back in memory.
@@ -37,7 +21,7 @@ func TestStaticCacheNeverKeepsADeletedToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.StaticChanged("r") // a cold cache: a restart, or Invalidate
-	hs := &hookStorage{Storage: s, after: func() {
+	hs := &testutil.HookStorage{Storage: s, After: func() {
 		_ = s.Delete(ctx, lifecycle.StaticTokenPrefix+"r")
 		e.StaticChanged("r")
 	}}
@@ -66,7 +50,7 @@ func TestStaticCacheInvalidateNeverKeepsADeletedToken(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			hs := &hookStorage{Storage: s, after: func() {
+			hs := &testutil.HookStorage{Storage: s, After: func() {
 				// The active node deletes the role; this node hears of it.
 				_ = s.Delete(ctx, lifecycle.StaticTokenPrefix+"r")
 				_ = s.Delete(ctx, lifecycle.StaticRolePrefix+"r")

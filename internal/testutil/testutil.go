@@ -4,10 +4,13 @@ package testutil
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
 )
 
 // SyncBuffer collects output from concurrent writers (handlers' log lines,
@@ -54,4 +57,21 @@ func BearerStatus(t testing.TB, c *http.Client, url, token string) int {
 	}
 	_ = resp.Body.Close() // only the status is read
 	return resp.StatusCode
+}
+
+// HookStorage runs After once, when a Get has read its value and before it
+// returns: the moment a write from elsewhere can land.
+type HookStorage struct {
+	logical.Storage
+	After func()
+}
+
+func (h *HookStorage) Get(ctx context.Context, key string) (*logical.StorageEntry, error) {
+	e, err := h.Storage.Get(ctx, key)
+	if h.After != nil {
+		f := h.After
+		h.After = nil
+		f()
+	}
+	return e, err
 }
