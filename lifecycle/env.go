@@ -147,10 +147,6 @@ func (e *Mount) RoleLock(name string) *sync.RWMutex { return locksFor(e.roleLock
 // StateLock makes authorization state key single-use.
 func (e *Mount) StateLock(key string) *sync.RWMutex { return locksFor(e.stateLocks, key) }
 
-func (e *Mount) ProviderOptions() provider.Options {
-	return provider.Options{Logger: e.Logger.Named("upstream"), Now: e.Now}
-}
-
 // Client returns the upstream client of cfg, as loaded from storage,
 // cached by config generation: a reader that loaded the config just before
 // a write never hands its stale client to a reader of the new one, and

@@ -23,7 +23,7 @@ import (
 // ClientOptions are the options of a client of config (of provider
 // providerName): its upstream calls are counted under those labels.
 func (e *Mount) ClientOptions(providerName, config string) provider.Options {
-	o := e.ProviderOptions()
+	o := provider.Options{Logger: e.Logger.Named("upstream"), Now: e.Now}
 	if up := e.Metrics.Upstream(providerName, config); up != nil {
 		o.Metrics = up
 	}
