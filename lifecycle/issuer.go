@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -33,32 +32,20 @@ var issuerParts = []struct {
 	{"revocation_url", func(c provider.Config) string { return c.RevocationURL }},
 }
 
-// issuerFields names issuerParts.
-var issuerFields = func() []string {
+// IssuerFields are the config fields that make up the issuer.
+func IssuerFields() []string {
 	names := make([]string, len(issuerParts))
 	for i, p := range issuerParts {
 		names[i] = p.name
 	}
 	return names
-}()
-
-// IssuerFields are the config fields that make up the issuer.
-func IssuerFields() []string { return slices.Clone(issuerFields) }
-
-func issuerValues(c provider.Config) map[string]string {
-	v := make(map[string]string, len(issuerParts))
-	for _, p := range issuerParts {
-		v[p.name] = p.value(c)
-	}
-	return v
 }
 
 // IssuerOf fingerprints the issuer of an effective (defaulted) config.
 func IssuerOf(c provider.Config) string {
-	v := issuerValues(c)
 	parts := []string{c.Provider}
-	for _, f := range issuerFields {
-		parts = append(parts, f+"="+v[f])
+	for _, p := range issuerParts {
+		parts = append(parts, p.name+"="+p.value(c))
 	}
 	sum := sha256.Sum256([]byte(strings.Join(parts, "\n")))
 	return hex.EncodeToString(sum[:16])
@@ -78,10 +65,9 @@ func sameIssuer(cfg *ConfigEntry, eff provider.Config, issuer string, issued tim
 // issuerChange names the first issuer field that differs between two
 // effective configs, or "".
 func issuerChange(old, new provider.Config) string {
-	ov, nv := issuerValues(old), issuerValues(new)
-	for _, f := range issuerFields {
-		if ov[f] != nv[f] {
-			return f
+	for _, p := range issuerParts {
+		if p.value(old) != p.value(new) {
+			return p.name
 		}
 	}
 	return ""
