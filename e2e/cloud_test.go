@@ -143,3 +143,43 @@ func TestBadInputThroughRealVault(t *testing.T) {
 	}
 	v.assertLogClean()
 }
+
+// TestPluginLogLevelFromRegistration: the level an operator gives the
+// plugin at registration reaches it. The server logs at trace; of two
+// mounts of the same binary, the one registered with
+// ACQUIA_PLUGIN_LOG_LEVEL=info writes no debug line for its upstream
+// calls, the other does.
+func TestPluginLogLevelFromRegistration(t *testing.T) {
+	v := startVault(t)
+	const quiet = "acquia-quiet"
+	v.mustCLI("plugin", "register", "-sha256="+pluginSHA, "-version="+pluginVersion, "-command="+pluginBinary,
+		"-env=ACQUIA_PLUGIN_LOG_LEVEL=info", "secret", quiet)
+	v.mustCLI("secrets", "enable", "-path=quiet", "-plugin-version="+pluginVersion, quiet)
+	for _, mount := range []string{"acquia", "quiet"} {
+		v.mustCLI("write", mount+"/config/c", "provider=cloud",
+			"client_id="+emulator.DemoCloudClientID, "client_secret="+emulator.DemoCloudClientSecret,
+			"token_url="+v.emu.URL()+"/api/auth/oauth/token", "api_url="+v.emu.URL()+"/api")
+		v.mustCLI("write", mount+"/roles/r", "config=c")
+		v.readJSON(mount + "/creds/r")
+	}
+	b, err := os.ReadFile(v.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := map[string]int{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.Contains(line, "upstream call") {
+			continue
+		}
+		// Vault names a plugin's logger secrets.<plugin name>.<...>.
+		switch {
+		case strings.Contains(line, "secrets."+quiet+"."):
+			calls[quiet]++
+		case strings.Contains(line, "secrets."+pluginName+"."):
+			calls[pluginName]++
+		}
+	}
+	if calls[pluginName] == 0 || calls[quiet] != 0 {
+		t.Errorf("upstream call debug lines by plugin: %v; want some of %s and none of %s", calls, pluginName, quiet)
+	}
+}
