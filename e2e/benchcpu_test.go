@@ -85,3 +85,55 @@ func also(prefix, s string) string {
 	}
 	return prefix + s
 }
+
+// machineCPU is the CPU time the whole machine has spent busy (user,
+// nice, system, irq, softirq, steal) and waiting on I/O so far, from the
+// first line of /proc/stat, under the keys "machine" and "iowait"; empty
+// where there is no /proc.
+func machineCPU() map[string]time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return map[string]time.Duration{}
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return map[string]time.Duration{}
+	}
+	tick := func(i int) time.Duration {
+		n, _ := strconv.ParseInt(f[i], 10, 64)
+		return time.Duration(n) * time.Second / userHZ
+	}
+	// user nice system idle iowait irq softirq steal
+	return map[string]time.Duration{
+		"machine": tick(1) + tick(2) + tick(3) + tick(6) + tick(7) + tick(8),
+		"iowait":  tick(5),
+	}
+}
+
+// tcpOpens is how many TCP connections this machine has opened so far
+// (ActiveOpens in /proc/net/snmp), or -1 where there is no /proc.
+func tcpOpens() int64 {
+	b, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		return -1
+	}
+	var names []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Tcp:" {
+			continue
+		}
+		if names == nil {
+			names = f
+			continue
+		}
+		for i, n := range names {
+			if n == "ActiveOpens" && i < len(f) {
+				v, _ := strconv.ParseInt(f[i], 10, 64)
+				return v
+			}
+		}
+	}
+	return -1
+}

@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -94,6 +96,30 @@ type revokeTimes struct {
 	plugin, floor, tracked time.Duration
 	direct                 time.Duration
 	left                   int
+	// cpu is the CPU each process (and the machine) used during each
+	// target's revokes, by target: "plugin", "floor", "tracked".
+	cpu map[string]map[string]time.Duration
+	// opens is how many TCP connections the machine opened during each
+	// target's revokes.
+	opens map[string]int64
+}
+
+// cpuNote is the CPU per lease of each process during target's revokes.
+func (t revokeTimes) cpuNote(target string) string {
+	c := t.cpu[target]
+	if len(c) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, n := range []string{"vault", "plugin", "floor", "self", "machine", "iowait"} {
+		if d, ok := c[n]; ok {
+			parts = append(parts, fmt.Sprintf("%s %.2f", n, t.perLease(d)))
+		}
+	}
+	if o, ok := t.opens[target]; ok {
+		parts = append(parts, fmt.Sprintf("TCP connections opened per lease %.2f", float64(o)/float64(t.n)))
+	}
+	return target + " " + strings.Join(parts, ", ")
 }
 
 // perLease is the ms per lease of a total over t.n leases.
@@ -205,6 +231,11 @@ func revokeRows(figure string, r revokeTimes, goal float64) []benchRow {
 	trackedRate := 1000 / r.trackedPerLease()
 	note := fmt.Sprintf("%d leases revoked, %d tokens left upstream; ms per lease %.2f, floor %.2f, tracking floor %.2f, each + direct revoke %.2f",
 		r.n, r.left, r.perLease(r.plugin), r.perLease(r.floor), r.perLease(r.tracked), ms(r.direct))
+	if c := r.cpuNote("plugin"); c != "" {
+		// Self is this process: the emulator and the bench client's
+		// driver; machine is every process and the kernel.
+		note += "; CPU ms per lease: " + c + "; " + r.cpuNote("floor") + "; " + r.cpuNote("tracked")
+	}
 	tracked := benchRow{Figure: figure + ": ÷ tracking floor", Value: rate, Floor: trackedRate, Ratio: rate / trackedRate,
 		Goal: "(context)", Context: true}
 	if goal > 0 {
@@ -253,11 +284,20 @@ func (b *revokeBench) held(n int) revokeTimes {
 // order that turns each round. The tokens left are those of clients of
 // service that the plugin's revokes left live.
 func (b *revokeBench) rounds(rounds int, names []string, per int, service string, clients map[string]bool) revokeTimes {
-	r := revokeTimes{n: rounds * len(names) * per}
+	r := revokeTimes{n: rounds * len(names) * per, cpu: map[string]map[string]time.Duration{},
+		opens: map[string]int64{}}
 	targets := []struct {
-		mount string
-		took  *time.Duration
-	}{{"acquia/creds", &r.plugin}, {"floor/creds", &r.floor}, {"floor/tracked", &r.tracked}}
+		mount, name string
+		took        *time.Duration
+	}{{"acquia/creds", "plugin", &r.plugin}, {"floor/creds", "floor", &r.floor}, {"floor/tracked", "tracked", &r.tracked}}
+	vaultName := filepath.Base(vaultBin)
+	// cpu is what each process and the machine used so far.
+	cpu := func() map[string]time.Duration {
+		c := machineCPU()
+		p := cpuTimes(vaultName, pluginBinary, floorBinary)
+		c["vault"], c["plugin"], c["floor"], c["self"] = p[vaultName], p[pluginBinary], p[floorBinary], p["self"]
+		return c
+	}
 	for round := range rounds {
 		for i := range targets {
 			tg := targets[(i+round)%len(targets)]
@@ -269,10 +309,18 @@ func (b *revokeBench) rounds(rounds int, names []string, per int, service string
 			if len(names) == 1 {
 				prefix += "/" + names[0]
 			}
-			if d, err := time.ParseDuration(os.Getenv("ACQUIA_BENCH_SETTLE")); err == nil {
-				time.Sleep(d)
-			}
+			settle()
+			cpuBefore, opensBefore := cpu(), tcpOpens()
 			*tg.took += b.revokePrefix(prefix)
+			if o := tcpOpens(); o >= 0 && opensBefore >= 0 {
+				r.opens[tg.name] += o - opensBefore
+			}
+			if r.cpu[tg.name] == nil {
+				r.cpu[tg.name] = map[string]time.Duration{}
+			}
+			for k, d := range cpu() {
+				r.cpu[tg.name][k] += d - cpuBefore[k]
+			}
 			if tg.mount == "acquia/creds" {
 				r.left += newSince(before, liveOf(b.v.emu, service, clients))
 			}
@@ -332,4 +380,20 @@ func (b *revokeBench) spread(configs, per, rounds int) revokeTimes {
 	}
 	r.direct = b.directRevokes(reqs)
 	return r
+}
+
+// settle lets the storage finish the work a burst of minting left before
+// a revoke is timed, for every target alike. File storage writes without
+// fsync, so the kernel writes a burst's files back from 30 s on, into a
+// revoke that follows at once; a server minting over hours has long
+// written them back when its operator revokes. sync(2) waits for that
+// writeback (ACQUIA_BENCH_SYNC=0 skips it); ACQUIA_BENCH_SETTLE, a
+// duration, pauses after it.
+func settle() {
+	if os.Getenv("ACQUIA_BENCH_SYNC") != "0" {
+		syscall.Sync()
+	}
+	if d, err := time.ParseDuration(os.Getenv("ACQUIA_BENCH_SETTLE")); err == nil {
+		time.Sleep(d)
+	}
 }
