@@ -197,6 +197,27 @@ func (h *Harness) Stored(key string) bool {
 	return e != nil
 }
 
+// Refused writes data to path and holds the write to what a refused write
+// must be: a 400 whose text holds none of secrets nor h.Secrets, with
+// nothing stored at path. It returns the text, for the caller's checks of
+// its wording.
+func (h *Harness) Refused(t testing.TB, path string, data map[string]any, secrets ...string) string {
+	t.Helper()
+	msg, ok := BadRequest(h.Write(path, data))
+	if !ok {
+		t.Fatalf("write %s: want a 400, got %s", path, msg)
+	}
+	for _, s := range append(secrets, h.Secrets...) {
+		if s != "" && strings.Contains(msg, s) {
+			t.Errorf("write %s: the error holds a secret: %q", path, msg)
+		}
+	}
+	if h.Stored(path) {
+		t.Errorf("write %s: a refused write stored it", path)
+	}
+	return msg
+}
+
 func (h *Harness) AssertLogsClean() {
 	logs := h.Logs.String()
 	for _, s := range h.Secrets {
