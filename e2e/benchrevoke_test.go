@@ -104,22 +104,17 @@ type revokeTimes struct {
 	opens map[string]int64
 }
 
-// cpuNote is the CPU per lease of each process during target's revokes.
-func (t revokeTimes) cpuNote(target string) string {
+// cpuNote is what target's revokes used, per lease: each process's CPU
+// (cpuPer), then the whole machine's busy time and iowait, and the TCP
+// connections opened.
+func (t revokeTimes) cpuNote(target string, procs ...string) string {
 	c := t.cpu[target]
 	if len(c) == 0 {
 		return ""
 	}
-	var parts []string
-	for _, n := range []string{"vault", "plugin", "floor", "self", "machine", "iowait"} {
-		if d, ok := c[n]; ok {
-			parts = append(parts, fmt.Sprintf("%s %.2f", n, t.perLease(d)))
-		}
-	}
-	if o, ok := t.opens[target]; ok {
-		parts = append(parts, fmt.Sprintf("TCP connections opened per lease %.2f", float64(o)/float64(t.n)))
-	}
-	return target + " " + strings.Join(parts, ", ")
+	return fmt.Sprintf("%s %s; machine %.2f, iowait %.2f, TCP connections opened %.2f", target,
+		cpuPer("lease", nil, c, t.n, procs...), t.perLease(c["machine"]), t.perLease(c["iowait"]),
+		float64(t.opens[target])/float64(t.n))
 }
 
 // perLease is the ms per lease of a total over t.n leases.
@@ -231,10 +226,11 @@ func revokeRows(figure string, r revokeTimes, goal float64) []benchRow {
 	trackedRate := 1000 / r.trackedPerLease()
 	note := fmt.Sprintf("%d leases revoked, %d tokens left upstream; ms per lease %.2f, floor %.2f, tracking floor %.2f, each + direct revoke %.2f",
 		r.n, r.left, r.perLease(r.plugin), r.perLease(r.floor), r.perLease(r.tracked), ms(r.direct))
-	if c := r.cpuNote("plugin"); c != "" {
-		// Self is this process: the emulator and the bench client's
-		// driver; machine is every process and the kernel.
-		note += "; CPU ms per lease: " + c + "; " + r.cpuNote("floor") + "; " + r.cpuNote("tracked")
+	// Self is this process: the emulator and the bench client's driver;
+	// machine is every process and the kernel.
+	procs := []string{filepath.Base(vaultBin), pluginBinary, floorBinary, "self"}
+	for _, target := range []string{"plugin", "floor", "tracked"} {
+		note += also("; ", r.cpuNote(target, procs...))
 	}
 	tracked := benchRow{Figure: figure + ": ÷ tracking floor", Value: rate, Floor: trackedRate, Ratio: rate / trackedRate,
 		Goal: "(context)", Context: true}
@@ -290,12 +286,12 @@ func (b *revokeBench) rounds(rounds int, names []string, per int, service string
 		mount, name string
 		took        *time.Duration
 	}{{"acquia/creds", "plugin", &r.plugin}, {"floor/creds", "floor", &r.floor}, {"floor/tracked", "tracked", &r.tracked}}
-	vaultName := filepath.Base(vaultBin)
 	// cpu is what each process and the machine used so far.
 	cpu := func() map[string]time.Duration {
-		c := machineCPU()
-		p := cpuTimes(vaultName, pluginBinary, floorBinary)
-		c["vault"], c["plugin"], c["floor"], c["self"] = p[vaultName], p[pluginBinary], p[floorBinary], p["self"]
+		c := cpuTimes(filepath.Base(vaultBin), pluginBinary, floorBinary)
+		for k, d := range machineCPU() {
+			c[k] = d
+		}
 		return c
 	}
 	for round := range rounds {
