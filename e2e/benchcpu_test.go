@@ -88,7 +88,8 @@ func also(prefix, s string) string {
 
 // machineCPU is the CPU time the whole machine has spent busy (user,
 // nice, system, irq, softirq, steal) and waiting on I/O so far, from the
-// first line of /proc/stat, under the keys "machine" and "iowait"; empty
+// first line of /proc/stat, under the keys "machine", "iowait" and
+// "steal" (time the hypervisor ran something else; machine holds it); empty
 // where there is no /proc.
 func machineCPU() map[string]time.Duration {
 	b, err := os.ReadFile("/proc/stat")
@@ -108,6 +109,7 @@ func machineCPU() map[string]time.Duration {
 	return map[string]time.Duration{
 		"machine": tick(1) + tick(2) + tick(3) + tick(6) + tick(7) + tick(8),
 		"iowait":  tick(5),
+		"steal":   tick(8),
 	}
 }
 

@@ -5,6 +5,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -46,7 +47,8 @@ import (
 // 10000") narrow it; ACQUIA_BENCH_SETTLE (a duration, e.g. 20s) pauses
 // between each set's minting and its revoke, for all targets alike, so
 // that the storage's work after a burst of writes falls outside the
-// revoke. The table is also written to bench/revoke.json.
+// revoke. ACQUIA_BENCH_PROFILE, a directory, gets Vault's CPU profile of
+// each revoke. The table is also written to bench/revoke.json.
 func TestBenchRevoke(t *testing.T) {
 	if os.Getenv("ACQUIA_BENCH") != "1" {
 		t.Skip("make bench runs this (ACQUIA_BENCH=1)")
@@ -105,15 +107,15 @@ type revokeTimes struct {
 }
 
 // cpuNote is what target's revokes used, per lease: each process's CPU
-// (cpuPer), then the whole machine's busy time and iowait, and the TCP
+// (cpuPer), then the whole machine's busy time, iowait and steal, and the TCP
 // connections opened.
 func (t revokeTimes) cpuNote(target string, procs ...string) string {
 	c := t.cpu[target]
 	if len(c) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%s %s; machine %.2f, iowait %.2f, TCP connections opened %.2f", target,
-		cpuPer("lease", nil, c, t.n, procs...), t.perLease(c["machine"]), t.perLease(c["iowait"]),
+	return fmt.Sprintf("%s %s; machine %.2f, iowait %.2f, steal %.2f, TCP connections opened %.2f", target,
+		cpuPer("lease", nil, c, t.n, procs...), t.perLease(c["machine"]), t.perLease(c["iowait"]), t.perLease(c["steal"]),
 		float64(t.opens[target])/float64(t.n))
 }
 
@@ -306,8 +308,11 @@ func (b *revokeBench) rounds(rounds int, names []string, per int, service string
 				prefix += "/" + names[0]
 			}
 			settle()
+			profiled := b.profile(fmt.Sprintf("%s-%s-%d-round%d", tg.name, strings.ReplaceAll(prefix, "/", "_"), per, round),
+				len(names)*per)
 			cpuBefore, opensBefore := cpu(), tcpOpens()
 			*tg.took += b.revokePrefix(prefix)
+			profiled()
 			if o := tcpOpens(); o >= 0 && opensBefore >= 0 {
 				r.opens[tg.name] += o - opensBefore
 			}
@@ -323,6 +328,42 @@ func (b *revokeBench) rounds(rounds int, names []string, per int, service string
 		}
 	}
 	return r
+}
+
+// profile starts Vault's CPU profile of a revoke of n leases when
+// ACQUIA_BENCH_PROFILE names a directory, and returns what waits for it
+// and writes it there as <kind>-<name>.pprof. The profile lasts
+// ACQUIA_BENCH_PROFILE_SECONDS, or 4 ms per lease and a second more; it
+// samples CPU only, so the seconds after a revoke ends add little.
+func (b *revokeBench) profile(name string, n int) (wait func()) {
+	dir := os.Getenv("ACQUIA_BENCH_PROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	done := make(chan error, 1)
+	go func() {
+		resp, err := b.c.Do(b.v.request(http.MethodGet,
+			fmt.Sprintf("sys/pprof/profile?seconds=%d", envInt("ACQUIA_BENCH_PROFILE_SECONDS", 1+n*4/1000)), nil))
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("sys/pprof/profile: %d %s", resp.StatusCode, body)
+		}
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, b.kind+"-"+name+".pprof"), body, 0o644)
+		}
+		done <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // the profile has begun
+	return func() {
+		if err := <-done; err != nil {
+			b.t.Error(err)
+		}
+	}
 }
 
 // oauth2Token is a new token of the demo oauth2 client, minted directly.
