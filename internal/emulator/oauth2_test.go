@@ -185,13 +185,33 @@ func TestOAuth2Revoke(t *testing.T) {
 		return form(append([]string{"client_id", emulator.DemoOAuth2ClientID, "client_secret", emulator.DemoOAuth2ClientSecret}, kv...)...)
 	}
 
+	before := time.Now()
 	wantEmpty200(t, revoke(t, clientBody("token", tok), ""))
+	after := time.Now()
 	wantOAuth2Resource(t, base, tok, false)
 	wantOAuth2Resource(t, base, keep, true)
+	revokedAt := func(value string) time.Time {
+		t.Helper()
+		got, ok := e.Token(value)
+		if !ok {
+			t.Fatalf("the emulator lost a token")
+		}
+		return got.RevokedAt
+	}
+	if at := revokedAt(tok); at.Before(before) || at.After(after) {
+		t.Fatalf("RevokedAt %v, want between %v and %v", at, before, after)
+	}
+	if at := revokedAt(keep); !at.IsZero() {
+		t.Fatalf("a live token has RevokedAt %v", at)
+	}
 
 	// Unknown, already revoked and another client's: 200, nothing changes.
 	wantEmpty200(t, revoke(t, form("token", "no-such-token"), oauth2EncBasic))
+	first := revokedAt(tok)
 	wantEmpty200(t, revoke(t, form("token", tok, "token_type_hint", "access_token"), oauth2EncBasic))
+	if at := revokedAt(tok); !at.Equal(first) {
+		t.Fatalf("revoking a revoked token moved RevokedAt from %v to %v", first, at)
+	}
 	wantEmpty200(t, revoke(t, clientBody("token", others, "token_type_hint", "refresh_token"), ""))
 	wantOAuth2Resource(t, base, others, true)
 

@@ -5,7 +5,9 @@
 // is creds/<name> for a plugin that remembers what it issued: one storage
 // record written per lease, under held/<name>/, deleted by its revoke (as
 // the Acquia plugin keeps a record of each upstream token, under its
-// config, until the token is revoked).
+// config, until the token is revoked). Reading revokes returns when each
+// revoke since the last such read ran, and forgets them: the bench times
+// runs of revokes by them.
 //
 // With the SDK's defaults the framework asks Vault for the replication
 // state before every request it routes, a gRPC round trip; the Acquia
@@ -29,6 +31,7 @@ import (
 )
 
 func factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend, error) {
+	revokes := &stamps{}
 	secret := &framework.Secret{
 		Type:   "floor",
 		Fields: map[string]*framework.FieldSchema{"access_token": {Type: framework.TypeString, Description: "A fixed value."}},
@@ -36,6 +39,7 @@ func factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 			return &logical.Response{Secret: req.Secret}, nil
 		},
 		Revoke: func(context.Context, *logical.Request, *framework.FieldData) (*logical.Response, error) {
+			revokes.add()
 			return nil, nil
 		},
 	}
@@ -45,7 +49,11 @@ func factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 		Renew:  secret.Renew,
 		Revoke: func(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
 			id, _ := req.Secret.InternalData["id"].(string)
-			return nil, req.Storage.Delete(ctx, "held/"+id)
+			err := req.Storage.Delete(ctx, "held/"+id)
+			if err == nil {
+				revokes.add()
+			}
+			return nil, err
 		},
 	}
 	var b *framework.Backend
@@ -54,6 +62,15 @@ func factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 		BackendType: logical.TypeLogical,
 		Secrets:     []*framework.Secret{secret, tracked},
 		Paths: []*framework.Path{{
+			Pattern: "revokes",
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.ReadOperation: &framework.PathOperation{
+					Callback: func(context.Context, *logical.Request, *framework.FieldData) (*logical.Response, error) {
+						return &logical.Response{Data: map[string]any{"unix_micros": revokes.take()}}, nil
+					},
+				},
+			},
+		}, {
 			// static/<name>: a plain read, no lease: the floor of static-creds.
 			Pattern: "static/" + framework.GenericNameRegex("name"),
 			Fields:  map[string]*framework.FieldSchema{"name": {Type: framework.TypeString, Description: "Any name."}},
@@ -106,6 +123,31 @@ func factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 		return nil, err
 	}
 	return b, nil
+}
+
+// stamps are the times of a mount's revokes, in Unix microseconds.
+type stamps struct {
+	mu sync.Mutex
+	at []int64
+}
+
+func (s *stamps) add() {
+	now := time.Now().UnixMicro()
+	s.mu.Lock()
+	s.at = append(s.at, now)
+	s.mu.Unlock()
+}
+
+// take returns the stamps so far and forgets them.
+func (s *stamps) take() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.at
+	s.at = nil
+	if out == nil {
+		out = []int64{}
+	}
+	return out
 }
 
 // onceSystemView asks Vault for the replication state once.
