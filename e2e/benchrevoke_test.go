@@ -42,6 +42,13 @@ import (
 //   - spread: 1,000 leases over 500 CDP configs, 2 each, one revoke
 //     -prefix, in rounds (ACQUIA_BENCH_SPREAD_ROUNDS, 3).
 //
+// The spread shape has a third floor, for context: the calling floor, the
+// floor plugin's calling/ leases, whose revoke makes the upstream call
+// itself (plain net/http) and then deletes its record. It is what the
+// tracking floor plus a direct revoke stands for, made inside a revoke,
+// with Vault, a plugin and the upstream taking turns on the machine's
+// CPUs as they do for the plugin.
+//
 // Each target's figure is its median window: the time per lease of 50
 // revokes one after another (the plugin's timed by when the emulator saw
 // each upstream revocation, the floor plugin's by its own clock), with
@@ -102,8 +109,11 @@ type revokeBench struct {
 type revokeTimes struct {
 	n                      int
 	plugin, floor, tracked time.Duration
-	direct                 time.Duration
-	left                   int
+	// calling is the floor plugin's calling leases' (0 where they were
+	// not measured).
+	calling time.Duration
+	direct  time.Duration
+	left    int
 	// windows are the times per lease over each run of revokeWindow
 	// revokes, one after another, by target: the plugin's by when the
 	// emulator saw each upstream revocation, the floor plugin's by when
@@ -173,7 +183,7 @@ func benchRevokeOn(t *testing.T, kind string, sizes []int, shapes string) []benc
 	v.launch()
 	v.initServer()
 	v.waitReady()
-	v.mountPlugin()
+	v.mountPlugin(strings.Fields(os.Getenv("ACQUIA_BENCH_PLUGIN_ENV"))...)
 	v.registerFloor()
 	b := &revokeBench{t: t, v: v, kind: kind,
 		c:      &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
@@ -300,10 +310,13 @@ func revokeRows(figure string, r revokeTimes, goal float64) []benchRow {
 		"whole revokes): plugin %.2f (%.2f), floor %.2f (%.2f), tracking floor %.2f (%.2f), each + direct revoke %.2f",
 		r.n, r.left, revokeWindow, r.typical("plugin"), r.perLease(r.plugin), r.typical("floor"), r.perLease(r.floor),
 		r.typical("tracked"), r.perLease(r.tracked), ms(r.direct))
+	if r.calling > 0 {
+		note += fmt.Sprintf(", calling floor %.2f (%.2f)", r.typical("calling"), r.perLease(r.calling))
+	}
 	// Self is this process: the emulator and the bench client's driver;
 	// machine is every process and the kernel.
 	procs := []string{filepath.Base(vaultBin), pluginBinary, floorBinary, "self"}
-	for _, target := range []string{"plugin", "floor", "tracked"} {
+	for _, target := range []string{"plugin", "floor", "tracked", "calling"} {
 		note += also("; ", r.cpuNote(target, procs...))
 	}
 	tracked := benchRow{Figure: figure + ": ÷ tracking floor", Value: rate, Floor: trackedRate, Ratio: rate / trackedRate,
@@ -312,11 +325,17 @@ func revokeRows(figure string, r revokeTimes, goal float64) []benchRow {
 		tracked.Goal, tracked.Context = fmt.Sprintf("≥ %.2f, 0 tokens left", goal), false
 		tracked.Met = rate/trackedRate >= goal && r.left == 0
 	}
-	return []benchRow{
+	rows := []benchRow{
 		{Figure: figure + ": deletes/s ÷ floor", Value: rate, Floor: floorRate, Ratio: rate / floorRate, Goal: "(context)",
 			Context: true, Note: note},
 		tracked,
 	}
+	if r.calling > 0 {
+		callingRate := 1000 / r.typical("calling")
+		rows = append(rows, benchRow{Figure: figure + ": ÷ calling floor", Value: rate, Floor: callingRate,
+			Ratio: rate / callingRate, Goal: "(context)", Context: true})
+	}
+	return rows
 }
 
 // growthRow compares the plugin's cost per revoke on a config holding nHi
@@ -349,7 +368,7 @@ func (b *revokeBench) held(n int) revokeTimes {
 	v.mustCLI("write", "acquia/roles/"+cfg, "config="+cfg, "ttl=1h")
 	clients := map[string]bool{emulator.DemoOAuth2ClientID: true}
 	rounds := max(1, 1500/n)
-	r := b.rounds(rounds, []string{cfg}, n, "oauth2", clients)
+	r := b.rounds(rounds, []string{cfg}, n, "oauth2", clients, nil)
 	// The direct revocation, as the plugin sends it, of tokens minted
 	// here for it.
 	reqs := make([]benchRequest, 300)
@@ -368,13 +387,24 @@ func (b *revokeBench) held(n int) revokeTimes {
 // revokes each set with one revoke -prefix right after minting it, in an
 // order that turns each round. The tokens left are those of clients of
 // service that the plugin's revokes left live.
-func (b *revokeBench) rounds(rounds int, names []string, per int, service string, clients map[string]bool) revokeTimes {
+//
+// With call, the floor plugin's calling leases are a fourth target, each
+// revoking a token call(name) minted upstream for it, with the request
+// call returns (an upstreamCall as JSON).
+func (b *revokeBench) rounds(rounds int, names []string, per int, service string, clients map[string]bool,
+	call func(name string) string) revokeTimes {
 	r := revokeTimes{n: rounds * len(names) * per, cpu: map[string]map[string]time.Duration{},
 		opens: map[string]int64{}, windows: map[string][]time.Duration{}}
 	targets := []struct {
 		mount, name string
 		took        *time.Duration
 	}{{"acquia/creds", "plugin", &r.plugin}, {"floor/creds", "floor", &r.floor}, {"floor/tracked", "tracked", &r.tracked}}
+	if call != nil {
+		targets = append(targets, struct {
+			mount, name string
+			took        *time.Duration
+		}{"floor/calling", "calling", &r.calling})
+	}
 	// cpu is what each process and the machine used so far.
 	cpu := func() map[string]time.Duration {
 		c := cpuTimes(filepath.Base(vaultBin), pluginBinary, floorBinary)
@@ -388,6 +418,16 @@ func (b *revokeBench) rounds(rounds int, names []string, per int, service string
 			tg := targets[(i+round)%len(targets)]
 			before := liveOf(b.v.emu, service, clients)
 			for _, name := range names {
+				if tg.name == "calling" {
+					reqs := make(chan string, per)
+					for range per {
+						reqs <- call(name)
+					}
+					throughput(b.t, 8, per, func() error {
+						return b.v.do(b.c, http.MethodGet, tg.mount+"/"+name+"?revoke="+url.QueryEscape(<-reqs), nil)
+					})
+					continue
+				}
 				b.mint(tg.mount+"/"+name, per)
 			}
 			prefix := tg.mount
@@ -420,8 +460,13 @@ func (b *revokeBench) rounds(rounds int, names []string, per int, service string
 			for k, d := range cpu() {
 				r.cpu[tg.name][k] += d - cpuBefore[k]
 			}
-			if tg.mount == "acquia/creds" {
-				r.left += newSince(before, liveOf(b.v.emu, service, clients))
+			switch left := newSince(before, liveOf(b.v.emu, service, clients)); tg.name {
+			case "plugin":
+				r.left += left
+			case "calling":
+				if left > 0 {
+					b.t.Fatalf("the calling floor left %d tokens live upstream", left)
+				}
 			}
 		}
 	}
@@ -506,7 +551,16 @@ func (b *revokeBench) spread(configs, per, rounds int) revokeTimes {
 			t.Fatal(err)
 		}
 	}
-	r := b.rounds(rounds, names, per, "cdp", users)
+	// The calling floor deletes, as the plugin does, a token of the
+	// config's user.
+	call := func(name string) string {
+		user := emulator.CDPUser{Username: "bench-" + name, Password: "bench-P@ss+/=" + name}
+		tok := cdpCall(t, b.c, u, http.MethodPost, "&action=create", user, "")
+		j, _ := json.Marshal(map[string]any{"method": http.MethodDelete, "url": u + "/token?scheme=a1user", "body": "{}",
+			"header": map[string]string{"Authorization": "Bearer " + tok, "Content-Type": "application/json"}})
+		return string(j)
+	}
+	r := b.rounds(rounds, names, per, "cdp", users, call)
 	reqs := make([]benchRequest, 300)
 	for i := range reqs {
 		tok := cdpCall(t, b.c, u, http.MethodPost, "&action=create", direct, "")

@@ -5,7 +5,11 @@
 // is creds/<name> for a plugin that remembers what it issued: one storage
 // record written per lease, under held/<name>/, deleted by its revoke (as
 // the Acquia plugin keeps a record of each upstream token, under its
-// config, until the token is revoked). Reading revokes returns when each
+// config, until the token is revoked). calling/<name> is tracked/<name>
+// whose revoke first makes one upstream call, given at the read as the
+// JSON field revoke ({"method", "url", "header", "body"}), with plain
+// net/http, and fails unless it answers 2xx: the least an external plugin
+// does to revoke an upstream token it tracks. Reading revokes returns when each
 // revoke since the last such read ran, and forgets them: the bench times
 // runs of revokes by them.
 //
@@ -19,7 +23,12 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,11 +65,42 @@ func factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 			return nil, err
 		},
 	}
+	calling := &framework.Secret{
+		Type:   "floor-calling",
+		Fields: secret.Fields,
+		Renew:  secret.Renew,
+		Revoke: func(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+			call, _ := req.Secret.InternalData["revoke"].(string)
+			if err := callUpstream(ctx, call); err != nil {
+				return nil, err
+			}
+			id, _ := req.Secret.InternalData["id"].(string)
+			err := req.Storage.Delete(ctx, "held/"+id)
+			if err == nil {
+				revokes.add()
+			}
+			return nil, err
+		},
+	}
 	var b *framework.Backend
+	// track writes a record for a new lease of name and returns the lease,
+	// of secret, with the record's id and internal.
+	track := func(ctx context.Context, req *logical.Request, name string, secret string, internal map[string]any) (*logical.Response, error) {
+		// Keyed under the lease's name, as a plugin keeps its records
+		// under the config that issued them.
+		id := name + "/" + rand.Text()
+		if err := req.Storage.Put(ctx, &logical.StorageEntry{Key: "held/" + id, Value: []byte("{}")}); err != nil {
+			return nil, err
+		}
+		internal["id"] = id
+		resp := b.Secret(secret).Response(map[string]any{"access_token": "floor", "token_type": "Bearer"}, internal)
+		resp.Secret.TTL = 4 * time.Minute
+		return resp, nil
+	}
 	b = &framework.Backend{
 		Help:        "The floor of a leased read.",
 		BackendType: logical.TypeLogical,
-		Secrets:     []*framework.Secret{secret, tracked},
+		Secrets:     []*framework.Secret{secret, tracked, calling},
 		Paths: []*framework.Path{{
 			Pattern: "revokes",
 			Operations: map[logical.Operation]framework.OperationHandler{
@@ -99,16 +139,24 @@ func factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 			Operations: map[logical.Operation]framework.OperationHandler{
 				logical.ReadOperation: &framework.PathOperation{
 					Callback: func(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-						// Keyed under the lease's name, as a plugin keeps its
-						// records under the config that issued them.
-						id := d.Get("name").(string) + "/" + rand.Text()
-						if err := req.Storage.Put(ctx, &logical.StorageEntry{Key: "held/" + id, Value: []byte("{}")}); err != nil {
-							return nil, err
+						return track(ctx, req, d.Get("name").(string), "floor-tracked", map[string]any{})
+					},
+				},
+			},
+		}, {
+			Pattern: "calling/" + framework.GenericNameRegex("name"),
+			Fields: map[string]*framework.FieldSchema{
+				"name":   {Type: framework.TypeString, Description: "Any name."},
+				"revoke": {Type: framework.TypeString, Description: "The upstream call the lease's revoke makes, as JSON."},
+			},
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.ReadOperation: &framework.PathOperation{
+					Callback: func(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+						call := d.Get("revoke").(string)
+						if err := json.Unmarshal([]byte(call), &upstreamCall{}); err != nil {
+							return logical.ErrorResponse("revoke: not a JSON call: %v", err), nil
 						}
-						resp := b.Secret("floor-tracked").Response(map[string]any{"access_token": "floor", "token_type": "Bearer"},
-							map[string]any{"id": id})
-						resp.Secret.TTL = 4 * time.Minute
-						return resp, nil
+						return track(ctx, req, d.Get("name").(string), "floor-calling", map[string]any{"revoke": call})
 					},
 				},
 			},
@@ -123,6 +171,48 @@ func factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 		return nil, err
 	}
 	return b, nil
+}
+
+// upstreamCall is one HTTP request a calling lease's revoke makes.
+type upstreamCall struct {
+	Method string            `json:"method"`
+	URL    string            `json:"url"`
+	Header map[string]string `json:"header"`
+	Body   string            `json:"body"`
+}
+
+// upstream is the client of every upstream call: one pool of connections
+// kept alive, redirects not followed.
+var upstream = &http.Client{
+	Timeout:       30 * time.Second,
+	Transport:     &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second},
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+// callUpstream makes the call raw (an upstreamCall as JSON) and fails
+// unless it answers 2xx.
+func callUpstream(ctx context.Context, raw string) error {
+	var c upstreamCall
+	if err := json.Unmarshal([]byte(raw), &c); err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, c.Method, c.URL, strings.NewReader(c.Body))
+	if err != nil {
+		return err
+	}
+	for k, v := range c.Header {
+		req.Header.Set(k, v)
+	}
+	resp, err := upstream.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("upstream revoke: %d", resp.StatusCode)
+	}
+	return nil
 }
 
 // stamps are the times of a mount's revokes, in Unix microseconds.
