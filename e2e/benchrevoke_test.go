@@ -61,7 +61,8 @@ import (
 // between each set's minting and its revoke, for all targets alike, so
 // that the storage's work after a burst of writes falls outside the
 // revoke. ACQUIA_BENCH_PROFILE, a directory, gets Vault's CPU profile of
-// each revoke. The table is also written to bench/revoke.json.
+// each revoke; ACQUIA_BENCH_PLUGIN_ENV (KEY=VALUE words) is the plugin's
+// environment at registration (vault plugin register -env). The table is also written to bench/revoke.json.
 func TestBenchRevoke(t *testing.T) {
 	if os.Getenv("ACQUIA_BENCH") != "1" {
 		t.Skip("make bench runs this (ACQUIA_BENCH=1)")
