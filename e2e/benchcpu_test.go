@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -138,4 +140,24 @@ func tcpOpens() int64 {
 		}
 	}
 	return -1
+}
+
+func TestDisturbed(t *testing.T) {
+	r := revokeTimes{n: 100, cpu: map[string]map[string]time.Duration{
+		"plugin":  {"steal": 30 * time.Millisecond}, // 0.30 ms per lease
+		"tracked": {"steal": 10 * time.Millisecond}, // 0.10
+	}}
+	if got := disturbed(r, "plugin", "tracked"); got != "disturbed, measure again: steal ms per lease plugin 0.30" {
+		t.Fatalf("disturbed: %q", got)
+	}
+	if got := disturbed(r, "tracked", "floor"); got != "" {
+		t.Fatalf("undisturbed targets: %q", got)
+	}
+	if got := windowsOf([]time.Time{time.Unix(0, 0), time.Unix(1, 0), time.Unix(3, 0)}, 1); !slices.Equal(got,
+		[]time.Duration{time.Second, 2 * time.Second}) {
+		t.Fatalf("windowsOf: %v", got)
+	}
+	if got := median([]time.Duration{4, 1, 2, 10}); got != 3 {
+		t.Fatalf("median: %v", got)
+	}
 }

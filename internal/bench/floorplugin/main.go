@@ -40,137 +40,123 @@ import (
 )
 
 func factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend, error) {
-	revokes := &stamps{}
-	secret := &framework.Secret{
-		Type:   "floor",
-		Fields: map[string]*framework.FieldSchema{"access_token": {Type: framework.TypeString, Description: "A fixed value."}},
-		Renew: func(_ context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
-			return &logical.Response{Secret: req.Secret}, nil
-		},
-		Revoke: func(context.Context, *logical.Request, *framework.FieldData) (*logical.Response, error) {
-			revokes.add()
-			return nil, nil
-		},
-	}
-	tracked := &framework.Secret{
-		Type:   "floor-tracked",
-		Fields: secret.Fields,
-		Renew:  secret.Renew,
-		Revoke: func(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
-			id, _ := req.Secret.InternalData["id"].(string)
-			err := req.Storage.Delete(ctx, "held/"+id)
-			if err == nil {
-				revokes.add()
-			}
-			return nil, err
-		},
-	}
-	calling := &framework.Secret{
-		Type:   "floor-calling",
-		Fields: secret.Fields,
-		Renew:  secret.Renew,
-		Revoke: func(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
-			call, _ := req.Secret.InternalData["revoke"].(string)
-			if err := callUpstream(ctx, call); err != nil {
-				return nil, err
-			}
-			id, _ := req.Secret.InternalData["id"].(string)
-			err := req.Storage.Delete(ctx, "held/"+id)
-			if err == nil {
-				revokes.add()
-			}
-			return nil, err
-		},
-	}
-	var b *framework.Backend
-	// track writes a record for a new lease of name and returns the lease,
-	// of secret, with the record's id and internal.
-	track := func(ctx context.Context, req *logical.Request, name string, secret string, internal map[string]any) (*logical.Response, error) {
-		// Keyed under the lease's name, as a plugin keeps its records
-		// under the config that issued them.
-		id := name + "/" + rand.Text()
-		if err := req.Storage.Put(ctx, &logical.StorageEntry{Key: "held/" + id, Value: []byte("{}")}); err != nil {
-			return nil, err
-		}
-		internal["id"] = id
-		resp := b.Secret(secret).Response(map[string]any{"access_token": "floor", "token_type": "Bearer"}, internal)
-		resp.Secret.TTL = 4 * time.Minute
-		return resp, nil
-	}
-	b = &framework.Backend{
+	f := &floor{revokes: &stamps{}}
+	f.b = &framework.Backend{
 		Help:        "The floor of a leased read.",
 		BackendType: logical.TypeLogical,
-		Secrets:     []*framework.Secret{secret, tracked, calling},
-		Paths: []*framework.Path{{
-			Pattern: "revokes",
-			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.ReadOperation: &framework.PathOperation{
-					Callback: func(context.Context, *logical.Request, *framework.FieldData) (*logical.Response, error) {
-						return &logical.Response{Data: map[string]any{"unix_micros": revokes.take()}}, nil
-					},
-				},
-			},
-		}, {
-			// static/<name>: a plain read, no lease: the floor of static-creds.
-			Pattern: "static/" + framework.GenericNameRegex("name"),
-			Fields:  map[string]*framework.FieldSchema{"name": {Type: framework.TypeString, Description: "Any name."}},
-			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.ReadOperation: &framework.PathOperation{
-					Callback: func(context.Context, *logical.Request, *framework.FieldData) (*logical.Response, error) {
-						return &logical.Response{Data: map[string]any{"access_token": "floor", "token_type": "Bearer"}}, nil
-					},
-				},
-			},
-		}, {
-			Pattern: "creds/" + framework.GenericNameRegex("name"),
-			Fields:  map[string]*framework.FieldSchema{"name": {Type: framework.TypeString, Description: "Any name."}},
-			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.ReadOperation: &framework.PathOperation{
-					Callback: func(context.Context, *logical.Request, *framework.FieldData) (*logical.Response, error) {
-						resp := b.Secret("floor").Response(map[string]any{"access_token": "floor", "token_type": "Bearer"}, nil)
-						resp.Secret.TTL = 4 * time.Minute // the bench's cloud role's
-						return resp, nil
-					},
-				},
-			},
-		}, {
-			Pattern: "tracked/" + framework.GenericNameRegex("name"),
-			Fields:  map[string]*framework.FieldSchema{"name": {Type: framework.TypeString, Description: "Any name."}},
-			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.ReadOperation: &framework.PathOperation{
-					Callback: func(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-						return track(ctx, req, d.Get("name").(string), "floor-tracked", map[string]any{})
-					},
-				},
-			},
-		}, {
-			Pattern: "calling/" + framework.GenericNameRegex("name"),
-			Fields: map[string]*framework.FieldSchema{
-				"name":   {Type: framework.TypeString, Description: "Any name."},
-				"revoke": {Type: framework.TypeString, Description: "The upstream call the lease's revoke makes, as JSON."},
-			},
-			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.ReadOperation: &framework.PathOperation{
-					Callback: func(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-						call := d.Get("revoke").(string)
-						if err := json.Unmarshal([]byte(call), &upstreamCall{}); err != nil {
-							return logical.ErrorResponse("revoke: not a JSON call: %v", err), nil
-						}
-						return track(ctx, req, d.Get("name").(string), "floor-calling", map[string]any{"revoke": call})
-					},
-				},
-			},
-		}},
+		Secrets:     f.secrets(),
+		Paths:       f.paths(),
 	}
 	if conf.Config["lean"] == "true" && conf.System != nil {
 		lean := *conf
 		lean.System = &onceSystemView{SystemView: conf.System}
 		conf = &lean
 	}
-	if err := b.Setup(ctx, conf); err != nil {
+	if err := f.b.Setup(ctx, conf); err != nil {
 		return nil, err
 	}
-	return b, nil
+	return f.b, nil
+}
+
+// floor is one mount of the floor plugin.
+type floor struct {
+	b       *framework.Backend
+	revokes *stamps
+}
+
+var nameField = map[string]*framework.FieldSchema{"name": {Type: framework.TypeString, Description: "Any name."}}
+
+// fixedValue is the data of every read, a new map each time.
+func fixedValue() map[string]any { return map[string]any{"access_token": "floor", "token_type": "Bearer"} }
+
+// secrets are the floor's three kinds of lease: plain, tracked, calling.
+func (f *floor) secrets() []*framework.Secret {
+	fields := map[string]*framework.FieldSchema{"access_token": {Type: framework.TypeString, Description: "A fixed value."}}
+	renew := func(_ context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+		return &logical.Response{Secret: req.Secret}, nil
+	}
+	// forget deletes a tracked lease's record, the last step of its revoke.
+	forget := func(ctx context.Context, req *logical.Request) (*logical.Response, error) {
+		id, _ := req.Secret.InternalData["id"].(string)
+		err := req.Storage.Delete(ctx, "held/"+id)
+		if err == nil {
+			f.revokes.add()
+		}
+		return nil, err
+	}
+	return []*framework.Secret{{
+		Type: "floor", Fields: fields, Renew: renew,
+		Revoke: func(context.Context, *logical.Request, *framework.FieldData) (*logical.Response, error) {
+			f.revokes.add()
+			return nil, nil
+		},
+	}, {
+		Type: "floor-tracked", Fields: fields, Renew: renew,
+		Revoke: func(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+			return forget(ctx, req)
+		},
+	}, {
+		Type: "floor-calling", Fields: fields, Renew: renew,
+		Revoke: func(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+			call, _ := req.Secret.InternalData["revoke"].(string)
+			if err := callUpstream(ctx, call); err != nil {
+				return nil, err
+			}
+			return forget(ctx, req)
+		},
+	}}
+}
+
+// read is a path whose read callback is cb.
+func read(pattern string, fields map[string]*framework.FieldSchema, cb framework.OperationFunc) *framework.Path {
+	return &framework.Path{Pattern: pattern, Fields: fields,
+		Operations: map[logical.Operation]framework.OperationHandler{logical.ReadOperation: &framework.PathOperation{Callback: cb}}}
+}
+
+func (f *floor) paths() []*framework.Path {
+	name := framework.GenericNameRegex("name")
+	return []*framework.Path{
+		read("revokes", nil, func(context.Context, *logical.Request, *framework.FieldData) (*logical.Response, error) {
+			return &logical.Response{Data: map[string]any{"unix_micros": f.revokes.take()}}, nil
+		}),
+		// static/<name>: a plain read, no lease: the floor of static-creds.
+		read("static/"+name, nameField, func(context.Context, *logical.Request, *framework.FieldData) (*logical.Response, error) {
+			return &logical.Response{Data: fixedValue()}, nil
+		}),
+		read("creds/"+name, nameField, func(context.Context, *logical.Request, *framework.FieldData) (*logical.Response, error) {
+			resp := f.b.Secret("floor").Response(fixedValue(), nil)
+			resp.Secret.TTL = 4 * time.Minute // the bench's cloud role's
+			return resp, nil
+		}),
+		read("tracked/"+name, nameField, func(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+			return f.track(ctx, req, d.Get("name").(string), "floor-tracked", map[string]any{})
+		}),
+		read("calling/"+name, map[string]*framework.FieldSchema{
+			"name":   nameField["name"],
+			"revoke": {Type: framework.TypeString, Description: "The upstream call the lease's revoke makes, as JSON."},
+		}, func(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+			call := d.Get("revoke").(string)
+			if err := json.Unmarshal([]byte(call), &upstreamCall{}); err != nil {
+				return logical.ErrorResponse("revoke: not a JSON call: %v", err), nil
+			}
+			return f.track(ctx, req, d.Get("name").(string), "floor-calling", map[string]any{"revoke": call})
+		}),
+	}
+}
+
+// track writes a record for a new lease of name and returns the lease, of
+// secret, with the record's id and internal.
+func (f *floor) track(ctx context.Context, req *logical.Request, name, secret string, internal map[string]any) (*logical.Response, error) {
+	// Keyed under the lease's name, as a plugin keeps its records under
+	// the config that issued them.
+	id := name + "/" + rand.Text()
+	if err := req.Storage.Put(ctx, &logical.StorageEntry{Key: "held/" + id, Value: []byte("{}")}); err != nil {
+		return nil, err
+	}
+	internal["id"] = id
+	resp := f.b.Secret(secret).Response(fixedValue(), internal)
+	resp.Secret.TTL = 4 * time.Minute
+	return resp, nil
 }
 
 // upstreamCall is one HTTP request a calling lease's revoke makes.
