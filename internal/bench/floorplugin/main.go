@@ -67,7 +67,9 @@ type floor struct {
 var nameField = map[string]*framework.FieldSchema{"name": {Type: framework.TypeString, Description: "Any name."}}
 
 // fixedValue is the data of every read, a new map each time.
-func fixedValue() map[string]any { return map[string]any{"access_token": "floor", "token_type": "Bearer"} }
+func fixedValue() map[string]any {
+	return map[string]any{"access_token": "floor", "token_type": "Bearer"}
+}
 
 // secrets are the floor's three kinds of lease: plain, tracked, calling.
 func (f *floor) secrets() []*framework.Secret {
