@@ -142,6 +142,8 @@ func tcpOpens() int64 {
 	return -1
 }
 
+// TestDisturbed checks the revoke bench's arithmetic: which targets steal
+// disturbed, the windows and the median.
 func TestDisturbed(t *testing.T) {
 	r := revokeTimes{n: 100, cpu: map[string]map[string]time.Duration{
 		"plugin":  {"steal": 30 * time.Millisecond}, // 0.30 ms per lease

@@ -575,8 +575,12 @@ func printBenchAs(t *testing.T, rows []benchRow, samples int, name string) {
 	fmt.Print(b.String())
 	dir := filepath.Join(repoRoot, "bench")
 	_ = os.MkdirAll(dir, 0o755)
-	out, _ := json.MarshalIndent(map[string]any{"when": time.Now().UTC().Format(time.RFC3339), "cpus": runtime.NumCPU(),
+	out, err := json.MarshalIndent(map[string]any{"when": time.Now().UTC().Format(time.RFC3339), "cpus": runtime.NumCPU(),
 		"samples": samples, "rows": rows}, "", "  ")
+	if err != nil {
+		t.Error(err)
+		return
+	}
 	if err := os.WriteFile(filepath.Join(dir, name), out, 0o644); err != nil {
 		t.Error(err)
 	}
