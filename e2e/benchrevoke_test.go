@@ -62,7 +62,8 @@ import (
 // that the storage's work after a burst of writes falls outside the
 // revoke. ACQUIA_BENCH_PROFILE, a directory, gets Vault's CPU profile of
 // each revoke; ACQUIA_BENCH_PLUGIN_ENV (KEY=VALUE words) is the plugin's
-// environment at registration (vault plugin register -env). The table is also written to bench/revoke.json.
+// environment at registration (vault plugin register -env). The table is
+// also written to bench/revoke.json.
 func TestBenchRevoke(t *testing.T) {
 	if os.Getenv("ACQUIA_BENCH") != "1" {
 		t.Skip("make bench runs this (ACQUIA_BENCH=1)")
@@ -104,17 +105,15 @@ type revokeBench struct {
 	client func(benchRequest) (time.Duration, error)
 }
 
-// revokeTimes are what one shape's revokes took, in all: the plugin's, the
-// floor's and the tracking floor's, over n leases each, and the mean time
-// of one direct upstream revocation.
+// revokeTimes are what one shape's revokes took, in all, over n leases
+// for each target, and the mean time of one direct upstream revocation.
 type revokeTimes struct {
-	n                      int
-	plugin, floor, tracked time.Duration
-	// calling is the floor plugin's calling leases' (0 where they were
-	// not measured).
-	calling time.Duration
-	direct  time.Duration
-	left    int
+	n int
+	// took is each target's revokes' time in all, by target: "plugin",
+	// "floor", "tracked" and, where measured, "calling".
+	took   map[string]time.Duration
+	direct time.Duration
+	left   int
 	// windows are the times per lease over each run of revokeWindow
 	// revokes, one after another, by target: the plugin's by when the
 	// emulator saw each upstream revocation, the floor plugin's by when
@@ -312,10 +311,11 @@ func revokeRows(figure string, r revokeTimes, goal float64) []benchRow {
 	trackedRate := 1000 / (r.typical("tracked") + ms(r.direct))
 	note := fmt.Sprintf("%d leases revoked, %d tokens left upstream; ms per lease, median window of %d revokes (mean over "+
 		"whole revokes): plugin %.2f (%.2f), floor %.2f (%.2f), tracking floor %.2f (%.2f), each + direct revoke %.2f",
-		r.n, r.left, revokeWindow, r.typical("plugin"), r.perLease(r.plugin), r.typical("floor"), r.perLease(r.floor),
-		r.typical("tracked"), r.perLease(r.tracked), ms(r.direct))
-	if r.calling > 0 {
-		note += fmt.Sprintf(", calling floor %.2f (%.2f)", r.typical("calling"), r.perLease(r.calling))
+		r.n, r.left, revokeWindow, r.typical("plugin"), r.perLease(r.took["plugin"]), r.typical("floor"),
+		r.perLease(r.took["floor"]), r.typical("tracked"), r.perLease(r.took["tracked"]), ms(r.direct))
+	_, calling := r.took["calling"]
+	if calling {
+		note += fmt.Sprintf(", calling floor %.2f (%.2f)", r.typical("calling"), r.perLease(r.took["calling"]))
 	}
 	// Self is this process: the emulator and the bench client's driver;
 	// machine is every process and the kernel.
@@ -335,7 +335,7 @@ func revokeRows(figure string, r revokeTimes, goal float64) []benchRow {
 			Context: true, Note: note},
 		tracked,
 	}
-	if r.calling > 0 {
+	if calling {
 		callingRate := 1000 / r.typical("calling")
 		rows = append(rows, benchRow{Figure: figure + ": ÷ calling floor", Value: rate, Floor: callingRate,
 			Ratio: rate / callingRate, Goal: "(context)", Context: true})
@@ -369,7 +369,7 @@ func disturbed(r revokeTimes, targets ...string) string {
 // the mean over whole revokes and the floors' beside it.
 func growthRow(kind string, nLo, nHi int, lo, hi revokeTimes) benchRow {
 	ratio := hi.typical("plugin") / lo.typical("plugin")
-	mean := func(t revokeTimes) float64 { return t.perLease(t.plugin) }
+	mean := func(t revokeTimes) float64 { return t.perLease(t.took["plugin"]) }
 	tracked := func(t revokeTimes) float64 { return t.typical("tracked") + ms(t.direct) }
 	return benchRow{Figure: fmt.Sprintf("%s: ms per lease at %d held ÷ at %d", kind, nHi, nLo),
 		Value: hi.typical("plugin"), Floor: lo.typical("plugin"), Ratio: ratio, Goal: "≤ 1.20 (flat in N)", Met: ratio <= 1.20,
@@ -424,17 +424,25 @@ func (b *revokeBench) rounds(rounds int, names []string, per int, service string
 	if len(names)*per <= revokeWindow {
 		b.t.Fatalf("a set of %d leases makes no window of %d revokes", len(names)*per, revokeWindow)
 	}
-	r := revokeTimes{n: rounds * len(names) * per, cpu: map[string]map[string]time.Duration{},
+	r := revokeTimes{n: rounds * len(names) * per, took: map[string]time.Duration{}, cpu: map[string]map[string]time.Duration{},
 		opens: map[string]int64{}, windows: map[string][]time.Duration{}}
-	targets := []struct {
-		mount, name string
-		took        *time.Duration
-	}{{"acquia/creds", "plugin", &r.plugin}, {"floor/creds", "floor", &r.floor}, {"floor/tracked", "tracked", &r.tracked}}
+	// mint reads per leases of a target under one name.
+	mint := func(mount string) func(name string) {
+		return func(name string) { b.mint(mount+"/"+name, per) }
+	}
+	targets := []revokeTarget{{"acquia/creds", "plugin", mint("acquia/creds")}, {"floor/creds", "floor", mint("floor/creds")},
+		{"floor/tracked", "tracked", mint("floor/tracked")}}
 	if call != nil {
-		targets = append(targets, struct {
-			mount, name string
-			took        *time.Duration
-		}{"floor/calling", "calling", &r.calling})
+		targets = append(targets, revokeTarget{"floor/calling", "calling", func(name string) {
+			// Each lease carries the revoke of its own upstream token.
+			reqs := make(chan string, per)
+			for range per {
+				reqs <- call(name)
+			}
+			throughput(b.t, 8, per, func() error {
+				return b.v.do(b.c, http.MethodGet, "floor/calling/"+name+"?revoke="+url.QueryEscape(<-reqs), nil)
+			})
+		}})
 	}
 	// cpu is what each process and the machine used so far.
 	cpu := func() map[string]time.Duration {
@@ -449,17 +457,7 @@ func (b *revokeBench) rounds(rounds int, names []string, per int, service string
 			tg := targets[(i+round)%len(targets)]
 			before := liveOf(b.v.emu, service, clients)
 			for _, name := range names {
-				if tg.name == "calling" {
-					reqs := make(chan string, per)
-					for range per {
-						reqs <- call(name)
-					}
-					throughput(b.t, 8, per, func() error {
-						return b.v.do(b.c, http.MethodGet, tg.mount+"/"+name+"?revoke="+url.QueryEscape(<-reqs), nil)
-					})
-					continue
-				}
-				b.mint(tg.mount+"/"+name, per)
+				tg.mint(name)
 			}
 			prefix := tg.mount
 			if len(names) == 1 {
@@ -476,7 +474,7 @@ func (b *revokeBench) rounds(rounds int, names []string, per int, service string
 			// the revoke.
 			cpuAfter, opensAfter := cpu(), tcpOpens()
 			profiled()
-			*tg.took += took
+			r.took[tg.name] += took
 			if opensAfter >= 0 && opensBefore >= 0 {
 				r.opens[tg.name] += opensAfter - opensBefore
 			}
@@ -506,6 +504,14 @@ func (b *revokeBench) rounds(rounds int, names []string, per int, service string
 		}
 	}
 	return r
+}
+
+// revokeTarget is one target of rounds: the lease path its leases are
+// read under, its name in revokeTimes, and how it mints a set of leases
+// under one name.
+type revokeTarget struct {
+	mount, name string
+	mint        func(name string)
 }
 
 // profile starts Vault's CPU profile of a revoke of n leases when

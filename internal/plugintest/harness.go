@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -207,7 +208,7 @@ func (h *Harness) Refused(t testing.TB, path string, data map[string]any, secret
 	if !ok {
 		t.Fatalf("write %s: want a 400, got %s", path, msg)
 	}
-	for _, s := range append(secrets, h.Secrets...) {
+	for _, s := range slices.Concat(secrets, h.Secrets) {
 		if s != "" && strings.Contains(msg, s) {
 			t.Errorf("write %s: the error holds a secret: %q", path, msg)
 		}
