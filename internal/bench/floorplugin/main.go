@@ -8,10 +8,10 @@
 // config, until the token is revoked). calling/<name> is tracked/<name>
 // whose revoke first makes one upstream call, given at the read as the
 // JSON field revoke ({"method", "url", "header", "body"}), with plain
-// net/http, and fails unless it answers 2xx: the least an external plugin
-// does to revoke an upstream token it tracks. Reading revokes returns when each
-// revoke since the last such read ran, and forgets them: the bench times
-// runs of revokes by them.
+// net/http, and fails unless it answers 2xx: the least an external
+// plugin does to revoke an upstream token it tracks. Reading revokes
+// returns when each revoke since the last such read ran, and forgets
+// them: the bench times runs of revokes by them.
 //
 // With the SDK's defaults the framework asks Vault for the replication
 // state before every request it routes, a gRPC round trip; the Acquia
