@@ -144,6 +144,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -189,6 +190,11 @@ type Emulator struct {
 	url     string
 	closing chan struct{}
 	closeMu sync.Once
+
+	// conns counts the connections the server accepted; inFlight and
+	// peak, the requests being answered now and the most at once since
+	// ResetPeak (conns.go).
+	conns, inFlight, peak atomic.Int64
 }
 
 // New returns an emulator with no clients; add some with AddCloudClient or
@@ -214,7 +220,7 @@ func New() *Emulator {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, http.StatusNotFound, "not_found", "The requested resource was not found.")
 	})
-	e.handler = e.logRequests(e.applyFaults(mux))
+	e.handler = e.countInFlight(e.logRequests(e.applyFaults(mux)))
 	return e
 }
 
@@ -247,7 +253,7 @@ func (e *Emulator) StartOn(addr string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	srv := &http.Server{Handler: e.handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: e.handler, ReadHeaderTimeout: 10 * time.Second, ConnState: e.countConn}
 	e.srv = srv
 	e.url = "http://" + dialable(ln.Addr())
 	go func() { _ = srv.Serve(ln) }()
