@@ -29,6 +29,16 @@ const (
 	maxRetryAfter = 30 * time.Second
 )
 
+// maxConnsPerHost bounds the connections one config holds to one upstream
+// host, open or idle. Vault revokes expired and prefix-revoked leases with
+// up to 200 workers at once (vault lease revoke -prefix queues them so by
+// default): unbounded, a mass revoke on a slow HTTP/1.1 upstream opened a
+// connection (a TLS handshake) for nearly every lease and held up to 200
+// at once against the config's account, and kept only GOMAXPROCS+1 of
+// them idle afterwards. Calls beyond the bound wait for a free connection
+// within their request_timeout. HTTP/2 upstreams carry them all on one.
+const maxConnsPerHost = 16
+
 // CertPool returns the system roots plus the PEM certificates in caPEM.
 func CertPool(caPEM string) (*x509.CertPool, error) {
 	pool, err := x509.SystemCertPool()
@@ -55,6 +65,7 @@ func newHTTPClients(c Config, o Options) (*httpClients, error) {
 		return nil, err
 	}
 	tr := cleanhttp.DefaultPooledTransport()
+	tr.MaxConnsPerHost, tr.MaxIdleConnsPerHost = maxConnsPerHost, maxConnsPerHost
 	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	var rt http.RoundTripper = noRedirects{next: &loggingTransport{next: tr, log: o.logger()}}
 	if c.UsesAssertion() {
