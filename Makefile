@@ -2,7 +2,7 @@
 VERSION ?= v0.1.0-dev
 GO      ?= go
 
-.PHONY: all build test lint fmt fmt-check vet staticcheck golangci-lint actionlint test-unit e2e dev vault tools clean bench release release-check test-long fuzz
+.PHONY: all build test lint fmt fmt-check vet staticcheck golangci-lint actionlint test-unit e2e dev vault tools clean bench bench-ab release release-check test-long fuzz
 
 all: build
 
@@ -131,3 +131,11 @@ bench: vault
 	ACQUIA_BENCH=1 VAULT_BIN="$$(scripts/install-vault)" $(GO) test -tags e2e -run '^TestBenchTable$$' -count 1 -timeout 15m -v ./e2e/
 	ACQUIA_BENCH=1 VAULT_BIN="$$(scripts/install-vault)" $(GO) test -tags e2e -run '^TestBenchRevoke$$' -count 1 -timeout 30m -v ./e2e/
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2000x -count 1 ./backend/
+
+## bench-ab: whether a build of the plugin revokes faster or slower than
+## this tree's, side by side on one vault in paired rounds, with the
+## rounds' spread beside it: make bench-ab AB=path/to/plugin (AB=same: this
+## build twice, the noise alone); AB_ENV sets the candidate's environment.
+bench-ab: vault
+	ACQUIA_BENCH=1 ACQUIA_BENCH_AB="$(AB)" ACQUIA_BENCH_AB_ENV="$(AB_ENV)" VAULT_BIN="$$(scripts/install-vault)" \
+		$(GO) test -tags e2e -run '^TestBenchRevokeAB$$' -count 1 -timeout 30m -v ./e2e/

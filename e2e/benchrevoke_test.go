@@ -574,28 +574,13 @@ func oauth2Token(t *testing.T, base string) string {
 func (b *revokeBench) spread(configs, per, rounds int) revokeTimes {
 	t, v := b.t, b.v
 	u := v.emu.URL()
-	users := map[string]bool{}
-	names := make([]string, configs)
-	var direct emulator.CDPUser
-	for i := range names {
-		names[i] = fmt.Sprintf("spread-%03d", i)
-		user := emulator.CDPUser{Username: "bench-" + names[i], Password: "bench-P@ss+/=" + names[i], MaxTokens: 1 << 20}
-		direct = user
-		v.emu.AddCDPUser(user)
-		v.remember(user.Password)
-		users[user.Username] = true
-		if err := v.do(b.c, http.MethodPut, "acquia/config/"+names[i], map[string]any{"provider": "cdp",
-			"username": user.Username, "password": user.Password, "base_url": u, "max_tokens": per + 1}); err != nil {
-			t.Fatal(err)
-		}
-		if err := v.do(b.c, http.MethodPut, "acquia/roles/"+names[i], map[string]any{"config": names[i], "ttl": "1h"}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	names, users := b.spreadConfigs(configs, per, "acquia")
+	direct := emulator.CDPUser{Username: "bench-" + names[len(names)-1]}
+	direct.Password = spreadPassword(names[len(names)-1])
 	// The calling floor deletes, as the plugin does, a token of the
 	// config's user.
 	call := func(name string) string {
-		user := emulator.CDPUser{Username: "bench-" + name, Password: "bench-P@ss+/=" + name}
+		user := emulator.CDPUser{Username: "bench-" + name, Password: spreadPassword(name)}
 		tok := cdpCall(t, b.c, u, http.MethodPost, "&action=create", user, "")
 		j, _ := json.Marshal(map[string]any{"method": http.MethodDelete, "url": u + "/token?scheme=a1user", "body": "{}",
 			"header": map[string]string{"Authorization": "Bearer " + tok, "Content-Type": "application/json"}})
@@ -611,6 +596,35 @@ func (b *revokeBench) spread(configs, per, rounds int) revokeTimes {
 	r.direct = b.directRevokes(reqs)
 	return r
 }
+
+// spreadConfigs adds configs CDP integration users to the emulator and
+// writes, on each of mounts, a cdp config per user with room for per
+// tokens and a role of the same name. It returns the names and the users.
+func (b *revokeBench) spreadConfigs(configs, per int, mounts ...string) ([]string, map[string]bool) {
+	t, v := b.t, b.v
+	users := map[string]bool{}
+	names := make([]string, configs)
+	for i := range names {
+		names[i] = fmt.Sprintf("spread-%03d", i)
+		user := emulator.CDPUser{Username: "bench-" + names[i], Password: spreadPassword(names[i]), MaxTokens: 1 << 20}
+		v.emu.AddCDPUser(user)
+		v.remember(user.Password)
+		users[user.Username] = true
+		for _, m := range mounts {
+			if err := v.do(b.c, http.MethodPut, m+"/config/"+names[i], map[string]any{"provider": "cdp",
+				"username": user.Username, "password": user.Password, "base_url": v.emu.URL(), "max_tokens": per + 1}); err != nil {
+				t.Fatal(err)
+			}
+			if err := v.do(b.c, http.MethodPut, m+"/roles/"+names[i], map[string]any{"config": names[i], "ttl": "1h"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return names, users
+}
+
+// spreadPassword is the password of the spread shape's user of config name.
+func spreadPassword(name string) string { return "bench-P@ss+/=" + name }
 
 // settle lets the storage finish the work a burst of minting left before
 // a revoke is timed, for every target alike. File storage writes without
