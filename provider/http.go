@@ -37,7 +37,7 @@ const (
 // at once against the config's account, and kept only GOMAXPROCS+1 of
 // them idle afterwards. Calls beyond the bound wait for a free connection
 // within their request_timeout. HTTP/2 upstreams carry them all on one.
-const maxConnsPerHost = 16
+const maxConnsPerHost = 32
 
 // CertPool returns the system roots plus the PEM certificates in caPEM.
 func CertPool(caPEM string) (*x509.CertPool, error) {
