@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
 )
@@ -80,10 +81,22 @@ func (b *Backend) invalidate(ctx context.Context, key string) {
 	})
 }
 
+// cleanupForgetWait bounds how long Cleanup waits for the records of
+// revoked tokens to be deleted.
+const cleanupForgetWait = 10 * time.Second
+
 func (b *Backend) clean(context.Context) {
 	_ = b.guard("cleanup", func() error {
 		b.env.StopRotation()
 		b.env.StopDevicePolling()
+		// The records of tokens revoked just before are deleted while
+		// the storage is there.
+		wait, cancel := context.WithTimeout(context.Background(), cleanupForgetWait)
+		defer cancel()
+		if err := b.env.WaitForgets(wait); err != nil {
+			b.env.Logger.Warn("cleanup did not wait for every revoked token's record to be deleted; "+
+				"those left count toward max_tokens until their tokens' expiry", "error", err)
+		}
 		b.env.Reset()
 		return nil
 	})

@@ -129,12 +129,20 @@ func TestCDPRevokeRetriesOnUpstreamFailure(t *testing.T) {
 	if _, err := h.Revoke(resp); err == nil {
 		t.Fatal("revoke reported success while the upstream failed: Vault would not retry")
 	}
+	// Its record stays: the token still counts toward max_tokens.
+	held := func() any { return h.MustRead("config/cdp/status").Data["held_tokens"] }
+	if n := held(); n != 1 {
+		t.Errorf("held_tokens %v after a failed revoke, want 1", n)
+	}
 	h.Emu.ClearFaults()
 	if _, err := h.Revoke(resp); err != nil {
 		t.Fatal(err)
 	}
 	if h.CDPLive() != 0 {
 		t.Error("token survived")
+	}
+	if n := held(); n != 0 {
+		t.Errorf("held_tokens %v once the revoke answered, want 0", n)
 	}
 }
 

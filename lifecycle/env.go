@@ -78,6 +78,9 @@ type Mount struct {
 	Metas   *entryCache[configMeta]
 	// held indexes the token records of each config (held_tokens.go).
 	held *heldIndex
+	// forgets are the records of revoked tokens waiting for their delete
+	// (forget_after.go).
+	forgets *forgetQueue
 	// lifetimes caches the longest token lifetime of each config
 	// (lost_tokens.go).
 	lifetimeMu sync.Mutex
@@ -110,6 +113,7 @@ func NewMount(logger hclog.Logger, system func() logical.SystemView) *Mount {
 		Roles:        newEntryCache[RoleEntry](RolePrefix),
 		Metas:        newEntryCache[configMeta](MetaPrefix),
 		held:         newHeldIndex(),
+		forgets:      &forgetQueue{},
 		lifetimes:    map[string]time.Duration{},
 		roleLocks:    locksutil.CreateLocks(),
 		stateLocks:   locksutil.CreateLocks(),

@@ -79,6 +79,11 @@ func (e *Mount) loadRecords(ctx context.Context, s logical.Storage, config strin
 	if ok {
 		return nil
 	}
+	// A record whose token was revoked may still wait for its delete
+	// (forget_after.go): read none of those back.
+	if err := e.WaitForgets(ctx); err != nil {
+		return err
+	}
 	ids, err := s.List(ctx, tokenPrefix+config+"/")
 	if err != nil {
 		return fmt.Errorf("listing tokens of config %q: %w", config, err)

@@ -215,7 +215,13 @@ func (e *Mount) Revoke(ctx context.Context, req *logical.Request) (*logical.Resp
 	}
 	// An error makes Vault retry the revoke with backoff; a token the
 	// upstream no longer knows counts as revoked.
-	return nil, e.revokeAt(ctx, req.Storage, cfgName, acct, token, issuer, req.Secret.IssueTime)
+	if err := e.revokeAtIssuer(ctx, req.Storage, cfgName, acct, token, issuer, req.Secret.IssueTime); err != nil {
+		return nil, err
+	}
+	// Revoked: Vault hears so now, and the record goes just after
+	// (forget_after.go).
+	e.forgetAfterRevoke(req.Storage, cfgName, token)
+	return nil, nil
 }
 
 // mayHaveExtended reports whether a lease's token may live past the expiry

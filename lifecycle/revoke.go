@@ -36,6 +36,18 @@ func (e *Mount) RevokeUpstream(ctx context.Context, s logical.Storage, config, t
 // the config is gone).
 func (e *Mount) revokeAt(ctx context.Context, s logical.Storage, config string, acct *Account, token, issuer string,
 	issued time.Time) error {
+	if err := e.revokeAtIssuer(ctx, s, config, acct, token, issuer, issued); err != nil {
+		return err
+	}
+	return e.ForgetToken(ctx, s, config, token)
+}
+
+// revokeAtIssuer revokes token at its issuer, through config (acct), and
+// returns nil only once the issuer confirmed it (or the token cannot be
+// revoked there, as notRevocable logs); the token's record is the
+// caller's to forget.
+func (e *Mount) revokeAtIssuer(ctx context.Context, s logical.Storage, config string, acct *Account, token, issuer string,
+	issued time.Time) error {
 	if acct == nil {
 		return fmt.Errorf("config %q, whose account issued this token, was deleted: the token cannot be revoked and lives "+
 			"upstream until it expires; Vault retries this revoke, which succeeds at the token's expiry", config)
@@ -54,7 +66,7 @@ func (e *Mount) revokeAt(ctx context.Context, s logical.Storage, config string, 
 			e.notRevocable(ctx, s, config, token)
 		}
 	}
-	return e.ForgetToken(ctx, s, config, token)
+	return nil
 }
 
 // notRevocable logs a token the revocation endpoint will not revoke
