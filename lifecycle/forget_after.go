@@ -36,9 +36,11 @@ const maxPendingForgets = 1024
 // forgetTimeout bounds the attempts at one record's delete.
 const forgetTimeout = 30 * time.Second
 
+// pendingForget is one record waiting: its token's TokenID, so that the
+// token itself is not kept.
 type pendingForget struct {
-	s             logical.Storage
-	config, token string
+	s          logical.Storage
+	config, id string
 }
 
 type forgetQueue struct {
@@ -58,10 +60,10 @@ func (e *Mount) forgetAfterRevoke(s logical.Storage, config, token string) {
 	q.mu.Lock()
 	if len(q.pending) >= maxPendingForgets {
 		q.mu.Unlock()
-		e.forgetNow(pendingForget{s, config, token})
+		e.forgetNow(pendingForget{s, config, id})
 		return
 	}
-	q.pending = append(q.pending, pendingForget{s, config, token})
+	q.pending = append(q.pending, pendingForget{s, config, id})
 	if q.idle == nil {
 		q.idle = make(chan struct{})
 		go e.forgetPending()
@@ -101,7 +103,7 @@ func (e *Mount) forgetNow(f pendingForget) {
 	defer cancel()
 	var err error
 	for _, wait := range []time.Duration{100 * time.Millisecond, time.Second, 0} {
-		if err = e.ForgetToken(ctx, f.s, f.config, f.token); err == nil {
+		if err = e.forgetID(ctx, f.s, f.config, f.id); err == nil {
 			return
 		}
 		if wait == 0 {

@@ -255,7 +255,11 @@ func (e *Mount) trackID(ctx context.Context, s logical.Storage, config, id strin
 
 // forgetToken drops a token's record.
 func (e *Mount) ForgetToken(ctx context.Context, s logical.Storage, config, token string) error {
-	id := TokenID(token)
+	return e.forgetID(ctx, s, config, TokenID(token))
+}
+
+// forgetID is ForgetToken for the token whose TokenID is id.
+func (e *Mount) forgetID(ctx context.Context, s logical.Storage, config, id string) error {
 	err := s.Delete(ctx, heldKey(config, id))
 	e.indexed(config, func(idx map[string]heldToken) { delete(idx, id) })
 	if err != nil {
