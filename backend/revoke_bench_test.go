@@ -47,6 +47,10 @@ func benchRevokeHeld(b *testing.B, n int) {
 		if r, err := h.Revoke(leases[k]); err != nil || (r != nil && r.IsError()) {
 			b.Fatal(err, plugintest.ErrText(r))
 		}
+		// Timed until the record's delete, which follows the answer, is done.
+		if err := h.B.Env().WaitForgets(context.Background()); err != nil {
+			b.Fatal(err)
+		}
 		b.StopTimer()
 		st.pause()
 		leases[k] = h.MustRead("creds/r")
@@ -145,6 +149,10 @@ func BenchmarkRevokeSpread(b *testing.B) {
 		k := i % len(leases)
 		if r, err := h.Revoke(leases[k]); err != nil || (r != nil && r.IsError()) {
 			b.Fatal(err, plugintest.ErrText(r))
+		}
+		// Timed until the record's delete, which follows the answer, is done.
+		if err := h.B.Env().WaitForgets(context.Background()); err != nil {
+			b.Fatal(err)
 		}
 		b.StopTimer()
 		st.pause()
