@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -114,6 +115,11 @@ type revokeTimes struct {
 	took   map[string]time.Duration
 	direct time.Duration
 	left   int
+	// waiting is how many of the plugin's token records were still in
+	// storage when its revoke-prefix returned (the delete follows each
+	// revoke's answer), at most, over rounds; -1 where it cannot be seen
+	// (raft storage).
+	waiting int
 	// windows are the times per lease over each run of revokeWindow
 	// revokes, one after another, by target: the plugin's by when the
 	// emulator saw each upstream revocation, the floor plugin's by when
@@ -317,6 +323,10 @@ func revokeRows(figure string, r revokeTimes, goal float64) []benchRow {
 	if calling {
 		note += fmt.Sprintf(", calling floor %.2f (%.2f)", r.typical("calling"), r.perLease(r.took["calling"]))
 	}
+	if r.waiting >= 0 {
+		note += fmt.Sprintf("; at most %d records of revoked tokens still waited for their delete when a revoke returned",
+			r.waiting)
+	}
 	// Self is this process: the emulator and the bench client's driver;
 	// machine is every process and the kernel.
 	procs := []string{filepath.Base(vaultBin), pluginBinary, floorBinary, "self"}
@@ -491,6 +501,17 @@ func (b *revokeBench) rounds(rounds int, names []string, per int, service string
 				// A token left live has no revocation to stamp: it is
 				// reported in the rows, not lost to a count mismatch.
 				r.left += left
+				// Windows of revokes whose records were still to be
+				// deleted would time less than the revokes' work.
+				if w := b.recordsLeft() - left; w < 0 || r.waiting < 0 {
+					r.waiting = -1
+				} else {
+					r.waiting = max(r.waiting, w)
+					if w > revokeWindow {
+						b.t.Errorf("%d records of revoked tokens still waited for their delete when the revoke returned: "+
+							"more than a window of %d revokes", w, revokeWindow)
+					}
+				}
 				stamps = revokedSince(b.v.emu, service, clients, start)
 			case "calling":
 				if left > 0 {
@@ -504,6 +525,25 @@ func (b *revokeBench) rounds(rounds int, names []string, per int, service string
 		}
 	}
 	return r
+}
+
+// recordsLeft is how many token records the plugin's mount holds in file
+// storage, or -1 on raft, whose storage cannot be read from outside.
+func (b *revokeBench) recordsLeft() int {
+	if b.kind != "file" {
+		return -1
+	}
+	dirs, _ := filepath.Glob(filepath.Join(filepath.Dir(b.v.cfgPath), "data", "logical", "*", "tokens"))
+	n := 0
+	for _, d := range dirs {
+		_ = filepath.WalkDir(d, func(_ string, e fs.DirEntry, err error) error {
+			if err == nil && !e.IsDir() {
+				n++
+			}
+			return nil
+		})
+	}
+	return n
 }
 
 // revokeTarget is one target of rounds: the lease path its leases are
