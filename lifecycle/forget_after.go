@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -20,15 +21,20 @@ import (
 // What #14 needs holds: a record goes only after the issuer confirmed,
 // since a record missing while its token lives would let the next mint
 // pass CDP's token limit. The in-memory index forgets the token at once,
-// so no mint counts it after the revoke answered. A record whose delete
-// is lost (the plugin process killed in between, storage refusing it
-// three times) stays and counts toward max_tokens until its token's
-// expiry, as the record of a lease revoked with -force does: one token
-// too many counted, never one too few.
+// and a config's index read from storage skips the records waiting here,
+// so no mint counts the token after the revoke answered. A record whose
+// delete is lost (the plugin process killed in between, storage refusing
+// it three times, the mount cleaned up first) stays and counts toward
+// max_tokens until its token's expiry, as the record of a lease revoked
+// with -force does: one token too many counted, never one too few. This
+// node's index no longer holds it, so it is pruned only once the index is
+// read from storage again (after a restart or fail-over).
 //
-// Bounded: at most maxPendingForgets records wait; beyond that a revoke
-// deletes its record itself, as before. One goroutine per mount deletes
-// them, started on demand and gone when none waits; Cleanup waits for it.
+// Bounded: at most maxPendingForgets records wait; past that a revoke
+// deletes its record itself, as before, and fails if the delete does. One
+// goroutine per mount deletes them, started on demand and gone when none
+// waits. Cleanup waits for it a moment (none where storage cannot be
+// written), then stops it.
 
 // maxPendingForgets is how many records may wait for their delete.
 const maxPendingForgets = 1024
@@ -46,38 +52,49 @@ type pendingForget struct {
 type forgetQueue struct {
 	mu      sync.Mutex
 	pending []pendingForget
+	// waiting counts, by config and id, the records queued or being
+	// deleted, so that a config's index read from storage skips them.
+	waiting map[string]map[string]int
 	// idle is closed when the worker has nothing left and exits; nil
 	// while none runs.
 	idle chan struct{}
+	// stopped: the mount is being cleaned up; nothing is queued any more.
+	stopped bool
 }
 
 // forgetAfterRevoke forgets token, which its issuer confirmed revoked, in
-// config's index now and deletes its record in the background.
-func (e *Mount) forgetAfterRevoke(s logical.Storage, config, token string) {
+// config's index now and deletes its record in the background; with
+// maxPendingForgets waiting, or the mount being cleaned up, it deletes the
+// record itself and returns that delete's error.
+func (e *Mount) forgetAfterRevoke(ctx context.Context, s logical.Storage, config, token string) error {
 	id := TokenID(token)
 	e.indexed(config, func(idx map[string]heldToken) { delete(idx, id) })
 	q := e.forgets
 	q.mu.Lock()
-	if len(q.pending) >= maxPendingForgets {
+	if q.stopped || len(q.pending) >= maxPendingForgets {
 		q.mu.Unlock()
-		e.forgetNow(pendingForget{s, config, id})
-		return
+		return e.forgetID(ctx, s, config, id)
 	}
 	q.pending = append(q.pending, pendingForget{s, config, id})
+	if q.waiting[config] == nil {
+		q.waiting[config] = map[string]int{}
+	}
+	q.waiting[config][id]++
 	if q.idle == nil {
 		q.idle = make(chan struct{})
 		go e.forgetPending()
 	}
 	q.mu.Unlock()
+	return nil
 }
 
 // forgetPending deletes the waiting records, one after another, until
-// none waits.
+// none waits or the mount is cleaned up.
 func (e *Mount) forgetPending() {
 	q := e.forgets
 	for {
 		q.mu.Lock()
-		if len(q.pending) == 0 {
+		if len(q.pending) == 0 || q.stopped {
 			close(q.idle)
 			q.idle = nil
 			q.mu.Unlock()
@@ -88,11 +105,37 @@ func (e *Mount) forgetPending() {
 		q.pending = q.pending[1:]
 		q.mu.Unlock()
 		e.forgetNow(f)
+		q.mu.Lock()
+		q.done(f)
+		q.mu.Unlock()
 	}
 }
 
-// forgetNow deletes one record, three attempts at most; a panic is
-// logged and the record left, as the worker must go on.
+// done takes f off waiting; the caller holds q.mu.
+func (q *forgetQueue) done(f pendingForget) {
+	if q.waiting[f.config][f.id]--; q.waiting[f.config][f.id] <= 0 {
+		delete(q.waiting[f.config], f.id)
+	}
+	if len(q.waiting[f.config]) == 0 {
+		delete(q.waiting, f.config)
+	}
+}
+
+// waitingFor is the set of config's records waiting for their delete.
+func (e *Mount) waitingFor(config string) map[string]bool {
+	q := e.forgets
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := make(map[string]bool, len(q.waiting[config]))
+	for id := range q.waiting[config] {
+		out[id] = true
+	}
+	return out
+}
+
+// forgetNow deletes one record, three attempts at most (one where storage
+// is read-only); a panic is logged and the record left, as the worker
+// must go on.
 func (e *Mount) forgetNow(f pendingForget) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -106,7 +149,7 @@ func (e *Mount) forgetNow(f pendingForget) {
 		if err = e.forgetID(ctx, f.s, f.config, f.id); err == nil {
 			return
 		}
-		if wait == 0 {
+		if wait == 0 || errors.Is(err, logical.ErrReadOnly) || errors.Is(err, logical.ErrSetupReadOnly) {
 			break
 		}
 		select {
@@ -133,5 +176,26 @@ func (e *Mount) WaitForgets(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// StopForgets is for Cleanup: it waits for the waiting deletes until ctx
+// ends, then drops those left (their records count until their tokens'
+// expiry), logging how many, and deletes the records of later revokes in
+// the revoke.
+func (e *Mount) StopForgets(ctx context.Context) {
+	err := e.WaitForgets(ctx)
+	q := e.forgets
+	q.mu.Lock()
+	q.stopped = true
+	dropped := len(q.pending)
+	for _, f := range q.pending {
+		q.done(f)
+	}
+	q.pending = nil
+	q.mu.Unlock()
+	if dropped > 0 {
+		e.Logger.Warn("the mount was cleaned up before the records of some revoked tokens were deleted: they count "+
+			"toward their configs' max_tokens until their tokens' expiry", "records", dropped, "error", err)
 	}
 }

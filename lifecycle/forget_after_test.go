@@ -77,10 +77,16 @@ func TestForgetAfterRevoke(t *testing.T) {
 	heldRecords(t, e, s, config, tokens)
 
 	// The first delete hangs: the worker holds it, the next ones wait.
-	e.forgetAfterRevoke(s, config, tokens[0])
+	mustForget := func(tok string) {
+		t.Helper()
+		if err := e.forgetAfterRevoke(ctx, s, config, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustForget(tokens[0])
 	<-s.entered
 	for _, tok := range tokens[1 : maxPendingForgets+1] {
-		e.forgetAfterRevoke(s, config, tok)
+		mustForget(tok)
 	}
 	if n, _ := e.liveCount(ctx, s, config); n != 1 {
 		t.Errorf("liveCount %d after revoking all but one, want 1: revoked tokens still count", n)
@@ -88,9 +94,14 @@ func TestForgetAfterRevoke(t *testing.T) {
 	if !recordStored(t, s, config, tokens[1]) {
 		t.Errorf("a waiting record was deleted while the first delete hung")
 	}
+	// An index read from storage skips the records waiting.
+	e.dropHeldIndex(config)
+	if n, _ := e.liveCount(ctx, s, config); n != 1 {
+		t.Errorf("liveCount %d read from storage while their deletes wait, want 1", n)
+	}
 	// The queue is full: this revoke deletes its record itself.
 	last := tokens[len(tokens)-1]
-	e.forgetAfterRevoke(s, config, last)
+	mustForget(last)
 	if recordStored(t, s, config, last) {
 		t.Errorf("past %d waiting records, a revoke left its record to the queue", maxPendingForgets)
 	}
@@ -122,7 +133,9 @@ func TestForgetAfterRevokeRefused(t *testing.T) {
 	close(s.gate)
 	const config, tok = "c", "the-secret-token"
 	heldRecords(t, e, s, config, []string{tok})
-	e.forgetAfterRevoke(s, config, tok)
+	if err := e.forgetAfterRevoke(ctx, s, config, tok); err != nil {
+		t.Fatal(err)
+	}
 	if err := e.WaitForgets(ctxWithin(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -139,6 +152,51 @@ func TestForgetAfterRevokeRefused(t *testing.T) {
 	out := logs.String()
 	if !strings.Contains(out, "could not be deleted") || !strings.Contains(out, "config=c") || strings.Contains(out, tok) {
 		t.Errorf("log:\n%s", out)
+	}
+}
+
+// TestStopForgets: Cleanup's stop waits for the deletes until its context
+// ends, drops those left (logging how many), and a revoke after it
+// deletes its own record and returns that delete's error.
+func TestStopForgets(t *testing.T) {
+	ctx := context.Background()
+	var logs bytes.Buffer
+	e := NewMount(hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Warn}), nil)
+	s := &gatedStorage{Storage: &logical.InmemStorage{}, gate: make(chan struct{}), entered: make(chan struct{})}
+	const config = "c"
+	tokens := []string{"t0", "t1", "t2", "t3", "t4"}
+	heldRecords(t, e, s, config, tokens)
+	for i, tok := range tokens[:3] {
+		if err := e.forgetAfterRevoke(ctx, s, config, tok); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			<-s.entered // t0's delete hangs in the worker
+		}
+	}
+	e.StopForgets(ctxWithin(t, 50*time.Millisecond))
+	if out := logs.String(); !strings.Contains(out, "records=2") {
+		t.Errorf("want a warning naming the 2 records dropped:\n%s", out)
+	}
+	// Dropped: their records stay, and count again from storage.
+	close(s.gate)
+	if err := e.WaitForgets(ctxWithin(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if recordStored(t, s, config, "t0") || !recordStored(t, s, config, "t1") || !recordStored(t, s, config, "t2") {
+		t.Errorf("want t0's record deleted (its delete was under way) and t1's and t2's kept")
+	}
+	e.dropHeldIndex(config)
+	if n, _ := e.liveCount(ctx, s, config); n != 4 {
+		t.Errorf("liveCount %d from storage, want 4: the dropped records count until expiry", n)
+	}
+	// After the stop a revoke deletes its own record.
+	if err := e.forgetAfterRevoke(ctx, s, config, "t3"); err != nil || recordStored(t, s, config, "t3") {
+		t.Errorf("revoke after the stop: %v, record kept %v", err, recordStored(t, s, config, "t3"))
+	}
+	s.refuse = true
+	if err := e.forgetAfterRevoke(ctx, s, config, "t4"); err == nil {
+		t.Errorf("a revoke whose own delete failed returned no error: Vault would not retry it")
 	}
 }
 

@@ -79,11 +79,10 @@ func (e *Mount) loadRecords(ctx context.Context, s logical.Storage, config strin
 	if ok {
 		return nil
 	}
-	// A record whose token was revoked may still wait for its delete
-	// (forget_after.go): read none of those back.
-	if err := e.WaitForgets(ctx); err != nil {
-		return err
-	}
+	// Records whose tokens were revoked may still wait for their delete
+	// (forget_after.go): none of those is read back. One queued after
+	// this bumps the generation first, so this load does not fill.
+	waiting := e.waitingFor(config)
 	ids, err := s.List(ctx, tokenPrefix+config+"/")
 	if err != nil {
 		return fmt.Errorf("listing tokens of config %q: %w", config, err)
@@ -91,6 +90,9 @@ func (e *Mount) loadRecords(ctx context.Context, s logical.Storage, config strin
 	idx := make(map[string]heldToken, len(ids))
 	var first time.Time
 	for _, id := range ids {
+		if waiting[id] {
+			continue
+		}
 		h, err := GetJSON[heldToken](ctx, s, heldKey(config, id), "token record")
 		if Unreadable(err) {
 			e.Logger.Warn("skipping a token record that cannot be read (an interrupted storage write leaves one)",

@@ -220,8 +220,7 @@ func (e *Mount) Revoke(ctx context.Context, req *logical.Request) (*logical.Resp
 	}
 	// Revoked: Vault hears so now, and the record goes just after
 	// (forget_after.go).
-	e.forgetAfterRevoke(req.Storage, cfgName, token)
-	return nil, nil
+	return nil, e.forgetAfterRevoke(ctx, req.Storage, cfgName, token)
 }
 
 // mayHaveExtended reports whether a lease's token may live past the expiry

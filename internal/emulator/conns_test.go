@@ -38,7 +38,11 @@ func TestConnectionsAndPeak(t *testing.T) {
 	e.ResetPeak()
 	var wg sync.WaitGroup
 	for range 3 {
-		wg.Go(func() { get(&http.Client{Transport: &http.Transport{}}) })
+		wg.Go(func() {
+			tr := &http.Transport{}
+			defer tr.CloseIdleConnections()
+			get(&http.Client{Transport: tr})
+		})
 	}
 	wg.Wait()
 	if n := e.Connections(); n != 4 {
