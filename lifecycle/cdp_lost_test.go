@@ -113,3 +113,43 @@ func TestCDPLateCreateIsCounted(t *testing.T) {
 		t.Errorf("lost_tokens %d, want the late create counted", lost)
 	}
 }
+
+// A create's answer is lost, the calls that would find its token answer
+// no better, and the record that would count it cannot be written: the
+// plugin tries again, finding the token once the upstream answers; while
+// nothing succeeds, a WAL entry stays, whose rollback counts the token.
+func TestCDPLostCreateCountedOverFailingStorage(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		faults int
+		wals   int
+	}{{"upstream answers again", 3, 0}, {"nothing succeeds", 20, 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := plugintest.New(t)
+			h.CDPSetup(3, h.Clock.Now().Add(365*24*time.Hour))
+			// The create is made and its answer unreadable; so are the
+			// retrieve calls that would find it, tc.faults in all.
+			h.Emu.InjectFault(emulator.Fault{PathPrefix: "/token", Body: "{not json", Handled: true, Times: tc.faults})
+			broken := &plugintest.FlakyStorage{Storage: h.Storage, Prefix: "tokens/", Op: "put", N: 1}
+			resp, err := h.B.HandleRequest(context.Background(), &logical.Request{Operation: logical.ReadOperation,
+				Path: "creds/sync", Storage: broken})
+			if err == nil && !resp.IsError() {
+				t.Fatal("a read whose create answer was lost succeeded")
+			}
+			h.Emu.ClearFaults()
+			for _, tok := range h.Emu.LiveTokens("cdp") {
+				h.Secrets = append(h.Secrets, tok.Value)
+			}
+			if h.Wals() != tc.wals {
+				t.Fatalf("%d WAL entries, want %d\n%s", h.Wals(), tc.wals, h.Logs.String())
+			}
+			if tc.wals > 0 {
+				h.Rollback()
+			}
+			// The initial token CDP made with the user is live too.
+			if live, counted := h.CDPLive()-1, h.LostTokens("cdp"); live > counted || h.Wals() != 0 {
+				t.Errorf("%d lost tokens live upstream, %d counted, %d WAL entries", live, counted, h.Wals())
+			}
+		})
+	}
+}

@@ -98,21 +98,35 @@ func (e *Mount) mintCovered(ctx context.Context, s logical.Storage, m MintReques
 // was read (or never came): no token to roll back that anything could
 // identify. One that never came may have minted a token all the same: it
 // is counted (lost_tokens.go), here, or by the rollback of a WAL entry
-// that stays.
+// that stays. Counting tries three times over a storage that fails for a
+// moment; if none succeeds, the entry is written again for its rollback.
 func (e *Mount) obtainFailed(ctx context.Context, s logical.Storage, m MintRequest, limited bool, w *walToken, walID string,
 	err error) {
 	werr := framework.DeleteWAL(ctx, s, walID)
-	switch {
-	case werr != nil || !provider.AnswerLost(err):
-	case limited:
-		if cerr := e.settleLostCreate(ctx, s, m.Client, w, e.Now()); cerr != nil {
-			e.Logger.Error("could not count a lost token", "config", m.ConfigName, "error", cerr)
-		}
-	case countsLost(m):
-		if cerr := e.countLost(ctx, s, m.ConfigName, m.RoleName, m.Static, m.Client); cerr != nil {
-			e.Logger.Error("could not count a lost token", "config", m.ConfigName, "error", cerr)
-		}
+	if werr != nil || !provider.AnswerLost(err) || !limited && !countsLost(m) {
+		return
 	}
+	count := func() error { return e.countLost(ctx, s, m.ConfigName, m.RoleName, m.Static, m.Client) }
+	if limited {
+		count = func() error { return e.settleLostCreate(ctx, s, m.Client, w, e.Now()) }
+	}
+	var cerr error
+	for _, wait := range []time.Duration{50 * time.Millisecond, 250 * time.Millisecond, 0} {
+		if cerr = count(); cerr == nil || wait == 0 || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(wait)
+	}
+	if cerr == nil {
+		return
+	}
+	if _, perr := framework.PutWAL(ctx, s, walKindToken, w); perr != nil {
+		e.Logger.Error("could not count a lost token, nor keep a WAL entry for its rollback: it is not counted",
+			"config", m.ConfigName, "error", cerr, "wal_error", perr)
+		return
+	}
+	e.Logger.Error("could not count a lost token; a WAL entry stays, and its rollback counts it", "config", m.ConfigName,
+		"error", cerr)
 }
 
 // keepMinted records a minted token in its WAL entry, tracks it, lets the
