@@ -113,7 +113,7 @@ func NewMount(logger hclog.Logger, system func() logical.SystemView) *Mount {
 		Roles:        newEntryCache[RoleEntry](RolePrefix),
 		Metas:        newEntryCache[configMeta](MetaPrefix),
 		held:         newHeldIndex(),
-		forgets:      &forgetQueue{waiting: map[string]map[string]int{}},
+		forgets:      &forgetQueue{},
 		lifetimes:    map[string]time.Duration{},
 		roleLocks:    locksutil.CreateLocks(),
 		stateLocks:   locksutil.CreateLocks(),

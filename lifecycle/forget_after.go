@@ -52,9 +52,8 @@ type pendingForget struct {
 type forgetQueue struct {
 	mu      sync.Mutex
 	pending []pendingForget
-	// waiting counts, by config and id, the records queued or being
-	// deleted, so that a config's index read from storage skips them.
-	waiting map[string]map[string]int
+	// deleting is the record the worker is deleting, if any.
+	deleting *pendingForget
 	// idle is closed when the worker has nothing left and exits; nil
 	// while none runs.
 	idle chan struct{}
@@ -76,10 +75,6 @@ func (e *Mount) forgetAfterRevoke(ctx context.Context, s logical.Storage, config
 		return e.forgetID(ctx, s, config, id)
 	}
 	q.pending = append(q.pending, pendingForget{s, config, id})
-	if q.waiting[config] == nil {
-		q.waiting[config] = map[string]int{}
-	}
-	q.waiting[config][id]++
 	if q.idle == nil {
 		q.idle = make(chan struct{})
 		go e.forgetPending()
@@ -103,32 +98,29 @@ func (e *Mount) forgetPending() {
 		f := q.pending[0]
 		q.pending[0] = pendingForget{}
 		q.pending = q.pending[1:]
+		q.deleting = &f
 		q.mu.Unlock()
 		e.forgetNow(f)
 		q.mu.Lock()
-		q.done(f)
+		q.deleting = nil
 		q.mu.Unlock()
 	}
 }
 
-// done takes f off waiting; the caller holds q.mu.
-func (q *forgetQueue) done(f pendingForget) {
-	if q.waiting[f.config][f.id]--; q.waiting[f.config][f.id] <= 0 {
-		delete(q.waiting[f.config], f.id)
-	}
-	if len(q.waiting[f.config]) == 0 {
-		delete(q.waiting, f.config)
-	}
-}
-
-// waitingFor is the set of config's records waiting for their delete.
+// waitingFor is the set of config's records waiting for their delete or
+// being deleted, so that an index read from storage skips them.
 func (e *Mount) waitingFor(config string) map[string]bool {
 	q := e.forgets
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	out := make(map[string]bool, len(q.waiting[config]))
-	for id := range q.waiting[config] {
-		out[id] = true
+	out := map[string]bool{}
+	for _, f := range q.pending {
+		if f.config == config {
+			out[f.id] = true
+		}
+	}
+	if f := q.deleting; f != nil && f.config == config {
+		out[f.id] = true
 	}
 	return out
 }
@@ -144,18 +136,11 @@ func (e *Mount) forgetNow(f pendingForget) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), forgetTimeout)
 	defer cancel()
-	var err error
-	for _, wait := range []time.Duration{100 * time.Millisecond, time.Second, 0} {
-		if err = e.forgetID(ctx, f.s, f.config, f.id); err == nil {
-			return
-		}
-		if wait == 0 || errors.Is(err, logical.ErrReadOnly) || errors.Is(err, logical.ErrSetupReadOnly) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(wait):
-		}
+	err := tryAgain(ctx, []time.Duration{100 * time.Millisecond, time.Second}, func(err error) bool {
+		return !errors.Is(err, logical.ErrReadOnly) && !errors.Is(err, logical.ErrSetupReadOnly)
+	}, func() error { return e.forgetID(ctx, f.s, f.config, f.id) })
+	if err == nil {
+		return
 	}
 	e.Logger.Warn("the record of a revoked token could not be deleted: it counts toward the config's max_tokens "+
 		"until the token's expiry", "config", f.config, "error", err)
@@ -189,9 +174,6 @@ func (e *Mount) StopForgets(ctx context.Context) {
 	q.mu.Lock()
 	q.stopped = true
 	dropped := len(q.pending)
-	for _, f := range q.pending {
-		q.done(f)
-	}
 	q.pending = nil
 	q.mu.Unlock()
 	if dropped > 0 {

@@ -110,13 +110,7 @@ func (e *Mount) obtainFailed(ctx context.Context, s logical.Storage, m MintReque
 	if limited {
 		count = func() error { return e.settleLostCreate(ctx, s, m.Client, w, e.Now()) }
 	}
-	var cerr error
-	for _, wait := range []time.Duration{50 * time.Millisecond, 250 * time.Millisecond, 0} {
-		if cerr = count(); cerr == nil || wait == 0 || ctx.Err() != nil {
-			break
-		}
-		time.Sleep(wait)
-	}
+	cerr := tryAgain(ctx, []time.Duration{50 * time.Millisecond, 250 * time.Millisecond}, nil, count)
 	if cerr == nil {
 		return
 	}
